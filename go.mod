@@ -1,0 +1,8 @@
+module github.com/hssee/hssee
+
+go 1.26.8
+
+require (
+	github.com/cloudflare/circl v1.6.5 // indirect
+	gonum.org/v1/gonum v0.17.0 // indirect
+)

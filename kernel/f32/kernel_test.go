@@ -1,0 +1,228 @@
+package f32
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// paths runs f once per available kernel implementation.
+func paths(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	saved := useAsm
+	defer func() { useAsm = saved }()
+	useAsm = false
+	t.Run("generic", f)
+	if hasAsm {
+		useAsm = true
+		t.Run("avx2", f)
+	} else {
+		t.Log("AVX2+FMA not available: assembly path not tested")
+	}
+}
+
+func randVec(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+// refMatMul is the float64 reference; it also returns Σ|x·w| per output,
+// the scale of the float32 rounding error.
+func refMatMul(x, w, b []float32, n, out, in int) (y, scale []float64) {
+	y = make([]float64, n*out)
+	scale = make([]float64, n*out)
+	for i := 0; i < n; i++ {
+		for o := 0; o < out; o++ {
+			var s, a float64
+			for k := 0; k < in; k++ {
+				p := float64(x[i*in+k]) * float64(w[o*in+k])
+				s += p
+				a += math.Abs(p)
+			}
+			if b != nil {
+				s += float64(b[o])
+				a += math.Abs(float64(b[o]))
+			}
+			y[i*out+o], scale[i*out+o] = s, a
+		}
+	}
+	return y, scale
+}
+
+func checkClose(t *testing.T, what string, got []float32, want, scale []float64) {
+	t.Helper()
+	for i := range want {
+		// float32 accumulation: error well below 1e-5 of Σ|terms| for these sizes.
+		if d := math.Abs(float64(got[i]) - want[i]); d > 1e-5*scale[i]+1e-6 {
+			t.Fatalf("%s[%d] = %v, want %v (diff %g, scale %g)", what, i, got[i], want[i], d, scale[i])
+		}
+	}
+}
+
+func TestDotAxpy(t *testing.T) {
+	paths(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(1, 2))
+		for _, n := range []int{0, 1, 3, 7, 8, 9, 15, 16, 31, 32, 33, 48, 64, 100, 288, 1000} {
+			a, b := randVec(r, n), randVec(r, n+3)
+			var s, sc float64
+			for i := 0; i < n; i++ {
+				s += float64(a[i]) * float64(b[i])
+				sc += math.Abs(float64(a[i]) * float64(b[i]))
+			}
+			checkClose(t, fmt.Sprintf("dot n=%d", n), []float32{Dot(a, b)}, []float64{s}, []float64{sc})
+
+			y := randVec(r, n)
+			want := make([]float64, n)
+			scale := make([]float64, n)
+			for i := range want {
+				want[i] = float64(y[i]) + 0.75*float64(a[i])
+				scale[i] = math.Abs(float64(y[i])) + math.Abs(0.75*float64(a[i]))
+			}
+			Axpy(0.75, a, y)
+			checkClose(t, fmt.Sprintf("axpy n=%d", n), y, want, scale)
+		}
+	})
+}
+
+func TestMatMul(t *testing.T) {
+	pool := NewPool(3)
+	defer pool.Close()
+	paths(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		for _, s := range []struct{ n, out, in int }{
+			{1, 1, 1}, {1, 4, 8}, {1, 5, 13}, {2, 7, 16}, {3, 4, 8}, {4, 9, 24}, {5, 13, 37},
+			{7, 32, 64}, {1, 288, 288}, {9, 100, 96}, {16, 64, 288}, {1, 1001, 40}, {11, 67, 130},
+		} {
+			x, w := randVec(r, s.n*s.in), randVec(r, s.out*s.in)
+			for _, bias := range []bool{false, true} {
+				var b []float32
+				if bias {
+					b = randVec(r, s.out)
+				}
+				want, scale := refMatMul(x, w, b, s.n, s.out, s.in)
+				name := fmt.Sprintf("%dx%dx%d bias=%v", s.n, s.out, s.in, bias)
+				y := make([]float32, s.n*s.out)
+				if err := MatMul(y, x, w, b, s.n, s.out, s.in); err != nil {
+					t.Fatal(err)
+				}
+				checkClose(t, name+" serial", y, want, scale)
+				clear(y)
+				if err := pool.MatMul(y, x, w, b, s.n, s.out, s.in); err != nil {
+					t.Fatal(err)
+				}
+				checkClose(t, name+" pool", y, want, scale)
+			}
+		}
+	})
+}
+
+func TestMatMulShapeErrors(t *testing.T) {
+	pool := NewPool(2)
+	defer pool.Close()
+	x, w, y := make([]float32, 6), make([]float32, 12), make([]float32, 8)
+	for _, c := range []struct {
+		name       string
+		y, x, w, b []float32
+		n, out, in int
+	}{
+		{"in zero", y, x, w, nil, 2, 4, 0},
+		{"negative n", y, x, w, nil, -1, 4, 3},
+		{"short x", y, x, w, nil, 3, 4, 3},
+		{"short w", y, x, w, nil, 2, 5, 3},
+		{"short y", y[:7], x, w, nil, 2, 4, 3},
+		{"short bias", y, x, w, make([]float32, 3), 2, 4, 3},
+	} {
+		if err := pool.MatMul(c.y, c.x, c.w, c.b, c.n, c.out, c.in); !errors.Is(err, ErrShape) {
+			t.Errorf("%s: err = %v, want ErrShape", c.name, err)
+		}
+		if err := MatMul(c.y, c.x, c.w, c.b, c.n, c.out, c.in); !errors.Is(err, ErrShape) {
+			t.Errorf("%s (serial): err = %v, want ErrShape", c.name, err)
+		}
+	}
+	if err := pool.MatMul(y, x, w, nil, 2, 4, 3); err != nil {
+		t.Errorf("valid shape: %v", err)
+	}
+}
+
+func TestPoolFor(t *testing.T) {
+	for _, threads := range []int{1, 2, 5} {
+		pool := NewPool(threads)
+		for _, n := range []int{0, 1, 2, 3, 10, 101} {
+			hits := make([]int, n)
+			parts := make([]int, threads)
+			fn := func(part, lo, hi int) {
+				parts[part]++
+				for i := lo; i < hi; i++ {
+					hits[i]++
+				}
+			}
+			for rep := 0; rep < 3; rep++ {
+				pool.For(n, fn)
+			}
+			for i, h := range hits {
+				if h != 3 {
+					t.Fatalf("threads=%d n=%d: index %d visited %d times, want 3", threads, n, i, h)
+				}
+			}
+			for p, c := range parts {
+				if c > 3 {
+					t.Fatalf("threads=%d n=%d: part %d used %d times in 3 calls", threads, n, p, c)
+				}
+			}
+		}
+		pool.Close()
+		// A closed pool still works, serially.
+		got := 0
+		pool.For(4, func(part, lo, hi int) { got += hi - lo })
+		if got != 4 {
+			t.Fatalf("closed pool covered %d of 4", got)
+		}
+	}
+}
+
+func TestMatMulNoAllocs(t *testing.T) {
+	pool := NewPool(2)
+	defer pool.Close()
+	x, w, y := make([]float32, 288), make([]float32, 288*288), make([]float32, 288)
+	fn := func(part, lo, hi int) {}
+	allocs := testing.AllocsPerRun(50, func() {
+		_ = pool.MatMul(y, x, w, nil, 1, 288, 288)
+		pool.For(8, fn)
+	})
+	if allocs != 0 {
+		t.Errorf("MatMul+For allocate %v times per call", allocs)
+	}
+}
+
+func BenchmarkMatVec(b *testing.B) {
+	for _, s := range []struct{ out, in int }{{288, 288}, {768, 768}, {2048, 768}, {32000, 288}} {
+		b.Run(fmt.Sprintf("%dx%d", s.out, s.in), func(b *testing.B) {
+			pool := NewPool(0)
+			defer pool.Close()
+			x, w, y := make([]float32, s.in), make([]float32, s.out*s.in), make([]float32, s.out)
+			b.SetBytes(int64(4 * len(w)))
+			for b.Loop() {
+				_ = pool.MatMul(y, x, w, nil, 1, s.out, s.in)
+			}
+		})
+	}
+}
+
+func BenchmarkMatMul(b *testing.B) {
+	for _, s := range []struct{ n, out, in int }{{64, 768, 768}, {128, 2048, 768}} {
+		b.Run(fmt.Sprintf("%dx%dx%d", s.n, s.out, s.in), func(b *testing.B) {
+			pool := NewPool(0)
+			defer pool.Close()
+			x, w, y := make([]float32, s.n*s.in), make([]float32, s.out*s.in), make([]float32, s.n*s.out)
+			for b.Loop() {
+				_ = pool.MatMul(y, x, w, nil, s.n, s.out, s.in)
+			}
+			b.ReportMetric(float64(2*s.n*s.out*s.in)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

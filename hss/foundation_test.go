@@ -285,7 +285,7 @@ func TestWithLinkDelay(t *testing.T) {
 	a, b := Pipe()
 	const rtt = 40 * time.Millisecond
 	la, lb := WithLink(a, rtt, 8e6), WithLink(b, rtt, 8e6) // 1 MB/s
-	go lb.Exchange(make([]byte, 20000))                   // 20 ms at 1 MB/s
+	go lb.Exchange(make([]byte, 20000))                    // 20 ms at 1 MB/s
 	start := time.Now()
 	if _, err := la.Exchange([]byte{1}); err != nil {
 		t.Fatal(err)

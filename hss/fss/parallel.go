@@ -1,0 +1,52 @@
+package fss
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Worker holds one goroutine's PRG state and scratch space; it is not safe for concurrent use.
+type Worker struct {
+	h   *hasher
+	buf []uint64
+}
+
+// NewWorker returns a fresh worker.
+func NewWorker() *Worker { return &Worker{h: newHasher()} }
+
+func (w *Worker) scratch(n int) []uint64 {
+	if cap(w.buf) < n {
+		w.buf = make([]uint64, n)
+	}
+	return w.buf[:n]
+}
+
+// minChunk is the smallest number of elements worth a goroutine.
+const minChunk = 64
+
+// ParallelFor splits [0, n) into contiguous chunks and runs f on each with its own Worker, using up
+// to GOMAXPROCS goroutines. It returns when all chunks are done.
+func ParallelFor(n int, f func(w *Worker, lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	g := runtime.GOMAXPROCS(0)
+	if c := (n + minChunk - 1) / minChunk; c < g {
+		g = c
+	}
+	if g <= 1 {
+		f(NewWorker(), 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	step := (n + g - 1) / g
+	for lo := 0; lo < n; lo += step {
+		hi := min(lo+step, n)
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			f(NewWorker(), lo, hi)
+		}(lo, hi)
+	}
+	wg.Wait()
+}

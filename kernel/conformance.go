@@ -1,0 +1,81 @@
+package kernel
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// Conformance checks that b computes exactly the reference ring matrix product on edge-case and
+// random shapes (including sizes that are not multiples of any tile), with extreme ring values, that
+// it overwrites dst, and that inconsistent shapes are errors rather than panics. Every backend's tests
+// call it: kernel.Conformance(t, myBackend).
+func Conformance(t *testing.T, b Backend) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(0x5eed, uint64(len(b.Name()))))
+	shapes := [][3]int{
+		{0, 0, 0}, {0, 5, 3}, {3, 0, 2}, {2, 4, 0}, {1, 1, 1}, {1, 7, 1}, {2, 3, 5}, {4, 4, 4}, {5, 9, 3},
+		{16, 64, 64}, {17, 65, 63}, {33, 129, 70}, {64, 768, 8}, {3, 1000, 130},
+	}
+	fills := []struct {
+		name string
+		f    func() uint64
+	}{
+		{"random", r.Uint64},
+		{"small-signed", func() uint64 { return uint64(int64(r.IntN(1<<13) - 1<<12)) }},
+		{"extremes", func() uint64 {
+			return [...]uint64{0, 1, ^uint64(0), 1 << 63, 1<<63 - 1, 1 << 32}[r.IntN(6)]
+		}},
+	}
+	for _, s := range shapes {
+		for _, fl := range fills {
+			m, k, n := s[0], s[1], s[2]
+			x, w := make([]uint64, m*k), make([]uint64, n*k)
+			for i := range x {
+				x[i] = fl.f()
+			}
+			for i := range w {
+				w[i] = fl.f()
+			}
+			want, got := make([]uint64, m*n), make([]uint64, m*n)
+			for i := range got {
+				got[i] = 0xdeadbeef
+			}
+			if err := ReferenceRingMatMul(want, x, m, k, w, n); err != nil {
+				t.Fatalf("%s: reference %v: %v", b.Name(), s, err)
+			}
+			if err := b.RingMatMul(got, x, m, k, w, n); err != nil {
+				t.Fatalf("%s: RingMatMul %v %s: %v", b.Name(), s, fl.name, err)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%s: RingMatMul %v %s: element %d = %#x, want %#x", b.Name(), s, fl.name, i, got[i], want[i])
+				}
+			}
+		}
+	}
+	bad := []struct {
+		name          string
+		dst, x, w     int
+		m, k, n       int
+		expectFailure bool
+	}{
+		{"short dst", 3, 4, 4, 2, 2, 2, true},
+		{"short x", 4, 3, 4, 2, 2, 2, true},
+		{"long w", 4, 4, 5, 2, 2, 2, true},
+		{"negative m", 0, 0, 0, -1, 0, 0, true},
+		{"negative shape product", 1, 1, 1, -1, -1, -1, true},
+	}
+	for _, c := range bad {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: %s: panicked: %v", b.Name(), c.name, p)
+				}
+			}()
+			err := b.RingMatMul(make([]uint64, c.dst), make([]uint64, c.x), c.m, c.k, make([]uint64, c.w), c.n)
+			if err == nil {
+				t.Errorf("%s: %s: no error", b.Name(), c.name)
+			}
+		}()
+	}
+}

@@ -1,0 +1,170 @@
+package ring
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Check validates the shapes of a ring matmul: x is [m][k], w is [n][k], dst is [m][n], all
+// row-major.
+func Check(dst, x []uint64, m, k int, w []uint64, n int) error {
+	if m < 0 || k < 0 || n < 0 {
+		return fmt.Errorf("ring: matmul: negative shape %dx%dx%d", m, k, n)
+	}
+	if len(x) != m*k || len(w) != n*k || len(dst) != m*n {
+		return fmt.Errorf("ring: matmul: shape %dx%dx%d needs x %d, w %d, dst %d values; got %d, %d, %d",
+			m, k, n, m*k, n*k, m*n, len(x), len(w), len(dst))
+	}
+	return nil
+}
+
+// Reference computes dst[i][j] = Σ_l x[i][l]·w[j][l] mod 2^64 with a plain triple loop on one core.
+// It is the correctness oracle and the performance baseline.
+func Reference(dst, x []uint64, m, k int, w []uint64, n int) error {
+	if err := Check(dst, x, m, k, w, n); err != nil {
+		return err
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s uint64
+			for l := 0; l < k; l++ {
+				s += x[i*k+l] * w[j*k+l]
+			}
+			dst[i*n+j] = s
+		}
+	}
+	return nil
+}
+
+// CPU is the pure-Go backend: output tiles are distributed over worker goroutines, and each tile is
+// computed by a register-blocked 4×2 micro-kernel (8 dot products share every load of x and w).
+type CPU struct {
+	// Workers is the number of goroutines (0: GOMAXPROCS).
+	Workers int
+}
+
+// Name returns "cpu".
+func (CPU) Name() string { return "cpu" }
+
+const (
+	tileM = 16 // rows of x per tile
+	tileN = 64 // rows of w per tile
+)
+
+// RingMatMul computes dst[i][j] = Σ_l x[i][l]·w[j][l] mod 2^64 (x [m][k], w [n][k], dst [m][n]).
+func (c CPU) RingMatMul(dst, x []uint64, m, k int, w []uint64, n int) error {
+	if err := Check(dst, x, m, k, w, n); err != nil {
+		return err
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	if k == 0 {
+		clear(dst)
+		return nil
+	}
+	tm, tn := (m+tileM-1)/tileM, (n+tileN-1)/tileN
+	tiles := tm * tn
+	workers := c.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	// Small products are not worth a goroutine.
+	if int64(m)*int64(n)*int64(k) < 1<<16 {
+		workers = 1
+	}
+	workers = min(workers, tiles)
+	tile := func(t int) {
+		i0, j0 := (t/tn)*tileM, (t%tn)*tileN
+		block(dst, x, w, k, n, i0, min(i0+tileM, m), j0, min(j0+tileN, n))
+	}
+	if workers == 1 {
+		for t := range tiles {
+			tile(t)
+		}
+		return nil
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				t := int(next.Add(1) - 1)
+				if t >= tiles {
+					return
+				}
+				tile(t)
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// block computes dst rows [i0,i1) × columns [j0,j1).
+func block(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
+	i := i0
+	for ; i+4 <= i1; i += 4 {
+		x0, x1, x2, x3 := x[i*k:i*k+k], x[(i+1)*k:(i+1)*k+k], x[(i+2)*k:(i+2)*k+k], x[(i+3)*k:(i+3)*k+k]
+		j := j0
+		for ; j+2 <= j1; j += 2 {
+			w0, w1 := w[j*k:j*k+k], w[(j+1)*k:(j+1)*k+k]
+			s00, s01, s10, s11, s20, s21, s30, s31 := dot4x2(x0, x1, x2, x3, w0, w1)
+			dst[i*n+j], dst[i*n+j+1] = s00, s01
+			dst[(i+1)*n+j], dst[(i+1)*n+j+1] = s10, s11
+			dst[(i+2)*n+j], dst[(i+2)*n+j+1] = s20, s21
+			dst[(i+3)*n+j], dst[(i+3)*n+j+1] = s30, s31
+		}
+		for ; j < j1; j++ {
+			wj := w[j*k : j*k+k]
+			dst[i*n+j], dst[(i+1)*n+j], dst[(i+2)*n+j], dst[(i+3)*n+j] = dot(x0, wj), dot(x1, wj), dot(x2, wj), dot(x3, wj)
+		}
+	}
+	for ; i < i1; i++ {
+		xi := x[i*k : i*k+k]
+		for j := j0; j < j1; j++ {
+			dst[i*n+j] = dot(xi, w[j*k:j*k+k])
+		}
+	}
+}
+
+func dot(a, b []uint64) uint64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 uint64
+	l := 0
+	for ; l+4 <= len(a); l += 4 {
+		s0 += a[l] * b[l]
+		s1 += a[l+1] * b[l+1]
+		s2 += a[l+2] * b[l+2]
+		s3 += a[l+3] * b[l+3]
+	}
+	for ; l < len(a); l++ {
+		s0 += a[l] * b[l]
+	}
+	return s0 + s1 + s2 + s3
+}
+
+func dot4x2(x0, x1, x2, x3, w0, w1 []uint64) (s00, s01, s10, s11, s20, s21, s30, s31 uint64) {
+	k := len(x0)
+	x1, x2, x3, w0, w1 = x1[:k], x2[:k], x3[:k], w0[:k], w1[:k]
+	for l := range x0 {
+		a, b := w0[l], w1[l]
+		v := x0[l]
+		s00 += v * a
+		s01 += v * b
+		v = x1[l]
+		s10 += v * a
+		s11 += v * b
+		v = x2[l]
+		s20 += v * a
+		s21 += v * b
+		v = x3[l]
+		s30 += v * a
+		s31 += v * b
+	}
+	return
+}

@@ -1,0 +1,199 @@
+package fss
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Serialised layout (little endian), shared by DCF and DPF batches:
+//
+//	magic[4] ("DCF1" or "DPF1") | party u8 | bits u8 | P u8 | N u32 |
+//	seeds 16·N | scw 16·N·bits | tcw 2 bits per level, packed, ⌈2·N·bits/8⌉ | [DCF: vcw 8·N·bits·P] | fin 8·N·P
+const headerLen = 11
+
+// maxKeys bounds N in a decoded batch (2^28 keys) to refuse absurd allocations early.
+const maxKeys = 1 << 28
+
+var errTruncated = errors.New("length does not match header")
+
+func putHeader(b []byte, magic string, party int, bits uint, p, n int) []byte {
+	b = append(b, magic...)
+	b = append(b, byte(party), byte(bits), byte(p))
+	return binary.LittleEndian.AppendUint32(b, uint32(n))
+}
+
+func appendBlocks(b []byte, bl []block) []byte {
+	for _, x := range bl {
+		b = binary.LittleEndian.AppendUint64(b, x.lo)
+		b = binary.LittleEndian.AppendUint64(b, x.hi)
+	}
+	return b
+}
+
+func appendU64s(b []byte, v []uint64) []byte {
+	for _, x := range v {
+		b = binary.LittleEndian.AppendUint64(b, x)
+	}
+	return b
+}
+
+func appendTCW(b []byte, t []uint8) []byte {
+	var acc byte
+	for i, x := range t {
+		acc |= (x & 3) << (2 * (i % 4))
+		if i%4 == 3 {
+			b = append(b, acc)
+			acc = 0
+		}
+	}
+	if len(t)%4 != 0 {
+		b = append(b, acc)
+	}
+	return b
+}
+
+func readBlocks(dst []block, b []byte) []byte {
+	for i := range dst {
+		dst[i] = block{binary.LittleEndian.Uint64(b[16*i:]), binary.LittleEndian.Uint64(b[16*i+8:])}
+	}
+	return b[16*len(dst):]
+}
+
+func readU64s(dst []uint64, b []byte) []byte {
+	for i := range dst {
+		dst[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	return b[8*len(dst):]
+}
+
+func readTCW(dst []uint8, b []byte) ([]byte, error) {
+	nb := (2*len(dst) + 7) / 8
+	for i := range dst {
+		dst[i] = (b[i/4] >> (2 * (i % 4))) & 3
+	}
+	if r := len(dst) % 4; r != 0 && b[nb-1]>>(2*r) != 0 {
+		return nil, errors.New("nonzero padding bits")
+	}
+	return b[nb:], nil
+}
+
+func parseHeader(b []byte, magic string) (party int, bits uint, p, n int, rest []byte, err error) {
+	if len(b) < headerLen || string(b[:4]) != magic {
+		return 0, 0, 0, 0, nil, errors.New("bad header")
+	}
+	party, bits, p = int(b[4]), uint(b[5]), int(b[6])
+	n = int(binary.LittleEndian.Uint32(b[7:11]))
+	if party != 0 && party != 1 {
+		return 0, 0, 0, 0, nil, fmt.Errorf("party %d", party)
+	}
+	if err := checkShape(bits, p); err != nil {
+		return 0, 0, 0, 0, nil, err
+	}
+	if n > maxKeys {
+		return 0, 0, 0, 0, nil, fmt.Errorf("%d keys exceed the limit", n)
+	}
+	return party, bits, p, n, b[headerLen:], nil
+}
+
+// MarshalBinary encodes the batch.
+func (k *DCFKeys) MarshalBinary() ([]byte, error) {
+	if k == nil {
+		return nil, errors.New("fss: dcf marshal: nil keys")
+	}
+	b := make([]byte, 0, headerLen+k.Size())
+	b = putHeader(b, "DCF1", k.Party, k.Bits, k.P, k.N)
+	b = appendBlocks(b, k.seeds)
+	b = appendBlocks(b, k.scw)
+	b = appendTCW(b, k.tcw)
+	b = appendU64s(b, k.vcw)
+	return appendU64s(b, k.fin), nil
+}
+
+// UnmarshalBinary decodes a batch written by MarshalBinary, replacing k's contents.
+func (k *DCFKeys) UnmarshalBinary(b []byte) error {
+	party, bits, p, n, rest, err := parseHeader(b, "DCF1")
+	if err != nil {
+		return fmt.Errorf("fss: dcf unmarshal: %w", err)
+	}
+	nk := newDCFKeysSized(party, bits, p, n)
+	if len(rest) != nk.Size() {
+		return fmt.Errorf("fss: dcf unmarshal: %w", errTruncated)
+	}
+	nk.alloc()
+	rest = readBlocks(nk.seeds, rest)
+	rest = readBlocks(nk.scw, rest)
+	if rest, err = readTCW(nk.tcw, rest); err != nil {
+		return fmt.Errorf("fss: dcf unmarshal: %w", err)
+	}
+	rest = readU64s(nk.vcw, rest)
+	readU64s(nk.fin, rest)
+	if err := nk.checkSeeds(); err != nil {
+		return fmt.Errorf("fss: dcf unmarshal: %w", err)
+	}
+	*k = *nk
+	return nil
+}
+
+func newDCFKeysSized(party int, bits uint, p, n int) *DCFKeys {
+	return &DCFKeys{Party: party, Bits: bits, P: p, N: n}
+}
+
+func (k *DCFKeys) alloc() {
+	*k = *newDCFKeys(k.Party, k.Bits, k.P, k.N)
+}
+
+func (k *DCFKeys) checkSeeds() error { return checkSeedBits(k.seeds, k.scw) }
+
+// checkSeedBits rejects seeds with the control-bit position set: Gen never produces them, so the
+// encoding stays canonical.
+func checkSeedBits(seeds, scw []block) error {
+	for _, s := range seeds {
+		if s.lo&1 != 0 {
+			return errors.New("non-canonical seed")
+		}
+	}
+	for _, s := range scw {
+		if s.lo&1 != 0 {
+			return errors.New("non-canonical correction word")
+		}
+	}
+	return nil
+}
+
+// MarshalBinary encodes the batch.
+func (k *DPFKeys) MarshalBinary() ([]byte, error) {
+	if k == nil {
+		return nil, errors.New("fss: dpf marshal: nil keys")
+	}
+	b := make([]byte, 0, headerLen+k.Size())
+	b = putHeader(b, "DPF1", k.Party, k.Bits, k.P, k.N)
+	b = appendBlocks(b, k.seeds)
+	b = appendBlocks(b, k.scw)
+	b = appendTCW(b, k.tcw)
+	return appendU64s(b, k.fin), nil
+}
+
+// UnmarshalBinary decodes a batch written by MarshalBinary, replacing k's contents.
+func (k *DPFKeys) UnmarshalBinary(b []byte) error {
+	party, bits, p, n, rest, err := parseHeader(b, "DPF1")
+	if err != nil {
+		return fmt.Errorf("fss: dpf unmarshal: %w", err)
+	}
+	probe := DPFKeys{Party: party, Bits: bits, P: p, N: n}
+	if len(rest) != probe.Size() {
+		return fmt.Errorf("fss: dpf unmarshal: %w", errTruncated)
+	}
+	nk := newDPFKeys(party, bits, p, n)
+	rest = readBlocks(nk.seeds, rest)
+	rest = readBlocks(nk.scw, rest)
+	if rest, err = readTCW(nk.tcw, rest); err != nil {
+		return fmt.Errorf("fss: dpf unmarshal: %w", err)
+	}
+	readU64s(nk.fin, rest)
+	if err := checkSeedBits(nk.seeds, nk.scw); err != nil {
+		return fmt.Errorf("fss: dpf unmarshal: %w", err)
+	}
+	*k = *nk
+	return nil
+}

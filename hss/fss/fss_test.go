@@ -1,0 +1,358 @@
+package fss
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// testRNG is a deterministic io.Reader.
+type testRNG struct{ r *rand.ChaCha8 }
+
+func newRNG(seed byte) *testRNG { return &testRNG{rand.NewChaCha8([32]byte{seed})} }
+
+func (t *testRNG) Read(b []byte) (int, error) { return t.r.Read(b) }
+
+func TestDCFExhaustive8(t *testing.T) {
+	rng := newRNG(1)
+	pr := rand.New(rand.NewPCG(1, 2))
+	const bits = 8
+	for _, p := range []int{1, 2, 3} {
+		for trial := 0; trial < 6; trial++ {
+			alpha := pr.Uint64N(256)
+			if trial == 0 {
+				alpha = 0
+			} else if trial == 1 {
+				alpha = 255
+			}
+			n := 256
+			alphas := make([]uint64, n)
+			betas := make([]uint64, n*p)
+			for i := range alphas {
+				alphas[i] = alpha
+			}
+			for i := range betas {
+				betas[i] = pr.Uint64()
+			}
+			k0, k1, err := GenDCF(rng, bits, p, alphas, betas)
+			if err != nil {
+				t.Fatal(err)
+			}
+			xs := make([]uint64, n)
+			for i := range xs {
+				xs[i] = uint64(i)
+			}
+			o0, o1 := make([]uint64, n*p), make([]uint64, n*p)
+			if err := EvalBatch(0, k0, xs, o0); err != nil {
+				t.Fatal(err)
+			}
+			if err := EvalBatch(1, k1, xs, o1); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < n; i++ {
+				for j := 0; j < p; j++ {
+					want := uint64(0)
+					if xs[i] < alpha {
+						want = betas[i*p+j]
+					}
+					if got := o0[i*p+j] + o1[i*p+j]; got != want {
+						t.Fatalf("p=%d alpha=%d x=%d j=%d: got %x want %x", p, alpha, xs[i], j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDCFRandomWidths checks many random (α, x) pairs at widths 16..64 and accumulates all output
+// shares of party 0 into a digest (the shares are pseudorandom, so the digest pins the construction).
+func TestDCFRandomWidths(t *testing.T) {
+	rng := newRNG(2)
+	pr := rand.New(rand.NewPCG(3, 4))
+	for _, bits := range []uint{1, 2, 16, 17, 24, 31, 32, 48, 63, 64} {
+		n := 300
+		alphas, xs := make([]uint64, n), make([]uint64, n)
+		betas := make([]uint64, 2*n)
+		for i := range alphas {
+			alphas[i] = pr.Uint64() & maskBits(bits)
+			switch i % 4 {
+			case 0:
+				xs[i] = alphas[i]
+			case 1:
+				xs[i] = (alphas[i] - 1) & maskBits(bits)
+			case 2:
+				xs[i] = (alphas[i] + 1) & maskBits(bits)
+			default:
+				xs[i] = pr.Uint64() & maskBits(bits)
+			}
+			betas[2*i], betas[2*i+1] = pr.Uint64(), 1
+		}
+		k0, k1, err := GenDCF(rng, bits, 2, alphas, betas)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o0, o1 := make([]uint64, 2*n), make([]uint64, 2*n)
+		if err := EvalBatch(0, k0, xs, o0); err != nil {
+			t.Fatal(err)
+		}
+		if err := EvalBatch(1, k1, xs, o1); err != nil {
+			t.Fatal(err)
+		}
+		for i := range xs {
+			var w0, w1 uint64
+			if xs[i] < alphas[i] {
+				w0, w1 = betas[2*i], 1
+			}
+			if o0[2*i]+o1[2*i] != w0 || o0[2*i+1]+o1[2*i+1] != w1 {
+				t.Fatalf("bits=%d alpha=%x x=%x: wrong output", bits, alphas[i], xs[i])
+			}
+		}
+		if s, per := k0.Size(), KeySize(bits, 2); s > n*per || s < n*(per-1) {
+			t.Fatalf("Size %d, want about %d", s, n*per)
+		}
+	}
+}
+
+func TestDCFErrors(t *testing.T) {
+	rng := newRNG(3)
+	if _, _, err := Gen(rng, 0, 0, 1); err == nil {
+		t.Fatal("width 0 accepted")
+	}
+	if _, _, err := Gen(rng, 8, 256, 1); err == nil {
+		t.Fatal("alpha beyond width accepted")
+	}
+	if _, _, err := GenDCF(rng, 8, 9, []uint64{1}, make([]uint64, 9)); err == nil {
+		t.Fatal("payload 9 accepted")
+	}
+	k0, _, err := Gen(rng, 8, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := EvalBatch(1, k0, []uint64{1}, []uint64{0}); err == nil {
+		t.Fatal("wrong party accepted")
+	}
+	if err := EvalBatch(0, k0, []uint64{1, 2}, []uint64{0}); err == nil {
+		t.Fatal("wrong length accepted")
+	}
+	if err := EvalBatch(0, nil, nil, nil); err == nil {
+		t.Fatal("nil keys accepted")
+	}
+}
+
+func TestDPFPointAndWindow(t *testing.T) {
+	rng := newRNG(4)
+	pr := rand.New(rand.NewPCG(5, 6))
+	for _, bits := range []uint{1, 3, 8, 12, 20} {
+		n := 20
+		alphas := make([]uint64, n)
+		betas := make([]uint64, 2*n)
+		for i := range alphas {
+			alphas[i] = pr.Uint64() & maskBits(bits)
+			betas[2*i], betas[2*i+1] = pr.Uint64(), 1
+		}
+		k0, k1, err := GenDPF(rng, bits, 2, alphas, betas)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := NewWorker()
+		count := min(1<<bits, 100)
+		a, b := make([]uint64, 2*count), make([]uint64, 2*count)
+		p0, p1 := make([]uint64, 2), make([]uint64, 2)
+		for i := range alphas {
+			// a window that contains alpha (possibly wrapping), then one that may not
+			for _, lo := range []uint64{alphas[i] - uint64(count/2), pr.Uint64()} {
+				if err := w.EvalWindow(k0, i, lo, count, a); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.EvalWindow(k1, i, lo, count, b); err != nil {
+					t.Fatal(err)
+				}
+				for j := 0; j < count; j++ {
+					x := (lo + uint64(j)) & maskBits(bits)
+					var w0, w1 uint64
+					if x == alphas[i] {
+						w0, w1 = betas[2*i], 1
+					}
+					if a[2*j]+b[2*j] != w0 || a[2*j+1]+b[2*j+1] != w1 {
+						t.Fatalf("bits=%d window at %x: wrong value at %x", bits, lo, x)
+					}
+					if j%7 == 0 {
+						w.EvalPoint(k0, i, x, p0)
+						w.EvalPoint(k1, i, x, p1)
+						if p0[0] != a[2*j] || p1[1] != b[2*j+1] {
+							t.Fatalf("bits=%d: point and window evaluation disagree", bits)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	rng := newRNG(5)
+	k0, k1, err := GenDCF(rng, 13, 3, []uint64{5, 4095, 8000}, make([]uint64, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*DCFKeys{k0, k1} {
+		b, err := k.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != headerLen+k.Size() {
+			t.Fatalf("encoded %d bytes, Size %d", len(b), k.Size())
+		}
+		var d DCFKeys
+		if err := d.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		b2, _ := d.MarshalBinary()
+		if !bytes.Equal(b, b2) {
+			t.Fatal("re-encoding differs")
+		}
+		if err := d.UnmarshalBinary(b[:len(b)-1]); err == nil {
+			t.Fatal("truncated key accepted")
+		}
+	}
+	d0, _, err := GenDPF(rng, 11, 1, []uint64{7, 9}, []uint64{1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := d0.MarshalBinary()
+	var d DPFKeys
+	if err := d.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if b2, _ := d.MarshalBinary(); !bytes.Equal(b, b2) {
+		t.Fatal("dpf re-encoding differs")
+	}
+}
+
+// TestDCFDigest pins the construction: party 0's shares over a deterministic key set hash to a fixed
+// value, so an accidental change of the PRG or the key layout is caught.
+func TestDCFDigest(t *testing.T) {
+	rng := newRNG(9)
+	n := 64
+	alphas, xs, betas := make([]uint64, n), make([]uint64, n), make([]uint64, n)
+	for i := range alphas {
+		alphas[i], xs[i], betas[i] = uint64(i*977)&0xfff, uint64(i*131)&0xfff, uint64(i)
+	}
+	k0, _, err := GenDCF(rng, 12, 1, alphas, betas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]uint64, n)
+	if err := EvalBatch(0, k0, xs, out); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	for _, v := range out {
+		binary.Write(h, binary.LittleEndian, v)
+	}
+	if got := fmt.Sprintf("%x", h.Sum(nil)[:8]); got != "0b67063692a2a1c4" {
+		t.Fatalf("digest %s: the PRG, key generation or evaluation changed", got)
+	}
+	out2 := make([]uint64, n)
+	if err := EvalBatch(0, k0, xs, out2); err != nil {
+		t.Fatal(err)
+	}
+	for i := range out {
+		if out[i] != out2[i] {
+			t.Fatal("evaluation is not deterministic")
+		}
+	}
+}
+
+func FuzzDCFUnmarshal(f *testing.F) {
+	rng := newRNG(7)
+	k0, _, _ := GenDCF(rng, 9, 2, []uint64{3, 100}, make([]uint64, 4))
+	b, _ := k0.MarshalBinary()
+	f.Add(b)
+	f.Add([]byte("DCF1"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var k DCFKeys
+		if err := k.UnmarshalBinary(data); err != nil {
+			return
+		}
+		out, err := k.MarshalBinary()
+		if err != nil || !bytes.Equal(out, data) {
+			t.Fatal("accepted encoding is not canonical")
+		}
+		xs := make([]uint64, k.N)
+		if err := EvalBatch(k.Party, &k, xs, make([]uint64, k.N*k.P)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func FuzzDPFUnmarshal(f *testing.F) {
+	rng := newRNG(8)
+	k0, _, _ := GenDPF(rng, 9, 2, []uint64{3, 100}, make([]uint64, 4))
+	b, _ := k0.MarshalBinary()
+	f.Add(b)
+	f.Add([]byte("DPF1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var k DPFKeys
+		if err := k.UnmarshalBinary(data); err != nil {
+			return
+		}
+		out, err := k.MarshalBinary()
+		if err != nil || !bytes.Equal(out, data) {
+			t.Fatal("accepted encoding is not canonical")
+		}
+		w := NewWorker()
+		o := make([]uint64, k.P)
+		for i := 0; i < k.N; i++ {
+			w.EvalPoint(&k, i, 1, o)
+		}
+	})
+}
+
+func benchDCF(b *testing.B, bits uint) {
+	rng := newRNG(10)
+	n := 4096
+	alphas, xs := make([]uint64, n), make([]uint64, n)
+	pr := rand.New(rand.NewPCG(1, 1))
+	for i := range alphas {
+		alphas[i], xs[i] = pr.Uint64()&maskBits(bits), pr.Uint64()&maskBits(bits)
+	}
+	k0, _, err := GenDCF(rng, bits, 1, alphas, make([]uint64, n))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]uint64, n)
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		if err := EvalBatch(0, k0, xs, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/elem")
+	b.ReportMetric(float64(KeySize(bits, 1)), "keyB")
+}
+
+func BenchmarkDCF12(b *testing.B) { benchDCF(b, 12) }
+func BenchmarkDCF16(b *testing.B) { benchDCF(b, 16) }
+func BenchmarkDCF24(b *testing.B) { benchDCF(b, 24) }
+
+func BenchmarkDPFWindow1024(b *testing.B) {
+	rng := newRNG(11)
+	k0, _, err := GenDPF(rng, 16, 1, []uint64{1234}, []uint64{1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := NewWorker()
+	out := make([]uint64, 1024)
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		if err := w.EvalWindow(k0, 0, 1000, 1024, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1024), "ns/point")
+}

@@ -48,7 +48,7 @@ func Transform(m *model.Model, k *Key) (*model.Model, error) {
 	if err := m.Check(); err != nil {
 		return nil, fmt.Errorf("ee: transform: %w", err)
 	}
-	fp := modelFingerprint(m)
+	fp := model.Fingerprint(m)
 	if err := k.bind(fp, m.Config.VocabSize, false); err != nil {
 		return nil, err
 	}

@@ -784,7 +784,7 @@ func metaspaceParams(c *hfComponent) (repl, scheme string, split bool, err error
 func splitBefore(s, sep string) []string {
 	var out []string
 	start := 0
-	for i := len(sep); i <= len(s); {
+	for i := 0; ; {
 		j := strings.Index(s[i:], sep)
 		if j < 0 {
 			break
@@ -792,8 +792,8 @@ func splitBefore(s, sep string) []string {
 		j += i
 		if j > start {
 			out = append(out, s[start:j])
+			start = j
 		}
-		start = j
 		i = j + len(sep)
 	}
 	if start < len(s) {

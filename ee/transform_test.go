@@ -293,3 +293,21 @@ func TestStreamSeparation(t *testing.T) {
 		seen[v] = name
 	}
 }
+
+// BenchmarkTransform measures Transform on stories15M-shaped random weights
+// (run with -benchtime=1x; it allocates a few hundred MiB).
+func BenchmarkTransform(b *testing.B) {
+	cfg := model.Config{Arch: model.ArchLlama, Dim: 288, HiddenDim: 768, NLayers: 6, NHeads: 6, NKVHeads: 6,
+		VocabSize: 32000, MaxSeqLen: 256, NormEps: 1e-5, RopeTheta: 10000, RopeStyle: model.RopeInterleaved,
+		TiedEmbed: true, BOS: 1, EOS: 2}
+	m := randomModel(b, cfg, 1)
+	for _, mode := range []Mode{ModePerm, ModeRotate} {
+		b.Run(string(mode), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Transform(m, testKey(b, mode, 1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

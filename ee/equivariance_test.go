@@ -30,16 +30,36 @@ type eqCase struct {
 	name string
 	cfg  model.Config
 	mode Mode
+	bias bool // give a LLaMA model biases on every linear layer (attention_bias / mlp_bias)
+}
+
+// build returns the case's random model.
+func (tc eqCase) build(t testing.TB, seed uint64) *model.Model {
+	m := randomModel(t, tc.cfg, seed)
+	if tc.bias {
+		r := rand.New(rand.NewPCG(seed, 1))
+		for i := range m.Layers {
+			l := &m.Layers[i]
+			for _, lin := range []*model.Linear{&l.Wq, &l.Wk, &l.Wv, &l.Wo, &l.W1, &l.W2, &l.W3} {
+				lin.B = to32v(randVec(r, lin.Out, 0.2))
+			}
+		}
+		if err := m.Check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
 }
 
 func eqCases() []eqCase {
 	var cs []eqCase
 	for _, mode := range []Mode{ModePerm, ModeRotate} {
 		cs = append(cs,
-			eqCase{"llama-half-gqa", llamaConfig(model.RopeHalf, 4, 2, true), mode},
-			eqCase{"llama-interleaved-mha", llamaConfig(model.RopeInterleaved, 4, 4, false), mode},
-			eqCase{"llama-half-mqa", llamaConfig(model.RopeHalf, 4, 1, false), mode},
-			eqCase{"gpt2", gpt2Config(), mode},
+			eqCase{"llama-half-gqa", llamaConfig(model.RopeHalf, 4, 2, true), mode, false},
+			eqCase{"llama-interleaved-mha", llamaConfig(model.RopeInterleaved, 4, 4, false), mode, false},
+			eqCase{"llama-half-mqa", llamaConfig(model.RopeHalf, 4, 1, false), mode, false},
+			eqCase{"llama-interleaved-gqa-bias", llamaConfig(model.RopeInterleaved, 4, 2, true), mode, true},
+			eqCase{"gpt2", gpt2Config(), mode, false},
 		)
 	}
 	return cs
@@ -181,7 +201,7 @@ func TestBlockEquivariance(t *testing.T) {
 	for i, tc := range eqCases() {
 		t.Run(fmt.Sprintf("%s/%s", tc.mode, tc.name), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(i), 77))
-			m := randomModel(t, tc.cfg, uint64(i)+100)
+			m := tc.build(t, uint64(i)+100)
 			k := testKey(t, tc.mode, byte(i))
 			c, err := deriveComponents(k, tc.cfg)
 			if err != nil {

@@ -53,7 +53,7 @@ func TestEndToEndReference(t *testing.T) {
 	for i, tc := range eqCases() {
 		t.Run(fmt.Sprintf("%s/%s", tc.mode, tc.name), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(i), 1234))
-			m := randomModel(t, tc.cfg, uint64(i)+500)
+			m := tc.build(t, uint64(i)+500)
 			k := testKey(t, tc.mode, byte(40+i))
 			em, err := Transform(m, k)
 			if err != nil {

@@ -39,7 +39,7 @@ func (p *Party) ExchangeBits(send []uint64, bits uint) ([]uint64, error) {
 	}
 	recv, err := p.T.Exchange(PackBits(nil, send, bits))
 	if err != nil {
-		return nil, fmt.Errorf("hss: exchange: %w", err)
+		return nil, wrapGate("exchange", err)
 	}
 	out := make([]uint64, len(send))
 	if err := UnpackBits(out, recv, len(send), bits); err != nil {
@@ -57,7 +57,7 @@ func (p *Party) Open(share []uint64) ([]uint64, error) {
 func (p *Party) OpenBits(share []uint64, bits uint) ([]uint64, error) {
 	peer, err := p.ExchangeBits(share, bits)
 	if err != nil {
-		return nil, fmt.Errorf("hss: open: %w", err)
+		return nil, wrapGate("open", err)
 	}
 	m := Mask(bits)
 	for i, v := range share {

@@ -106,7 +106,6 @@ func deriveComponents(k *Key, cfg model.Config) (*components, error) {
 	default:
 		return nil, fmt.Errorf("unknown mode %q", k.mode)
 	}
-	pairs := ropePairs(cfg.RopeStyle, hd)
 	c.layers = make([]layerComponents, cfg.NLayers)
 	for l := range c.layers {
 		lc := &c.layers[l]
@@ -141,20 +140,28 @@ func deriveComponents(k *Key, cfg model.Config) (*components, error) {
 				}
 				lc.aq[j], lc.ak[j] = aq, ak
 			} else {
-				s := newStream(sec, labelQKRope, l, j, hd)
-				aq, ak := mat.NewDense(hd, hd, nil), mat.NewDense(hd, hd, nil)
-				for _, p := range pairs {
-					theta := 2 * math.Pi * s.float()
-					f := s.scale()
-					setRot(aq, p, theta, f)
-					setRot(ak, p, theta, 1/f)
-				}
-				lc.aq[j], lc.ak[j] = aq, ak
+				lc.aq[j], lc.ak[j] = newStream(sec, labelQKRope, l, j, hd).ropeMaps(cfg.RopeStyle, hd)
 			}
 			lc.vMix[j] = newStream(sec, labelVMix, l, j, hd).haar(hd)
 		}
 	}
 	return c, nil
+}
+
+// ropeMaps draws one KV head's query and key maps: for every RoPE pair a
+// rotation R(θ) with θ uniform in [0, 2π) and a scale f log-uniform in
+// [1/2, 2]; the query map is f·R(θ) and the key map (1/f)·R(θ), so
+// (f·R·q)·((1/f)·R·k) = q·k, and both commute with RoPE's rotation of the
+// same pair.
+func (s *stream) ropeMaps(style model.RopeStyle, hd int) (aq, ak *mat.Dense) {
+	aq, ak = mat.NewDense(hd, hd, nil), mat.NewDense(hd, hd, nil)
+	for _, p := range ropePairs(style, hd) {
+		theta := 2 * math.Pi * s.float()
+		f := s.scale()
+		setRot(aq, p, theta, f)
+		setRot(ak, p, theta, 1/f)
+	}
+	return aq, ak
 }
 
 // ropePairs lists the (a, b) dimension pairs RoPE rotates together in one

@@ -1,0 +1,351 @@
+package hss
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/hssee/hssee/hss/fss"
+)
+
+// This file holds the machinery shared by the nonlinear gates: the masked-input lookup gate ("lut")
+// and the composite key type. The gates themselves are in nonlinear_gates.go.
+//
+// The lookup gate, for shares of x (fixed point, Frac bits), works as follows (SIGMA, Gupta et al.,
+// PETS 2024, §4 "LUT on masked inputs", and Boyle et al., Eurocrypt 2021, for the comparison):
+//
+//  1. The dealer samples r ∈ Z_2^64 and shares it; the parties open x̂ = x + r (mod 2^K, K bits per
+//     element and party; K = 64 when the gate needs x·s below). This is the gate's only round.
+//  2. For each part j (a resolution k_j and width M_j), the public index I_j = (x̂ >> k_j) mod 2^M_j
+//     satisfies I_j − r_j = ⌊x/2^k_j⌋ + c (mod 2^M_j) with r_j = (r >> k_j) mod 2^M_j and a carry
+//     c ∈ {0,1} from the dropped bits: a stochastically rounded, reduced-width index z_j. A DPF key for
+//     the point r_j lets the parties compute shares of any public table T(z_j) = Σ_q T(I_j − q)·[q = r_j],
+//     evaluating the DPF only on the window of q where T is non-zero (fss.Worker.EvalWindow).
+//  3. Optionally (sign term) a DCF on M_0 − 1 bits gives shares of s = 1{z_0 ≥ 0} by the MSB rule
+//     msb(z) = msb(I) ⊕ msb(r_0) ⊕ 1{I mod 2^(M−1) < r_0 mod 2^(M−1)} (Boyle et al. 2021, §4 DReLU),
+//     with payload (1 − 2·msb(r_0), (1 − 2·msb(r_0))·r) so that also s·r, and hence s·x = s·x̂ − s·r,
+//     comes out in the same round without a multiplication.
+//
+// Tables are built so that each entry is right for every x the index can stand for, x ∈
+// [(z−1)·h, (z+1)·h) with h = 2^(k−Frac): the entry is the midpoint of the target's range there, so
+// the error of a gate is half the oscillation of the target over an interval of length 2h.
+
+// lutPart is one resolution of a lookup: index shift k, index width m, and tables on the window
+// z ∈ [wlo, wlo+len(tabs[t])).
+type lutPart struct {
+	k, m uint
+	wlo  int64
+	tabs [][]uint64
+}
+
+// lutSpec describes a lookup gate: its parts (all with the same number of tables), whether it needs the
+// sign term x·1{z_0 ≥ 0} and the sign bit itself, and the input width to open when no sign term is
+// needed.
+type lutSpec struct {
+	parts    []lutPart
+	signTerm bool // output x·s (needs a 64-bit open)
+	signBit  bool // output s
+}
+
+func (s *lutSpec) openBits() uint {
+	if s.signTerm {
+		return 64
+	}
+	var k uint
+	for _, p := range s.parts {
+		k = max(k, p.k+p.m)
+	}
+	return min(k, 64)
+}
+
+func (s *lutSpec) ntabs() int {
+	if len(s.parts) == 0 {
+		return 0
+	}
+	return len(s.parts[0].tabs)
+}
+
+// nlookups counts the parts that carry tables (and so a DPF key); they come first in parts.
+func (s *lutSpec) nlookups() int {
+	c := 0
+	for _, p := range s.parts {
+		if len(p.tabs) > 0 {
+			c++
+		}
+	}
+	return c
+}
+
+// lutKey is one party's material for one lookup gate over N elements.
+type lutKey struct {
+	Consumable
+	kind  string
+	party int
+	n     int
+	r     []uint64 // share of the mask r
+	mr    []uint64 // share of msb(r_0) (sign)
+	mrr   []uint64 // share of msb(r_0)·r (sign)
+	dcf   *fss.DCFKeys
+	dpf   []*fss.DPFKeys
+}
+
+func (k *lutKey) Kind() string { return k.kind }
+func (k *lutKey) Len() int     { return k.n }
+func (k *lutKey) Size() int {
+	s := 8 * (len(k.r) + len(k.mr) + len(k.mrr))
+	s += k.dcf.Size()
+	for _, d := range k.dpf {
+		s += d.Size()
+	}
+	return s
+}
+
+func randU64s(rng io.Reader, n int) ([]uint64, error) {
+	var seed [32]byte
+	if _, err := io.ReadFull(rng, seed[:]); err != nil {
+		return nil, err
+	}
+	out := make([]uint64, n)
+	NewPRG(seed).Uint64s(out)
+	return out, nil
+}
+
+// genLUT generates lookup material for n elements.
+func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, err error) {
+	if n < 0 || n > MaxKeyLen {
+		return nil, nil, fmt.Errorf("hss: gen %s: length %d out of range", kind, n)
+	}
+	r, err := randU64s(rng, 2*n)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+	}
+	r, r0 := r[:n], r[n:]
+	ob := spec.openBits()
+	k0 = &lutKey{kind: kind, party: 0, n: n, r: r0}
+	k1 = &lutKey{kind: kind, party: 1, n: n, r: make([]uint64, n)}
+	for i := range r {
+		r[i] &= Mask(ob)
+		k1.r[i] = r[i] - r0[i]
+	}
+	for _, p := range spec.parts {
+		if len(p.tabs) == 0 {
+			continue
+		}
+		if p.m > fss.MaxWindowBits {
+			return nil, nil, fmt.Errorf("hss: gen %s: index width %d too large", kind, p.m)
+		}
+		pts := make([]uint64, n)
+		for i := range pts {
+			pts[i] = (r[i] >> p.k) & Mask(p.m)
+		}
+		d0, d1, err := fss.GenDPF(rng, p.m, 1, pts, ones(n))
+		if err != nil {
+			return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+		}
+		k0.dpf, k1.dpf = append(k0.dpf, d0), append(k1.dpf, d1)
+	}
+	if spec.signTerm || spec.signBit {
+		p := spec.parts[0]
+		alphas, betas := make([]uint64, n), make([]uint64, 2*n)
+		mr, mrr := make([]uint64, n), make([]uint64, n)
+		for i := range r {
+			rj := (r[i] >> p.k) & Mask(p.m)
+			m := rj >> (p.m - 1)
+			alphas[i] = rj & Mask(p.m-1)
+			betas[2*i], betas[2*i+1] = 1-2*m, (1-2*m)*r[i]
+			mr[i], mrr[i] = m, m*r[i]
+		}
+		d0, d1, err := fss.GenDCF(rng, p.m-1, 2, alphas, betas)
+		if err != nil {
+			return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+		}
+		k0.dcf, k1.dcf = d0, d1
+		s, err := randU64s(rng, 2*n)
+		if err != nil {
+			return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+		}
+		k0.mr, k0.mrr = s[:n], s[n:]
+		k1.mr, k1.mrr = make([]uint64, n), make([]uint64, n)
+		for i := range mr {
+			k1.mr[i], k1.mrr[i] = mr[i]-k0.mr[i], mrr[i]-k0.mrr[i]
+		}
+	}
+	return k0, k1, nil
+}
+
+func ones(n int) []uint64 {
+	o := make([]uint64, n)
+	for i := range o {
+		o[i] = 1
+	}
+	return o
+}
+
+// lutOut holds a lookup's outputs: xs (shares of x·s), s (shares of s), tabs[t] (shares of Σ_j T_t).
+type lutOut struct {
+	xs, s []uint64
+	tabs  [][]uint64
+}
+
+// evalLUT runs the lookup gate (one round) on shares x.
+func (p *Party) evalLUT(kind string, spec *lutSpec, x []uint64) (*lutOut, error) {
+	if err := p.check(kind); err != nil {
+		return nil, err
+	}
+	k, err := takeKey[*lutKey](p, kind, len(x))
+	if err != nil {
+		return nil, err
+	}
+	return p.evalLUTWith(k, spec, x)
+}
+
+func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, error) {
+	kind := k.kind
+	n := len(x)
+	if k.party != p.ID || len(k.dpf) != spec.nlookups() || len(k.r) != n ||
+		((spec.signTerm || spec.signBit) != (k.dcf != nil)) {
+		return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
+	}
+	for j, d := range k.dpf {
+		if d.N != n || d.Bits != spec.parts[j].m || d.Party != p.ID || d.Bits > fss.MaxWindowBits {
+			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
+		}
+	}
+	ob := spec.openBits()
+	masked := make([]uint64, n)
+	for i := range x {
+		masked[i] = x[i] + k.r[i]
+	}
+	xh, err := p.OpenBits(masked, ob)
+	if err != nil {
+		return nil, fmt.Errorf("hss: %s: %w", kind, err)
+	}
+	out := &lutOut{tabs: make([][]uint64, spec.ntabs())}
+	for t := range out.tabs {
+		out.tabs[t] = make([]uint64, n)
+	}
+	for j, part := range spec.parts[:len(k.dpf)] {
+		d := k.dpf[j]
+		w := len(part.tabs[0])
+		whi := part.wlo + int64(w)
+		fss.ParallelFor(n, func(wk *fss.Worker, lo, hi int) {
+			e := make([]uint64, w)
+			for i := lo; i < hi; i++ {
+				idx := (xh[i] >> part.k) & Mask(part.m)
+				start := idx - uint64(whi-1)
+				// Cannot fail: widths and window sizes were checked against the key above.
+				_ = wk.EvalWindow(d, i, start, w, e)
+				// e[q] is the share of [r_j = start+q], i.e. of [z = whi−1−q].
+				for t, tab := range part.tabs {
+					var acc uint64
+					for q := range e {
+						acc += tab[w-1-q] * e[q]
+					}
+					out.tabs[t][i] += acc
+				}
+			}
+		})
+	}
+	if k.dcf != nil {
+		part := spec.parts[0]
+		m := part.m
+		if k.dcf.N != n || k.dcf.Bits != m-1 || k.dcf.P != 2 {
+			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
+		}
+		in := make([]uint64, n)
+		for i := range in {
+			in[i] = (xh[i] >> part.k) & Mask(m-1)
+		}
+		c := make([]uint64, 2*n)
+		if err := fss.EvalBatch(p.ID, k.dcf, in, c); err != nil {
+			return nil, fmt.Errorf("hss: %s: %w", kind, err)
+		}
+		out.s = make([]uint64, n)
+		if spec.signTerm {
+			out.xs = make([]uint64, n)
+		}
+		own := uint64(1 - p.ID) // party 0 adds public terms
+		for i := range in {
+			pb := 1 ^ ((xh[i] >> (part.k + m - 1)) & 1) // 1 ⊕ msb(I)
+			u := k.mr[i] + c[2*i]
+			ur := k.mrr[i] + c[2*i+1]
+			f := 1 - 2*pb
+			s := own*pb + f*u
+			out.s[i] = s
+			if spec.signTerm {
+				sr := pb*k.r[i] + f*ur
+				out.xs[i] = s*xh[i] - sr
+			}
+		}
+	}
+	return out, nil
+}
+
+// tableFor builds the table of target(x) − sign·x·1{z ≥ 0} for indices z ∈ [wlo, whi) of a part with
+// index step h = 2^(k−inFrac), as the midpoint of the range over x ∈ [(z−1)h, (z+1)h) (clipped to
+// [xmin, xmax]), encoded with outFrac fractional bits.
+func tableFor(target func(float64) float64, sign bool, k, inFrac, outFrac uint, wlo, whi int64, xmin, xmax float64) []uint64 {
+	h := math.Ldexp(1, int(k)-int(inFrac))
+	fx := Fixed{Frac: outFrac}
+	tab := make([]uint64, whi-wlo)
+	const samples = 64
+	for z := wlo; z < whi; z++ {
+		a, b := float64(z-1)*h, float64(z+1)*h
+		a, b = math.Max(a, xmin), math.Min(b, xmax)
+		if a >= b {
+			a, b = math.Min(math.Max(float64(z)*h, xmin), xmax), math.Min(math.Max(float64(z)*h, xmin), xmax)
+		}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for q := 0; q <= samples; q++ {
+			x := a + (b-a)*float64(q)/samples
+			v := target(x)
+			if sign && z >= 0 {
+				v -= x
+			}
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		tab[z-wlo] = fx.Encode((lo + hi) / 2)
+	}
+	return tab
+}
+
+// seqKey is a composite gate's material: the sub-keys in the order the gate consumes them.
+type seqKey struct {
+	Consumable
+	kind  string
+	n     int
+	parts []Key
+}
+
+func (k *seqKey) Kind() string { return k.kind }
+func (k *seqKey) Len() int     { return k.n }
+func (k *seqKey) Size() int {
+	s := 0
+	for _, p := range k.parts {
+		s += p.Size()
+	}
+	return s
+}
+
+// sub returns a party that consumes the composite key's parts (same transport and encoding).
+func (p *Party) sub(kind string, n int) (*Party, error) {
+	if err := p.check(kind); err != nil {
+		return nil, err
+	}
+	k, err := takeKey[*seqKey](p, kind, n)
+	if err != nil {
+		return nil, err
+	}
+	return &Party{ID: p.ID, T: p.T, Fx: p.Fx, Keys: NewMaterial(k.parts...)}, nil
+}
+
+// finish checks that a composite gate consumed all its parts.
+func finish(kind string, q *Party) error {
+	if r := q.Keys.Remaining(); r != 0 {
+		return fmt.Errorf("hss: %s: %d material parts left unused", kind, r)
+	}
+	return nil
+}
+
+var errShape = errors.New("shape mismatch")

@@ -1,0 +1,199 @@
+package hss
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+type nlRNG struct{ r *rand.ChaCha8 }
+
+func (t *nlRNG) Read(b []byte) (int, error) { return t.r.Read(b) }
+
+func newNLRNG(seed byte) *nlRNG { return &nlRNG{rand.NewChaCha8([32]byte{seed, 'n', 'l'})} }
+
+// runNL shares xs, runs eval on both parties with material k0/k1 and returns the decoded output.
+func runNL(t *testing.T, fx Fixed, xs []uint64, k0, k1 Key, eval func(p *Party, x []uint64) ([]uint64, error)) ([]uint64, Stats, Stats) {
+	t.Helper()
+	rng := newNLRNG(99)
+	seed, x1, err := Share(xs, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x0 := ExpandShare(seed, len(xs))
+	var outs [2][]uint64
+	s0, s1, err := RunPair(fx, NewMaterial(k0), NewMaterial(k1), func(p *Party) error {
+		in := x0
+		if p.ID == 1 {
+			in = x1
+		}
+		o, err := eval(p, in)
+		outs[p.ID] = o
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Reconstruct(outs[0], outs[1]), s0, s1
+}
+
+func TestNonlinearActivations(t *testing.T) {
+	fx := Fixed{Frac: 12}
+	cases := []struct {
+		name string
+		gen  func(rng *nlRNG, n int) (Key, Key, error)
+		eval func(p *Party, x []uint64) ([]uint64, error)
+		ref  func(float64) float64
+		lo   float64
+		hi   float64
+		tol  float64
+	}{
+		{"GeLU", func(r *nlRNG, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }, (*Party).GeLU, GeLURef, -8, 8, 1.0 / 256},
+		{"GeLU/tails", func(r *nlRNG, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }, (*Party).GeLU, GeLURef, -63, 63, 1.0 / 256},
+		{"SiLU", func(r *nlRNG, n int) (Key, Key, error) { return GenSiLU(r, n, fx) }, (*Party).SiLU, SiLURef, -8, 8, 1.0 / 256},
+		{"SiLU/tails", func(r *nlRNG, n int) (Key, Key, error) { return GenSiLU(r, n, fx) }, (*Party).SiLU, SiLURef, -63, 63, 1.0 / 256},
+		{"Exp", func(r *nlRNG, n int) (Key, Key, error) { return GenExp(r, n, fx) }, (*Party).Exp, math.Exp, -40, 0, 1.0 / 256},
+		{"ReLU", func(r *nlRNG, n int) (Key, Key, error) { return GenReLU(r, n, 24) }, func(p *Party, x []uint64) ([]uint64, error) { return p.ReLU(x, 24) }, func(x float64) float64 { return math.Max(x, 0) }, -1000, 1000, 0},
+		{"DReLU", func(r *nlRNG, n int) (Key, Key, error) { return GenDReLU(r, n, 24) }, func(p *Party, x []uint64) ([]uint64, error) {
+			s, err := p.DReLU(x, 24)
+			for i := range s {
+				s[i] <<= 12 // to fixed point for the comparison below
+			}
+			return s, err
+		}, func(x float64) float64 {
+			if x >= 0 {
+				return 1
+			}
+			return 0
+		}, -1000, 1000, 0},
+	}
+	n := 1500
+	if testing.Short() {
+		n = 300
+	}
+	for ci, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rng := newNLRNG(byte(ci))
+			pr := rand.New(rand.NewPCG(uint64(ci), 7))
+			xs := make([]uint64, n)
+			for i := range xs {
+				v := c.lo + (c.hi-c.lo)*pr.Float64()
+				if i < 16 { // include values right around 0 and the raw neighbours of 0
+					v = float64(i-8) / 4096
+				}
+				xs[i] = fx.Encode(v)
+			}
+			k0, k1, err := c.gen(rng, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, s0, s1 := runNL(t, fx, xs, k0, k1, c.eval)
+			var worst float64
+			for i := range xs {
+				x := fx.Decode(xs[i])
+				e := math.Abs(fx.Decode(out[i]) - c.ref(x))
+				worst = math.Max(worst, e)
+				if e > c.tol {
+					t.Fatalf("x=%v: got %v want %v (err %g > %g)", x, fx.Decode(out[i]), c.ref(x), e, c.tol)
+				}
+			}
+			if s0.Rounds != 1 || s1.Rounds != 1 {
+				t.Fatalf("rounds %d/%d, want 1", s0.Rounds, s1.Rounds)
+			}
+			t.Logf("%s: max abs err %.3g (2^%.2f), online %.1f B/elem, dealer %.0f B/elem", c.name, worst, math.Log2(worst),
+				float64(s0.BytesSent+s1.BytesSent)/float64(n), float64(k0.Size()+k1.Size())/float64(n))
+		})
+	}
+}
+
+func TestNonlinearMaterialErrors(t *testing.T) {
+	fx := Fixed{Frac: 12}
+	rng := newNLRNG(5)
+	k0, k1, err := GenGeLU(rng, 4, fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]uint64, 4)
+	// wrong length
+	_, _, err = RunPair(fx, NewMaterial(k0), NewMaterial(k1), func(p *Party) error { _, e := p.GeLU(x[:3]); return e })
+	if err == nil || !strings.Contains(err.Error(), "gelu") {
+		t.Fatalf("wrong length: %v", err)
+	}
+	// wrong kind
+	e0, e1, _ := GenExp(rng, 4, fx)
+	_, _, err = RunPair(fx, NewMaterial(e0), NewMaterial(e1), func(p *Party) error { _, e := p.SiLU(x); return e })
+	if err == nil || !strings.Contains(err.Error(), "silu") {
+		t.Fatalf("wrong kind: %v", err)
+	}
+	// reuse and exhaustion
+	g0, g1, _ := GenGeLU(rng, 4, fx)
+	_, _, err = RunPair(fx, NewMaterial(g0, g0), NewMaterial(g1, g1), func(p *Party) error {
+		if _, e := p.GeLU(x); e != nil {
+			return e
+		}
+		_, e := p.GeLU(x)
+		return e
+	})
+	if err == nil || !strings.Contains(err.Error(), "gelu") {
+		t.Fatalf("reuse: %v", err)
+	}
+	_, _, err = RunPair(fx, NewMaterial(), NewMaterial(), func(p *Party) error { _, e := p.Exp(x); return e })
+	if err == nil || !strings.Contains(err.Error(), "exp") {
+		t.Fatalf("exhaustion: %v", err)
+	}
+	// swapped party keys
+	d0, d1, _ := GenDReLU(rng, 4, 16)
+	_, _, err = RunPair(fx, NewMaterial(d1), NewMaterial(d0), func(p *Party) error { _, e := p.DReLU(x, 16); return e })
+	if err == nil || !strings.Contains(err.Error(), "drelu") {
+		t.Fatalf("swapped keys: %v", err)
+	}
+}
+
+// TestNonlinearView checks that the value a party receives in the GeLU round (the peer's masked share)
+// is uniform for two very different inputs.
+func TestNonlinearView(t *testing.T) {
+	fx := Fixed{Frac: 12}
+	n := 4096
+	if testing.Short() {
+		n = 1024
+	}
+	for _, v := range []float64{-50, 3.25} {
+		rng := newNLRNG(11)
+		k0, k1, err := GenExp(rng, n, fx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xs := make([]uint64, n)
+		for i := range xs {
+			xs[i] = fx.Encode(math.Min(v, 0))
+		}
+		seed, x1, _ := Share(xs, rng)
+		x0 := ExpandShare(seed, n)
+		t0, t1 := Pipe()
+		rec := Record(t1)
+		_, _, err = RunPairOver(t0, rec, fx, NewMaterial(k0), NewMaterial(k1), func(p *Party) error {
+			in := x0
+			if p.ID == 1 {
+				in = x1
+			}
+			_, e := p.Exp(in)
+			return e
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := rec.Received()
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages", len(msgs))
+		}
+		bits := uint(fx.Frac - expStep + expRange + expStep + 1)
+		vals := make([]uint64, n)
+		if err := UnpackBits(vals, msgs[0], n, bits); err != nil {
+			t.Fatal(err)
+		}
+		if chi := ChiSquareUniform(vals, bits); chi > ChiSquareLimit(bits) {
+			t.Fatalf("input %v: chi-square %.1f above %.1f", v, chi, ChiSquareLimit(bits))
+		}
+	}
+}

@@ -107,7 +107,7 @@ func TestTruncUnbiased(t *testing.T) {
 	rng := testRNG(8)
 	x := make([]uint64, n)
 	for i := range x {
-		x[i] = uint64(int64(-5<<f + 1<<(f-2)) + int64(i)*0)
+		x[i] = uint64(int64(-5<<f+1<<(f-2)) + int64(i)*0)
 	}
 	sh := shareFor(t, x, rng)
 	k0, k1, _ := GenTrunc(rng, n, f, 40)

@@ -413,3 +413,23 @@ func init() {
 		RegisterKey(k, func() MarshalKey { return new(FxKey) })
 	}
 }
+
+// PartyID returns the party (0 or 1) the key belongs to.
+func (k *TruncKey) PartyID() int { return int(k.Party) }
+
+// PartyID returns the party (0 or 1) the key belongs to.
+func (k *MulKey) PartyID() int { return int(k.Party) }
+
+// PartyID returns the party (0 or 1) the key belongs to.
+func (k *SquareKey) PartyID() int { return int(k.Party) }
+
+// PartyID returns the party (0 or 1) the key belongs to.
+func (k *MatMulKey) PartyID() int { return int(k.Party) }
+
+// PartyID returns the party (0 or 1) the key belongs to (−1 if empty).
+func (k *FxKey) PartyID() int {
+	if k.Trunc == nil {
+		return -1
+	}
+	return int(k.Trunc.Party)
+}

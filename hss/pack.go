@@ -76,6 +76,9 @@ func UnpackBits(dst []uint64, b []byte, n int, bits uint) error {
 	if len(b) != PackedLen(n, bits) {
 		return fmt.Errorf("hss: unpack: got %d bytes, want %d for %d values of %d bits", len(b), PackedLen(n, bits), n, bits)
 	}
+	if pad := uint(n*int(bits)) % 8; pad != 0 && b[len(b)-1]>>pad != 0 {
+		return fmt.Errorf("hss: unpack: non-zero padding bits")
+	}
 	switch {
 	case bits == 64:
 		for i := range n {

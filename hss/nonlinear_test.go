@@ -197,3 +197,25 @@ func TestNonlinearView(t *testing.T) {
 		}
 	}
 }
+
+func TestNonlinearCatalog(t *testing.T) {
+	fx := Fixed{Frac: 12}
+	n := 64
+	for gi, g := range NonlinearGates {
+		rng := newNLRNG(byte(40 + gi))
+		k0, k1, err := g.Gen(rng, n, fx)
+		if err != nil {
+			t.Fatalf("%s: %v", g.Name, err)
+		}
+		xs := make([]uint64, n)
+		for i := range xs {
+			xs[i] = fx.Encode(g.Lo + (g.Hi-g.Lo)*float64(i)/float64(n-1))
+		}
+		out, _, _ := runNL(t, fx, xs, k0, k1, g.Eval)
+		for i := range xs {
+			if e := math.Abs(fx.Decode(out[i]) - g.Ref(fx.Decode(xs[i]))); e > 1.0/256 {
+				t.Fatalf("%s: error %g at %v", g.Name, e, fx.Decode(xs[i]))
+			}
+		}
+	}
+}

@@ -27,6 +27,6 @@ var NonlinearGates = []NonlinearGate{
 	{Name: "silu", Lo: -8, Hi: 8, Ref: SiLURef, Gen: GenSiLU, Eval: (*Party).SiLU, OutFrac: sameFrac},
 	{Name: "exp", Lo: -16, Hi: 0, Ref: math.Exp, Gen: GenExp, Eval: (*Party).Exp, OutFrac: sameFrac},
 	{Name: "relu", Lo: -64, Hi: 64, Ref: func(x float64) float64 { return math.Max(x, 0) },
-		Gen: func(rng io.Reader, n int, fx Fixed) (Key, Key, error) { return GenReLU(rng, n, fx.Frac+8) },
+		Gen:  func(rng io.Reader, n int, fx Fixed) (Key, Key, error) { return GenReLU(rng, n, fx.Frac+8) },
 		Eval: func(p *Party, x []uint64) ([]uint64, error) { return p.ReLU(x, p.Fx.Frac+8) }, OutFrac: sameFrac},
 }

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/hssee/hssee/hss"
+)
+
+// TestRunJSON runs every gate at a small size and checks the JSON lines and the bounds the gates
+// document (cheap enough for plain go test).
+func TestRunJSON(t *testing.T) {
+	var buf bytes.Buffer
+	if err := run(&buf, true, 64, hss.Fixed{Frac: 12}, "", false, 1); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != len(allGates()) {
+		t.Fatalf("%d lines for %d gates", len(lines), len(allGates()))
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"gate", "max_abs_err", "online_bytes_per_elem", "rounds", "dealer_bytes_per_elem", "ns_per_elem"} {
+			if _, ok := m[k]; !ok {
+				t.Fatalf("%s: missing key %q", l, k)
+			}
+		}
+		name := m["gate"].(string)
+		if e := m["max_abs_err"].(float64); e > 0.05 {
+			t.Errorf("%s: max abs error %v", name, e)
+		}
+		if r := m["rounds"].(float64); r < 1 || r > 8 {
+			t.Errorf("%s: %v rounds", name, r)
+		}
+	}
+}
+
+func TestRunMarkdownAndFlags(t *testing.T) {
+	var buf bytes.Buffer
+	if err := run(&buf, false, 32, hss.Fixed{Frac: 12}, "trunc", false, 2); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "| trunc/64 |") || strings.Contains(buf.String(), "mulfx") {
+		t.Fatalf("unexpected table:\n%s", buf.String())
+	}
+	if run(&buf, false, 0, hss.Fixed{Frac: 12}, "", false, 1) == nil {
+		t.Fatal("n=0 accepted")
+	}
+	if run(&buf, false, 8, hss.Fixed{Frac: 70}, "", false, 1) == nil {
+		t.Fatal("frac 70 accepted")
+	}
+}

@@ -619,3 +619,17 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkLoadTinyStories(b *testing.B) {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "models", "tinystories-656k")
+	if _, err := os.Stat(dir); err != nil {
+		b.Skipf("shared data directory absent: %v", err)
+	}
+	b.SetBytes(2626168)
+	for b.Loop() {
+		if _, err := Load(dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -382,3 +382,22 @@ func FuzzHeader(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkFloat32(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	const n = 1 << 20
+	for _, dt := range []DType{F32, F16, BF16} {
+		f, err := Parse(encode(b, []Tensor{{Name: "x", Shape: []int{n}, Data: randData(r, n), DType: dt}}, nil))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(string(dt), func(b *testing.B) {
+			b.SetBytes(n * 4) // float32 bytes produced
+			for b.Loop() {
+				if _, _, err := f.Float32("x"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,7 +1,5 @@
 package tokenizer
 
-import "container/heap"
-
 // pairFunc reports whether the adjacent symbols (a, b) can merge, the priority
 // of that merge (lower merges first) and the id of the merged symbol.
 type pairFunc func(a, b int32) (prio float64, merged int32, ok bool)
@@ -17,22 +15,52 @@ type candidate struct {
 	merged  int32
 }
 
+// candidateHeap is a binary min-heap of candidates ordered by (prio, pos),
+// typed to avoid container/heap's interface boxing on every push.
 type candidateHeap []candidate
 
-func (h candidateHeap) Len() int { return len(h) }
-func (h candidateHeap) Less(i, j int) bool {
+func (h candidateHeap) less(i, j int) bool {
 	if h[i].prio != h[j].prio {
 		return h[i].prio < h[j].prio
 	}
 	return h[i].pos < h[j].pos
 }
-func (h candidateHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *candidateHeap) Push(x any)   { *h = append(*h, x.(candidate)) }
-func (h *candidateHeap) Pop() any {
-	old := *h
-	c := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return c
+
+func (h *candidateHeap) push(c candidate) {
+	*h = append(*h, c)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *candidateHeap) pop() candidate {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(s) && s.less(l, m) {
+			m = l
+		}
+		if r < len(s) && s.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
 }
 
 // mergeSymbols repeatedly merges the adjacent pair with the lowest priority
@@ -59,21 +87,16 @@ func mergeSymbols(ids []int32, pair pairFunc) []int32 {
 	next[n-1] = -1
 
 	h := make(candidateHeap, 0, n)
-	push := func(pos int32) {
-		r := next[pos]
-		if r < 0 {
-			return
-		}
-		if p, m, ok := pair(sym[pos], sym[r]); ok {
-			h = append(h, candidate{prio: p, pos: pos, leftID: sym[pos], rightID: sym[r], merged: m})
+	push := func(l, r int32) {
+		if p, m, ok := pair(sym[l], sym[r]); ok {
+			h.push(candidate{prio: p, pos: l, leftID: sym[l], rightID: sym[r], merged: m})
 		}
 	}
 	for i := range n - 1 {
-		push(int32(i))
+		push(int32(i), int32(i+1))
 	}
-	heap.Init(&h)
-	for h.Len() > 0 {
-		c := heap.Pop(&h).(candidate)
+	for len(h) > 0 {
+		c := h.pop()
 		l := c.pos
 		r := next[l]
 		if sym[l] != c.leftID || r < 0 || sym[r] != c.rightID {
@@ -87,14 +110,10 @@ func mergeSymbols(ids []int32, pair pairFunc) []int32 {
 			prev[nr] = l
 		}
 		if pl := prev[l]; pl >= 0 {
-			if p, m, ok := pair(sym[pl], sym[l]); ok {
-				heap.Push(&h, candidate{prio: p, pos: pl, leftID: sym[pl], rightID: sym[l], merged: m})
-			}
+			push(pl, l)
 		}
 		if nr >= 0 {
-			if p, m, ok := pair(sym[l], sym[nr]); ok {
-				heap.Push(&h, candidate{prio: p, pos: l, leftID: sym[l], rightID: sym[nr], merged: m})
-			}
+			push(l, nr)
 		}
 	}
 	out := ids[:0]

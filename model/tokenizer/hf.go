@@ -48,6 +48,10 @@ const (
 	maxVocab       = 1 << 24
 	maxSeqDepth    = 64 // nesting of Sequence normalizers/pre-tokenizers/decoders
 	maxStripLength = 1 << 16
+	// maxGrowth bounds how many times longer the normalizers and
+	// pre-tokenizers (or the decoders) may make a text, so that a chain of
+	// expanding Replace steps cannot turn a short prompt into gigabytes.
+	maxGrowth = 64
 )
 
 // LoadHF reads a Hugging Face tokenizer.json with a BPE model. If a
@@ -117,14 +121,18 @@ func ParseHF(data []byte) (*BPE, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: hf: %w", err)
 	}
-	if t.normalizers, err = parseNormalizer(f.Normalizer, 0); err != nil {
+	normGrowth, decGrowth := 1.0, 1.0
+	if t.normalizers, err = parseNormalizer(f.Normalizer, 0, &normGrowth); err != nil {
 		return nil, fmt.Errorf("tokenizer: hf: normalizer: %w", err)
 	}
-	if t.preTok, err = parsePreTokenizer(f.PreTokenizer, 0); err != nil {
+	if t.preTok, err = parsePreTokenizer(f.PreTokenizer, 0, &normGrowth); err != nil {
 		return nil, fmt.Errorf("tokenizer: hf: pre_tokenizer: %w", err)
 	}
-	if t.decoders, err = parseDecoder(f.Decoder, 0); err != nil {
+	if t.decoders, err = parseDecoder(f.Decoder, 0, &decGrowth); err != nil {
 		return nil, fmt.Errorf("tokenizer: hf: decoder: %w", err)
+	}
+	if normGrowth > maxGrowth || decGrowth > maxGrowth {
+		return nil, fmt.Errorf("tokenizer: hf: normalizer, pre-tokenizer or decoder may expand text over %dx: %w", maxGrowth, ErrUnsupported)
 	}
 	t.bos, t.eos = t.inferSpecial(f.PostProcessor)
 	return t, nil
@@ -563,9 +571,10 @@ func (t *BPE) pair(a, b int32) (float64, int32, bool) {
 // non-special tokens.
 func (t *BPE) Decode(ids []int) (string, error) {
 	toks := make([]string, 0, len(ids))
-	for _, id := range ids {
+	for i, id := range ids {
 		if !t.validID(id) {
-			return "", fmt.Errorf("tokenizer: decode: id %d: %w", id, ErrTokenID)
+			// The position, not the id: ids may be (encrypted) user data.
+			return "", fmt.Errorf("tokenizer: decode: position %d: %w", i, ErrTokenID)
 		}
 		if !t.special[id] {
 			toks = append(toks, t.pieces[id])
@@ -577,7 +586,7 @@ func (t *BPE) Decode(ids []int) (string, error) {
 // DecodeToken implements [Tokenizer].
 func (t *BPE) DecodeToken(prev, id int) (string, error) {
 	if !t.validID(id) {
-		return "", fmt.Errorf("tokenizer: decode token: id %d: %w", id, ErrTokenID)
+		return "", fmt.Errorf("tokenizer: decode token: %w", ErrTokenID)
 	}
 	if t.special[id] {
 		return "", nil
@@ -634,7 +643,8 @@ func parseComponent(raw json.RawMessage, depth int) (*hfComponent, error) {
 }
 
 // replacer compiles a Replace pattern into a function.
-func replacer(p *hfPattern, content string) (func(string) string, error) {
+// It multiplies *growth by the most the replacement can lengthen a text.
+func replacer(p *hfPattern, content string, growth *float64) (func(string) string, error) {
 	switch {
 	case p == nil:
 		return nil, fmt.Errorf("Replace without pattern: %w", ErrFormat)
@@ -643,19 +653,24 @@ func replacer(p *hfPattern, content string) (func(string) string, error) {
 			return nil, fmt.Errorf("Replace with empty pattern: %w", ErrFormat)
 		}
 		old := *p.String
+		*growth *= max(1, float64(len(content))/float64(len(old)))
 		return func(s string) string { return strings.ReplaceAll(s, old, content) }, nil
 	case p.Regex != nil:
 		re, err := regexp.Compile(*p.Regex)
 		if err != nil {
 			return nil, fmt.Errorf("Replace regex not supported by Go regexp: %w", ErrUnsupported)
 		}
+		if re.MatchString("") {
+			return nil, fmt.Errorf("Replace regex matches the empty string: %w", ErrUnsupported)
+		}
+		*growth *= max(1, float64(len(content)))
 		// content is literal text, not a $1-style template.
 		return func(s string) string { return re.ReplaceAllLiteralString(s, content) }, nil
 	}
 	return nil, fmt.Errorf("Replace pattern is neither String nor Regex: %w", ErrFormat)
 }
 
-func parseNormalizer(raw json.RawMessage, depth int) ([]normalizer, error) {
+func parseNormalizer(raw json.RawMessage, depth int, growth *float64) ([]normalizer, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
@@ -667,7 +682,7 @@ func parseNormalizer(raw json.RawMessage, depth int) ([]normalizer, error) {
 	case "Sequence":
 		var out []normalizer
 		for _, r := range c.Normalizers {
-			ns, err := parseNormalizer(r, depth+1)
+			ns, err := parseNormalizer(r, depth+1, growth)
 			if err != nil {
 				return nil, err
 			}
@@ -683,12 +698,13 @@ func parseNormalizer(raw json.RawMessage, depth int) ([]normalizer, error) {
 			return p + s
 		}}, nil
 	case "Replace":
-		f, err := replacer(c.Pattern, c.Content)
+		f, err := replacer(c.Pattern, c.Content, growth)
 		if err != nil {
 			return nil, err
 		}
 		return []normalizer{f}, nil
 	case "Lowercase":
+		*growth *= 2 // a few characters lengthen when lowercased
 		return []normalizer{strings.ToLower}, nil
 	case "Strip":
 		left := c.StripLeft == nil || *c.StripLeft
@@ -712,7 +728,7 @@ func parseNormalizer(raw json.RawMessage, depth int) ([]normalizer, error) {
 // segment of the input text.
 type preTokenizer func(words []string, first bool) []string
 
-func parsePreTokenizer(raw json.RawMessage, depth int) ([]preTokenizer, error) {
+func parsePreTokenizer(raw json.RawMessage, depth int, growth *float64) ([]preTokenizer, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
@@ -724,7 +740,7 @@ func parsePreTokenizer(raw json.RawMessage, depth int) ([]preTokenizer, error) {
 	case "Sequence":
 		var out []preTokenizer
 		for _, r := range c.PreTokenizers {
-			ps, err := parsePreTokenizer(r, depth+1)
+			ps, err := parsePreTokenizer(r, depth+1, growth)
 			if err != nil {
 				return nil, err
 			}
@@ -734,12 +750,14 @@ func parsePreTokenizer(raw json.RawMessage, depth int) ([]preTokenizer, error) {
 	case "ByteLevel":
 		addPrefix := c.AddPrefix == nil || *c.AddPrefix
 		useRegex := c.UseRegex == nil || *c.UseRegex
+		*growth *= 2 // a byte becomes a one- or two-byte symbol
 		return []preTokenizer{byteLevelPreTokenizer(addPrefix, useRegex)}, nil
 	case "Metaspace":
 		repl, scheme, split, err := metaspaceParams(c)
 		if err != nil {
 			return nil, err
 		}
+		*growth *= float64(len(repl)) // a space becomes repl
 		return []preTokenizer{func(words []string, first bool) []string {
 			var out []string
 			for i, w := range words {
@@ -824,7 +842,7 @@ type decoderStep struct {
 	prefix      bool   // Metaspace: strip the prepended space of the first token
 }
 
-func parseDecoder(raw json.RawMessage, depth int) ([]decoderStep, error) {
+func parseDecoder(raw json.RawMessage, depth int, growth *float64) ([]decoderStep, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
@@ -836,7 +854,7 @@ func parseDecoder(raw json.RawMessage, depth int) ([]decoderStep, error) {
 	case "Sequence":
 		var out []decoderStep
 		for _, r := range c.Decoders {
-			ds, err := parseDecoder(r, depth+1)
+			ds, err := parseDecoder(r, depth+1, growth)
 			if err != nil {
 				return nil, err
 			}
@@ -844,7 +862,7 @@ func parseDecoder(raw json.RawMessage, depth int) ([]decoderStep, error) {
 		}
 		return out, nil
 	case "Replace":
-		f, err := replacer(c.Pattern, c.Content)
+		f, err := replacer(c.Pattern, c.Content, growth)
 		if err != nil {
 			return nil, err
 		}

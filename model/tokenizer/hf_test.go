@@ -420,6 +420,19 @@ func TestParseHFErrors(t *testing.T) {
 		{"strip negative", base(func(d map[string]any) {
 			d["decoder"] = map[string]any{"type": "Strip", "content": " ", "start": -1, "stop": 0}
 		}), ErrFormat},
+		{"replace empty regex", base(func(d map[string]any) {
+			d["normalizer"] = map[string]any{"type": "Replace", "pattern": map[string]any{"Regex": `a*`}, "content": "x"}
+		}), ErrUnsupported},
+		{"expanding normalizers", base(func(d map[string]any) {
+			var steps []any
+			for range 8 {
+				steps = append(steps, map[string]any{"type": "Replace", "pattern": map[string]any{"String": "a"}, "content": "aa"})
+			}
+			d["normalizer"] = map[string]any{"type": "Sequence", "normalizers": steps}
+		}), ErrUnsupported},
+		{"expanding decoder", base(func(d map[string]any) {
+			d["decoder"] = map[string]any{"type": "Replace", "pattern": map[string]any{"String": "a"}, "content": strings.Repeat("b", 100)}
+		}), ErrUnsupported},
 		{"normalizer wrong shape", base(func(d map[string]any) { d["normalizer"] = []any{1} }), ErrFormat},
 	}
 	for _, tc := range tests {

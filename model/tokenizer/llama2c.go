@@ -174,7 +174,7 @@ func (t *Llama2c) Encode(text string, bos bool) ([]int, error) {
 // prev < 0), and <0xNN> pieces become the raw byte.
 func (t *Llama2c) DecodeToken(prev, id int) (string, error) {
 	if id < 0 || id >= len(t.pieces) {
-		return "", fmt.Errorf("tokenizer: decode token: id %d: %w", id, ErrTokenID)
+		return "", fmt.Errorf("tokenizer: decode token: %w", ErrTokenID)
 	}
 	if id == llamaBOS || id == llamaEOS {
 		return "", nil
@@ -194,10 +194,11 @@ func (t *Llama2c) DecodeToken(prev, id int) (string, error) {
 func (t *Llama2c) Decode(ids []int) (string, error) {
 	var sb strings.Builder
 	prev := -1
-	for _, id := range ids {
+	for i, id := range ids {
 		s, err := t.DecodeToken(prev, id)
 		if err != nil {
-			return "", fmt.Errorf("tokenizer: decode: id %d: %w", id, ErrTokenID)
+			// The position, not the id: ids may be (encrypted) user data.
+			return "", fmt.Errorf("tokenizer: decode: position %d: %w", i, ErrTokenID)
 		}
 		sb.WriteString(s)
 		prev = id

@@ -580,3 +580,34 @@ func TestLoadDispatch(t *testing.T) {
 		t.Error("sniffed tok512 did not load as Llama2c")
 	}
 }
+
+// TestConcurrentUse encodes and decodes from several goroutines at once (run
+// with -race to check that tokenizers keep no mutable state).
+func TestConcurrentUse(t *testing.T) {
+	tk, err := ParseHF(tinyLlamaJSON(false, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for _, s := range roundTripStrings {
+				ids, err := tk.Encode(s+strings.Repeat("x", g), true)
+				if err != nil {
+					done <- err
+					return
+				}
+				if _, err := tk.Decode(ids); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -179,3 +179,11 @@ func matmulCols(y, x, w, b []float32, n, out, in, lo, hi int) {
 		}
 	}
 }
+
+// Impl names the kernel implementation in use: "avx2+fma" or "generic".
+func Impl() string {
+	if useAsm {
+		return "avx2+fma"
+	}
+	return "generic"
+}

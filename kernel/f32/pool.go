@@ -10,17 +10,31 @@ import (
 )
 
 // Pool runs kernels across a fixed set of persistent worker goroutines plus
-// the calling goroutine. Dispatch allocates nothing: each worker has one task
-// slot, and hand-off spins briefly on atomics (a decode step issues dozens of
-// short matrix products back to back) before falling back to blocking on a
-// channel, so an idle pool costs no CPU.
+// the calling goroutine. Each call is cut into chunks that the participants
+// claim from an atomic counter, so a thread that the operating system
+// deschedules (the machine is often shared) delays only the chunk it holds,
+// not a fixed half of the work. Dispatch allocates nothing and spins
+// briefly on atomics (a decode step issues dozens of short products back to
+// back) before parking on a channel, so an idle pool costs no CPU.
 //
 // A Pool is safe for concurrent use; concurrent calls are serialised.
 type Pool struct {
-	mu      sync.Mutex
+	mu      sync.Mutex // serialises callers
 	threads int
 	workers []*worker
-	closed  bool
+	closed  bool        // guarded by mu
+	quit    atomic.Bool // closed, for the workers
+
+	// posted is odd while the caller rewrites job, even once it is
+	// published; workers read job only inside an active section that
+	// started while posted held the job's (even) number.
+	posted   atomic.Uint64
+	active   atomic.Int64
+	job      task
+	next     atomic.Int64 // next chunk to claim
+	done     atomic.Int64 // chunks finished
+	waiting  atomic.Bool  // the caller is parked on finished
+	finished chan struct{}
 }
 
 // spinFor bounds how long a worker (or a waiting caller) busy-waits before
@@ -32,34 +46,21 @@ const (
 	taskFor
 )
 
+// task is one call: total items (matmul output columns, or For indices) cut
+// into chunks of size grain.
 type task struct {
-	kind       int
-	y, x, w, b []float32
-	n, out, in int
-	lo, hi     int
-	part       int
-	fn         func(part, lo, hi int)
-}
-
-func (t *task) run() {
-	switch t.kind {
-	case taskMatMul:
-		matmulCols(t.y, t.x, t.w, t.b, t.n, t.out, t.in, t.lo, t.hi)
-	case taskFor:
-		t.fn(t.part, t.lo, t.hi)
-	}
+	kind         int
+	y, x, w, b   []float32
+	n, out, in   int
+	total, grain int64
+	chunks       int64
+	fn           func(part, lo, hi int)
 }
 
 type worker struct {
-	_        [64]byte // keep the hot atomics of neighbouring workers apart
-	posted   atomic.Uint64
-	done     atomic.Uint64
+	_        [64]byte // keep neighbouring workers' flags on separate lines
 	sleeping atomic.Bool
-	waiting  atomic.Bool
-	quit     atomic.Bool
 	wake     chan struct{}
-	finished chan struct{}
-	t        task
 	_        [64]byte
 }
 
@@ -74,11 +75,11 @@ func NewPool(threads int) *Pool {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	threads = min(threads, maxThreads)
-	p := &Pool{threads: threads}
+	p := &Pool{threads: threads, finished: make(chan struct{}, 1)}
 	for i := 1; i < threads; i++ {
-		w := &worker{wake: make(chan struct{}, 1), finished: make(chan struct{}, 1)}
+		w := &worker{wake: make(chan struct{}, 1)}
 		p.workers = append(p.workers, w)
-		go w.loop()
+		go p.loop(w, i)
 	}
 	return p
 }
@@ -94,79 +95,119 @@ func (p *Pool) Close() {
 		return
 	}
 	p.closed = true
+	p.quit.Store(true)
+	p.posted.Add(2)
 	for _, w := range p.workers {
-		w.quit.Store(true)
-		w.posted.Add(1)
-		w.signal(w.wake)
+		signal(w.wake)
 	}
 	p.workers = nil
 }
 
-func (w *worker) signal(c chan struct{}) {
+func signal(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
 	default:
 	}
 }
 
-func (w *worker) loop() {
+func (p *Pool) loop(w *worker, part int) {
 	var last uint64
 	for {
-		last = w.waitPosted(last)
-		if w.quit.Load() {
+		s := p.waitPosted(w, last)
+		if p.quit.Load() {
 			return
 		}
-		w.t.run()
-		w.done.Store(last)
-		if w.waiting.Load() {
-			w.signal(w.finished)
+		last = s
+		p.active.Add(1)
+		if p.posted.Load() == s {
+			p.work(part)
 		}
+		p.active.Add(-1)
 	}
 }
 
-// waitPosted returns the next posted sequence number after last.
-func (w *worker) waitPosted(last uint64) uint64 {
-	if s, ok := spinUntil(func() (uint64, bool) { s := w.posted.Load(); return s, s != last }); ok {
+// waitPosted returns the next published job number after last.
+func (p *Pool) waitPosted(w *worker, last uint64) uint64 {
+	ready := func() (uint64, bool) {
+		s := p.posted.Load()
+		return s, s != last && s&1 == 0
+	}
+	if s, ok := spinUntil(ready); ok {
 		return s
 	}
 	for {
 		w.sleeping.Store(true)
-		if s := w.posted.Load(); s != last {
+		if s, ok := ready(); ok {
 			w.sleeping.Store(false)
 			return s
 		}
 		<-w.wake
 		w.sleeping.Store(false)
-		if s := w.posted.Load(); s != last {
+		if s, ok := ready(); ok {
 			return s
 		}
 	}
 }
 
-// post hands t to the worker and returns its sequence number.
-func (w *worker) post(t task) uint64 {
-	w.t = t
-	s := w.posted.Add(1)
-	if w.sleeping.Load() {
-		w.signal(w.wake)
+// work claims and runs chunks of the current job until none are left.
+func (p *Pool) work(part int) {
+	t := &p.job
+	for {
+		c := p.next.Add(1) - 1
+		if c >= t.chunks {
+			return
+		}
+		lo := c * t.grain
+		hi := min(lo+t.grain, t.total)
+		switch t.kind {
+		case taskMatMul:
+			matmulCols(t.y, t.x, t.w, t.b, t.n, t.out, t.in, int(lo), int(hi))
+		case taskFor:
+			t.fn(part, int(lo), int(hi))
+		}
+		if p.done.Add(1) == t.chunks && p.waiting.Load() {
+			signal(p.finished)
+		}
 	}
-	return s
 }
 
-// await blocks until the task numbered s has finished.
-func (w *worker) await(s uint64) {
-	if _, ok := spinUntil(func() (uint64, bool) { return 0, w.done.Load() == s }); ok {
+// run publishes t, works on it, and returns when every chunk is done.
+func (p *Pool) run(t task) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.posted.Add(1) // odd: job is being rewritten
+	if _, ok := spinUntil(func() (uint64, bool) { return 0, p.active.Load() == 0 }); !ok {
+		for p.active.Load() != 0 {
+			runtime.Gosched()
+		}
+	}
+	p.job = t
+	p.next.Store(0)
+	p.done.Store(0)
+	p.posted.Add(1) // even: published
+	if p.closed {
+		p.work(0)
+		return
+	}
+	for _, w := range p.workers {
+		if w.sleeping.Load() {
+			signal(w.wake)
+		}
+	}
+	p.work(0)
+	finished := func() (uint64, bool) { return 0, p.done.Load() == t.chunks }
+	if _, ok := spinUntil(finished); ok {
 		return
 	}
 	for {
-		w.waiting.Store(true)
-		if w.done.Load() == s {
-			w.waiting.Store(false)
+		p.waiting.Store(true)
+		if _, ok := finished(); ok {
+			p.waiting.Store(false)
 			return
 		}
-		<-w.finished
-		w.waiting.Store(false)
-		if w.done.Load() == s {
+		<-p.finished
+		p.waiting.Store(false)
+		if _, ok := finished(); ok {
 			return
 		}
 	}
@@ -194,12 +235,15 @@ func spinUntil(cond func() (uint64, bool)) (uint64, bool) {
 // ErrShape is wrapped by the errors of MatMul for inconsistent sizes.
 var ErrShape = errors.New("f32: bad shape")
 
-// minPartFlops is the least work (multiply-adds) worth giving one thread.
-const minPartFlops = 1 << 14
+// chunkFlops is the work (multiply-adds) of one claimable chunk: small
+// enough to balance two threads on a 288-wide matrix-vector product, large
+// enough that claiming costs nothing.
+const chunkFlops = 1 << 14
 
 // MatMul sets y[i][o] = Σ_k x[i][k]·w[o][k] (+ b[o]) for i < n, o < out,
 // with y [n][out], x [n][in], w [out][in] and b [out] or nil, all row-major.
-// Output columns are split across the pool's threads.
+// Output columns are shared among the pool's threads in chunks of whole
+// 4-row weight blocks.
 func (p *Pool) MatMul(y, x, w, b []float32, n, out, in int) error {
 	if err := checkMatMul(y, x, w, b, n, out, in); err != nil {
 		return err
@@ -207,18 +251,19 @@ func (p *Pool) MatMul(y, x, w, b []float32, n, out, in int) error {
 	if n == 0 || out == 0 {
 		return nil
 	}
-	// Parts of whole 4-row weight blocks.
-	blocks := (out + 3) / 4
-	parts := min(p.threads, blocks, max(1, n*out*in/minPartFlops))
-	if parts <= 1 {
+	work := int64(n) * int64(out) * int64(in)
+	if p.threads <= 1 || work < 2*chunkFlops {
 		matmulCols(y, x, w, b, n, out, in, 0, out)
 		return nil
 	}
-	per := (blocks + parts - 1) / parts * 4
-	p.run(parts, func(i int) task {
-		lo := min(i*per, out)
-		return task{kind: taskMatMul, y: y, x: x, w: w, b: b, n: n, out: out, in: in, lo: lo, hi: min(lo+per, out)}
-	})
+	grain := (chunkFlops/(int64(n)*int64(in)) + 3) &^ 3
+	grain = max(grain, 4)
+	// At least a few chunks per thread; never more than needed.
+	if c := int64(out) / (4 * int64(p.threads)); grain > c {
+		grain = max(4, c&^3)
+	}
+	p.run(task{kind: taskMatMul, y: y, x: x, w: w, b: b, n: n, out: out, in: in,
+		total: int64(out), grain: grain, chunks: (int64(out) + grain - 1) / grain})
 	return nil
 }
 
@@ -249,45 +294,20 @@ func checkMatMul(y, x, w, b []float32, n, out, in int) error {
 	return nil
 }
 
-// For splits [0, n) into at most Threads() contiguous ranges and calls
-// fn(part, lo, hi) once per range, concurrently; part numbers are distinct
-// and below Threads(), so fn may index per-thread scratch space with them.
-// fn should be a value built once (not a fresh closure per call) to keep the
-// call allocation-free.
+// For calls fn(part, lo, hi) over disjoint ranges that cover [0, n),
+// concurrently on the pool's threads. part (below Threads()) names the
+// calling thread: one part may get several ranges, one after another, but
+// never two at once, so fn may use per-part scratch space. fn should be a
+// value built once (not a fresh closure per call) to keep the call
+// allocation-free.
 func (p *Pool) For(n int, fn func(part, lo, hi int)) {
 	if n <= 0 {
 		return
 	}
-	parts := min(p.threads, n)
-	if parts <= 1 {
+	if p.threads <= 1 || n == 1 {
 		fn(0, 0, n)
 		return
 	}
-	per := (n + parts - 1) / parts
-	p.run(parts, func(i int) task {
-		lo := min(i*per, n)
-		return task{kind: taskFor, fn: fn, part: i, lo: lo, hi: min(lo+per, n)}
-	})
-}
-
-// run executes mk(0) on the caller and mk(1..parts-1) on workers.
-func (p *Pool) run(parts int, mk func(i int) task) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed || len(p.workers) < parts-1 {
-		for i := 0; i < parts; i++ {
-			t := mk(i)
-			t.run()
-		}
-		return
-	}
-	var seqs [maxThreads]uint64
-	for i := 1; i < parts; i++ {
-		seqs[i] = p.workers[i-1].post(mk(i))
-	}
-	t := mk(0)
-	t.run()
-	for i := 1; i < parts; i++ {
-		p.workers[i-1].await(seqs[i])
-	}
+	grain := max(1, int64(n)/(8*int64(p.threads)))
+	p.run(task{kind: taskFor, fn: fn, total: int64(n), grain: grain, chunks: (int64(n) + grain - 1) / grain})
 }

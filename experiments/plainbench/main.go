@@ -1,0 +1,163 @@
+// Command plainbench measures the plain (float32 CPU) executor: prefill
+// tokens/s (one batched Forward over the prompt) and decode tokens/s (greedy,
+// one token per Forward), after a warm-up, as the median of several runs.
+//
+//	go run ./experiments/plainbench -preset stories15M [-prompt-len 128] [-decode 128] [-threads N] [-runs 5]
+//	go run ./experiments/plainbench -model DIR   (a Hugging Face directory)
+//
+// It prints a short table, then one JSON line:
+//
+//	{"model":...,"prefill_tok_s":...,"decode_tok_s":...,"threads":...,...}
+//
+// Prompt ids are pseudo-random (seeded), so no tokenizer is needed.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/hssee/hssee/kernel/f32"
+	"github.com/hssee/hssee/model"
+	"github.com/hssee/hssee/model/hf"
+)
+
+type result struct {
+	Model       string  `json:"model"`
+	PrefillTokS float64 `json:"prefill_tok_s"`
+	DecodeTokS  float64 `json:"decode_tok_s"`
+	Threads     int     `json:"threads"`
+	PromptLen   int     `json:"prompt_len"`
+	Decode      int     `json:"decode"`
+	Runs        int     `json:"runs"`
+	Kernel      string  `json:"kernel"`
+	Params      int64   `json:"params"`
+}
+
+func main() {
+	preset := flag.String("preset", "", "random-weight preset: "+fmt.Sprint(model.PresetNames()))
+	path := flag.String("model", "", "model to load: a Hugging Face directory (config.json + safetensors)")
+	seed := flag.Uint64("seed", 1, "seed for random weights and prompt ids")
+	promptLen := flag.Int("prompt-len", 128, "prompt tokens (prefill)")
+	decode := flag.Int("decode", 128, "tokens to decode")
+	threads := flag.Int("threads", 0, "threads (0: GOMAXPROCS)")
+	runs := flag.Int("runs", 5, "timed runs (median reported)")
+	flag.Parse()
+	if err := run(*preset, *path, *seed, *promptLen, *decode, *threads, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "plainbench:", err)
+		os.Exit(1)
+	}
+}
+
+func load(preset, path string, seed uint64) (*model.Model, string, error) {
+	switch {
+	case (preset == "") == (path == ""):
+		return nil, "", errors.New("give exactly one of -preset and -model")
+	case preset != "":
+		m, err := model.Preset(preset, seed)
+		return m, preset, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if !st.IsDir() {
+		return nil, "", fmt.Errorf("%s: only Hugging Face directories are supported (llama2.c .bin loading needs model/llama2c)", path)
+	}
+	m, err := hf.Load(path)
+	return m, filepath.Base(filepath.Clean(path)), err
+}
+
+func run(preset, path string, seed uint64, promptLen, decode, threads, runs int) error {
+	if promptLen < 1 || decode < 1 || runs < 1 {
+		return errors.New("-prompt-len, -decode and -runs must be positive")
+	}
+	if threads > 0 {
+		runtime.GOMAXPROCS(threads)
+	}
+	t0 := time.Now()
+	m, name, err := load(preset, path, seed)
+	if err != nil {
+		return err
+	}
+	loadTime := time.Since(t0)
+	c := m.Config
+	if promptLen+decode > c.MaxSeqLen {
+		return fmt.Errorf("prompt %d + decode %d exceed the context %d", promptLen, decode, c.MaxSeqLen)
+	}
+	r, err := model.NewRunnerThreads(m, promptLen+decode, threads)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+
+	rng := rand.New(rand.NewPCG(seed, 99))
+	prompt := make([]int, promptLen)
+	for i := range prompt {
+		prompt[i] = rng.IntN(c.VocabSize)
+	}
+	if c.BOS >= 0 && c.BOS < c.VocabSize {
+		prompt[0] = c.BOS
+	}
+
+	once := func(decodeN int) (prefill, dec time.Duration, err error) {
+		r.Reset()
+		start := time.Now()
+		logits, err := r.Forward(prompt)
+		if err != nil {
+			return 0, 0, err
+		}
+		prefill = time.Since(start)
+		start = time.Now()
+		for i := 0; i < decodeN; i++ {
+			if logits, err = r.Forward([]int{model.Argmax(logits)}); err != nil {
+				return 0, 0, err
+			}
+		}
+		return prefill, time.Since(start), nil
+	}
+	if _, _, err := once(min(decode, 16)); err != nil { // warm-up
+		return err
+	}
+	var pre, dec []float64
+	for i := 0; i < runs; i++ {
+		p, d, err := once(decode)
+		if err != nil {
+			return err
+		}
+		pre = append(pre, float64(promptLen)/p.Seconds())
+		dec = append(dec, float64(decode)/d.Seconds())
+	}
+	res := result{
+		Model: name, PrefillTokS: round1(median(pre)), DecodeTokS: round1(median(dec)),
+		Threads: runtime.GOMAXPROCS(0), PromptLen: promptLen, Decode: decode, Runs: runs,
+		Kernel: f32.Impl(), Params: c.WeightCount(),
+	}
+	if threads > 0 {
+		res.Threads = threads
+	}
+	fmt.Printf("model      %s (%s, dim %d, %d layers, vocab %d, %.1fM params; loaded in %v)\n",
+		name, c.Arch, c.Dim, c.NLayers, c.VocabSize, float64(res.Params)/1e6, loadTime.Round(time.Millisecond))
+	fmt.Printf("threads    %d, kernel %s, runs %d (median)\n", res.Threads, res.Kernel, runs)
+	fmt.Printf("prefill    %6d tokens  %10.1f tok/s  (min %.1f, max %.1f)\n", promptLen, res.PrefillTokS, slices.Min(pre), slices.Max(pre))
+	fmt.Printf("decode     %6d tokens  %10.1f tok/s  (min %.1f, max %.1f)\n", decode, res.DecodeTokS, slices.Min(dec), slices.Max(dec))
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func round1(x float64) float64 { return float64(int64(x*10+0.5)) / 10 }

@@ -149,6 +149,31 @@ func gemm3x4(x []float32, ldx int, w []float32, ldw int, n int, y []float32, ldy
 	}
 }
 
+// gemm4x4 sets y[i*ldy+j] = x[i*ldx : i*ldx+n] · w[j*ldw : j*ldw+n] for
+// i, j = 0..3 with the AVX-512 kernel; only called when use512.
+func gemm4x4(x []float32, ldx int, w []float32, ldw int, n int, y []float32, ldy int) {
+	_ = x[3*ldx+n-1]
+	_ = w[3*ldw+n-1]
+	_ = y[3*ldy+3]
+	n16 := n &^ 15
+	if n16 > 0 {
+		gemm4x4AVX512(&x[0], ldx, &w[0], ldw, n16, &y[0], ldy)
+	} else {
+		for i := 0; i < 4; i++ {
+			clear(y[i*ldy : i*ldy+4])
+		}
+	}
+	for i := 0; i < 4; i++ {
+		for j := 0; j < 4; j++ {
+			s := y[i*ldy+j]
+			for k := n16; k < n; k++ {
+				s += x[i*ldx+k] * w[j*ldw+k]
+			}
+			y[i*ldy+j] = s
+		}
+	}
+}
+
 // matmulCols computes output columns [lo, hi) of y[n][out] = x[n][in]·wᵀ + b
 // (b may be nil). Lengths are checked by the caller.
 func matmulCols(y, x, w, b []float32, n, out, in, lo, hi int) {
@@ -156,6 +181,11 @@ func matmulCols(y, x, w, b []float32, n, out, in, lo, hi int) {
 	for ; o+4 <= hi; o += 4 {
 		wb := w[o*in:]
 		i := 0
+		if use512 && useAsm {
+			for ; i+4 <= n; i += 4 {
+				gemm4x4(x[i*in:], in, wb, in, in, y[i*out+o:], out)
+			}
+		}
 		for ; i+3 <= n; i += 3 {
 			gemm3x4(x[i*in:], in, wb, in, in, y[i*out+o:], out)
 		}
@@ -180,8 +210,12 @@ func matmulCols(y, x, w, b []float32, n, out, in, lo, hi int) {
 	}
 }
 
-// Impl names the kernel implementation in use: "avx2+fma" or "generic".
+// Impl names the kernel implementation in use: "avx512+avx2+fma",
+// "avx2+fma" or "generic".
 func Impl() string {
+	if useAsm && use512 {
+		return "avx512+avx2+fma"
+	}
 	if useAsm {
 		return "avx2+fma"
 	}

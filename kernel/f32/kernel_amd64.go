@@ -4,11 +4,14 @@ package f32
 
 import "golang.org/x/sys/cpu"
 
-// hasAsm reports whether the CPU can run the AVX2+FMA kernels; useAsm
-// selects them (tests flip it to exercise the portable path too).
+// hasAsm reports whether the CPU can run the AVX2+FMA kernels, has512
+// whether it can also run the AVX-512F prefill kernel; useAsm and use512
+// select them (tests flip them to exercise every path).
 var (
 	hasAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	useAsm = hasAsm
+	has512 = hasAsm && cpu.X86.HasAVX512F
+	use512 = has512
 )
 
 // dotAVX2 returns Σ a[i]·b[i], i < n; n is a multiple of 8.
@@ -32,3 +35,9 @@ func dot4AVX2(w *float32, ldw int, x *float32, n int, y *float32)
 //
 //go:noescape
 func gemm3x4AVX2(x *float32, ldx int, w *float32, ldw int, n int, y *float32, ldy int)
+
+// gemm4x4AVX512 sets y[i*ldy+j] = Σ_k x[i*ldx+k]·w[j*ldw+k] for i, j < 4,
+// k < n; n is a multiple of 16.
+//
+//go:noescape
+func gemm4x4AVX512(x *float32, ldx int, w *float32, ldw int, n int, y *float32, ldy int)

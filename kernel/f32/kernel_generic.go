@@ -5,6 +5,8 @@ package f32
 var (
 	hasAsm = false
 	useAsm = false
+	has512 = false
+	use512 = false
 )
 
 // The assembly entry points do not exist on this platform; useAsm is always
@@ -19,5 +21,9 @@ func dot4AVX2(w *float32, ldw int, x *float32, n int, y *float32) {
 }
 
 func gemm3x4AVX2(x *float32, ldx int, w *float32, ldw int, n int, y *float32, ldy int) {
+	panic("f32: no assembly kernels")
+}
+
+func gemm4x4AVX512(x *float32, ldx int, w *float32, ldw int, n int, y *float32, ldy int) {
 	panic("f32: no assembly kernels")
 }

@@ -12,16 +12,22 @@ import (
 // paths runs f once per available kernel implementation.
 func paths(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	saved := useAsm
-	defer func() { useAsm = saved }()
-	useAsm = false
+	saved, saved512 := useAsm, use512
+	defer func() { useAsm, use512 = saved, saved512 }()
+	useAsm, use512 = false, false
 	t.Run("generic", f)
-	if hasAsm {
-		useAsm = true
-		t.Run("avx2", f)
-	} else {
-		t.Log("AVX2+FMA not available: assembly path not tested")
+	if !hasAsm {
+		t.Log("AVX2+FMA not available: assembly paths not tested")
+		return
 	}
+	useAsm = true
+	t.Run("avx2", f)
+	if !has512 {
+		t.Log("AVX-512F not available: AVX-512 prefill kernel not tested")
+		return
+	}
+	use512 = true
+	t.Run("avx512", f)
 }
 
 func randVec(r *rand.Rand, n int) []float32 {
@@ -98,6 +104,7 @@ func TestMatMul(t *testing.T) {
 		for _, s := range []struct{ n, out, in int }{
 			{1, 1, 1}, {1, 4, 8}, {1, 5, 13}, {2, 7, 16}, {3, 4, 8}, {4, 9, 24}, {5, 13, 37},
 			{7, 32, 64}, {1, 288, 288}, {9, 100, 96}, {16, 64, 288}, {1, 1001, 40}, {11, 67, 130},
+			{4, 4, 16}, {8, 8, 8}, {13, 21, 48}, {64, 36, 288}, {6, 10, 40}, {5, 8, 15},
 		} {
 			x, w := randVec(r, s.n*s.in), randVec(r, s.out*s.in)
 			for _, bias := range []bool{false, true} {
@@ -218,15 +225,26 @@ func BenchmarkMatVec(b *testing.B) {
 }
 
 func BenchmarkMatMul(b *testing.B) {
-	for _, s := range []struct{ n, out, in int }{{64, 768, 768}, {128, 2048, 768}} {
-		b.Run(fmt.Sprintf("%dx%dx%d", s.n, s.out, s.in), func(b *testing.B) {
-			pool := NewPool(0)
-			defer pool.Close()
-			x, w, y := make([]float32, s.n*s.in), make([]float32, s.out*s.in), make([]float32, s.n*s.out)
-			for b.Loop() {
-				_ = pool.MatMul(y, x, w, nil, s.n, s.out, s.in)
-			}
-			b.ReportMetric(float64(2*s.n*s.out*s.in)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+	saved, saved512 := useAsm, use512
+	defer func() { useAsm, use512 = saved, saved512 }()
+	for _, impl := range []struct {
+		name      string
+		asm, a512 bool
+	}{{"generic", false, false}, {"avx2", true, false}, {"avx512", true, true}} {
+		if (impl.asm && !hasAsm) || (impl.a512 && !has512) {
+			continue
+		}
+		useAsm, use512 = impl.asm, impl.a512
+		for _, s := range []struct{ n, out, in int }{{64, 768, 768}, {64, 2048, 768}} {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", impl.name, s.n, s.out, s.in), func(b *testing.B) {
+				pool := NewPool(0)
+				defer pool.Close()
+				x, w, y := make([]float32, s.n*s.in), make([]float32, s.out*s.in), make([]float32, s.n*s.out)
+				for b.Loop() {
+					_ = pool.MatMul(y, x, w, nil, s.n, s.out, s.in)
+				}
+				b.ReportMetric(float64(2*s.n*s.out*s.in)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }

@@ -28,12 +28,19 @@ type Pool struct {
 	// posted is odd while the caller rewrites job, even once it is
 	// published; workers read job only inside an active section that
 	// started while posted held the job's (even) number.
+	// The hot atomics sit on separate cache lines: workers poll posted
+	// while chunks are being claimed and finished.
+	_        [64]byte
 	posted   atomic.Uint64
+	_        [56]byte
 	active   atomic.Int64
-	job      task
+	_        [56]byte
 	next     atomic.Int64 // next chunk to claim
+	_        [56]byte
 	done     atomic.Int64 // chunks finished
-	waiting  atomic.Bool  // the caller is parked on finished
+	_        [56]byte
+	waiting  atomic.Bool // the caller is parked on finished
+	job      task
 	finished chan struct{}
 }
 
@@ -259,7 +266,7 @@ func (p *Pool) MatMul(y, x, w, b []float32, n, out, in int) error {
 	grain := (chunkFlops/(int64(n)*int64(in)) + 3) &^ 3
 	grain = max(grain, 4)
 	// At least a few chunks per thread; never more than needed.
-	if c := int64(out) / (4 * int64(p.threads)); grain > c {
+	if c := int64(out) / (2 * int64(p.threads)); grain > c {
 		grain = max(4, c&^3)
 	}
 	p.run(task{kind: taskMatMul, y: y, x: x, w: w, b: b, n: n, out: out, in: in,

@@ -3,7 +3,9 @@ package model
 import (
 	"errors"
 	"math"
+	"runtime"
 	"testing"
+	"time"
 )
 
 // refForward is an independent float64 forward pass over the whole sequence
@@ -447,5 +449,29 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Forward of one token allocates %v times", allocs)
+	}
+}
+
+// TestRunnerReleasedWithoutClose checks that an unreachable Runner's worker
+// goroutines stop even if Close was never called.
+func TestRunnerReleasedWithoutClose(t *testing.T) {
+	m := scaledModel(t, testConfigs["llama-gqa-half"], 17)
+	base := runtime.NumGoroutine()
+	func() {
+		r, err := NewRunnerThreads(m, 0, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Forward(testIDs(20, m.Config.VocabSize, 5)); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines remain, %d before the runner", runtime.NumGoroutine(), base)
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // paths runs f once per available kernel implementation.
@@ -246,5 +248,27 @@ func BenchmarkMatMul(b *testing.B) {
 				b.ReportMetric(float64(2*s.n*s.out*s.in)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// TestPoolDropsJob checks that a finished call leaves no reference to its
+// closure or buffers in the pool.
+func TestPoolDropsJob(t *testing.T) {
+	pool := NewPool(2)
+	defer pool.Close()
+	var freed atomic.Int32
+	func() {
+		buf := make([]float32, 1<<10)
+		fn := func(part, lo, hi int) { buf[lo] = 1 }
+		runtime.AddCleanup(&buf[0], func(int) { freed.Add(1) }, 0)
+		pool.For(64, fn)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for freed.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the pool keeps a finished call's closure alive")
+		}
+		runtime.GC()
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -182,6 +182,14 @@ func (p *Pool) work(part int) {
 func (p *Pool) run(t task) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Once every chunk is done no worker can claim another, so nothing
+	// reads the job's data any more: drop it, so that the pool (reachable
+	// from its goroutines) does not keep the caller's buffers or closure,
+	// and through them the caller, alive.
+	defer func() {
+		j := &p.job
+		j.y, j.x, j.w, j.b, j.fn = nil, nil, nil, nil, nil
+	}()
 	p.posted.Add(1) // odd: job is being rewritten
 	if _, ok := spinUntil(func() (uint64, bool) { return 0, p.active.Load() == 0 }); !ok {
 		for p.active.Load() != 0 {

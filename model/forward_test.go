@@ -375,9 +375,14 @@ func TestRopeHalfEqualsPermutedInterleaved(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Equal up to float32 rounding: the head dot products sum in another order.
 	for i := range out[0] {
+		var scale float64
+		for _, v := range out[0][i] {
+			scale = math.Max(scale, math.Abs(float64(v)))
+		}
 		for j := range out[0][i] {
-			if d := math.Abs(float64(out[0][i][j] - out[1][i][j])); d > 1e-5*math.Max(1, math.Abs(float64(out[0][i][j]))) {
+			if d := math.Abs(float64(out[0][i][j] - out[1][i][j])); d > 2e-5*math.Max(1, scale) {
 				t.Fatalf("position %d logit %d: half %v, interleaved %v", i, j, out[0][i][j], out[1][i][j])
 			}
 		}

@@ -3,7 +3,8 @@
 // one token per Forward), after a warm-up, as the median of several runs.
 //
 //	go run ./experiments/plainbench -preset stories15M [-prompt-len 128] [-decode 128] [-threads N] [-runs 5]
-//	go run ./experiments/plainbench -model DIR   (a Hugging Face directory)
+//	go run ./experiments/plainbench -model DIR|FILE.bin   (Hugging Face directory or llama2.c checkpoint)
+//	go run ./experiments/plainbench -preset stories15M -write-llama2c /tmp/s15.bin   (export, for run.c)
 //
 // It prints a short table, then one JSON line:
 //
@@ -13,6 +14,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -27,6 +29,7 @@ import (
 	"github.com/hssee/hssee/kernel/f32"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/model/hf"
+	"github.com/hssee/hssee/model/llama2c"
 )
 
 type result struct {
@@ -43,14 +46,21 @@ type result struct {
 
 func main() {
 	preset := flag.String("preset", "", "random-weight preset: "+fmt.Sprint(model.PresetNames()))
-	path := flag.String("model", "", "model to load: a Hugging Face directory (config.json + safetensors)")
+	path := flag.String("model", "", "model to load: a Hugging Face directory (config.json + safetensors) or a llama2.c .bin")
+	export := flag.String("write-llama2c", "", "write the model as a llama2.c checkpoint to this file and exit (to time run.c on the same weights)")
 	seed := flag.Uint64("seed", 1, "seed for random weights and prompt ids")
 	promptLen := flag.Int("prompt-len", 128, "prompt tokens (prefill)")
 	decode := flag.Int("decode", 128, "tokens to decode")
 	threads := flag.Int("threads", 0, "threads (0: GOMAXPROCS)")
 	runs := flag.Int("runs", 5, "timed runs (median reported)")
 	flag.Parse()
-	if err := run(*preset, *path, *seed, *promptLen, *decode, *threads, *runs); err != nil {
+	var err error
+	if *export != "" {
+		err = writeLlama2c(*preset, *path, *seed, *export)
+	} else {
+		err = run(*preset, *path, *seed, *promptLen, *decode, *threads, *runs)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "plainbench:", err)
 		os.Exit(1)
 	}
@@ -68,11 +78,34 @@ func load(preset, path string, seed uint64) (*model.Model, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	name := filepath.Base(filepath.Clean(path))
 	if !st.IsDir() {
-		return nil, "", fmt.Errorf("%s: only Hugging Face directories are supported (llama2.c .bin loading needs model/llama2c)", path)
+		m, err := llama2c.Load(path)
+		return m, name, err
 	}
 	m, err := hf.Load(path)
-	return m, filepath.Base(filepath.Clean(path)), err
+	return m, name, err
+}
+
+func writeLlama2c(preset, path string, seed uint64, out string) error {
+	m, _, err := load(preset, path, seed)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := llama2c.Write(bw, m); err != nil {
+		f.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func run(preset, path string, seed uint64, promptLen, decode, threads, runs int) error {

@@ -38,3 +38,6 @@ func benchDecode(b *testing.B, name string, threads int) {
 // BenchmarkDecodeStories15M measures single-token Forward after a 128-token
 // prompt (positions 128…255), single-threaded.
 func BenchmarkDecodeStories15M(b *testing.B) { benchDecode(b, "stories15M", 1) }
+
+// BenchmarkDecodeStories15M2 is BenchmarkDecodeStories15M on two threads.
+func BenchmarkDecodeStories15M2(b *testing.B) { benchDecode(b, "stories15M", 2) }

@@ -242,8 +242,11 @@ func attendOne(out, q, k, v, att []float32, i, h, pos0, nHeads, nKVHeads, headDi
 	T := pos0 + i + 1
 	a := att[:T]
 	scale := float32(1 / math.Sqrt(float64(headDim)))
+	// Scores: one strided matrix-vector product over this head's keys
+	// (shapes were checked by the caller, so DotRows cannot fail).
+	_ = f32.DotRows(a, k[kvOff:], kvDim, qh)
 	for t := range a {
-		a[t] = f32.Dot(qh, k[t*kvDim+kvOff:t*kvDim+kvOff+headDim]) * scale
+		a[t] *= scale
 	}
 	Softmax(a)
 	clear(oh)

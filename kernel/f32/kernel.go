@@ -1,5 +1,7 @@
 package f32
 
+import "fmt"
+
 // Dot returns Σ a[i]·b[i] over the first min(len(a), len(b)) elements.
 func Dot(a, b []float32) float32 {
 	n := min(len(a), len(b))
@@ -10,6 +12,27 @@ func Dot(a, b []float32) float32 {
 func Axpy(alpha float32, x, y []float32) {
 	n := min(len(x), len(y))
 	axpy(alpha, x[:n], y[:n])
+}
+
+// DotRows sets y[j] = w[j*ldw : j*ldw+len(x)] · x for j < len(y): a
+// matrix-vector product over rows ldw apart (for example one head's keys in
+// a key cache). It reports ErrShape if w is too short or ldw < len(x).
+func DotRows(y, w []float32, ldw int, x []float32) error {
+	n, rows := len(x), len(y)
+	if rows == 0 {
+		return nil
+	}
+	if n == 0 || ldw < n || (rows-1) > (len(w)-n)/ldw || len(w) < n {
+		return fmt.Errorf("%w: dot rows: %d rows of %d, stride %d, in %d elements", ErrShape, rows, n, ldw, len(w))
+	}
+	j := 0
+	for ; j+4 <= rows; j += 4 {
+		dot4(w[j*ldw:], ldw, x, n, y[j:])
+	}
+	for ; j < rows; j++ {
+		y[j] = dot(w[j*ldw:j*ldw+n], x)
+	}
+	return nil
 }
 
 // dot: len(a) == len(b).

@@ -131,6 +131,38 @@ func TestMatMul(t *testing.T) {
 	})
 }
 
+func TestDotRows(t *testing.T) {
+	paths(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(9, 9))
+		for _, c := range []struct{ rows, n, ldw int }{
+			{1, 1, 1}, {3, 8, 8}, {4, 16, 20}, {7, 48, 288}, {9, 13, 13}, {130, 64, 256},
+		} {
+			x := randVec(r, c.n)
+			w := randVec(r, (c.rows-1)*c.ldw+c.n)
+			y := make([]float32, c.rows)
+			if err := DotRows(y, w, c.ldw, x); err != nil {
+				t.Fatal(err)
+			}
+			want, scale := make([]float64, c.rows), make([]float64, c.rows)
+			for j := range want {
+				for k := 0; k < c.n; k++ {
+					p := float64(w[j*c.ldw+k]) * float64(x[k])
+					want[j] += p
+					scale[j] += math.Abs(p)
+				}
+			}
+			checkClose(t, fmt.Sprintf("dotrows %+v", c), y, want, scale)
+		}
+	})
+	for _, c := range []struct{ rows, n, ldw, lenW int }{
+		{2, 8, 4, 16}, {2, 8, 8, 15}, {1, 0, 8, 8}, {3, 4, 4, 11},
+	} {
+		if err := DotRows(make([]float32, c.rows), make([]float32, c.lenW), c.ldw, make([]float32, c.n)); !errors.Is(err, ErrShape) {
+			t.Errorf("%+v: err = %v, want ErrShape", c, err)
+		}
+	}
+}
+
 func TestMatMulShapeErrors(t *testing.T) {
 	pool := NewPool(2)
 	defer pool.Close()

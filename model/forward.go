@@ -10,7 +10,7 @@ import (
 
 // maxChunk is how many positions a Runner pushes through each layer at once
 // during batched prefill; longer inputs are processed chunk by chunk.
-const maxChunk = 64
+const maxChunk = 128
 
 // ErrContext is wrapped by Runner errors for inputs that would run past the
 // runner's sequence capacity.

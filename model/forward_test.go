@@ -147,14 +147,14 @@ func refForward(m *Model, ids []int) [][]float64 {
 
 // testConfigs are small models covering both families, GQA, both RoPE
 // styles, widths that are and are not multiples of the SIMD width, and
-// sequences longer than one prefill chunk.
+// contexts longer than one prefill chunk (maxChunk).
 var testConfigs = map[string]Config{
 	"llama-gqa-half": {Arch: ArchLlama, Dim: 64, HiddenDim: 96, NLayers: 2, NHeads: 8, NKVHeads: 2,
-		VocabSize: 67, MaxSeqLen: 160, NormEps: 1e-6, RopeTheta: 10000, RopeStyle: RopeHalf, TiedEmbed: true, BOS: 1, EOS: 2},
+		VocabSize: 67, MaxSeqLen: 300, NormEps: 1e-6, RopeTheta: 10000, RopeStyle: RopeHalf, TiedEmbed: true, BOS: 1, EOS: 2},
 	"llama-mha-interleaved-odd": {Arch: ArchLlama, Dim: 36, HiddenDim: 50, NLayers: 2, NHeads: 3, NKVHeads: 3,
-		VocabSize: 41, MaxSeqLen: 100, NormEps: 1e-5, RopeTheta: 500, RopeStyle: RopeInterleaved, TiedEmbed: false, BOS: 1, EOS: 2},
+		VocabSize: 41, MaxSeqLen: 150, NormEps: 1e-5, RopeTheta: 500, RopeStyle: RopeInterleaved, TiedEmbed: false, BOS: 1, EOS: 2},
 	"gpt2": {Arch: ArchGPT2, Dim: 48, HiddenDim: 192, NLayers: 2, NHeads: 4, NKVHeads: 4,
-		VocabSize: 59, MaxSeqLen: 140, NormEps: 1e-5, TiedEmbed: true, BOS: 0, EOS: 0},
+		VocabSize: 59, MaxSeqLen: 280, NormEps: 1e-5, TiedEmbed: true, BOS: 0, EOS: 0},
 }
 
 // scaled returns a random model whose weights are large enough (std 0.2)
@@ -209,7 +209,7 @@ func TestForwardMatchesReference(t *testing.T) {
 	for name, c := range testConfigs {
 		t.Run(name, func(t *testing.T) {
 			m := scaledModel(t, c, 11)
-			ids := testIDs(min(c.MaxSeqLen, 90), c.VocabSize, 1)
+			ids := testIDs(min(c.MaxSeqLen, maxChunk+12), c.VocabSize, 1)
 			want := refForward(m, ids)
 			r, err := NewRunner(m, 0)
 			if err != nil {
@@ -240,6 +240,9 @@ func TestPrefillMatchesDecode(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := scaledModel(t, c, 12)
 			ids := testIDs(c.MaxSeqLen, c.VocabSize, 2) // spans several chunks
+			if len(ids) <= maxChunk+8 {
+				t.Fatalf("context %d too short to cross a chunk boundary", len(ids))
+			}
 			r, err := NewRunner(m, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -259,7 +262,8 @@ func TestPrefillMatchesDecode(t *testing.T) {
 			r.Reset()
 			// Uneven chunks: a prefill, then a batch spanning the chunk size, then singles.
 			var got [][]float32
-			for _, part := range [][]int{ids[:5], ids[5 : 5+maxChunk+7], ids[5+maxChunk+7:]} {
+			mid := min(5+maxChunk+7, len(ids)-3)
+			for _, part := range [][]int{ids[:5], ids[5:mid], ids[mid:]} {
 				rows, err := r.ForwardAll(part)
 				if err != nil {
 					t.Fatal(err)

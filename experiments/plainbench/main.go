@@ -21,15 +21,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"time"
 
 	"github.com/hssee/hssee/kernel/f32"
 	"github.com/hssee/hssee/model"
-	"github.com/hssee/hssee/model/hf"
 	"github.com/hssee/hssee/model/llama2c"
+	"github.com/hssee/hssee/model/loader"
 )
 
 type result struct {
@@ -66,29 +65,8 @@ func main() {
 	}
 }
 
-func load(preset, path string, seed uint64) (*model.Model, string, error) {
-	switch {
-	case (preset == "") == (path == ""):
-		return nil, "", errors.New("give exactly one of -preset and -model")
-	case preset != "":
-		m, err := model.Preset(preset, seed)
-		return m, preset, err
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, "", err
-	}
-	name := filepath.Base(filepath.Clean(path))
-	if !st.IsDir() {
-		m, err := llama2c.Load(path)
-		return m, name, err
-	}
-	m, err := hf.Load(path)
-	return m, name, err
-}
-
 func writeLlama2c(preset, path string, seed uint64, out string) error {
-	m, _, err := load(preset, path, seed)
+	m, _, err := loader.Source(preset, path, seed)
 	if err != nil {
 		return err
 	}
@@ -116,7 +94,7 @@ func run(preset, path string, seed uint64, promptLen, decode, threads, runs int)
 		runtime.GOMAXPROCS(threads)
 	}
 	t0 := time.Now()
-	m, name, err := load(preset, path, seed)
+	m, name, err := loader.Source(preset, path, seed)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,324 @@
+// Command client is the user's side of hssee: it makes EE keys, transforms
+// models, and generates text locally (plain, or through an EE model).
+//
+//	client keygen    -out KEY [-mode rotate|perm] [-force]
+//	client transform -model PATH -key KEY -out DIR
+//	client generate  -model PATH [-key KEY] [-tokenizer PATH] -prompt TEXT -n N
+//	                 [-temp T] [-top-p P] [-top-k K] [-seed S] [-threads N] [-ignore-eos] [-json]
+//
+// PATH is a Hugging Face model directory or a llama2.c .bin checkpoint.
+// transform binds an unbound key to the base model (the key file is
+// rewritten) and writes the EE model as a Hugging Face directory with a
+// manifest naming the key. generate with -key accepts either the base model
+// (transformed in memory) or the EE directory; the tokenizer is read from the
+// model directory, from tokenizer.bin beside a .bin checkpoint, or from
+// -tokenizer (needed for EE directories, which carry none).
+//
+// Nothing secret is printed: not the key, not logits; -json prints the ids
+// and text the user asked for on standard output only.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/hssee/hssee/ee"
+	"github.com/hssee/hssee/infer"
+	"github.com/hssee/hssee/model"
+	"github.com/hssee/hssee/model/hf"
+	"github.com/hssee/hssee/model/loader"
+	"github.com/hssee/hssee/model/tokenizer"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var u usageError
+		if errors.As(err, &u) {
+			if u.msg != "" {
+				fmt.Fprintln(os.Stderr, "client:", u.msg)
+			}
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "client:", err)
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+const usage = `usage: client <command> [flags]
+
+commands:
+  keygen     make a new EE key file
+  transform  write the EE model of a base model under a key
+  generate   generate text locally (plain, or through EE with -key)
+
+run "client <command> -h" for the flags of a command`
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return usageError{}
+	}
+	cmds := map[string]func([]string, io.Writer, io.Writer) error{
+		"keygen": keygen, "transform": transform, "generate": generate,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		if args[0] == "-h" || args[0] == "help" || args[0] == "--help" {
+			fmt.Fprintln(stdout, usage)
+			return nil
+		}
+		fmt.Fprintln(stderr, usage)
+		return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	}
+	return cmd(args[1:], stdout, stderr)
+}
+
+// parse parses a subcommand's flags; -h prints its help and returns
+// flag.ErrHelp, which run turns into a clean exit.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return usageError{}
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}
+
+func keygen(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
+	out := fs.String("out", "", "key file to write (mode 0600)")
+	mode := fs.String("mode", string(ee.DefaultMode), "EE mode: rotate or perm")
+	force := fs.Bool("force", false, "overwrite an existing key file")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{"keygen: -out is required"}
+	}
+	m, err := ee.ParseMode(*mode)
+	if err != nil {
+		return usageError{"keygen: " + err.Error()}
+	}
+	if _, err := os.Stat(*out); err == nil && !*force {
+		return fmt.Errorf("keygen: %s exists (use -force to replace it)", *out)
+	}
+	k, err := ee.GenerateKey(rand.Reader, m)
+	if err != nil {
+		return err
+	}
+	if err := ee.SaveKey(*out, k); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s key %s to %s\n", k.Mode(), k.ID(), *out)
+	return nil
+}
+
+func transform(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("transform", flag.ContinueOnError)
+	path := fs.String("model", "", "base model: Hugging Face directory or llama2.c .bin")
+	keyPath := fs.String("key", "", "key file (an unbound key is bound to this model and rewritten)")
+	out := fs.String("out", "", "directory to write the EE model to (must not exist or be empty)")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *path == "" || *keyPath == "" || *out == "" {
+		return usageError{"transform: -model, -key and -out are required"}
+	}
+	if m, err := ee.ReadManifest(*path); err != nil {
+		return err
+	} else if m != nil {
+		return fmt.Errorf("transform: %s is already an EE model", *path)
+	}
+	if ents, err := os.ReadDir(*out); err == nil && len(ents) > 0 {
+		return fmt.Errorf("transform: %s exists and is not empty", *out)
+	}
+	base, err := loader.Load(*path)
+	if err != nil {
+		return err
+	}
+	k, err := ee.LoadKey(*keyPath)
+	if err != nil {
+		return err
+	}
+	_, wasBound := k.ModelFingerprint()
+	enc, err := ee.Transform(base, k)
+	if err != nil {
+		return err
+	}
+	if err := hf.Save(*out, enc); err != nil {
+		return err
+	}
+	// The manifest fingerprints the model as it reads back from disk (the
+	// Hugging Face layout may reorder RoPE rows of a llama2.c base model).
+	saved, err := hf.Load(*out)
+	if err != nil {
+		return fmt.Errorf("transform: reading back %s: %w", *out, err)
+	}
+	man, err := ee.NewManifest(k, saved)
+	if err != nil {
+		return err
+	}
+	if err := ee.WriteManifest(*out, man); err != nil {
+		return err
+	}
+	if !wasBound {
+		if err := ee.SaveKey(*keyPath, k); err != nil {
+			return err
+		}
+	}
+	c := enc.Config
+	fmt.Fprintf(stdout, "wrote EE model (%s, %s, dim %d, %d layers, vocab %d) under key %s to %s\n",
+		k.Mode(), c.Arch, c.Dim, c.NLayers, c.VocabSize, k.ID(), *out)
+	return nil
+}
+
+// genOutput is generate's -json object.
+type genOutput struct {
+	Mode             string  `json:"mode"`
+	Model            string  `json:"model"`
+	PromptIDs        []int   `json:"prompt_ids"`
+	IDs              []int   `json:"ids"`
+	Text             string  `json:"text"`
+	PrefillMS        float64 `json:"prefill_ms"`
+	DecodeMSPerToken float64 `json:"decode_ms_per_token"`
+	Threads          int     `json:"threads"`
+}
+
+func generate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	path := fs.String("model", "", "model: Hugging Face directory (base or EE) or llama2.c .bin")
+	keyPath := fs.String("key", "", "EE key: run through EE (the base model is transformed in memory)")
+	tokPath := fs.String("tokenizer", "", "tokenizer (default: the model directory, or tokenizer.bin beside a .bin)")
+	prompt := fs.String("prompt", "", "prompt text")
+	n := fs.Int("n", 64, "tokens to generate (at most; stops at end-of-sequence unless -ignore-eos)")
+	temp := fs.Float64("temp", 0, "sampling temperature (0: greedy)")
+	topP := fs.Float64("top-p", 0, "nucleus sampling mass (0 or 1: off)")
+	topK := fs.Int("top-k", 0, "keep the K most likely tokens (0: off)")
+	seed := fs.Uint64("seed", 0, "sampling seed")
+	threads := fs.Int("threads", 0, "threads (0: all cores)")
+	ignoreEOS := fs.Bool("ignore-eos", false, "generate exactly -n tokens")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of streaming text")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usageError{"generate: -model is required"}
+	}
+	if *threads < 0 {
+		return usageError{"generate: -threads must be >= 0"}
+	}
+	man, err := ee.ReadManifest(*path)
+	if err != nil {
+		return err
+	}
+	if man != nil && *keyPath == "" {
+		return fmt.Errorf("generate: %s is an EE model: give its key with -key", *path)
+	}
+	tok, err := openTokenizer(*tokPath, *path, man != nil)
+	if err != nil {
+		return err
+	}
+	m, err := loader.Load(*path)
+	if err != nil {
+		return err
+	}
+	var key *ee.Key
+	mode := "plain"
+	if *keyPath != "" {
+		mode = "ee"
+		if key, err = ee.LoadKey(*keyPath); err != nil {
+			return err
+		}
+		if man != nil {
+			if err := man.Check(key, m); err != nil {
+				return err
+			}
+		} else if m, err = ee.Transform(m, key); err != nil {
+			return err
+		}
+	}
+	if tok.VocabSize() > m.Config.VocabSize {
+		return fmt.Errorf("generate: tokenizer has %d tokens, model only %d", tok.VocabSize(), m.Config.VocabSize)
+	}
+	r, err := model.NewRunnerThreads(m, 0, *threads)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	req := infer.Request{
+		Prompt: *prompt, N: *n, IgnoreEOS: *ignoreEOS,
+		Sampler: model.SamplerConfig{Temperature: float32(*temp), TopP: float32(*topP), TopK: *topK, Seed: *seed},
+	}
+	if !*asJSON {
+		fmt.Fprint(stdout, *prompt)
+		req.OnText = func(s string) { fmt.Fprint(stdout, s) }
+	}
+	res, err := infer.Generate(r, tok, key, req)
+	if err != nil {
+		if !*asJSON {
+			fmt.Fprintln(stdout)
+		}
+		return err
+	}
+	prefill := float64(res.Prefill.Microseconds()) / 1e3
+	perTok := float64(res.DecodePerToken().Microseconds()) / 1e3
+	if !*asJSON {
+		fmt.Fprintln(stdout)
+		fmt.Fprintf(stderr, "%s: %d prompt tokens, %d generated; prefill %.1f ms, decode %.2f ms/token\n",
+			mode, len(res.PromptIDs), len(res.IDs), prefill, perTok)
+		return nil
+	}
+	th := *threads
+	if th == 0 {
+		th = runtime.GOMAXPROCS(0)
+	}
+	return json.NewEncoder(stdout).Encode(genOutput{
+		Mode: mode, Model: filepath.Base(filepath.Clean(*path)), PromptIDs: res.PromptIDs, IDs: nonNil(res.IDs),
+		Text: res.Text, PrefillMS: prefill, DecodeMSPerToken: perTok, Threads: th,
+	})
+}
+
+func nonNil(ids []int) []int {
+	if ids == nil {
+		return []int{}
+	}
+	return ids
+}
+
+// openTokenizer finds the tokenizer for the model at path.
+func openTokenizer(tokPath, path string, isEE bool) (tokenizer.Tokenizer, error) {
+	if tokPath != "" {
+		return tokenizer.Load(tokPath)
+	}
+	if isEE {
+		return nil, errors.New("generate: EE model directories carry no tokenizer: pass the base model's with -tokenizer")
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
+	if st.IsDir() {
+		return tokenizer.Load(path)
+	}
+	beside := filepath.Join(filepath.Dir(path), "tokenizer.bin")
+	if _, err := os.Stat(beside); err != nil {
+		return nil, fmt.Errorf("generate: no tokenizer.bin beside %s: pass -tokenizer", path)
+	}
+	return tokenizer.Load(beside)
+}

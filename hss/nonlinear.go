@@ -46,6 +46,9 @@ type lutSpec struct {
 	parts    []lutPart
 	signTerm bool // output x·s (needs a 64-bit open)
 	signBit  bool // output s
+	// tag identifies the parameters the tables were built for (frac, widths); keys carry it and a
+	// gate refuses material whose tag differs (for example material generated for another Frac).
+	tag uint64
 }
 
 func (s *lutSpec) openBits() uint {
@@ -88,15 +91,20 @@ type lutKey struct {
 	mrr   []uint64 // share of msb(r_0)·r (sign)
 	dcf   *fss.DCFKeys
 	dpf   []*fss.DPFKeys
+	tag   uint64
 }
 
 func (k *lutKey) Kind() string { return k.kind }
 func (k *lutKey) Len() int     { return k.n }
+
+// Size is the length of MarshalBinary's output.
 func (k *lutKey) Size() int {
-	s := 8 * (len(k.r) + len(k.mr) + len(k.mrr))
-	s += k.dcf.Size()
+	s := lutHeaderLen + 8*(len(k.r)+len(k.mr)+len(k.mrr))
+	if k.dcf != nil {
+		s += 4 + fssHeaderLen + k.dcf.Size()
+	}
 	for _, d := range k.dpf {
-		s += d.Size()
+		s += 4 + fssHeaderLen + d.Size()
 	}
 	return s
 }
@@ -122,8 +130,8 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 	}
 	r, r0 := r[:n], r[n:]
 	ob := spec.openBits()
-	k0 = &lutKey{kind: kind, party: 0, n: n, r: r0}
-	k1 = &lutKey{kind: kind, party: 1, n: n, r: make([]uint64, n)}
+	k0 = &lutKey{kind: kind, party: 0, n: n, r: r0, tag: spec.tag}
+	k1 = &lutKey{kind: kind, party: 1, n: n, r: make([]uint64, n), tag: spec.tag}
 	for i := range r {
 		r[i] &= Mask(ob)
 		k1.r[i] = r[i] - r0[i]
@@ -203,7 +211,7 @@ func (p *Party) evalLUT(kind string, spec *lutSpec, x []uint64) (*lutOut, error)
 func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, error) {
 	kind := k.kind
 	n := len(x)
-	if k.party != p.ID || len(k.dpf) != spec.nlookups() || len(k.r) != n ||
+	if k.party != p.ID || k.tag != spec.tag || len(k.dpf) != spec.nlookups() || len(k.r) != n ||
 		((spec.signTerm || spec.signBit) != (k.dcf != nil)) {
 		return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 	}
@@ -315,7 +323,7 @@ type seqKey struct {
 	Consumable
 	kind  string
 	n     int
-	parts []Key
+	parts []MarshalKey
 }
 
 func (k *seqKey) Kind() string { return k.kind }
@@ -337,7 +345,11 @@ func (p *Party) sub(kind string, n int) (*Party, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Party{ID: p.ID, T: p.T, Fx: p.Fx, Keys: NewMaterial(k.parts...)}, nil
+	keys := make([]Key, len(k.parts))
+	for i, q := range k.parts {
+		keys[i] = q
+	}
+	return &Party{ID: p.ID, T: p.T, Fx: p.Fx, Keys: NewMaterial(keys...)}, nil
 }
 
 // finish checks that a composite gate consumed all its parts.

@@ -38,7 +38,7 @@ func actSpec(fx Fixed, target func(float64) float64, window float64) (*lutSpec, 
 	w := int64(window * (1 << actStep))
 	lim := math.Ldexp(1, actRange)
 	tab := tableFor(target, true, k, fx.Frac, fx.Frac, -w, w+1, -lim, lim)
-	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: -w, tabs: [][]uint64{tab}}}, signTerm: true}, nil
+	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: -w, tabs: [][]uint64{tab}}}, signTerm: true, tag: uint64(fx.Frac)}, nil
 }
 
 func geluSpec(fx Fixed) (*lutSpec, error) { return actSpec(fx, geluTanh, 4) }
@@ -103,7 +103,7 @@ func (p *Party) SiLU(x []uint64) ([]uint64, error) { return p.act("silu", x, sil
 
 // reluSpec: exact sign on bits-wide inputs (k = 0), no table.
 func reluSpec(bits uint, term bool) *lutSpec {
-	return &lutSpec{parts: []lutPart{{k: 0, m: bits}}, signTerm: term, signBit: !term}
+	return &lutSpec{parts: []lutPart{{k: 0, m: bits}}, signTerm: term, signBit: !term, tag: uint64(bits)}
 }
 
 func checkCmpBits(bits uint) error {
@@ -173,7 +173,7 @@ func expSpec(fx Fixed) (*lutSpec, error) {
 	k := fx.Frac - expStep
 	wlo := int64(-expLow << expStep)
 	tab := tableFor(math.Exp, false, k, fx.Frac, fx.Frac, wlo, 2, -math.Ldexp(1, expRange), 0)
-	return &lutSpec{parts: []lutPart{{k: k, m: expRange + expStep + 1, wlo: wlo, tabs: [][]uint64{tab}}}}, nil
+	return &lutSpec{parts: []lutPart{{k: k, m: expRange + expStep + 1, wlo: wlo, tabs: [][]uint64{tab}}}, tag: uint64(fx.Frac)}, nil
 }
 
 // GenExp generates material for Exp on n elements.

@@ -3,8 +3,9 @@
 //
 //	client keygen    -out KEY [-mode rotate|perm] [-force]
 //	client transform -model PATH -key KEY -out DIR
-//	client generate  -model PATH [-key KEY] [-tokenizer PATH] -prompt TEXT -n N
-//	                 [-temp T] [-top-p P] [-top-k K] [-seed S] [-threads N] [-ignore-eos] [-json]
+//	client generate  -model PATH [-key KEY | -mode ee [-ee-mode rotate|perm]] [-tokenizer PATH]
+//	                 -prompt TEXT -n N [-temp T] [-top-p P] [-top-k K] [-seed S] [-threads N]
+//	                 [-ignore-eos] [-json]
 //
 // PATH is a Hugging Face model directory or a llama2.c .bin checkpoint.
 // transform binds an unbound key to the base model (the key file is
@@ -12,7 +13,9 @@
 // manifest naming the key. generate with -key accepts either the base model
 // (transformed in memory) or the EE directory; the tokenizer is read from the
 // model directory, from tokenizer.bin beside a .bin checkpoint, or from
-// -tokenizer (needed for EE directories, which carry none).
+// -tokenizer (needed for EE directories, which carry none). -mode ee without
+// -key draws a fresh session key for this run only (the base model is
+// transformed in memory; the key is never written).
 //
 // Nothing secret is printed: not the key, not logits; -json prints the ids
 // and text the user asked for on standard output only.
@@ -204,6 +207,8 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	path := fs.String("model", "", "model: Hugging Face directory (base or EE) or llama2.c .bin")
 	keyPath := fs.String("key", "", "EE key: run through EE (the base model is transformed in memory)")
+	modeFlag := fs.String("mode", "", "plain or ee (default: ee with -key, else plain); ee without -key uses a fresh session key")
+	eeMode := fs.String("ee-mode", string(ee.DefaultMode), "EE mode of a fresh session key: rotate or perm")
 	tokPath := fs.String("tokenizer", "", "tokenizer (default: the model directory, or tokenizer.bin beside a .bin)")
 	prompt := fs.String("prompt", "", "prompt text")
 	n := fs.Int("n", 64, "tokens to generate (at most; stops at end-of-sequence unless -ignore-eos)")
@@ -223,6 +228,22 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	if *threads < 0 {
 		return usageError{"generate: -threads must be >= 0"}
 	}
+	mode := *modeFlag
+	switch {
+	case mode == "":
+		mode = "plain"
+		if *keyPath != "" {
+			mode = "ee"
+		}
+	case mode == "plain" && *keyPath != "":
+		return usageError{"generate: -mode plain and -key contradict each other"}
+	case mode != "plain" && mode != "ee":
+		return usageError{fmt.Sprintf("generate: unknown -mode %q (plain or ee)", mode)}
+	}
+	sessionMode, err := ee.ParseMode(*eeMode)
+	if err != nil {
+		return usageError{"generate: " + err.Error()}
+	}
 	man, err := ee.ReadManifest(*path)
 	if err != nil {
 		return err
@@ -239,10 +260,14 @@ func generate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var key *ee.Key
-	mode := "plain"
-	if *keyPath != "" {
-		mode = "ee"
-		if key, err = ee.LoadKey(*keyPath); err != nil {
+	if mode == "ee" {
+		if *keyPath == "" {
+			// A session key: fresh for this run, never written anywhere.
+			key, err = ee.GenerateKey(rand.Reader, sessionMode)
+		} else {
+			key, err = ee.LoadKey(*keyPath)
+		}
+		if err != nil {
 			return err
 		}
 		if man != nil {

@@ -77,6 +77,9 @@ func TestUsageErrors(t *testing.T) {
 		{"generate"},
 		{"generate", "-model", "x", "-threads", "-1"},
 		{"generate", "-bogus-flag"},
+		{"generate", "-model", "x", "-mode", "hss"},
+		{"generate", "-model", "x", "-mode", "plain", "-key", "k"},
+		{"generate", "-model", "x", "-mode", "ee", "-ee-mode", "nope"},
 	} {
 		if _, _, err := client(t, args...); !errors.As(err, &u) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)
@@ -113,6 +116,13 @@ func TestTransformGenerateTinyStories(t *testing.T) {
 	inMem := genJSON(t, append([]string{"-model", base, "-key", key}, n...)...)
 	if !slices.Equal(inMem.IDs, plain.IDs) || inMem.Text != plain.Text || inMem.Mode != "ee" {
 		t.Fatalf("EE (in memory) differs from plain: %+v", inMem)
+	}
+
+	for _, m := range []string{"rotate", "perm"} {
+		session := genJSON(t, append([]string{"-model", base, "-mode", "ee", "-ee-mode", m}, n...)...)
+		if !slices.Equal(session.IDs, plain.IDs) || session.Mode != "ee" {
+			t.Fatalf("EE with a %s session key differs from plain: %+v", m, session)
+		}
 	}
 
 	out := mustClient(t, "transform", "-model", base, "-key", key, "-out", eeDir)

@@ -18,7 +18,7 @@
 // and any component can be recomputed alone; testdata/components.kat pins it.
 // A fresh key is bound by its first successful Transform; the vocabulary
 // size recorded then is what EncryptIDs, DecryptIDs and DecryptLogits use.
-// Keys serialise to a 120-byte versioned file (see MarshalBinary) and never
+// Keys serialise to a 112-byte versioned file (see MarshalBinary) and never
 // print their secret (String, Format, GoString, LogValue show the mode and a
 // short key id only).
 //

@@ -164,7 +164,7 @@ func (k *Key) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("mode", string(k.mode)), slog.String("id", k.ID()))
 }
 
-// Key file format, version 1 (all integers little endian, 120 bytes):
+// Key file format, version 1 (all integers little endian, 112 bytes):
 //
 //	magic   [8]byte  "HSSEEKEY"
 //	version uint16   1

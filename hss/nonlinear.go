@@ -328,13 +328,6 @@ type seqKey struct {
 
 func (k *seqKey) Kind() string { return k.kind }
 func (k *seqKey) Len() int     { return k.n }
-func (k *seqKey) Size() int {
-	s := 0
-	for _, p := range k.parts {
-		s += p.Size()
-	}
-	return s
-}
 
 // sub returns a party that consumes the composite key's parts (same transport and encoding).
 func (p *Party) sub(kind string, n int) (*Party, error) {

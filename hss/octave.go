@@ -1,0 +1,376 @@
+package hss
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sync"
+
+	"github.com/hssee/hssee/hss/fss"
+)
+
+// Octave lookups: a positive power function t(X) (1/X, 1/√X) on a wide range [2^lo, 2^hi) at a
+// fixed RELATIVE resolution, in three rounds. This follows the normalise-then-look-up structure of
+// SIGMA (Gupta et al., PETS 2024, §5: reciprocal and rsqrt from a lookup on a normalised,
+// reduced-precision input), with the normalisation done by comparisons from function secret sharing
+// (Boyle et al., Eurocrypt 2021) instead of a bit decomposition:
+//
+//  1. Open x̂ = x + r (64 bits, r uniform) and evaluate ONE DCF key per element (α = r mod 2^(c−1))
+//     at the nb−1 public points x̂ − T_j for the octave thresholds T_j = 2^(lo+j) (raw
+//     2^(lo+j+inFrac)). By the MSB rule of Boyle et al. (§4) every evaluation gives shares of
+//     s_j = 1{x ≥ T_j}, and the payload (1 − 2·msb(r), (1 − 2·msb(r))·r) also gives s_j·x locally (as
+//     in ReLU). Evaluating one key at several public points is the interval-containment pattern of
+//     Boyle et al.; the view is x̂ alone, uniform.
+//  2. With the one-hot octave b_j = s_j − s_{j+1} (s_0 = 1, s_nb = 0) the parties compute locally the
+//     mantissa position w = Σ_j b_j·(x·2^(E−e_j) + (c_j − 1)·2^E) (e_j = lo+j+inFrac, E = hi+inFrac,
+//     c_j the octave's class: 0 for 1/X; the parity of lo+j for 1/√X), so that w/2^E + 1 ∈ [1, 2) is
+//     the mantissa (plus the class), and a DPF lookup on z = ⌊w/2^(E−M)⌉ (the masked-index gate of
+//     nonlinear.go) returns L = t_c(mantissa) ∈ (1/2, 1] with F fractional bits: the midpoint of
+//     t_c over the two index steps z can stand for.
+//  3. t is a power function, so t(X) = t_c(mantissa)·2^(−sh_j) with sh_j = lo+j (1/X) or
+//     ⌊(lo+j)/2⌋ (1/√X). The octave factor O = Σ_j b_j·2^(G−sh_j), G = max sh_j, is local; one
+//     Beaver product L·O gives t(X) with F+G = outFrac fractional bits exactly (no truncation).
+//
+// Error: the relative step of the index is at most 2^−M, so the table error is at most half the
+// relative oscillation of t over 2·2^−M (2^−M for 1/X, 2^−(M+1) for 1/√X), plus the rounding of L,
+// 2^−(F+1) relative to L ≥ 1/2. Inputs in [2^lo·(1−2^−M), 2^lo) give ≈ t(2^lo), smaller ones (and 0)
+// give 0; inputs at or above 2^hi are outside the range (bounded garbage, not an error the parties
+// can see).
+
+type octSpec struct {
+	target          int // octRecip or octRsqrt
+	lo, hi          int
+	mbits           uint
+	inFrac, outFrac uint
+	mulBits         uint // width of the final product (its output is correct mod 2^mulBits)
+}
+
+const (
+	octRecip = 0
+	octRsqrt = 1
+)
+
+func (s octSpec) f(x float64) float64 {
+	if s.target == octRecip {
+		return 1 / x
+	}
+	return 1 / math.Sqrt(x)
+}
+
+// classes is the number of mantissa tables: t(2^lo+j ·m) = t_c(m)·2^(−sh_j).
+func (s octSpec) classes() int {
+	if s.target == octRecip {
+		return 1
+	}
+	return 2
+}
+
+func floorDiv2(a int) int {
+	if a >= 0 {
+		return a / 2
+	}
+	return -((-a + 1) / 2)
+}
+
+// class and shift of octave j.
+func (s octSpec) octave(j int) (c int, sh int) {
+	if s.target == octRecip {
+		return 0, s.lo + j
+	}
+	sh = floorDiv2(s.lo + j)
+	return s.lo + j - 2*sh, sh
+}
+
+func (s octSpec) g() int {
+	_, sh := s.octave(s.nb() - 1)
+	return sh
+}
+func (s octSpec) lutFrac() uint { return uint(int(s.outFrac) - s.g()) }
+
+func (s octSpec) nb() int       { return s.hi - s.lo }
+func (s octSpec) cmpBits() uint { return uint(s.hi) + s.inFrac + 2 }
+func (s octSpec) e() uint       { return uint(s.hi) + s.inFrac }
+func (s octSpec) k() uint       { return s.e() - s.mbits }
+func (s octSpec) idxBits() uint { return s.mbits + 3 }
+
+func (s octSpec) tag() uint64 {
+	return 1<<63 | uint64(s.target) | uint64(s.lo+64)<<4 | uint64(s.hi+64)<<12 | uint64(s.mbits)<<20 |
+		uint64(s.inFrac)<<28 | uint64(s.outFrac)<<36 | uint64(s.mulBits)<<44
+}
+
+func (s octSpec) validate() error {
+	switch {
+	case s.lo >= s.hi || s.hi-s.lo > 40:
+		return fmt.Errorf("range [2^%d, 2^%d) invalid", s.lo, s.hi)
+	case s.lo+int(s.inFrac) < 0:
+		return fmt.Errorf("input frac %d too small for 2^%d", s.inFrac, s.lo)
+	case s.cmpBits() > 62 || s.e() < s.mbits || s.k()+s.idxBits() > 64:
+		return fmt.Errorf("input frac %d too large for 2^%d", s.inFrac, s.hi)
+	case int(s.outFrac) < s.g()+8 || s.outFrac > 44:
+		return fmt.Errorf("output frac %d out of range [%d,44]", s.outFrac, s.g()+8)
+	case s.mulBits < 8 || s.mulBits > 64:
+		return fmt.Errorf("product width %d out of range", s.mulBits)
+	}
+	return nil
+}
+
+// octPrep is the public data of an octave lookup: comparison and lookup specs, thresholds, and per
+// octave the class and factor 2^(G−sh).
+type octPrep struct {
+	cmp, lut *lutSpec
+	ts       []uint64
+	class    []uint64
+	factor   []uint64
+}
+
+var octCache sync.Map // octSpec -> *octPrep
+
+func (s octSpec) prep() (*octPrep, error) {
+	if v, ok := octCache.Load(s); ok {
+		return v.(*octPrep), nil
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	nb, nc := s.nb(), s.classes()
+	p := &octPrep{ts: make([]uint64, nb-1), class: make([]uint64, nb), factor: make([]uint64, nb)}
+	for j := range p.ts {
+		p.ts[j] = 1 << (uint(s.lo+j+1) + s.inFrac)
+	}
+	g := s.g()
+	for j := range nb {
+		c, sh := s.octave(j)
+		p.class[j], p.factor[j] = uint64(c), 1<<uint(g-sh)
+	}
+	k, e := s.k(), s.e()
+	wlo, whi := int64(-1), int64(nc)<<s.mbits+1
+	step, full := math.Ldexp(1, int(k)), math.Ldexp(1, int(e))
+	xOfC := func(w float64) float64 { // w -> normalised X = 2^c·(1 + (w − c·2^E)/2^E), c = ⌊w/2^E⌋, clamped
+		c := math.Floor(w / full)
+		switch {
+		case c < 0:
+			return 1
+		case c >= float64(nc):
+			return float64(int(1) << nc)
+		}
+		return math.Ldexp(1+(w-c*full)/full, int(c))
+	}
+	fx := Fixed{Frac: s.lutFrac()}
+	tab := make([]uint64, whi-wlo)
+	for z := wlo; z < whi; z++ {
+		a, b := s.f(xOfC(float64(z-1)*step)), s.f(xOfC(float64(z+1)*step))
+		tab[z-wlo] = fx.Encode((a + b) / 2) // t is monotone: its range on the interval is [a, b]
+	}
+	p.cmp = &lutSpec{parts: []lutPart{{k: 0, m: s.cmpBits()}}, signTerm: true, tag: s.tag()}
+	p.lut = &lutSpec{parts: []lutPart{{k: k, m: s.idxBits(), wlo: wlo, tabs: [][]uint64{tab}}}, tag: s.tag()}
+	v, _ := octCache.LoadOrStore(s, p)
+	return v.(*octPrep), nil
+}
+
+func genOct(rng io.Reader, kind string, n int, s octSpec) (*seqKey, *seqKey, error) {
+	pr, err := s.prep()
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+	}
+	c0, c1, err := genLUT(rng, kind+".cmp", n, pr.cmp)
+	if err != nil {
+		return nil, nil, err
+	}
+	l0, l1, err := genLUT(rng, kind+".lut", n, pr.lut)
+	if err != nil {
+		return nil, nil, err
+	}
+	m0, m1, err := GenMul(rng, n, s.mulBits)
+	if err != nil {
+		return nil, nil, wrapGate("gen "+kind, err)
+	}
+	return newSeqKey(kind, n, c0, l0, m0), newSeqKey(kind, n, c1, l1, m1), nil
+}
+
+// evalOct runs the three rounds of an octave lookup on shares x (raw units of 2^−inFrac) and returns
+// shares of t(X) with outFrac fractional bits, correct mod 2^mulBits.
+func (p *Party) evalOct(kind string, s octSpec, x []uint64) ([]uint64, error) {
+	pr, err := s.prep()
+	if err != nil {
+		return nil, fmt.Errorf("hss: %s: %w", kind, err)
+	}
+	q, err := p.sub(kind, len(x))
+	if err != nil {
+		return nil, err
+	}
+	ck, err := takeKey[*lutKey](q, kind+".cmp", len(x))
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
+	sb, sx, err := q.evalThresholds(ck, pr.cmp, x, pr.ts)
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
+	n, nb := len(x), s.nb()
+	own := uint64(1 - p.ID)
+	w, fac := make([]uint64, n), make([]uint64, n)
+	e := s.e()
+	for i := range n {
+		var acc, f uint64
+		for j := range nb {
+			sj, sxj := own, x[i] // s_0 = 1, s_0·x = x
+			if j > 0 {
+				sj, sxj = sb[j-1][i], sx[j-1][i]
+			}
+			var sn, sxn uint64 // s_nb = 0
+			if j < nb-1 {
+				sn, sxn = sb[j][i], sx[j][i]
+			}
+			bj := sj - sn
+			ej := uint(s.lo+j) + s.inFrac
+			acc += (sxj-sxn)<<(e-ej) + bj*((pr.class[j]-1)<<e)
+			f += bj * pr.factor[j]
+		}
+		w[i], fac[i] = acc, f
+	}
+	lk, err := takeKey[*lutKey](q, kind+".lut", n)
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
+	o, err := q.evalLUTWith(lk, pr.lut, w)
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
+	mk, err := takeKey[*MulKey](q, "mul", n)
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
+	out, err := q.mulWith(mk, o.tabs[0], fac, s.mulBits)
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
+	if err := finish(kind, q); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// evalThresholds opens x + r (64 bits, one round) and returns shares of s_j = 1{x ≥ ts[j]} and of
+// s_j·x for every threshold, from one DCF key per element evaluated at every threshold (see the
+// comment at the top of this file). Needs |x − ts[j]| < 2^(c−1) for the comparison width c.
+func (p *Party) evalThresholds(k *lutKey, spec *lutSpec, x []uint64, ts []uint64) (s, sx [][]uint64, err error) {
+	n := len(x)
+	m := spec.parts[0].m
+	if k.party != p.ID || k.tag != spec.tag || k.dcf == nil || len(k.dpf) != 0 || len(k.r) != n ||
+		len(k.mr) != n || len(k.mrr) != n || k.dcf.N != n || k.dcf.Bits != m-1 || k.dcf.P != 2 || k.dcf.Party != p.ID {
+		return nil, nil, fmt.Errorf("hss: %s: material does not match the gate", k.kind)
+	}
+	masked := make([]uint64, n)
+	for i := range x {
+		masked[i] = x[i] + k.r[i]
+	}
+	xh, err := p.OpenBits(masked, 64)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: %s: %w", k.kind, err)
+	}
+	s, sx = make([][]uint64, len(ts)), make([][]uint64, len(ts))
+	for j := range ts {
+		s[j], sx[j] = make([]uint64, n), make([]uint64, n)
+	}
+	own := uint64(1 - p.ID)
+	fss.ParallelFor(n, func(wk *fss.Worker, lo, hi int) {
+		var c [2]uint64
+		for i := lo; i < hi; i++ {
+			for j, t := range ts {
+				vh := xh[i] - t // masked x − t
+				idx := vh & Mask(m)
+				wk.Eval(k.dcf, i, idx&Mask(m-1), c[:])
+				pb := 1 ^ (idx>>(m-1))&1
+				u := k.mr[i] + c[0]
+				ur := k.mrr[i] + c[1]
+				f := 1 - 2*pb
+				sj := own*pb + f*u
+				sr := pb*k.r[i] + f*ur
+				s[j][i] = sj
+				sx[j][i] = sj*vh - sr + sj*t
+			}
+		}
+	})
+	return s, sx, nil
+}
+
+// ---- public gates -----------------------------------------------------------------------------------
+
+// RecipExtra is the number of fractional bits Reciprocal and Rsqrt add to their output:
+// their results have Frac + RecipExtra fractional bits.
+const RecipExtra = 12
+
+func checkOctFrac(f uint) error {
+	if f < 8 || f > 28 {
+		return fmt.Errorf("frac %d out of range [8,28]", f)
+	}
+	return nil
+}
+
+func recipSpec(fx Fixed) octSpec {
+	return octSpec{target: octRecip, lo: -6, hi: 12, mbits: 10, inFrac: fx.Frac, outFrac: fx.Frac + RecipExtra, mulBits: 64}
+}
+
+func rsqrtSpec(fx Fixed) octSpec {
+	return octSpec{target: octRsqrt, lo: -8, hi: 14, mbits: 9, inFrac: fx.Frac, outFrac: fx.Frac + RecipExtra, mulBits: 64}
+}
+
+// GenReciprocal generates material for Reciprocal on n elements.
+func GenReciprocal(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
+	if err := checkOctFrac(fx.Frac); err != nil {
+		return nil, nil, fmt.Errorf("hss: gen recip: %w", err)
+	}
+	a, b, err := genOct(rng, "recip", n, recipSpec(fx))
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+// Reciprocal returns shares of 1/x, with Frac+RecipExtra fractional bits, for shares x (Frac
+// fractional bits, 8 ≤ Frac ≤ 28) with x ∈ [2^-6, 2^12): softmax row sums (in [1, seqLen] for
+// seqLen ≤ 4096) and other positive values.
+//
+// Construction: the octave lookup of octave.go: normalised-input lookup table as in SIGMA (Gupta et
+// al., PETS 2024), octave comparisons by one DCF per element evaluated at 17 thresholds (Boyle et
+// al., Eurocrypt 2021), M = 10 mantissa bits, and a Beaver product with the octave factor.
+// Rounds 3. Online (both parties): 16 + (Frac+15)/4 + 32 bytes (54.75 at Frac 12). Dealer (both
+// parties): two DCF keys on Frac+13 bits with payload 2, two DPF keys on 13 bits, a 64-bit triple,
+// ≈ 2.2 KB per element at Frac 12. Error: relative ≤ 2^-10 (table) + 2^-(Frac+1) (rounding of the
+// mantissa value): measured 2^-10.1 at Frac 12, within the required 2^-9. Inputs just below 2^-6
+// give ≈ 2^6, smaller ones 0. Eval cost per element: 17 DCF evaluations, 1026 DPF leaves.
+func (p *Party) Reciprocal(x []uint64) ([]uint64, error) {
+	if err := checkOctFrac(p.Fx.Frac); err != nil {
+		return nil, fmt.Errorf("hss: recip: %w", err)
+	}
+	return p.evalOct("recip", recipSpec(p.Fx), x)
+}
+
+// GenRsqrt generates material for Rsqrt on n elements.
+func GenRsqrt(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
+	if err := checkOctFrac(fx.Frac); err != nil {
+		return nil, nil, fmt.Errorf("hss: gen rsqrt: %w", err)
+	}
+	a, b, err := genOct(rng, "rsqrt", n, rsqrtSpec(fx))
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+// Rsqrt returns shares of 1/√x, with Frac+RecipExtra fractional bits, for shares x (Frac fractional
+// bits, 8 ≤ Frac ≤ 28) with x ∈ [2^-8, 2^14) (variances and mean squares plus ε; LayerNorm and RMSNorm
+// use the same construction on a more precise input and the range [2^-16, 2^15)).
+//
+// Construction: the octave lookup of octave.go (SIGMA, PETS 2024; Boyle et al., Eurocrypt 2021) with
+// M = 9 mantissa bits and two mantissa tables (even and odd octaves), 22 octaves. Rounds 3. Online
+// (both parties): 16 + (Frac+16)/4 + 32 bytes (55.25 at Frac 12). Dealer (both parties): two DCF keys
+// on Frac+15 bits with payload 2, two DPF keys on 12 bits, a 64-bit triple, ≈ 2.3 KB per element.
+// Error: relative ≤ 2^-10 + 2^-(Frac+6): measured 2^-10.1 at Frac 12. Eval cost per element: 21 DCF
+// evaluations, 1026 DPF leaves.
+func (p *Party) Rsqrt(x []uint64) ([]uint64, error) {
+	if err := checkOctFrac(p.Fx.Frac); err != nil {
+		return nil, fmt.Errorf("hss: rsqrt: %w", err)
+	}
+	return p.evalOct("rsqrt", rsqrtSpec(p.Fx), x)
+}

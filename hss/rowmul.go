@@ -1,0 +1,199 @@
+package hss
+
+import (
+	"fmt"
+	"io"
+)
+
+// Row-broadcast Beaver products: z_ij = x_ij · y_i for a ragged matrix x (row i has lens[i] entries,
+// stored row after row) and one value y_i per row, as softmax (e_ij · 1/Σe) and the norms
+// (d_ij · 1/σ_i) need. The triple is (a, b, c) with a shaped like x, b like y and c_ij = a_ij·b_i
+// (Beaver, CRYPTO'91, with the operand-reuse of matrix triples, Mohassel–Zhang, S&P 2017, for the
+// rank-one case): the parties open e = x − a and d = y − b once per row, so a row of L entries costs
+// (L + 1)·bits bits per party instead of 2L·bits with elementwise triples.
+
+// RowMulKey is one party's row-broadcast triple share mod 2^Bits. Lens (public) gives the row
+// lengths. Party 0 expands a0 [N], b0 [rows], c0 [N] from Seed; party 1 expands a1, b1 and holds C.
+type RowMulKey struct {
+	Consumable
+	Party uint8
+	Bits  uint
+	Lens  []int
+	N     int // Σ Lens
+	Seed  [32]byte
+	C     []uint64 // party 1 only
+}
+
+func (k *RowMulKey) Kind() string { return "rowmul" }
+func (k *RowMulKey) Len() int     { return k.N }
+
+// PartyID returns the party (0 or 1) the key belongs to.
+func (k *RowMulKey) PartyID() int { return int(k.Party) }
+
+// Size is the length of MarshalBinary's output.
+func (k *RowMulKey) Size() int {
+	s := 2 + 4 + PackedLen(len(k.Lens), 32) + 32
+	if k.Party == 1 {
+		s += PackedLen(k.N, k.Bits)
+	}
+	return s
+}
+
+func (k *RowMulKey) MarshalBinary() ([]byte, error) {
+	if k.Party > 1 || k.Bits < 1 || k.Bits > 64 || (k.Party == 1 && len(k.C) != k.N) {
+		return nil, fmt.Errorf("hss: rowmul key: marshal: %w", errKey)
+	}
+	var e Enc
+	e.U8(k.Party)
+	e.U8(uint8(k.Bits))
+	e.U32(uint32(len(k.Lens)))
+	l := make([]uint64, len(k.Lens))
+	for i, v := range k.Lens {
+		l[i] = uint64(v)
+	}
+	e.Packed(l, 32)
+	e.Seed(k.Seed)
+	if k.Party == 1 {
+		e.Packed(k.C, k.Bits)
+	}
+	return e.Bytes(), nil
+}
+
+func (k *RowMulKey) UnmarshalBinary(b []byte) error {
+	d := NewDec(b)
+	party, bits := d.U8(), uint(d.U8())
+	rows := int(d.U32())
+	if d.Err() == nil && (party > 1 || bits < 1 || bits > 64 || rows > MaxKeyLen) {
+		d.Fail(fmt.Errorf("party %d, width %d, %d rows: %w", party, bits, rows, errKey))
+	}
+	l := d.Packed(rows, 32)
+	lens, n := make([]int, len(l)), 0
+	for i, v := range l {
+		lens[i] = int(v)
+		n += int(v)
+		if n > MaxKeyLen {
+			d.Fail(fmt.Errorf("%d elements: %w", n, errKey))
+			break
+		}
+	}
+	seed := d.Seed()
+	var c []uint64
+	if party == 1 {
+		c = d.Packed(n, bits)
+	}
+	if err := d.Finish(); err != nil {
+		return fmt.Errorf("hss: rowmul key: %w", err)
+	}
+	k.Party, k.Bits, k.Lens, k.N, k.Seed, k.C = party, bits, lens, n, seed, c
+	return nil
+}
+
+func sumLens(op string, lens []int) (int, error) {
+	n := 0
+	for _, l := range lens {
+		if l < 0 || l > MaxKeyLen {
+			return 0, fmt.Errorf("hss: %s: row length %d out of range", op, l)
+		}
+		n += l
+		if n > MaxKeyLen {
+			return 0, fmt.Errorf("hss: %s: %d elements exceed %d", op, n, MaxKeyLen)
+		}
+	}
+	return n, nil
+}
+
+// GenRowMul generates a row-broadcast triple for rows of the given lengths in Z_2^bits (0 means 64).
+func GenRowMul(rng io.Reader, lens []int, bits uint) (k0, k1 *RowMulKey, err error) {
+	bits = normBits(bits)
+	n, err := sumLens("gen rowmul", lens)
+	if err != nil {
+		return nil, nil, err
+	}
+	if bits > 64 || len(lens) > MaxKeyLen {
+		return nil, nil, fmt.Errorf("hss: gen rowmul: width %d or %d rows out of range", bits, len(lens))
+	}
+	s0, s1, err := seeds(rng)
+	if err != nil {
+		return nil, nil, wrapGate("gen rowmul", err)
+	}
+	rows := len(lens)
+	v0, v1 := expand(s0, n, rows, n), expand(s1, n, rows)
+	c1 := make([]uint64, n)
+	m := Mask(bits)
+	i := 0
+	for r, l := range lens {
+		b := v0[1][r] + v1[1][r]
+		for range l {
+			c1[i] = ((v0[0][i]+v1[0][i])*b - v0[2][i]) & m
+			i++
+		}
+	}
+	lc := append([]int(nil), lens...)
+	return &RowMulKey{Party: 0, Bits: bits, Lens: lc, N: n, Seed: s0},
+		&RowMulKey{Party: 1, Bits: bits, Lens: append([]int(nil), lens...), N: n, Seed: s1, C: c1}, nil
+}
+
+// RowMul returns shares of x_ij · y_i mod 2^bits for a ragged x (row i has lens[i] entries, stored
+// row after row) and y with one value per row. One round; each party sends (Σlens + rows)·bits bits.
+func (p *Party) RowMul(x, y []uint64, lens []int, bits uint) ([]uint64, error) {
+	bits = normBits(bits)
+	if err := p.check("rowmul"); err != nil {
+		return nil, err
+	}
+	n, err := sumLens("rowmul", lens)
+	if err != nil {
+		return nil, err
+	}
+	if len(x) != n || len(y) != len(lens) {
+		return nil, fmt.Errorf("hss: rowmul: operands of %d and %d elements do not fit %d rows of %d elements", len(x), len(y), len(lens), n)
+	}
+	k, err := takeKey[*RowMulKey](p, "rowmul", n)
+	if err != nil {
+		return nil, err
+	}
+	if k.Bits != bits || int(k.Party) != p.ID || len(k.Lens) != len(lens) {
+		return nil, fmt.Errorf("hss: rowmul: key is for party %d width %d, %d rows; call is party %d width %d, %d rows",
+			k.Party, k.Bits, len(k.Lens), p.ID, bits, len(lens))
+	}
+	for i := range lens {
+		if k.Lens[i] != lens[i] {
+			return nil, fmt.Errorf("hss: rowmul: key row %d has %d elements, call %d", i, k.Lens[i], lens[i])
+		}
+	}
+	rows := len(lens)
+	var a, b, c []uint64
+	if p.ID == 0 {
+		v := expand(k.Seed, n, rows, n)
+		a, b, c = v[0], v[1], v[2]
+	} else {
+		if len(k.C) != n {
+			return nil, fmt.Errorf("hss: rowmul: malformed key")
+		}
+		v := expand(k.Seed, n, rows)
+		a, b, c = v[0], v[1], k.C
+	}
+	send := make([]uint64, n+rows)
+	for i := range n {
+		send[i] = x[i] - a[i]
+	}
+	for r := range rows {
+		send[n+r] = y[r] - b[r]
+	}
+	ed, err := p.OpenBits(send, bits)
+	if err != nil {
+		return nil, wrapGate("rowmul", err)
+	}
+	e, d := ed[:n], ed[n:]
+	z := make([]uint64, n)
+	m := Mask(bits)
+	own := uint64(1 - p.ID)
+	i := 0
+	for r, l := range lens {
+		br, dr := b[r], d[r]
+		for range l {
+			z[i] = (c[i] + e[i]*br + dr*a[i] + own*e[i]*dr) & m
+			i++
+		}
+	}
+	return z, nil
+}

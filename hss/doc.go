@@ -10,7 +10,16 @@
 //     (see trunc.go for the construction and its error bound);
 //   - Linear: public fixed-point weights times a shared activation (local), then Trunc;
 //   - Mul, Square, MatMul: Beaver products (Beaver, CRYPTO'91) with elementwise, square and matrix
-//     triples (Mohassel–Zhang, SecureML, S&P 2017), and fixed-point variants that fold in Trunc.
+//     triples (Mohassel–Zhang, SecureML, S&P 2017), and fixed-point variants that fold in Trunc;
+//     RowMul, a row-broadcast product (rowmul.go);
+//   - DReLU, ReLU (DCF, Boyle et al., Eurocrypt 2021), GeLU, SiLU, Exp (DPF lookups on masked,
+//     reduced-width inputs, SIGMA, PETS 2024): nonlinear.go, nonlinear_gates.go;
+//   - Reciprocal and Rsqrt: octave lookups (DCF octave comparisons, mantissa table, one Beaver
+//     product), 3 rounds, relative error ≤ 2^-9 on [2^-6, 2^12) and [2^-8, 2^14): octave.go;
+//   - Max over rows (ReLU tree), causal Softmax, LayerNorm and RMSNorm: rows.go.
+//
+// Every key kind is registered with RegisterKey and serialisable; composite gates carry one key
+// whose parts are the sub-gates' keys in the order they are consumed.
 //
 // Security model: semi-honest, two non-colluding parties and a trusted dealer. Every value a party
 // receives online is a ring element masked by dealer randomness that is uniform in Z_2^ℓ for the opened

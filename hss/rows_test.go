@@ -496,3 +496,35 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][2]int {
 	return [][2]int{{rows, 64}, {n, int(sq)}, {rows, int(sq)}, {rows, 64}, {rows, int(rs.k() + rs.idxBits())},
 		{2 * rows, 64}, {n + rows, 64}, {n, 64}}
 }
+
+// FuzzRowKeyUnmarshal feeds arbitrary bytes (seeded with real keys) to the decoders of the lookup,
+// composite and row-broadcast kinds; a decoded key must re-encode to exactly Size bytes.
+func FuzzRowKeyUnmarshal(f *testing.F) {
+	fx := Fixed{Frac: 12}
+	rng := newNLRNG(51)
+	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max"}
+	s0, _, _ := GenSoftmax(rng, 2, 3, 1, fx)
+	l0, _, _ := GenLayerNorm(rng, 1, 2, fx)
+	r0, _, _ := GenReciprocal(rng, 1, fx)
+	_, w1, _ := GenRowMul(rng, []int{1, 2}, 30)
+	e0, _, _ := GenExp(rng, 2, fx)
+	m0, _, _ := GenMax(rng, 1, 3, 16)
+	for i, k := range []Key{s0, l0, r0, w1, e0, m0} {
+		b, _ := k.(MarshalKey).MarshalBinary()
+		f.Add(uint8(i), b)
+	}
+	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
+		kind := kinds[int(which)%len(kinds)]
+		k, _ := NewKey(kind)
+		if err := k.UnmarshalBinary(b); err != nil {
+			return
+		}
+		b2, err := k.MarshalBinary()
+		if err != nil {
+			t.Fatalf("%s: decoded key does not re-encode: %v", kind, err)
+		}
+		if len(b2) != k.Size() {
+			t.Fatalf("%s: Size %d != %d", kind, k.Size(), len(b2))
+		}
+	})
+}

@@ -18,6 +18,9 @@ type instance struct {
 	outFrac uint
 	gen     func(rng io.Reader) (k0, k1 hss.Key, err error)
 	eval    func(p *hss.Party, in [][]uint64) ([]uint64, error)
+	// perElems, when positive, replaces the number of outputs as the divisor of the per-element
+	// columns (Max reports per input element: its outputs are one per row).
+	perElems int
 }
 
 // gate is a row of the table: prepare builds an instance with about n output elements.
@@ -173,6 +176,146 @@ func nonlinearGate(g hss.NonlinearGate) gate {
 	}}
 }
 
+// logUniform draws n values with log2 uniform in [lo, hi).
+func logUniform(r *rand.Rand, n int, lo, hi float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.Exp2(lo + (hi-lo)*r.Float64())
+	}
+	return out
+}
+
+// octaveGate: Reciprocal / Rsqrt on log-uniform inputs in [2^lo, 2^hi) (softmax row sums, norm
+// variances); outputs have Frac+RecipExtra fractional bits.
+func octaveGate(name string, lo, hi float64, ref func(float64) float64,
+	gen func(io.Reader, int, hss.Fixed) (hss.Key, hss.Key, error), eval func(*hss.Party, []uint64) ([]uint64, error)) gate {
+	return gate{name: name, prepare: func(n int, r *rand.Rand, fx hss.Fixed) (*instance, error) {
+		x := logUniform(r, n, lo, hi)
+		y := make([]float64, n)
+		for i := range y {
+			y[i] = ref(fx.Decode(fx.Encode(x[i])))
+		}
+		return &instance{
+			inputs: [][]float64{x}, inFrac: same(fx, 1), ref: y, outFrac: fx.Frac + hss.RecipExtra,
+			gen:  func(rng io.Reader) (hss.Key, hss.Key, error) { return gen(rng, n, fx) },
+			eval: func(p *hss.Party, in [][]uint64) ([]uint64, error) { return eval(p, in[0]) },
+		}, nil
+	}}
+}
+
+// maxGate: row maxima of rows of 64 scores (per input element).
+func maxGate() gate {
+	return gate{name: "max/64", prepare: func(n int, r *rand.Rand, fx hss.Fixed) (*instance, error) {
+		const cols = 64
+		rows := max(1, n/cols)
+		x := uniform(r, rows*cols, -60, 60)
+		ref := make([]float64, rows)
+		for i := range rows {
+			ref[i] = math.Inf(-1)
+			for j := range cols {
+				ref[i] = math.Max(ref[i], fx.Decode(fx.Encode(x[i*cols+j])))
+			}
+		}
+		bits := fx.Frac + 9
+		return &instance{
+			inputs: [][]float64{x}, inFrac: same(fx, 1), ref: ref, outFrac: fx.Frac, perElems: rows * cols,
+			gen:  func(rng io.Reader) (hss.Key, hss.Key, error) { return hss.GenMax(rng, rows, cols, bits) },
+			eval: func(p *hss.Party, in [][]uint64) ([]uint64, error) { return p.Max(in[0], rows, cols, bits) },
+		}, nil
+	}}
+}
+
+// softmaxGate: causal softmax of an s×s attention-score matrix (prefill, pos0 = 0, s² ≈ n), scores
+// N(0, 3²) — per element of the full matrix.
+func softmaxGate() gate {
+	return gate{name: "softmax/causal", prepare: func(n int, r *rand.Rand, fx hss.Fixed) (*instance, error) {
+		s := max(1, int(math.Sqrt(float64(n))))
+		x := normal(r, s*s, 3)
+		ref := make([]float64, s*s)
+		for i := range s {
+			m := math.Inf(-1)
+			for j := 0; j <= i; j++ {
+				m = math.Max(m, fx.Decode(fx.Encode(x[i*s+j])))
+			}
+			var sum float64
+			for j := 0; j <= i; j++ {
+				sum += math.Exp(fx.Decode(fx.Encode(x[i*s+j])) - m)
+			}
+			for j := 0; j <= i; j++ {
+				ref[i*s+j] = math.Exp(fx.Decode(fx.Encode(x[i*s+j]))-m) / sum
+			}
+		}
+		return &instance{
+			inputs: [][]float64{x}, inFrac: same(fx, 1), ref: ref, outFrac: fx.Frac,
+			gen:  func(rng io.Reader) (hss.Key, hss.Key, error) { return hss.GenSoftmax(rng, s, s, 0, fx) },
+			eval: func(p *hss.Party, in [][]uint64) ([]uint64, error) { return p.Softmax(in[0], s, s, 0) },
+		}, nil
+	}}
+}
+
+// normGate: LayerNorm (center) or RMSNorm over rows of dim 768 (GPT-2 width); rows have random
+// scales σ ∈ [2^-3, 2^5] and means, gains N(1, 0.3²), biases N(0, 0.1²).
+func normGate(center bool) gate {
+	name := "rmsnorm768"
+	if center {
+		name = "layernorm768"
+	}
+	return gate{name: name, prepare: func(n int, r *rand.Rand, fx hss.Fixed) (*instance, error) {
+		const dim, eps = 768, 1e-5
+		rows := max(1, n/dim)
+		x := make([]float64, rows*dim)
+		for i := range rows {
+			sig := math.Exp2(-3 + 8*r.Float64())
+			mu := r.NormFloat64() * sig
+			for j := range dim {
+				x[i*dim+j] = mu + r.NormFloat64()*sig
+			}
+		}
+		g, b := normal(r, dim, 0.3), normal(r, dim, 0.1)
+		for j := range g {
+			g[j]++
+		}
+		ge, be := fx.EncodeVec(g), fx.EncodeVec(b)
+		gd, bd, xd := fx.DecodeVec(ge), fx.DecodeVec(be), fx.DecodeVec(fx.EncodeVec(x))
+		ref := make([]float64, rows*dim)
+		for i := range rows {
+			row := xd[i*dim : (i+1)*dim]
+			var mu, v float64
+			if center {
+				for _, e := range row {
+					mu += e
+				}
+				mu /= dim
+			}
+			for _, e := range row {
+				v += (e - mu) * (e - mu)
+			}
+			v /= dim
+			for j, e := range row {
+				ref[i*dim+j] = gd[j] * (e - mu) / math.Sqrt(v+eps)
+				if center {
+					ref[i*dim+j] += bd[j]
+				}
+			}
+		}
+		return &instance{
+			inputs: [][]float64{x}, inFrac: same(fx, 1), ref: ref, outFrac: fx.Frac,
+			gen: func(rng io.Reader) (hss.Key, hss.Key, error) {
+				if center {
+					return hss.GenLayerNorm(rng, rows, dim, fx)
+				}
+				return hss.GenRMSNorm(rng, rows, dim, fx)
+			},
+			eval: func(p *hss.Party, in [][]uint64) ([]uint64, error) {
+				if center {
+					return p.LayerNorm(in[0], rows, dim, ge, be, eps)
+				}
+				return p.RMSNorm(in[0], rows, dim, ge, eps)
+			},
+		}, nil
+	}}
+}
+
 // allGates is the measured table. To add a gate, append a gate{name, prepare} here, or, for an
 // elementwise gate in package hss, add it to hss.NonlinearGates (picked up automatically).
 func allGates() []gate {
@@ -186,5 +329,8 @@ func allGates() []gate {
 	for _, g := range hss.NonlinearGates {
 		gs = append(gs, nonlinearGate(g))
 	}
-	return gs
+	return append(gs,
+		octaveGate("recip", 0, 12, func(x float64) float64 { return 1 / x }, hss.GenReciprocal, (*hss.Party).Reciprocal),
+		octaveGate("rsqrt", -4, 14, func(x float64) float64 { return 1 / math.Sqrt(x) }, hss.GenRsqrt, (*hss.Party).Rsqrt),
+		maxGate(), softmaxGate(), normGate(true), normGate(false))
 }

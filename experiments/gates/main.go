@@ -1,7 +1,8 @@
 // Command gates measures every hss gate over random inputs in transformer ranges: maximum absolute
 // error against a float64 reference, online bytes per output element (both parties together), rounds,
 // dealer bytes per element (both parties' keys), and online time per element (both parties running
-// concurrently over an in-memory pipe on this machine). With -matmul it instead reports the ring
+// concurrently over an in-memory pipe on this machine). Max is reported per input element; recip and
+// rsqrt inputs are log-uniform over their ranges; softmax is causal over a √n×√n score matrix. With -matmul it instead reports the ring
 // matmul throughput at 128×768×768 for the kernel backend and the plain triple loop.
 //
 //	go run ./experiments/gates [-json] [-n 4096] [-frac 12] [-only name] [-matmul]
@@ -131,6 +132,9 @@ func measure(g gate, n int, fx hss.Fixed, seed uint64) (result, error) {
 		maxErr = math.Max(maxErr, math.Abs(y[i]-inst.ref[i]))
 	}
 	m := float64(len(y))
+	if inst.perElems > 0 {
+		m = float64(inst.perElems)
+	}
 	return result{
 		Gate:        g.name,
 		MaxAbsErr:   maxErr,

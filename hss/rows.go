@@ -378,8 +378,8 @@ func GenRMSNorm(rng io.Reader, rows, dim int, fx Fixed) (k0, k1 Key, err error) 
 // (range [2^-16, 2^15), 3 rounds); y = Trunc(γ√ρ ⊙ RowMul(d, r)) + β (2 rounds, 64-bit).
 // Rounds 8. Online (both parties, per element): 14 (square) + 16 (row product) + 16 (trunc) bytes,
 // plus ≈ 101 bytes per row. Dealer: ≈ 27.5 bytes per element (party 1's triple and truncation
-// shares), ≈ 3.4 KB per row. Error: |y − y_ref| ≤ |γ|·(2^-9·|ŷ| + 2^-Frac/σ) + 2^-Frac, ŷ the normalised
-// value (the second term is the mean's rounding), measured in the tests.
+// shares), ≈ 3.4 KB per row. Error: |y − y_ref| ≤ |γ|·(2^-9·|ŷ| + 2^-Frac/σ) + 2^(1−Frac), ŷ the
+// normalised value (the second term is the mean's rounding), measured in the tests.
 func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps float64) ([]uint64, error) {
 	return p.norm("layernorm", x, rows, dim, gain, bias, eps, true)
 }
@@ -391,7 +391,7 @@ func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps fl
 // LayerNorm, |γ_i·x_i/rms| < 2^13. Construction as LayerNorm without the mean (Zhang and Sennrich,
 // 2019, for the function; SIGMA-style gates). Rounds 7. Online (both parties, per element): 14 + 16 +
 // 16 bytes, plus ≈ 85 bytes per row. Dealer: ≈ 27.5 bytes per element, ≈ 3.4 KB per row. Error:
-// |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^-Frac.
+// |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac).
 func (p *Party) RMSNorm(x []uint64, rows, dim int, gain []uint64, eps float64) ([]uint64, error) {
 	return p.norm("rmsnorm", x, rows, dim, gain, nil, eps, false)
 }

@@ -147,30 +147,6 @@ func dot4Generic(w []float32, ldw int, x []float32, n int, y []float32) {
 	y[0], y[1], y[2], y[3] = a0+b0, a1+b1, a2+b2, a3+b3
 }
 
-// streamElems is the weight-matrix size (elements) from which decoding
-// streams it (8 MiB of float32).
-const streamElems = 1 << 21
-
-// dot4Stream is dot4 with non-temporal prefetching of w (AVX2 path only).
-func dot4Stream(w []float32, ldw int, x []float32, n int, y []float32) {
-	_ = w[3*ldw+n-1]
-	_ = x[n-1]
-	_ = y[3]
-	n8 := n &^ 7
-	if n8 == 0 {
-		dot4Generic(w, ldw, x, n, y)
-		return
-	}
-	dot4NTAVX2(&w[0], ldw, &x[0], n8, &y[0])
-	for k := n8; k < n; k++ {
-		xk := x[k]
-		y[0] += w[k] * xk
-		y[1] += w[ldw+k] * xk
-		y[2] += w[2*ldw+k] * xk
-		y[3] += w[3*ldw+k] * xk
-	}
-}
-
 // gemm3x4 sets y[i*ldy+j] = x[i*ldx : i*ldx+n] · w[j*ldw : j*ldw+n] for
 // i = 0..2, j = 0..3.
 func gemm3x4(x []float32, ldx int, w []float32, ldw int, n int, y []float32, ldy int) {
@@ -224,10 +200,19 @@ func gemm4x4(x []float32, ldx int, w []float32, ldw int, n int, y []float32, ldy
 // matmulCols computes output columns [lo, hi) of y[n][out] = x[n][in]·wᵀ + b
 // (b may be nil). Lengths are checked by the caller.
 func matmulCols(y, x, w, b []float32, n, out, in, lo, hi int) {
-	// A matrix-vector product over a matrix much larger than the caches
-	// (an LM head) streams its weights with non-temporal prefetches, so
-	// they do not evict the rest of the model from the cache hierarchy.
-	stream := n == 1 && useAsm && int64(out)*int64(in) >= streamElems
+	if n == 1 {
+		// A matrix-vector product (decoding) is bound by the weights'
+		// memory traffic: one row at a time makes a single sequential
+		// stream that the hardware prefetchers follow through the whole
+		// matrix. Interleaving four rows (dot4, which shares the loads of
+		// x) measured half the bandwidth from DRAM on AMD EPYC: 32000x288
+		// took 2.98 ms single-threaded with dot4, 1.27 ms with dot.
+		for o := lo; o < hi; o++ {
+			y[o] = dot(x[:in], w[o*in:o*in+in])
+		}
+		addBias(y, b, n, out, lo, hi)
+		return
+	}
 	o := lo
 	for ; o+4 <= hi; o += 4 {
 		wb := w[o*in:]
@@ -240,10 +225,6 @@ func matmulCols(y, x, w, b []float32, n, out, in, lo, hi int) {
 		for ; i+3 <= n; i += 3 {
 			gemm3x4(x[i*in:], in, wb, in, in, y[i*out+o:], out)
 		}
-		if stream {
-			dot4Stream(wb, in, x, in, y[o:])
-			continue
-		}
 		for ; i < n; i++ {
 			dot4(wb, in, x[i*in:], in, y[i*out+o:])
 		}
@@ -254,13 +235,19 @@ func matmulCols(y, x, w, b []float32, n, out, in, lo, hi int) {
 			y[i*out+o] = dot(x[i*in:i*in+in], wr)
 		}
 	}
-	if b != nil {
-		bb := b[lo:hi]
-		for i := 0; i < n; i++ {
-			yr := y[i*out+lo : i*out+hi]
-			for j, v := range bb {
-				yr[j] += v
-			}
+	addBias(y, b, n, out, lo, hi)
+}
+
+// addBias adds b[lo:hi] to columns [lo, hi) of every row of y[n][out].
+func addBias(y, b []float32, n, out, lo, hi int) {
+	if b == nil {
+		return
+	}
+	bb := b[lo:hi]
+	for i := 0; i < n; i++ {
+		yr := y[i*out+lo : i*out+hi]
+		for j, v := range bb {
+			yr[j] += v
 		}
 	}
 }

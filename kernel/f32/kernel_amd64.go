@@ -41,8 +41,3 @@ func gemm3x4AVX2(x *float32, ldx int, w *float32, ldw int, n int, y *float32, ld
 //
 //go:noescape
 func gemm4x4AVX512(x *float32, ldx int, w *float32, ldw int, n int, y *float32, ldy int)
-
-// dot4NTAVX2 is dot4AVX2 with PREFETCHNTA of the weight rows 1 KiB ahead.
-//
-//go:noescape
-func dot4NTAVX2(w *float32, ldw int, x *float32, n int, y *float32)

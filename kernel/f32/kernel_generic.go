@@ -27,7 +27,3 @@ func gemm3x4AVX2(x *float32, ldx int, w *float32, ldw int, n int, y *float32, ld
 func gemm4x4AVX512(x *float32, ldx int, w *float32, ldw int, n int, y *float32, ldy int) {
 	panic("f32: no assembly kernels")
 }
-
-func dot4NTAVX2(w *float32, ldw int, x *float32, n int, y *float32) {
-	panic("f32: no assembly kernels")
-}

@@ -35,9 +35,10 @@ type Runner struct {
 	pos    int
 	pool   *f32.Pool
 
-	// Activations for one chunk, row-major.
-	x, xb, xb2, q []float32 // [maxChunk][Dim]
-	hb, hb2       []float32 // [maxChunk][HiddenDim]
+	// Input activations of one chunk [maxChunk][Dim], and scratch for the
+	// values of one layer (see plainExec).
+	x     []float32
+	arena []float32
 	// KV cache, [NLayers][maxSeq][KVDim] each.
 	key, val []float32
 	att      []float32 // [threads][maxSeq] attention scratch
@@ -50,6 +51,8 @@ type Runner struct {
 	attnN            int
 	attnQ, attnOut   []float32
 	attnKey, attnVal []float32
+
+	exec plainExec
 }
 
 // NewRunner checks m and returns a runner for up to maxSeq positions
@@ -81,11 +84,7 @@ func NewRunnerThreads(m *Model, maxSeq, threads int) (*Runner, error) {
 	r := &Runner{
 		m: m, cfg: c, maxSeq: maxSeq, pool: pool,
 		x:      make([]float32, chunk*c.Dim),
-		xb:     make([]float32, chunk*c.Dim),
-		xb2:    make([]float32, chunk*c.Dim),
-		q:      make([]float32, chunk*c.Dim),
-		hb:     make([]float32, chunk*c.HiddenDim),
-		hb2:    make([]float32, chunk*c.HiddenDim),
+		arena:  make([]float32, chunk*layerScratch(c)),
 		key:    make([]float32, cacheLen),
 		val:    make([]float32, cacheLen),
 		att:    make([]float32, pool.Threads()*maxSeq),
@@ -95,6 +94,7 @@ func NewRunnerThreads(m *Model, maxSeq, threads int) (*Runner, error) {
 		r.cos, r.sin = ropeTable(maxSeq, c.HeadDim(), c.RopeTheta)
 	}
 	r.attnFn = r.attendPart
+	r.exec = plainExec{r: r}
 	runtime.AddCleanup(r, func(p *f32.Pool) { p.Close() }, pool)
 	return r, nil
 }
@@ -140,15 +140,11 @@ func (r *Runner) Forward(ids []int) ([]float32, error) {
 	}
 	for len(ids) > 0 {
 		n := min(len(ids), maxChunk)
-		if err := r.layers(ids[:n]); err != nil {
+		logits, err := r.chunk(ids[:n], true)
+		if err != nil {
 			return nil, err
 		}
-		if n == len(ids) {
-			if err := r.head(r.logits, n-1, 1); err != nil {
-				return nil, err
-			}
-		}
-		r.pos += n
+		copy(r.logits, logits)
 		ids = ids[n:]
 	}
 	return r.logits, nil
@@ -170,128 +166,32 @@ func (r *Runner) ForwardAll(ids []int) ([][]float32, error) {
 	done := 0
 	for done < len(ids) {
 		n := min(len(ids)-done, maxChunk)
-		if err := r.layers(ids[done : done+n]); err != nil {
+		logits, err := r.chunk(ids[done:done+n], false)
+		if err != nil {
 			return nil, err
 		}
-		if err := r.head(flat[done*V:(done+n)*V], 0, n); err != nil {
-			return nil, err
-		}
-		r.pos += n
+		copy(flat[done*V:(done+n)*V], logits)
 		done += n
 	}
 	return rows, nil
 }
 
-// head writes the logits of chunk rows [from, from+n) into out ([n][Vocab]).
-func (r *Runner) head(out []float32, from, n int) error {
-	c, m := r.cfg, r.m
-	D := c.Dim
-	for i := from; i < from+n; i++ {
-		r.norm(r.xb[i*D:(i+1)*D], r.x[i*D:(i+1)*D], m.FinalNorm)
+// chunk embeds ids (at most maxChunk, checked) at r.pos and runs them
+// through Forward with the plain executor, returning the logits of the last
+// row (last) or of every row. They alias the runner's scratch.
+func (r *Runner) chunk(ids []int, last bool) ([]float32, error) {
+	n := len(ids)
+	x := r.x[:n*r.cfg.Dim]
+	if err := r.m.EmbedInto(x, ids, r.pos); err != nil {
+		return nil, err
 	}
-	return r.pool.MatMul(out, r.xb[from*D:(from+n)*D], m.LMHead, nil, n, c.VocabSize, D)
-}
-
-func (r *Runner) norm(out, x []float32, n Norm) {
-	if r.cfg.Arch == ArchGPT2 {
-		layerNorm(out, x, n.W, n.B, r.cfg.NormEps)
-	} else {
-		rmsNorm(out, x, n.W, r.cfg.NormEps)
+	r.exec.reset()
+	logits, err := Forward[[]float32](&r.exec, r.m, x, n, r.pos, last)
+	if err != nil {
+		return nil, fmt.Errorf("model: forward: %w", err)
 	}
-}
-
-// layers embeds ids (at positions r.pos…) into r.x and runs every block,
-// filling the cache. The ids have been checked.
-func (r *Runner) layers(ids []int) error {
-	c, m := r.cfg, r.m
-	n, pos0 := len(ids), r.pos
-	D, H, KV, hd := c.Dim, c.HiddenDim, c.KVDim(), c.HeadDim()
-	gpt := c.Arch == ArchGPT2
-	x, xb, xb2, q := r.x[:n*D], r.xb[:n*D], r.xb2[:n*D], r.q[:n*D]
-	hb, hb2 := r.hb[:n*H], r.hb2[:n*H]
-
-	for i, id := range ids {
-		copy(x[i*D:(i+1)*D], m.Embed[id*D:(id+1)*D])
-		if gpt {
-			p := m.Pos[(pos0+i)*D : (pos0+i+1)*D]
-			xr := x[i*D : (i+1)*D]
-			for j := range xr {
-				xr[j] += p[j]
-			}
-		}
-	}
-	for l := range m.Layers {
-		L := &m.Layers[l]
-		for i := 0; i < n; i++ {
-			r.norm(xb[i*D:(i+1)*D], x[i*D:(i+1)*D], L.AttnNorm)
-		}
-		cacheOff := l * r.maxSeq * KV
-		kc := r.key[cacheOff+pos0*KV : cacheOff+(pos0+n)*KV]
-		vc := r.val[cacheOff+pos0*KV : cacheOff+(pos0+n)*KV]
-		if err := r.linear(q, xb, L.Wq, n); err != nil {
-			return err
-		}
-		if err := r.linear(kc, xb, L.Wk, n); err != nil {
-			return err
-		}
-		if err := r.linear(vc, xb, L.Wv, n); err != nil {
-			return err
-		}
-		if !gpt {
-			half := hd / 2
-			for i := 0; i < n; i++ {
-				p := pos0 + i
-				cs, sn := r.cos[p*half:(p+1)*half], r.sin[p*half:(p+1)*half]
-				rotate(q[i*D:(i+1)*D], hd, c.RopeStyle, cs, sn)
-				rotate(kc[i*KV:(i+1)*KV], hd, c.RopeStyle, cs, sn)
-			}
-		}
-		// Attention over the cache, heads in parallel.
-		r.attnPos0, r.attnN = pos0, n
-		r.attnQ, r.attnOut = q, xb2
-		r.attnKey = r.key[cacheOff : cacheOff+(pos0+n)*KV]
-		r.attnVal = r.val[cacheOff : cacheOff+(pos0+n)*KV]
-		r.pool.For(n*c.NHeads, r.attnFn)
-		if err := r.linear(xb, xb2, L.Wo, n); err != nil {
-			return err
-		}
-		addInto(x, xb)
-
-		for i := 0; i < n; i++ {
-			r.norm(xb[i*D:(i+1)*D], x[i*D:(i+1)*D], L.FFNNorm)
-		}
-		if err := r.linear(hb, xb, L.W1, n); err != nil {
-			return err
-		}
-		if gpt {
-			for i, v := range hb {
-				hb[i] = GeLU(v)
-			}
-		} else {
-			if err := r.linear(hb2, xb, L.W3, n); err != nil {
-				return err
-			}
-			for i, v := range hb {
-				hb[i] = SiLU(v) * hb2[i]
-			}
-		}
-		if err := r.linear(xb, hb, L.W2, n); err != nil {
-			return err
-		}
-		addInto(x, xb)
-	}
-	return nil
-}
-
-func (r *Runner) linear(y, x []float32, l Linear, n int) error {
-	return r.pool.MatMul(y, x, l.W, l.B, n, l.Out, l.In)
-}
-
-func addInto(x, y []float32) {
-	y = y[:len(x)]
-	for i := range x {
-		x[i] += y[i]
-	}
+	r.pos += n
+	return logits, nil
 }
 
 // attendPart runs attention tasks [lo, hi); task t is head t/n, row t%n, so

@@ -161,13 +161,18 @@ func checkSeedBits(seeds, scw []block) error {
 	return nil
 }
 
-// MarshalBinary encodes the batch.
+// MarshalBinary encodes the batch. Batches without early termination keep the "DPF1" layout;
+// others are written as "DPF2", whose P byte carries Leaf in its high nibble (P | Leaf<<4).
 func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 	if k == nil {
 		return nil, errors.New("fss: dpf marshal: nil keys")
 	}
 	b := make([]byte, 0, headerLen+k.Size())
-	b = putHeader(b, "DPF1", k.Party, k.Bits, k.P, k.N)
+	if k.Leaf == 0 {
+		b = putHeader(b, "DPF1", k.Party, k.Bits, k.P, k.N)
+	} else {
+		b = putHeader(b, "DPF2", k.Party, k.Bits, k.P|int(k.Leaf)<<4, k.N)
+	}
 	b = appendBlocks(b, k.seeds)
 	b = appendBlocks(b, k.scw)
 	b = appendTCW(b, k.tcw)
@@ -176,15 +181,30 @@ func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary decodes a batch written by MarshalBinary, replacing k's contents.
 func (k *DPFKeys) UnmarshalBinary(b []byte) error {
-	party, bits, p, n, rest, err := parseHeader(b, "DPF1")
+	var leaf uint
+	magic := "DPF1"
+	if len(b) >= headerLen && string(b[:4]) == "DPF2" {
+		c := append([]byte(nil), b[:headerLen]...)
+		leaf = uint(c[6] >> 4)
+		c[6] &= 0x0f
+		copy(c, "DPF1")
+		b = append(c, b[headerLen:]...)
+		if leaf == 0 {
+			return errors.New("fss: dpf unmarshal: DPF2 batch without early termination")
+		}
+	}
+	party, bits, p, n, rest, err := parseHeader(b, magic)
 	if err != nil {
 		return fmt.Errorf("fss: dpf unmarshal: %w", err)
 	}
-	probe := DPFKeys{Party: party, Bits: bits, P: p, N: n}
+	if leaf > bits || leaf > MaxLeaf {
+		return fmt.Errorf("fss: dpf unmarshal: %d early-terminated levels for width %d", leaf, bits)
+	}
+	probe := DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf}
 	if len(rest) != probe.Size() {
 		return fmt.Errorf("fss: dpf unmarshal: %w", errTruncated)
 	}
-	nk := newDPFKeys(party, bits, p, n)
+	nk := newDPFKeys(party, bits, leaf, p, n)
 	rest = readBlocks(nk.seeds, rest)
 	rest = readBlocks(nk.scw, rest)
 	if rest, err = readTCW(nk.tcw, rest); err != nil {

@@ -145,7 +145,8 @@ func TestDCFErrors(t *testing.T) {
 func TestDPFPointAndWindow(t *testing.T) {
 	rng := newRNG(4)
 	pr := rand.New(rand.NewPCG(5, 6))
-	for _, bits := range []uint{1, 3, 8, 12, 20} {
+	for _, tc := range []struct{ bits, leaf uint }{{1, 0}, {3, 0}, {8, 0}, {12, 0}, {20, 0}, {1, 1}, {3, 3}, {8, 2}, {12, 4}, {20, 5}, {9, 6}} {
+		bits := tc.bits
 		n := 20
 		alphas := make([]uint64, n)
 		betas := make([]uint64, 2*n)
@@ -153,9 +154,12 @@ func TestDPFPointAndWindow(t *testing.T) {
 			alphas[i] = pr.Uint64() & maskBits(bits)
 			betas[2*i], betas[2*i+1] = pr.Uint64(), 1
 		}
-		k0, k1, err := GenDPF(rng, bits, 2, alphas, betas)
+		k0, k1, err := GenDPFLeaf(rng, bits, tc.leaf, 2, alphas, betas)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got, want := k0.Size(), n*DPFLeafKeySize(bits, tc.leaf, 2); got > want || got < want-n {
+			t.Fatalf("size %d, want %d", got, want)
 		}
 		w := NewWorker()
 		count := min(1<<bits, 100)
@@ -163,7 +167,7 @@ func TestDPFPointAndWindow(t *testing.T) {
 		p0, p1 := make([]uint64, 2), make([]uint64, 2)
 		for i := range alphas {
 			// a window that contains alpha (possibly wrapping), then one that may not
-			for _, lo := range []uint64{alphas[i] - uint64(count/2), pr.Uint64()} {
+			for _, lo := range []uint64{alphas[i] - uint64(count/2), pr.Uint64(), alphas[i] - 1} {
 				if err := w.EvalWindow(k0, i, lo, count, a); err != nil {
 					t.Fatal(err)
 				}
@@ -182,7 +186,7 @@ func TestDPFPointAndWindow(t *testing.T) {
 					if j%7 == 0 {
 						w.EvalPoint(k0, i, x, p0)
 						w.EvalPoint(k1, i, x, p1)
-						if p0[0] != a[2*j] || p1[1] != b[2*j+1] {
+						if p0[0] != a[2*j] || p0[1] != a[2*j+1] || p1[0] != b[2*j] || p1[1] != b[2*j+1] {
 							t.Fatalf("bits=%d: point and window evaluation disagree", bits)
 						}
 					}
@@ -229,6 +233,26 @@ func TestMarshalRoundTrip(t *testing.T) {
 	}
 	if b2, _ := d.MarshalBinary(); !bytes.Equal(b, b2) {
 		t.Fatal("dpf re-encoding differs")
+	}
+	e0, _, err := GenDPFLeaf(rng, 11, 4, 1, []uint64{7, 9}, []uint64{1, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = e0.MarshalBinary()
+	if len(b) != headerLen+e0.Size() || string(b[:4]) != "DPF2" {
+		t.Fatalf("early-terminated encoding: %d bytes, Size %d", len(b), e0.Size())
+	}
+	if err := d.UnmarshalBinary(b); err != nil || d.Leaf != 4 {
+		t.Fatal(err, d.Leaf)
+	}
+	if b2, _ := d.MarshalBinary(); !bytes.Equal(b, b2) {
+		t.Fatal("early-terminated dpf re-encoding differs")
+	}
+	if err := d.UnmarshalBinary(b[:len(b)-1]); err == nil {
+		t.Fatal("truncated key accepted")
+	}
+	if _, _, err := GenDPFLeaf(rng, 3, 4, 1, []uint64{1}, []uint64{1}); err == nil {
+		t.Fatal("leaf above width accepted")
 	}
 }
 
@@ -296,6 +320,9 @@ func FuzzDPFUnmarshal(f *testing.F) {
 	b, _ := k0.MarshalBinary()
 	f.Add(b)
 	f.Add([]byte("DPF1"))
+	e0, _, _ := GenDPFLeaf(rng, 9, 3, 1, []uint64{3, 100}, make([]uint64, 2))
+	b, _ = e0.MarshalBinary()
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var k DPFKeys
 		if err := k.UnmarshalBinary(data); err != nil {
@@ -307,8 +334,14 @@ func FuzzDPFUnmarshal(f *testing.F) {
 		}
 		w := NewWorker()
 		o := make([]uint64, k.P)
+		win := make([]uint64, 3*k.P)
 		for i := 0; i < k.N; i++ {
 			w.EvalPoint(&k, i, 1, o)
+			if k.Bits <= MaxWindowBits && k.Bits >= 2 {
+				if err := w.EvalWindow(&k, i, 1, 3, win); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	})
 }
@@ -340,9 +373,12 @@ func BenchmarkDCF12(b *testing.B) { benchDCF(b, 12) }
 func BenchmarkDCF16(b *testing.B) { benchDCF(b, 16) }
 func BenchmarkDCF24(b *testing.B) { benchDCF(b, 24) }
 
-func BenchmarkDPFWindow1024(b *testing.B) {
+func BenchmarkDPFWindow1024(b *testing.B)      { benchWindow(b, 0) }
+func BenchmarkDPFWindow1024Leaf4(b *testing.B) { benchWindow(b, 4) }
+
+func benchWindow(b *testing.B, leaf uint) {
 	rng := newRNG(11)
-	k0, _, err := GenDPF(rng, 16, 1, []uint64{1234}, []uint64{1})
+	k0, _, err := GenDPFLeaf(rng, 16, leaf, 1, []uint64{1234}, []uint64{1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,6 +9,29 @@ import (
 type Worker struct {
 	h   *hasher
 	buf []uint64
+	// window expansion: two alternating levels of seeds and control bits, and the leaf blocks
+	lv  [2][]block
+	lt  [2][]uint64
+	lb  []block
+	cur int
+}
+
+// level returns buffer which (0: current, 1: next) of the window expansion with room for n nodes.
+func (w *Worker) level(which, n int) ([]block, []uint64) {
+	j := w.cur ^ which
+	if cap(w.lv[j]) < n {
+		w.lv[j], w.lt[j] = make([]block, n, 2*n), make([]uint64, n, 2*n)
+	}
+	return w.lv[j][:n], w.lt[j][:n]
+}
+
+func (w *Worker) swap() { w.cur ^= 1 }
+
+func (w *Worker) leafBlocks(n int) []block {
+	if cap(w.lb) < n {
+		w.lb = make([]block, n, 2*n)
+	}
+	return w.lb[:n]
 }
 
 // NewWorker returns a fresh worker.

@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package fss
+
+const useAESNI = false
+
+func mmoWith(_ *roundKeys, c interface{ Encrypt(dst, src []byte) }, dst, src []block) {
+	mmoGeneric(c, dst, src)
+}
+
+func mmoFixed(dst, src []block) { mmoGeneric(fixedCipher, dst, src) }

@@ -1,0 +1,163 @@
+package infer_test
+
+import (
+	"crypto/rand"
+	"math"
+	mrand "math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/hssee/hssee/ee"
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/infer"
+	"github.com/hssee/hssee/model"
+)
+
+// scaledModel is a random model whose activations look like a trained
+// one's: unit-variance embeddings, weights of std 1/√in (RandomModel's are
+// ≈ N(0, 0.02²), which would leave every activation near the fixed-point
+// resolution), norm gains in [0.5, 1.5].
+func scaledModel(t *testing.T, c model.Config, seed uint64) *model.Model {
+	t.Helper()
+	m, err := model.RandomModel(c, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mrand.New(mrand.NewPCG(seed, 3))
+	scale := func(v []float32, s float32) {
+		for i := range v {
+			v[i] *= s
+		}
+	}
+	scale(m.Embed, 50)
+	if !c.TiedEmbed {
+		scale(m.LMHead, 50/float32(math.Sqrt(float64(c.Dim))))
+	}
+	gains := func(n *model.Norm) {
+		for i := range n.W {
+			n.W[i] = float32(0.5 + r.Float64())
+		}
+	}
+	for i := range m.Layers {
+		L := &m.Layers[i]
+		for _, l := range []*model.Linear{&L.Wq, &L.Wk, &L.Wv, &L.Wo, &L.W1, &L.W2, &L.W3} {
+			scale(l.W, 50/float32(math.Sqrt(float64(max(l.In, 1)))))
+			scale(l.B, 10)
+		}
+		gains(&L.AttnNorm)
+		gains(&L.FFNNorm)
+	}
+	gains(&m.FinalNorm)
+	return m
+}
+
+func tinyConfig(arch model.Arch) model.Config {
+	c := model.Config{Arch: arch, Dim: 32, HiddenDim: 64, NLayers: 2, NHeads: 4, NKVHeads: 2, VocabSize: 64,
+		MaxSeqLen: 32, NormEps: 1e-5, RopeTheta: 10000, RopeStyle: model.RopeHalf, BOS: 1, EOS: 2}
+	if arch == model.ArchGPT2 {
+		c.NKVHeads, c.RopeStyle, c.RopeTheta, c.TiedEmbed = 4, "", 0, true
+	}
+	return c
+}
+
+func maxDiff(a, b []float32) float64 {
+	var d float64
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}
+
+// TestHSSMatchesPlain runs a prefill and decode steps of random LLaMA
+// (GQA, both RoPE layouts) and GPT-2 models under HSS, plain and through
+// EE, and checks the reconstructed logits against the plain executor on
+// the same weights: within 0.05 absolute (fixed point, 12 fractional bits).
+func TestHSSMatchesPlain(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func() model.Config
+		mode ee.Mode
+	}{
+		{"llama-half", func() model.Config { return tinyConfig(model.ArchLlama) }, ""},
+		{"llama-interleaved", func() model.Config {
+			c := tinyConfig(model.ArchLlama)
+			c.RopeStyle = model.RopeInterleaved
+			return c
+		}, ""},
+		{"llama-rotate", func() model.Config { return tinyConfig(model.ArchLlama) }, ee.ModeRotate},
+		{"gpt2", func() model.Config { return tinyConfig(model.ArchGPT2) }, ""},
+		{"gpt2-rotate", func() model.Config { return tinyConfig(model.ArchGPT2) }, ee.ModeRotate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := scaledModel(t, tc.cfg(), 11)
+			if tc.mode != "" {
+				var err error
+				if m, err = ee.Transform(m, newKey(t, tc.mode, 5)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			plain := runner(t, m, 0)
+			h, err := infer.NewHSS(m, hss.Fixed{Frac: hss.DefaultFrac}, 0, rand.Reader, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps := [][]int{{1, 17, 5, 40, 9}, {33}, {2}, {63}}
+			var worst float64
+			for i, ids := range steps {
+				want, err := plain.Forward(ids)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := h.Forward(ids)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d := maxDiff(got, want)
+				worst = max(worst, d)
+				if d > 0.05 {
+					t.Errorf("step %d: max |logit diff| %.4f > 0.05", i, d)
+				}
+				if c := h.Last(); c.OnlineBytes <= 0 || c.Rounds <= 0 || c.DealerBytes <= 0 {
+					t.Errorf("step %d: costs %+v", i, c)
+				}
+			}
+			if h.Pos() != 8 {
+				t.Fatalf("pos %d", h.Pos())
+			}
+			tot := h.Total()
+			t.Logf("max |dlogit| %.4f; online %d B, %d rounds, dealer %d B over %d positions", worst, tot.OnlineBytes, tot.Rounds, tot.DealerBytes, h.Pos())
+		})
+	}
+}
+
+func TestHSSErrors(t *testing.T) {
+	m := scaledModel(t, tinyConfig(model.ArchLlama), 3)
+	fx := hss.Fixed{Frac: hss.DefaultFrac}
+	if _, err := infer.NewHSS(nil, fx, 0, rand.Reader, nil, nil); err == nil {
+		t.Error("nil model accepted")
+	}
+	if _, err := infer.NewHSS(m, hss.Fixed{Frac: 70}, 0, rand.Reader, nil, nil); err == nil {
+		t.Error("bad encoding accepted")
+	}
+	h, err := infer.NewHSS(m, fx, 8, rand.Reader, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ids  []int
+		want string
+	}{
+		{nil, "no tokens"},
+		{make([]int, 9), "capacity"},
+		{[]int{64}, "token"},
+		{[]int{-1}, "token"},
+	} {
+		if _, err := h.Forward(tc.ids); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.ids, err, tc.want)
+		}
+	}
+	// A failed call leaves the engine usable and unchanged.
+	if _, err := h.Forward([]int{1, 2, 3}); err != nil || h.Pos() != 3 {
+		t.Fatalf("after errors: %v, pos %d", err, h.Pos())
+	}
+}

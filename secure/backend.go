@@ -1,0 +1,147 @@
+package secure
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/hssee/hssee/hss"
+)
+
+// Widths: every opened value is sent at the full 64 bits for now; the hss
+// gates support reduced widths where measured value ranges allow.
+const width = 64
+
+// Party is the party-side Backend: it evaluates each step with the peer
+// through P, consuming P.Keys in order.
+type Party struct{ P *hss.Party }
+
+func (b Party) Values() bool { return true }
+
+func (b Party) Linear(x Tensor, w *EncLinear) (Tensor, error) {
+	y, err := b.P.Linear(x.V, x.Rows, w.In, w.W, w.Out, w.B, width)
+	return Tensor{Rows: x.Rows, Cols: w.Out, V: y}, err
+}
+
+func (b Party) Trunc(x Tensor) (Tensor, error) {
+	y, err := b.P.Trunc(x.V, b.P.Fx.Frac, width)
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
+}
+
+func (b Party) Mul(x, y Tensor) (Tensor, error) {
+	z, err := b.P.MulFixed(x.V, y.V, width)
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: z}, err
+}
+
+func (b Party) MatMulT(x, y Tensor) (Tensor, error) {
+	if x.Cols != y.Cols {
+		return Tensor{}, fmt.Errorf("secure: matmul: inner dimensions %d and %d", x.Cols, y.Cols)
+	}
+	z, err := b.P.MatMulTFixed(x.V, y.V, x.Rows, x.Cols, y.Rows, width)
+	return Tensor{Rows: x.Rows, Cols: y.Rows, V: z}, err
+}
+
+func (b Party) MatMul(x, y Tensor) (Tensor, error) {
+	if x.Cols != y.Rows {
+		return Tensor{}, fmt.Errorf("secure: matmul: inner dimensions %d and %d", x.Cols, y.Rows)
+	}
+	z, err := b.P.MatMulFixed(x.V, y.V, x.Rows, x.Cols, y.Cols, width)
+	return Tensor{Rows: x.Rows, Cols: y.Cols, V: z}, err
+}
+
+func (b Party) Softmax(x Tensor, pos0 int) (Tensor, error) {
+	y, err := b.P.Softmax(x.V, x.Rows, x.Cols, pos0)
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
+}
+
+func (b Party) Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error) {
+	var y []uint64
+	var err error
+	if center {
+		y, err = b.P.LayerNorm(x.V, x.Rows, x.Cols, n.Gain, n.Bias, eps)
+	} else {
+		y, err = b.P.RMSNorm(x.V, x.Rows, x.Cols, n.Gain, eps)
+	}
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
+}
+
+func (b Party) Act(x Tensor, gelu bool) (Tensor, error) {
+	var y []uint64
+	var err error
+	if gelu {
+		y, err = b.P.GeLU(x.V)
+	} else {
+		y, err = b.P.SiLU(x.V)
+	}
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
+}
+
+// Sink receives the dealer's key pairs in consumption order (party 0's key
+// first); *dealer.Dealer is one.
+type Sink interface {
+	Push(k0, k1 hss.MarshalKey) error
+}
+
+// Dealer is the dealer-side Backend: on shapes only, it generates each
+// step's material with randomness from Rand and pushes it to Sink.
+type Dealer struct {
+	Rand io.Reader
+	Fx   hss.Fixed
+	Sink Sink
+}
+
+func (d Dealer) Values() bool { return false }
+
+func (d Dealer) push(k0, k1 hss.Key, err error) error {
+	if err != nil {
+		return err
+	}
+	m0, ok0 := k0.(hss.MarshalKey)
+	m1, ok1 := k1.(hss.MarshalKey)
+	if !ok0 || !ok1 {
+		return fmt.Errorf("secure: dealer: %s keys are not serialisable", k0.Kind())
+	}
+	return d.Sink.Push(m0, m1)
+}
+
+func pair[K hss.Key](k0, k1 K, err error) (hss.Key, hss.Key, error) { return k0, k1, err }
+
+func (d Dealer) Linear(x Tensor, w *EncLinear) (Tensor, error) {
+	y := Tensor{Rows: x.Rows, Cols: w.Out}
+	return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, d.Fx.Frac, width)))
+}
+
+func (d Dealer) Trunc(x Tensor) (Tensor, error) {
+	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, d.Fx.Frac, width)))
+}
+
+func (d Dealer) Mul(x, y Tensor) (Tensor, error) {
+	return x, d.push(pair(hss.GenMulFixed(d.Rand, x.Rows*x.Cols, d.Fx.Frac, width)))
+}
+
+func (d Dealer) MatMulT(x, y Tensor) (Tensor, error) {
+	z := Tensor{Rows: x.Rows, Cols: y.Rows}
+	return z, d.push(pair(hss.GenMatMulFixed(d.Rand, x.Rows, x.Cols, y.Rows, d.Fx.Frac, width)))
+}
+
+func (d Dealer) MatMul(x, y Tensor) (Tensor, error) {
+	z := Tensor{Rows: x.Rows, Cols: y.Cols}
+	return z, d.push(pair(hss.GenMatMulFixed(d.Rand, x.Rows, x.Cols, y.Cols, d.Fx.Frac, width)))
+}
+
+func (d Dealer) Softmax(x Tensor, pos0 int) (Tensor, error) {
+	return x, d.push(hss.GenSoftmax(d.Rand, x.Rows, x.Cols, pos0, d.Fx))
+}
+
+func (d Dealer) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {
+	if center {
+		return x, d.push(hss.GenLayerNorm(d.Rand, x.Rows, x.Cols, d.Fx))
+	}
+	return x, d.push(hss.GenRMSNorm(d.Rand, x.Rows, x.Cols, d.Fx))
+}
+
+func (d Dealer) Act(x Tensor, gelu bool) (Tensor, error) {
+	if gelu {
+		return x, d.push(hss.GenGeLU(d.Rand, x.Rows*x.Cols, d.Fx))
+	}
+	return x, d.push(hss.GenSiLU(d.Rand, x.Rows*x.Cols, d.Fx))
+}

@@ -1,0 +1,349 @@
+// Package secure runs the transformer forward pass of package model on
+// secret-shared activations: Exec implements model.Executor on Tensors
+// whose values are one party's additive shares in Z_2^64 (fixed point, see
+// hss.Fixed), and delegates every interactive step to a Backend:
+//
+//   - Party (EvalBackend): evaluates hss gates with the peer over an
+//     hss.Transport, consuming dealer material;
+//   - Dealer (GenBackend): walks the same pass on shapes only and generates
+//     each gate's material for both parties, in exactly the order the
+//     parties will consume it.
+//
+// Local steps (residual additions, row selection, head slicing, RoPE's
+// public rotation, the key/value cache) are done here, the same for every
+// backend, so the dealer's walk and the parties' cannot drift apart. Linear
+// layers use the public (EE-transformed) weights, encoded once by
+// EncodeWeights.
+//
+// Protocol per layer (LLaMA; GPT-2 replaces RMSNorm by LayerNorm, SiLU·up
+// by GeLU and has no RoPE): RMSNorm; Linear Q, K, V (one truncation round
+// each); RoPE (local product with the public cos/sin, one truncation);
+// per query head: Q·Kᵀ (Beaver matrix triple), causal softmax, P·V
+// (Beaver); Linear O; residual add (local); RMSNorm; Linear W1, W3; SiLU;
+// product (Beaver); Linear W2; residual add. 1/√HeadDim is folded into the
+// encoded Wq. See the hss gates for each step's error bound and cost.
+package secure
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/model"
+)
+
+// Tensor is a row-major [Rows][Cols] matrix of one party's shares. V is
+// nil in the dealer's shape-only walk.
+type Tensor struct {
+	Rows, Cols int
+	V          []uint64
+}
+
+// shape returns an empty tensor of the given shape, with values when vals.
+func shape(rows, cols int, vals bool) Tensor {
+	t := Tensor{Rows: rows, Cols: cols}
+	if vals {
+		t.V = make([]uint64, rows*cols)
+	}
+	return t
+}
+
+// Backend evaluates (or, in the dealer, generates material for) the
+// interactive steps. Inputs and outputs have Fx.Frac fractional bits unless
+// stated.
+type Backend interface {
+	// Values reports whether tensors carry values (false for the dealer).
+	Values() bool
+	// Linear is x·Wᵀ + b with public encoded weights, truncated back to
+	// Frac bits.
+	Linear(x Tensor, w *EncLinear) (Tensor, error)
+	// Trunc divides x (with 2·Frac fractional bits) by 2^Frac.
+	Trunc(x Tensor) (Tensor, error)
+	// Mul is the elementwise fixed-point product.
+	Mul(a, b Tensor) (Tensor, error)
+	// MatMulT is the fixed-point product x [m×k] · yᵀ for y [n×k].
+	MatMulT(x, y Tensor) (Tensor, error)
+	// MatMul is the fixed-point product x [m×k] · y [k×n].
+	MatMul(x, y Tensor) (Tensor, error)
+	// Softmax is the causal softmax of each row of x [rows × pos0+rows]:
+	// row i sees its first pos0+i+1 columns.
+	Softmax(x Tensor, pos0 int) (Tensor, error)
+	// Norm is RMSNorm (bias nil, center false) or LayerNorm of each row.
+	Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error)
+	// Act is SiLU or (gelu) tanh-GeLU, elementwise.
+	Act(x Tensor, gelu bool) (Tensor, error)
+}
+
+// Exec is the secure executor of one model for one party or the dealer: a
+// model.Executor[Tensor]. It keeps the key/value cache (as shares, or
+// shapes in the dealer) and the RoPE tables. Not safe for concurrent use.
+type Exec struct {
+	cfg  model.Config
+	fx   hss.Fixed
+	b    Backend
+	w    *Weights // nil in the dealer
+	vals bool
+
+	cos, sin []uint64 // RoPE tables [maxSeq][HeadDim/2], Frac bits
+	maxSeq   int
+	kcache   []Tensor // per layer [pos][KVDim]
+	vcache    []Tensor
+}
+
+// NewExec returns an executor for a model with config cfg over backend b,
+// for up to maxSeq positions. w holds the encoded weights; it is needed
+// (and checked against cfg) only when the backend carries values.
+func NewExec(cfg model.Config, fx hss.Fixed, w *Weights, b Backend, maxSeq int) (*Exec, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("secure: %w", err)
+	}
+	if err := fx.Validate(); err != nil {
+		return nil, fmt.Errorf("secure: %w", err)
+	}
+	if b == nil {
+		return nil, errors.New("secure: nil backend")
+	}
+	if maxSeq <= 0 || maxSeq > cfg.MaxSeqLen {
+		return nil, fmt.Errorf("secure: max seq %d out of range [1, %d]", maxSeq, cfg.MaxSeqLen)
+	}
+	e := &Exec{cfg: cfg, fx: fx, b: b, w: w, vals: b.Values(), maxSeq: maxSeq,
+		kcache: make([]Tensor, cfg.NLayers), vcache: make([]Tensor, cfg.NLayers)}
+	if e.vals {
+		if w == nil || w.cfg != cfg || w.fx != fx {
+			return nil, errors.New("secure: weights missing or encoded for another model or encoding")
+		}
+	}
+	for l := range e.kcache {
+		e.kcache[l] = Tensor{Cols: cfg.KVDim()}
+		e.vcache[l] = Tensor{Cols: cfg.KVDim()}
+	}
+	if cfg.Arch == model.ArchLlama {
+		half := cfg.HeadDim() / 2
+		e.cos, e.sin = make([]uint64, maxSeq*half), make([]uint64, maxSeq*half)
+		for p := range maxSeq {
+			for i := range half {
+				a := float64(p) * math.Pow(float64(cfg.RopeTheta), -2*float64(i)/float64(cfg.HeadDim()))
+				e.cos[p*half+i] = fx.Encode(math.Cos(a))
+				e.sin[p*half+i] = fx.Encode(math.Sin(a))
+			}
+		}
+	}
+	return e, nil
+}
+
+// Pos is the number of cached positions.
+func (e *Exec) Pos() int { return e.kcache[0].Rows }
+
+// Reset empties the cache.
+func (e *Exec) Reset() { e.Truncate(0) }
+
+// Truncate drops cached positions from pos on (undoing a failed pass).
+func (e *Exec) Truncate(pos int) {
+	for l := range e.kcache {
+		for _, t := range []*Tensor{&e.kcache[l], &e.vcache[l]} {
+			if t.Rows > pos {
+				t.Rows = max(pos, 0)
+				if t.V != nil {
+					t.V = t.V[:t.Rows*t.Cols]
+				}
+			}
+		}
+	}
+}
+
+var _ model.Executor[Tensor] = (*Exec)(nil)
+
+func (e *Exec) BeginLayer(int) error { return nil }
+
+func (e *Exec) checkRows(op string, x Tensor, rows, cols int) error {
+	if x.Rows != rows || x.Cols != cols || (e.vals && len(x.V) != rows*cols) {
+		return fmt.Errorf("secure: %s: tensor %dx%d, want %dx%d", op, x.Rows, x.Cols, rows, cols)
+	}
+	return nil
+}
+
+func (e *Exec) Norm(x Tensor, n *model.Norm, rows int) (Tensor, error) {
+	if err := e.checkRows("norm", x, rows, e.cfg.Dim); err != nil {
+		return Tensor{}, err
+	}
+	var en *EncNorm
+	if e.vals {
+		var err error
+		if en, err = e.w.norm(n); err != nil {
+			return Tensor{}, err
+		}
+	}
+	return e.b.Norm(x, en, float64(e.cfg.NormEps), e.cfg.Arch == model.ArchGPT2)
+}
+
+func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
+	if err := e.checkRows("linear", x, rows, l.In); err != nil {
+		return Tensor{}, err
+	}
+	el := &EncLinear{Out: l.Out, In: l.In}
+	if e.vals {
+		var err error
+		if el, err = e.w.linear(l); err != nil {
+			return Tensor{}, err
+		}
+	}
+	return e.b.Linear(x, el)
+}
+
+func (e *Exec) Head(x Tensor, rows int) (Tensor, error) {
+	if err := e.checkRows("head", x, rows, e.cfg.Dim); err != nil {
+		return Tensor{}, err
+	}
+	el := &EncLinear{Out: e.cfg.VocabSize, In: e.cfg.Dim}
+	if e.vals {
+		el = e.w.head
+	}
+	return e.b.Linear(x, el)
+}
+
+func (e *Exec) AddInto(acc, y Tensor) (Tensor, error) {
+	if acc.Rows != y.Rows || acc.Cols != y.Cols || len(acc.V) != len(y.V) {
+		return Tensor{}, fmt.Errorf("secure: add: shapes %dx%d and %dx%d", acc.Rows, acc.Cols, y.Rows, y.Cols)
+	}
+	for i, v := range y.V {
+		acc.V[i] += v
+	}
+	return acc, nil
+}
+
+// Rope multiplies each RoPE pair by the public rotation of its position
+// (values with 2·Frac fractional bits, locally) and truncates once.
+func (e *Exec) Rope(x Tensor, rows, width, pos0 int) (Tensor, error) {
+	if err := e.checkRows("rope", x, rows, width); err != nil {
+		return Tensor{}, err
+	}
+	if pos0 < 0 || pos0+rows > e.maxSeq {
+		return Tensor{}, fmt.Errorf("secure: rope: positions beyond the context")
+	}
+	y := shape(rows, width, e.vals)
+	if e.vals {
+		hd := e.cfg.HeadDim()
+		half := hd / 2
+		for i := range rows {
+			p := pos0 + i
+			cs, sn := e.cos[p*half:(p+1)*half], e.sin[p*half:(p+1)*half]
+			for h := 0; h < width; h += hd {
+				src, dst := x.V[i*width+h:i*width+h+hd], y.V[i*width+h:i*width+h+hd]
+				for j := range half {
+					a, b := ropePair(e.cfg.RopeStyle, half, j)
+					xa, xb := src[a], src[b]
+					dst[a] = xa*cs[j] - xb*sn[j]
+					dst[b] = xa*sn[j] + xb*cs[j]
+				}
+			}
+		}
+	}
+	return e.b.Trunc(y)
+}
+
+// ropePair returns the two dimensions of pair j of a head.
+func ropePair(style model.RopeStyle, half, j int) (int, int) {
+	if style == model.RopeHalf {
+		return j, j + half
+	}
+	return 2 * j, 2*j + 1
+}
+
+// Attend appends k and v to the layer's cache and runs, for every query
+// head, scores = q_h·K_gᵀ, the causal softmax and P·V_g (g the head's KV
+// group); the 1/√HeadDim scale is in the encoded Wq.
+func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error) {
+	c := e.cfg
+	KV, D, hd := c.KVDim(), c.Dim, c.HeadDim()
+	if err := e.checkRows("attention q", q, rows, D); err != nil {
+		return Tensor{}, err
+	}
+	if err := e.checkRows("attention k", k, rows, KV); err != nil {
+		return Tensor{}, err
+	}
+	if err := e.checkRows("attention v", v, rows, KV); err != nil {
+		return Tensor{}, err
+	}
+	if layer < 0 || layer >= len(e.kcache) || e.kcache[layer].Rows != pos0 || pos0+rows > e.maxSeq {
+		return Tensor{}, fmt.Errorf("secure: attention: layer %d cache holds %d positions, call is at %d (context %d)",
+			layer, e.kcache[layer%len(e.kcache)].Rows, pos0, e.maxSeq)
+	}
+	K, V := appendRows(e.kcache[layer], k), appendRows(e.vcache[layer], v)
+	e.kcache[layer], e.vcache[layer] = K, V
+	T := pos0 + rows
+	out := shape(rows, D, e.vals)
+	group := c.NHeads / c.NKVHeads
+	for h := range c.NHeads {
+		g := h / group
+		qh := cols(q, h*hd, hd, e.vals)
+		kg := cols(K, g*hd, hd, e.vals)
+		vg := cols(V, g*hd, hd, e.vals)
+		s, err := e.b.MatMulT(qh, kg)
+		if err != nil {
+			return Tensor{}, fmt.Errorf("head %d scores: %w", h, err)
+		}
+		if s.Rows != rows || s.Cols != T {
+			return Tensor{}, fmt.Errorf("secure: attention: scores %dx%d, want %dx%d", s.Rows, s.Cols, rows, T)
+		}
+		p, err := e.b.Softmax(s, pos0)
+		if err != nil {
+			return Tensor{}, fmt.Errorf("head %d softmax: %w", h, err)
+		}
+		o, err := e.b.MatMul(p, vg)
+		if err != nil {
+			return Tensor{}, fmt.Errorf("head %d values: %w", h, err)
+		}
+		if e.vals {
+			for i := range rows {
+				copy(out.V[i*D+h*hd:i*D+(h+1)*hd], o.V[i*hd:(i+1)*hd])
+			}
+		}
+	}
+	return out, nil
+}
+
+// appendRows returns t with the rows of add appended (t's storage may be
+// reused).
+func appendRows(t, add Tensor) Tensor {
+	return Tensor{Rows: t.Rows + add.Rows, Cols: t.Cols, V: append(t.V, add.V...)}
+}
+
+// cols returns columns [from, from+n) of t as a new tensor.
+func cols(t Tensor, from, n int, vals bool) Tensor {
+	out := shape(t.Rows, n, vals)
+	if vals {
+		for i := range t.Rows {
+			copy(out.V[i*n:(i+1)*n], t.V[i*t.Cols+from:i*t.Cols+from+n])
+		}
+	}
+	return out
+}
+
+func (e *Exec) Act(x Tensor, rows int) (Tensor, error) {
+	if err := e.checkRows("activation", x, rows, e.cfg.HiddenDim); err != nil {
+		return Tensor{}, err
+	}
+	return e.b.Act(x, e.cfg.Arch == model.ArchGPT2)
+}
+
+func (e *Exec) Mul(a, b Tensor, rows int) (Tensor, error) {
+	if err := e.checkRows("mul", a, rows, e.cfg.HiddenDim); err != nil {
+		return Tensor{}, err
+	}
+	if err := e.checkRows("mul", b, rows, e.cfg.HiddenDim); err != nil {
+		return Tensor{}, err
+	}
+	return e.b.Mul(a, b)
+}
+
+func (e *Exec) Rows(x Tensor, from, n, cols int) (Tensor, error) {
+	if x.Cols != cols || from < 0 || n < 0 || from+n > x.Rows {
+		return Tensor{}, fmt.Errorf("secure: rows %d…%d of a %dx%d tensor", from, from+n, x.Rows, x.Cols)
+	}
+	out := Tensor{Rows: n, Cols: cols}
+	if e.vals {
+		out.V = x.V[from*cols : (from+n)*cols]
+	}
+	return out, nil
+}

@@ -88,7 +88,7 @@ type Exec struct {
 	cos, sin []uint64 // RoPE tables [maxSeq][HeadDim/2], Frac bits
 	maxSeq   int
 	kcache   []Tensor // per layer [pos][KVDim]
-	vcache    []Tensor
+	vcache   []Tensor
 }
 
 // NewExec returns an executor for a model with config cfg over backend b,

@@ -274,15 +274,19 @@ func (p *Party) evalThresholds(k *lutKey, spec *lutSpec, x []uint64, ts []uint64
 	}
 	own := uint64(1 - p.ID)
 	fss.ParallelFor(n, func(wk *fss.Worker, lo, hi int) {
-		var c [2]uint64
+		nt := len(ts)
+		keys, in, c := make([]int, nt), make([]uint64, nt), make([]uint64, 2*nt)
 		for i := lo; i < hi; i++ {
+			for j, t := range ts {
+				keys[j], in[j] = i, (xh[i]-t)&Mask(m-1)
+			}
+			wk.EvalMulti(k.dcf, keys, in, c) // all thresholds of element i in one lockstep walk
 			for j, t := range ts {
 				vh := xh[i] - t // masked x − t
 				idx := vh & Mask(m)
-				wk.Eval(k.dcf, i, idx&Mask(m-1), c[:])
 				pb := 1 ^ (idx>>(m-1))&1
-				u := k.mr[i] + c[0]
-				ur := k.mrr[i] + c[1]
+				u := k.mr[i] + c[2*j]
+				ur := k.mrr[i] + c[2*j+1]
 				f := 1 - 2*pb
 				sj := own*pb + f*u
 				sr := pb*k.r[i] + f*ur

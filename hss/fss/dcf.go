@@ -196,9 +196,13 @@ func EvalBatch(party int, k *DCFKeys, xs, out []uint64) error {
 		return fmt.Errorf("fss: dcf eval: %d inputs and %d outputs for %d keys of payload %d", len(xs), len(out), k.N, k.P)
 	}
 	ParallelFor(k.N, func(w *Worker, lo, hi int) {
-		v := w.scratch(k.P)
-		for i := lo; i < hi; i++ {
-			k.evalOne(w.h, i, xs[i]&maskBits(k.Bits), out[i*k.P:(i+1)*k.P], v)
+		keys := make([]int, min(hi-lo, 1024))
+		for a := lo; a < hi; a += len(keys) {
+			b := min(a+len(keys), hi)
+			for j := range b - a {
+				keys[j] = a + j
+			}
+			w.EvalMulti(k, keys[:b-a], xs[a:b], out[a*k.P:b*k.P])
 		}
 	})
 	return nil
@@ -214,4 +218,95 @@ func maskBits(bits uint) uint64 {
 		return ^uint64(0)
 	}
 	return 1<<bits - 1
+}
+
+// dcfGroup is the number of DCF paths EvalMulti walks in lockstep (one batch of hashed blocks per
+// level for all of them).
+const dcfGroup = 32
+
+// EvalMulti evaluates key keys[j] of the batch at xs[j] for every j, writing this party's share of
+// β·1{x < α} into out[j*P:(j+1)*P]. The paths are walked in lockstep, dcfGroup at a time, so each
+// tree level costs one call of the batched hash (mmoBlocks) for the whole group instead of
+// 1 + ⌈P/2⌉ single-block AES calls per path. Keys may repeat (one key at several points, as in
+// interval containment). It gives the same shares as Eval.
+func (w *Worker) EvalMulti(k *DCFKeys, keys []int, xs []uint64, out []uint64) {
+	p := k.P
+	bits := k.Bits
+	nv := (p + 1) / 2 // value blocks per level and per path
+	per := 1 + nv
+	var s [dcfGroup]block
+	var t [dcfGroup]uint64
+	var xg [dcfGroup]uint64
+	if cap(w.lb) < dcfGroup*per {
+		w.lb = make([]block, dcfGroup*per)
+	}
+	blk := w.lb[:dcfGroup*per]
+	neg := mask64(uint64(k.Party))
+	for g0 := 0; g0 < len(keys); g0 += dcfGroup {
+		g1 := min(g0+dcfGroup, len(keys))
+		ng := g1 - g0
+		for g := range ng {
+			s[g], t[g] = k.seeds[keys[g0+g]], uint64(k.Party)
+			xg[g] = xs[g0+g] & maskBits(bits)
+			o := out[(g0+g)*p : (g0+g+1)*p]
+			for j := range o {
+				o[j] = 0
+			}
+		}
+		for l := uint(0); l < bits; l++ {
+			for g := range ng {
+				c := bit(xg[g], bits, l)
+				b := blk[g*per : (g+1)*per]
+				b[0] = block{s[g].lo ^ (tweakL + c), s[g].hi}
+				for j := range nv {
+					b[1+j] = block{s[g].lo ^ (tweakV + 2*uint64(j) + c), s[g].hi}
+				}
+			}
+			mmoBlocks(blk[:ng*per], blk[:ng*per])
+			for g := range ng {
+				c := bit(xg[g], bits, l)
+				wi := keys[g0+g]*int(bits) + int(l)
+				b := blk[g*per : (g+1)*per]
+				m := mask64(t[g])
+				vcw := k.vcw[wi*p : (wi+1)*p]
+				o := out[(g0+g)*p : (g0+g+1)*p]
+				for j := range o {
+					vb := b[1+j/2]
+					v := vb.lo
+					if j&1 == 1 {
+						v = vb.hi
+					}
+					o[j] += v + (vcw[j] & m)
+				}
+				sc := b[0]
+				tc := sc.lo & 1
+				sc.lo &^= 1
+				cw := k.scw[wi]
+				s[g] = block{sc.lo ^ (cw.lo & m), sc.hi ^ (cw.hi & m)}
+				t[g] = tc ^ (t[g] & (uint64(k.tcw[wi]>>c) & 1))
+			}
+		}
+		for g := range ng {
+			b := blk[g*nv : (g+1)*nv]
+			for j := range nv {
+				b[j] = block{s[g].lo ^ (tweakLeaf + 2*uint64(j)), s[g].hi}
+			}
+		}
+		mmoBlocks(blk[:ng*nv], blk[:ng*nv])
+		for g := range ng {
+			i := keys[g0+g]
+			m := mask64(t[g])
+			fin := k.fin[i*p : (i+1)*p]
+			o := out[(g0+g)*p : (g0+g+1)*p]
+			for j := range o {
+				vb := blk[g*nv+j/2]
+				v := vb.lo
+				if j&1 == 1 {
+					v = vb.hi
+				}
+				y := o[j] + v + (fin[j] & m)
+				o[j] = (y ^ neg) - neg
+			}
+		}
+	}
 }

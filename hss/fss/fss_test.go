@@ -116,6 +116,49 @@ func TestDCFRandomWidths(t *testing.T) {
 	}
 }
 
+// TestDCFEvalMulti checks lockstep evaluation (repeated keys, every payload length, groups and
+// tails) against single-path evaluation.
+func TestDCFEvalMulti(t *testing.T) {
+	rng := newRNG(12)
+	pr := rand.New(rand.NewPCG(7, 8))
+	for _, p := range []int{1, 2, 3, 8} {
+		for _, bits := range []uint{1, 5, 17, 64} {
+			n := 9
+			alphas, betas := make([]uint64, n), make([]uint64, n*p)
+			for i := range alphas {
+				alphas[i] = pr.Uint64() & maskBits(bits)
+			}
+			for i := range betas {
+				betas[i] = pr.Uint64()
+			}
+			k0, _, err := GenDCF(rng, bits, p, alphas, betas)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := NewWorker()
+			m := 75
+			keys, xs := make([]int, m), make([]uint64, m)
+			for j := range keys {
+				keys[j] = pr.IntN(n)
+				xs[j] = pr.Uint64()
+				if j%3 == 0 {
+					xs[j] = alphas[keys[j]] - uint64(j%2)
+				}
+			}
+			got, want := make([]uint64, m*p), make([]uint64, p)
+			w.EvalMulti(k0, keys, xs, got)
+			for j := range keys {
+				w.Eval(k0, keys[j], xs[j], want)
+				for q := range want {
+					if got[j*p+q] != want[q] {
+						t.Fatalf("p=%d bits=%d: evaluation %d differs", p, bits, j)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestDCFErrors(t *testing.T) {
 	rng := newRNG(3)
 	if _, _, err := Gen(rng, 0, 0, 1); err == nil {

@@ -251,50 +251,76 @@ func (p *Party) MatMulT(x, yT []uint64, m, k, n int, bits uint) ([]uint64, error
 }
 
 func (p *Party) matMulWith(key *MatMulKey, x, y []uint64, m, k, n int, bits uint) ([]uint64, error) {
-	if key.Bits != bits || int(key.Party) != p.ID || key.M != m || key.K != k || key.N != n {
-		return nil, fmt.Errorf("hss: matmul: key is for party %d shape %dx%dx%d width %d; call is party %d shape %dx%dx%d width %d",
-			key.Party, key.M, key.K, key.N, key.Bits, p.ID, m, k, n, bits)
-	}
-	mk, kn, mn := m*k, k*n, m*n
-	var a, b, c []uint64
-	if p.ID == 0 {
-		v := expand(key.Seed, mk, kn, mn)
-		a, b, c = v[0], v[1], v[2]
-	} else {
-		if len(key.C) != mn {
-			return nil, fmt.Errorf("hss: matmul: malformed key")
-		}
-		v := expand(key.Seed, mk, kn)
-		a, b, c = v[0], v[1], key.C
-	}
-	send := make([]uint64, mk+kn)
-	for i := range mk {
-		send[i] = x[i] - a[i]
-	}
-	for i := range kn {
-		send[mk+i] = y[i] - b[i]
+	mm, send, err := p.matMulPrep(key, x, y, m, k, n, bits)
+	if err != nil {
+		return nil, err
 	}
 	ef, err := p.OpenBits(send, bits)
 	if err != nil {
 		return nil, wrapGate("matmul", err)
 	}
-	e, f := ef[:mk], ef[mk:]
-	// Z_i = C_i + E·B_i + (A_i + [i=0]·E)·F: two ring matmuls per party.
+	return mm.finish(p.ID, ef)
+}
+
+// matMulState is a Beaver matrix product between its opening and its
+// local completion.
+type matMulState struct {
+	a, b, c []uint64
+	m, k, n int
+	bits    uint
+}
+
+// matMulPrep checks key against the call, expands the party's triple and
+// returns the values to open: X − A and Y − B.
+func (p *Party) matMulPrep(key *MatMulKey, x, y []uint64, m, k, n int, bits uint) (*matMulState, []uint64, error) {
+	if key.Bits != bits || int(key.Party) != p.ID || key.M != m || key.K != k || key.N != n {
+		return nil, nil, fmt.Errorf("hss: matmul: key is for party %d shape %dx%dx%d width %d; call is party %d shape %dx%dx%d width %d",
+			key.Party, key.M, key.K, key.N, key.Bits, p.ID, m, k, n, bits)
+	}
+	mk, kn, mn := m*k, k*n, m*n
+	st := &matMulState{m: m, k: k, n: n, bits: bits}
 	if p.ID == 0 {
+		v := expand(key.Seed, mk, kn, mn)
+		st.a, st.b, st.c = v[0], v[1], v[2]
+	} else {
+		if len(key.C) != mn {
+			return nil, nil, fmt.Errorf("hss: matmul: malformed key")
+		}
+		v := expand(key.Seed, mk, kn)
+		st.a, st.b, st.c = v[0], v[1], key.C
+	}
+	send := make([]uint64, mk+kn)
+	for i := range mk {
+		send[i] = x[i] - st.a[i]
+	}
+	for i := range kn {
+		send[mk+i] = y[i] - st.b[i]
+	}
+	return st, send, nil
+}
+
+// finish computes the party's share of X·Y from the opened E = X − A and
+// F = Y − B (ef = E ‖ F).
+func (st *matMulState) finish(party int, ef []uint64) ([]uint64, error) {
+	m, k, n := st.m, st.k, st.n
+	a, b, c := st.a, st.b, st.c
+	e, f := ef[:m*k], ef[m*k:]
+	// Z_i = C_i + E·B_i + (A_i + [i=0]·E)·F: two ring matmuls per party.
+	if party == 0 {
 		for i := range a {
 			a[i] += e[i]
 		}
 	}
 	fT, bT := transpose(f, k, n), transpose(b, k, n)
-	z := make([]uint64, mn)
-	t := make([]uint64, mn)
+	z := make([]uint64, m*n)
+	t := make([]uint64, m*n)
 	if err := kernel.RingMatMul(z, e, m, k, bT, n); err != nil {
 		return nil, wrapGate("matmul", err)
 	}
 	if err := kernel.RingMatMul(t, a, m, k, fT, n); err != nil {
 		return nil, wrapGate("matmul", err)
 	}
-	msk := Mask(bits)
+	msk := Mask(st.bits)
 	for i := range z {
 		z[i] = (z[i] + t[i] + c[i]) & msk
 	}

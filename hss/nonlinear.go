@@ -221,7 +221,7 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 		return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 	}
 	for j, d := range k.dpf {
-		if d.N != n || d.Bits != spec.parts[j].m || d.Party != p.ID || d.Bits > fss.MaxWindowBits {
+		if d.N != n || d.Bits != spec.parts[j].m || d.Party != p.ID || d.Bits > fss.MaxWindowBits || d.P != 1 {
 			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 		}
 	}
@@ -242,19 +242,22 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 		d := k.dpf[j]
 		w := len(part.tabs[0])
 		whi := part.wlo + int64(w)
+		// The window share at position q is that of [r_j = start+q], i.e. of [z = whi−1−q]: the
+		// tables are read backwards.
+		rev := make([][]uint64, len(part.tabs))
+		for t, tab := range part.tabs {
+			rev[t] = make([]uint64, w)
+			for q := range rev[t] {
+				rev[t][q] = tab[w-1-q]
+			}
+		}
 		fss.ParallelFor(n, func(wk *fss.Worker, lo, hi int) {
-			e := make([]uint64, w)
 			for i := lo; i < hi; i++ {
 				idx := (xh[i] >> part.k) & Mask(part.m)
 				start := idx - uint64(whi-1)
-				// Cannot fail: widths and window sizes were checked against the key above.
-				_ = wk.EvalWindow(d, i, start, w, e)
-				// e[q] is the share of [r_j = start+q], i.e. of [z = whi−1−q].
-				for t, tab := range part.tabs {
-					var acc uint64
-					for q := range e {
-						acc += tab[w-1-q] * e[q]
-					}
+				for t, tab := range rev {
+					// Cannot fail: widths, payload and window sizes were checked against the key above.
+					acc, _ := wk.EvalWindowDot(d, i, start, tab)
 					out.tabs[t][i] += acc
 				}
 			}

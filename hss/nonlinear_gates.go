@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 )
 
 // Nonlinear gates. Costs are per element; "online" counts the bytes both parties send together,
@@ -41,8 +42,35 @@ func actSpec(fx Fixed, target func(float64) float64, window float64) (*lutSpec, 
 	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: -w, tabs: [][]uint64{tab}}}, signTerm: true, tag: uint64(fx.Frac)}, nil
 }
 
-func geluSpec(fx Fixed) (*lutSpec, error) { return actSpec(fx, geluTanh, 4) }
-func siluSpec(fx Fixed) (*lutSpec, error) { return actSpec(fx, silu, 11) }
+// specCache holds the tables of the activation and exp specs (building one samples the target
+// 64 times per entry), keyed by name and Frac.
+var specCache sync.Map
+
+type specKey struct {
+	name string
+	frac uint
+}
+
+func cachedSpec(name string, fx Fixed, build func(Fixed) (*lutSpec, error)) (*lutSpec, error) {
+	key := specKey{name, fx.Frac}
+	if v, ok := specCache.Load(key); ok {
+		return v.(*lutSpec), nil
+	}
+	s, err := build(fx)
+	if err != nil {
+		return nil, err
+	}
+	v, _ := specCache.LoadOrStore(key, s)
+	return v.(*lutSpec), nil
+}
+
+func geluSpec(fx Fixed) (*lutSpec, error) {
+	return cachedSpec("gelu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, geluTanh, 4) })
+}
+
+func siluSpec(fx Fixed) (*lutSpec, error) {
+	return cachedSpec("silu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, silu, 11) })
+}
 
 func genAct(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*lutSpec, error)) (Key, Key, error) {
 	s, err := spec(fx)
@@ -166,7 +194,9 @@ const (
 	expLow   = 10 // exp(x) = 0 below −10 (e^-10 < 2^-14)
 )
 
-func expSpec(fx Fixed) (*lutSpec, error) {
+func expSpec(fx Fixed) (*lutSpec, error) { return cachedSpec("exp", fx, buildExpSpec) }
+
+func buildExpSpec(fx Fixed) (*lutSpec, error) {
 	if fx.Frac < expStep || fx.Frac > 40 {
 		return nil, fmt.Errorf("frac %d out of range [%d,40]", fx.Frac, expStep)
 	}

@@ -177,16 +177,100 @@ func (w *Worker) EvalPoint(k *DPFKeys, i int, x uint64, out []uint64) {
 // most 2^Bits and Bits at most MaxWindowBits. It does not allocate once the worker's buffers have
 // grown to the window size.
 func (w *Worker) EvalWindow(k *DPFKeys, i int, lo uint64, count int, out []uint64) error {
-	if k.Bits > MaxWindowBits {
-		return fmt.Errorf("fss: dpf window: input width %d above %d", k.Bits, MaxWindowBits)
+	if err := k.checkWindow(lo, count); err != nil {
+		return err
 	}
-	size := uint64(1) << k.Bits
-	if count < 0 || uint64(count) > size || len(out) < count*k.P {
+	if len(out) < count*k.P {
 		return fmt.Errorf("fss: dpf window: bad window of %d values (output room %d)", count, len(out))
 	}
 	if count == 0 {
 		return nil
 	}
+	lo, end, vals, ct, nbk := w.expandWindow(k, i, lo, count)
+	v := k.leafVals()
+	fin := k.fin[i*v : (i+1)*v]
+	neg := mask64(uint64(k.Party))
+	lmask := maskBits(k.Leaf)
+	q := 0 // output position
+	for u := range ct {
+		// This leaf covers inputs [leafLo, leafLo+2^Leaf) (unwrapped); the window takes offsets [o1, o2).
+		leafLo := (lo>>k.Leaf + uint64(u)) << k.Leaf
+		o1 := uint64(0)
+		if u == 0 {
+			o1 = lo & lmask
+		}
+		o2 := min(lmask+1, end-leafLo+1)
+		m := mask64(ct[u])
+		src := vals[u*2*nbk+int(o1)*k.P : u*2*nbk+int(o2)*k.P]
+		f := fin[int(o1)*k.P : int(o2)*k.P]
+		dst := out[q*k.P : q*k.P+len(src)]
+		for j, x := range src {
+			y := x + (f[j] & m)
+			dst[j] = (y ^ neg) - neg
+		}
+		q += int(o2 - o1)
+	}
+	return nil
+}
+
+// EvalWindowDot returns the party's share of Σ_q tab[q]·f_i(lo+q) over the window of len(tab)
+// inputs starting at lo (mod 2^Bits), for P = 1: the window evaluation of EvalWindow fused with a
+// public inner product, without writing the shares out.
+func (w *Worker) EvalWindowDot(k *DPFKeys, i int, lo uint64, tab []uint64) (uint64, error) {
+	count := len(tab)
+	if err := k.checkWindow(lo, count); err != nil {
+		return 0, err
+	}
+	if k.P != 1 {
+		return 0, fmt.Errorf("fss: dpf window: inner product needs payload 1, not %d", k.P)
+	}
+	if count == 0 {
+		return 0, nil
+	}
+	lo, end, vals, ct, nbk := w.expandWindow(k, i, lo, count)
+	v := k.leafVals()
+	fin := k.fin[i*v : (i+1)*v]
+	lmask := maskBits(k.Leaf)
+	q := 0
+	var acc uint64
+	for u := range ct {
+		leafLo := (lo>>k.Leaf + uint64(u)) << k.Leaf
+		o1 := uint64(0)
+		if u == 0 {
+			o1 = lo & lmask
+		}
+		o2 := min(lmask+1, end-leafLo+1)
+		src := vals[u*2*nbk+int(o1) : u*2*nbk+int(o2)]
+		f := fin[int(o1):int(o2)]
+		tb := tab[q : q+len(src)]
+		f = f[:len(tb)]
+		var a, c uint64
+		for j, x := range src {
+			a += tb[j] * x
+			c += tb[j] * f[j]
+		}
+		acc += a + (c & mask64(ct[u]))
+		q += len(src)
+	}
+	neg := mask64(uint64(k.Party))
+	return (acc ^ neg) - neg, nil
+}
+
+func (k *DPFKeys) checkWindow(lo uint64, count int) error {
+	if k.Bits > MaxWindowBits {
+		return fmt.Errorf("fss: dpf window: input width %d above %d", k.Bits, MaxWindowBits)
+	}
+	if count < 0 || uint64(count) > uint64(1)<<k.Bits {
+		return fmt.Errorf("fss: dpf window: bad window of %d values", count)
+	}
+	return nil
+}
+
+// expandWindow expands key i over the window [lo, lo+count) (count ≥ 1) and returns the window in
+// unwrapped coordinates [lo, end], the leaf values (leaf u of the window at vals[u·2·nbk:]), and the
+// leaves' control bits.
+func (w *Worker) expandWindow(k *DPFKeys, i int, lo uint64, count int) (uint64, uint64, []uint64, []uint64, int) {
+	size := uint64(1) << k.Bits
 	lo &= size - 1
 	end := lo + uint64(count) - 1 // unwrapped: node ranges below are contiguous in these coordinates
 	d := k.depth()
@@ -213,7 +297,6 @@ func (w *Worker) EvalWindow(k *DPFKeys, i int, lo uint64, count int, out []uint6
 		tcw := uint64(k.tcw[wi])
 		for c := range nxt {
 			u := na + uint64(c)
-			// G(x) = AES(x) ⊕ x with x = s ⊕ tweak; child() adds back nothing else.
 			tp := ct[(u>>1)-pa]
 			m := mask64(tp)
 			o := nxt[c]
@@ -226,8 +309,7 @@ func (w *Worker) EvalWindow(k *DPFKeys, i int, lo uint64, count int, out []uint6
 		cur, ct = nxt, nt
 	}
 	// Leaves: each of the len(cur) leaf seeds gives 2^Leaf·P values from nbk hashed blocks.
-	v := k.leafVals()
-	nbk := (v + 1) / 2
+	nbk := (k.leafVals() + 1) / 2
 	lb := w.leafBlocks(len(cur) * nbk)
 	for u, s := range cur {
 		for b := range nbk {
@@ -235,28 +317,5 @@ func (w *Worker) EvalWindow(k *DPFKeys, i int, lo uint64, count int, out []uint6
 		}
 	}
 	mmoBlocks(lb, lb)
-	fin := k.fin[i*v : (i+1)*v]
-	neg := mask64(uint64(k.Party))
-	vals := unsafe.Slice(&lb[0].lo, 2*len(lb)) // block is {lo, hi}: values 2b and 2b+1
-	lmask := maskBits(k.Leaf)
-	q := 0 // output position
-	for u := range cur {
-		// This leaf covers inputs [leafLo, leafLo+2^Leaf) (unwrapped); the window takes offsets [o1, o2).
-		leafLo := (lo>>k.Leaf + uint64(u)) << k.Leaf
-		o1 := uint64(0)
-		if u == 0 {
-			o1 = lo & lmask
-		}
-		o2 := min(lmask+1, end-leafLo+1)
-		m := mask64(ct[u])
-		src := vals[u*2*nbk+int(o1)*k.P : u*2*nbk+int(o2)*k.P]
-		f := fin[int(o1)*k.P : int(o2)*k.P]
-		dst := out[q*k.P : q*k.P+len(src)]
-		for j, x := range src {
-			y := x + (f[j] & m)
-			dst[j] = (y ^ neg) - neg
-		}
-		q += int(o2 - o1)
-	}
-	return nil
+	return lo, end, unsafe.Slice(&lb[0].lo, 2*len(lb)), ct, nbk // block is {lo, hi}: values 2b, 2b+1
 }

@@ -239,6 +239,51 @@ func TestDPFPointAndWindow(t *testing.T) {
 	}
 }
 
+// TestDPFWindowDot checks the fused window inner product against EvalWindow, across leaves,
+// wrapping windows and full domains.
+func TestDPFWindowDot(t *testing.T) {
+	rng := newRNG(14)
+	pr := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct{ bits, leaf uint }{{1, 0}, {5, 0}, {5, 5}, {9, 4}, {13, 4}, {13, 6}} {
+		alphas := []uint64{pr.Uint64() & maskBits(tc.bits), 0, maskBits(tc.bits)}
+		k0, k1, err := GenDPFLeaf(rng, tc.bits, tc.leaf, 1, alphas, []uint64{5, 6, 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := NewWorker()
+		for i := range alphas {
+			for _, count := range []int{1, 3, 17, 1 << tc.bits} {
+				count = min(count, 1<<tc.bits)
+				lo := alphas[i] - uint64(count/2)
+				tab := make([]uint64, count)
+				for j := range tab {
+					tab[j] = pr.Uint64()
+				}
+				var sum uint64
+				for _, k := range []*DPFKeys{k0, k1} {
+					e := make([]uint64, count)
+					if err := w.EvalWindow(k, i, lo, count, e); err != nil {
+						t.Fatal(err)
+					}
+					var want uint64
+					for j := range e {
+						want += tab[j] * e[j]
+					}
+					got, err := w.EvalWindowDot(k, i, lo, tab)
+					if err != nil || got != want {
+						t.Fatalf("bits=%d leaf=%d count=%d: dot %x, want %x (%v)", tc.bits, tc.leaf, count, got, want, err)
+					}
+					sum += got
+				}
+				off := (alphas[i] - lo) & maskBits(tc.bits)
+				if int(off) < count && sum != tab[off]*uint64(5+i) {
+					t.Fatal("dot product does not pick the point's entry")
+				}
+			}
+		}
+	}
+}
+
 func TestMarshalRoundTrip(t *testing.T) {
 	rng := newRNG(5)
 	k0, k1, err := GenDCF(rng, 13, 3, []uint64{5, 4095, 8000}, make([]uint64, 9))

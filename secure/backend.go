@@ -32,20 +32,38 @@ func (b Party) Mul(x, y Tensor) (Tensor, error) {
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: z}, err
 }
 
-func (b Party) MatMulT(x, y Tensor) (Tensor, error) {
-	if x.Cols != y.Cols {
-		return Tensor{}, fmt.Errorf("secure: matmul: inner dimensions %d and %d", x.Cols, y.Cols)
+func (b Party) MatMulBatch(xs, ys []Tensor) ([]Tensor, error) {
+	shapes, err := batchShapes(xs, ys)
+	if err != nil {
+		return nil, err
 	}
-	z, err := b.P.MatMulTFixed(x.V, y.V, x.Rows, x.Cols, y.Rows, width)
-	return Tensor{Rows: x.Rows, Cols: y.Rows, V: z}, err
+	xv, yv := make([][]uint64, len(xs)), make([][]uint64, len(ys))
+	for i := range xs {
+		xv[i], yv[i] = xs[i].V, ys[i].V
+	}
+	zv, err := b.P.MatMulBatch(xv, yv, shapes, width)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Tensor, len(xs))
+	for i, s := range shapes {
+		out[i] = Tensor{Rows: s.M, Cols: s.N, V: zv[i]}
+	}
+	return out, nil
 }
 
-func (b Party) MatMul(x, y Tensor) (Tensor, error) {
-	if x.Cols != y.Rows {
-		return Tensor{}, fmt.Errorf("secure: matmul: inner dimensions %d and %d", x.Cols, y.Rows)
+func batchShapes(xs, ys []Tensor) ([]hss.MatShape, error) {
+	if len(xs) != len(ys) {
+		return nil, fmt.Errorf("secure: matmul: %d and %d operands", len(xs), len(ys))
 	}
-	z, err := b.P.MatMulFixed(x.V, y.V, x.Rows, x.Cols, y.Cols, width)
-	return Tensor{Rows: x.Rows, Cols: y.Cols, V: z}, err
+	shapes := make([]hss.MatShape, len(xs))
+	for i := range xs {
+		if xs[i].Cols != ys[i].Rows {
+			return nil, fmt.Errorf("secure: matmul: inner dimensions %d and %d", xs[i].Cols, ys[i].Rows)
+		}
+		shapes[i] = hss.MatShape{M: xs[i].Rows, K: xs[i].Cols, N: ys[i].Cols}
+	}
+	return shapes, nil
 }
 
 func (b Party) Softmax(x Tensor, pos0 int) (Tensor, error) {
@@ -118,14 +136,16 @@ func (d Dealer) Mul(x, y Tensor) (Tensor, error) {
 	return x, d.push(pair(hss.GenMulFixed(d.Rand, x.Rows*x.Cols, d.Fx.Frac, width)))
 }
 
-func (d Dealer) MatMulT(x, y Tensor) (Tensor, error) {
-	z := Tensor{Rows: x.Rows, Cols: y.Rows}
-	return z, d.push(pair(hss.GenMatMulFixed(d.Rand, x.Rows, x.Cols, y.Rows, d.Fx.Frac, width)))
-}
-
-func (d Dealer) MatMul(x, y Tensor) (Tensor, error) {
-	z := Tensor{Rows: x.Rows, Cols: y.Cols}
-	return z, d.push(pair(hss.GenMatMulFixed(d.Rand, x.Rows, x.Cols, y.Cols, d.Fx.Frac, width)))
+func (d Dealer) MatMulBatch(xs, ys []Tensor) ([]Tensor, error) {
+	shapes, err := batchShapes(xs, ys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Tensor, len(xs))
+	for i, s := range shapes {
+		out[i] = Tensor{Rows: s.M, Cols: s.N}
+	}
+	return out, d.push(hss.GenMatMulBatch(d.Rand, shapes, d.Fx.Frac, width))
 }
 
 func (d Dealer) Softmax(x Tensor, pos0 int) (Tensor, error) {

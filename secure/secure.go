@@ -18,8 +18,8 @@
 // Protocol per layer (LLaMA; GPT-2 replaces RMSNorm by LayerNorm, SiLU·up
 // by GeLU and has no RoPE): RMSNorm; Linear Q, K, V (one truncation round
 // each); RoPE (local product with the public cos/sin, one truncation);
-// per query head: Q·Kᵀ (Beaver matrix triple), causal softmax, P·V
-// (Beaver); Linear O; residual add (local); RMSNorm; Linear W1, W3; SiLU;
+// attention: Q·Kᵀ for all heads at once (batched Beaver matrix triples),
+// causal softmax per head, P·V for all heads at once; Linear O; residual add (local); RMSNorm; Linear W1, W3; SiLU;
 // product (Beaver); Linear W2; residual add. 1/√HeadDim is folded into the
 // encoded Wq. See the hss gates for each step's error bound and cost.
 package secure
@@ -62,10 +62,9 @@ type Backend interface {
 	Trunc(x Tensor) (Tensor, error)
 	// Mul is the elementwise fixed-point product.
 	Mul(a, b Tensor) (Tensor, error)
-	// MatMulT is the fixed-point product x [m×k] · yᵀ for y [n×k].
-	MatMulT(x, y Tensor) (Tensor, error)
-	// MatMul is the fixed-point product x [m×k] · y [k×n].
-	MatMul(x, y Tensor) (Tensor, error)
+	// MatMulBatch is the fixed-point products xs[i] [m×k] · ys[i] [k×n],
+	// all at once.
+	MatMulBatch(xs, ys []Tensor) ([]Tensor, error)
 	// Softmax is the causal softmax of each row of x [rows × pos0+rows]:
 	// row i sees its first pos0+i+1 columns.
 	Softmax(x Tensor, pos0 int) (Tensor, error)
@@ -272,35 +271,53 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 	K, V := appendRows(e.kcache[layer], k), appendRows(e.vcache[layer], v)
 	e.kcache[layer], e.vcache[layer] = K, V
 	T := pos0 + rows
-	out := shape(rows, D, e.vals)
 	group := c.NHeads / c.NKVHeads
+	qs, kTs, vs := make([]Tensor, c.NHeads), make([]Tensor, c.NHeads), make([]Tensor, c.NHeads)
 	for h := range c.NHeads {
 		g := h / group
-		qh := cols(q, h*hd, hd, e.vals)
-		kg := cols(K, g*hd, hd, e.vals)
-		vg := cols(V, g*hd, hd, e.vals)
-		s, err := e.b.MatMulT(qh, kg)
-		if err != nil {
-			return Tensor{}, fmt.Errorf("head %d scores: %w", h, err)
-		}
+		qs[h] = cols(q, h*hd, hd, e.vals)
+		kTs[h] = transposed(cols(K, g*hd, hd, e.vals), e.vals)
+		vs[h] = cols(V, g*hd, hd, e.vals)
+	}
+	scores, err := e.b.MatMulBatch(qs, kTs)
+	if err != nil {
+		return Tensor{}, fmt.Errorf("scores: %w", err)
+	}
+	probs := make([]Tensor, c.NHeads)
+	for h, s := range scores {
 		if s.Rows != rows || s.Cols != T {
 			return Tensor{}, fmt.Errorf("secure: attention: scores %dx%d, want %dx%d", s.Rows, s.Cols, rows, T)
 		}
-		p, err := e.b.Softmax(s, pos0)
-		if err != nil {
+		if probs[h], err = e.b.Softmax(s, pos0); err != nil {
 			return Tensor{}, fmt.Errorf("head %d softmax: %w", h, err)
 		}
-		o, err := e.b.MatMul(p, vg)
-		if err != nil {
-			return Tensor{}, fmt.Errorf("head %d values: %w", h, err)
-		}
-		if e.vals {
+	}
+	heads, err := e.b.MatMulBatch(probs, vs)
+	if err != nil {
+		return Tensor{}, fmt.Errorf("values: %w", err)
+	}
+	out := shape(rows, D, e.vals)
+	if e.vals {
+		for h, o := range heads {
 			for i := range rows {
 				copy(out.V[i*D+h*hd:i*D+(h+1)*hd], o.V[i*hd:(i+1)*hd])
 			}
 		}
 	}
 	return out, nil
+}
+
+// transposed returns tᵀ.
+func transposed(t Tensor, vals bool) Tensor {
+	out := shape(t.Cols, t.Rows, vals)
+	if vals {
+		for i := range t.Rows {
+			for j := range t.Cols {
+				out.V[j*t.Rows+i] = t.V[i*t.Cols+j]
+			}
+		}
+	}
+	return out
 }
 
 // appendRows returns t with the rows of add appended (t's storage may be

@@ -31,8 +31,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/hssee/hssee/ee"
+	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/model/hf"
@@ -201,13 +203,22 @@ type genOutput struct {
 	PrefillMS        float64 `json:"prefill_ms"`
 	DecodeMSPerToken float64 `json:"decode_ms_per_token"`
 	Threads          int     `json:"threads"`
+	// HSS only: totals over the whole generation.
+	OnlineBytes *int64   `json:"online_bytes,omitempty"`
+	Rounds      *int64   `json:"rounds,omitempty"`
+	DealerBytes *int64   `json:"dealer_bytes,omitempty"`
+	OfflineMS   *float64 `json:"offline_ms,omitempty"`
+	OnlineMS    *float64 `json:"online_ms,omitempty"`
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 
 func generate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
 	path := fs.String("model", "", "model: Hugging Face directory (base or EE) or llama2.c .bin")
 	keyPath := fs.String("key", "", "EE key: run through EE (the base model is transformed in memory)")
-	modeFlag := fs.String("mode", "", "plain or ee (default: ee with -key, else plain); ee without -key uses a fresh session key")
+	modeFlag := fs.String("mode", "", "plain, ee or hss (default: ee with -key, else plain); ee/hss without -key use a fresh session key")
+	frac := fs.Uint("frac", hss.DefaultFrac, "hss: fixed-point fractional bits")
 	eeMode := fs.String("ee-mode", string(ee.DefaultMode), "EE mode of a fresh session key: rotate or perm")
 	tokPath := fs.String("tokenizer", "", "tokenizer (default: the model directory, or tokenizer.bin beside a .bin)")
 	prompt := fs.String("prompt", "", "prompt text")
@@ -237,8 +248,8 @@ func generate(args []string, stdout, stderr io.Writer) error {
 		}
 	case mode == "plain" && *keyPath != "":
 		return usageError{"generate: -mode plain and -key contradict each other"}
-	case mode != "plain" && mode != "ee":
-		return usageError{fmt.Sprintf("generate: unknown -mode %q (plain or ee)", mode)}
+	case mode != "plain" && mode != "ee" && mode != "hss":
+		return usageError{fmt.Sprintf("generate: unknown -mode %q (plain, ee or hss)", mode)}
 	}
 	sessionMode, err := ee.ParseMode(*eeMode)
 	if err != nil {
@@ -260,7 +271,7 @@ func generate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var key *ee.Key
-	if mode == "ee" {
+	if mode != "plain" {
 		if *keyPath == "" {
 			// A session key: fresh for this run, never written anywhere.
 			key, err = ee.GenerateKey(rand.Reader, sessionMode)
@@ -281,11 +292,22 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	if tok.VocabSize() > m.Config.VocabSize {
 		return fmt.Errorf("generate: tokenizer has %d tokens, model only %d", tok.VocabSize(), m.Config.VocabSize)
 	}
-	r, err := model.NewRunnerThreads(m, 0, *threads)
-	if err != nil {
-		return err
+	var eng infer.Engine
+	var hssEng *infer.HSS
+	if mode == "hss" {
+		fx := hss.Fixed{Frac: *frac}
+		if hssEng, err = infer.NewHSS(m, fx, 0, rand.Reader, nil, nil); err != nil {
+			return err
+		}
+		eng = hssEng
+	} else {
+		r, err := model.NewRunnerThreads(m, 0, *threads)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		eng = r
 	}
-	defer r.Close()
 	req := infer.Request{
 		Prompt: *prompt, N: *n, IgnoreEOS: *ignoreEOS,
 		Sampler: model.SamplerConfig{Temperature: float32(*temp), TopP: float32(*topP), TopK: *topK, Seed: *seed},
@@ -294,7 +316,7 @@ func generate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, *prompt)
 		req.OnText = func(s string) { fmt.Fprint(stdout, s) }
 	}
-	res, err := infer.Generate(r, tok, key, req)
+	res, err := infer.Generate(eng, tok, key, req)
 	if err != nil {
 		if !*asJSON {
 			fmt.Fprintln(stdout)
@@ -313,10 +335,17 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	if th == 0 {
 		th = runtime.GOMAXPROCS(0)
 	}
-	return json.NewEncoder(stdout).Encode(genOutput{
+	o := genOutput{
 		Mode: mode, Model: filepath.Base(filepath.Clean(*path)), PromptIDs: res.PromptIDs, IDs: nonNil(res.IDs),
 		Text: res.Text, PrefillMS: prefill, DecodeMSPerToken: perTok, Threads: th,
-	})
+	}
+	if hssEng != nil {
+		c := hssEng.Total()
+		o.OnlineBytes, o.Rounds, o.DealerBytes = &c.OnlineBytes, &c.Rounds, &c.DealerBytes
+		off, on := ms(c.Offline), ms(c.Online)
+		o.OfflineMS, o.OnlineMS = &off, &on
+	}
+	return json.NewEncoder(stdout).Encode(o)
 }
 
 func nonNil(ids []int) []int {

@@ -125,6 +125,13 @@ func TestTransformGenerateTinyStories(t *testing.T) {
 		}
 	}
 
+	// HSS-EE, both parties in process: the same first tokens, with costs reported.
+	hssOut := genJSON(t, "-model", base, "-mode", "hss", "-prompt", c.Prompt, "-n", "4", "-ignore-eos")
+	if !slices.Equal(hssOut.IDs, plain.IDs[:4]) || hssOut.Mode != "hss" || hssOut.OnlineBytes == nil ||
+		*hssOut.OnlineBytes <= 0 || *hssOut.Rounds <= 0 || *hssOut.DealerBytes <= 0 || *hssOut.OnlineMS <= 0 {
+		t.Fatalf("hss generate: %+v", hssOut)
+	}
+
 	out := mustClient(t, "transform", "-model", base, "-key", key, "-out", eeDir)
 	if !strings.Contains(out, "wrote EE model") {
 		t.Fatalf("transform output %q", out)

@@ -77,7 +77,7 @@ func TestUsageErrors(t *testing.T) {
 		{"generate"},
 		{"generate", "-model", "x", "-threads", "-1"},
 		{"generate", "-bogus-flag"},
-		{"generate", "-model", "x", "-mode", "hss"},
+		{"generate", "-model", "x", "-mode", "bogus"},
 		{"generate", "-model", "x", "-mode", "plain", "-key", "k"},
 		{"generate", "-model", "x", "-mode", "ee", "-ee-mode", "nope"},
 	} {

@@ -114,9 +114,11 @@ func GenGeLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // window T = 0, so the tails are exactly ReLU (|GeLU − ReLU| < 2^-13 there).
 //
 // Rounds: 1. Online: 16 bytes (8 per party). Dealer: two keys of a DCF on 14 bits with payload 2
-// plus a DPF on 15 bits (≈ 1.5 KiB together). Error: at most half the oscillation of GeLU − x·1{x≥0}
-// over 2·2^-8, ≤ 2^-9 + 2^-(Frac+1). Input range |x| < 2^6 − 2^-8 (larger inputs wrap).
-// Eval cost: 2049 DPF leaves per element.
+// plus a DPF on 15 bits with 4 early-terminated levels (Boyle et al., CCS 2016), ≈ 1.66 KB
+// together. Error: at most half the oscillation of GeLU − x·1{x≥0} over 2·2^-8, ≤ 2^-9 +
+// 2^-(Frac+1). Input range |x| < 2^6 − 2^-8 (larger inputs wrap).
+// Eval cost: a window of 2049 table positions per element, ≈ 1300 AES blocks hashed in batches
+// (fss.EvalWindowDot), plus one 14-bit DCF path.
 func (p *Party) GeLU(x []uint64) ([]uint64, error) { return p.act("gelu", x, geluSpec) }
 
 // GenSiLU generates material for SiLU on n elements.
@@ -125,8 +127,9 @@ func GenSiLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 }
 
 // SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU and window |z| ≤ 11·2^8
-// (SiLU − ReLU is below 2^-12 beyond |x| = 11). Rounds 1; online 16 bytes; dealer ≈ 1.5 KiB; error
-// ≤ 2^-9 + 2^-(Frac+1); input range |x| < 2^6 − 2^-8. Eval cost: 5633 DPF leaves per element.
+// (SiLU − ReLU is below 2^-12 beyond |x| = 11). Rounds 1; online 16 bytes; dealer ≈ 1.66 KB; error
+// ≤ 2^-9 + 2^-(Frac+1); input range |x| < 2^6 − 2^-8. Eval cost: a window of 5633 table positions
+// per element (≈ 3550 batched AES blocks).
 func (p *Party) SiLU(x []uint64) ([]uint64, error) { return p.act("silu", x, siluSpec) }
 
 // reluSpec: exact sign on bits-wide inputs (k = 0), no table.
@@ -219,9 +222,9 @@ func GenExp(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 //
 // Construction: one DPF lookup on the masked, stochastically rounded index ⌊x/2^-8⌉ (16 bits), window
 // z ∈ [−10·2^8, 1] (SIGMA, PETS 2024, LUT-based exponential), entries 0 below −10 (clipping).
-// Rounds 1; online 2·(Frac−8+16)/8 bytes (5 bytes at Frac 12); dealer two DPF keys on 16 bits
-// (≈ 570 bytes); error ≤ e^x·(e^(2^-8)−1)+2^-(Frac+1) (relative 2^-8) and ≤ 2^-14 for x < −10.
-// Input range (−2^7, 2^-8]. Eval cost: 2562 DPF leaves per element.
+// Rounds 1; online 2·(Frac−8+16)/8 bytes (5 bytes at Frac 12); dealer two DPF keys on 16 bits with 4 early-terminated levels
+// (≈ 690 bytes); error ≤ e^x·(e^(2^-8)−1)+2^-(Frac+1) (relative 2^-8) and ≤ 2^-14 for x < −10.
+// Input range (−2^7, 2^-8]. Eval cost: a window of 2562 table positions per element (≈ 1620 batched AES blocks).
 func (p *Party) Exp(x []uint64) ([]uint64, error) {
 	s, err := expSpec(p.Fx)
 	if err != nil {

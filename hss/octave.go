@@ -339,10 +339,11 @@ func GenReciprocal(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // al., PETS 2024), octave comparisons by one DCF per element evaluated at 17 thresholds (Boyle et
 // al., Eurocrypt 2021), M = 10 mantissa bits, and a Beaver product with the octave factor.
 // Rounds 3. Online (both parties): 16 + (Frac+15)/4 + 32 bytes (54.75 at Frac 12). Dealer (both
-// parties): two DCF keys on Frac+13 bits with payload 2, two DPF keys on 13 bits, a 64-bit triple,
-// ≈ 2.2 KB per element at Frac 12. Error: relative ≤ 2^-10 (table) + 2^-(Frac+1) (rounding of the
+// parties): two DCF keys on Frac+13 bits with payload 2, two DPF keys on 13 bits (4 early-terminated
+// levels), a 64-bit triple, ≈ 2.33 KB per element at Frac 12. Error: relative ≤ 2^-10 (table) + 2^-(Frac+1) (rounding of the
 // mantissa value): measured 2^-10.1 at Frac 12, within the required 2^-9. Inputs just below 2^-6
-// give ≈ 2^6, smaller ones 0. Eval cost per element: 17 DCF evaluations, 1026 DPF leaves.
+// give ≈ 2^6, smaller ones 0. Eval cost per element: 17 DCF paths walked in lockstep
+// (fss.Worker.EvalMulti), a window of 1026 table positions.
 func (p *Party) Reciprocal(x []uint64) ([]uint64, error) {
 	if err := checkOctFrac(p.Fx.Frac); err != nil {
 		return nil, fmt.Errorf("hss: recip: %w", err)
@@ -369,9 +370,10 @@ func GenRsqrt(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // Construction: the octave lookup of octave.go (SIGMA, PETS 2024; Boyle et al., Eurocrypt 2021) with
 // M = 9 mantissa bits and two mantissa tables (even and odd octaves), 22 octaves. Rounds 3. Online
 // (both parties): 16 + (Frac+16)/4 + 32 bytes (55.25 at Frac 12). Dealer (both parties): two DCF keys
-// on Frac+15 bits with payload 2, two DPF keys on 12 bits, a 64-bit triple, ≈ 2.3 KB per element.
+// on Frac+15 bits with payload 2, two DPF keys on 12 bits (4 early-terminated levels), a 64-bit
+// triple, ≈ 2.43 KB per element.
 // Error: relative ≤ 2^-10 + 2^-(Frac+6): measured 2^-10.1 at Frac 12. Eval cost per element: 21 DCF
-// evaluations, 1026 DPF leaves.
+// paths in lockstep, a window of 1026 table positions.
 func (p *Party) Rsqrt(x []uint64) ([]uint64, error) {
 	if err := checkOctFrac(p.Fx.Frac); err != nil {
 		return nil, fmt.Errorf("hss: rsqrt: %w", err)

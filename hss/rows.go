@@ -197,8 +197,8 @@ func GenSoftmax(rng io.Reader, rows, cols, pos0 int, fx Fixed) (k0, k1 Key, err 
 // p = e·(1/Σe) is one row-broadcast Beaver product plus Trunc (2 rounds), at width 2·Frac+24.
 // Rounds ⌈log2 cols⌉ + 6. Online (both parties, per visible entry, Frac 12): ≈ 16 (max tree, per
 // element of the full matrix) + 5 (exp) + 12 (product) + 12 (trunc) bytes, plus ≈ 59 bytes per row.
-// Dealer: ≈ 1.4 KB (max) + 0.6 KB (exp) per element, ≈ 2.2 KB per row (measured: 31.4 online and
-// 1.7 KB dealer bytes per element of a causal 64×64 matrix). Error: |p − softmax| ≤
+// Dealer: ≈ 1.4 KB (max) + 0.7 KB (exp) per element, ≈ 2.2 KB per row (measured: 31.4 online and
+// 1.78 KB dealer bytes per element of a causal 64×64 matrix). Error: |p − softmax| ≤
 // 2^-9 (Exp's relative 2^-8 enters as p(1−p)·2^-8·2) + 2^-10·p (reciprocal) + 2^-12 (truncation),
 // below 2^-8 absolute (measured in the tests).
 func (p *Party) Softmax(x []uint64, rows, cols, pos0 int) ([]uint64, error) {

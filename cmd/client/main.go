@@ -218,7 +218,7 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	path := fs.String("model", "", "model: Hugging Face directory (base or EE) or llama2.c .bin")
 	keyPath := fs.String("key", "", "EE key: run through EE (the base model is transformed in memory)")
 	modeFlag := fs.String("mode", "", "plain, ee or hss (default: ee with -key, else plain); ee/hss without -key use a fresh session key")
-	frac := fs.Uint("frac", hss.DefaultFrac, "hss: fixed-point fractional bits")
+	frac := fs.Uint("frac", infer.DefaultFrac, "hss: fixed-point fractional bits")
 	eeMode := fs.String("ee-mode", string(ee.DefaultMode), "EE mode of a fresh session key: rotate or perm")
 	tokPath := fs.String("tokenizer", "", "tokenizer (default: the model directory, or tokenizer.bin beside a .bin)")
 	prompt := fs.String("prompt", "", "prompt text")

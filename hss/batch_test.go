@@ -85,3 +85,38 @@ func TestMatMulBatch(t *testing.T) {
 		t.Fatal("no material accepted")
 	}
 }
+
+// TestSoftmaxHeads: three heads' causal score matrices stacked give each
+// head's own softmax, in the rounds of one Softmax.
+func TestSoftmaxHeads(t *testing.T) {
+	fx := Fixed{Frac: 12}
+	const heads, rows, cols, pos0 = 3, 4, 9, 5
+	pr := rand.New(rand.NewPCG(5, 5))
+	xf := make([]float64, heads*rows*cols)
+	for i := range xf {
+		xf[i] = pr.NormFloat64() * 3
+	}
+	x := fx.EncodeVec(xf)
+	xf = fx.DecodeVec(x)
+	k0, k1, err := GenSoftmaxHeads(newNLRNG(3), heads, rows, cols, pos0, fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, s0, _ := runRows(t, fx, [][]uint64{x}, k0, k1, func(p *Party, in [][]uint64) ([]uint64, error) {
+		return p.SoftmaxHeads(in[0], heads, rows, cols, pos0)
+	})
+	for h := range heads {
+		ref := softmaxRef(xf[h*rows*cols:(h+1)*rows*cols], rows, cols, pos0)
+		for i, want := range ref {
+			if e := math.Abs(fx.Decode(got[h*rows*cols+i]) - want); e > 1.0/256 {
+				t.Fatalf("head %d entry %d: got %v want %v", h, i, fx.Decode(got[h*rows*cols+i]), want)
+			}
+		}
+	}
+	if want := int64(math.Ceil(math.Log2(cols))) + 6; s0.Rounds != want {
+		t.Fatalf("%d rounds, want %d", s0.Rounds, want)
+	}
+	if _, _, err := GenSoftmaxHeads(newNLRNG(3), 0, rows, cols, pos0, fx); err == nil {
+		t.Fatal("zero heads accepted")
+	}
+}

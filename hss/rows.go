@@ -149,10 +149,37 @@ func checkSoftmax(op string, rows, cols, pos0 int, fx Fixed) (int, error) {
 
 // GenSoftmax generates material for Softmax on scores [rows × cols] with causal offset pos0.
 func GenSoftmax(rng io.Reader, rows, cols, pos0 int, fx Fixed) (k0, k1 Key, err error) {
-	if _, err := checkSoftmax("gen softmax", rows, cols, pos0, fx); err != nil {
+	return GenSoftmaxHeads(rng, 1, rows, cols, pos0, fx)
+}
+
+// headLens is causalLens repeated for each of heads stacked score matrices.
+func headLens(heads, rows, cols, pos0 int) []int {
+	one := causalLens(rows, cols, pos0)
+	lens := make([]int, 0, heads*rows)
+	for range heads {
+		lens = append(lens, one...)
+	}
+	return lens
+}
+
+func checkHeads(op string, heads, rows int) (int, error) {
+	if heads < 1 || rows < 0 || heads > MaxKeyLen/max(rows, 1) {
+		return 0, fmt.Errorf("hss: %s: %d heads of %d rows", op, heads, rows)
+	}
+	return heads * rows, nil
+}
+
+// GenSoftmaxHeads generates material for SoftmaxHeads.
+func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, k1 Key, err error) {
+	all, err := checkHeads("gen softmax", heads, rows)
+	if err != nil {
 		return nil, nil, err
 	}
-	lens := causalLens(rows, cols, pos0)
+	if _, err := checkSoftmax("gen softmax", all, cols, pos0, fx); err != nil {
+		return nil, nil, err
+	}
+	rows = all
+	lens := headLens(heads, rows/heads, cols, pos0)
 	nv, _ := sumLens("gen softmax", lens)
 	maxBits, mulBits, rs := smParams(fx)
 	var p0, p1 []MarshalKey
@@ -202,18 +229,31 @@ func GenSoftmax(rng io.Reader, rows, cols, pos0 int, fx Fixed) (k0, k1 Key, err 
 // 2^-9 (Exp's relative 2^-8 enters as p(1−p)·2^-8·2) + 2^-10·p (reciprocal) + 2^-12 (truncation),
 // below 2^-8 absolute (measured in the tests).
 func (p *Party) Softmax(x []uint64, rows, cols, pos0 int) ([]uint64, error) {
-	n, err := checkSoftmax("softmax", rows, cols, pos0, p.Fx)
+	return p.SoftmaxHeads(x, 1, rows, cols, pos0)
+}
+
+// SoftmaxHeads is Softmax over heads score matrices [rows × cols] stacked
+// in x ([heads·rows × cols]), each with the same causal offset pos0, in the
+// rounds of one: the attention of every head of a layer at once. Costs are
+// those of Softmax on the stacked matrix.
+func (p *Party) SoftmaxHeads(x []uint64, heads, rows, cols, pos0 int) ([]uint64, error) {
+	all, err := checkHeads("softmax", heads, rows)
+	if err != nil {
+		return nil, err
+	}
+	n, err := checkSoftmax("softmax", all, cols, pos0, p.Fx)
 	if err != nil {
 		return nil, err
 	}
 	if len(x) != n {
-		return nil, fmt.Errorf("hss: softmax: %d elements for shape %dx%d", len(x), rows, cols)
+		return nil, fmt.Errorf("hss: softmax: %d elements for %d heads of shape %dx%d", len(x), heads, rows, cols)
 	}
 	q, err := p.sub("softmax", n)
 	if err != nil {
 		return nil, err
 	}
-	lens := causalLens(rows, cols, pos0)
+	lens := headLens(heads, rows, cols, pos0)
+	rows = all
 	nv, _ := sumLens("softmax", lens)
 	maxBits, mulBits, rs := smParams(p.Fx)
 	// Masked scores become the public −2^6, below every visible score.

@@ -66,8 +66,11 @@ func batchShapes(xs, ys []Tensor) ([]hss.MatShape, error) {
 	return shapes, nil
 }
 
-func (b Party) Softmax(x Tensor, pos0 int) (Tensor, error) {
-	y, err := b.P.Softmax(x.V, x.Rows, x.Cols, pos0)
+func (b Party) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
+	if heads < 1 || x.Rows%heads != 0 {
+		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
+	}
+	y, err := b.P.SoftmaxHeads(x.V, heads, x.Rows/heads, x.Cols, pos0)
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
@@ -148,8 +151,11 @@ func (d Dealer) MatMulBatch(xs, ys []Tensor) ([]Tensor, error) {
 	return out, d.push(hss.GenMatMulBatch(d.Rand, shapes, d.Fx.Frac, width))
 }
 
-func (d Dealer) Softmax(x Tensor, pos0 int) (Tensor, error) {
-	return x, d.push(hss.GenSoftmax(d.Rand, x.Rows, x.Cols, pos0, d.Fx))
+func (d Dealer) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
+	if heads < 1 || x.Rows%heads != 0 {
+		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
+	}
+	return x, d.push(hss.GenSoftmaxHeads(d.Rand, heads, x.Rows/heads, x.Cols, pos0, d.Fx))
 }
 
 func (d Dealer) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {

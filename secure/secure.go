@@ -18,8 +18,8 @@
 // Protocol per layer (LLaMA; GPT-2 replaces RMSNorm by LayerNorm, SiLU·up
 // by GeLU and has no RoPE): RMSNorm; Linear Q, K, V (one truncation round
 // each); RoPE (local product with the public cos/sin, one truncation);
-// attention: Q·Kᵀ for all heads at once (batched Beaver matrix triples),
-// causal softmax per head, P·V for all heads at once; Linear O; residual add (local); RMSNorm; Linear W1, W3; SiLU;
+// attention: Q·Kᵀ, the causal softmax and P·V, each for all heads at once
+// (batched Beaver matrix triples, stacked softmax); Linear O; residual add (local); RMSNorm; Linear W1, W3; SiLU;
 // product (Beaver); Linear W2; residual add. 1/√HeadDim is folded into the
 // encoded Wq. See the hss gates for each step's error bound and cost.
 package secure
@@ -65,9 +65,10 @@ type Backend interface {
 	// MatMulBatch is the fixed-point products xs[i] [m×k] · ys[i] [k×n],
 	// all at once.
 	MatMulBatch(xs, ys []Tensor) ([]Tensor, error)
-	// Softmax is the causal softmax of each row of x [rows × pos0+rows]:
-	// row i sees its first pos0+i+1 columns.
-	Softmax(x Tensor, pos0 int) (Tensor, error)
+	// Softmax is the causal softmax of each row of heads stacked score
+	// matrices x [heads·rows × pos0+rows]: row i of each sees its first
+	// pos0+i+1 columns.
+	Softmax(x Tensor, heads, pos0 int) (Tensor, error)
 	// Norm is RMSNorm (bias nil, center false) or LayerNorm of each row.
 	Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error)
 	// Act is SiLU or (gelu) tanh-GeLU, elementwise.
@@ -283,13 +284,24 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 	if err != nil {
 		return Tensor{}, fmt.Errorf("scores: %w", err)
 	}
-	probs := make([]Tensor, c.NHeads)
+	stacked := shape(c.NHeads*rows, T, e.vals)
 	for h, s := range scores {
 		if s.Rows != rows || s.Cols != T {
 			return Tensor{}, fmt.Errorf("secure: attention: scores %dx%d, want %dx%d", s.Rows, s.Cols, rows, T)
 		}
-		if probs[h], err = e.b.Softmax(s, pos0); err != nil {
-			return Tensor{}, fmt.Errorf("head %d softmax: %w", h, err)
+		if e.vals {
+			copy(stacked.V[h*rows*T:], s.V)
+		}
+	}
+	all, err := e.b.Softmax(stacked, c.NHeads, pos0)
+	if err != nil {
+		return Tensor{}, fmt.Errorf("softmax: %w", err)
+	}
+	probs := make([]Tensor, c.NHeads)
+	for h := range probs {
+		probs[h] = Tensor{Rows: rows, Cols: T}
+		if e.vals {
+			probs[h].V = all.V[h*rows*T : (h+1)*rows*T]
 		}
 	}
 	heads, err := e.b.MatMulBatch(probs, vs)

@@ -312,7 +312,7 @@ func checkOctFrac(f uint) error {
 }
 
 func recipSpec(fx Fixed) octSpec {
-	return octSpec{target: octRecip, lo: -6, hi: 12, mbits: 10, inFrac: fx.Frac, outFrac: fx.Frac + RecipExtra, mulBits: 64}
+	return octSpec{target: octRecip, lo: -6, hi: 12, mbits: 12, inFrac: fx.Frac, outFrac: fx.Frac + RecipExtra, mulBits: 64}
 }
 
 func rsqrtSpec(fx Fixed) octSpec {
@@ -337,13 +337,14 @@ func GenReciprocal(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 //
 // Construction: the octave lookup of octave.go: normalised-input lookup table as in SIGMA (Gupta et
 // al., PETS 2024), octave comparisons by one DCF per element evaluated at 17 thresholds (Boyle et
-// al., Eurocrypt 2021), M = 10 mantissa bits, and a Beaver product with the octave factor.
+// al., Eurocrypt 2021), M = 12 mantissa bits, and a Beaver product with the octave factor.
 // Rounds 3. Online (both parties): 16 + (Frac+15)/4 + 32 bytes (54.75 at Frac 12). Dealer (both
-// parties): two DCF keys on Frac+13 bits with payload 2, two DPF keys on 13 bits (4 early-terminated
-// levels), a 64-bit triple, ≈ 2.33 KB per element at Frac 12. Error: relative ≤ 2^-10 (table) + 2^-(Frac+1) (rounding of the
-// mantissa value): measured 2^-10.1 at Frac 12, within the required 2^-9. Inputs just below 2^-6
-// give ≈ 2^6, smaller ones 0. Eval cost per element: 17 DCF paths walked in lockstep
-// (fss.Worker.EvalMulti), a window of 1026 table positions.
+// parties): two DCF keys on Frac+13 bits with payload 2, two DPF keys on 15 bits (4 early-terminated
+// levels), a 64-bit triple, ≈ 2.39 KB per element at Frac 12. Error: relative ≤ 2^-12 (table) + 2^-(Frac+1) (rounding of the
+// mantissa value): measured 2^-12.1 at Frac 12, within the required 2^-9 (softmax divides by the row
+// sums with it, so its error enters every probability). Inputs just below 2^-6 give ≈ 2^6, smaller
+// ones 0. Eval cost per element: 17 DCF paths walked in lockstep (fss.Worker.EvalMulti), a window of
+// 4098 table positions (a softmax needs one per row).
 func (p *Party) Reciprocal(x []uint64) ([]uint64, error) {
 	if err := checkOctFrac(p.Fx.Frac); err != nil {
 		return nil, fmt.Errorf("hss: recip: %w", err)

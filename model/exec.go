@@ -21,12 +21,16 @@ type Executor[T any] interface {
 	Norm(x T, n *Norm, rows int) (T, error)
 	// Linear is x·Wᵀ + b for x [rows][l.In].
 	Linear(x T, l *Linear, rows int) (T, error)
+	// Linears is Linear for up to three layers on the same input (nil
+	// entries are skipped): Q, K, V or gate and up, which a secure executor
+	// finishes in one round.
+	Linears(x T, ls [3]*Linear, rows int) ([3]T, error)
 	// AddInto adds y into acc (same shape) and returns acc.
 	AddInto(acc, y T) (T, error)
-	// Rope applies rotary position embeddings to every head of x
-	// [rows][width] (width Dim for queries, KVDim for keys); row i is at
-	// position pos0+i. It may work in place.
-	Rope(x T, rows, width, pos0 int) (T, error)
+	// Rope applies rotary position embeddings to every head of the queries
+	// q [rows][Dim] and keys k [rows][KVDim]; row i is at position pos0+i.
+	// It may work in place.
+	Rope(q, k T, rows, pos0 int) (T, T, error)
 	// Attend appends k and v [rows][KVDim] to layer's cache at pos0 and
 	// returns causal attention softmax(q·kᵀ/√HeadDim)·v for q [rows][Dim]
 	// over every cached position up to each row's own.
@@ -54,20 +58,21 @@ func Forward[T any](e Executor[T], m *Model, x T, rows, pos0 int, last bool) (T,
 		L := &m.Layers[l]
 		f.begin(l)
 		h := f.norm(x, &L.AttnNorm, rows)
-		q := f.linear(h, &L.Wq, rows)
-		k := f.linear(h, &L.Wk, rows)
-		v := f.linear(h, &L.Wv, rows)
+		qkv := f.linears(h, [3]*Linear{&L.Wq, &L.Wk, &L.Wv}, rows)
+		q, k, v := qkv[0], qkv[1], qkv[2]
 		if c.Arch == ArchLlama {
-			q = f.rope(q, rows, c.Dim, pos0)
-			k = f.rope(k, rows, c.KVDim(), pos0)
+			q, k = f.rope(q, k, rows, pos0)
 		}
 		a := f.attend(l, q, k, v, rows, pos0)
 		x = f.addInto(x, f.linear(a, &L.Wo, rows))
 
 		h = f.norm(x, &L.FFNNorm, rows)
-		g := f.act(f.linear(h, &L.W1, rows), rows)
+		var g T
 		if c.Arch == ArchLlama {
-			g = f.mul(g, f.linear(h, &L.W3, rows), rows)
+			gu := f.linears(h, [3]*Linear{&L.W1, &L.W3}, rows)
+			g = f.mul(f.act(gu[0], rows), gu[1], rows)
+		} else {
+			g = f.act(f.linear(h, &L.W1, rows), rows)
 		}
 		x = f.addInto(x, f.linear(g, &L.W2, rows))
 	}
@@ -145,8 +150,30 @@ func (f *fwd[T]) addInto(acc, y T) T {
 	return f.do("add", func() (T, error) { return f.e.AddInto(acc, y) })
 }
 
-func (f *fwd[T]) rope(x T, rows, width, pos0 int) T {
-	return f.do("rope", func() (T, error) { return f.e.Rope(x, rows, width, pos0) })
+func (f *fwd[T]) linears(x T, ls [3]*Linear, rows int) [3]T {
+	var zero [3]T
+	if f.err != nil {
+		return zero
+	}
+	out, err := f.e.Linears(x, ls, rows)
+	if err != nil {
+		f.err = fmt.Errorf("linear: %w", err)
+		return zero
+	}
+	return out
+}
+
+func (f *fwd[T]) rope(q, k T, rows, pos0 int) (T, T) {
+	var zero T
+	if f.err != nil {
+		return zero, zero
+	}
+	q, k, err := f.e.Rope(q, k, rows, pos0)
+	if err != nil {
+		f.err = fmt.Errorf("rope: %w", err)
+		return zero, zero
+	}
+	return q, k
 }
 
 func (f *fwd[T]) attend(l int, q, k, v T, rows, pos0 int) T {

@@ -54,6 +54,19 @@ func (e *plainExec) Linear(x []float32, l *Linear, rows int) ([]float32, error) 
 	return y, e.r.pool.MatMul(y, x, l.W, l.B, rows, l.Out, l.In)
 }
 
+func (e *plainExec) Linears(x []float32, ls [3]*Linear, rows int) ([3][]float32, error) {
+	var out [3][]float32
+	for i, l := range ls {
+		if l != nil {
+			var err error
+			if out[i], err = e.Linear(x, l, rows); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}
+
 func (e *plainExec) AddInto(acc, y []float32) ([]float32, error) {
 	if len(acc) != len(y) {
 		return nil, fmt.Errorf("%w: add: %d and %d values", ErrShape, len(acc), len(y))
@@ -62,15 +75,17 @@ func (e *plainExec) AddInto(acc, y []float32) ([]float32, error) {
 	return acc, nil
 }
 
-func (e *plainExec) Rope(x []float32, rows, width, pos0 int) ([]float32, error) {
+func (e *plainExec) Rope(q, k []float32, rows, pos0 int) ([]float32, []float32, error) {
 	c := e.r.cfg
-	hd := c.HeadDim()
+	hd, D, KV := c.HeadDim(), c.Dim, c.KVDim()
 	half := hd / 2
 	for i := 0; i < rows; i++ {
 		p := pos0 + i
-		rotate(x[i*width:(i+1)*width], hd, c.RopeStyle, e.r.cos[p*half:(p+1)*half], e.r.sin[p*half:(p+1)*half])
+		cs, sn := e.r.cos[p*half:(p+1)*half], e.r.sin[p*half:(p+1)*half]
+		rotate(q[i*D:(i+1)*D], hd, c.RopeStyle, cs, sn)
+		rotate(k[i*KV:(i+1)*KV], hd, c.RopeStyle, cs, sn)
 	}
-	return x, nil
+	return q, k, nil
 }
 
 func (e *plainExec) Attend(layer int, q, k, v []float32, rows, pos0 int) ([]float32, error) {

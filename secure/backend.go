@@ -22,6 +22,36 @@ func (b Party) Linear(x Tensor, w *EncLinear) (Tensor, error) {
 	return Tensor{Rows: x.Rows, Cols: w.Out, V: y}, err
 }
 
+func (b Party) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
+	var all []uint64
+	for _, w := range ws {
+		y, err := hss.MatMulPublic(x.V, x.Rows, w.In, w.W, w.Out)
+		if err != nil {
+			return nil, err
+		}
+		if w.B != nil && b.P.ID == 0 {
+			for i := range x.Rows {
+				row := y[i*w.Out : (i+1)*w.Out]
+				for j, v := range w.B {
+					row[j] += v << b.P.Fx.Frac
+				}
+			}
+		}
+		all = append(all, y...)
+	}
+	t, err := b.P.Trunc(all, b.P.Fx.Frac, width)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Tensor, len(ws))
+	off := 0
+	for i, w := range ws {
+		n := x.Rows * w.Out
+		out[i], off = Tensor{Rows: x.Rows, Cols: w.Out, V: t[off : off+n : off+n]}, off+n
+	}
+	return out, nil
+}
+
 func (b Party) Trunc(x Tensor) (Tensor, error) {
 	y, err := b.P.Trunc(x.V, b.P.Fx.Frac, width)
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
@@ -129,6 +159,16 @@ func pair[K hss.Key](k0, k1 K, err error) (hss.Key, hss.Key, error) { return k0,
 func (d Dealer) Linear(x Tensor, w *EncLinear) (Tensor, error) {
 	y := Tensor{Rows: x.Rows, Cols: w.Out}
 	return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, d.Fx.Frac, width)))
+}
+
+func (d Dealer) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
+	out := make([]Tensor, len(ws))
+	total := 0
+	for i, w := range ws {
+		out[i] = Tensor{Rows: x.Rows, Cols: w.Out}
+		total += x.Rows * w.Out
+	}
+	return out, d.push(pair(hss.GenTrunc(d.Rand, total, d.Fx.Frac, width)))
 }
 
 func (d Dealer) Trunc(x Tensor) (Tensor, error) {

@@ -19,7 +19,7 @@
 // by GeLU and has no RoPE): RMSNorm; Linear Q, K, V (one truncation round
 // each); RoPE (local product with the public cos/sin, one truncation);
 // attention: Q·Kᵀ, the causal softmax and P·V, each for all heads at once
-// (batched Beaver matrix triples, stacked softmax); Linear O; residual add (local); RMSNorm; Linear W1, W3; SiLU;
+// (batched Beaver matrix triples, stacked softmax); Linear O; residual add (local); RMSNorm; Linear W1, W3 (one round); SiLU;
 // product (Beaver); Linear W2; residual add. 1/√HeadDim is folded into the
 // encoded Wq. See the hss gates for each step's error bound and cost.
 package secure
@@ -58,6 +58,9 @@ type Backend interface {
 	// Linear is x·Wᵀ + b with public encoded weights, truncated back to
 	// Frac bits.
 	Linear(x Tensor, w *EncLinear) (Tensor, error)
+	// Linears is Linear for several layers of the same input, truncated in
+	// one round.
+	Linears(x Tensor, ws []*EncLinear) ([]Tensor, error)
 	// Trunc divides x (with 2·Frac fractional bits) by 2^Frac.
 	Trunc(x Tensor) (Tensor, error)
 	// Mul is the elementwise fixed-point product.
@@ -191,6 +194,38 @@ func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
 	return e.b.Linear(x, el)
 }
 
+// Linears computes up to three linear layers of the same input with one
+// truncation round for all.
+func (e *Exec) Linears(x Tensor, ls [3]*model.Linear, rows int) ([3]Tensor, error) {
+	var out [3]Tensor
+	var ws []*EncLinear
+	var idx []int
+	for i, l := range ls {
+		if l == nil {
+			continue
+		}
+		if err := e.checkRows("linear", x, rows, l.In); err != nil {
+			return out, err
+		}
+		el := &EncLinear{Out: l.Out, In: l.In}
+		if e.vals {
+			var err error
+			if el, err = e.w.linear(l); err != nil {
+				return out, err
+			}
+		}
+		ws, idx = append(ws, el), append(idx, i)
+	}
+	ys, err := e.b.Linears(x, ws)
+	if err != nil {
+		return out, err
+	}
+	for j, i := range idx {
+		out[i] = ys[j]
+	}
+	return out, nil
+}
+
 func (e *Exec) Head(x Tensor, rows int) (Tensor, error) {
 	if err := e.checkRows("head", x, rows, e.cfg.Dim); err != nil {
 		return Tensor{}, err
@@ -212,34 +247,61 @@ func (e *Exec) AddInto(acc, y Tensor) (Tensor, error) {
 	return acc, nil
 }
 
-// Rope multiplies each RoPE pair by the public rotation of its position
-// (values with 2·Frac fractional bits, locally) and truncates once.
-func (e *Exec) Rope(x Tensor, rows, width, pos0 int) (Tensor, error) {
-	if err := e.checkRows("rope", x, rows, width); err != nil {
-		return Tensor{}, err
+// Rope multiplies each RoPE pair of q and k by the public rotation of its
+// position (locally, giving 2·Frac fractional bits) and truncates both in
+// one round.
+func (e *Exec) Rope(q, k Tensor, rows, pos0 int) (Tensor, Tensor, error) {
+	c := e.cfg
+	D, KV := c.Dim, c.KVDim()
+	if err := e.checkRows("rope", q, rows, D); err != nil {
+		return Tensor{}, Tensor{}, err
+	}
+	if err := e.checkRows("rope", k, rows, KV); err != nil {
+		return Tensor{}, Tensor{}, err
 	}
 	if pos0 < 0 || pos0+rows > e.maxSeq {
-		return Tensor{}, fmt.Errorf("secure: rope: positions beyond the context")
+		return Tensor{}, Tensor{}, fmt.Errorf("secure: rope: positions beyond the context")
 	}
-	y := shape(rows, width, e.vals)
+	// One tensor [rows][D+KV]: each row's queries, then its keys.
+	y := shape(rows, D+KV, e.vals)
 	if e.vals {
-		hd := e.cfg.HeadDim()
+		hd := c.HeadDim()
 		half := hd / 2
 		for i := range rows {
 			p := pos0 + i
 			cs, sn := e.cos[p*half:(p+1)*half], e.sin[p*half:(p+1)*half]
-			for h := 0; h < width; h += hd {
-				src, dst := x.V[i*width+h:i*width+h+hd], y.V[i*width+h:i*width+h+hd]
-				for j := range half {
-					a, b := ropePair(e.cfg.RopeStyle, half, j)
-					xa, xb := src[a], src[b]
-					dst[a] = xa*cs[j] - xb*sn[j]
-					dst[b] = xa*sn[j] + xb*cs[j]
-				}
-			}
+			dst := y.V[i*(D+KV) : (i+1)*(D+KV)]
+			rotateRow(dst[:D], q.V[i*D:(i+1)*D], hd, c.RopeStyle, cs, sn)
+			rotateRow(dst[D:], k.V[i*KV:(i+1)*KV], hd, c.RopeStyle, cs, sn)
 		}
 	}
-	return e.b.Trunc(y)
+	t, err := e.b.Trunc(y)
+	if err != nil {
+		return Tensor{}, Tensor{}, err
+	}
+	qo, ko := shape(rows, D, e.vals), shape(rows, KV, e.vals)
+	if e.vals {
+		for i := range rows {
+			copy(qo.V[i*D:(i+1)*D], t.V[i*(D+KV):i*(D+KV)+D])
+			copy(ko.V[i*KV:(i+1)*KV], t.V[i*(D+KV)+D:(i+1)*(D+KV)])
+		}
+	}
+	return qo, ko, nil
+}
+
+// rotateRow writes the RoPE rotation (cos/sin with Frac bits) of every
+// head of src into dst.
+func rotateRow(dst, src []uint64, hd int, style model.RopeStyle, cs, sn []uint64) {
+	half := hd / 2
+	for h := 0; h+hd <= len(src); h += hd {
+		s, d := src[h:h+hd], dst[h:h+hd]
+		for j := range half {
+			a, b := ropePair(style, half, j)
+			xa, xb := s[a], s[b]
+			d[a] = xa*cs[j] - xb*sn[j]
+			d[b] = xa*sn[j] + xb*cs[j]
+		}
+	}
 }
 
 // ropePair returns the two dimensions of pair j of a head.

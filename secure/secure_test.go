@@ -1,0 +1,129 @@
+package secure_test
+
+import (
+	"crypto/rand"
+	"strings"
+	"testing"
+
+	"github.com/hssee/hssee/dealer"
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/model"
+	"github.com/hssee/hssee/secure"
+)
+
+var fx = hss.Fixed{Frac: 14}
+
+func tiny(t *testing.T) *model.Model {
+	t.Helper()
+	c := model.Config{Arch: model.ArchLlama, Dim: 16, HiddenDim: 32, NLayers: 1, NHeads: 2, NKVHeads: 1, VocabSize: 20,
+		MaxSeqLen: 8, NormEps: 1e-5, RopeTheta: 10000, RopeStyle: model.RopeHalf, BOS: 1, EOS: 2}
+	m, err := model.RandomModel(c, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// deal returns both parties' material for one pass of rows positions from
+// a fresh cache.
+func deal(t *testing.T, m *model.Model, rows int) (*hss.Material, *hss.Material) {
+	t.Helper()
+	d := dealer.New(rand.Reader)
+	e, err := secure.NewExec(m.Config, fx, nil, secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, m.Config.MaxSeqLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := model.Forward[secure.Tensor](e, m, secure.Tensor{Rows: rows, Cols: m.Config.Dim}, rows, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	return d.Material()
+}
+
+// parties runs passes (each a number of positions) on both parties with
+// the given material and returns the joined error.
+func parties(t *testing.T, m *model.Model, m0, m1 *hss.Material, passes ...int) error {
+	t.Helper()
+	w, err := secure.EncodeWeights(m, fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = hss.RunPair(fx, m0, m1, func(p *hss.Party) error {
+		e, err := secure.NewExec(m.Config, fx, w, &secure.Party{P: p}, m.Config.MaxSeqLen)
+		if err != nil {
+			return err
+		}
+		for _, rows := range passes {
+			in := secure.Tensor{Rows: rows, Cols: m.Config.Dim, V: make([]uint64, rows*m.Config.Dim)}
+			if _, err := model.Forward[secure.Tensor](e, m, in, rows, e.Pos(), true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// TestMaterialMisuse: material for another shape, exhausted material and
+// reused material are errors that name the gate, never a wrong answer.
+func TestMaterialMisuse(t *testing.T) {
+	m := tiny(t)
+	m0, m1 := deal(t, m, 3)
+	if err := parties(t, m, m0, m1, 3); err != nil {
+		t.Fatalf("matching material: %v", err)
+	}
+	m0, m1 = deal(t, m, 3)
+	if err := parties(t, m, m0, m1, 2); err == nil || !strings.Contains(err.Error(), "material key") {
+		t.Fatalf("material for 3 positions used for 2: %v", err)
+	}
+	m0, m1 = deal(t, m, 2)
+	if err := parties(t, m, m0, m1, 2, 1); err == nil || !strings.Contains(err.Error(), "exhausted") {
+		t.Fatalf("a second pass without material: %v", err)
+	}
+	// The same keys handed out twice (a replayed bundle) are refused.
+	d := dealer.New(rand.Reader)
+	e, _ := secure.NewExec(m.Config, fx, nil, secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, m.Config.MaxSeqLen)
+	if _, err := model.Forward[secure.Tensor](e, m, secure.Tensor{Rows: 1, Cols: m.Config.Dim}, 1, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	a0, a1 := d.Material()
+	b0, b1 := d.Material()
+	if err := parties(t, m, a0, a1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := parties(t, m, b0, b1, 1); err == nil || !strings.Contains(err.Error(), "already used") {
+		t.Fatalf("replayed material: %v", err)
+	}
+}
+
+func TestExecErrors(t *testing.T) {
+	m := tiny(t)
+	c := m.Config
+	if _, err := secure.NewExec(c, fx, nil, &secure.Party{}, c.MaxSeqLen); err == nil {
+		t.Error("party executor without weights accepted")
+	}
+	if _, err := secure.NewExec(c, fx, nil, nil, c.MaxSeqLen); err == nil {
+		t.Error("nil backend accepted")
+	}
+	if _, err := secure.NewExec(c, fx, nil, secure.Dealer{}, c.MaxSeqLen+1); err == nil {
+		t.Error("capacity beyond the context accepted")
+	}
+	other := tiny(t)
+	other.Config.VocabSize = 21
+	other.Embed = append(other.Embed, make([]float32, c.Dim)...)
+	other.LMHead = other.Embed
+	w, err := secure.EncodeWeights(other, fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secure.NewExec(c, fx, w, &secure.Party{}, c.MaxSeqLen); err == nil {
+		t.Error("weights of another model accepted")
+	}
+	d := dealer.New(rand.Reader)
+	e, _ := secure.NewExec(c, fx, nil, secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, 4)
+	if _, err := model.Forward[secure.Tensor](e, m, secure.Tensor{Rows: 5, Cols: c.Dim}, 5, 0, true); err == nil {
+		t.Error("a pass beyond the capacity accepted")
+	}
+	if _, err := model.Forward[secure.Tensor](e, m, secure.Tensor{Rows: 2, Cols: c.Dim}, 2, 1, true); err == nil {
+		t.Error("a pass at the wrong position accepted")
+	}
+}

@@ -11,8 +11,13 @@ import (
 
 // BenchmarkHSSDecode measures one HSS decode step (dealer + both parties in
 // process) of the tinystories-656k shape after a 32-token prompt.
-func BenchmarkHSSDecode(b *testing.B) {
-	m, err := model.Preset("tinystories-656k", 1)
+func BenchmarkHSSDecode(b *testing.B) { benchHSSDecode(b, "tinystories-656k") }
+
+// BenchmarkHSSDecodeStories15M is BenchmarkHSSDecode on the stories15M shape.
+func BenchmarkHSSDecodeStories15M(b *testing.B) { benchHSSDecode(b, "stories15M") }
+
+func benchHSSDecode(b *testing.B, preset string) {
+	m, err := model.Preset(preset, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

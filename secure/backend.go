@@ -7,9 +7,14 @@ import (
 	"github.com/hssee/hssee/hss"
 )
 
-// Widths: every opened value is sent at the full 64 bits for now; the hss
-// gates support reduced widths where measured value ranges allow.
-const width = 64
+// width is the ring width (bits) at which linear layers, truncations and
+// Beaver products open their masked values. The gates are exact for values
+// |v| < 2^(width−2) in units of their fractional precision; at width 48
+// and 14 fractional bits a product (28 fractional bits) may reach 2^18 in
+// real units, far beyond what norms, projections and attention produce
+// (softmax already requires scores below 2^6), and each opened value costs
+// 48 bits instead of 64.
+const width = 48
 
 // Party is the party-side Backend: it evaluates each step with the peer
 // through P, consuming P.Keys in order.

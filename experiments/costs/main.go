@@ -1,0 +1,211 @@
+// Command costs prints the exact costs of HSS-EE inference for model
+// presets, counted (secure.Count: the forward pass on a count-only backend,
+// no weights, no material, instant even for llama2-7b), not measured: online
+// bytes (both parties together), rounds, and dealer bytes (both parties'
+// keys) for the prefill of -seq tokens and per decoded token (the mean of
+// -decode single-token steps after the prefill), with the breakdown by
+// operation, beside SIGMA's published GPT-2 figures (Gupta et al., PETS
+// 2024: 128 tokens, online 0.824 GiB, 1128 rounds, keys 14.3 GiB) and the
+// project's bars for gpt2-124m at 128 tokens (at most SIGMA's figures).
+//
+//	go run ./experiments/costs -config NAME|all -seq N [-decode M] [-frac F] [-json]
+//
+// The counts equal what infer.HSS measures (infer's TestCountMatchesMeasured).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/infer"
+	"github.com/hssee/hssee/model"
+	"github.com/hssee/hssee/secure"
+)
+
+// SIGMA's GPT-2 (124M) figures at 128 tokens (Gupta et al., PETS 2024):
+// the project's bars for gpt2-124m prefill at 128 tokens.
+const (
+	sigmaSeq    = 128
+	sigmaOnline = 0.824 * (1 << 30)
+	sigmaRounds = 1128
+	sigmaDealer = 14.3 * (1 << 30)
+)
+
+type costJSON struct {
+	Online int64 `json:"online_bytes"`
+	Rounds int64 `json:"rounds"`
+	Dealer int64 `json:"dealer_bytes"`
+}
+
+func toJSON(c hss.Cost) costJSON { return costJSON{c.Online, c.Rounds, c.Dealer} }
+
+func breakdown(b secure.Breakdown) map[string]costJSON {
+	m := map[string]costJSON{}
+	for o := range secure.NumOps {
+		m[o.String()] = toJSON(b.Ops[o])
+	}
+	return m
+}
+
+type result struct {
+	Config            string              `json:"config"`
+	Seq               int                 `json:"seq"`
+	Decode            int                 `json:"decode"`
+	Frac              uint                `json:"frac"`
+	OnlineBytes       int64               `json:"online_bytes"`
+	Rounds            int64               `json:"rounds"`
+	DealerBytes       int64               `json:"dealer_bytes"`
+	DecodeOnlineBytes int64               `json:"decode_online_bytes"`
+	DecodeRounds      int64               `json:"decode_rounds"`
+	DecodeDealerBytes int64               `json:"decode_dealer_bytes"`
+	Breakdown         map[string]costJSON `json:"breakdown"`
+	DecodeBreakdown   map[string]costJSON `json:"decode_breakdown"`
+	// MeetsBars is set for gpt2-124m at 128 tokens: whether the prefill is
+	// within SIGMA's online bytes, rounds and key bytes.
+	MeetsBars *bool `json:"meets_sigma_bars,omitempty"`
+}
+
+func main() {
+	if err := run(os.Stdout, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "costs:", err)
+		os.Exit(1)
+	}
+}
+
+func run(w io.Writer, args []string) error {
+	fs := flag.NewFlagSet("costs", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	name := fs.String("config", "gpt2-124m", "model preset ("+strings.Join(model.PresetNames(), ", ")+") or all")
+	seq := fs.Int("seq", 128, "prompt tokens (prefill)")
+	decode := fs.Int("decode", 1, "decode steps after the prefill (per-token costs are their mean)")
+	frac := fs.Uint("frac", infer.DefaultFrac, "fixed-point fractional bits")
+	jsonOut := fs.Bool("json", false, "one JSON object per config per line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	if *seq < 1 || *decode < 0 {
+		return errors.New("-seq must be at least 1 and -decode not negative")
+	}
+	names := []string{*name}
+	if *name == "all" {
+		names = model.PresetNames()
+	}
+	fx := hss.Fixed{Frac: *frac}
+	for _, n := range names {
+		cfg, err := model.PresetConfig(n)
+		if err != nil {
+			return err
+		}
+		if *seq+*decode > cfg.MaxSeqLen {
+			if *name == "all" {
+				if !*jsonOut {
+					fmt.Fprintf(w, "## %s: skipped (%d+%d positions exceed its context of %d)\n\n", n, *seq, *decode, cfg.MaxSeqLen)
+				}
+				continue
+			}
+			return fmt.Errorf("%s: %d+%d positions exceed its context of %d", n, *seq, *decode, cfg.MaxSeqLen)
+		}
+		r, err := secure.Count(cfg, fx, *seq, *decode)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n, err)
+		}
+		if *jsonOut {
+			if err := writeJSON(w, n, r, *decode); err != nil {
+				return err
+			}
+			continue
+		}
+		writeTable(w, n, r, *decode)
+	}
+	return nil
+}
+
+func newResult(name string, r secure.CountResult, decode int) result {
+	p, d := r.Prefill, r.DecodeMean()
+	res := result{Config: name, Seq: r.Prompt, Decode: decode, Frac: r.Fx.Frac,
+		OnlineBytes: p.Total.Online, Rounds: p.Total.Rounds, DealerBytes: p.Total.Dealer,
+		DecodeOnlineBytes: d.Total.Online, DecodeRounds: d.Total.Rounds, DecodeDealerBytes: d.Total.Dealer,
+		Breakdown: breakdown(p), DecodeBreakdown: breakdown(d)}
+	if name == "gpt2-124m" && r.Prompt == sigmaSeq {
+		ok := meets(p.Total)
+		res.MeetsBars = &ok
+	}
+	return res
+}
+
+func meets(c hss.Cost) bool {
+	return float64(c.Online) <= sigmaOnline && c.Rounds <= sigmaRounds && float64(c.Dealer) <= sigmaDealer
+}
+
+func writeJSON(w io.Writer, name string, r secure.CountResult, decode int) error {
+	b, err := json.Marshal(newResult(name, r, decode))
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// size formats a byte count in binary units.
+func size(b int64) string {
+	f := float64(b)
+	switch {
+	case f >= 1<<30:
+		return fmt.Sprintf("%.3f GiB", f/(1<<30))
+	case f >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", f/(1<<20))
+	case f >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", f/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+func writeTable(w io.Writer, name string, r secure.CountResult, decode int) {
+	p, d := r.Prefill, r.DecodeMean()
+	steps := "steps"
+	if decode == 1 {
+		steps = "step"
+	}
+	fmt.Fprintf(w, "## %s: prefill of %d tokens, per decoded token (mean of %d %s), frac %d\n\n", name, r.Prompt, decode, steps, r.Fx.Frac)
+	fmt.Fprintln(w, "| operation | prefill online | prefill rounds | prefill dealer | decode online | decode rounds | decode dealer |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	row := func(label string, a, b hss.Cost) {
+		dec := [3]string{"–", "–", "–"}
+		if decode > 0 {
+			dec = [3]string{size(b.Online), fmt.Sprint(b.Rounds), size(b.Dealer)}
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s |\n", label, size(a.Online), a.Rounds, size(a.Dealer), dec[0], dec[1], dec[2])
+	}
+	for o := range secure.NumOps {
+		if p.Ops[o] != (hss.Cost{}) || d.Ops[o] != (hss.Cost{}) {
+			row(o.String(), p.Ops[o], d.Ops[o])
+		}
+	}
+	row("**total**", p.Total, d.Total)
+	if name == "gpt2-124m" {
+		fmt.Fprintf(w, "| SIGMA GPT-2, %d tokens | 0.824 GiB | %d | 14.3 GiB | | | |\n", sigmaSeq, sigmaRounds)
+		if r.Prompt == sigmaSeq {
+			fmt.Fprintf(w, "\nBars (≤ SIGMA at 128 tokens): online %s (%.2f×), rounds %s (%.2f×), dealer %s (%.2f×)\n",
+				verdict(float64(p.Total.Online) <= sigmaOnline), float64(p.Total.Online)/sigmaOnline,
+				verdict(p.Total.Rounds <= sigmaRounds), float64(p.Total.Rounds)/sigmaRounds,
+				verdict(float64(p.Total.Dealer) <= sigmaDealer), float64(p.Total.Dealer)/sigmaDealer)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestRunTable prints the table for a small config and checks its rows.
+func TestRunTable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := run(&buf, []string{"-config", "tinystories-656k", "-seq", "8", "-decode", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, s := range []string{"## tinystories-656k", "| linear |", "| softmax |", "| norm |", "| act |", "| mul |", "| rope |", "| **total** |"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("table lacks %q:\n%s", s, out)
+		}
+	}
+}
+
+// TestRunJSON checks the JSON lines of every config that fits, and the
+// SIGMA bars verdict for gpt2-124m at 128 tokens.
+func TestRunJSON(t *testing.T) {
+	var buf bytes.Buffer
+	if err := run(&buf, []string{"-config", "all", "-seq", "128", "-json"}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d lines, want 5:\n%s", len(lines), buf.String())
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"config", "seq", "online_bytes", "rounds", "dealer_bytes", "decode_online_bytes",
+			"decode_rounds", "decode_dealer_bytes", "breakdown", "decode_breakdown"} {
+			if _, ok := m[k]; !ok {
+				t.Fatalf("%s: missing key %q", l, k)
+			}
+		}
+		if m["rounds"].(float64) <= 0 || m["decode_rounds"].(float64) <= 0 {
+			t.Errorf("%s: no rounds", l)
+		}
+		if m["config"] == "gpt2-124m" {
+			if _, ok := m["meets_sigma_bars"]; !ok {
+				t.Errorf("gpt2-124m at 128 tokens without the bars verdict")
+			}
+		}
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"-config", "nope"},
+		{"-config", "stories15M", "-seq", "256"}, // 256+1 positions exceed the context
+		{"-seq", "0"},
+		{"-decode", "-1"},
+		{"extra"},
+	} {
+		if err := run(&bytes.Buffer{}, args); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}

@@ -1,0 +1,303 @@
+package hss
+
+import (
+	"fmt"
+
+	"github.com/hssee/hssee/hss/fss"
+)
+
+// Exact costs of the gates, without generating material or touching values: for planning, for the
+// cost tables of experiments/costs and for the count-only backend of package secure.
+//
+// Every Cost* function mirrors its gate's Gen and Eval: the widths each opening is packed at (the
+// Transport messages are PackBits of the opened vector, one message per party and round), the
+// layout of every key (each key's own Size method is called on a shape-only key, or its closed form
+// is used where the key would need per-element slices: lutKey, RowMulKey, seqKey framing), and the
+// gate's sequence of sub-gates. The tests in cost_test.go compare each function with a real
+// Gen/Eval run; a change to a gate that is not mirrored here fails them.
+
+// Cost is the cost of one gate or of a sequence of gates.
+type Cost struct {
+	// Online is the number of bytes both parties send together (the sum of the BytesSent of their
+	// transports' Stats).
+	Online int64 `json:"online_bytes"`
+	// Rounds is the number of Exchange calls of each party (the same for both).
+	Rounds int64 `json:"rounds"`
+	// Dealer is the size of both parties' keys together (Σ Key.Size, what dealer.Dealer.Bytes
+	// reports).
+	Dealer int64 `json:"dealer_bytes"`
+}
+
+// Add returns c + o.
+func (c Cost) Add(o Cost) Cost {
+	return Cost{Online: c.Online + o.Online, Rounds: c.Rounds + o.Rounds, Dealer: c.Dealer + o.Dealer}
+}
+
+// Scale returns c with every field multiplied by k.
+func (c Cost) Scale(k int64) Cost {
+	return Cost{Online: c.Online * k, Rounds: c.Rounds * k, Dealer: c.Dealer * k}
+}
+
+// open is the cost of one OpenBits/ExchangeBits of n values at width bits: one round, each party
+// sending PackedLen(n, bits) bytes.
+func open(n int, bits uint) Cost {
+	return Cost{Online: 2 * int64(PackedLen(n, bits)), Rounds: 1}
+}
+
+// part is one key of a composite (seqKey or FxKey) with its kind.
+type part struct {
+	kind string
+	c    Cost
+}
+
+// seqCost composes a seqKey's parts: 5 header bytes per party and, per part, its kind with a one-byte
+// length and a four-byte size.
+func seqCost(parts ...part) Cost {
+	c := Cost{Dealer: 2 * 5}
+	for _, p := range parts {
+		c = c.Add(p.c)
+		c.Dealer += 2 * int64(1+len(p.kind)+4)
+	}
+	return c
+}
+
+// CostTrunc is the cost of Trunc (and of GenTrunc's keys) on n elements.
+func CostTrunc(n int, frac, bits uint) (Cost, error) {
+	bits = normBits(bits)
+	if err := checkLen("cost trunc", n); err != nil {
+		return Cost{}, err
+	}
+	if bits < 2 || bits > 64 || frac+2 > bits {
+		return Cost{}, fmt.Errorf("hss: cost trunc: frac %d and width %d need 2 ≤ frac+2 ≤ width ≤ 64", frac, bits)
+	}
+	return costTrunc(n, frac, bits), nil
+}
+
+func costTrunc(n int, frac, bits uint) Cost {
+	k0 := &TruncKey{Party: 0, Frac: frac, Bits: bits, N: n}
+	k1 := &TruncKey{Party: 1, Frac: frac, Bits: bits, N: n}
+	c := open(n, bits)
+	c.Dealer = int64(k0.Size() + k1.Size())
+	return c
+}
+
+// CostLinear is the cost of Linear with an [m][n] output (the local product is free).
+func CostLinear(m, n int, frac, bits uint) (Cost, error) {
+	l, ok := mulLen(m, n)
+	if !ok {
+		return Cost{}, fmt.Errorf("hss: cost linear: bad output shape %dx%d", m, n)
+	}
+	return CostTrunc(l, frac, bits)
+}
+
+func costMul(n int, bits uint) Cost {
+	c := open(2*n, bits)
+	c.Dealer = int64(vecKeySize(0, bits, n) + vecKeySize(1, bits, n))
+	return c
+}
+
+func costSquare(n int, bits uint) Cost {
+	c := open(n, bits)
+	c.Dealer = int64(vecKeySize(0, bits, n) + vecKeySize(1, bits, n))
+	return c
+}
+
+// fxCost composes an FxKey: per party a kind byte and the kind, and two four-byte lengths.
+func fxCost(kind string, prod, trunc Cost) Cost {
+	c := prod.Add(trunc)
+	c.Dealer += 2 * int64(1+len(kind)+4+4)
+	return c
+}
+
+// CostMulFixed is the cost of MulFixed on n elements.
+func CostMulFixed(n int, frac, bits uint) (Cost, error) {
+	bits = normBits(bits)
+	if _, err := CostTrunc(n, frac, bits); err != nil {
+		return Cost{}, err
+	}
+	return fxCost("mul", costMul(n, bits), costTrunc(n, frac, bits)), nil
+}
+
+func costMatMul(m, k, n int, bits uint) Cost {
+	k0 := &MatMulKey{Party: 0, Bits: bits, M: m, K: k, N: n}
+	k1 := &MatMulKey{Party: 1, Bits: bits, M: m, K: k, N: n}
+	return Cost{Dealer: int64(k0.Size() + k1.Size())}
+}
+
+// CostMatMulBatch is the cost of MatMulBatch on the given shapes: one opening of every product's
+// X − A and Y − B together, then one truncation of all outputs.
+func CostMatMulBatch(shapes []MatShape, frac, bits uint) (Cost, error) {
+	bits = normBits(bits)
+	total, err := batchLen("cost matmul batch", shapes)
+	if err != nil {
+		return Cost{}, err
+	}
+	if _, err := CostTrunc(total, frac, bits); err != nil {
+		return Cost{}, err
+	}
+	parts := make([]part, 0, len(shapes)+1)
+	opened := 0
+	for _, s := range shapes {
+		parts = append(parts, part{"matmul", costMatMul(s.M, s.K, s.N, bits)})
+		opened += s.M*s.K + s.K*s.N
+	}
+	parts = append(parts, part{"trunc", costTrunc(total, frac, bits)})
+	c := seqCost(parts...)
+	return c.Add(open(opened, bits)), nil
+}
+
+// costLUT is the cost of one lookup gate (genLUT / evalLUTWith) on n elements: one opening at the
+// spec's width; per party the header, the mask shares (and the sign shares), a DCF batch when the
+// spec has a sign, and a DPF batch per table part, each with a four-byte length and the fss header.
+func costLUT(n int, spec *lutSpec) Cost {
+	c := open(n, spec.openBits())
+	sign := spec.signTerm || spec.signBit
+	words := n
+	if sign {
+		words += 2 * n
+	}
+	per := int64(lutHeaderLen + 8*words)
+	if sign {
+		d := &fss.DCFKeys{Bits: spec.parts[0].m - 1, P: 2, N: n}
+		per += int64(4 + fssHeaderLen + d.Size())
+	}
+	for _, p := range spec.parts {
+		if len(p.tabs) == 0 {
+			continue
+		}
+		d := &fss.DPFKeys{Bits: p.m, Leaf: min(p.m, lutLeaf), P: 1, N: n}
+		per += int64(4 + fssHeaderLen + d.Size())
+	}
+	c.Dealer = 2 * per
+	return c
+}
+
+// costOct is the cost of an octave lookup (genOct / evalOct) on n elements: the thresholds'
+// comparison (64-bit opening), the mantissa lookup and the product with the octave factor.
+func costOct(kind string, n int, s octSpec) (Cost, error) {
+	pr, err := s.prep()
+	if err != nil {
+		return Cost{}, fmt.Errorf("hss: cost %s: %w", kind, err)
+	}
+	cmp := costLUT(n, pr.cmp)
+	cmp.Online, cmp.Rounds = open(n, 64).Online, 1 // evalThresholds opens at 64 bits
+	return seqCost(part{kind + ".cmp", cmp}, part{kind + ".lut", costLUT(n, pr.lut)},
+		part{"mul", costMul(n, normBits(s.mulBits))}), nil
+}
+
+// costRowMul is the cost of RowMul on rows rows of n elements in all.
+func costRowMul(rows, n int, bits uint) Cost {
+	c := open(n+rows, bits)
+	k0 := 2 + 4 + PackedLen(rows, 32) + 32
+	c.Dealer = int64(2*k0 + PackedLen(n, bits))
+	return c
+}
+
+func costMax(rows, cols int, bits uint) Cost {
+	spec := reluSpec(bits, true)
+	var parts []part
+	for _, pairs := range maxPairs(cols) {
+		parts = append(parts, part{"relu", costLUT(rows*pairs, spec)})
+	}
+	return seqCost(parts...)
+}
+
+// CostMax is the cost of Max over rows×cols elements of width bits.
+func CostMax(rows, cols int, bits uint) (Cost, error) {
+	if _, err := checkShape("cost max", rows, cols); err != nil {
+		return Cost{}, err
+	}
+	if err := checkCmpBits(bits); err != nil {
+		return Cost{}, fmt.Errorf("hss: cost max: %w", err)
+	}
+	return costMax(rows, cols, bits), nil
+}
+
+// causalSum is Σ_i min(cols, pos0+i+1) over rows rows (the visible entries of a causal score matrix).
+func causalSum(rows, cols, pos0 int) int {
+	// Rows i < cols−pos0 see pos0+i+1 columns, the rest all cols.
+	k := min(rows, max(cols-pos0, 0))
+	return k*(pos0+1) + k*(k-1)/2 + (rows-k)*cols
+}
+
+// CostSoftmaxHeads is the cost of SoftmaxHeads on heads stacked causal score matrices [rows × cols]
+// at offset pos0 (and of GenSoftmaxHeads's keys).
+func CostSoftmaxHeads(heads, rows, cols, pos0 int, fx Fixed) (Cost, error) {
+	all, err := checkHeads("cost softmax", heads, rows)
+	if err != nil {
+		return Cost{}, err
+	}
+	if _, err := checkSoftmax("cost softmax", all, cols, pos0, fx); err != nil {
+		return Cost{}, err
+	}
+	nv := heads * causalSum(rows, cols, pos0)
+	if nv > MaxKeyLen {
+		return Cost{}, fmt.Errorf("hss: cost softmax: %d elements exceed %d", nv, MaxKeyLen)
+	}
+	maxBits, mulBits, rs := smParams(fx)
+	es, err := expSpec(fx)
+	if err != nil {
+		return Cost{}, fmt.Errorf("hss: cost softmax: %w", err)
+	}
+	recip, err := costOct("recip", all, rs)
+	if err != nil {
+		return Cost{}, err
+	}
+	return seqCost(
+		part{"max", costMax(all, cols, maxBits)},
+		part{"exp", costLUT(nv, es)},
+		part{"recip", recip},
+		part{"rowmul", costRowMul(all, nv, mulBits)},
+		part{"trunc", costTrunc(nv, rs.outFrac, mulBits)},
+	), nil
+}
+
+// CostNorm is the cost of LayerNorm (center) or RMSNorm on rows×dim elements.
+func CostNorm(rows, dim int, fx Fixed, center bool) (Cost, error) {
+	n, err := checkNorm("cost norm", rows, dim, fx)
+	if err != nil {
+		return Cost{}, err
+	}
+	sqBits, l, rs := normParams(fx, dim)
+	var parts []part
+	if center {
+		parts = append(parts, part{"trunc", costTrunc(rows, normMeanShift, 64)})
+	}
+	rsq, err := costOct("rsqrt", rows, rs)
+	if err != nil {
+		return Cost{}, err
+	}
+	parts = append(parts,
+		part{"square", costSquare(n, sqBits)},
+		part{"trunc", costTrunc(rows, l, sqBits)},
+		part{"rsqrt", rsq},
+		part{"rowmul", costRowMul(rows, n, 64)},
+		part{"trunc", costTrunc(n, fx.Frac+rs.outFrac, 64)},
+	)
+	return seqCost(parts...), nil
+}
+
+// CostAct is the cost of GeLU (gelu) or SiLU on n elements.
+func CostAct(n int, fx Fixed, gelu bool) (Cost, error) {
+	if err := checkLen("cost act", n); err != nil {
+		return Cost{}, err
+	}
+	spec := siluSpec
+	if gelu {
+		spec = geluSpec
+	}
+	s, err := spec(fx)
+	if err != nil {
+		return Cost{}, fmt.Errorf("hss: cost act: %w", err)
+	}
+	return costLUT(n, s), nil
+}
+
+// CostExp is the cost of Exp on n elements.
+func CostExp(n int, fx Fixed) (Cost, error) {
+	s, err := expSpec(fx)
+	if err != nil {
+		return Cost{}, fmt.Errorf("hss: cost exp: %w", err)
+	}
+	return costLUT(n, s), nil
+}

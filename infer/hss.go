@@ -50,19 +50,114 @@ func (c Costs) Add(o Costs) Costs {
 // The ids given to Forward are those the model expects (EE-encrypted ids
 // for an EE model; see Generate). Not safe for concurrent use.
 type HSS struct {
-	m      *model.Model
-	fx     hss.Fixed
-	rng    io.Reader
-	deal   *secure.Exec
-	sink   *sinkSwitch
-	exec   [2]*secure.Exec
-	party  [2]*secure.Party
-	t      [2]hss.Transport
-	pos    int
-	maxSeq int
-	last   Costs
-	total  Costs
-	broken error
+	m       *model.Model
+	fx      hss.Fixed
+	rng     io.Reader
+	deal    *secure.Exec
+	sink    *sinkSwitch
+	parties Parties
+	pos     int
+	maxSeq  int
+	last    Costs
+	total   Costs
+	broken  error
+}
+
+// Pass is one forward pass as the client hands it to the parties: the
+// positions, party 0's input share as a seed (hss.ExpandShare), party 1's
+// input share, and each party's dealer material in consumption order.
+type Pass struct {
+	Rows, Pos0 int
+	Seed0      [32]byte
+	In1        []uint64
+	Keys       [2][]hss.MarshalKey
+}
+
+// Parties runs the online phase: both parties evaluate a pass on their
+// shares, with each other, and return their output shares (the logits of
+// the pass's last position) and the traffic between them. Local runs them
+// in this process; the deployed form talks to two servers.
+type Parties interface {
+	Forward(p *Pass) (out [2][]uint64, traffic hss.Stats, err error)
+}
+
+// Local runs both parties in this process over a transport pair, each with
+// its own secure executor and key/value cache.
+type Local struct {
+	fx    hss.Fixed
+	m     *model.Model
+	exec  [2]*secure.Exec
+	party [2]*secure.Party
+	t     [2]hss.Transport
+}
+
+// NewLocal prepares in-process parties for m (t0, t1: the parties' ends of
+// a transport; nil: a fresh hss.Pipe).
+func NewLocal(m *model.Model, fx hss.Fixed, maxSeq int, t0, t1 hss.Transport) (*Local, error) {
+	w, err := secure.EncodeWeights(m, fx)
+	if err != nil {
+		return nil, err
+	}
+	if t0 == nil || t1 == nil {
+		t0, t1 = hss.Pipe()
+	}
+	l := &Local{fx: fx, m: m, t: [2]hss.Transport{t0, t1}}
+	for i := range l.exec {
+		l.party[i] = &secure.Party{}
+		if l.exec[i], err = secure.NewExec(m.Config, fx, w, l.party[i], maxSeq); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Forward runs both parties concurrently; if either fails, its transport
+// end is closed so the other cannot block.
+func (l *Local) Forward(ps *Pass) ([2][]uint64, hss.Stats, error) {
+	c := l.m.Config
+	inputs := [2][]uint64{hss.ExpandShare(ps.Seed0, ps.Rows*c.Dim), ps.In1}
+	before := [2]hss.Stats{l.t[0].Stats(), l.t[1].Stats()}
+	var out [2][]uint64
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					errs[i] = fmt.Errorf("party %d: internal error: %v", i, r)
+				}
+				if errs[i] != nil {
+					if cl, ok := l.t[i].(io.Closer); ok {
+						cl.Close()
+					}
+				}
+			}()
+			keys := make([]hss.Key, len(ps.Keys[i]))
+			for j, k := range ps.Keys[i] {
+				keys[j] = k
+			}
+			mat := hss.NewMaterial(keys...)
+			l.party[i].P = &hss.Party{ID: i, T: l.t[i], Fx: l.fx, Keys: mat}
+			in := secure.Tensor{Rows: ps.Rows, Cols: c.Dim, V: inputs[i]}
+			o, err := model.Forward[secure.Tensor](l.exec[i], l.m, in, ps.Rows, ps.Pos0, true)
+			if err == nil && mat.Remaining() != 0 {
+				err = fmt.Errorf("%d keys of dealer material left unused (dealer and party walks differ)", mat.Remaining())
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("party %d: %w", i, err)
+			}
+			out[i] = o.V
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs[0], errs[1]); err != nil {
+		return out, hss.Stats{}, err
+	}
+	s0, s1 := l.t[0].Stats().Sub(before[0]), l.t[1].Stats().Sub(before[1])
+	return out, hss.Stats{BytesSent: s0.BytesSent + s1.BytesSent, BytesRecv: s0.BytesRecv + s1.BytesRecv,
+		Rounds: max(s0.Rounds, s1.Rounds)}, nil
 }
 
 // sinkSwitch lets the dealer executor push into a fresh dealer.Dealer per
@@ -77,28 +172,34 @@ func (s *sinkSwitch) Push(k0, k1 hss.MarshalKey) error { return s.d.Push(k0, k1)
 // the client's randomness (crypto/rand.Reader in production). t0 and t1
 // are the parties' transport ends (nil: a fresh hss.Pipe).
 func NewHSS(m *model.Model, fx hss.Fixed, maxSeq int, rng io.Reader, t0, t1 hss.Transport) (*HSS, error) {
-	if m == nil || rng == nil {
-		return nil, errors.New("infer: hss: nil model or randomness")
+	if m == nil {
+		return nil, errors.New("infer: hss: nil model")
 	}
 	if maxSeq <= 0 {
 		maxSeq = m.Config.MaxSeqLen
 	}
-	w, err := secure.EncodeWeights(m, fx)
+	l, err := NewLocal(m, fx, maxSeq, t0, t1)
 	if err != nil {
 		return nil, err
 	}
-	if t0 == nil || t1 == nil {
-		t0, t1 = hss.Pipe()
+	return NewHSSWith(m, fx, maxSeq, rng, l)
+}
+
+// NewHSSWith is NewHSS over given parties (for example the deployed
+// servers): the client side of HSS-EE — dealer, sharing, reconstruction.
+// m is the client's copy of the (EE) model: the dealer needs its shape and
+// the client its embedding table.
+func NewHSSWith(m *model.Model, fx hss.Fixed, maxSeq int, rng io.Reader, parties Parties) (*HSS, error) {
+	if m == nil || rng == nil || parties == nil {
+		return nil, errors.New("infer: hss: nil model, randomness or parties")
 	}
-	h := &HSS{m: m, fx: fx, rng: rng, sink: &sinkSwitch{}, t: [2]hss.Transport{t0, t1}, maxSeq: maxSeq}
+	if maxSeq <= 0 {
+		maxSeq = m.Config.MaxSeqLen
+	}
+	h := &HSS{m: m, fx: fx, rng: rng, sink: &sinkSwitch{}, parties: parties, maxSeq: maxSeq}
+	var err error
 	if h.deal, err = secure.NewExec(m.Config, fx, nil, secure.Dealer{Rand: rng, Fx: fx, Sink: h.sink}, maxSeq); err != nil {
 		return nil, err
-	}
-	for i := range h.exec {
-		h.party[i] = &secure.Party{}
-		if h.exec[i], err = secure.NewExec(m.Config, fx, w, h.party[i], maxSeq); err != nil {
-			return nil, err
-		}
 	}
 	return h, nil
 }
@@ -141,9 +242,14 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 		h.deal.Truncate(pos0)
 		return nil, fmt.Errorf("infer: hss: dealer: %w", err)
 	}
-	m0, m1 := d.Material()
-	b0, b1 := d.Bytes()
-	cost := Costs{DealerBytes: b0 + b1, Offline: time.Since(start)}
+	b0, err := d.Bundle(0)
+	if err != nil {
+		h.deal.Truncate(pos0)
+		return nil, fmt.Errorf("infer: hss: %w", err)
+	}
+	b1, _ := d.Bundle(1)
+	db0, db1 := d.Bytes()
+	cost := Costs{DealerBytes: db0 + db1, Offline: time.Since(start)}
 
 	// The client shares its input.
 	enc := make([]uint64, len(x))
@@ -155,54 +261,20 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 		h.deal.Truncate(pos0)
 		return nil, fmt.Errorf("infer: hss: %w", err)
 	}
-	inputs := [2][]uint64{hss.ExpandShare(seed, len(enc)), x1}
 
 	// Online: both parties.
 	start = time.Now()
-	before := [2]hss.Stats{h.t[0].Stats(), h.t[1].Stats()}
-	var out [2]secure.Tensor
-	var errs [2]error
-	var wg sync.WaitGroup
-	mats := [2]*hss.Material{m0, m1}
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					errs[i] = fmt.Errorf("party %d: internal error: %v", i, r)
-				}
-				if errs[i] != nil {
-					if cl, ok := h.t[i].(io.Closer); ok {
-						cl.Close()
-					}
-				}
-			}()
-			h.party[i].P = &hss.Party{ID: i, T: h.t[i], Fx: h.fx, Keys: mats[i]}
-			in := secure.Tensor{Rows: n, Cols: c.Dim, V: inputs[i]}
-			o, err := model.Forward[secure.Tensor](h.exec[i], h.m, in, n, pos0, true)
-			if err == nil && mats[i].Remaining() != 0 {
-				err = fmt.Errorf("%d keys of dealer material left unused (dealer and party walks differ)", mats[i].Remaining())
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("party %d: %w", i, err)
-			}
-			out[i] = o
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs[0], errs[1]); err != nil {
+	out, traffic, err := h.parties.Forward(&Pass{Rows: n, Pos0: pos0, Seed0: seed, In1: x1, Keys: [2][]hss.MarshalKey{b0.Keys, b1.Keys}})
+	if err != nil {
 		h.broken = err
 		return nil, fmt.Errorf("infer: hss: %w", err)
 	}
-	s0, s1 := h.t[0].Stats().Sub(before[0]), h.t[1].Stats().Sub(before[1])
-	cost.OnlineBytes = s0.BytesSent + s1.BytesSent
-	cost.Rounds = max(s0.Rounds, s1.Rounds)
+	cost.OnlineBytes, cost.Rounds = traffic.BytesSent, traffic.Rounds
 	cost.Online = time.Since(start)
 
 	// The client reconstructs the logits.
 	logits := make([]float32, c.VocabSize)
-	sum := hss.Reconstruct(out[0].V, out[1].V)
+	sum := hss.Reconstruct(out[0], out[1])
 	if len(sum) != c.VocabSize {
 		h.broken = errors.New("logit shares of the wrong length")
 		return nil, fmt.Errorf("infer: hss: %w", h.broken)

@@ -198,7 +198,7 @@ func NewHSSWith(m *model.Model, fx hss.Fixed, maxSeq int, rng io.Reader, parties
 	}
 	h := &HSS{m: m, fx: fx, rng: rng, sink: &sinkSwitch{}, parties: parties, maxSeq: maxSeq}
 	var err error
-	if h.deal, err = secure.NewExec(m.Config, fx, nil, secure.Dealer{Rand: rng, Fx: fx, Sink: h.sink}, maxSeq); err != nil {
+	if h.deal, err = secure.NewExec(m.Config, fx, nil, &secure.Dealer{Rand: rng, Fx: fx, Sink: h.sink}, maxSeq); err != nil {
 		return nil, err
 	}
 	return h, nil

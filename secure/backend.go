@@ -17,17 +17,21 @@ import (
 const width = 48
 
 // Party is the party-side Backend: it evaluates each step with the peer
-// through P, consuming P.Keys in order.
-type Party struct{ P *hss.Party }
+// through P, consuming P.Keys in order. It keeps the layers' key and value
+// caches (masked once per row; see hss.CacheMatMul). Use it by pointer.
+type Party struct {
+	P      *hss.Party
+	kc, vc [][]*hss.MaskedCache // [layer][kv head]
+}
 
-func (b Party) Values() bool { return true }
+func (b *Party) Values() bool { return true }
 
-func (b Party) Linear(x Tensor, w *EncLinear) (Tensor, error) {
+func (b *Party) Linear(x Tensor, w *EncLinear) (Tensor, error) {
 	y, err := b.P.Linear(x.V, x.Rows, w.In, w.W, w.Out, w.B, width)
 	return Tensor{Rows: x.Rows, Cols: w.Out, V: y}, err
 }
 
-func (b Party) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
+func (b *Party) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 	var all []uint64
 	for _, w := range ws {
 		y, err := hss.MatMulPublic(x.V, x.Rows, w.In, w.W, w.Out)
@@ -57,34 +61,90 @@ func (b Party) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 	return out, nil
 }
 
-func (b Party) Trunc(x Tensor) (Tensor, error) {
+func (b *Party) Trunc(x Tensor) (Tensor, error) {
 	y, err := b.P.Trunc(x.V, b.P.Fx.Frac, width)
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
-func (b Party) Mul(x, y Tensor) (Tensor, error) {
+func (b *Party) Mul(x, y Tensor) (Tensor, error) {
 	z, err := b.P.MulFixed(x.V, y.V, width)
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: z}, err
 }
 
-func (b Party) MatMulBatch(xs, ys []Tensor) ([]Tensor, error) {
-	shapes, err := batchShapes(xs, ys)
+// caches returns layer's caches in cs, creating n of width k.
+func caches[C any](cs *[][]*C, layer, n int, mk func() *C) []*C {
+	for len(*cs) <= layer {
+		*cs = append(*cs, nil)
+	}
+	if (*cs)[layer] == nil {
+		for range n {
+			(*cs)[layer] = append((*cs)[layer], mk())
+		}
+	}
+	return (*cs)[layer]
+}
+
+// cacheProds lists the products of one attention step: query head h
+// against cache h/group.
+func cacheProds(xs []Tensor, group int, values bool) ([]hss.CacheProd, error) {
+	prods := make([]hss.CacheProd, len(xs))
+	for h, x := range xs {
+		if group < 1 {
+			return nil, fmt.Errorf("secure: attention: group %d", group)
+		}
+		prods[h] = hss.CacheProd{Cache: h / group, M: x.Rows, Values: values}
+	}
+	return prods, nil
+}
+
+func (b *Party) attend(cs *[][]*hss.MaskedCache, layer int, xs, add []Tensor, group int, values bool) ([]Tensor, error) {
+	if len(add) == 0 || len(xs) != len(add)*group {
+		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(xs), len(add), group)
+	}
+	k := add[0].Cols
+	c := caches(cs, layer, len(add), func() *hss.MaskedCache { return &hss.MaskedCache{K: k} })
+	prods, err := cacheProds(xs, group, values)
 	if err != nil {
 		return nil, err
 	}
-	xv, yv := make([][]uint64, len(xs)), make([][]uint64, len(ys))
-	for i := range xs {
-		xv[i], yv[i] = xs[i].V, ys[i].V
+	rows, xv := make([][]uint64, len(add)), make([][]uint64, len(xs))
+	for i, a := range add {
+		rows[i] = a.V
 	}
-	zv, err := b.P.MatMulBatch(xv, yv, shapes, width)
+	for i, x := range xs {
+		xv[i] = x.V
+	}
+	zv, err := b.P.CacheMatMul(c, rows, xv, prods, width)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Tensor, len(xs))
-	for i, s := range shapes {
-		out[i] = Tensor{Rows: s.M, Cols: s.N, V: zv[i]}
+	for h, z := range zv {
+		cols := c[prods[h].Cache].Rows
+		if values {
+			cols = k
+		}
+		out[h] = Tensor{Rows: xs[h].Rows, Cols: cols, V: z}
 	}
 	return out, nil
+}
+
+func (b *Party) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
+	return b.attend(&b.kc, layer, qs, newK, group, false)
+}
+
+func (b *Party) AttendValues(layer int, ps, newV []Tensor, group int) ([]Tensor, error) {
+	return b.attend(&b.vc, layer, ps, newV, group, true)
+}
+
+func (b *Party) Truncate(pos int) {
+	for _, cs := range [][][]*hss.MaskedCache{b.kc, b.vc} {
+		for _, l := range cs {
+			for _, c := range l {
+				c.Truncate(pos)
+			}
+		}
+	}
 }
 
 func batchShapes(xs, ys []Tensor) ([]hss.MatShape, error) {
@@ -101,7 +161,7 @@ func batchShapes(xs, ys []Tensor) ([]hss.MatShape, error) {
 	return shapes, nil
 }
 
-func (b Party) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
+func (b *Party) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	if heads < 1 || x.Rows%heads != 0 {
 		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
 	}
@@ -109,7 +169,7 @@ func (b Party) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
-func (b Party) Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error) {
+func (b *Party) Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error) {
 	var y []uint64
 	var err error
 	if center {
@@ -120,7 +180,7 @@ func (b Party) Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, err
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
-func (b Party) Act(x Tensor, gelu bool) (Tensor, error) {
+func (b *Party) Act(x Tensor, gelu bool) (Tensor, error) {
 	var y []uint64
 	var err error
 	if gelu {
@@ -138,16 +198,18 @@ type Sink interface {
 }
 
 // Dealer is the dealer-side Backend: on shapes only, it generates each
-// step's material with randomness from Rand and pushes it to Sink.
+// step's material with randomness from Rand and pushes it to Sink. It
+// keeps the masks of the parties' key and value caches. Use it by pointer.
 type Dealer struct {
-	Rand io.Reader
-	Fx   hss.Fixed
-	Sink Sink
+	Rand   io.Reader
+	Fx     hss.Fixed
+	Sink   Sink
+	kc, vc [][]*hss.DealerCache
 }
 
-func (d Dealer) Values() bool { return false }
+func (d *Dealer) Values() bool { return false }
 
-func (d Dealer) push(k0, k1 hss.Key, err error) error {
+func (d *Dealer) push(k0, k1 hss.Key, err error) error {
 	if err != nil {
 		return err
 	}
@@ -161,12 +223,12 @@ func (d Dealer) push(k0, k1 hss.Key, err error) error {
 
 func pair[K hss.Key](k0, k1 K, err error) (hss.Key, hss.Key, error) { return k0, k1, err }
 
-func (d Dealer) Linear(x Tensor, w *EncLinear) (Tensor, error) {
+func (d *Dealer) Linear(x Tensor, w *EncLinear) (Tensor, error) {
 	y := Tensor{Rows: x.Rows, Cols: w.Out}
 	return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, d.Fx.Frac, width)))
 }
 
-func (d Dealer) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
+func (d *Dealer) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 	out := make([]Tensor, len(ws))
 	total := 0
 	for i, w := range ws {
@@ -176,41 +238,78 @@ func (d Dealer) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 	return out, d.push(pair(hss.GenTrunc(d.Rand, total, d.Fx.Frac, width)))
 }
 
-func (d Dealer) Trunc(x Tensor) (Tensor, error) {
+func (d *Dealer) Trunc(x Tensor) (Tensor, error) {
 	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, d.Fx.Frac, width)))
 }
 
-func (d Dealer) Mul(x, y Tensor) (Tensor, error) {
+func (d *Dealer) Mul(x, y Tensor) (Tensor, error) {
 	return x, d.push(pair(hss.GenMulFixed(d.Rand, x.Rows*x.Cols, d.Fx.Frac, width)))
 }
 
-func (d Dealer) MatMulBatch(xs, ys []Tensor) ([]Tensor, error) {
-	shapes, err := batchShapes(xs, ys)
+func (d *Dealer) attend(cs *[][]*hss.DealerCache, layer int, xs, add []Tensor, group int, values bool) ([]Tensor, error) {
+	if len(add) == 0 || len(xs) != len(add)*group {
+		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(xs), len(add), group)
+	}
+	k := add[0].Cols
+	c := caches(cs, layer, len(add), func() *hss.DealerCache { return &hss.DealerCache{K: k} })
+	prods, err := cacheProds(xs, group, values)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Tensor, len(xs))
-	for i, s := range shapes {
-		out[i] = Tensor{Rows: s.M, Cols: s.N}
+	k0, k1, t0, t1, err := hss.GenCacheMatMul(d.Rand, c, add[0].Rows, prods, d.Fx.Frac, width)
+	if err != nil {
+		return nil, err
 	}
-	return out, d.push(hss.GenMatMulBatch(d.Rand, shapes, d.Fx.Frac, width))
+	if err := d.Sink.Push(k0, k1); err != nil {
+		return nil, err
+	}
+	if err := d.Sink.Push(t0, t1); err != nil {
+		return nil, err
+	}
+	out := make([]Tensor, len(xs))
+	for h, p := range prods {
+		cols := c[p.Cache].Rows
+		if values {
+			cols = k
+		}
+		out[h] = Tensor{Rows: xs[h].Rows, Cols: cols}
+	}
+	return out, nil
 }
 
-func (d Dealer) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
+func (d *Dealer) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
+	return d.attend(&d.kc, layer, qs, newK, group, false)
+}
+
+func (d *Dealer) AttendValues(layer int, ps, newV []Tensor, group int) ([]Tensor, error) {
+	return d.attend(&d.vc, layer, ps, newV, group, true)
+}
+
+func (d *Dealer) Truncate(pos int) {
+	for _, cs := range [][][]*hss.DealerCache{d.kc, d.vc} {
+		for _, l := range cs {
+			for _, c := range l {
+				c.Truncate(pos)
+			}
+		}
+	}
+}
+
+func (d *Dealer) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	if heads < 1 || x.Rows%heads != 0 {
 		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
 	}
 	return x, d.push(hss.GenSoftmaxHeads(d.Rand, heads, x.Rows/heads, x.Cols, pos0, d.Fx))
 }
 
-func (d Dealer) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {
+func (d *Dealer) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {
 	if center {
 		return x, d.push(hss.GenLayerNorm(d.Rand, x.Rows, x.Cols, d.Fx))
 	}
 	return x, d.push(hss.GenRMSNorm(d.Rand, x.Rows, x.Cols, d.Fx))
 }
 
-func (d Dealer) Act(x Tensor, gelu bool) (Tensor, error) {
+func (d *Dealer) Act(x Tensor, gelu bool) (Tensor, error) {
 	if gelu {
 		return x, d.push(hss.GenGeLU(d.Rand, x.Rows*x.Cols, d.Fx))
 	}

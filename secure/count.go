@@ -15,7 +15,7 @@ const (
 	OpLinear  Op = iota // linear layers (Q/K/V, O, FFN): their truncation round
 	OpHead              // the LM head (a Linear)
 	OpRope              // RoPE's truncation of q and k (Backend.Trunc)
-	OpAttn              // attention products Q·Kᵀ and P·V (MatMulBatch)
+	OpAttn              // attention products Q·Kᵀ and P·V against the caches (CacheMatMul)
 	OpSoftmax           // causal softmax of all heads
 	OpNorm              // RMSNorm / LayerNorm
 	OpAct               // SiLU / GeLU
@@ -63,9 +63,10 @@ func (b Breakdown) Map() map[string]hss.Cost {
 // the last Linear of each pass (the head, always the last step of
 // model.Forward) under OpHead.
 type Counter struct {
-	Fx   hss.Fixed
-	Cost Breakdown
-	last hss.Cost // the latest Linear's cost
+	Fx           hss.Fixed
+	Cost         Breakdown
+	last         hss.Cost // the latest Linear's cost
+	kRows, vRows []int    // cache lengths per layer
 }
 
 func (c *Counter) Values() bool { return false }
@@ -105,17 +106,52 @@ func (c *Counter) Mul(x, y Tensor) (Tensor, error) {
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.count(OpMul, cost, err)
 }
 
-func (c *Counter) MatMulBatch(xs, ys []Tensor) ([]Tensor, error) {
-	shapes, err := batchShapes(xs, ys)
+func (c *Counter) attend(rows *[]int, layer int, xs, add []Tensor, group int, values bool) ([]Tensor, error) {
+	if len(add) == 0 || len(xs) != len(add)*group {
+		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(xs), len(add), group)
+	}
+	for len(*rows) <= layer {
+		*rows = append(*rows, 0)
+	}
+	k, t := add[0].Cols, (*rows)[layer]
+	ks, ts := make([]int, len(add)), make([]int, len(add))
+	for i := range ks {
+		ks[i], ts[i] = k, t
+	}
+	prods, err := cacheProds(xs, group, values)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Tensor, len(xs))
-	for i, s := range shapes {
-		out[i] = Tensor{Rows: s.M, Cols: s.N}
+	cost, err := hss.CostCacheMatMul(ks, ts, add[0].Rows, prods, c.Fx.Frac, width)
+	if err != nil {
+		return nil, c.count(OpAttn, cost, err)
 	}
-	cost, err := hss.CostMatMulBatch(shapes, c.Fx.Frac, width)
-	return out, c.count(OpAttn, cost, err)
+	(*rows)[layer] = t + add[0].Rows
+	out := make([]Tensor, len(xs))
+	for h, x := range xs {
+		cols := t + add[0].Rows
+		if values {
+			cols = k
+		}
+		out[h] = Tensor{Rows: x.Rows, Cols: cols}
+	}
+	return out, c.count(OpAttn, cost, nil)
+}
+
+func (c *Counter) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
+	return c.attend(&c.kRows, layer, qs, newK, group, false)
+}
+
+func (c *Counter) AttendValues(layer int, ps, newV []Tensor, group int) ([]Tensor, error) {
+	return c.attend(&c.vRows, layer, ps, newV, group, true)
+}
+
+func (c *Counter) Truncate(pos int) {
+	for _, rs := range [][]int{c.kRows, c.vRows} {
+		for i := range rs {
+			rs[i] = min(rs[i], max(pos, 0))
+		}
+	}
 }
 
 func (c *Counter) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {

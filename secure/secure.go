@@ -19,7 +19,8 @@
 // by GeLU and has no RoPE): RMSNorm; Linear Q, K, V (one truncation round
 // each); RoPE (local product with the public cos/sin, one truncation);
 // attention: Q·Kᵀ, the causal softmax and P·V, each for all heads at once
-// (batched Beaver matrix triples, stacked softmax); Linear O; residual add (local); RMSNorm; Linear W1, W3 (one round); SiLU;
+// (Beaver matrix products against the key and value caches, whose rows are
+// masked once when appended: hss.CacheMatMul; stacked softmax); Linear O; residual add (local); RMSNorm; Linear W1, W3 (one round); SiLU;
 // product (Beaver); Linear W2; residual add. 1/√HeadDim is folded into the
 // encoded Wq. See the hss gates for each step's error bound and cost.
 package secure
@@ -65,9 +66,15 @@ type Backend interface {
 	Trunc(x Tensor) (Tensor, error)
 	// Mul is the elementwise fixed-point product.
 	Mul(a, b Tensor) (Tensor, error)
-	// MatMulBatch is the fixed-point products xs[i] [m×k] · ys[i] [k×n],
-	// all at once.
-	MatMulBatch(xs, ys []Tensor) ([]Tensor, error)
+	// AttendScores appends the new keys (one tensor [rows × HeadDim] per KV
+	// head) to layer's key cache and returns every query head's scores
+	// qs[h]·K_gᵀ [rows × T], g = h/group, T the cache length after.
+	AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error)
+	// AttendValues appends the new values to layer's value cache and
+	// returns every head's ps[h]·V_g [rows × HeadDim].
+	AttendValues(layer int, ps, newV []Tensor, group int) ([]Tensor, error)
+	// Truncate drops every cache's positions from pos on.
+	Truncate(pos int)
 	// Softmax is the causal softmax of each row of heads stacked score
 	// matrices x [heads·rows × pos0+rows]: row i of each sees its first
 	// pos0+i+1 columns.
@@ -90,8 +97,7 @@ type Exec struct {
 
 	cos, sin []uint64 // RoPE tables [maxSeq][HeadDim/2], Frac bits
 	maxSeq   int
-	kcache   []Tensor // per layer [pos][KVDim]
-	vcache   []Tensor
+	pos      []int // cached positions per layer (the caches live in the backend)
 }
 
 // NewExec returns an executor for a model with config cfg over backend b,
@@ -110,16 +116,11 @@ func NewExec(cfg model.Config, fx hss.Fixed, w *Weights, b Backend, maxSeq int) 
 	if maxSeq <= 0 || maxSeq > cfg.MaxSeqLen {
 		return nil, fmt.Errorf("secure: max seq %d out of range [1, %d]", maxSeq, cfg.MaxSeqLen)
 	}
-	e := &Exec{cfg: cfg, fx: fx, b: b, w: w, vals: b.Values(), maxSeq: maxSeq,
-		kcache: make([]Tensor, cfg.NLayers), vcache: make([]Tensor, cfg.NLayers)}
+	e := &Exec{cfg: cfg, fx: fx, b: b, w: w, vals: b.Values(), maxSeq: maxSeq, pos: make([]int, cfg.NLayers)}
 	if e.vals {
 		if w == nil || w.cfg != cfg || w.fx != fx {
 			return nil, errors.New("secure: weights missing or encoded for another model or encoding")
 		}
-	}
-	for l := range e.kcache {
-		e.kcache[l] = Tensor{Cols: cfg.KVDim()}
-		e.vcache[l] = Tensor{Cols: cfg.KVDim()}
 	}
 	if cfg.Arch == model.ArchLlama {
 		half := cfg.HeadDim() / 2
@@ -136,23 +137,18 @@ func NewExec(cfg model.Config, fx hss.Fixed, w *Weights, b Backend, maxSeq int) 
 }
 
 // Pos is the number of cached positions.
-func (e *Exec) Pos() int { return e.kcache[0].Rows }
+func (e *Exec) Pos() int { return e.pos[0] }
 
 // Reset empties the cache.
 func (e *Exec) Reset() { e.Truncate(0) }
 
 // Truncate drops cached positions from pos on (undoing a failed pass).
 func (e *Exec) Truncate(pos int) {
-	for l := range e.kcache {
-		for _, t := range []*Tensor{&e.kcache[l], &e.vcache[l]} {
-			if t.Rows > pos {
-				t.Rows = max(pos, 0)
-				if t.V != nil {
-					t.V = t.V[:t.Rows*t.Cols]
-				}
-			}
-		}
+	pos = max(pos, 0)
+	for l := range e.pos {
+		e.pos[l] = min(e.pos[l], pos)
 	}
+	e.b.Truncate(pos)
 }
 
 var _ model.Executor[Tensor] = (*Exec)(nil)
@@ -327,25 +323,25 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 	if err := e.checkRows("attention v", v, rows, KV); err != nil {
 		return Tensor{}, err
 	}
-	if layer < 0 || layer >= len(e.kcache) || e.kcache[layer].Rows != pos0 || pos0+rows > e.maxSeq {
+	if layer < 0 || layer >= len(e.pos) || e.pos[layer] != pos0 || pos0+rows > e.maxSeq {
 		return Tensor{}, fmt.Errorf("secure: attention: layer %d cache holds %d positions, call is at %d (context %d)",
-			layer, e.kcache[layer%len(e.kcache)].Rows, pos0, e.maxSeq)
+			layer, e.pos[min(max(layer, 0), len(e.pos)-1)], pos0, e.maxSeq)
 	}
-	K, V := appendRows(e.kcache[layer], k), appendRows(e.vcache[layer], v)
-	e.kcache[layer], e.vcache[layer] = K, V
 	T := pos0 + rows
 	group := c.NHeads / c.NKVHeads
-	qs, kTs, vs := make([]Tensor, c.NHeads), make([]Tensor, c.NHeads), make([]Tensor, c.NHeads)
-	for h := range c.NHeads {
-		g := h / group
+	qs := make([]Tensor, c.NHeads)
+	for h := range qs {
 		qs[h] = cols(q, h*hd, hd, e.vals)
-		kTs[h] = transposed(cols(K, g*hd, hd, e.vals), e.vals)
-		vs[h] = cols(V, g*hd, hd, e.vals)
 	}
-	scores, err := e.b.MatMulBatch(qs, kTs)
+	ks, vs := make([]Tensor, c.NKVHeads), make([]Tensor, c.NKVHeads)
+	for g := range ks {
+		ks[g], vs[g] = cols(k, g*hd, hd, e.vals), cols(v, g*hd, hd, e.vals)
+	}
+	scores, err := e.b.AttendScores(layer, qs, ks, group)
 	if err != nil {
 		return Tensor{}, fmt.Errorf("scores: %w", err)
 	}
+	e.pos[layer] = T
 	stacked := shape(c.NHeads*rows, T, e.vals)
 	for h, s := range scores {
 		if s.Rows != rows || s.Cols != T {
@@ -366,7 +362,7 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 			probs[h].V = all.V[h*rows*T : (h+1)*rows*T]
 		}
 	}
-	heads, err := e.b.MatMulBatch(probs, vs)
+	heads, err := e.b.AttendValues(layer, probs, vs, group)
 	if err != nil {
 		return Tensor{}, fmt.Errorf("values: %w", err)
 	}
@@ -381,24 +377,6 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 	return out, nil
 }
 
-// transposed returns tᵀ.
-func transposed(t Tensor, vals bool) Tensor {
-	out := shape(t.Cols, t.Rows, vals)
-	if vals {
-		for i := range t.Rows {
-			for j := range t.Cols {
-				out.V[j*t.Rows+i] = t.V[i*t.Cols+j]
-			}
-		}
-	}
-	return out
-}
-
-// appendRows returns t with the rows of add appended (t's storage may be
-// reused).
-func appendRows(t, add Tensor) Tensor {
-	return Tensor{Rows: t.Rows + add.Rows, Cols: t.Cols, V: append(t.V, add.V...)}
-}
 
 // cols returns columns [from, from+n) of t as a new tensor.
 func cols(t Tensor, from, n int, vals bool) Tensor {

@@ -29,7 +29,7 @@ func tiny(t *testing.T) *model.Model {
 func deal(t *testing.T, m *model.Model, rows int) (*hss.Material, *hss.Material) {
 	t.Helper()
 	d := dealer.New(rand.Reader)
-	e, err := secure.NewExec(m.Config, fx, nil, secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, m.Config.MaxSeqLen)
+	e, err := secure.NewExec(m.Config, fx, nil, &secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, m.Config.MaxSeqLen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestMaterialMisuse(t *testing.T) {
 	}
 	// The same keys handed out twice (a replayed bundle) are refused.
 	d := dealer.New(rand.Reader)
-	e, _ := secure.NewExec(m.Config, fx, nil, secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, m.Config.MaxSeqLen)
+	e, _ := secure.NewExec(m.Config, fx, nil, &secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, m.Config.MaxSeqLen)
 	if _, err := model.Forward[secure.Tensor](e, m, secure.Tensor{Rows: 1, Cols: m.Config.Dim}, 1, 0, true); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestExecErrors(t *testing.T) {
 	if _, err := secure.NewExec(c, fx, nil, nil, c.MaxSeqLen); err == nil {
 		t.Error("nil backend accepted")
 	}
-	if _, err := secure.NewExec(c, fx, nil, secure.Dealer{}, c.MaxSeqLen+1); err == nil {
+	if _, err := secure.NewExec(c, fx, nil, &secure.Dealer{}, c.MaxSeqLen+1); err == nil {
 		t.Error("capacity beyond the context accepted")
 	}
 	other := tiny(t)
@@ -119,7 +119,7 @@ func TestExecErrors(t *testing.T) {
 		t.Error("weights of another model accepted")
 	}
 	d := dealer.New(rand.Reader)
-	e, _ := secure.NewExec(c, fx, nil, secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, 4)
+	e, _ := secure.NewExec(c, fx, nil, &secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, 4)
 	if _, err := model.Forward[secure.Tensor](e, m, secure.Tensor{Rows: 5, Cols: c.Dim}, 5, 0, true); err == nil {
 		t.Error("a pass beyond the capacity accepted")
 	}

@@ -377,7 +377,6 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 	return out, nil
 }
 
-
 // cols returns columns [from, from+n) of t as a new tensor.
 func cols(t Tensor, from, n int, vals bool) Tensor {
 	out := shape(t.Rows, n, vals)

@@ -165,7 +165,7 @@ func costLUT(n int, spec *lutSpec) Cost {
 		if len(p.tabs) == 0 {
 			continue
 		}
-		d := &fss.DPFKeys{Bits: p.m, Leaf: min(p.m, lutLeaf), P: 1, N: n}
+		d := &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), P: p.payload(), N: n}
 		per += int64(4 + fssHeaderLen + d.Size())
 	}
 	c.Dealer = 2 * per
@@ -245,7 +245,7 @@ func CostSoftmaxHeads(heads, rows, cols, pos0 int, fx Fixed) (Cost, error) {
 	}
 	return seqCost(
 		part{"max", costMax(all, cols, maxBits)},
-		part{"exp", costLUT(nv, es)},
+		part{"exp", costLin("exp", nv, fx, es)},
 		part{"recip", recip},
 		part{"rowmul", costRowMul(all, nv, mulBits)},
 		part{"trunc", costTrunc(nv, rs.outFrac, mulBits)},
@@ -290,7 +290,17 @@ func CostAct(n int, fx Fixed, gelu bool) (Cost, error) {
 	if err != nil {
 		return Cost{}, fmt.Errorf("hss: cost act: %w", err)
 	}
-	return costLUT(n, s), nil
+	kind := "silu"
+	if gelu {
+		kind = "gelu"
+	}
+	return costLin(kind, n, fx, s), nil
+}
+
+// costLin is the cost of a piecewise-linear lookup gate (genLin / evalLinGate): the lookup, then
+// the truncation of its linear term.
+func costLin(kind string, n int, fx Fixed, s *lutSpec) Cost {
+	return seqCost(part{kind + ".lut", costLUT(n, s)}, part{"trunc", costTrunc(n, linFrac, linTruncBits(fx))})
 }
 
 // CostExp is the cost of Exp on n elements.
@@ -299,5 +309,5 @@ func CostExp(n int, fx Fixed) (Cost, error) {
 	if err != nil {
 		return Cost{}, fmt.Errorf("hss: cost exp: %w", err)
 	}
-	return costLUT(n, s), nil
+	return costLin("exp", n, fx, s), nil
 }

@@ -95,7 +95,7 @@ func (k *lutKey) UnmarshalBinary(b []byte) error {
 			d.Fail(err)
 			break
 		}
-		if p.N != n || p.Party != party || p.P != 1 || p.Bits > fss.MaxWindowBits {
+		if p.N != n || p.Party != party || p.P < 1 || p.P > 2 || p.Bits > fss.MaxWindowBits {
 			d.Fail(fmt.Errorf("lookup keys do not match: %w", errKey))
 			break
 		}
@@ -211,10 +211,13 @@ func registerSeq(kind string, allowed ...string) {
 }
 
 func init() {
-	for _, k := range []string{"gelu", "silu", "exp", "drelu", "relu",
+	for _, k := range []string{"gelu.lut", "silu.lut", "exp.lut", "drelu", "relu",
 		"recip.cmp", "recip.lut", "rsqrt.cmp", "rsqrt.lut"} {
 		registerLUT(k)
 	}
+	registerSeq("gelu", "gelu.lut", "trunc")
+	registerSeq("silu", "silu.lut", "trunc")
+	registerSeq("exp", "exp.lut", "trunc")
 	RegisterKey("rowmul", func() MarshalKey { return new(RowMulKey) })
 	registerSeq("recip", "recip.cmp", "recip.lut", "mul")
 	registerSeq("rsqrt", "rsqrt.cmp", "rsqrt.lut", "mul")

@@ -33,10 +33,36 @@ import (
 
 // lutPart is one resolution of a lookup: index shift k, index width m, and tables on the window
 // z ∈ [wlo, wlo+len(tabs[t])).
+//
+// A linear part (lin) holds two tables, an offset A and a slope B, of a piecewise-linear
+// approximation g(x) ≈ A_z + B_z·d in the offset d = x − z·2^k (raw units), which the parties know
+// up to the mask: with x̂ = x + r, d = (x̂ mod 2^k) − (r mod 2^k) exactly (the carry of the low bits
+// is what makes z stochastic). Its DPF has payload (1, r mod 2^k), so one window evaluation gives
+// shares of A_z, B_z and B_z·(r mod 2^k), and A_z + B_z·d = A_z + B_z·(x̂ mod 2^k) − B_z·(r mod 2^k)
+// is local (SIGMA, Gupta et al., PETS 2024, §4: splines from a DPF with a mask-dependent payload;
+// Boyle et al., Eurocrypt 2021, §5 for the masked-offset idea). A and B carry fb more fractional
+// bits than the output; the gate truncates them away in a second round.
 type lutPart struct {
 	k, m uint
 	wlo  int64
 	tabs [][]uint64
+	lin  bool
+}
+
+// payload is the DPF payload length of the part: 2 for a linear part, else 1.
+func (p *lutPart) payload() int {
+	if p.lin {
+		return 2
+	}
+	return 1
+}
+
+// leaf is the number of early-terminated levels of the part's DPF.
+func (p *lutPart) leaf() uint {
+	if p.lin {
+		return min(p.m, linLeaf)
+	}
+	return min(p.m, lutLeaf)
 }
 
 // lutSpec describes a lookup gate: its parts (all with the same number of tables), whether it needs the
@@ -124,6 +150,11 @@ func randU64s(rng io.Reader, n int) ([]uint64, error) {
 // costs about 0.63·W batched AES blocks instead of 3·W single ones, for 56 more key bytes per party.
 const lutLeaf = 4
 
+// linLeaf is the number of early-terminated levels of a linear part's DPF (payload 2: each leaf
+// seed yields 8 positions from 8 blocks). Its windows are short, so fewer final correction words
+// (dealer bytes) matter more than fewer tree levels.
+const linLeaf = 3
+
 // genLUT generates lookup material for n elements.
 func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, err error) {
 	if n < 0 || n > MaxKeyLen {
@@ -152,7 +183,14 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 		for i := range pts {
 			pts[i] = (r[i] >> p.k) & Mask(p.m)
 		}
-		d0, d1, err := fss.GenDPFLeaf(rng, p.m, min(p.m, lutLeaf), 1, pts, ones(n))
+		betas := ones(n)
+		if p.lin {
+			betas = make([]uint64, 2*n)
+			for i := range pts {
+				betas[2*i], betas[2*i+1] = 1, r[i]&Mask(p.k)
+			}
+		}
+		d0, d1, err := fss.GenDPFLeaf(rng, p.m, p.leaf(), p.payload(), pts, betas)
 		if err != nil {
 			return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
 		}
@@ -195,10 +233,12 @@ func ones(n int) []uint64 {
 	return o
 }
 
-// lutOut holds a lookup's outputs: xs (shares of x·s), s (shares of s), tabs[t] (shares of Σ_j T_t).
+// lutOut holds a lookup's outputs: xs (shares of x·s), s (shares of s), tabs[t] (shares of Σ_j T_t
+// over the table parts), lin (shares of Σ_j A_z + B_z·d over the linear parts).
 type lutOut struct {
 	xs, s []uint64
 	tabs  [][]uint64
+	lin   []uint64
 }
 
 // evalLUT runs the lookup gate (one round) on shares x.
@@ -221,7 +261,8 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 		return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 	}
 	for j, d := range k.dpf {
-		if d.N != n || d.Bits != spec.parts[j].m || d.Party != p.ID || d.Bits > fss.MaxWindowBits || d.P != 1 {
+		pt := &spec.parts[j]
+		if d.N != n || d.Bits != pt.m || d.Party != p.ID || d.Bits > fss.MaxWindowBits || d.P != pt.payload() {
 			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 		}
 	}
@@ -240,6 +281,13 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 	}
 	for j, part := range spec.parts[:len(k.dpf)] {
 		d := k.dpf[j]
+		if part.lin {
+			if out.lin == nil {
+				out.lin = make([]uint64, n)
+			}
+			evalLin(d, &part, xh, out.lin)
+			continue
+		}
 		w := len(part.tabs[0])
 		whi := part.wlo + int64(w)
 		// The window share at position q is that of [r_j = start+q], i.e. of [z = whi−1−q]: the
@@ -296,6 +344,72 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 		}
 	}
 	return out, nil
+}
+
+// evalLin adds to lin the shares of A_z + B_z·d of the linear part for every element.
+func evalLin(d *fss.DPFKeys, part *lutPart, xh, lin []uint64) {
+	ta, tb := part.tabs[0], part.tabs[1]
+	w := len(ta)
+	whi := part.wlo + int64(w)
+	// Window position q holds [z = whi−1−q]: read the tables backwards.
+	ra, rb := make([]uint64, w), make([]uint64, w)
+	for q := range w {
+		ra[q], rb[q] = ta[w-1-q], tb[w-1-q]
+	}
+	fss.ParallelFor(len(lin), func(wk *fss.Worker, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			idx := (xh[i] >> part.k) & Mask(part.m)
+			// Cannot fail: widths, payload and window sizes were checked against the key.
+			v, _ := wk.EvalWindowLin(d, i, idx-uint64(whi-1), ra, rb, xh[i]&Mask(part.k))
+			lin[i] += v
+		}
+	})
+}
+
+// linTables builds the offset and slope tables of a linear part for indices z ∈ [wlo, whi) with
+// index step h = 2^(k−inFrac): on x ∈ [(z−1)h, (z+1)h) (clipped to [xmin, xmax]) the target g
+// (target(x) − x·1{z ≥ 0} with sign) is approximated by A + B·(x − z·h), B the chord slope and A the
+// midpoint of the range of g(x) − B·(x − z·h), so that the error is half the oscillation of that
+// difference (≤ (2h)²·max|g”|/16 for g” of one sign). A has outFrac+fb fractional bits; B is in
+// units of 2^−(outFrac+fb) per raw input unit 2^−inFrac.
+func linTables(target func(float64) float64, sign bool, k, inFrac, outFrac, fb uint, wlo, whi int64, xmin, xmax float64) (ta, tb []uint64) {
+	h := math.Ldexp(1, int(k)-int(inFrac))
+	ulp := math.Ldexp(1, -int(inFrac))
+	fa := Fixed{Frac: outFrac + fb}
+	ta, tb = make([]uint64, whi-wlo), make([]uint64, whi-wlo)
+	const samples = 256
+	for z := wlo; z < whi; z++ {
+		g := func(x float64) float64 {
+			v := target(x)
+			if sign && z >= 0 {
+				v -= x
+			}
+			return v
+		}
+		c := float64(z) * h
+		// Inputs are multiples of ulp: x ∈ [(z−1)h, (z+1)h − ulp].
+		a, b := math.Max(c-h, xmin), math.Min(c+h-ulp, xmax)
+		if a > b {
+			a = math.Min(math.Max(c, xmin), xmax)
+			b = a
+		}
+		slope := 0.0
+		if b > a {
+			slope = (g(b) - g(a)) / (b - a)
+		}
+		// The slope as encoded (B_raw units), so that A absorbs its rounding at the centre.
+		braw := math.Round(math.Ldexp(slope*ulp, int(outFrac+fb)))
+		slope = math.Ldexp(braw, -int(outFrac+fb)) / ulp
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for q := 0; q <= samples; q++ {
+			x := a + (b-a)*float64(q)/samples
+			v := g(x) - slope*(x-c)
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+		ta[z-wlo] = fa.Encode((lo + hi) / 2)
+		tb[z-wlo] = uint64(int64(braw))
+	}
+	return ta, tb
 }
 
 // tableFor builds the table of target(x) − sign·x·1{z ≥ 0} for indices z ∈ [wlo, whi) of a part with

@@ -14,8 +14,9 @@ import (
 // ---- activation specs -----------------------------------------------------------------------------
 
 const (
-	actStep  = 8 // index step h = 2^-8
-	actRange = 6 // inputs |x| < 2^6
+	linStep  = 4  // index step h = 2^-4 of the piecewise-linear lookups
+	linFrac  = 10 // fb: extra fractional bits of their offset and slope tables, truncated away
+	actRange = 6  // inputs |x| < 2^6
 )
 
 func geluTanh(x float64) float64 {
@@ -30,20 +31,29 @@ var (
 	SiLURef = silu
 )
 
-func actSpec(fx Fixed, target func(float64) float64, window float64) (*lutSpec, error) {
-	if fx.Frac < actStep || fx.Frac > 40 {
-		return nil, fmt.Errorf("frac %d out of range [%d,40]", fx.Frac, actStep)
-	}
-	k := fx.Frac - actStep
-	m := uint(actRange + actStep + 1)
-	w := int64(window * (1 << actStep))
-	lim := math.Ldexp(1, actRange)
-	tab := tableFor(target, true, k, fx.Frac, fx.Frac, -w, w+1, -lim, lim)
-	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: -w, tabs: [][]uint64{tab}}}, signTerm: true, tag: uint64(fx.Frac)}, nil
+// linTag identifies the parameters of a linear lookup's tables (the gate, Frac and the step).
+func linTag(gate uint64, fx Fixed) uint64 {
+	return 2<<62 | gate<<16 | linStep<<8 | uint64(fx.Frac)
 }
 
+func actSpec(fx Fixed, target func(float64) float64, window float64, gate uint64) (*lutSpec, error) {
+	if fx.Frac < actStepMin || fx.Frac > 40 {
+		return nil, fmt.Errorf("frac %d out of range [%d,40]", fx.Frac, actStepMin)
+	}
+	k := fx.Frac - linStep
+	m := uint(actRange + linStep + 1)
+	w := int64(window * (1 << linStep))
+	lim := math.Ldexp(1, actRange)
+	ta, tb := linTables(target, true, k, fx.Frac, fx.Frac, linFrac, -w, w+1, -lim, lim)
+	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: -w, tabs: [][]uint64{ta, tb}, lin: true}}, signTerm: true,
+		tag: linTag(gate, fx)}, nil
+}
+
+// actStepMin is the smallest Frac the lookups support (their index resolution is 2^-8 or coarser).
+const actStepMin = 8
+
 // specCache holds the tables of the activation and exp specs (building one samples the target
-// 64 times per entry), keyed by name and Frac.
+// 256 times per entry), keyed by name and Frac.
 var specCache sync.Map
 
 type specKey struct {
@@ -64,72 +74,110 @@ func cachedSpec(name string, fx Fixed, build func(Fixed) (*lutSpec, error)) (*lu
 	return v.(*lutSpec), nil
 }
 
+// Windows: GeLU − ReLU is below 2^-16 beyond |x| = 4, SiLU − ReLU below 2^-11 beyond |x| = 10.
 func geluSpec(fx Fixed) (*lutSpec, error) {
-	return cachedSpec("gelu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, geluTanh, 4) })
+	return cachedSpec("gelu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, geluTanh, 4, 1) })
 }
 
 func siluSpec(fx Fixed) (*lutSpec, error) {
-	return cachedSpec("silu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, silu, 11) })
+	return cachedSpec("silu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, silu, 10, 2) })
 }
 
-func genAct(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*lutSpec, error)) (Key, Key, error) {
+// linTruncBits is the width at which the linear lookups' second round truncates A + B·d (|v| <
+// 2^(bits−2) with a margin for outputs up to 2 in magnitude).
+func linTruncBits(fx Fixed) uint { return fx.Frac + linFrac + 3 }
+
+// genLin generates a linear lookup gate's composite material: the lookup (kind.lut), then the
+// truncation of its linear term.
+func genLin(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*lutSpec, error)) (Key, Key, error) {
 	s, err := spec(fx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
 	}
-	k0, k1, err := genLUT(rng, kind, n, s)
+	l0, l1, err := genLUT(rng, kind+".lut", n, s)
 	if err != nil {
 		return nil, nil, err
 	}
-	return k0, k1, nil
+	t0, t1, err := GenTrunc(rng, n, linFrac, linTruncBits(fx))
+	if err != nil {
+		return nil, nil, wrapGate("gen "+kind, err)
+	}
+	return newSeqKey(kind, n, l0, t0), newSeqKey(kind, n, l1, t1), nil
+}
+
+// evalLin runs a linear lookup gate: round 1 the lookup, round 2 the truncation of A + B·d; it
+// returns the truncated linear term and the lookup's outputs (for the sign term).
+func (p *Party) evalLinGate(kind string, x []uint64, spec func(Fixed) (*lutSpec, error)) ([]uint64, *lutOut, error) {
+	s, err := spec(p.Fx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: %s: %w", kind, err)
+	}
+	q, err := p.sub(kind, len(x))
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := q.evalLUT(kind+".lut", s, x)
+	if err != nil {
+		return nil, nil, wrapGate(kind, err)
+	}
+	t, err := q.Trunc(o.lin, linFrac, linTruncBits(p.Fx))
+	if err != nil {
+		return nil, nil, wrapGate(kind, err)
+	}
+	if err := finish(kind, q); err != nil {
+		return nil, nil, err
+	}
+	return t, o, nil
 }
 
 func (p *Party) act(kind string, x []uint64, spec func(Fixed) (*lutSpec, error)) ([]uint64, error) {
-	s, err := spec(p.Fx)
-	if err != nil {
-		return nil, fmt.Errorf("hss: %s: %w", kind, err)
-	}
-	o, err := p.evalLUT(kind, s, x)
+	t, o, err := p.evalLinGate(kind, x, spec)
 	if err != nil {
 		return nil, err
 	}
-	for i := range o.xs {
-		o.xs[i] += o.tabs[0][i]
+	for i := range t {
+		t[i] += o.xs[i]
 	}
-	return o.xs, nil
+	return t, nil
 }
 
 // GenGeLU generates material for GeLU on n elements.
 func GenGeLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
-	return genAct(rng, "gelu", n, fx, geluSpec)
+	return genLin(rng, "gelu", n, fx, geluSpec)
 }
 
 // GeLU returns shares of GeLU(x) (tanh variant, Hendrycks–Gimpel) for shares x with Frac ≥ 8
 // fractional bits.
 //
-// Construction: GeLU(x) = x·1{z ≥ 0} + T(z), z the masked, stochastically rounded index ⌊x/2^-8⌉ on 15
-// bits; the sign by a DCF (Boyle et al., Eurocrypt 2021, DReLU via the MSB rule, with payload that
-// also yields s·r, so x·s needs no multiplication) and T by a DPF lookup on the window |z| ≤ 4·2^8
-// (SIGMA, Gupta et al., PETS 2024, where GeLU is ReLU minus a lookup of the difference). Outside the
-// window T = 0, so the tails are exactly ReLU (|GeLU − ReLU| < 2^-13 there).
+// Construction (SIGMA, Gupta et al., PETS 2024: GeLU as ReLU minus a small correction, here a
+// piecewise-linear one): GeLU(x) = x·1{z ≥ 0} + A_z + B_z·d, z the masked, stochastically rounded
+// index ⌊x/2^-4⌉ on 11 bits and d = x − z·2^-4 the offset. Round 1 opens x̂ = x + r (64 bits); the
+// sign s = 1{z ≥ 0} and s·x come from a DCF (Boyle et al., Eurocrypt 2021, DReLU by the MSB rule,
+// payload also yielding s·r), A_z, B_z and B_z·(r mod 2^(Frac−4)) from one DPF window |z| ≤ 4·2^4
+// with payload (1, r mod 2^(Frac−4)) (linTables, evalLin), so A + B·d is local. Round 2 truncates A
+// + B·d (10 extra fractional bits) with Trunc. Outside the window the correction is 0, so the tails
+// are exactly ReLU (|GeLU − ReLU| < 2^-16 there).
 //
-// Rounds: 1. Online: 16 bytes (8 per party). Dealer: two keys of a DCF on 14 bits with payload 2
-// plus a DPF on 15 bits with 4 early-terminated levels (Boyle et al., CCS 2016), ≈ 1.66 KB
-// together. Error: at most half the oscillation of GeLU − x·1{x≥0} over 2·2^-8, ≤ 2^-9 +
-// 2^-(Frac+1). Input range |x| < 2^6 − 2^-8 (larger inputs wrap).
-// Eval cost: a window of 2049 table positions per element, ≈ 1300 AES blocks hashed in batches
-// (fss.EvalWindowDot), plus one 14-bit DCF path.
+// Rounds: 2. Online: 16 + 2·(Frac+13)/8 bytes (22.25 at Frac 12). Dealer: DCF keys on 10 bits with
+// payload 2, DPF keys on 11 bits with payload 2 and 3 early-terminated levels (Boyle et al., CCS
+// 2016) and a Trunc key, ≈ 1.39 KB for both parties. Error: the linear fit over the two index steps
+// z can stand for, ≤ (2^-3)²·max|GeLU”|/16 ≈ 2^-10.3, plus the slope's rounding 2^-15 and the
+// truncation < 2^-Frac: ≤ 2^-9.5 at Frac 12 (measured 2^-10.6). Input range |x| < 2^6 − 2^-4
+// (larger inputs wrap).
+// Eval cost: a window of 129 positions with payload 2 (≈ 17 leaves, 150 AES blocks), one 10-bit DCF
+// path and a truncation.
 func (p *Party) GeLU(x []uint64) ([]uint64, error) { return p.act("gelu", x, geluSpec) }
 
 // GenSiLU generates material for SiLU on n elements.
 func GenSiLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
-	return genAct(rng, "silu", n, fx, siluSpec)
+	return genLin(rng, "silu", n, fx, siluSpec)
 }
 
-// SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU and window |z| ≤ 11·2^8
-// (SiLU − ReLU is below 2^-12 beyond |x| = 11). Rounds 1; online 16 bytes; dealer ≈ 1.66 KB; error
-// ≤ 2^-9 + 2^-(Frac+1); input range |x| < 2^6 − 2^-8. Eval cost: a window of 5633 table positions
-// per element (≈ 3550 batched AES blocks).
+// SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU and window |z| ≤ 10·2^4
+// (|SiLU − ReLU| < 2^-11 beyond |x| = 10). Rounds 2; online 16 + 2·(Frac+13)/8 bytes (22.25 at
+// Frac 12); dealer ≈ 1.39 KB; error ≤ (2^-3)²·max|SiLU”|/16 = 2^-11 + 2^-15 + 2^-Frac (≤ 2^-10.4
+// at Frac 12) and 2^-11 beyond the window; input range |x| < 2^6 − 2^-4. Eval cost: a window of 321
+// positions with payload 2 (≈ 41 leaves, 340 AES blocks), one 10-bit DCF path and a truncation.
 func (p *Party) SiLU(x []uint64) ([]uint64, error) { return p.act("silu", x, siluSpec) }
 
 // reluSpec: exact sign on bits-wide inputs (k = 0), no table.
@@ -192,7 +240,6 @@ func (p *Party) ReLU(x []uint64, bits uint) ([]uint64, error) {
 // ---- exp --------------------------------------------------------------------------------------------
 
 const (
-	expStep  = 8  // h = 2^-8
 	expRange = 7  // inputs x ∈ (−2^7, 0]
 	expLow   = 10 // exp(x) = 0 below −10 (e^-10 < 2^-14)
 )
@@ -200,39 +247,34 @@ const (
 func expSpec(fx Fixed) (*lutSpec, error) { return cachedSpec("exp", fx, buildExpSpec) }
 
 func buildExpSpec(fx Fixed) (*lutSpec, error) {
-	if fx.Frac < expStep || fx.Frac > 40 {
-		return nil, fmt.Errorf("frac %d out of range [%d,40]", fx.Frac, expStep)
+	if fx.Frac < actStepMin || fx.Frac > 40 {
+		return nil, fmt.Errorf("frac %d out of range [%d,40]", fx.Frac, actStepMin)
 	}
-	k := fx.Frac - expStep
-	wlo := int64(-expLow << expStep)
-	tab := tableFor(math.Exp, false, k, fx.Frac, fx.Frac, wlo, 2, -math.Ldexp(1, expRange), 0)
-	return &lutSpec{parts: []lutPart{{k: k, m: expRange + expStep + 1, wlo: wlo, tabs: [][]uint64{tab}}}, tag: uint64(fx.Frac)}, nil
+	k := fx.Frac - linStep
+	wlo := int64(-expLow << linStep)
+	ta, tb := linTables(math.Exp, false, k, fx.Frac, fx.Frac, linFrac, wlo, 2, -math.Ldexp(1, expRange), math.Ldexp(1, -8))
+	return &lutSpec{parts: []lutPart{{k: k, m: expRange + linStep + 1, wlo: wlo, tabs: [][]uint64{ta, tb}, lin: true}},
+		tag: linTag(3, fx)}, nil
 }
 
 // GenExp generates material for Exp on n elements.
 func GenExp(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
-	s, err := expSpec(fx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("hss: gen exp: %w", err)
-	}
-	return genLUT(rng, "exp", n, s)
+	return genLin(rng, "exp", n, fx, expSpec)
 }
 
 // Exp returns shares of e^x for shares x ≤ 0 (softmax logits minus the row maximum).
 //
-// Construction: one DPF lookup on the masked, stochastically rounded index ⌊x/2^-8⌉ (16 bits), window
-// z ∈ [−10·2^8, 1] (SIGMA, PETS 2024, LUT-based exponential), entries 0 below −10 (clipping).
-// Rounds 1; online 2·(Frac−8+16)/8 bytes (5 bytes at Frac 12); dealer two DPF keys on 16 bits with 4 early-terminated levels
-// (≈ 690 bytes); error ≤ e^x·(e^(2^-8)−1)+2^-(Frac+1) (relative 2^-8) and ≤ 2^-14 for x < −10.
-// Input range (−2^7, 2^-8]. Eval cost: a window of 2562 table positions per element (≈ 1620 batched AES blocks).
+// Construction: a piecewise-linear lookup (as in GeLU, without the sign term) on the masked,
+// stochastically rounded index z = ⌊x/2^-4⌉ (12 bits): one DPF window z ∈ [−10·2^4, 1] with
+// payload (1, r mod 2^(Frac−4)) gives A_z + B_z·d locally (SIGMA, PETS 2024, LUT-based
+// exponential, here with linear pieces), entries 0 below −10 (clipping); round 2 truncates it.
+// Rounds 2; online 2·(Frac+8)/8 + 2·(Frac+13)/8 bytes (11.25 at Frac 12); dealer two DPF keys on
+// 12 bits with payload 2 and 3 early-terminated levels plus a Trunc key (≈ 700 bytes); error ≤
+// e^x·2^-10 (the linear fit over 2·2^-4, relative) + 2^-15 (slope rounding) + 2^-Frac
+// (truncation, stochastic and unbiased), and ≤ 2^-14 + 2^-Frac for x < −10. Input range
+// (−2^7, 2^-8]. Eval cost: a window of 162 positions with payload 2 (≈ 21 leaves, 190 AES blocks)
+// and a truncation.
 func (p *Party) Exp(x []uint64) ([]uint64, error) {
-	s, err := expSpec(p.Fx)
-	if err != nil {
-		return nil, fmt.Errorf("hss: exp: %w", err)
-	}
-	o, err := p.evalLUT("exp", s, x)
-	if err != nil {
-		return nil, err
-	}
-	return o.tabs[0], nil
+	t, _, err := p.evalLinGate("exp", x, expSpec)
+	return t, err
 }

@@ -48,13 +48,14 @@ func TestNonlinearActivations(t *testing.T) {
 		lo   float64
 		hi   float64
 		tol  float64
+		rnd  int64 // rounds (0: 2, the linear lookups)
 	}{
-		{"GeLU", func(r *nlRNG, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }, (*Party).GeLU, GeLURef, -8, 8, 1.0 / 256},
-		{"GeLU/tails", func(r *nlRNG, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }, (*Party).GeLU, GeLURef, -63, 63, 1.0 / 256},
-		{"SiLU", func(r *nlRNG, n int) (Key, Key, error) { return GenSiLU(r, n, fx) }, (*Party).SiLU, SiLURef, -8, 8, 1.0 / 256},
-		{"SiLU/tails", func(r *nlRNG, n int) (Key, Key, error) { return GenSiLU(r, n, fx) }, (*Party).SiLU, SiLURef, -63, 63, 1.0 / 256},
-		{"Exp", func(r *nlRNG, n int) (Key, Key, error) { return GenExp(r, n, fx) }, (*Party).Exp, math.Exp, -40, 0, 1.0 / 256},
-		{"ReLU", func(r *nlRNG, n int) (Key, Key, error) { return GenReLU(r, n, 24) }, func(p *Party, x []uint64) ([]uint64, error) { return p.ReLU(x, 24) }, func(x float64) float64 { return math.Max(x, 0) }, -1000, 1000, 0},
+		{"GeLU", func(r *nlRNG, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }, (*Party).GeLU, GeLURef, -8, 8, 1.0 / 256, 0},
+		{"GeLU/tails", func(r *nlRNG, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }, (*Party).GeLU, GeLURef, -63, 63, 1.0 / 256, 0},
+		{"SiLU", func(r *nlRNG, n int) (Key, Key, error) { return GenSiLU(r, n, fx) }, (*Party).SiLU, SiLURef, -8, 8, 1.0 / 256, 0},
+		{"SiLU/tails", func(r *nlRNG, n int) (Key, Key, error) { return GenSiLU(r, n, fx) }, (*Party).SiLU, SiLURef, -63, 63, 1.0 / 256, 0},
+		{"Exp", func(r *nlRNG, n int) (Key, Key, error) { return GenExp(r, n, fx) }, (*Party).Exp, math.Exp, -40, 0, 1.0 / 256, 0},
+		{"ReLU", func(r *nlRNG, n int) (Key, Key, error) { return GenReLU(r, n, 24) }, func(p *Party, x []uint64) ([]uint64, error) { return p.ReLU(x, 24) }, func(x float64) float64 { return math.Max(x, 0) }, -1000, 1000, 0, 1},
 		{"DReLU", func(r *nlRNG, n int) (Key, Key, error) { return GenDReLU(r, n, 24) }, func(p *Party, x []uint64) ([]uint64, error) {
 			s, err := p.DReLU(x, 24)
 			for i := range s {
@@ -66,7 +67,7 @@ func TestNonlinearActivations(t *testing.T) {
 				return 1
 			}
 			return 0
-		}, -1000, 1000, 0},
+		}, -1000, 1000, 0, 1},
 	}
 	n := 1500
 	if testing.Short() {
@@ -98,8 +99,12 @@ func TestNonlinearActivations(t *testing.T) {
 					t.Fatalf("x=%v: got %v want %v (err %g > %g)", x, fx.Decode(out[i]), c.ref(x), e, c.tol)
 				}
 			}
-			if s0.Rounds != 1 || s1.Rounds != 1 {
-				t.Fatalf("rounds %d/%d, want 1", s0.Rounds, s1.Rounds)
+			want := c.rnd
+			if want == 0 {
+				want = 2
+			}
+			if s0.Rounds != want || s1.Rounds != want {
+				t.Fatalf("rounds %d/%d, want %d", s0.Rounds, s1.Rounds, want)
 			}
 			t.Logf("%s: max abs err %.3g (2^%.2f), online %.1f B/elem, dealer %.0f B/elem", c.name, worst, math.Log2(worst),
 				float64(s0.BytesSent+s1.BytesSent)/float64(n), float64(k0.Size()+k1.Size())/float64(n))
@@ -184,16 +189,18 @@ func TestNonlinearView(t *testing.T) {
 			t.Fatal(err)
 		}
 		msgs := rec.Received()
-		if len(msgs) != 1 {
+		if len(msgs) != 2 {
 			t.Fatalf("%d messages", len(msgs))
 		}
-		bits := uint(fx.Frac - expStep + expRange + expStep + 1)
-		vals := make([]uint64, n)
-		if err := UnpackBits(vals, msgs[0], n, bits); err != nil {
-			t.Fatal(err)
-		}
-		if chi := ChiSquareUniform(vals, bits); chi > ChiSquareLimit(bits) {
-			t.Fatalf("input %v: chi-square %.1f above %.1f", v, chi, ChiSquareLimit(bits))
+		// Round 1: the masked input at the index width; round 2: the truncation's masked value.
+		for j, bits := range []uint{fx.Frac - linStep + expRange + linStep + 1, linTruncBits(fx)} {
+			vals := make([]uint64, n)
+			if err := UnpackBits(vals, msgs[j], n, bits); err != nil {
+				t.Fatal(err)
+			}
+			if chi := ChiSquareUniform(vals, bits); chi > ChiSquareLimit(bits) {
+				t.Fatalf("input %v, round %d: chi-square %.1f above %.1f", v, j+1, chi, ChiSquareLimit(bits))
+			}
 		}
 	}
 }

@@ -193,7 +193,7 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 	if err != nil {
 		return nil, nil, wrapGate("gen softmax", err)
 	}
-	add(e0.(*lutKey), e1.(*lutKey))
+	add(e0.(*seqKey), e1.(*seqKey))
 	r0, r1, err := genOct(rng, "recip", rows, rs)
 	if err != nil {
 		return nil, nil, wrapGate("gen softmax", err)
@@ -219,14 +219,16 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 // cols ≤ 4096.
 //
 // Construction (the softmax of SIGMA, Gupta et al., PETS 2024, §5): masked entries are replaced by
-// the public −2^6; m = Max over the row (ReLU tree); e = Exp(x − m) on the visible entries (DPF
-// lookup, 1 round); the row sums (local) go through Reciprocal (octave lookup, 3 rounds), and
-// p = e·(1/Σe) is one row-broadcast Beaver product plus Trunc (2 rounds), at width 2·Frac+24.
-// Rounds ⌈log2 cols⌉ + 6. Online (both parties, per visible entry, Frac 12): ≈ 16 (max tree, per
-// element of the full matrix) + 5 (exp) + 12 (product) + 12 (trunc) bytes, plus ≈ 59 bytes per row.
-// Dealer: ≈ 1.4 KB (max) + 0.7 KB (exp) per element, ≈ 2.2 KB per row (measured: 31.4 online and
-// 1.78 KB dealer bytes per element of a causal 64×64 matrix). Error: |p − softmax| ≤
-// 2^-9 (Exp's relative 2^-8 enters as p(1−p)·2^-8·2) + 2^-10·p (reciprocal) + 2^-12 (truncation),
+// the public −2^6; m = Max over the row (ReLU tree); e = Exp(x − m) on the visible entries
+// (piecewise-linear DPF lookup and its truncation, 2 rounds); the row sums (local) go through
+// Reciprocal (octave lookup, 3 rounds), and p = e·(1/Σe) is one row-broadcast Beaver product plus
+// Trunc (2 rounds), at width 2·Frac+24.
+// Rounds ⌈log2 cols⌉ + 7. Online (both parties, per visible entry, Frac 12): ≈ 16 (max tree, per
+// element of the full matrix) + 11.25 (exp) + 12 (product) + 12 (trunc) bytes, plus ≈ 59 bytes per
+// row. Dealer: ≈ 1.4 KB (max) + 0.6 KB (exp) per element, ≈ 2.2 KB per row. Error: |p − softmax| ≤
+// 2^-11 (Exp's relative 2^-10 enters as p(1−p)·2^-10·2) + Exp's absolute 2^-Frac + 2^-15 per entry
+// (stochastic, unbiased truncation: it averages out in the row sum) + 2^-10·p (reciprocal) +
+// 2^-12 (truncation),
 // below 2^-8 absolute (measured in the tests).
 func (p *Party) Softmax(x []uint64, rows, cols, pos0 int) ([]uint64, error) {
 	return p.SoftmaxHeads(x, 1, rows, cols, pos0)

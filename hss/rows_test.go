@@ -116,7 +116,7 @@ func TestSoftmax(t *testing.T) {
 				t.Fatalf("case %d entry %d: got %v want %v", ci, i, fx.Decode(got[i]), ref[i])
 			}
 		}
-		wantR := int64(math.Ceil(math.Log2(float64(c.cols)))) + 6
+		wantR := int64(math.Ceil(math.Log2(float64(c.cols)))) + 7
 		if s0.Rounds != wantR || s1.Rounds != wantR {
 			t.Fatalf("case %d: rounds %d/%d, want %d", ci, s0.Rounds, s1.Rounds, wantR)
 		}
@@ -488,7 +488,7 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][2]int {
 		}
 		nv := rows * (rows + 1) / 2
 		_, mb, rs := smParams(fx)
-		return append(s, [2]int{nv, int(fx.Frac - expStep + expRange + expStep + 1)},
+		return append(s, [2]int{nv, int(fx.Frac - linStep + expRange + linStep + 1)}, [2]int{nv, int(linTruncBits(fx))},
 			[2]int{rows, 64}, [2]int{rows, int(rs.k() + rs.idxBits())}, [2]int{2 * rows, int(mb)},
 			[2]int{nv + rows, int(mb)}, [2]int{nv, int(mb)})
 	}

@@ -256,6 +256,51 @@ func (w *Worker) EvalWindowDot(k *DPFKeys, i int, lo uint64, tab []uint64) (uint
 	return (acc ^ neg) - neg, nil
 }
 
+// EvalWindowLin returns, for P = 2, the party's share of Σ_q ta[q]·f_i(lo+q)_0 +
+// tb[q]·(x·f_i(lo+q)_0 − f_i(lo+q)_1) over the window of len(ta) = len(tb) inputs starting at lo
+// (subscripts: payload slots; x public): the window evaluation fused with the inner products of a
+// piecewise-linear lookup A_z + B_z·(x − ρ) with payload (1, ρ).
+func (w *Worker) EvalWindowLin(k *DPFKeys, i int, lo uint64, ta, tb []uint64, x uint64) (uint64, error) {
+	count := len(ta)
+	if err := k.checkWindow(lo, count); err != nil {
+		return 0, err
+	}
+	if k.P != 2 || len(tb) != count {
+		return 0, fmt.Errorf("fss: dpf window: linear products need payload 2 (not %d) and equal tables", k.P)
+	}
+	if count == 0 {
+		return 0, nil
+	}
+	lo, end, vals, ct, nbk := w.expandWindow(k, i, lo, count)
+	v := k.leafVals()
+	fin := k.fin[i*v : (i+1)*v]
+	lmask := maskBits(k.Leaf)
+	q := 0
+	var acc uint64
+	for u := range ct {
+		leafLo := (lo>>k.Leaf + uint64(u)) << k.Leaf
+		o1 := uint64(0)
+		if u == 0 {
+			o1 = lo & lmask
+		}
+		o2 := min(lmask+1, end-leafLo+1)
+		nq := int(o2 - o1)
+		src := vals[u*2*nbk+2*int(o1) : u*2*nbk+2*int(o2)]
+		f := fin[2*int(o1) : 2*int(o2)]
+		xa, xb := ta[q:q+nq], tb[q:q+nq]
+		xb, src, f = xb[:len(xa)], src[:2*len(xa)], f[:2*len(xa)]
+		m := mask64(ct[u])
+		for j := range xa {
+			e := src[2*j] + (f[2*j] & m)
+			er := src[2*j+1] + (f[2*j+1] & m)
+			acc += xa[j]*e + xb[j]*(x*e-er)
+		}
+		q += nq
+	}
+	neg := mask64(uint64(k.Party))
+	return (acc ^ neg) - neg, nil
+}
+
 func (k *DPFKeys) checkWindow(lo uint64, count int) error {
 	if k.Bits > MaxWindowBits {
 		return fmt.Errorf("fss: dpf window: input width %d above %d", k.Bits, MaxWindowBits)
@@ -312,8 +357,9 @@ func (w *Worker) expandWindow(k *DPFKeys, i int, lo uint64, count int) (uint64, 
 	nbk := (k.leafVals() + 1) / 2
 	lb := w.leafBlocks(len(cur) * nbk)
 	for u, s := range cur {
-		for b := range nbk {
-			lb[u*nbk+b] = block{s.lo ^ (tweakLeaf + 2*uint64(b)), s.hi}
+		dst := lb[u*nbk : (u+1)*nbk]
+		for b := range dst {
+			dst[b] = block{s.lo ^ (tweakLeaf + 2*uint64(b)), s.hi}
 		}
 	}
 	mmoBlocks(lb, lb)

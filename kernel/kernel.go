@@ -1,5 +1,5 @@
 // Package kernel is hssee's compute-backend layer. A Backend multiplies shared activations by public
-// fixed-point weights in the ring Z_2^64; the pure-Go CPU backend (package kernel/ring) is the
+// fixed-point weights in the ring Z_2^64; the CPU backend (package kernel/ring) is the
 // default, and any other backend (a CUDA adapter behind a build tag, say) is installed with Use and
 // must pass Conformance. The interface follows gonum's blas64.Use pattern: tiny, swappable, with an
 // exported conformance suite.
@@ -40,7 +40,8 @@ func Use(b Backend) (Backend, error) {
 // Default returns the installed backend (the CPU backend unless Use changed it).
 func Default() Backend { return *current.Load() }
 
-// CPU returns the pure-Go CPU backend with GOMAXPROCS workers.
+// CPU returns the CPU backend (assembly micro-kernels on amd64, pure Go elsewhere) with GOMAXPROCS
+// workers.
 func CPU() Backend { return ring.CPU{} }
 
 // RingMatMul runs the installed backend's RingMatMul (see Backend).

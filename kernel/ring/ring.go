@@ -38,8 +38,8 @@ func Reference(dst, x []uint64, m, k int, w []uint64, n int) error {
 	return nil
 }
 
-// CPU is the pure-Go backend: output tiles are distributed over worker goroutines, and each tile is
-// computed by a register-blocked 2×2 micro-kernel.
+// CPU is the CPU backend: output tiles are distributed over worker goroutines, and each tile is
+// computed by a register-blocked micro-kernel (AVX-512 4×4, AVX2 2×2 or pure-Go 2×2; see block).
 type CPU struct {
 	// Workers is the number of goroutines (0: GOMAXPROCS).
 	Workers int
@@ -105,9 +105,83 @@ func (c CPU) RingMatMul(dst, x []uint64, m, k int, w []uint64, n int) error {
 	return nil
 }
 
-// block computes dst rows [i0,i1) × columns [j0,j1) with a 2×2 register-blocked micro-kernel (four
-// dot products share every load; measured faster than 4×2, which spills registers on amd64).
+// block computes dst rows [i0,i1) × columns [j0,j1) with the best micro-kernel the CPU runs.
 func block(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
+	switch {
+	case use512:
+		block512(dst, x, w, k, n, i0, i1, j0, j1)
+	case useAVX2:
+		blockAVX2(dst, x, w, k, n, i0, i1, j0, j1)
+	default:
+		blockGo(dst, x, w, k, n, i0, i1, j0, j1)
+	}
+}
+
+// block512 runs the AVX-512 4×4 kernel over full 4×4 sub-blocks and the AVX-512 dot product over the
+// last m%4 rows (one sequential stream per row of w: the decode shapes, m = 1, are bound by reading
+// w, and a single stream reads memory fastest) and the last n%4 columns. The slicing bounds-checks
+// every row the assembly reads or writes.
+func block512(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
+	j4 := j0 + (j1-j0)&^3
+	i := i0
+	for ; i+4 <= i1; i += 4 {
+		xi := x[i*k : (i+4)*k]
+		for j := j0; j < j4; j += 4 {
+			wj := w[j*k : (j+4)*k]
+			d := dst[i*n+j : (i+3)*n+j+4]
+			gemm4x4AVX512(&xi[0], k, &wj[0], k, k, &d[0], n)
+		}
+		for ii := i; ii < i+4; ii++ {
+			for j := j4; j < j1; j++ {
+				dst[ii*n+j] = dotAVX512(&x[ii*k : (ii+1)*k][0], &w[j*k : (j+1)*k][0], k)
+			}
+		}
+	}
+	for ; i < i1; i++ {
+		xi := x[i*k : (i+1)*k]
+		for j := j0; j < j1; j++ {
+			dst[i*n+j] = dotAVX512(&xi[0], &w[j*k : (j+1)*k][0], k)
+		}
+	}
+}
+
+// blockAVX2 runs the AVX2 2×2 kernel over full 2×2 sub-blocks (adding the last k%4 products in Go)
+// and the Go 1×1 path over the last m%2 rows and n%2 columns.
+func blockAVX2(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
+	k4 := k &^ 3
+	i := i0
+	for ; i+2 <= i1; i += 2 {
+		x0, x1 := x[i*k:(i+1)*k], x[(i+1)*k:(i+2)*k]
+		j := j0
+		for ; j+2 <= j1; j += 2 {
+			w0, w1 := w[j*k:(j+1)*k], w[(j+1)*k:(j+2)*k]
+			var s [4]uint64
+			gemm2x2AVX2(&x0[0], k, &w0[0], k, k4, &s)
+			for l := k4; l < k; l++ {
+				s[0] += x0[l] * w0[l]
+				s[1] += x0[l] * w1[l]
+				s[2] += x1[l] * w0[l]
+				s[3] += x1[l] * w1[l]
+			}
+			dst[i*n+j], dst[i*n+j+1] = s[0], s[1]
+			dst[(i+1)*n+j], dst[(i+1)*n+j+1] = s[2], s[3]
+		}
+		for ; j < j1; j++ {
+			wj := w[j*k : (j+1)*k]
+			dst[i*n+j], dst[(i+1)*n+j] = dot(x0, wj), dot(x1, wj)
+		}
+	}
+	for ; i < i1; i++ {
+		xi := x[i*k : (i+1)*k]
+		for j := j0; j < j1; j++ {
+			dst[i*n+j] = dot(xi, w[j*k:(j+1)*k])
+		}
+	}
+}
+
+// blockGo is the pure-Go path: a 2×2 register-blocked micro-kernel (four dot products share every
+// load; measured faster than 4×2, which spills registers on amd64).
+func blockGo(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
 	i := i0
 	for ; i+2 <= i1; i += 2 {
 		x0, x1 := x[i*k:i*k+k], x[(i+1)*k:(i+1)*k+k]

@@ -1,9 +1,31 @@
 package ring
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
+
+// paths runs f once per micro-kernel path the CPU can run: pure Go, AVX2, AVX-512.
+func paths(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	saved512, savedAVX2 := use512, useAVX2
+	defer func() { use512, useAVX2 = saved512, savedAVX2 }()
+	use512, useAVX2 = false, false
+	t.Run("generic", f)
+	if !hasAVX2 {
+		t.Log("AVX2 not available: AVX2 kernel not tested")
+	} else {
+		useAVX2 = true
+		t.Run("avx2", f)
+	}
+	if !has512 {
+		t.Log("AVX-512F/DQ/VL not available: AVX-512 kernels not tested")
+		return
+	}
+	use512 = true
+	t.Run("avx512", f)
+}
 
 func TestCPUMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
@@ -17,47 +39,85 @@ func TestCPUMatchesReference(t *testing.T) {
 			w[i] = uint64(int64(r.IntN(1<<16) - 1<<15))
 		}
 		want, got := make([]uint64, m*n), make([]uint64, m*n)
-		for i := range got {
-			got[i] = 12345 // must be overwritten
-		}
 		if err := Reference(want, x, m, k, w, n); err != nil {
 			t.Fatal(err)
 		}
-		for _, workers := range []int{1, 2, 3} {
-			if err := (CPU{Workers: workers}).RingMatMul(got, x, m, k, w, n); err != nil {
-				t.Fatal(err)
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("%v workers=%d: element %d differs", s, workers, i)
+		paths(t, func(t *testing.T) {
+			for _, workers := range []int{1, 2, 3} {
+				for i := range got {
+					got[i] = 12345 // must be overwritten
+				}
+				if err := (CPU{Workers: workers}).RingMatMul(got, x, m, k, w, n); err != nil {
+					t.Fatal(err)
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%v workers=%d: element %d differs", s, workers, i)
+					}
 				}
 			}
-		}
+		})
 	}
 	if (CPU{}).RingMatMul(make([]uint64, 3), make([]uint64, 4), 2, 2, make([]uint64, 4), 2) == nil {
 		t.Fatal("bad dst length accepted")
 	}
 }
 
-func benchShape(b *testing.B, f func(dst, x []uint64, m, k int, w []uint64, n int) error) {
-	const m, k, n = 128, 768, 768
-	x, w, dst := make([]uint64, m*k), make([]uint64, n*k), make([]uint64, m*n)
-	r := rand.New(rand.NewPCG(2, 2))
-	for i := range x {
-		x[i] = r.Uint64()
+// TestPathsMatchReference compares every path, at several worker counts, with Reference on
+// full-range ring values, on shapes that exercise every tail: m or n of 1, m%4 and n%4 of 1..3, k
+// below and above the vector widths and not a multiple of 4, 8 or 32, tiles cut at the edges.
+func TestPathsMatchReference(t *testing.T) {
+	shapes := [][3]int{
+		{1, 1, 1}, {1, 7, 1}, {1, 8, 4}, {1, 9, 5}, {1, 288, 37}, {1, 31, 130}, {2, 3, 5}, {2, 2, 2},
+		{3, 15, 7}, {4, 1, 4}, {4, 3, 4}, {4, 7, 4}, {4, 8, 4}, {4, 9, 4}, {4, 17, 8}, {5, 31, 9},
+		{6, 4, 6}, {7, 33, 13}, {8, 64, 8}, {13, 100, 11}, {16, 768, 64}, {17, 65, 63}, {33, 129, 70},
+		{64, 767, 67}, {130, 260, 75}, {19, 1, 66}, {128, 768, 768},
 	}
-	for i := range w {
-		w[i] = r.Uint64()
+	r := rand.New(rand.NewPCG(3, 3))
+	extremes := []uint64{0, 1, ^uint64(0), 1 << 63, 1<<63 - 1, 1 << 32, 1<<32 - 1}
+	type problem struct {
+		name      string
+		m, k, n   int
+		x, w, ref []uint64
 	}
-	b.ResetTimer()
-	for b.Loop() {
-		if err := f(dst, x, m, k, w, n); err != nil {
-			b.Fatal(err)
+	var problems []problem
+	for _, s := range shapes {
+		m, k, n := s[0], s[1], s[2]
+		for _, fill := range []string{"random", "extremes"} {
+			x, w := make([]uint64, m*k), make([]uint64, n*k)
+			for _, v := range [][]uint64{x, w} {
+				for i := range v {
+					if fill == "random" {
+						v[i] = r.Uint64()
+					} else {
+						v[i] = extremes[r.IntN(len(extremes))]
+					}
+				}
+			}
+			ref := make([]uint64, m*n)
+			if err := Reference(ref, x, m, k, w, n); err != nil {
+				t.Fatal(err)
+			}
+			problems = append(problems, problem{fmt.Sprintf("%dx%dx%d/%s", m, k, n, fill), m, k, n, x, w, ref})
 		}
 	}
-	b.ReportMetric(float64(2*m*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+	paths(t, func(t *testing.T) {
+		for _, p := range problems {
+			for _, workers := range []int{1, 2, 3} {
+				got := make([]uint64, p.m*p.n)
+				for i := range got {
+					got[i] = 0xdeadbeef // must be overwritten
+				}
+				if err := (CPU{Workers: workers}).RingMatMul(got, p.x, p.m, p.k, p.w, p.n); err != nil {
+					t.Fatal(err)
+				}
+				for i := range got {
+					if got[i] != p.ref[i] {
+						t.Fatalf("%s workers=%d: element (%d,%d) = %#x, want %#x",
+							p.name, workers, i/p.n, i%p.n, got[i], p.ref[i])
+					}
+				}
+			}
+		}
+	})
 }
-
-func BenchmarkReference128x768x768(b *testing.B) { benchShape(b, Reference) }
-func BenchmarkCPU1_128x768x768(b *testing.B)     { benchShape(b, CPU{Workers: 1}.RingMatMul) }
-func BenchmarkCPU_128x768x768(b *testing.B)      { benchShape(b, CPU{}.RingMatMul) }

@@ -17,6 +17,9 @@ const (
 	linStep  = 4  // index step h = 2^-4 of the piecewise-linear lookups
 	linFrac  = 10 // fb: extra fractional bits of their offset and slope tables, truncated away
 	actRange = 6  // inputs |x| < 2^6
+	// siluStep: SiLU's step 2^-3 (|SiLU''| ≤ 1/2 gives a fit error ≤ 2^-9 over 2·2^-3; GeLU''s
+	// |GeLU''| ≤ 0.8 needs 2^-4).
+	siluStep = 3
 )
 
 func geluTanh(x float64) float64 {
@@ -32,21 +35,22 @@ var (
 )
 
 // linTag identifies the parameters of a linear lookup's tables (the gate, Frac and the step).
-func linTag(gate uint64, fx Fixed) uint64 {
-	return 2<<62 | gate<<16 | linStep<<8 | uint64(fx.Frac)
+func linTag(gate uint64, step uint, fx Fixed) uint64 {
+	return 2<<62 | gate<<16 | uint64(step)<<8 | uint64(fx.Frac)
 }
 
-func actSpec(fx Fixed, target func(float64) float64, window float64, gate uint64) (*lutSpec, error) {
+// actSpec: index step 2^-step, correction window |x| ≤ window.
+func actSpec(fx Fixed, target func(float64) float64, window float64, step uint, gate uint64) (*lutSpec, error) {
 	if fx.Frac < actStepMin || fx.Frac > 40 {
 		return nil, fmt.Errorf("frac %d out of range [%d,40]", fx.Frac, actStepMin)
 	}
-	k := fx.Frac - linStep
-	m := uint(actRange + linStep + 1)
-	w := int64(window * (1 << linStep))
+	k := fx.Frac - step
+	m := actRange + step + 1
+	w := int64(window * float64(uint(1)<<step))
 	lim := math.Ldexp(1, actRange)
 	ta, tb := linTables(target, true, k, fx.Frac, fx.Frac, linFrac, -w, w+1, -lim, lim)
 	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: -w, tabs: [][]uint64{ta, tb}, lin: true}}, signTerm: true,
-		tag: linTag(gate, fx)}, nil
+		tag: linTag(gate, step, fx)}, nil
 }
 
 // actStepMin is the smallest Frac the lookups support (their index resolution is 2^-8 or coarser).
@@ -76,11 +80,11 @@ func cachedSpec(name string, fx Fixed, build func(Fixed) (*lutSpec, error)) (*lu
 
 // Windows: GeLU − ReLU is below 2^-16 beyond |x| = 4, SiLU − ReLU below 2^-11 beyond |x| = 10.
 func geluSpec(fx Fixed) (*lutSpec, error) {
-	return cachedSpec("gelu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, geluTanh, 4, 1) })
+	return cachedSpec("gelu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, geluTanh, 4, linStep, 1) })
 }
 
 func siluSpec(fx Fixed) (*lutSpec, error) {
-	return cachedSpec("silu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, silu, 10, 2) })
+	return cachedSpec("silu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, silu, 10, siluStep, 2) })
 }
 
 // linTruncBits is the width at which the linear lookups' second round truncates A + B·d (|v| <
@@ -173,11 +177,13 @@ func GenSiLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 	return genLin(rng, "silu", n, fx, siluSpec)
 }
 
-// SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU and window |z| ≤ 10·2^4
-// (|SiLU − ReLU| < 2^-11 beyond |x| = 10). Rounds 2; online 16 + 2·(Frac+13)/8 bytes (22.25 at
-// Frac 12); dealer ≈ 1.39 KB; error ≤ (2^-3)²·max|SiLU”|/16 = 2^-11 + 2^-15 + 2^-Frac (≤ 2^-10.4
-// at Frac 12) and 2^-11 beyond the window; input range |x| < 2^6 − 2^-4. Eval cost: a window of 321
-// positions with payload 2 (≈ 41 leaves, 340 AES blocks), one 10-bit DCF path and a truncation.
+// SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU at index step 2^-3 (10-bit
+// index, 9-bit DCF) and window |z| ≤ 10·2^3 (|SiLU − ReLU| < 2^-11 beyond |x| = 10). Rounds 2;
+// online 16 + 2·(Frac+13)/8 bytes (22.25 at Frac 12); dealer ≈ 1.22 KB; error ≤
+// (2^-2)²·max|SiLU''|/16 = 2^-9 (fit) + 2^-14 (slope rounding) + 2^-Frac (truncation), ≤ 2^-8.8
+// at Frac 12 (measured 2^-8.9), and 2^-11 beyond the window; input range |x| < 2^6 − 2^-3. Eval
+// cost: a window of 161 positions with payload 2 (≈ 21 leaves, 190 AES blocks), one 9-bit DCF path
+// and a truncation.
 func (p *Party) SiLU(x []uint64) ([]uint64, error) { return p.act("silu", x, siluSpec) }
 
 // reluSpec: exact sign on bits-wide inputs (k = 0), no table.
@@ -254,7 +260,7 @@ func buildExpSpec(fx Fixed) (*lutSpec, error) {
 	wlo := int64(-expLow << linStep)
 	ta, tb := linTables(math.Exp, false, k, fx.Frac, fx.Frac, linFrac, wlo, 2, -math.Ldexp(1, expRange), math.Ldexp(1, -8))
 	return &lutSpec{parts: []lutPart{{k: k, m: expRange + linStep + 1, wlo: wlo, tabs: [][]uint64{ta, tb}, lin: true}},
-		tag: linTag(3, fx)}, nil
+		tag: linTag(3, linStep, fx)}, nil
 }
 
 // GenExp generates material for Exp on n elements.

@@ -1,0 +1,478 @@
+package party
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/infer"
+	pb "github.com/hssee/hssee/proto/hsseepb"
+)
+
+// Progress reports a long pass while it runs: the rounds the slower party
+// has finished and the time since the pass was submitted.
+type Progress struct {
+	Pass    uint64
+	Rounds  int64
+	Elapsed time.Duration
+}
+
+// Session parameters the client asks for; the parties refuse a model
+// fingerprint other than theirs.
+type Session struct {
+	Fingerprint [32]byte
+	Frac        uint // hss: fixed-point fractional bits
+	MaxSeq      int  // positions (0: the model's context)
+}
+
+func dial(addr string, creds *Credentials, want string) (*grpc.ClientConn, error) {
+	if creds == nil {
+		return nil, errors.New("party: no TLS credentials")
+	}
+	return grpc.NewClient(addr,
+		grpc.WithTransportCredentials(credentials.NewTLS(creds.ClientConfig(want))),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond,
+			Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second}, MinConnectTimeout: 5 * time.Second}),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}))
+}
+
+// describe turns an RPC error into a clear, secret-free message.
+func describe(who string, err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return fmt.Errorf("%s: %w", who, err)
+	}
+	switch st.Code() {
+	case codes.Unavailable:
+		return fmt.Errorf("%s is unreachable or went away: %s", who, st.Message())
+	case codes.Canceled:
+		return fmt.Errorf("%s: canceled", who)
+	case codes.DeadlineExceeded:
+		return fmt.Errorf("%s did not answer in time: %s", who, st.Message())
+	}
+	return fmt.Errorf("%s: %s: %s", who, st.Code(), st.Message())
+}
+
+func newSessionID() (SessionID, error) {
+	var id SessionID
+	_, err := rand.Read(id[:])
+	return id, err
+}
+
+// Client is the client's side of an HSS-EE deployment: infer.Parties over
+// the two party servers. Dial, then Open a session, then hand it to
+// infer.NewHSSWith. Not safe for concurrent use (one session per Client).
+type Client struct {
+	addrs [2]string
+	conns [2]*grpc.ClientConn
+	ctx   context.Context
+	stop  context.CancelFunc
+	id    SessionID
+	runs  [2]pb.Session_RunClient
+	open  bool
+	pass  uint64
+	dim   int
+	vocab int
+	err   error
+
+	// OpenTimeout bounds Open (default 30 s).
+	OpenTimeout time.Duration
+	// OnProgress, when set, is called from Forward while a pass runs.
+	OnProgress func(Progress)
+}
+
+// Dial prepares connections to party 0 and party 1 (nothing is sent until
+// Open). creds is the client's certificate and the deployment's CA; each
+// server must present its party's certificate.
+func Dial(addrs [2]string, creds *Credentials) (*Client, error) {
+	c := &Client{addrs: addrs}
+	for i, a := range addrs {
+		conn, err := dial(a, creds, PartyName(i))
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("party: dial party %d (%s): %w", i, a, err)
+		}
+		c.conns[i] = conn
+	}
+	c.ctx, c.stop = context.WithCancel(context.Background())
+	return c, nil
+}
+
+func (c *Client) who(i int) string { return fmt.Sprintf("party %d (%s)", i, c.addrs[i]) }
+
+// Open opens an hss session on both parties (party 1 first: party 0 links
+// to it) and starts the Run streams.
+func (c *Client) Open(s Session) error {
+	if c.open {
+		return errors.New("party: client: session already open")
+	}
+	id, err := newSessionID()
+	if err != nil {
+		return err
+	}
+	c.id = id
+	to := c.OpenTimeout
+	if to <= 0 {
+		to = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, to)
+	defer cancel()
+	req := &pb.OpenRequest{SessionId: id[:], Mode: ModeHSS, Fingerprint: s.Fingerprint[:], Frac: uint32(s.Frac),
+		MaxSeq: uint32(s.MaxSeq)}
+	for _, i := range []int{1, 0} {
+		resp, err := pb.NewSessionClient(c.conns[i]).Open(ctx, req, grpc.WaitForReady(true))
+		if err != nil {
+			c.open = true // close what was opened
+			c.Close()
+			return fmt.Errorf("party: open session: %w", describe(c.who(i), err))
+		}
+		if resp.GetParty() != uint32(i) || resp.GetMode() != ModeHSS {
+			c.open = true
+			c.Close()
+			return fmt.Errorf("party: open session: %s answers as party %d in mode %q", c.who(i), resp.GetParty(), resp.GetMode())
+		}
+		c.dim, c.vocab = int(resp.GetDim()), int(resp.GetVocabSize())
+	}
+	md := metadata.NewOutgoingContext(c.ctx, metadata.Pairs(mdSession, id.String()))
+	for i := range c.runs {
+		if c.runs[i], err = pb.NewSessionClient(c.conns[i]).Run(md); err != nil {
+			c.open = true
+			c.Close()
+			return fmt.Errorf("party: open session: %w", describe(c.who(i), err))
+		}
+	}
+	c.open = true
+	return nil
+}
+
+// Forward implements infer.Parties: it uploads each party's material and
+// submits its input share concurrently, and collects the output shares.
+// After an error the session is unusable.
+func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
+	var out [2][]uint64
+	if c.err != nil {
+		return out, hss.Stats{}, c.err
+	}
+	if !c.open {
+		return out, hss.Stats{}, errors.New("party: client: no open session")
+	}
+	if len(p.In1) != p.Rows*c.dim {
+		return out, hss.Stats{}, errors.New("party: client: input share of the wrong length")
+	}
+	var traffic [2]*pb.Traffic
+	var rounds [2]int64
+	var mu sync.Mutex
+	var first error // the first failure that is not the cancellation another caused
+	var canceled error
+	start := time.Now()
+	var wg sync.WaitGroup
+	fail := func(i int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if status.Code(err) == codes.Canceled || errors.Is(err, context.Canceled) {
+			if canceled == nil {
+				canceled = describe(c.who(i), err)
+			}
+		} else if first == nil {
+			first = describe(c.who(i), err)
+		}
+		c.stop() // the other party's streams end too
+	}
+	for i := range 2 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := c.upload(i, p.Keys[i]); err != nil {
+				fail(i, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			o, t, err := c.run(i, p, func(r int64) {
+				if c.OnProgress == nil {
+					return
+				}
+				mu.Lock()
+				rounds[i] = r
+				pr := Progress{Pass: c.pass, Rounds: min(rounds[0], rounds[1]), Elapsed: time.Since(start)}
+				mu.Unlock()
+				c.OnProgress(pr)
+			})
+			if err != nil {
+				fail(i, err)
+				return
+			}
+			out[i], traffic[i] = o, t
+		}()
+	}
+	wg.Wait()
+	if first == nil {
+		first = canceled
+	}
+	if first != nil {
+		c.err = fmt.Errorf("party: pass %d: %w", c.pass, first)
+		return out, hss.Stats{}, c.err
+	}
+	c.pass++
+	st := hss.Stats{BytesSent: traffic[0].GetBytesSent() + traffic[1].GetBytesSent(),
+		BytesRecv: traffic[0].GetBytesRecv() + traffic[1].GetBytesRecv(),
+		Rounds:    max(traffic[0].GetRounds(), traffic[1].GetRounds())}
+	return out, st, nil
+}
+
+func (c *Client) upload(i int, keys []hss.MarshalKey) error {
+	md := metadata.Pairs(mdSession, c.id.String(), mdPass, strconv.FormatUint(c.pass, 10))
+	up, err := pb.NewSessionClient(c.conns[i]).Upload(metadata.NewOutgoingContext(c.ctx, md))
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 0, ChunkSize)
+	flush := func() error {
+		for len(buf) >= ChunkSize {
+			if err := up.Send(&pb.MaterialChunk{Data: buf[:ChunkSize:ChunkSize]}); err != nil {
+				return err
+			}
+			buf = append(make([]byte, 0, ChunkSize), buf[ChunkSize:]...)
+		}
+		return nil
+	}
+	for _, k := range keys {
+		if buf, err = AppendKey(buf, k); err != nil {
+			return err
+		}
+		if err := flush(); err != nil {
+			return sendErr(up, err)
+		}
+	}
+	if len(buf) > 0 {
+		if err := up.Send(&pb.MaterialChunk{Data: buf}); err != nil {
+			return sendErr(up, err)
+		}
+	}
+	_, err = up.CloseAndRecv()
+	return err
+}
+
+// sendErr returns the server's status after a failed Send (Send reports
+// only io.EOF).
+func sendErr(up pb.Session_UploadClient, err error) error {
+	if _, rerr := up.CloseAndRecv(); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+func (c *Client) run(i int, p *infer.Pass, progress func(int64)) ([]uint64, *pb.Traffic, error) {
+	run := c.runs[i]
+	first := &pb.RunRequest{Pass: c.pass, Rows: uint32(p.Rows), Pos0: uint32(p.Pos0)}
+	if i == 0 {
+		first.Seed, first.Last = p.Seed0[:], true
+		if err := run.Send(first); err != nil {
+			return nil, nil, recvErr(run, err)
+		}
+	} else {
+		parts := chunks(appendU64s(make([]byte, 0, 8*len(p.In1)), p.In1))
+		for j, part := range parts {
+			r := &pb.RunRequest{Pass: c.pass, Shares: part, Last: j == len(parts)-1}
+			if j == 0 {
+				r.Rows, r.Pos0 = first.Rows, first.Pos0
+			}
+			if err := run.Send(r); err != nil {
+				return nil, nil, recvErr(run, err)
+			}
+		}
+	}
+	out := make([]uint64, 0, c.vocab)
+	for {
+		r, err := run.Recv()
+		if err != nil {
+			return nil, nil, err
+		}
+		if pr := r.GetProgress(); pr != nil {
+			if r.GetPass() == c.pass {
+				progress(pr.GetRounds())
+			}
+			continue
+		}
+		if r.GetPass() != c.pass {
+			return nil, nil, errors.New("answer for another pass")
+		}
+		if len(r.GetShares()) > 8*(c.vocab-len(out)) {
+			return nil, nil, errors.New("more output shares than the vocabulary")
+		}
+		if out, err = decodeU64s(out, r.GetShares()); err != nil {
+			return nil, nil, err
+		}
+		if r.GetLast() {
+			if len(out) != c.vocab {
+				return nil, nil, errors.New("output shares of the wrong length")
+			}
+			return out, r.GetTraffic(), nil
+		}
+	}
+}
+
+// recvErr returns the server's status after a failed Send.
+func recvErr(run pb.Session_RunClient, err error) error {
+	if _, rerr := run.Recv(); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// Close closes the session on both parties (best effort) and the
+// connections.
+func (c *Client) Close() error {
+	if c.open {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		for _, conn := range c.conns {
+			if conn != nil {
+				_, _ = pb.NewSessionClient(conn).Close(ctx, &pb.CloseRequest{SessionId: c.id[:]})
+			}
+		}
+		cancel()
+		c.open = false
+	}
+	if c.stop != nil {
+		c.stop()
+	}
+	for _, conn := range c.conns {
+		if conn != nil {
+			conn.Close()
+		}
+	}
+	return nil
+}
+
+// EE is an infer.Engine over one server running an EE model in the clear
+// (single-server EE): encrypted ids in, encrypted logits out.
+type EE struct {
+	addr   string
+	conn   *grpc.ClientConn
+	ctx    context.Context
+	stop   context.CancelFunc
+	id     SessionID
+	run    pb.Session_RunClient
+	pass   uint64
+	pos    int
+	maxSeq int
+	vocab  int
+	logits []float32
+	err    error
+}
+
+// DialEE opens an ee session on the server at addr.
+func DialEE(addr string, creds *Credentials, s Session) (*EE, error) {
+	conn, err := dial(addr, creds, "")
+	if err != nil {
+		return nil, fmt.Errorf("party: dial %s: %w", addr, err)
+	}
+	e := &EE{addr: addr, conn: conn}
+	e.ctx, e.stop = context.WithCancel(context.Background())
+	if e.id, err = newSessionID(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	who := fmt.Sprintf("server %s", addr)
+	resp, err := pb.NewSessionClient(conn).Open(ctx, &pb.OpenRequest{SessionId: e.id[:], Mode: ModeEE,
+		Fingerprint: s.Fingerprint[:], MaxSeq: uint32(s.MaxSeq)}, grpc.WaitForReady(true))
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("party: open session: %w", describe(who, err))
+	}
+	e.maxSeq, e.vocab = int(resp.GetMaxSeq()), int(resp.GetVocabSize())
+	md := metadata.NewOutgoingContext(e.ctx, metadata.Pairs(mdSession, e.id.String()))
+	if e.run, err = pb.NewSessionClient(conn).Run(md); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("party: open session: %w", describe(who, err))
+	}
+	return e, nil
+}
+
+// Forward sends (encrypted) ids and returns the (encrypted) logits.
+func (e *EE) Forward(ids []int) ([]float32, error) {
+	if e.err != nil {
+		return nil, e.err
+	}
+	logits, err := e.forward(ids)
+	if err != nil {
+		e.err = fmt.Errorf("party: ee pass %d: %w", e.pass, describe("server "+e.addr, err))
+		e.stop()
+		return nil, e.err
+	}
+	e.pass++
+	e.pos += len(ids)
+	return logits, nil
+}
+
+func (e *EE) forward(ids []int) ([]float32, error) {
+	if len(ids) == 0 || e.pos+len(ids) > e.maxSeq {
+		return nil, errors.New("pass exceeds the session's positions")
+	}
+	req := &pb.RunRequest{Pass: e.pass, Rows: uint32(len(ids)), Pos0: uint32(e.pos), Last: true, Ids: make([]uint32, len(ids))}
+	for i, id := range ids {
+		if id < 0 {
+			return nil, errors.New("negative token id")
+		}
+		req.Ids[i] = uint32(id)
+	}
+	if err := e.run.Send(req); err != nil {
+		return nil, recvErr(e.run, err)
+	}
+	e.logits = e.logits[:0]
+	for {
+		r, err := e.run.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if r.GetPass() != e.pass || r.GetProgress() != nil {
+			continue
+		}
+		if len(r.GetLogits()) > 4*(e.vocab-len(e.logits)) {
+			return nil, errors.New("more logits than the vocabulary")
+		}
+		if e.logits, err = decodeF32s(e.logits, r.GetLogits()); err != nil {
+			return nil, err
+		}
+		if r.GetLast() {
+			if len(e.logits) != e.vocab {
+				return nil, errors.New("logits of the wrong length")
+			}
+			return e.logits, nil
+		}
+	}
+}
+
+// Pos is the number of positions in the server's cache.
+func (e *EE) Pos() int { return e.pos }
+
+// MaxSeq is the session's capacity.
+func (e *EE) MaxSeq() int { return e.maxSeq }
+
+// Close closes the session and the connection.
+func (e *EE) Close() error {
+	if e.run != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, _ = pb.NewSessionClient(e.conn).Close(ctx, &pb.CloseRequest{SessionId: e.id[:]})
+		cancel()
+	}
+	if e.stop != nil {
+		e.stop()
+	}
+	return e.conn.Close()
+}

@@ -1,0 +1,401 @@
+package party
+
+import (
+	"context"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/infer"
+	"github.com/hssee/hssee/model"
+)
+
+type pair struct {
+	srv  [2]*Server
+	addr [2]string
+	pki  *PKI
+}
+
+func testPKI(t *testing.T) *PKI {
+	t.Helper()
+	p, err := NewPKI(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func creds(t *testing.T, p *PKI, name string) *Credentials {
+	t.Helper()
+	c, err := p.Credentials(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// startServer serves cfg on a loopback port until the test ends.
+func startServer(t *testing.T, cfg Config) (*Server, string) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(lis)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return s, lis.Addr().String()
+}
+
+// startPair starts party 1 (model m1) and party 0 (model m0) over TLS;
+// mut, if set, edits each config.
+func startPair(t *testing.T, m0, m1 *model.Model, pki0, pki1 *PKI, mut func(*Config)) *pair {
+	t.Helper()
+	p := &pair{pki: pki0}
+	cfg1 := Config{ID: 1, Model: m1, Creds: creds(t, pki1, "party1")}
+	if mut != nil {
+		mut(&cfg1)
+	}
+	p.srv[1], p.addr[1] = startServer(t, cfg1)
+	cfg0 := Config{ID: 0, Model: m0, Creds: creds(t, pki0, "party0"), Peer: p.addr[1]}
+	if mut != nil {
+		mut(&cfg0)
+	}
+	p.srv[0], p.addr[0] = startServer(t, cfg0)
+	return p
+}
+
+func testModel(t *testing.T, seed uint64) *model.Model {
+	t.Helper()
+	m, err := model.Preset("tinystories-656k", seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+const testSeq = 32
+
+func openClient(t *testing.T, p *pair, m *model.Model) *Client {
+	t.Helper()
+	c, err := Dial(p.addr, creds(t, p.pki, "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Open(Session{Fingerprint: model.Fingerprint(m), Frac: infer.DefaultFrac, MaxSeq: testSeq}); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// steps runs a prefill and decode steps on eng and returns every pass's
+// logits.
+func steps(t *testing.T, eng *infer.HSS) [][]float32 {
+	t.Helper()
+	var all [][]float32
+	for _, ids := range [][]int{{1, 40, 7, 300}, {5}, {77}} {
+		l, err := eng.Forward(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, slices.Clone(l))
+	}
+	return all
+}
+
+func TestRemoteMatchesLocal(t *testing.T) {
+	m := testModel(t, 3)
+	pki := testPKI(t)
+	p := startPair(t, m, m, pki, pki, nil)
+	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	seed := [32]byte{7}
+	local, err := infer.NewHSS(m, fx, testSeq, hss.NewPRG(seed), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := steps(t, local)
+	c := openClient(t, p, m)
+	var progress bool
+	c.OnProgress = func(Progress) { progress = true }
+	remote, err := infer.NewHSSWith(m, fx, testSeq, hss.NewPRG(seed), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := steps(t, remote)
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Fatalf("pass %d: remote logits differ from in-process", i)
+		}
+	}
+	lt, rt := local.Total(), remote.Total()
+	if lt.OnlineBytes != rt.OnlineBytes || lt.Rounds != rt.Rounds || rt.Rounds == 0 {
+		t.Fatalf("costs: local %d B %d rounds, remote %d B %d rounds", lt.OnlineBytes, lt.Rounds, rt.OnlineBytes, rt.Rounds)
+	}
+	_ = progress
+	if n := p.srv[0].Sessions() + p.srv[1].Sessions(); n != 2 {
+		t.Fatalf("%d sessions open, want 2", n)
+	}
+	c.Close()
+	waitSessions(t, p, 0)
+}
+
+func waitSessions(t *testing.T, p *pair, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if p.srv[0].Sessions() == want && p.srv[1].Sessions() == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("sessions: party 0 %d, party 1 %d, want %d", p.srv[0].Sessions(), p.srv[1].Sessions(), want)
+}
+
+func TestEE(t *testing.T) {
+	m := testModel(t, 4)
+	pki := testPKI(t)
+	_, addr := startServer(t, Config{Mode: ModeEE, Model: m, Creds: creds(t, pki, "party0")})
+	e, err := DialEE(addr, creds(t, pki, "client"), Session{Fingerprint: model.Fingerprint(m), MaxSeq: testSeq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	r, err := model.NewRunner(m, testSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ids := range [][]int{{1, 2, 3}, {9}, {100}} {
+		want, err := r.Forward(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Forward(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatal("ee logits differ from the plain runner's")
+		}
+	}
+}
+
+func TestFingerprintMismatch(t *testing.T) {
+	m, other := testModel(t, 5), testModel(t, 6)
+	pki := testPKI(t)
+	t.Run("client", func(t *testing.T) {
+		p := startPair(t, m, m, pki, pki, nil)
+		c, err := Dial(p.addr, creds(t, pki, "client"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		err = c.Open(Session{Fingerprint: model.Fingerprint(other), Frac: 14, MaxSeq: testSeq})
+		if err == nil || !strings.Contains(err.Error(), "fingerprint mismatch") {
+			t.Fatalf("open with another model: %v", err)
+		}
+	})
+	t.Run("parties", func(t *testing.T) {
+		p := startPair(t, m, other, pki, pki, nil)
+		c, err := Dial(p.addr, creds(t, pki, "client"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// Each party is asked with its own model, so the peers' handshake
+		// is what refuses.
+		_, err = c.openEach([2][32]byte{model.Fingerprint(m), model.Fingerprint(other)})
+		if err == nil || !strings.Contains(err.Error(), "fingerprint mismatch between the parties") {
+			t.Fatalf("open with mismatched parties: %v", err)
+		}
+		waitSessions(t, p, 0)
+	})
+}
+
+func TestWrongCA(t *testing.T) {
+	m := testModel(t, 5)
+	pki, rogue := testPKI(t), testPKI(t)
+	t.Run("peer", func(t *testing.T) {
+		p := startPair(t, m, m, rogue, pki, func(c *Config) { c.LinkTimeout = 2 * time.Second })
+		// The client trusts party 0's CA for party 0 and party 1's for party 1.
+		c := &Client{addrs: p.addr}
+		for i, pk := range []*PKI{rogue, pki} {
+			conn, err := dial(p.addr[i], creds(t, pk, "client"), PartyName(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.conns[i] = conn
+		}
+		c.ctx, c.stop = context.WithCancel(context.Background())
+		defer c.Close()
+		err := c.Open(Session{Fingerprint: model.Fingerprint(m), Frac: 14, MaxSeq: testSeq})
+		if err == nil || !strings.Contains(err.Error(), "party 1") {
+			t.Fatalf("open with a rogue party 0: %v", err)
+		}
+		waitSessions(t, p, 0)
+	})
+	t.Run("client", func(t *testing.T) {
+		p := startPair(t, m, m, pki, pki, nil)
+		c, err := Dial(p.addr, creds(t, rogue, "client"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.OpenTimeout = 2 * time.Second
+		if err := c.Open(Session{Fingerprint: model.Fingerprint(m), Frac: 14, MaxSeq: testSeq}); err == nil {
+			t.Fatal("a client with a certificate of another CA was served")
+		}
+	})
+}
+
+func TestClientDisconnectFreesSessions(t *testing.T) {
+	m := testModel(t, 8)
+	pki := testPKI(t)
+	p := startPair(t, m, m, pki, pki, nil)
+	c := openClient(t, p, m)
+	eng, err := infer.NewHSSWith(m, hss.Fixed{Frac: infer.DefaultFrac}, testSeq, hss.NewPRG([32]byte{1}), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Forward([]int{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	// Drop the connections without closing the session.
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+	c.open = false
+	waitSessions(t, p, 0)
+}
+
+func TestIdleTimeout(t *testing.T) {
+	m := testModel(t, 8)
+	pki := testPKI(t)
+	p := startPair(t, m, m, pki, pki, func(c *Config) { c.IdleTimeout = 200 * time.Millisecond })
+	c, err := Dial(p.addr, creds(t, pki, "client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Open only (no Run stream): the reaper frees it.
+	if _, err := c.openEach([2][32]byte{model.Fingerprint(m), model.Fingerprint(m)}); err != nil {
+		t.Fatal(err)
+	}
+	waitSessions(t, p, 0)
+}
+
+func TestConcurrentSessions(t *testing.T) {
+	m := testModel(t, 9)
+	pki := testPKI(t)
+	p := startPair(t, m, m, pki, pki, nil)
+	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	local, err := infer.NewHSS(m, fx, testSeq, hss.NewPRG([32]byte{2}), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := steps(t, local)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := Dial(p.addr, creds(t, pki, "client"))
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			defer c.Close()
+			if err := c.Open(Session{Fingerprint: model.Fingerprint(m), Frac: infer.DefaultFrac, MaxSeq: testSeq}); err != nil {
+				errs <- err.Error()
+				return
+			}
+			eng, _ := infer.NewHSSWith(m, fx, testSeq, hss.NewPRG([32]byte{2}), c)
+			for i, ids := range [][]int{{1, 40, 7, 300}, {5}, {77}} {
+				l, err := eng.Forward(ids)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if !slices.Equal(l, want[i]) {
+					errs <- "logits differ"
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(40 * time.Second):
+		t.Fatal("8 concurrent sessions did not finish in 40 s")
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	waitSessions(t, p, 0)
+}
+
+func TestMalformed(t *testing.T) {
+	m := testModel(t, 10)
+	pki := testPKI(t)
+	p := startPair(t, m, m, pki, pki, func(c *Config) { c.MaxMaterial = 1 << 20 })
+	open := func() *Client {
+		c := openClient(t, p, m)
+		return c
+	}
+	code := func(err error) codes.Code { return status.Code(err) }
+	t.Run("garbage material", func(t *testing.T) {
+		c := open()
+		err := c.uploadRaw(1, [][]byte{{3, 'x', 'y', 'z', 0, 0, 0, 0}})
+		if code(err) != codes.InvalidArgument {
+			t.Fatalf("unknown key kind: %v", err)
+		}
+	})
+	t.Run("oversized material", func(t *testing.T) {
+		c := open()
+		frame := []byte{5, 't', 'r', 'u', 'n', 'c', 0xff, 0xff, 0xff, 0x0f}
+		err := c.uploadRaw(1, [][]byte{frame})
+		if code(err) != codes.ResourceExhausted {
+			t.Fatalf("material over the limit: %v", err)
+		}
+	})
+	t.Run("oversized message", func(t *testing.T) {
+		c := open()
+		err := c.uploadRaw(1, [][]byte{make([]byte, 5<<20)})
+		if code(err) != codes.ResourceExhausted {
+			t.Fatalf("5 MiB message: %v", err)
+		}
+	})
+	t.Run("wrong share length", func(t *testing.T) {
+		c := open()
+		err := c.runRaw(1, &infer.Pass{Rows: 2, In1: make([]uint64, 3)})
+		if code(err) != codes.InvalidArgument {
+			t.Fatalf("short share: %v", err)
+		}
+	})
+	t.Run("bad position", func(t *testing.T) {
+		c := open()
+		err := c.runRaw(0, &infer.Pass{Rows: 1, Pos0: 5})
+		if code(err) != codes.InvalidArgument {
+			t.Fatalf("pass at the wrong position: %v", err)
+		}
+	})
+}

@@ -1,0 +1,904 @@
+package party
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/model"
+	pb "github.com/hssee/hssee/proto/hsseepb"
+	"github.com/hssee/hssee/secure"
+)
+
+// Modes a server runs in.
+const (
+	ModeHSS = "hss" // one of two HSS-EE parties
+	ModeEE  = "ee"  // single-server EE: the plain engine on an EE model
+)
+
+// Config configures a Server. The zero value of every limit means its
+// default.
+type Config struct {
+	ID    int          // 0 or 1 (hss); ee servers may use either
+	Mode  string       // ModeHSS (default) or ModeEE
+	Model *model.Model // the (EE) model every session runs
+	Creds *Credentials // this party's certificate and the deployment's CA
+	Peer  string       // party 0, hss: party 1's address (host:port)
+	Log   *slog.Logger // nil: discard
+
+	MaxSessions     int           // concurrent sessions (default 64)
+	IdleTimeout     time.Duration // a session unused this long is freed (default 5 min)
+	MaterialTimeout time.Duration // how long a pass waits for its dealer material (default 2 min)
+	LinkTimeout     time.Duration // how long opening the peer link may take (default 10 s)
+	MaxMaterial     int64         // bytes of dealer material per pass (default 16 GiB)
+	MaxRound        int           // bytes of one protocol round from the peer (default DefaultMaxRound)
+	Threads         int           // ee: threads per session (0: all cores)
+}
+
+// Server is one party's gRPC server: the Session service, the Peer service
+// (party 1, hss), and the standard health service.
+type Server struct {
+	cfg    Config
+	fp     [32]byte
+	log    *slog.Logger
+	grpc   *grpc.Server
+	health *health.Server
+	peer   *grpc.ClientConn // party 0, hss
+
+	wmu     sync.Mutex
+	weights map[uint]*secure.Weights
+
+	mu       sync.Mutex
+	sessions map[SessionID]*session
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+// NewServer checks cfg and prepares a server; Serve starts it.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Mode == "" {
+		cfg.Mode = ModeHSS
+	}
+	switch {
+	case cfg.Mode != ModeHSS && cfg.Mode != ModeEE:
+		return nil, fmt.Errorf("party: unknown mode %q (hss or ee)", cfg.Mode)
+	case cfg.ID != 0 && cfg.ID != 1:
+		return nil, fmt.Errorf("party: id %d is not 0 or 1", cfg.ID)
+	case cfg.Model == nil:
+		return nil, errors.New("party: no model")
+	case cfg.Creds == nil:
+		return nil, errors.New("party: no TLS credentials")
+	case cfg.Mode == ModeHSS && cfg.ID == 0 && cfg.Peer == "":
+		return nil, errors.New("party: party 0 needs its peer's address")
+	}
+	if err := cfg.Model.Check(); err != nil {
+		return nil, fmt.Errorf("party: %w", err)
+	}
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&cfg.IdleTimeout, 5*time.Minute)
+	def(&cfg.MaterialTimeout, 2*time.Minute)
+	def(&cfg.LinkTimeout, 10*time.Second)
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 64
+	}
+	if cfg.MaxMaterial <= 0 {
+		cfg.MaxMaterial = 16 << 30
+	}
+	if cfg.MaxRound <= 0 {
+		cfg.MaxRound = DefaultMaxRound
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, fp: model.Fingerprint(cfg.Model), log: cfg.Log.With("party", cfg.ID, "mode", cfg.Mode),
+		weights: map[uint]*secure.Weights{}, sessions: map[SessionID]*session{}, stop: make(chan struct{})}
+	s.grpc = grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(cfg.Creds.ServerConfig())),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}),
+	)
+	pb.RegisterSessionServer(s.grpc, &sessionService{s: s})
+	if cfg.Mode == ModeHSS && cfg.ID == 1 {
+		pb.RegisterPeerServer(s.grpc, &peerService{s: s})
+	}
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	if cfg.Mode == ModeHSS && cfg.ID == 0 {
+		conn, err := grpc.NewClient(cfg.Peer,
+			grpc.WithTransportCredentials(credentials.NewTLS(cfg.Creds.ClientConfig(PartyName(1)))),
+			grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond,
+				Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}, MinConnectTimeout: 5 * time.Second}),
+			grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}))
+		if err != nil {
+			return nil, fmt.Errorf("party: peer %s: %w", cfg.Peer, err)
+		}
+		s.peer = conn
+	}
+	return s, nil
+}
+
+// Fingerprint is the served model's fingerprint.
+func (s *Server) Fingerprint() [32]byte { return s.fp }
+
+// Sessions is the number of live sessions.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Serve serves on lis until Shutdown.
+func (s *Server) Serve(lis net.Listener) error {
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(pb.Session_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	go s.reap()
+	s.log.Info("serving", "addr", lis.Addr().String(), "fingerprint", fmt.Sprintf("%x", s.fp[:8]))
+	err := s.grpc.Serve(lis)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting calls, reports NOT_SERVING, frees every
+// session and waits for handlers to return (at most until ctx is done,
+// then stops hard).
+func (s *Server) Shutdown(ctx context.Context) {
+	s.health.Shutdown()
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.mu.Lock()
+	all := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		all = append(all, ss)
+	}
+	s.mu.Unlock()
+	for _, ss := range all {
+		s.free(ss, "shutdown")
+	}
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpc.Stop()
+	}
+	if s.peer != nil {
+		s.peer.Close()
+	}
+}
+
+// reap frees idle sessions.
+func (s *Server) reap() {
+	tick := time.NewTicker(max(s.cfg.IdleTimeout/4, 50*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-tick.C:
+			s.mu.Lock()
+			var idle []*session
+			for _, ss := range s.sessions {
+				if ss.idleSince(now) > s.cfg.IdleTimeout {
+					idle = append(idle, ss)
+				}
+			}
+			s.mu.Unlock()
+			for _, ss := range idle {
+				s.free(ss, "idle timeout")
+			}
+		}
+	}
+}
+
+func (s *Server) encoded(fx hss.Fixed) (*secure.Weights, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if w, ok := s.weights[fx.Frac]; ok {
+		return w, nil
+	}
+	if len(s.weights) >= 4 {
+		return nil, errors.New("too many fixed-point precisions in use")
+	}
+	w, err := secure.EncodeWeights(s.cfg.Model, fx)
+	if err != nil {
+		return nil, err
+	}
+	s.weights[fx.Frac] = w
+	return w, nil
+}
+
+// session is one client's state at this party.
+type session struct {
+	id     SessionID
+	mode   string
+	fx     hss.Fixed
+	maxSeq int
+	ctx    context.Context // done when the session is freed
+	cancel context.CancelFunc
+	opened time.Time
+
+	mu       sync.Mutex
+	last     time.Time
+	busy     int // Run streams and uploads in progress
+	running  bool
+	material map[uint64][]hss.MarshalKey
+	matCh    chan struct{} // closed (and replaced) on each upload
+	nextPass uint64
+	link     *Link
+	linkCh   chan struct{} // closed when link is set
+
+	exec    *secure.Exec
+	backend *secure.Party
+	runner  *model.Runner
+}
+
+func (ss *session) idleSince(now time.Time) time.Duration {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.busy > 0 {
+		return 0
+	}
+	return now.Sub(ss.last)
+}
+
+func (ss *session) touch(delta int) {
+	ss.mu.Lock()
+	ss.busy += delta
+	ss.last = time.Now()
+	ss.mu.Unlock()
+}
+
+// free removes ss and releases everything it holds (its peer link too).
+func (s *Server) free(ss *session, why string) {
+	s.mu.Lock()
+	cur, ok := s.sessions[ss.id]
+	if ok && cur == ss {
+		delete(s.sessions, ss.id)
+	}
+	s.mu.Unlock()
+	if !ok || cur != ss {
+		return
+	}
+	ss.cancel()
+	ss.mu.Lock()
+	link, runner := ss.link, ss.runner
+	ss.material = nil
+	ss.mu.Unlock()
+	if link != nil {
+		link.Close()
+	}
+	if runner != nil {
+		runner.Close()
+	}
+	s.log.Info("session closed", "session", ss.id.String(), "why", why, "passes", ss.nextPass,
+		"age_ms", time.Since(ss.opened).Milliseconds())
+}
+
+func (s *Server) lookup(id SessionID) (*session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss, ok := s.sessions[id]
+	if !ok {
+		return nil, status.Error(codes.NotFound, "no such session (closed, timed out, or never opened)")
+	}
+	return ss, nil
+}
+
+func (s *Server) sessionFromMD(ctx context.Context) (*session, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	v := md.Get(mdSession)
+	if len(v) != 1 {
+		return nil, status.Error(codes.InvalidArgument, "missing session id")
+	}
+	id, err := parseSessionHex(v[0])
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return s.lookup(id)
+}
+
+type sessionService struct {
+	pb.UnimplementedSessionServer
+	s *Server
+}
+
+func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.OpenResponse, error) {
+	s := h.s
+	id, err := parseSessionID(req.GetSessionId())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	c := s.cfg.Model.Config
+	switch {
+	case req.GetMode() != s.cfg.Mode:
+		return nil, status.Errorf(codes.FailedPrecondition, "this party serves mode %q, not %q", s.cfg.Mode, req.GetMode())
+	case !bytes.Equal(req.GetFingerprint(), s.fp[:]):
+		return nil, status.Error(codes.FailedPrecondition, "model fingerprint mismatch: the client's model is not the one this party serves")
+	case req.GetMaxSeq() > uint32(c.MaxSeqLen):
+		return nil, status.Errorf(codes.InvalidArgument, "max seq %d exceeds the model's context %d", req.GetMaxSeq(), c.MaxSeqLen)
+	}
+	maxSeq := int(req.GetMaxSeq())
+	if maxSeq == 0 {
+		maxSeq = c.MaxSeqLen
+	}
+	fx := hss.Fixed{Frac: uint(req.GetFrac())}
+	if s.cfg.Mode == ModeHSS {
+		if err := fx.Validate(); err != nil || fx.Frac == 0 {
+			return nil, status.Error(codes.InvalidArgument, "bad fixed-point precision")
+		}
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	now := time.Now()
+	ss := &session{id: id, mode: s.cfg.Mode, fx: fx, maxSeq: maxSeq, ctx: sctx, cancel: cancel, opened: now, last: now,
+		material: map[uint64][]hss.MarshalKey{}, matCh: make(chan struct{}), linkCh: make(chan struct{})}
+	switch s.cfg.Mode {
+	case ModeHSS:
+		w, err := s.encoded(fx)
+		if err != nil {
+			cancel()
+			return nil, status.Errorf(codes.ResourceExhausted, "encode weights: %v", err)
+		}
+		ss.backend = &secure.Party{}
+		if ss.exec, err = secure.NewExec(c, fx, w, ss.backend, maxSeq); err != nil {
+			cancel()
+			return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+		}
+	case ModeEE:
+		if ss.runner, err = model.NewRunnerThreads(s.cfg.Model, maxSeq, s.cfg.Threads); err != nil {
+			cancel()
+			return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+		}
+	}
+	s.mu.Lock()
+	switch {
+	case len(s.sessions) >= s.cfg.MaxSessions:
+		s.mu.Unlock()
+		cancel()
+		return nil, status.Errorf(codes.ResourceExhausted, "too many sessions (%d)", s.cfg.MaxSessions)
+	case s.sessions[id] != nil:
+		s.mu.Unlock()
+		cancel()
+		return nil, status.Error(codes.AlreadyExists, "session id in use")
+	}
+	s.sessions[id] = ss
+	s.mu.Unlock()
+	if s.cfg.Mode == ModeHSS && s.cfg.ID == 0 {
+		if err := s.dialLink(ctx, ss); err != nil {
+			s.free(ss, "peer link failed")
+			return nil, err
+		}
+	}
+	s.log.Info("session opened", "session", id.String(), "max_seq", maxSeq, "frac", fx.Frac)
+	return &pb.OpenResponse{Party: uint32(s.cfg.ID), Mode: s.cfg.Mode, MaxSeq: uint32(maxSeq),
+		VocabSize: uint32(c.VocabSize), Dim: uint32(c.Dim)}, nil
+}
+
+// dialLink opens the peer link for ss (party 0) and runs the handshake.
+func (s *Server) dialLink(ctx context.Context, ss *session) error {
+	sctx, cancel := context.WithCancel(ss.ctx)
+	md := metadata.Pairs(mdSession, ss.id.String())
+	timer := time.AfterFunc(s.cfg.LinkTimeout, cancel)
+	stop := context.AfterFunc(ctx, cancel) // the client gave up on Open
+	defer stop()
+	stream, err := pb.NewPeerClient(s.peer).Link(metadata.NewOutgoingContext(sctx, md), grpc.WaitForReady(true))
+	if err == nil {
+		err = stream.Send(&pb.PeerFrame{Hello: s.hello(ss)})
+	}
+	var reply *pb.PeerFrame
+	if err == nil {
+		reply, err = stream.Recv()
+	}
+	if !timer.Stop() || ctx.Err() != nil {
+		cancel()
+		return status.Errorf(codes.Unavailable, "party 0 could not link to party 1 at %s in time", s.cfg.Peer)
+	}
+	if err != nil {
+		cancel()
+		if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown && st.Code() != codes.Unavailable {
+			return status.Errorf(st.Code(), "party 1 refused the link: %s", st.Message())
+		}
+		return status.Errorf(codes.Unavailable, "party 0 cannot reach party 1 at %s: %v", s.cfg.Peer, err)
+	}
+	if h := reply.GetHello(); h == nil || !bytes.Equal(h.GetFingerprint(), s.fp[:]) || h.GetParty() != 1 {
+		cancel()
+		return status.Error(codes.FailedPrecondition, "model fingerprint mismatch between the parties")
+	}
+	ss.mu.Lock()
+	ss.link = newLink(stream, cancel, s.cfg.MaxRound)
+	close(ss.linkCh)
+	ss.mu.Unlock()
+	return nil
+}
+
+func (s *Server) hello(ss *session) *pb.Hello {
+	return &pb.Hello{SessionId: ss.id[:], Fingerprint: s.fp[:], Frac: uint32(ss.fx.Frac), MaxSeq: uint32(ss.maxSeq),
+		Party: uint32(s.cfg.ID)}
+}
+
+type peerService struct {
+	pb.UnimplementedPeerServer
+	s *Server
+}
+
+// peerName is the verified common name of the caller's certificate.
+func peerName(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return ""
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
+		return ""
+	}
+	return ti.State.VerifiedChains[0][0].Subject.CommonName
+}
+
+func (h *peerService) Link(stream pb.Peer_LinkServer) error {
+	s := h.s
+	if peerName(stream.Context()) != PartyName(0) {
+		return status.Error(codes.PermissionDenied, "only party 0 may link")
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	hello := first.GetHello()
+	if hello == nil {
+		return status.Error(codes.InvalidArgument, "first peer message is not a hello")
+	}
+	id, err := parseSessionID(hello.GetSessionId())
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	ss, err := s.lookup(id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !bytes.Equal(hello.GetFingerprint(), s.fp[:]):
+		s.free(ss, "peer model mismatch")
+		return status.Error(codes.FailedPrecondition, "model fingerprint mismatch between the parties")
+	case hello.GetFrac() != uint32(ss.fx.Frac) || hello.GetMaxSeq() != uint32(ss.maxSeq) || hello.GetParty() != 0:
+		s.free(ss, "peer session mismatch")
+		return status.Error(codes.FailedPrecondition, "the parties' sessions differ (precision or length)")
+	}
+	if err := stream.Send(&pb.PeerFrame{Hello: s.hello(ss)}); err != nil {
+		return err
+	}
+	lctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	ss.mu.Lock()
+	if ss.link != nil {
+		ss.mu.Unlock()
+		return status.Error(codes.AlreadyExists, "session already linked")
+	}
+	ss.link = newLink(stream, cancel, s.cfg.MaxRound)
+	close(ss.linkCh)
+	ss.mu.Unlock()
+	select {
+	case <-ss.ctx.Done():
+	case <-lctx.Done():
+		s.free(ss, "peer link closed")
+	}
+	return nil
+}
+
+func (h *sessionService) Close(ctx context.Context, req *pb.CloseRequest) (*pb.CloseResponse, error) {
+	id, err := parseSessionID(req.GetSessionId())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	ss, err := h.s.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	h.s.free(ss, "closed by client")
+	return &pb.CloseResponse{}, nil
+}
+
+// chunkReader reads an Upload stream's chunks as one byte stream.
+type chunkReader struct {
+	stream pb.Session_UploadServer
+	buf    []byte
+	total  int64
+	limit  int64
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		c, err := r.stream.Recv()
+		if err != nil {
+			return 0, err
+		}
+		if len(c.GetData()) > ChunkSize {
+			return 0, fmt.Errorf("material chunk: %w", errTooLarge)
+		}
+		r.total += int64(len(c.GetData()))
+		if r.total > r.limit+1<<16 {
+			return 0, fmt.Errorf("material: %w", errTooLarge)
+		}
+		r.buf = c.GetData()
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+func (h *sessionService) Upload(stream pb.Session_UploadServer) error {
+	s := h.s
+	ss, err := s.sessionFromMD(stream.Context())
+	if err != nil {
+		return err
+	}
+	if ss.mode != ModeHSS {
+		return status.Error(codes.FailedPrecondition, "ee sessions take no dealer material")
+	}
+	md, _ := metadata.FromIncomingContext(stream.Context())
+	v := md.Get(mdPass)
+	if len(v) != 1 {
+		return status.Error(codes.InvalidArgument, "missing pass index")
+	}
+	pass, err := strconv.ParseUint(v[0], 10, 64)
+	if err != nil {
+		return status.Error(codes.InvalidArgument, "malformed pass index")
+	}
+	ss.mu.Lock()
+	next, dup := ss.nextPass, ss.material[pass] != nil
+	ss.mu.Unlock()
+	switch {
+	case pass < next || pass > next+2:
+		return status.Errorf(codes.InvalidArgument, "material for pass %d, expected pass %d..%d", pass, next, next+2)
+	case dup:
+		return status.Errorf(codes.AlreadyExists, "material for pass %d already uploaded", pass)
+	}
+	ss.touch(1)
+	defer ss.touch(-1)
+	r := &chunkReader{stream: stream, limit: s.cfg.MaxMaterial}
+	keys, n, err := readKeys(r, s.cfg.ID, s.cfg.MaxMaterial)
+	if err != nil {
+		return rpcError(stream.Context(), "material", err)
+	}
+	ss.mu.Lock()
+	if ss.material == nil || pass < ss.nextPass || ss.material[pass] != nil {
+		ss.mu.Unlock()
+		return status.Error(codes.Aborted, "session moved on or closed during upload")
+	}
+	if keys == nil {
+		keys = []hss.MarshalKey{}
+	}
+	ss.material[pass] = keys
+	close(ss.matCh)
+	ss.matCh = make(chan struct{})
+	ss.mu.Unlock()
+	return stream.SendAndClose(&pb.UploadResponse{Keys: uint64(len(keys)), Bytes: uint64(n)})
+}
+
+// rpcError maps a decoding or stream error to a status.
+func rpcError(ctx context.Context, what string, err error) error {
+	if _, ok := status.FromError(err); ok && status.Code(err) != codes.Unknown {
+		return err
+	}
+	switch {
+	case ctx.Err() != nil:
+		return status.FromContextError(ctx.Err()).Err()
+	case errors.Is(err, errTooLarge):
+		return status.Errorf(codes.ResourceExhausted, "%s: %v", what, err)
+	default:
+		return status.Errorf(codes.InvalidArgument, "%s: %v", what, err)
+	}
+}
+
+// pass is one forward pass as the client submitted it.
+type pass struct {
+	index      uint64
+	rows, pos0 int
+	seed       []byte
+	shares     []uint64
+	ids        []int
+}
+
+func (h *sessionService) Run(stream pb.Session_RunServer) error {
+	s := h.s
+	ss, err := s.sessionFromMD(stream.Context())
+	if err != nil {
+		return err
+	}
+	ss.mu.Lock()
+	if ss.running {
+		ss.mu.Unlock()
+		return status.Error(codes.FailedPrecondition, "session already has a Run stream")
+	}
+	ss.running = true
+	ss.mu.Unlock()
+	why := "run stream ended"
+	defer func() { s.free(ss, why) }()
+	// A client that goes away frees the session at once, even mid-pass
+	// (the peer link is closed, so the protocol aborts).
+	stop := context.AfterFunc(stream.Context(), func() { s.free(ss, "client gone") })
+	defer stop()
+
+	reqs := make(chan *pb.RunRequest)
+	rerr := make(chan error, 1)
+	go func() {
+		for {
+			r, err := stream.Recv()
+			if err != nil {
+				rerr <- err
+				return
+			}
+			select {
+			case reqs <- r:
+			case <-ss.ctx.Done():
+				return
+			}
+		}
+	}()
+	next := func() (*pb.RunRequest, error) {
+		select {
+		case r := <-reqs:
+			return r, nil
+		case err := <-rerr:
+			return nil, err
+		case <-ss.ctx.Done():
+			return nil, status.Error(codes.Aborted, "session closed")
+		}
+	}
+	var sendMu sync.Mutex
+	send := func(r *pb.RunResponse) error {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		return stream.Send(r)
+	}
+	for {
+		first, err := next()
+		if err == io.EOF {
+			why = "closed by client"
+			return nil
+		} else if err != nil {
+			return rpcError(stream.Context(), "run", err)
+		}
+		p, err := s.readPass(ss, first, next)
+		if err != nil {
+			why = "bad request"
+			return rpcError(stream.Context(), "run", err)
+		}
+		ss.touch(1)
+		start := time.Now()
+		var out []byte
+		var traffic hss.Stats
+		switch ss.mode {
+		case ModeHSS:
+			out, traffic, err = s.passHSS(ss, p, send)
+		case ModeEE:
+			out, err = s.passEE(ss, p)
+		}
+		ss.touch(-1)
+		if err != nil {
+			why = "pass failed"
+			s.log.Warn("pass failed", "session", ss.id.String(), "pass", p.index, "rows", p.rows, "pos0", p.pos0, "err", err)
+			if status.Code(err) == codes.Unknown {
+				err = status.Errorf(codes.Internal, "pass %d: %v", p.index, err)
+			}
+			return err
+		}
+		s.log.Debug("pass", "session", ss.id.String(), "pass", p.index, "rows", p.rows, "pos0", p.pos0,
+			"ms", time.Since(start).Milliseconds(), "rounds", traffic.Rounds, "bytes_sent", traffic.BytesSent)
+		parts := chunks(out)
+		for i, c := range parts {
+			r := &pb.RunResponse{Pass: p.index, Last: i == len(parts)-1}
+			if ss.mode == ModeHSS {
+				r.Shares = c
+			} else {
+				r.Logits = c
+			}
+			if r.Last && ss.mode == ModeHSS {
+				r.Traffic = &pb.Traffic{BytesSent: traffic.BytesSent, BytesRecv: traffic.BytesRecv, Rounds: traffic.Rounds}
+			}
+			if err := send(r); err != nil {
+				return err
+			}
+		}
+		ss.mu.Lock()
+		ss.nextPass++
+		ss.mu.Unlock()
+	}
+}
+
+// readPass reads and checks one pass's requests.
+func (s *Server) readPass(ss *session, first *pb.RunRequest, next func() (*pb.RunRequest, error)) (*pass, error) {
+	c := s.cfg.Model.Config
+	ss.mu.Lock()
+	want := ss.nextPass
+	ss.mu.Unlock()
+	pos := 0
+	if ss.exec != nil {
+		pos = ss.exec.Pos()
+	} else if ss.runner != nil {
+		pos = ss.runner.Pos()
+	}
+	p := &pass{index: first.GetPass(), rows: int(first.GetRows()), pos0: int(first.GetPos0())}
+	switch {
+	case p.index != want:
+		return nil, fmt.Errorf("pass %d out of order (want %d)", p.index, want)
+	case p.rows < 1 || p.rows > ss.maxSeq:
+		return nil, fmt.Errorf("pass of %d rows", p.rows)
+	case p.pos0 != pos:
+		return nil, fmt.Errorf("pass at position %d, the session is at %d", p.pos0, pos)
+	case p.pos0+p.rows > ss.maxSeq:
+		return nil, fmt.Errorf("pass of %d rows at %d exceeds the session's %d positions", p.rows, p.pos0, ss.maxSeq)
+	}
+	if ss.mode == ModeEE {
+		if len(first.GetIds()) != p.rows || !first.GetLast() || len(first.GetShares()) > 0 || len(first.GetSeed()) > 0 {
+			return nil, errors.New("ee pass: want exactly rows ids in one message")
+		}
+		p.ids = make([]int, p.rows)
+		for i, id := range first.GetIds() {
+			if id >= uint32(c.VocabSize) {
+				return nil, errors.New("ee pass: token id out of range")
+			}
+			p.ids[i] = int(id)
+		}
+		return p, nil
+	}
+	if len(first.GetIds()) > 0 {
+		return nil, errors.New("hss pass: unexpected ids")
+	}
+	if s.cfg.ID == 0 {
+		if len(first.GetSeed()) != 32 || len(first.GetShares()) > 0 || !first.GetLast() {
+			return nil, errors.New("party 0 pass: want one message with a 32-byte seed")
+		}
+		p.seed = first.GetSeed()
+		return p, nil
+	}
+	want64 := p.rows * c.Dim
+	p.shares = make([]uint64, 0, want64)
+	r := first
+	for {
+		if len(r.GetSeed()) > 0 || len(r.GetIds()) > 0 || (r != first && (r.GetRows() != 0 || r.GetPass() != p.index)) {
+			return nil, errors.New("party 1 pass: malformed continuation")
+		}
+		if len(r.GetShares()) > 8*(want64-len(p.shares)) {
+			return nil, errors.New("party 1 pass: more shares than rows × dim")
+		}
+		var err error
+		if p.shares, err = decodeU64s(p.shares, r.GetShares()); err != nil {
+			return nil, err
+		}
+		if r.GetLast() {
+			break
+		}
+		if r, err = next(); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.shares) != want64 {
+		return nil, fmt.Errorf("party 1 pass: %d shares, want rows × dim = %d", len(p.shares), want64)
+	}
+	return p, nil
+}
+
+// waitMaterial waits for pass index's material (and, on party 1, the peer
+// link).
+func (s *Server) waitMaterial(ss *session, index uint64) ([]hss.MarshalKey, *Link, error) {
+	deadline := time.NewTimer(s.cfg.MaterialTimeout)
+	defer deadline.Stop()
+	for {
+		ss.mu.Lock()
+		keys, ch, link := ss.material[index], ss.matCh, ss.link
+		ss.mu.Unlock()
+		if keys != nil && link != nil {
+			ss.mu.Lock()
+			delete(ss.material, index)
+			ss.mu.Unlock()
+			return keys, link, nil
+		}
+		if keys != nil {
+			ch = ss.linkCh
+		}
+		select {
+		case <-ch:
+		case <-ss.ctx.Done():
+			return nil, nil, status.Error(codes.Aborted, "session closed")
+		case <-deadline.C:
+			if keys == nil {
+				return nil, nil, status.Error(codes.DeadlineExceeded, "the pass's dealer material did not arrive in time")
+			}
+			return nil, nil, status.Error(codes.DeadlineExceeded, "party 0 did not link in time")
+		}
+	}
+}
+
+func (s *Server) passHSS(ss *session, p *pass, send func(*pb.RunResponse) error) (out []byte, traffic hss.Stats, err error) {
+	keys, link, err := s.waitMaterial(ss, p.index)
+	if err != nil {
+		return nil, traffic, err
+	}
+	c := s.cfg.Model.Config
+	in := p.shares
+	if s.cfg.ID == 0 {
+		var seed [32]byte
+		copy(seed[:], p.seed)
+		in = hss.ExpandShare(seed, p.rows*c.Dim)
+	}
+	before := link.Stats()
+	start := time.Now()
+	done := make(chan struct{})
+	var ticker sync.WaitGroup
+	defer ticker.Wait() // no progress message may follow the pass's answer
+	defer close(done)
+	ticker.Add(1)
+	go func() {
+		defer ticker.Done()
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				send(&pb.RunResponse{Pass: p.index, Progress: &pb.Progress{Rounds: link.Stats().Rounds - before.Rounds,
+					ElapsedMs: time.Since(start).Milliseconds()}})
+			}
+		}
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("internal error in pass", "session", ss.id.String(), "panic", fmt.Sprint(r))
+			err = status.Error(codes.Internal, "internal error")
+			link.Close()
+		}
+	}()
+	ks := make([]hss.Key, len(keys))
+	for i, k := range keys {
+		ks[i] = k
+	}
+	mat := hss.NewMaterial(ks...)
+	ss.backend.P = &hss.Party{ID: s.cfg.ID, T: link, Fx: ss.fx, Keys: mat}
+	o, err := model.Forward[secure.Tensor](ss.exec, s.cfg.Model, secure.Tensor{Rows: p.rows, Cols: c.Dim, V: in}, p.rows, p.pos0, true)
+	if err == nil && mat.Remaining() != 0 {
+		err = fmt.Errorf("%d keys of dealer material left unused (dealer and party walks differ)", mat.Remaining())
+	}
+	if err != nil {
+		link.Close()
+		if errors.Is(err, ErrLinkBroken) {
+			if ss.ctx.Err() != nil {
+				return nil, traffic, status.Error(codes.Aborted, "session closed during the pass")
+			}
+			return nil, traffic, status.Errorf(codes.Unavailable, "party %d lost its peer during the pass", s.cfg.ID)
+		}
+		return nil, traffic, status.Errorf(codes.Internal, "pass %d: %v", p.index, err)
+	}
+	return appendU64s(make([]byte, 0, 8*len(o.V)), o.V), link.Stats().Sub(before), nil
+}
+
+func (s *Server) passEE(ss *session, p *pass) ([]byte, error) {
+	logits, err := ss.runner.Forward(p.ids)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	return appendF32s(make([]byte, 0, 4*len(logits)), logits), nil
+}

@@ -1,0 +1,203 @@
+package party
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/hssee/hssee/hss"
+)
+
+const (
+	// ChunkSize is the largest payload put into one gRPC message (shares,
+	// logits, key-stream pieces and peer frames), well under gRPC's 4 MiB
+	// default message limit.
+	ChunkSize = 1 << 20
+	// MaxKeyPayload bounds one key's encoding on the wire.
+	MaxKeyPayload = 1 << 30
+
+	mdSession = "hssee-session"
+	mdPass    = "hssee-pass"
+
+	// SessionIDLen is the length of a session id in bytes.
+	SessionIDLen = 16
+)
+
+// SessionID names a session at both parties.
+type SessionID [SessionIDLen]byte
+
+func (id SessionID) String() string { return hex.EncodeToString(id[:]) }
+
+var errBadSession = errors.New("malformed session id")
+
+// parseSessionID decodes a session id from its raw bytes.
+func parseSessionID(b []byte) (SessionID, error) {
+	var id SessionID
+	if len(b) != SessionIDLen {
+		return id, errBadSession
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// parseSessionHex decodes a session id from metadata (hex).
+func parseSessionHex(s string) (SessionID, error) {
+	if len(s) != 2*SessionIDLen {
+		return SessionID{}, errBadSession
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return SessionID{}, errBadSession
+	}
+	return parseSessionID(b)
+}
+
+// AppendKey appends one key frame: kind length (1 byte), kind, payload
+// length (u32 LE), payload (the key's MarshalBinary).
+func AppendKey(out []byte, k hss.MarshalKey) ([]byte, error) {
+	kind := k.Kind()
+	if len(kind) == 0 || len(kind) > 255 {
+		return nil, fmt.Errorf("key kind %q: bad length", kind)
+	}
+	p, err := k.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if len(p) > MaxKeyPayload {
+		return nil, fmt.Errorf("%s key: payload of %d bytes exceeds %d", kind, len(p), MaxKeyPayload)
+	}
+	out = append(out, byte(len(kind)))
+	out = append(out, kind...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(p)))
+	return append(out, p...), nil
+}
+
+// errTooLarge marks a limit exceeded by untrusted input (ResourceExhausted).
+var errTooLarge = errors.New("too large")
+
+// readKeys decodes key frames from r until EOF, for party id: every key
+// must be of a registered kind, decode exactly, belong to that party (when
+// its type says), and the total payload may not exceed limit bytes. Memory
+// grows with the bytes actually read, never with a claimed length.
+func readKeys(r io.Reader, party int, limit int64) ([]hss.MarshalKey, int64, error) {
+	var keys []hss.MarshalKey
+	var total int64
+	for {
+		var kl [1]byte
+		if _, err := io.ReadFull(r, kl[:]); err == io.EOF {
+			return keys, total, nil
+		} else if err != nil {
+			return nil, total, err
+		}
+		k, n, err := readKey(r, int(kl[0]), limit-total)
+		if err != nil {
+			return nil, total, fmt.Errorf("key %d: %w", len(keys), err)
+		}
+		total += n
+		if p, ok := k.(interface{ PartyID() int }); ok && p.PartyID() != party {
+			return nil, total, fmt.Errorf("key %d is party %d's, not party %d's", len(keys), p.PartyID(), party)
+		}
+		keys = append(keys, k)
+	}
+}
+
+func readKey(r io.Reader, kindLen int, budget int64) (hss.MarshalKey, int64, error) {
+	if kindLen == 0 {
+		return nil, 0, errors.New("empty kind")
+	}
+	kind := make([]byte, kindLen)
+	var pl [4]byte
+	if _, err := io.ReadFull(r, kind); err != nil {
+		return nil, 0, unexpected(err)
+	}
+	if _, err := io.ReadFull(r, pl[:]); err != nil {
+		return nil, 0, unexpected(err)
+	}
+	n := int64(binary.LittleEndian.Uint32(pl[:]))
+	if n > MaxKeyPayload || n > budget {
+		return nil, 0, fmt.Errorf("material: %w", errTooLarge)
+	}
+	k, err := hss.NewKey(string(kind))
+	if err != nil {
+		return nil, 0, errors.New("unknown key kind")
+	}
+	var payload []byte
+	for remaining := int(n); remaining > 0; {
+		step := min(remaining, ChunkSize)
+		start := len(payload)
+		payload = append(payload, make([]byte, step)...)
+		if _, err := io.ReadFull(r, payload[start:]); err != nil {
+			return nil, 0, unexpected(err)
+		}
+		remaining -= step
+	}
+	if err := k.UnmarshalBinary(payload); err != nil {
+		return nil, 0, fmt.Errorf("%s key: %w", k.Kind(), err)
+	}
+	if k.Kind() != string(kind) {
+		return nil, 0, errors.New("frame kind and key kind differ")
+	}
+	return k, n, nil
+}
+
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// appendU64s appends v as little-endian words.
+func appendU64s(out []byte, v []uint64) []byte {
+	for _, x := range v {
+		out = binary.LittleEndian.AppendUint64(out, x)
+	}
+	return out
+}
+
+// decodeU64s decodes little-endian words into dst (appending); b must hold
+// whole words.
+func decodeU64s(dst []uint64, b []byte) ([]uint64, error) {
+	if len(b)%8 != 0 {
+		return nil, errors.New("share bytes not a multiple of 8")
+	}
+	for i := 0; i < len(b); i += 8 {
+		dst = append(dst, binary.LittleEndian.Uint64(b[i:]))
+	}
+	return dst, nil
+}
+
+func appendF32s(out []byte, v []float32) []byte {
+	for _, x := range v {
+		out = binary.LittleEndian.AppendUint32(out, math.Float32bits(x))
+	}
+	return out
+}
+
+func decodeF32s(dst []float32, b []byte) ([]float32, error) {
+	if len(b)%4 != 0 {
+		return nil, errors.New("logit bytes not a multiple of 4")
+	}
+	for i := 0; i < len(b); i += 4 {
+		dst = append(dst, math.Float32frombits(binary.LittleEndian.Uint32(b[i:])))
+	}
+	return dst, nil
+}
+
+// chunks splits b into pieces of at most ChunkSize bytes; an empty b is one
+// empty piece.
+func chunks(b []byte) [][]byte {
+	if len(b) == 0 {
+		return [][]byte{nil}
+	}
+	var out [][]byte
+	for len(b) > 0 {
+		n := min(len(b), ChunkSize)
+		out = append(out, b[:n:n])
+		b = b[n:]
+	}
+	return out
+}

@@ -5,7 +5,11 @@
 //	client transform -model PATH -key KEY -out DIR
 //	client generate  -model PATH [-key KEY | -mode ee [-ee-mode rotate|perm]] [-tokenizer PATH]
 //	                 -prompt TEXT -n N [-temp T] [-top-p P] [-top-k K] [-seed S] [-threads N]
-//	                 [-ignore-eos] [-json]
+//	                 [-ignore-eos] [-json] [-dealer-seed HEX]
+//	client generate  -mode hss -parties HOST:PORT,HOST:PORT -tls-ca F -tls-cert F -tls-key F -model EEDIR -key KEY ...
+//	client generate  -mode ee -server HOST:PORT -tls-ca F -tls-cert F -tls-key F -model EEDIR -key KEY ...
+//	client certs     -out DIR [-hosts NAMES]
+//	client demo      [-model PATH] [-prompt TEXT] [-n N]
 //
 // PATH is a Hugging Face model directory or a llama2.c .bin checkpoint.
 // transform binds an unbound key to the base model (the key file is
@@ -23,6 +27,7 @@ package main
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -31,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/hssee/hssee/ee"
@@ -40,6 +46,7 @@ import (
 	"github.com/hssee/hssee/model/hf"
 	"github.com/hssee/hssee/model/loader"
 	"github.com/hssee/hssee/model/tokenizer"
+	"github.com/hssee/hssee/party"
 )
 
 func main() {
@@ -65,7 +72,9 @@ const usage = `usage: client <command> [flags]
 commands:
   keygen     make a new EE key file
   transform  write the EE model of a base model under a key
-  generate   generate text locally (plain, or through EE with -key)
+  generate   generate text (plain, EE or HSS-EE; locally, or on deployed servers with -parties / -server)
+  certs      make a CA and certificates for a test deployment
+  demo       the one-command tour: both parties in process over real gRPC and TLS
 
 run "client <command> -h" for the flags of a command`
 
@@ -75,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return usageError{}
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
-		"keygen": keygen, "transform": transform, "generate": generate,
+		"keygen": keygen, "transform": transform, "generate": generate, "certs": certs, "demo": demo,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -230,6 +239,13 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	threads := fs.Int("threads", 0, "threads (0: all cores)")
 	ignoreEOS := fs.Bool("ignore-eos", false, "generate exactly -n tokens")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of streaming text")
+	parties := fs.String("parties", "", "hss: run on deployed parties PARTY0:PORT,PARTY1:PORT (needs -key and the EE model they serve)")
+	server := fs.String("server", "", "ee: run on a deployed EE server HOST:PORT (needs -key and the EE model it serves)")
+	tlsCA := fs.String("tls-ca", "", "with -parties/-server: the deployment's CA certificate")
+	tlsCert := fs.String("tls-cert", "", "with -parties/-server: the client's certificate")
+	tlsKey := fs.String("tls-key", "", "with -parties/-server: the client's private key")
+	dealerSeed := fs.String("dealer-seed", "", "hss: 64 hex digits seeding the dealer's and the sharing's randomness (tests only: it makes the shares predictable)")
+	progress := fs.Bool("progress", isTerminal(stderr), "with -parties: show the progress of long passes on standard error")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -250,6 +266,26 @@ func generate(args []string, stdout, stderr io.Writer) error {
 		return usageError{"generate: -mode plain and -key contradict each other"}
 	case mode != "plain" && mode != "ee" && mode != "hss":
 		return usageError{fmt.Sprintf("generate: unknown -mode %q (plain, ee or hss)", mode)}
+	case *parties != "" && mode != "hss", *server != "" && mode != "ee":
+		return usageError{"generate: -parties goes with -mode hss, -server with -mode ee"}
+	case (*parties != "" || *server != "") && *keyPath == "":
+		return usageError{"generate: deployed servers run an EE model: give its key with -key (and the EE model with -model)"}
+	}
+	var remoteAddrs [2]string
+	if *parties != "" {
+		a := strings.Split(*parties, ",")
+		if len(a) != 2 || a[0] == "" || a[1] == "" {
+			return usageError{"generate: -parties wants PARTY0:PORT,PARTY1:PORT"}
+		}
+		remoteAddrs = [2]string{a[0], a[1]}
+	}
+	var rng io.Reader = rand.Reader
+	if *dealerSeed != "" {
+		b, err := hex.DecodeString(*dealerSeed)
+		if err != nil || len(b) != 32 {
+			return usageError{"generate: -dealer-seed wants 64 hex digits"}
+		}
+		rng = hss.NewPRG([32]byte(b))
 	}
 	sessionMode, err := ee.ParseMode(*eeMode)
 	if err != nil {
@@ -294,13 +330,43 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	}
 	var eng infer.Engine
 	var hssEng *infer.HSS
-	if mode == "hss" {
-		fx := hss.Fixed{Frac: *frac}
-		if hssEng, err = infer.NewHSS(m, fx, 0, rand.Reader, nil, nil); err != nil {
+	var creds *party.Credentials
+	if *parties != "" || *server != "" {
+		if creds, err = party.LoadCredentials(*tlsCert, *tlsKey, *tlsCA); err != nil {
+			return err
+		}
+	}
+	sess := party.Session{Fingerprint: model.Fingerprint(m), Frac: *frac}
+	switch {
+	case mode == "hss" && *parties != "":
+		pc, err := party.Dial(remoteAddrs, creds)
+		if err != nil {
+			return err
+		}
+		defer pc.Close()
+		if err := pc.Open(sess); err != nil {
+			return err
+		}
+		if *progress {
+			pc.OnProgress = progressDisplay(stderr)
+		}
+		if hssEng, err = infer.NewHSSWith(m, hss.Fixed{Frac: *frac}, 0, rng, pc); err != nil {
 			return err
 		}
 		eng = hssEng
-	} else {
+	case mode == "hss":
+		if hssEng, err = infer.NewHSS(m, hss.Fixed{Frac: *frac}, 0, rng, nil, nil); err != nil {
+			return err
+		}
+		eng = hssEng
+	case *server != "":
+		e, err := party.DialEE(*server, creds, sess)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		eng = e
+	default:
 		r, err := model.NewRunnerThreads(m, 0, *threads)
 		if err != nil {
 			return err

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hssee/hssee/ee"
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/infer"
+	"github.com/hssee/hssee/model"
+	"github.com/hssee/hssee/model/loader"
+	"github.com/hssee/hssee/model/tokenizer"
+	"github.com/hssee/hssee/party"
+)
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressDisplay shows a pass that runs longer than a second as one
+// rewritten line on w.
+func progressDisplay(w io.Writer) func(party.Progress) {
+	var mu sync.Mutex
+	return func(p party.Progress) {
+		if p.Elapsed < time.Second {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		what := "decode step"
+		if p.Pass == 0 {
+			what = "prefill"
+		}
+		fmt.Fprintf(w, "\r[%s: %.1f s, %d protocol rounds]\r", what, p.Elapsed.Seconds(), p.Rounds)
+	}
+}
+
+func certs(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("certs", flag.ContinueOnError)
+	out := fs.String("out", "", "directory to write ca.pem and the party and client certificates and keys to")
+	hosts := fs.String("hosts", strings.Join(party.DefaultHosts, ","), "comma-separated DNS names and IP addresses the party certificates are valid for")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{"certs: -out is required"}
+	}
+	for _, f := range party.Files {
+		if _, err := os.Stat(filepath.Join(*out, f)); err == nil {
+			return fmt.Errorf("certs: %s already exists", filepath.Join(*out, f))
+		}
+	}
+	var hs []string
+	for _, h := range strings.Split(*hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hs = append(hs, h)
+		}
+	}
+	pki, err := party.NewPKI(hs)
+	if err != nil {
+		return err
+	}
+	if err := pki.WriteFiles(*out); err != nil {
+		return fmt.Errorf("certs: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s to %s (party certificates valid for %s; keys mode 0600; the CA key was not kept)\n",
+		strings.Join(party.Files, ", "), *out, strings.Join(hs, ", "))
+	return nil
+}
+
+// demoModel finds the demo's model: -model, else the first of
+// $HSSEE_MODEL and ../shared/models/tinystories-656k that exists.
+func demoModel(flagPath string) string {
+	if flagPath != "" {
+		return flagPath
+	}
+	for _, p := range []string{os.Getenv("HSSEE_MODEL"), filepath.Join("..", "shared", "models", "tinystories-656k")} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// byteTokenizer is the demo's stand-in when no real model is at hand:
+// ids 3..258 are bytes, 1 BOS, 2 EOS.
+type byteTokenizer struct{}
+
+func (byteTokenizer) Encode(text string, bos bool) ([]int, error) {
+	var ids []int
+	if bos {
+		ids = append(ids, 1)
+	}
+	for _, b := range []byte(text) {
+		ids = append(ids, int(b)+3)
+	}
+	return ids, nil
+}
+func (t byteTokenizer) Decode(ids []int) (string, error) {
+	var b strings.Builder
+	for _, id := range ids {
+		s, err := t.DecodeToken(-1, id)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(s)
+	}
+	return b.String(), nil
+}
+func (byteTokenizer) DecodeToken(_, id int) (string, error) {
+	switch {
+	case id < 0 || id >= 259:
+		return "", errors.New("token id out of range")
+	case id < 3:
+		return "", nil
+	}
+	return string([]byte{byte(id - 3)}), nil
+}
+func (byteTokenizer) VocabSize() int { return 259 }
+func (byteTokenizer) BOS() int       { return 1 }
+func (byteTokenizer) EOS() int       { return 2 }
+
+// demo runs both parties in this process over real loopback gRPC with TLS
+// (ephemeral certificates), the dealer in the client, and compares HSS-EE
+// with the plain model.
+func demo(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	path := fs.String("model", "", "base model (default: $HSSEE_MODEL, else ../shared/models/tinystories-656k, else random weights)")
+	prompt := fs.String("prompt", "Once upon a time", "prompt text")
+	n := fs.Int("n", 32, "tokens to generate (greedy; stops at end-of-sequence)")
+	frac := fs.Uint("frac", infer.DefaultFrac, "fixed-point fractional bits")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	p := demoModel(*path)
+	var m *model.Model
+	var tok tokenizer.Tokenizer
+	var err error
+	name := p
+	if p == "" {
+		fmt.Fprintln(stderr, "demo: NOTICE: no model found ($HSSEE_MODEL unset, ../shared/models/tinystories-656k absent):\n"+
+			"demo: using the tinystories-656k shape with RANDOM weights and a byte tokenizer; the text is gibberish,\n"+
+			"demo: but plain and HSS-EE must still agree. Pass -model PATH for a real model.")
+		if m, err = model.Preset("tinystories-656k", 1); err != nil {
+			return err
+		}
+		tok, name = byteTokenizer{}, "tinystories-656k (random weights)"
+	} else {
+		if man, err := ee.ReadManifest(p); err != nil {
+			return err
+		} else if man != nil {
+			return fmt.Errorf("demo: %s is an EE model; the demo wants a base model (it makes a session key)", p)
+		}
+		if tok, err = openTokenizer("", p, false); err != nil {
+			return err
+		}
+		if m, err = loader.Load(p); err != nil {
+			return err
+		}
+	}
+	key, err := ee.GenerateKey(rand.Reader, ee.DefaultMode)
+	if err != nil {
+		return err
+	}
+	em, err := ee.Transform(m, key)
+	if err != nil {
+		return err
+	}
+	pki, err := party.NewPKI(nil)
+	if err != nil {
+		return err
+	}
+	addrs, stop, err := startDemoParties(em, pki)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Fprintf(stdout, "model %s; EE key %s (%s, fresh for this run)\n", name, key.ID(), key.Mode())
+	fmt.Fprintf(stdout, "party 0 at %s, party 1 at %s (gRPC, TLS 1.3, mutual TLS between the parties); dealer in the client\n\n", addrs[0], addrs[1])
+
+	req := infer.Request{Prompt: *prompt, N: *n}
+	r, err := model.NewRunner(m, 0)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	plain, err := infer.Generate(r, tok, nil, req)
+	if err != nil {
+		return fmt.Errorf("demo: plain: %w", err)
+	}
+
+	creds, err := pki.Credentials("client")
+	if err != nil {
+		return err
+	}
+	pc, err := party.Dial(addrs, creds)
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	if err := pc.Open(party.Session{Fingerprint: model.Fingerprint(em), Frac: *frac}); err != nil {
+		return err
+	}
+	if isTerminal(stderr) {
+		pc.OnProgress = progressDisplay(stderr)
+	}
+	eng, err := infer.NewHSSWith(em, hss.Fixed{Frac: *frac}, 0, rand.Reader, pc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, *prompt)
+	req.OnText = func(s string) { fmt.Fprint(stdout, s) }
+	res, err := infer.Generate(eng, tok, key, req)
+	fmt.Fprintln(stdout)
+	if err != nil {
+		return fmt.Errorf("demo: hss: %w", err)
+	}
+	same := 0
+	for same < min(len(res.IDs), len(plain.IDs)) && res.IDs[same] == plain.IDs[same] {
+		same++
+	}
+	c := eng.Total()
+	fmt.Fprintln(stdout)
+	if same == len(res.IDs) && same == len(plain.IDs) {
+		fmt.Fprintf(stdout, "agreement:  HSS-EE output identical to plaintext (%d of %d tokens)\n", same, len(plain.IDs))
+	} else {
+		fmt.Fprintf(stdout, "agreement:  first %d tokens identical to plaintext (HSS-EE %d tokens, plaintext %d; fixed-point error)\n",
+			same, len(res.IDs), len(plain.IDs))
+	}
+	fmt.Fprintf(stdout, "latency:    HSS-EE prefill %.0f ms (%d prompt tokens), decode %.1f ms/token; plaintext %.2f ms, %.3f ms/token\n",
+		ms(res.Prefill), len(res.PromptIDs), ms(res.DecodePerToken()), ms(plain.Prefill), ms(plain.DecodePerToken()))
+	fmt.Fprintf(stdout, "online:     %.2f MB between the parties in %d rounds (%.0f ms)\n", float64(c.OnlineBytes)/1e6, c.Rounds, ms(c.Online))
+	fmt.Fprintf(stdout, "offline:    %.2f MB of dealer material made by the client (%.0f ms)\n", float64(c.DealerBytes)/1e6, ms(c.Offline))
+	return nil
+}
+
+// startDemoParties serves party 1 and party 0 on loopback ports.
+func startDemoParties(m *model.Model, pki *party.PKI) ([2]string, func(), error) {
+	var addrs [2]string
+	var srvs []*party.Server
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for _, s := range srvs {
+			s.Shutdown(ctx)
+		}
+	}
+	for _, id := range []int{1, 0} {
+		cr, err := pki.Credentials(fmt.Sprintf("party%d", id))
+		if err != nil {
+			stop()
+			return addrs, nil, err
+		}
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			stop()
+			return addrs, nil, err
+		}
+		s, err := party.NewServer(party.Config{ID: id, Model: m, Creds: cr, Peer: addrs[1]})
+		if err != nil {
+			lis.Close()
+			stop()
+			return addrs, nil, err
+		}
+		addrs[id] = lis.Addr().String()
+		srvs = append(srvs, s)
+		go s.Serve(lis)
+	}
+	return addrs, stop, nil
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hssee/hssee/internal/sharedtest"
+	"github.com/hssee/hssee/party"
+)
+
+// The test binary doubles as party0, party1 and the client, so the
+// deployment tests run real separate processes without building anything.
+func TestMain(m *testing.M) {
+	switch os.Getenv("HSSEE_TEST_ROLE") {
+	case "party0":
+		os.Exit(party.Main(0, os.Args[1:], os.Stderr))
+	case "party1":
+		os.Exit(party.Main(1, os.Args[1:], os.Stderr))
+	case "client":
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type proc struct {
+	cmd    *exec.Cmd
+	stdout *syncBuf
+	stderr *syncBuf
+	done   chan struct{}
+	addr   string
+}
+
+// spawn starts the test binary in a role; the process is killed when the
+// test ends.
+func spawn(t *testing.T, role string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(os.Args[0], args...), stdout: &syncBuf{}, stderr: &syncBuf{}, done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), "HSSEE_TEST_ROLE="+role)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+// startParty starts a party process and waits for its "serving" log line.
+func startParty(t *testing.T, id int, args ...string) *proc {
+	t.Helper()
+	p := spawn(t, fmt.Sprintf("party%d", id), args...)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
+		for sc.Scan() {
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "serving" {
+				p.addr = l.Addr
+				return p
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("party %d exited: %s", id, p.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("party %d did not start: %s", id, p.stderr.String())
+	return nil
+}
+
+type deployment struct {
+	base, eeDir, key, certs string
+}
+
+func (d *deployment) tls(name string) []string {
+	return []string{"-tls-ca", filepath.Join(d.certs, "ca.pem"), "-tls-cert", filepath.Join(d.certs, name+".pem"),
+		"-tls-key", filepath.Join(d.certs, name+"-key.pem")}
+}
+
+func (d *deployment) party(t *testing.T, id int, listen, peer string, extra ...string) *proc {
+	args := append([]string{"-listen", listen, "-model", d.eeDir}, d.tls(fmt.Sprintf("party%d", id))...)
+	if peer != "" {
+		args = append(args, "-peer", peer)
+	}
+	return startParty(t, id, append(args, extra...)...)
+}
+
+func (d *deployment) genArgs(extra ...string) []string {
+	return append([]string{"generate", "-model", d.eeDir, "-key", d.key, "-tokenizer", d.base,
+		"-prompt", "Once upon a time", "-ignore-eos"}, extra...)
+}
+
+func setup(t *testing.T) *deployment {
+	t.Helper()
+	base := sharedtest.TinyStories(t)
+	dir := t.TempDir()
+	d := &deployment{base: base, eeDir: filepath.Join(dir, "ee"), key: filepath.Join(dir, "k"), certs: filepath.Join(dir, "certs")}
+	mustClient(t, "certs", "-out", d.certs)
+	mustClient(t, "keygen", "-out", d.key)
+	mustClient(t, "transform", "-model", base, "-key", d.key, "-out", d.eeDir)
+	return d
+}
+
+const testDealerSeed = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+func TestDeployedMatchesInProcess(t *testing.T) {
+	d := setup(t)
+	p1 := d.party(t, 1, "127.0.0.1:0", "")
+	p0 := d.party(t, 0, "127.0.0.1:0", p1.addr)
+
+	plain := genJSON(t, "-model", d.base, "-prompt", "Once upon a time", "-ignore-eos", "-n", "8")
+	var local genOutput
+	if err := json.Unmarshal([]byte(mustClient(t, d.genArgs("-json", "-n", "8", "-mode", "hss",
+		"-dealer-seed", testDealerSeed)...)), &local); err != nil {
+		t.Fatal(err)
+	}
+	c := spawn(t, "client", append(d.genArgs("-json", "-n", "8", "-mode", "hss", "-dealer-seed", testDealerSeed,
+		"-parties", p0.addr+","+p1.addr), d.tls("client")...)...)
+	<-c.done
+	var remote genOutput
+	if err := json.Unmarshal([]byte(c.stdout.String()), &remote); err != nil {
+		t.Fatalf("deployed hss: %v\n%s", err, c.stderr.String())
+	}
+	if !slices.Equal(remote.IDs, local.IDs) || !slices.Equal(remote.IDs, plain.IDs) || len(plain.IDs) != 8 {
+		t.Fatalf("ids: deployed %v, in-process %v, plain %v", remote.IDs, local.IDs, plain.IDs)
+	}
+	if *remote.OnlineBytes != *local.OnlineBytes || *remote.Rounds != *local.Rounds || *remote.DealerBytes != *local.DealerBytes {
+		t.Fatalf("costs: deployed %d B %d rounds, in-process %d B %d rounds", *remote.OnlineBytes, *remote.Rounds,
+			*local.OnlineBytes, *local.Rounds)
+	}
+	t.Logf("hss decode: deployed %.1f ms/token, in-process %.1f ms/token", remote.DecodeMSPerToken, local.DecodeMSPerToken)
+
+	// Single-server EE on a third process.
+	e := d.party(t, 0, "127.0.0.1:0", "", "-mode", "ee")
+	c = spawn(t, "client", append(d.genArgs("-json", "-n", "8", "-mode", "ee", "-server", e.addr), d.tls("client")...)...)
+	<-c.done
+	var eeOut genOutput
+	if err := json.Unmarshal([]byte(c.stdout.String()), &eeOut); err != nil {
+		t.Fatalf("deployed ee: %v\n%s", err, c.stderr.String())
+	}
+	if !slices.Equal(eeOut.IDs, plain.IDs) {
+		t.Fatalf("ids: deployed ee %v, plain %v", eeOut.IDs, plain.IDs)
+	}
+	for _, s := range []string{p0.stderr.String(), p1.stderr.String()} {
+		if strings.Contains(s, "Once upon") || strings.Contains(s, "panic") {
+			t.Fatalf("party log: %s", s)
+		}
+	}
+}
+
+func TestDeployedPartyKilled(t *testing.T) {
+	d := setup(t)
+	p1 := d.party(t, 1, "127.0.0.1:0", "")
+	p0 := d.party(t, 0, "127.0.0.1:0", p1.addr)
+	c := spawn(t, "client", append(d.genArgs("-n", "400", "-mode", "hss", "-parties", p0.addr+","+p1.addr), d.tls("client")...)...)
+	deadline := time.Now().Add(20 * time.Second)
+	for len(c.stdout.String()) < len("Once upon a time")+20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no text streamed: %s", c.stderr.String())
+		}
+		select {
+		case <-c.done:
+			t.Fatalf("client exited early: %s", c.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	p1.cmd.Process.Signal(syscall.SIGKILL)
+	killed := time.Now()
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("client still running 10 s after party 1 was killed")
+	}
+	if c.cmd.ProcessState.ExitCode() == 0 {
+		t.Fatal("client exited 0 after party 1 was killed")
+	}
+	msg := c.stderr.String()
+	if !strings.Contains(msg, "party") || !(strings.Contains(msg, "unreachable") || strings.Contains(msg, "lost its peer")) {
+		t.Fatalf("unclear error: %q", msg)
+	}
+	t.Logf("client exited %v after the kill: %s", time.Since(killed).Round(time.Millisecond), strings.TrimSpace(msg))
+
+	// Party 0 keeps serving: with party 1 back on its address, a new
+	// session works.
+	d.party(t, 1, p1.addr, "")
+	c = spawn(t, "client", append(d.genArgs("-json", "-n", "4", "-mode", "hss", "-parties", p0.addr+","+p1.addr), d.tls("client")...)...)
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("new session did not finish")
+	}
+	if c.cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("new session after the restart: %s", c.stderr.String())
+	}
+}

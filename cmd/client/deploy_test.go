@@ -226,3 +226,22 @@ func TestDeployedPartyKilled(t *testing.T) {
 		t.Fatalf("new session after the restart: %s", c.stderr.String())
 	}
 }
+
+func TestCertsAndDemo(t *testing.T) {
+	dir := t.TempDir()
+	mustClient(t, "certs", "-out", dir, "-hosts", "localhost,127.0.0.1")
+	for _, f := range party.Files {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := client(t, "certs", "-out", dir); err == nil {
+		t.Fatal("certs overwrote an existing deployment")
+	}
+	out := mustClient(t, "demo", "-model", sharedtest.TinyStories(t), "-n", "6")
+	for _, want := range []string{"agreement:  HSS-EE output identical to plaintext", "latency:", "rounds"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}

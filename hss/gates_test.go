@@ -121,6 +121,8 @@ func TestTruncUnbiased(t *testing.T) {
 	}
 }
 
+// TestLinear checks Linear (uint64 weights) and LinearW32 (the same weights stored as int32): both
+// within one unit of the exact product of the encoded operands, in one round.
 func TestLinear(t *testing.T) {
 	fx := Fixed{Frac: 12}
 	r := rand.New(rand.NewPCG(9, 9))
@@ -137,33 +139,107 @@ func TestLinear(t *testing.T) {
 		bf[i] = r.NormFloat64()
 	}
 	x, w, b := fx.EncodeVec(xf), fx.EncodeVec(wf), fx.EncodeVec(bf)
-	sh := shareFor(t, x, rng)
-	k0, k1, err := GenLinear(rng, m, n, fx.Frac, 44)
+	w32, err := fx.EncodeVecW32(wf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	y, s0, _ := run(t, fx, k0, k1, func(p *Party) ([]uint64, error) { return p.Linear(sh[p.ID], m, k, w, n, b, 44) })
-	for i := range m {
-		for j := range n {
-			ref := fx.Decode(b[j])
-			exact := ref
-			for l := range k {
-				ref += xf[i*k+l] * wf[j*k+l]
-				exact += fx.Decode(x[i*k+l]) * fx.Decode(w[j*k+l])
+	sh := shareFor(t, x, rng)
+	for _, variant := range []string{"uint64", "int32"} {
+		k0, k1, err := GenLinear(rng, m, n, fx.Frac, 44)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, s0, _ := run(t, fx, k0, k1, func(p *Party) ([]uint64, error) {
+			if variant == "int32" {
+				return p.LinearW32(sh[p.ID], m, k, w32, n, b, 44)
 			}
-			got := fx.Decode(y[i*n+j])
-			// Within one unit of the exact product of the encoded operands ...
-			if math.Abs(got-exact) > 1/fx.Scale()+1e-12 {
-				t.Fatalf("(%d,%d): got %v, exact on encoded operands %v", i, j, got, exact)
+			return p.Linear(sh[p.ID], m, k, w, n, b, 44)
+		})
+		for i := range m {
+			for j := range n {
+				ref := fx.Decode(b[j])
+				exact := ref
+				for l := range k {
+					ref += xf[i*k+l] * wf[j*k+l]
+					exact += fx.Decode(x[i*k+l]) * fx.Decode(w[j*k+l])
+				}
+				got := fx.Decode(y[i*n+j])
+				// Within one unit of the exact product of the encoded operands ...
+				if math.Abs(got-exact) > 1/fx.Scale()+1e-12 {
+					t.Fatalf("%s (%d,%d): got %v, exact on encoded operands %v", variant, i, j, got, exact)
+				}
+				// ... and within the encoding error of the float reference: k·(|x|+|w|)·2^−f−1 + 2^−f.
+				if math.Abs(got-ref) > 0.05 {
+					t.Fatalf("%s (%d,%d): got %v, float reference %v", variant, i, j, got, ref)
+				}
 			}
-			// ... and within the encoding error of the float reference: k·(|x|+|w|)·2^−f−1 + 2^−f.
-			if math.Abs(got-ref) > 0.05 {
-				t.Fatalf("(%d,%d): got %v, float reference %v", i, j, got, ref)
+		}
+		if s0.Rounds != 1 {
+			t.Fatalf("%s: %d rounds", variant, s0.Rounds)
+		}
+	}
+}
+
+// TestMatMulPublicW32 checks that int32 weights give exactly the ring elements of the same weights
+// stored as uint64, on shares (full-range x) and extreme weights.
+func TestMatMulPublicW32(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	for _, s := range [][3]int{{1, 288, 37}, {1, 1, 1}, {5, 33, 9}, {17, 70, 65}, {0, 3, 2}, {2, 0, 3}} {
+		m, k, n := s[0], s[1], s[2]
+		x, w32 := make([]uint64, m*k), make([]int32, n*k)
+		for i := range x {
+			x[i] = r.Uint64()
+		}
+		for i := range w32 {
+			w32[i] = [...]int32{math.MinInt32, math.MaxInt32, -1, 1, int32(r.Uint32())}[r.IntN(5)]
+		}
+		w := make([]uint64, len(w32))
+		for i, v := range w32 {
+			w[i] = uint64(int64(v))
+		}
+		want, err := MatMulPublic(x, m, k, w, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := MatMulPublicW32(x, m, k, w32, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%v: %d values, want %d", s, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%v: element %d = %#x, want %#x", s, i, got[i], want[i])
 			}
 		}
 	}
-	if s0.Rounds != 1 {
-		t.Fatalf("%d rounds", s0.Rounds)
+	if _, err := MatMulPublicW32(make([]uint64, 4), 2, 2, make([]int32, 3), 2); err == nil {
+		t.Fatal("short w accepted")
+	}
+}
+
+func TestEncodeW32(t *testing.T) {
+	fx := Fixed{Frac: 14}
+	for _, c := range []struct {
+		x    float64
+		want int32
+		ok   bool
+	}{
+		{0, 0, true}, {1, 1 << 14, true}, {-1.5, -3 << 13, true}, {math.Ldexp(math.MaxInt32, -14), math.MaxInt32, true}, {131071.99997, 0, false},
+		{-131072, math.MinInt32, true}, {131072, 0, false}, {-131073, 0, false}, {1e30, 0, false},
+		{math.NaN(), 0, false}, {math.Inf(1), 0, false}, {math.Inf(-1), 0, false},
+	} {
+		got, err := fx.EncodeW32(c.x)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("EncodeW32(%g) = %d, %v; want %d, ok %v", c.x, got, err, c.want, c.ok)
+		}
+		if err == nil && uint64(int64(got)) != fx.Encode(c.x) {
+			t.Errorf("EncodeW32(%g) = %d, Encode %#x", c.x, got, fx.Encode(c.x))
+		}
+	}
+	if _, err := fx.EncodeVecW32([]float64{1, 2, 2e5}); err == nil || !strings.Contains(err.Error(), "element 2") {
+		t.Fatalf("EncodeVecW32 out of range: %v", err)
 	}
 }
 
@@ -372,6 +448,8 @@ func TestGateErrors(t *testing.T) {
 		{"matmul huge", nil, nil, func(p *Party) error { _, err := p.MatMul(x, x, 1<<40, 1<<40, 3, 0); return err }, "matmul: operands"},
 		{"linear bias", nil, nil, func(p *Party) error { _, err := p.Linear(x, 2, 5, x, 2, x[:1], 0); return err }, "linear: bias"},
 		{"linear shape", nil, nil, func(p *Party) error { _, err := p.Linear(x, 3, 5, x, 2, nil, 0); return err }, "linear: matmul public: ring: matmul: shape"},
+		{"linear w32 bias", nil, nil, func(p *Party) error { _, err := p.LinearW32(x, 2, 5, make([]int32, 10), 2, x[:1], 0); return err }, "linear: bias"},
+		{"linear w32 shape", nil, nil, func(p *Party) error { _, err := p.LinearW32(x, 3, 5, make([]int32, 10), 2, nil, 0); return err }, "linear: matmul public: ring: matmul: shape"},
 		{"mulfx lengths", nil, nil, func(p *Party) error { _, err := p.MulFixed(x, x[:1], 0); return err }, "mulfx: operands"},
 		{"desync", []Key{tk0}, []Key{mk1}, func(p *Party) error { _, err := p.Trunc(x, 12, 64); return err }, "trunc"},
 	}

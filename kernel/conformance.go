@@ -1,14 +1,16 @@
 package kernel
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
 
-// Conformance checks that b computes exactly the reference ring matrix product on edge-case and
-// random shapes (including sizes that are not multiples of any tile), with extreme ring values, that
-// it overwrites dst, and that inconsistent shapes are errors rather than panics. Every backend's tests
-// call it: kernel.Conformance(t, myBackend).
+// Conformance checks that b computes exactly the reference ring matrix product, RingMatMul and
+// RingMatMulW32 (against the reference on the sign-extended weights), on edge-case and random shapes
+// (including sizes that are not multiples of any tile), with extreme ring values and extreme int32
+// weights, that it overwrites dst, and that inconsistent shapes are errors rather than panics. Every
+// backend's tests call it: kernel.Conformance(t, myBackend).
 func Conformance(t *testing.T, b Backend) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(0x5eed, uint64(len(b.Name()))))
@@ -53,6 +55,47 @@ func Conformance(t *testing.T, b Backend) {
 			}
 		}
 	}
+	fills32 := []struct {
+		name string
+		x    func() uint64
+		w    func() int32
+	}{
+		{"random", r.Uint64, func() int32 { return int32(r.Uint32()) }},
+		{"fixed-point", func() uint64 { return uint64(int64(r.IntN(1<<20) - 1<<19)) },
+			func() int32 { return int32(r.IntN(1<<15) - 1<<14) }},
+		{"extremes", func() uint64 {
+			return [...]uint64{0, 1, ^uint64(0), 1 << 63, 1<<63 - 1, 1 << 32}[r.IntN(6)]
+		}, func() int32 {
+			return [...]int32{0, 1, -1, math.MinInt32, math.MaxInt32, 1 << 16, -1 << 16}[r.IntN(7)]
+		}},
+	}
+	for _, s := range shapes {
+		for _, fl := range fills32 {
+			m, k, n := s[0], s[1], s[2]
+			x, w := make([]uint64, m*k), make([]int32, n*k)
+			for i := range x {
+				x[i] = fl.x()
+			}
+			for i := range w {
+				w[i] = fl.w()
+			}
+			want, got := make([]uint64, m*n), make([]uint64, m*n)
+			for i := range got {
+				got[i] = 0xdeadbeef
+			}
+			if err := ReferenceRingMatMulW32(want, x, m, k, w, n); err != nil {
+				t.Fatalf("%s: reference w32 %v: %v", b.Name(), s, err)
+			}
+			if err := b.RingMatMulW32(got, x, m, k, w, n); err != nil {
+				t.Fatalf("%s: RingMatMulW32 %v %s: %v", b.Name(), s, fl.name, err)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%s: RingMatMulW32 %v %s: element %d = %#x, want %#x", b.Name(), s, fl.name, i, got[i], want[i])
+				}
+			}
+		}
+	}
 	bad := []struct {
 		name          string
 		dst, x, w     int
@@ -75,6 +118,10 @@ func Conformance(t *testing.T, b Backend) {
 			err := b.RingMatMul(make([]uint64, c.dst), make([]uint64, c.x), c.m, c.k, make([]uint64, c.w), c.n)
 			if err == nil {
 				t.Errorf("%s: %s: no error", b.Name(), c.name)
+			}
+			err = b.RingMatMulW32(make([]uint64, c.dst), make([]uint64, c.x), c.m, c.k, make([]int32, c.w), c.n)
+			if err == nil {
+				t.Errorf("%s: w32: %s: no error", b.Name(), c.name)
 			}
 		}()
 	}

@@ -17,7 +17,13 @@ type Backend interface {
 	// RingMatMul sets dst[i][j] = Σ_l x[i][l]·w[j][l] mod 2^64 for x [m][k], w [n][k] and dst [m][n],
 	// all row-major. Weights are int64 fixed-point values stored as uint64 (two's complement).
 	// It returns an error (and never panics) for inconsistent shapes; dst must not alias x or w.
+	// Beaver products between shares use it.
 	RingMatMul(dst, x []uint64, m, k int, w []uint64, n int) error
+	// RingMatMulW32 is RingMatMul with public weights stored as int32 (fixed-point values with
+	// |w| < 2^31): dst[i][j] = Σ_l x[i][l]·int64(w[j][l]) mod 2^64, each weight sign-extended to 64
+	// bits, exactly RingMatMul on the widened weights while reading half the weight bytes. Linear
+	// layers use it: decode streams every weight once per token.
+	RingMatMulW32(dst, x []uint64, m, k int, w []int32, n int) error
 	// Name identifies the backend ("cpu", "cuda", ...).
 	Name() string
 }
@@ -47,6 +53,17 @@ func CPU() Backend { return ring.CPU{} }
 // RingMatMul runs the installed backend's RingMatMul (see Backend).
 func RingMatMul(dst, x []uint64, m, k int, w []uint64, n int) error {
 	return Default().RingMatMul(dst, x, m, k, w, n)
+}
+
+// RingMatMulW32 runs the installed backend's RingMatMulW32 (see Backend).
+func RingMatMulW32(dst, x []uint64, m, k int, w []int32, n int) error {
+	return Default().RingMatMulW32(dst, x, m, k, w, n)
+}
+
+// ReferenceRingMatMulW32 widens w to 64-bit ring elements (sign extension) and runs
+// ReferenceRingMatMul: the oracle of RingMatMulW32 in Conformance.
+func ReferenceRingMatMulW32(dst, x []uint64, m, k int, w []int32, n int) error {
+	return ring.ReferenceW32(dst, x, m, k, w, n)
 }
 
 // ReferenceRingMatMul is the plain single-core triple loop, the oracle of Conformance.

@@ -19,6 +19,9 @@ func (refBackend) Name() string { return "reference" }
 func (refBackend) RingMatMul(dst, x []uint64, m, k int, w []uint64, n int) error {
 	return ReferenceRingMatMul(dst, x, m, k, w, n)
 }
+func (refBackend) RingMatMulW32(dst, x []uint64, m, k int, w []int32, n int) error {
+	return ReferenceRingMatMulW32(dst, x, m, k, w, n)
+}
 
 func TestUse(t *testing.T) {
 	Conformance(t, refBackend{})

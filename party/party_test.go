@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/hssee/hssee/hss"
@@ -286,7 +287,7 @@ func TestClientDisconnectFreesSessions(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	m := testModel(t, 8)
 	pki := testPKI(t)
-	p := startPair(t, m, m, pki, pki, func(c *Config) { c.IdleTimeout = 200 * time.Millisecond })
+	p := startPair(t, m, m, pki, pki, func(c *Config) { c.IdleTimeout = time.Second })
 	c, err := Dial(p.addr, creds(t, pki, "client"))
 	if err != nil {
 		t.Fatal(err)
@@ -398,4 +399,33 @@ func TestMalformed(t *testing.T) {
 			t.Fatalf("pass at the wrong position: %v", err)
 		}
 	})
+}
+
+func TestHealthAndShutdown(t *testing.T) {
+	m := testModel(t, 11)
+	pki := testPKI(t)
+	s, addr := startServer(t, Config{Mode: ModeEE, Model: m, Creds: creds(t, pki, "party0")})
+	conn, err := dial(addr, creds(t, pki, "client"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health: %v %v", r, err)
+	}
+	e, err := DialEE(addr, creds(t, pki, "client"), Session{Fingerprint: model.Fingerprint(m), MaxSeq: testSeq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	s.Shutdown(ctx)
+	if n := s.Sessions(); n != 0 {
+		t.Fatalf("%d sessions after shutdown", n)
+	}
+	if _, err := e.Forward([]int{1}); err == nil {
+		t.Fatal("a pass after shutdown succeeded")
+	}
 }

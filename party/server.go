@@ -285,7 +285,7 @@ func (s *Server) free(ss *session, why string) {
 	}
 	ss.cancel()
 	ss.mu.Lock()
-	link, runner := ss.link, ss.runner
+	link, runner, passes := ss.link, ss.runner, ss.nextPass
 	ss.material = nil
 	ss.mu.Unlock()
 	if link != nil {
@@ -294,7 +294,7 @@ func (s *Server) free(ss *session, why string) {
 	if runner != nil {
 		runner.Close()
 	}
-	s.log.Info("session closed", "session", ss.id.String(), "why", why, "passes", ss.nextPass,
+	s.log.Info("session closed", "session", ss.id.String(), "why", why, "passes", passes,
 		"age_ms", time.Since(ss.opened).Milliseconds())
 }
 

@@ -27,14 +27,14 @@ type Party struct {
 func (b *Party) Values() bool { return true }
 
 func (b *Party) Linear(x Tensor, w *EncLinear) (Tensor, error) {
-	y, err := b.P.Linear(x.V, x.Rows, w.In, w.W, w.Out, w.B, width)
+	y, err := b.P.LinearW32(x.V, x.Rows, w.In, w.W, w.Out, w.B, width)
 	return Tensor{Rows: x.Rows, Cols: w.Out, V: y}, err
 }
 
 func (b *Party) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 	var all []uint64
 	for _, w := range ws {
-		y, err := hss.MatMulPublic(x.V, x.Rows, w.In, w.W, w.Out)
+		y, err := hss.MatMulPublicW32(x.V, x.Rows, w.In, w.W, w.Out)
 		if err != nil {
 			return nil, err
 		}

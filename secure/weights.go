@@ -9,12 +9,15 @@ import (
 	"github.com/hssee/hssee/model"
 )
 
-// EncLinear is a linear layer's public weights in fixed point: W [Out][In]
-// and B [Out] (nil for none), Frac fractional bits, as two's-complement
+// EncLinear is a linear layer's public weights in fixed point, Frac
+// fractional bits: W [Out][In] as int32 (the kernels sign-extend them to
+// ring elements; half the bytes of uint64, and decode streams every weight
+// once per token and party) and B [Out] (nil for none) as two's-complement
 // ring elements.
 type EncLinear struct {
 	Out, In int
-	W, B    []uint64
+	W       []int32
+	B       []uint64
 }
 
 // EncNorm is a norm's public gain (and LayerNorm bias), Frac bits.
@@ -35,7 +38,9 @@ type Weights struct {
 
 // EncodeWeights encodes every weight of m with fx. Wq (and its bias) is
 // scaled by 1/√HeadDim, the attention scale, so scores need no extra
-// rescaling.
+// rescaling. Linear weights are stored as int32: it fails if one of them
+// is not finite or |w·2^Frac| does not fit (|w| < 2^(31−Frac), 131072 at
+// Frac 14).
 func EncodeWeights(m *model.Model, fx hss.Fixed) (*Weights, error) {
 	if m == nil {
 		return nil, errors.New("secure: encode weights: nil model")
@@ -58,25 +63,50 @@ func EncodeWeights(m *model.Model, fx hss.Fixed) (*Weights, error) {
 		}
 		return out
 	}
-	addLin := func(l *model.Linear, s float64) {
-		if len(l.W) > 0 {
-			w.lin[&l.W[0]] = &EncLinear{Out: l.Out, In: l.In, W: enc(l.W, s), B: enc(l.B, s)}
+	enc32 := func(name string, v []float32, s float64) ([]int32, error) {
+		out := make([]int32, len(v))
+		for i, x := range v {
+			e, err := fx.EncodeW32(float64(x) * s)
+			if err != nil {
+				return nil, fmt.Errorf("secure: encode weights: %s weight %d: %w", name, i, err)
+			}
+			out[i] = e
 		}
+		return out, nil
+	}
+	addLin := func(name string, l *model.Linear, s float64) error {
+		if len(l.W) == 0 {
+			return nil
+		}
+		ew, err := enc32(name, l.W, s)
+		if err != nil {
+			return err
+		}
+		w.lin[&l.W[0]] = &EncLinear{Out: l.Out, In: l.In, W: ew, B: enc(l.B, s)}
+		return nil
 	}
 	addNorm := func(n *model.Norm) {
 		w.norms[&n.W[0]] = &EncNorm{Gain: enc(n.W, 1), Bias: enc(n.B, 1)}
 	}
 	for i := range m.Layers {
 		L := &m.Layers[i]
-		addLin(&L.Wq, scale)
-		for _, l := range []*model.Linear{&L.Wk, &L.Wv, &L.Wo, &L.W1, &L.W2, &L.W3} {
-			addLin(l, 1)
+		if err := addLin(fmt.Sprintf("layer %d wq", i), &L.Wq, scale); err != nil {
+			return nil, err
+		}
+		for j, l := range []*model.Linear{&L.Wk, &L.Wv, &L.Wo, &L.W1, &L.W2, &L.W3} {
+			if err := addLin(fmt.Sprintf("layer %d %s", i, [...]string{"wk", "wv", "wo", "w1", "w2", "w3"}[j]), l, 1); err != nil {
+				return nil, err
+			}
 		}
 		addNorm(&L.AttnNorm)
 		addNorm(&L.FFNNorm)
 	}
 	addNorm(&m.FinalNorm)
-	w.head = &EncLinear{Out: m.Config.VocabSize, In: m.Config.Dim, W: enc(m.LMHead, 1)}
+	head, err := enc32("lm head", m.LMHead, 1)
+	if err != nil {
+		return nil, err
+	}
+	w.head = &EncLinear{Out: m.Config.VocabSize, In: m.Config.Dim, W: head}
 	return w, nil
 }
 

@@ -225,6 +225,17 @@ func TestDeployedPartyKilled(t *testing.T) {
 	if c.cmd.ProcessState.ExitCode() != 0 {
 		t.Fatalf("new session after the restart: %s", c.stderr.String())
 	}
+
+	// SIGTERM: a graceful stop, exit 0.
+	p0.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p0.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("party 0 still running 15 s after SIGTERM")
+	}
+	if code := p0.cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(p0.stderr.String(), `"msg":"stopped"`) {
+		t.Fatalf("party 0 after SIGTERM: exit %d\n%s", code, p0.stderr.String())
+	}
 }
 
 func TestCertsAndDemo(t *testing.T) {

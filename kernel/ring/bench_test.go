@@ -28,8 +28,27 @@ func benchMatMul(b *testing.B, m, k, n int, f func(dst, x []uint64, m, k int, w 
 	b.ReportMetric(float64(2*m*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
 }
 
+func benchMatMulW32(b *testing.B, m, k, n int, f func(dst, x []uint64, m, k int, w []int32, n int) error) {
+	x, w, dst := make([]uint64, m*k), make([]int32, n*k), make([]uint64, m*n)
+	r := rand.New(rand.NewPCG(2, 2))
+	for i := range x {
+		x[i] = r.Uint64()
+	}
+	for i := range w {
+		w[i] = int32(r.Uint32())
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := f(dst, x, m, k, w, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(2*m*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
+}
+
 // BenchmarkShapes measures Reference and the CPU backend, on one worker and on GOMAXPROCS, for every
-// micro-kernel path the CPU runs: go test ./kernel/ring -bench Shapes.
+// micro-kernel path the CPU runs, with uint64 weights (CPU, CPU1) and int32 weights (CPUW32, CPU1W32):
+// go test ./kernel/ring -bench Shapes.
 func BenchmarkShapes(b *testing.B) {
 	for _, s := range benchShapes {
 		m, k, n := s[0], s[1], s[2]
@@ -39,6 +58,8 @@ func BenchmarkShapes(b *testing.B) {
 			restore := UsePath(p)
 			b.Run("CPU1/"+p+"/"+name, func(b *testing.B) { benchMatMul(b, m, k, n, CPU{Workers: 1}.RingMatMul) })
 			b.Run("CPU/"+p+"/"+name, func(b *testing.B) { benchMatMul(b, m, k, n, CPU{}.RingMatMul) })
+			b.Run("CPU1W32/"+p+"/"+name, func(b *testing.B) { benchMatMulW32(b, m, k, n, CPU{Workers: 1}.RingMatMulW32) })
+			b.Run("CPUW32/"+p+"/"+name, func(b *testing.B) { benchMatMulW32(b, m, k, n, CPU{}.RingMatMulW32) })
 			restore()
 		}
 	}

@@ -38,6 +38,36 @@ func Reference(dst, x []uint64, m, k int, w []uint64, n int) error {
 	return nil
 }
 
+// CheckW32 is Check for int32 weights.
+func CheckW32(dst, x []uint64, m, k int, w []int32, n int) error {
+	if m < 0 || k < 0 || n < 0 {
+		return fmt.Errorf("ring: matmul: negative shape %dx%dx%d", m, k, n)
+	}
+	if len(x) != m*k || len(w) != n*k || len(dst) != m*n {
+		return fmt.Errorf("ring: matmul: shape %dx%dx%d needs x %d, w %d, dst %d values; got %d, %d, %d",
+			m, k, n, m*k, n*k, m*n, len(x), len(w), len(dst))
+	}
+	return nil
+}
+
+// ReferenceW32 is the oracle of RingMatMulW32: it widens w (sign extension to int64, then the
+// two's-complement uint64) and runs Reference.
+func ReferenceW32(dst, x []uint64, m, k int, w []int32, n int) error {
+	if err := CheckW32(dst, x, m, k, w, n); err != nil {
+		return err
+	}
+	return Reference(dst, x, m, k, Widen(w), n)
+}
+
+// Widen returns w sign-extended to 64-bit ring elements.
+func Widen(w []int32) []uint64 {
+	out := make([]uint64, len(w))
+	for i, v := range w {
+		out[i] = uint64(int64(v))
+	}
+	return out
+}
+
 // CPU is the CPU backend: output tiles are distributed over worker goroutines, and each tile is
 // computed by a register-blocked micro-kernel (AVX-512 4×4, AVX2 2×2 or pure-Go 2×2; see block).
 type CPU struct {
@@ -58,12 +88,29 @@ func (c CPU) RingMatMul(dst, x []uint64, m, k int, w []uint64, n int) error {
 	if err := Check(dst, x, m, k, w, n); err != nil {
 		return err
 	}
+	c.tiles(dst, m, k, n, func(i0, i1, j0, j1 int) { block(dst, x, w, k, n, i0, i1, j0, j1) })
+	return nil
+}
+
+// RingMatMulW32 computes dst[i][j] = Σ_l x[i][l]·int64(w[j][l]) mod 2^64 (x [m][k], w [n][k],
+// dst [m][n]): RingMatMul with every weight sign-extended to 64 bits, reading half the weight bytes.
+func (c CPU) RingMatMulW32(dst, x []uint64, m, k int, w []int32, n int) error {
+	if err := CheckW32(dst, x, m, k, w, n); err != nil {
+		return err
+	}
+	c.tiles(dst, m, k, n, func(i0, i1, j0, j1 int) { blockW32(dst, x, w, k, n, i0, i1, j0, j1) })
+	return nil
+}
+
+// tiles cuts the [m][n] output into tileM×tileN tiles and runs tile on each of them, over the
+// workers; shapes are checked. k = 0 clears dst.
+func (c CPU) tiles(dst []uint64, m, k, n int, tile func(i0, i1, j0, j1 int)) {
 	if m == 0 || n == 0 {
-		return nil
+		return
 	}
 	if k == 0 {
 		clear(dst)
-		return nil
+		return
 	}
 	tm, tn := (m+tileM-1)/tileM, (n+tileN-1)/tileN
 	tiles := tm * tn
@@ -82,15 +129,15 @@ func (c CPU) RingMatMul(dst, x []uint64, m, k int, w []uint64, n int) error {
 		workers = 1
 	}
 	workers = min(workers, tiles)
-	tile := func(t int) {
+	run := func(t int) {
 		i0, j0 := (t/tn)*tileM, (t%tn)*tileN
-		block(dst, x, w, k, n, i0, min(i0+tileM, m), j0, min(j0+tileN, n))
+		tile(i0, min(i0+tileM, m), j0, min(j0+tileN, n))
 	}
 	if workers == 1 {
 		for t := range tiles {
-			tile(t)
+			run(t)
 		}
-		return nil
+		return
 	}
 	// The caller is one of the workers: it starts on the tiles while the others wake up.
 	var next atomic.Int64
@@ -100,7 +147,7 @@ func (c CPU) RingMatMul(dst, x []uint64, m, k int, w []uint64, n int) error {
 			if t >= tiles {
 				return
 			}
-			tile(t)
+			run(t)
 		}
 	}
 	var wg sync.WaitGroup
@@ -113,7 +160,6 @@ func (c CPU) RingMatMul(dst, x []uint64, m, k int, w []uint64, n int) error {
 	}
 	work()
 	wg.Wait()
-	return nil
 }
 
 // block computes dst rows [i0,i1) × columns [j0,j1) with the best micro-kernel the CPU runs.
@@ -236,6 +282,131 @@ func dot2x2(x0, x1, w0, w1 []uint64) (s00, s01, s10, s11 uint64) {
 	for l, a := range x0 {
 		b := x1[l]
 		c, d := w0[l], w1[l]
+		s00 += a * c
+		s01 += a * d
+		s10 += b * c
+		s11 += b * d
+	}
+	return
+}
+
+// blockW32 is block for int32 weights (sign-extended to 64 bits as they are loaded).
+func blockW32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
+	switch {
+	case use512:
+		block512W32(dst, x, w, k, n, i0, i1, j0, j1)
+	case useAVX2:
+		blockAVX2W32(dst, x, w, k, n, i0, i1, j0, j1)
+	default:
+		blockGoW32(dst, x, w, k, n, i0, i1, j0, j1)
+	}
+}
+
+// block512W32 is block512 with int32 weights: the kernels load w with VPMOVSXDQ (8 int32 to 8
+// sign-extended int64 lanes) and multiply with VPMULLQ as before.
+func block512W32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
+	j4 := j0 + (j1-j0)&^3
+	i := i0
+	for ; i+4 <= i1; i += 4 {
+		xi := x[i*k : (i+4)*k]
+		for j := j0; j < j4; j += 4 {
+			wj := w[j*k : (j+4)*k]
+			d := dst[i*n+j : (i+3)*n+j+4]
+			gemm4x4W32AVX512(&xi[0], k, &wj[0], k, k, &d[0], n)
+		}
+		for ii := i; ii < i+4; ii++ {
+			for j := j4; j < j1; j++ {
+				dst[ii*n+j] = dotW32AVX512(&x[ii*k : (ii+1)*k][0], &w[j*k : (j+1)*k][0], k)
+			}
+		}
+	}
+	for ; i < i1; i++ {
+		xi := x[i*k : (i+1)*k]
+		for j := j0; j < j1; j++ {
+			dst[i*n+j] = dotW32AVX512(&xi[0], &w[j*k : (j+1)*k][0], k)
+		}
+	}
+}
+
+// blockAVX2W32 is blockAVX2 with int32 weights (VPMOVSXDQ loads, then the same partial products).
+func blockAVX2W32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
+	k4 := k &^ 3
+	i := i0
+	for ; i+2 <= i1; i += 2 {
+		x0, x1 := x[i*k:(i+1)*k], x[(i+1)*k:(i+2)*k]
+		j := j0
+		for ; j+2 <= j1; j += 2 {
+			w0, w1 := w[j*k:(j+1)*k], w[(j+1)*k:(j+2)*k]
+			var s [4]uint64
+			gemm2x2W32AVX2(&x0[0], k, &w0[0], k, k4, &s)
+			for l := k4; l < k; l++ {
+				c, d := uint64(int64(w0[l])), uint64(int64(w1[l]))
+				s[0] += x0[l] * c
+				s[1] += x0[l] * d
+				s[2] += x1[l] * c
+				s[3] += x1[l] * d
+			}
+			dst[i*n+j], dst[i*n+j+1] = s[0], s[1]
+			dst[(i+1)*n+j], dst[(i+1)*n+j+1] = s[2], s[3]
+		}
+		for ; j < j1; j++ {
+			wj := w[j*k : (j+1)*k]
+			dst[i*n+j], dst[(i+1)*n+j] = dotW32(x0, wj), dotW32(x1, wj)
+		}
+	}
+	for ; i < i1; i++ {
+		xi := x[i*k : (i+1)*k]
+		for j := j0; j < j1; j++ {
+			dst[i*n+j] = dotW32(xi, w[j*k:(j+1)*k])
+		}
+	}
+}
+
+// blockGoW32 is blockGo with int32 weights.
+func blockGoW32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
+	i := i0
+	for ; i+2 <= i1; i += 2 {
+		x0, x1 := x[i*k:i*k+k], x[(i+1)*k:(i+1)*k+k]
+		j := j0
+		for ; j+2 <= j1; j += 2 {
+			s00, s01, s10, s11 := dot2x2W32(x0, x1, w[j*k:j*k+k], w[(j+1)*k:(j+1)*k+k])
+			dst[i*n+j], dst[i*n+j+1] = s00, s01
+			dst[(i+1)*n+j], dst[(i+1)*n+j+1] = s10, s11
+		}
+		for ; j < j1; j++ {
+			wj := w[j*k : j*k+k]
+			dst[i*n+j], dst[(i+1)*n+j] = dotW32(x0, wj), dotW32(x1, wj)
+		}
+	}
+	for ; i < i1; i++ {
+		xi := x[i*k : i*k+k]
+		for j := j0; j < j1; j++ {
+			dst[i*n+j] = dotW32(xi, w[j*k:j*k+k])
+		}
+	}
+}
+
+func dotW32(a []uint64, b []int32) uint64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 uint64
+	l := 0
+	for ; l+4 <= len(a); l += 4 {
+		s0 += a[l] * uint64(int64(b[l]))
+		s1 += a[l+1] * uint64(int64(b[l+1]))
+		s2 += a[l+2] * uint64(int64(b[l+2]))
+		s3 += a[l+3] * uint64(int64(b[l+3]))
+	}
+	for ; l < len(a); l++ {
+		s0 += a[l] * uint64(int64(b[l]))
+	}
+	return s0 + s1 + s2 + s3
+}
+
+func dot2x2W32(x0, x1 []uint64, w0, w1 []int32) (s00, s01, s10, s11 uint64) {
+	x1, w0, w1 = x1[:len(x0)], w0[:len(x0)], w1[:len(x0)]
+	for l, a := range x0 {
+		b := x1[l]
+		c, d := uint64(int64(w0[l])), uint64(int64(w1[l]))
 		s00 += a * c
 		s01 += a * d
 		s10 += b * c

@@ -29,3 +29,18 @@ func gemm2x2AVX2(x *uint64, ldx int, w *uint64, ldw int, k int, dst *[4]uint64)
 //
 //go:noescape
 func dotAVX512(x *uint64, w *uint64, k int) uint64
+
+// gemm4x4W32AVX512 is gemm4x4AVX512 with int32 weights, sign-extended to 64 bits as they are loaded.
+//
+//go:noescape
+func gemm4x4W32AVX512(x *uint64, ldx int, w *int32, ldw int, k int, dst *uint64, ldd int)
+
+// gemm2x2W32AVX2 is gemm2x2AVX2 with int32 weights, sign-extended to 64 bits as they are loaded.
+//
+//go:noescape
+func gemm2x2W32AVX2(x *uint64, ldx int, w *int32, ldw int, k int, dst *[4]uint64)
+
+// dotW32AVX512 returns Σ_l x[l]·int64(w[l]) mod 2^64 for l < k; k ≥ 0.
+//
+//go:noescape
+func dotW32AVX512(x *uint64, w *int32, k int) uint64

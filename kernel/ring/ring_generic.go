@@ -21,3 +21,13 @@ func gemm2x2AVX2(x *uint64, ldx int, w *uint64, ldw int, k int, dst *[4]uint64) 
 }
 
 func dotAVX512(x *uint64, w *uint64, k int) uint64 { panic("ring: no assembly kernels") }
+
+func gemm4x4W32AVX512(x *uint64, ldx int, w *int32, ldw int, k int, dst *uint64, ldd int) {
+	panic("ring: no assembly kernels")
+}
+
+func gemm2x2W32AVX2(x *uint64, ldx int, w *int32, ldw int, k int, dst *[4]uint64) {
+	panic("ring: no assembly kernels")
+}
+
+func dotW32AVX512(x *uint64, w *int32, k int) uint64 { panic("ring: no assembly kernels") }

@@ -2,6 +2,7 @@ package ring
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -120,4 +121,79 @@ func TestPathsMatchReference(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPathsMatchReferenceW32 is TestPathsMatchReference for RingMatMulW32: full-range x, full-range
+// and extreme int32 weights (MinInt32, MaxInt32, ±1, ±2^16), compared on every path and worker count
+// with Reference on the sign-extended weights and with RingMatMul on them (the uint64 path the int32
+// one replaces must give the same ring elements).
+func TestPathsMatchReferenceW32(t *testing.T) {
+	shapes := [][3]int{
+		{1, 1, 1}, {1, 7, 1}, {1, 8, 4}, {1, 9, 5}, {1, 288, 37}, {1, 31, 130}, {1, 33, 3}, {2, 3, 5},
+		{2, 2, 2}, {3, 15, 7}, {4, 1, 4}, {4, 3, 4}, {4, 7, 4}, {4, 8, 4}, {4, 9, 4}, {4, 17, 8},
+		{5, 31, 9}, {6, 4, 6}, {7, 33, 13}, {8, 64, 8}, {13, 100, 11}, {16, 768, 64}, {17, 65, 63},
+		{33, 129, 70}, {64, 767, 67}, {130, 260, 75}, {19, 1, 66}, {128, 768, 768}, {1, 288, 1001},
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	xext := []uint64{0, 1, ^uint64(0), 1 << 63, 1<<63 - 1, 1 << 32, 1<<32 - 1}
+	wext := []int32{0, 1, -1, math.MinInt32, math.MaxInt32, math.MinInt32 + 1, 1 << 16, -1 << 16}
+	type problem struct {
+		name    string
+		m, k, n int
+		x, ref  []uint64
+		w       []int32
+	}
+	var problems []problem
+	for _, s := range shapes {
+		m, k, n := s[0], s[1], s[2]
+		for _, fill := range []string{"random", "extremes"} {
+			x, w := make([]uint64, m*k), make([]int32, n*k)
+			for i := range x {
+				if fill == "random" {
+					x[i] = r.Uint64()
+				} else {
+					x[i] = xext[r.IntN(len(xext))]
+				}
+			}
+			for i := range w {
+				if fill == "random" {
+					w[i] = int32(r.Uint32())
+				} else {
+					w[i] = wext[r.IntN(len(wext))]
+				}
+			}
+			ref := make([]uint64, m*n)
+			if err := Reference(ref, x, m, k, Widen(w), n); err != nil {
+				t.Fatal(err)
+			}
+			problems = append(problems, problem{fmt.Sprintf("%dx%dx%d/%s", m, k, n, fill), m, k, n, x, ref, w})
+		}
+	}
+	paths(t, func(t *testing.T) {
+		for _, p := range problems {
+			wide := Widen(p.w)
+			for _, workers := range []int{1, 2, 3} {
+				got, got64 := make([]uint64, p.m*p.n), make([]uint64, p.m*p.n)
+				for i := range got {
+					got[i] = 0xdeadbeef // must be overwritten
+				}
+				c := CPU{Workers: workers}
+				if err := c.RingMatMulW32(got, p.x, p.m, p.k, p.w, p.n); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.RingMatMul(got64, p.x, p.m, p.k, wide, p.n); err != nil {
+					t.Fatal(err)
+				}
+				for i := range got {
+					if got[i] != p.ref[i] || got64[i] != p.ref[i] {
+						t.Fatalf("%s workers=%d: element (%d,%d) = %#x (uint64 path %#x), want %#x",
+							p.name, workers, i/p.n, i%p.n, got[i], got64[i], p.ref[i])
+					}
+				}
+			}
+		}
+	})
+	if (CPU{}).RingMatMulW32(make([]uint64, 4), make([]uint64, 4), 2, 2, make([]int32, 3), 2) == nil {
+		t.Fatal("short w accepted")
+	}
 }

@@ -324,6 +324,11 @@ func generate(args []string, stdout, stderr io.Writer) error {
 		} else if m, err = ee.Transform(m, key); err != nil {
 			return err
 		}
+		// EE alone protects nothing against a server that can match the EE
+		// model with a public base model (see SECURITY.md).
+		if w := ee.PublicBaseWarning(key); mode == "ee" && w != "" {
+			fmt.Fprintln(stderr, w)
+		}
 	}
 	if tok.VocabSize() > m.Config.VocabSize {
 		return fmt.Errorf("generate: tokenizer has %d tokens, model only %d", tok.VocabSize(), m.Config.VocabSize)

@@ -118,6 +118,10 @@ func TestTransformGenerateTinyStories(t *testing.T) {
 		t.Fatalf("EE (in memory) differs from plain: %+v", inMem)
 	}
 
+	// The real model is public: ee mode warns, hss mode does not.
+	if _, errOut, err := client(t, append([]string{"generate", "-model", base, "-mode", "ee"}, n...)...); err != nil || !strings.Contains(errOut, "public base model") {
+		t.Fatalf("ee mode on a public base: err %v, stderr %q", err, errOut)
+	}
 	for _, m := range []string{"rotate", "perm"} {
 		session := genJSON(t, append([]string{"-model", base, "-mode", "ee", "-ee-mode", m}, n...)...)
 		if !slices.Equal(session.IDs, plain.IDs) || session.Mode != "ee" {

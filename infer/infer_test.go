@@ -16,46 +16,8 @@ import (
 	"github.com/hssee/hssee/model/tokenizer"
 )
 
-// byteTok is a tokenizer for tests that need none of BPE: id = byte + 3,
-// BOS 1, EOS 2.
-type byteTok struct{}
-
-func (byteTok) Encode(text string, bos bool) ([]int, error) {
-	var ids []int
-	if bos {
-		ids = append(ids, 1)
-	}
-	for _, b := range []byte(text) {
-		ids = append(ids, int(b)+3)
-	}
-	return ids, nil
-}
-
-func (t byteTok) Decode(ids []int) (string, error) {
-	var s strings.Builder
-	for _, id := range ids {
-		p, err := t.DecodeToken(-1, id)
-		if err != nil {
-			return "", err
-		}
-		s.WriteString(p)
-	}
-	return s.String(), nil
-}
-
-func (byteTok) DecodeToken(_, id int) (string, error) {
-	switch {
-	case id < 0 || id >= 259:
-		return "", tokenizer.ErrTokenID
-	case id < 3:
-		return "", nil
-	}
-	return string([]byte{byte(id - 3)}), nil
-}
-
-func (byteTok) VocabSize() int { return 259 }
-func (byteTok) BOS() int       { return 1 }
-func (byteTok) EOS() int       { return 2 }
+// byteTok is the byte-level tokenizer: id = byte + 3, BOS 1, EOS 2.
+type byteTok = tokenizer.Bytes
 
 func tinyModel(t *testing.T) *model.Model {
 	t.Helper()

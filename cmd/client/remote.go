@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -100,44 +99,6 @@ func demoModel(flagPath string) string {
 	return ""
 }
 
-// byteTokenizer is the demo's stand-in when no real model is at hand:
-// ids 3..258 are bytes, 1 BOS, 2 EOS.
-type byteTokenizer struct{}
-
-func (byteTokenizer) Encode(text string, bos bool) ([]int, error) {
-	var ids []int
-	if bos {
-		ids = append(ids, 1)
-	}
-	for _, b := range []byte(text) {
-		ids = append(ids, int(b)+3)
-	}
-	return ids, nil
-}
-func (t byteTokenizer) Decode(ids []int) (string, error) {
-	var b strings.Builder
-	for _, id := range ids {
-		s, err := t.DecodeToken(-1, id)
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(s)
-	}
-	return b.String(), nil
-}
-func (byteTokenizer) DecodeToken(_, id int) (string, error) {
-	switch {
-	case id < 0 || id >= 259:
-		return "", errors.New("token id out of range")
-	case id < 3:
-		return "", nil
-	}
-	return string([]byte{byte(id - 3)}), nil
-}
-func (byteTokenizer) VocabSize() int { return 259 }
-func (byteTokenizer) BOS() int       { return 1 }
-func (byteTokenizer) EOS() int       { return 2 }
-
 // demo runs both parties in this process over real loopback gRPC with TLS
 // (ephemeral certificates), the dealer in the client, and compares HSS-EE
 // with the plain model.
@@ -162,7 +123,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		if m, err = model.Preset("tinystories-656k", 1); err != nil {
 			return err
 		}
-		tok, name = byteTokenizer{}, "tinystories-656k (random weights)"
+		tok, name = tokenizer.Bytes{}, "tinystories-656k (random weights)"
 	} else {
 		if man, err := ee.ReadManifest(p); err != nil {
 			return err

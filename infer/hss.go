@@ -50,6 +50,14 @@ func (c Costs) Add(o Costs) Costs {
 // The ids given to Forward are those the model expects (EE-encrypted ids
 // for an EE model; see Generate). Not safe for concurrent use.
 type HSS struct {
+	// Prefetch makes the dealer prepare the material of the next decode
+	// step (one position after this pass) while the parties run this one,
+	// so a decoded token waits for the online phase only. The dealer needs
+	// shapes only, so this is exact; material prepared for a step that does
+	// not come is discarded. Off by default: on a machine that also runs the
+	// parties, the dealer then competes with them for the cores.
+	Prefetch bool
+
 	m       *model.Model
 	fx      hss.Fixed
 	rng     io.Reader
@@ -61,6 +69,54 @@ type HSS struct {
 	last    Costs
 	total   Costs
 	broken  error
+	pending chan *material // a prefetched pass, or nil
+}
+
+// material is the dealer's output for one pass.
+type material struct {
+	rows, pos0 int
+	keys       [2][]hss.MarshalKey
+	bytes      int64
+	took       time.Duration
+	err        error
+}
+
+// deal1 runs the dealer's walk for a pass of rows positions at pos0.
+func (h *HSS) deal1(rows, pos0 int) *material {
+	start := time.Now()
+	d := dealer.New(h.rng)
+	h.sink.d = d
+	mt := &material{rows: rows, pos0: pos0}
+	if _, err := model.Forward[secure.Tensor](h.deal, h.m, secure.Tensor{Rows: rows, Cols: h.m.Config.Dim}, rows, pos0, true); err != nil {
+		h.deal.Truncate(pos0)
+		mt.err = fmt.Errorf("dealer: %w", err)
+		return mt
+	}
+	b0, err := d.Bundle(0)
+	if err != nil {
+		h.deal.Truncate(pos0)
+		mt.err = err
+		return mt
+	}
+	b1, _ := d.Bundle(1)
+	db0, db1 := d.Bytes()
+	mt.keys, mt.bytes, mt.took = [2][]hss.MarshalKey{b0.Keys, b1.Keys}, db0+db1, time.Since(start)
+	return mt
+}
+
+// material returns the dealer's output for a pass of rows at pos0: the
+// prefetched one if it is for this pass, else a fresh walk (after undoing
+// a prefetch for another pass).
+func (h *HSS) material(rows, pos0 int) *material {
+	if h.pending != nil {
+		mt := <-h.pending
+		h.pending = nil
+		if mt.err == nil && mt.rows == rows && mt.pos0 == pos0 {
+			return mt
+		}
+		h.deal.Truncate(pos0)
+	}
+	return h.deal1(rows, pos0)
 }
 
 // Pass is one forward pass as the client hands it to the parties: the
@@ -234,22 +290,12 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 		return nil, fmt.Errorf("infer: hss: %w", err)
 	}
 
-	// Offline: the dealer's walk.
-	start := time.Now()
-	d := dealer.New(h.rng)
-	h.sink.d = d
-	if _, err := model.Forward[secure.Tensor](h.deal, h.m, secure.Tensor{Rows: n, Cols: c.Dim}, n, pos0, true); err != nil {
-		h.deal.Truncate(pos0)
-		return nil, fmt.Errorf("infer: hss: dealer: %w", err)
+	// Offline: the dealer's walk (or its prefetched result).
+	mt := h.material(n, pos0)
+	if mt.err != nil {
+		return nil, fmt.Errorf("infer: hss: %w", mt.err)
 	}
-	b0, err := d.Bundle(0)
-	if err != nil {
-		h.deal.Truncate(pos0)
-		return nil, fmt.Errorf("infer: hss: %w", err)
-	}
-	b1, _ := d.Bundle(1)
-	db0, db1 := d.Bytes()
-	cost := Costs{DealerBytes: db0 + db1, Offline: time.Since(start)}
+	cost := Costs{DealerBytes: mt.bytes, Offline: mt.took}
 
 	// The client shares its input.
 	enc := make([]uint64, len(x))
@@ -262,9 +308,13 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 		return nil, fmt.Errorf("infer: hss: %w", err)
 	}
 
-	// Online: both parties.
-	start = time.Now()
-	out, traffic, err := h.parties.Forward(&Pass{Rows: n, Pos0: pos0, Seed0: seed, In1: x1, Keys: [2][]hss.MarshalKey{b0.Keys, b1.Keys}})
+	// Online: both parties, while the dealer prepares the next decode step.
+	if h.Prefetch && pos0+n < h.maxSeq {
+		h.pending = make(chan *material, 1)
+		go func(next chan<- *material, pos int) { next <- h.deal1(1, pos) }(h.pending, pos0+n)
+	}
+	start := time.Now()
+	out, traffic, err := h.parties.Forward(&Pass{Rows: n, Pos0: pos0, Seed0: seed, In1: x1, Keys: mt.keys})
 	if err != nil {
 		h.broken = err
 		return nil, fmt.Errorf("infer: hss: %w", err)

@@ -242,3 +242,42 @@ func TestHSSTinyStories(t *testing.T) {
 		t.Errorf("%d of %d greedy continuations equal plain's, want >= 9", matched, len(cases))
 	}
 }
+
+// TestHSSPrefetch: with the next decode step's material prepared during
+// the current pass, outputs are exactly those without (same seeded
+// randomness, same order of draws), and a pass that was not the prefetched
+// one (two tokens) discards it and still matches plain.
+func TestHSSPrefetch(t *testing.T) {
+	m := scaledModel(t, tinyConfig(model.ArchLlama), 4)
+	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	plain := runner(t, m, 0)
+	a, err := infer.NewHSS(m, fx, 0, hss.NewPRG([32]byte{1}), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := infer.NewHSS(m, fx, 0, hss.NewPRG([32]byte{1}), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Prefetch = true
+	for i, ids := range [][]int{{1, 4, 9}, {7}, {8}, {3, 5}, {6}} {
+		want, err := plain.Forward(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		la, err := a.Forward(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lb, err := b.Forward(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 3 && !slices.Equal(la, lb) {
+			t.Fatalf("step %d: prefetching changed the output", i)
+		}
+		if d := maxDiff(lb, want); d > 0.05 {
+			t.Fatalf("step %d: |HSS − plain| %.4f", i, d)
+		}
+	}
+}

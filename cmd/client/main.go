@@ -358,6 +358,9 @@ func generate(args []string, stdout, stderr io.Writer) error {
 		if hssEng, err = infer.NewHSSWith(m, hss.Fixed{Frac: *frac}, 0, rng, pc); err != nil {
 			return err
 		}
+		// The dealer runs here, the parties elsewhere: prepare each decode
+		// step's material while the parties run the previous one.
+		hssEng.Prefetch = true
 		eng = hssEng
 	case mode == "hss":
 		if hssEng, err = infer.NewHSS(m, hss.Fixed{Frac: *frac}, 0, rng, nil, nil); err != nil {

@@ -187,6 +187,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	eng.Prefetch = true
 	fmt.Fprint(stdout, *prompt)
 	req.OnText = func(s string) { fmt.Fprint(stdout, s) }
 	res, err := infer.Generate(eng, tok, key, req)

@@ -3,7 +3,9 @@
 #include "textflag.h"
 
 // func mmoAsm(rk *roundKeys, dst, src *block, n int)
-// dst[i] = AES-128_rk(src[i]) XOR src[i], eight blocks per iteration, then one at a time.
+// dst[i] = AES-128_rk(src[i]) XOR src[i], eight blocks per iteration, then the rest (at most 7) in a
+// group of four, a group of two and a single block, so that short calls (the upper tree levels of a
+// window) keep several blocks in flight too.
 TEXT ·mmoAsm(SB), NOSPLIT, $0-32
 	MOVQ rk+0(FP), AX
 	MOVQ dst+8(FP), DI
@@ -11,7 +13,7 @@ TEXT ·mmoAsm(SB), NOSPLIT, $0-32
 	MOVQ n+24(FP), CX
 loop8:
 	CMPQ CX, $8
-	JB tail
+	JB tail4
 	MOVOU 0(SI), X8
 	MOVOU 16(SI), X9
 	MOVOU 32(SI), X10
@@ -147,6 +149,130 @@ loop8:
 	ADDQ $128, DI
 	SUBQ $8, CX
 	JMP loop8
+tail4:
+	CMPQ CX, $4
+	JB tail2
+	MOVOU 0(SI), X8
+	MOVOU 16(SI), X9
+	MOVOU 32(SI), X10
+	MOVOU 48(SI), X11
+	MOVOU 0(AX), X0
+	PXOR X0, X8
+	PXOR X0, X9
+	PXOR X0, X10
+	PXOR X0, X11
+	MOVOU 16(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	AESENC X0, X10
+	AESENC X0, X11
+	MOVOU 32(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	AESENC X0, X10
+	AESENC X0, X11
+	MOVOU 48(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	AESENC X0, X10
+	AESENC X0, X11
+	MOVOU 64(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	AESENC X0, X10
+	AESENC X0, X11
+	MOVOU 80(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	AESENC X0, X10
+	AESENC X0, X11
+	MOVOU 96(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	AESENC X0, X10
+	AESENC X0, X11
+	MOVOU 112(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	AESENC X0, X10
+	AESENC X0, X11
+	MOVOU 128(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	AESENC X0, X10
+	AESENC X0, X11
+	MOVOU 144(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	AESENC X0, X10
+	AESENC X0, X11
+	MOVOU 160(AX), X0
+	AESENCLAST X0, X8
+	AESENCLAST X0, X9
+	AESENCLAST X0, X10
+	AESENCLAST X0, X11
+	MOVOU 0(SI), X1
+	PXOR X1, X8
+	MOVOU 16(SI), X1
+	PXOR X1, X9
+	MOVOU 32(SI), X1
+	PXOR X1, X10
+	MOVOU 48(SI), X1
+	PXOR X1, X11
+	MOVOU X8, 0(DI)
+	MOVOU X9, 16(DI)
+	MOVOU X10, 32(DI)
+	MOVOU X11, 48(DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $4, CX
+tail2:
+	CMPQ CX, $2
+	JB tail
+	MOVOU 0(SI), X8
+	MOVOU 16(SI), X9
+	MOVOU 0(AX), X0
+	PXOR X0, X8
+	PXOR X0, X9
+	MOVOU 16(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	MOVOU 32(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	MOVOU 48(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	MOVOU 64(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	MOVOU 80(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	MOVOU 96(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	MOVOU 112(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	MOVOU 128(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	MOVOU 144(AX), X0
+	AESENC X0, X8
+	AESENC X0, X9
+	MOVOU 160(AX), X0
+	AESENCLAST X0, X8
+	AESENCLAST X0, X9
+	MOVOU 0(SI), X1
+	PXOR X1, X8
+	MOVOU 16(SI), X1
+	PXOR X1, X9
+	MOVOU X8, 0(DI)
+	MOVOU X9, 16(DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $2, CX
 tail:
 	TESTQ CX, CX
 	JZ done

@@ -1,9 +1,11 @@
 package fss
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"unsafe"
 )
 
 // MaxPayload is the largest payload vector length P a key batch may carry.
@@ -65,7 +67,11 @@ func Gen(rng io.Reader, n uint, alpha, beta uint64) (k0, k1 *DCFKeys, err error)
 
 // GenDCF returns both parties' batches of DCF keys, key i for α_i = alphas[i] and β_i =
 // betas[i*p:(i+1)*p]. Inputs α_i must be below 2^bits. It follows Boyle et al. (Eurocrypt 2021),
-// Fig. 3 (Gen^<) with the PRG of this package.
+// Fig. 3 (Gen^<) with the PRG of this package. The keys are generated genChunk at a time in
+// lockstep, each tree level hashing the children and value blocks of both parties' seeds of all
+// of them in one batch (mmoBlocks); rng is read exactly as by a one-key-at-a-time generation (two
+// 16-byte root seeds per key, key after key), so the keys equal those of the reference
+// construction for the same randomness.
 func GenDCF(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 *DCFKeys, err error) {
 	if err := checkShape(bits, p); err != nil {
 		return nil, nil, fmt.Errorf("fss: dcf gen: %w", err)
@@ -73,80 +79,160 @@ func GenDCF(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 *DC
 	if len(betas) != len(alphas)*p {
 		return nil, nil, fmt.Errorf("fss: dcf gen: %d payload values for %d keys of payload %d", len(betas), len(alphas), p)
 	}
-	n := len(alphas)
-	k0, k1 = newDCFKeys(0, bits, p, n), newDCFKeys(1, bits, p, n)
-	h := newHasher()
-	va := make([]uint64, p)
-	v := [2][2][]uint64{{make([]uint64, p), make([]uint64, p)}, {make([]uint64, p), make([]uint64, p)}}
-	c0, c1 := make([]uint64, p), make([]uint64, p)
-	for i, alpha := range alphas {
+	for _, alpha := range alphas {
 		if bits < 64 && alpha>>bits != 0 {
 			return nil, nil, errors.New("fss: dcf gen: threshold does not fit the input width")
 		}
-		s := [2]block{}
-		for b := 0; b < 2; b++ {
-			if s[b], err = readBlock(rng); err != nil {
-				return nil, nil, fmt.Errorf("fss: dcf gen: %w", err)
-			}
-			s[b].lo &^= 1
-		}
-		k0.seeds[i], k1.seeds[i] = s[0], s[1]
-		t := [2]uint64{0, 1}
-		beta := betas[i*p : (i+1)*p]
-		for j := range va {
-			va[j] = 0
-		}
-		for l := uint(0); l < bits; l++ {
-			a := bit(alpha, bits, l)
-			var cs [2][2]block
-			var ct [2][2]uint64
-			for b := 0; b < 2; b++ {
-				for c := uint64(0); c < 2; c++ {
-					cs[b][c], ct[b][c] = h.child(s[b], c)
-					h.values(v[b][c], s[b], c)
-				}
-			}
-			keep, lose := a, 1-a
-			sCW := cs[0][lose].xor(cs[1][lose])
-			neg := mask64(t[1]) // (−1)^{t1}: x ↦ (x ^ neg) − neg
-			w := i*int(bits) + int(l)
-			vcw := k0.vcw[w*p : (w+1)*p]
-			for j := 0; j < p; j++ {
-				x := v[1][lose][j] - v[0][lose][j] - va[j]
-				if lose == 0 {
-					x += beta[j]
-				}
-				x = (x ^ neg) - neg
-				vcw[j] = x
-				va[j] = va[j] - v[1][keep][j] + v[0][keep][j] + ((x ^ neg) - neg)
-			}
-			copy(k1.vcw[w*p:(w+1)*p], vcw)
-			tL := ct[0][0] ^ ct[1][0] ^ a ^ 1
-			tR := ct[0][1] ^ ct[1][1] ^ a
-			k0.scw[w], k1.scw[w] = sCW, sCW
-			k0.tcw[w] = uint8(tL | tR<<1)
-			k1.tcw[w] = k0.tcw[w]
-			tKeep := tL
-			if keep == 1 {
-				tKeep = tR
-			}
-			for b := 0; b < 2; b++ {
-				m := mask64(t[b])
-				s[b] = block{cs[b][keep].lo ^ (sCW.lo & m), cs[b][keep].hi ^ (sCW.hi & m)}
-				t[b] = ct[b][keep] ^ (t[b] & tKeep)
-			}
-		}
-		h.leaf(c0, s[0])
-		h.leaf(c1, s[1])
-		neg := mask64(t[1])
-		for j := 0; j < p; j++ {
-			x := c1[j] - c0[j] - va[j]
-			k0.fin[i*p+j] = (x ^ neg) - neg
-		}
-		copy(k1.fin[i*p:(i+1)*p], k0.fin[i*p:(i+1)*p])
 	}
+	n := len(alphas)
+	k0, k1 = newDCFKeys(0, bits, p, n), newDCFKeys(1, bits, p, n)
+	if n == 0 {
+		return k0, k1, nil
+	}
+	nv := (p + 1) / 2 // value blocks per child
+	pc := 1 + nv      // blocks per child: its seed, then its value blocks
+	per := 2 * pc     // blocks per seed and level
+	seeds, err := readSeeds(rng, n)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fss: dcf gen: %w", err)
+	}
+	// The keys are independent once their seeds are drawn: generate ranges of them in parallel.
+	ParallelFor(n, func(_ *Worker, lo, hi int) {
+		ck := min(hi-lo, genChunk)
+		s, t := make([]block, 2*ck), make([]uint64, 2*ck) // seed and bit of party b of key g at 2g+b
+		va := make([]uint64, ck*p)
+		blk := make([]block, 2*ck*per)
+		for a := lo; a < hi; a += ck {
+			m := min(ck, hi-a)
+			copy(s[:2*m], seeds[2*a:2*(a+m)])
+			copySeeds(k0.seeds[a:a+m], k1.seeds[a:a+m], s[:2*m], t[:2*m])
+			clear(va[:m*p])
+			for l := uint(0); l < bits; l++ {
+				for q, sq := range s[:2*m] {
+					b := blk[q*per : (q+1)*per]
+					for c := uint64(0); c < 2; c++ {
+						o := b[int(c)*pc : int(c+1)*pc]
+						o[0] = block{sq.lo ^ (tweakL + c), sq.hi}
+						for j := 1; j < len(o); j++ {
+							o[j] = block{sq.lo ^ (tweakV + 2*uint64(j-1) + c), sq.hi}
+						}
+					}
+				}
+				mmoBlocks(blk[:2*m*per], blk[:2*m*per])
+				for g := range m {
+					i := a + g
+					ab := bit(alphas[i], bits, l)
+					keep, lose := ab, 1-ab
+					b0, b1 := blk[2*g*per:(2*g+1)*per], blk[(2*g+1)*per:(2*g+2)*per]
+					c0k, c0l, c1k, c1l := b0[int(keep)*pc], b0[int(lose)*pc], b1[int(keep)*pc], b1[int(lose)*pc]
+					t0k, t0l, t1k, t1l := c0k.lo&1, c0l.lo&1, c1k.lo&1, c1l.lo&1
+					c0k.lo &^= 1
+					c0l.lo &^= 1
+					c1k.lo &^= 1
+					c1l.lo &^= 1
+					sCW := c0l.xor(c1l)
+					neg := mask64(t[2*g+1]) // (−1)^{t1}: x ↦ (x ^ neg) − neg
+					w := i*int(bits) + int(l)
+					vcw := k0.vcw[w*p : (w+1)*p]
+					beta := betas[i*p : (i+1)*p]
+					vg := va[g*p : (g+1)*p]
+					kv, lv := int(keep)*pc+1, int(lose)*pc+1 // the children's value blocks
+					v0k, v0l := blockVals(b0[kv : kv+nv])[:p], blockVals(b0[lv : lv+nv])[:p]
+					v1k, v1l := blockVals(b1[kv : kv+nv])[:p], blockVals(b1[lv : lv+nv])[:p]
+					vcw, beta = vcw[:p], beta[:p]
+					addBeta := -lose // β enters when the losing child is the left one
+					for j := range vg {
+						x := v1l[j] - v0l[j] - vg[j] + (beta[j] &^ addBeta)
+						x = (x ^ neg) - neg
+						vcw[j] = x
+						vg[j] = vg[j] - v1k[j] + v0k[j] + ((x ^ neg) - neg)
+					}
+					copy(k1.vcw[w*p:(w+1)*p], vcw)
+					// Control bits of the left (c = 0) and right children of both parties.
+					tl0, tl1, tr0, tr1 := t0l, t1l, t0k, t1k
+					if keep == 0 {
+						tl0, tl1, tr0, tr1 = t0k, t1k, t0l, t1l
+					}
+					tL := tl0 ^ tl1 ^ ab ^ 1
+					tR := tr0 ^ tr1 ^ ab
+					k0.scw[w], k1.scw[w] = sCW, sCW
+					k0.tcw[w] = uint8(tL | tR<<1)
+					k1.tcw[w] = k0.tcw[w]
+					tKeep := tL
+					if keep == 1 {
+						tKeep = tR
+					}
+					m0, m1 := mask64(t[2*g]), mask64(t[2*g+1])
+					s[2*g] = block{c0k.lo ^ (sCW.lo & m0), c0k.hi ^ (sCW.hi & m0)}
+					s[2*g+1] = block{c1k.lo ^ (sCW.lo & m1), c1k.hi ^ (sCW.hi & m1)}
+					t[2*g] = t0k ^ (t[2*g] & tKeep)
+					t[2*g+1] = t1k ^ (t[2*g+1] & tKeep)
+				}
+			}
+			lb := leafInputs(blk, s[:2*m], nv)
+			mmoBlocks(lb, lb)
+			for g := range m {
+				i := a + g
+				neg := mask64(t[2*g+1])
+				v0, v1 := blockVals(lb[2*g*nv:(2*g+1)*nv]), blockVals(lb[(2*g+1)*nv:(2*g+2)*nv])
+				fin := k0.fin[i*p : (i+1)*p]
+				vg := va[g*p : (g+1)*p]
+				for j := range fin {
+					x := v1[j] - v0[j] - vg[j]
+					fin[j] = (x ^ neg) - neg
+				}
+				copy(k1.fin[i*p:(i+1)*p], fin)
+			}
+		}
+	})
 	return k0, k1, nil
 }
+
+// genChunk is the number of keys the batched generators walk in lockstep.
+const genChunk = 128
+
+// readSeeds reads n keys' root seed pairs from rng (party 0's, then party 1's, 16 bytes each, key
+// after key: the order of a one-key-at-a-time generation), clearing their low bits; key i's pair is
+// at 2i, 2i+1.
+func readSeeds(rng io.Reader, n int) ([]block, error) {
+	const chunk = 4096 // bytes per read
+	s := make([]block, 2*n)
+	raw := make([]byte, min(32*n, chunk))
+	for q := 0; q < len(s); {
+		b := raw[:min(len(raw), 16*(len(s)-q))]
+		if _, err := io.ReadFull(rng, b); err != nil {
+			return nil, fmt.Errorf("randomness: %w", err)
+		}
+		for o := 0; o < len(b); o, q = o+16, q+1 {
+			s[q] = block{binary.LittleEndian.Uint64(b[o:]) &^ 1, binary.LittleEndian.Uint64(b[o+8:])}
+		}
+	}
+	return s, nil
+}
+
+// copySeeds stores the root seed pairs s as the keys' seeds and resets the control bits t.
+func copySeeds(d0, d1, s []block, t []uint64) {
+	for g := range d0 {
+		d0[g], d1[g] = s[2*g], s[2*g+1]
+		t[2*g], t[2*g+1] = 0, 1
+	}
+}
+
+// leafInputs writes the nb leaf-conversion inputs of every seed of s into buf (seed q's at
+// [q·nb, (q+1)·nb)) and returns them.
+func leafInputs(buf, s []block, nb int) []block {
+	lb := buf[:len(s)*nb]
+	for q, sq := range s {
+		o := lb[q*nb : (q+1)*nb]
+		for j := range o {
+			o[j] = block{sq.lo ^ (tweakLeaf + 2*uint64(j)), sq.hi}
+		}
+	}
+	return lb
+}
+
+// blockVals views blocks as their 64-bit values (block j holds values 2j, 2j+1).
+func blockVals(b []block) []uint64 { return unsafe.Slice(&b[0].lo, 2*len(b)) }
 
 // evalOne writes party k.Party's share of f_i(x) into out (len P); v is scratch of len P.
 func (k *DCFKeys) evalOne(h *hasher, i int, x uint64, out, v []uint64) {
@@ -230,6 +316,10 @@ const dcfGroup = 32
 // 1 + ⌈P/2⌉ single-block AES calls per path. Keys may repeat (one key at several points, as in
 // interval containment). It gives the same shares as Eval.
 func (w *Worker) EvalMulti(k *DCFKeys, keys []int, xs []uint64, out []uint64) {
+	if k.P == 2 {
+		w.evalMulti2(k, keys, xs, out)
+		return
+	}
 	p := k.P
 	bits := k.Bits
 	nv := (p + 1) / 2 // value blocks per level and per path
@@ -307,6 +397,72 @@ func (w *Worker) EvalMulti(k *DCFKeys, keys []int, xs []uint64, out []uint64) {
 				y := o[j] + v + (fin[j] & m)
 				o[j] = (y ^ neg) - neg
 			}
+		}
+	}
+}
+
+// evalMulti2 is EvalMulti for payload 2 (one value block per level and path: the gates' DCFs),
+// with the two output slots accumulated in registers-friendly arrays.
+func (w *Worker) evalMulti2(k *DCFKeys, keys []int, xs []uint64, out []uint64) {
+	if len(keys) == 0 {
+		return
+	}
+	bits := k.Bits
+	var s [dcfGroup]block
+	var t, xg, a0, a1 [dcfGroup]uint64
+	var base [dcfGroup]int
+	if cap(w.lb) < 2*dcfGroup {
+		w.lb = make([]block, 2*dcfGroup)
+	}
+	blk := w.lb[:2*dcfGroup]
+	neg := mask64(uint64(k.Party))
+	xmask := maskBits(bits)
+	vcw := unsafe.Slice((*block)(unsafe.Pointer(&k.vcw[0])), len(k.vcw)/2) // level w's pair at vcw[w]
+	fin := unsafe.Slice((*block)(unsafe.Pointer(&k.fin[0])), len(k.fin)/2)
+	for g0 := 0; g0 < len(keys); g0 += dcfGroup {
+		ng := min(len(keys)-g0, dcfGroup)
+		kg := keys[g0 : g0+ng]
+		for g, key := range kg {
+			s[g], t[g] = k.seeds[key], uint64(k.Party)
+			xg[g] = (xs[g0+g] & xmask) << (64 - bits) // the next input bit is the top one
+			a0[g], a1[g] = 0, 0
+			base[g] = key * int(bits)
+		}
+		b := blk[:2*ng]
+		for l := range int(bits) {
+			for g := range ng {
+				c := xg[g] >> 63
+				b[2*g] = block{s[g].lo ^ (tweakL + c), s[g].hi}
+				b[2*g+1] = block{s[g].lo ^ (tweakV + c), s[g].hi}
+			}
+			mmoBlocks(b, b)
+			for g := range ng {
+				c := xg[g] >> 63
+				xg[g] <<= 1
+				wi := base[g] + l
+				m := mask64(t[g])
+				cv := vcw[wi]
+				v := b[2*g+1]
+				a0[g] += v.lo + (cv.lo & m)
+				a1[g] += v.hi + (cv.hi & m)
+				sc := b[2*g]
+				cw := k.scw[wi]
+				s[g] = block{(sc.lo &^ 1) ^ (cw.lo & m), sc.hi ^ (cw.hi & m)}
+				t[g] = (sc.lo & 1) ^ (t[g] & (uint64(k.tcw[wi]>>c) & 1))
+			}
+		}
+		lb := b[:ng]
+		for g := range lb {
+			lb[g] = block{s[g].lo ^ tweakLeaf, s[g].hi}
+		}
+		mmoBlocks(lb, lb)
+		for g, key := range kg {
+			m := mask64(t[g])
+			f := fin[key]
+			y0 := a0[g] + lb[g].lo + (f.lo & m)
+			y1 := a1[g] + lb[g].hi + (f.hi & m)
+			out[2*(g0+g)] = (y0 ^ neg) - neg
+			out[2*(g0+g)+1] = (y1 ^ neg) - neg
 		}
 	}
 }

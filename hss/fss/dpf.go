@@ -69,7 +69,8 @@ func GenDPF(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 *DP
 
 // GenDPFLeaf is GenDPF with leaf early-terminated levels (leaf ≤ min(bits, MaxLeaf)): shorter trees,
 // larger final correction words, and window evaluation that needs about count/2 + 2·count/2^leaf PRG
-// blocks per key for P = 1 instead of about 3·count.
+// blocks per key for P = 1 instead of about 3·count. Like GenDCF it generates genChunk keys in
+// lockstep with one batched hash per level, reading rng as a one-key-at-a-time generation does.
 func GenDPFLeaf(rng io.Reader, bits, leaf uint, p int, alphas, betas []uint64) (k0, k1 *DPFKeys, err error) {
 	if err := checkShape(bits, p); err != nil {
 		return nil, nil, fmt.Errorf("fss: dpf gen: %w", err)
@@ -80,66 +81,88 @@ func GenDPFLeaf(rng io.Reader, bits, leaf uint, p int, alphas, betas []uint64) (
 	if len(betas) != len(alphas)*p {
 		return nil, nil, fmt.Errorf("fss: dpf gen: %d payload values for %d keys of payload %d", len(betas), len(alphas), p)
 	}
-	n := len(alphas)
-	k0, k1 = newDPFKeys(0, bits, leaf, p, n), newDPFKeys(1, bits, leaf, p, n)
-	d := uint(k0.depth())
-	v := k0.leafVals()
-	h := newHasher()
-	c0, c1 := make([]uint64, v), make([]uint64, v)
-	for i, alpha := range alphas {
+	for _, alpha := range alphas {
 		if bits < 64 && alpha>>bits != 0 {
 			return nil, nil, errors.New("fss: dpf gen: point does not fit the input width")
 		}
-		s := [2]block{}
-		for b := 0; b < 2; b++ {
-			if s[b], err = readBlock(rng); err != nil {
-				return nil, nil, fmt.Errorf("fss: dpf gen: %w", err)
-			}
-			s[b].lo &^= 1
-		}
-		k0.seeds[i], k1.seeds[i] = s[0], s[1]
-		t := [2]uint64{0, 1}
-		for l := uint(0); l < d; l++ {
-			a := bit(alpha, bits, l)
-			var cs [2][2]block
-			var ct [2][2]uint64
-			for b := 0; b < 2; b++ {
-				for c := uint64(0); c < 2; c++ {
-					cs[b][c], ct[b][c] = h.child(s[b], c)
+	}
+	n := len(alphas)
+	k0, k1 = newDPFKeys(0, bits, leaf, p, n), newDPFKeys(1, bits, leaf, p, n)
+	if n == 0 {
+		return k0, k1, nil
+	}
+	d := uint(k0.depth())
+	v := k0.leafVals()
+	nbk := (v + 1) / 2
+	seeds, err := readSeeds(rng, n)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fss: dpf gen: %w", err)
+	}
+	// The keys are independent once their seeds are drawn: generate ranges of them in parallel.
+	ParallelFor(n, func(_ *Worker, lo, hi int) {
+		ck := min(hi-lo, genChunk)
+		s, t := make([]block, 2*ck), make([]uint64, 2*ck)
+		blk := make([]block, 2*ck*max(2, nbk))
+		for a := lo; a < hi; a += ck {
+			m := min(ck, hi-a)
+			copy(s[:2*m], seeds[2*a:2*(a+m)])
+			copySeeds(k0.seeds[a:a+m], k1.seeds[a:a+m], s[:2*m], t[:2*m])
+			for l := uint(0); l < d; l++ {
+				b := blk[:4*m]
+				for q, sq := range s[:2*m] {
+					b[2*q] = block{sq.lo ^ tweakL, sq.hi}
+					b[2*q+1] = block{sq.lo ^ tweakR, sq.hi}
+				}
+				mmoBlocks(b, b)
+				for g := range m {
+					i := a + g
+					ab := bit(alphas[i], bits, l)
+					keep, lose := ab, 1-ab
+					c := b[4*g : 4*g+4] // party 0 left, right; party 1 left, right
+					t0L, t0R, t1L, t1R := c[0].lo&1, c[1].lo&1, c[2].lo&1, c[3].lo&1
+					c0k, c0l, c1k, c1l := c[keep], c[lose], c[2+keep], c[2+lose]
+					c0k.lo &^= 1
+					c0l.lo &^= 1
+					c1k.lo &^= 1
+					c1l.lo &^= 1
+					sCW := c0l.xor(c1l)
+					tL := t0L ^ t1L ^ ab ^ 1
+					tR := t0R ^ t1R ^ ab
+					w := i*int(d) + int(l)
+					k0.scw[w], k1.scw[w] = sCW, sCW
+					k0.tcw[w] = uint8(tL | tR<<1)
+					k1.tcw[w] = k0.tcw[w]
+					tKeep, t0k, t1k := tL, t0L, t1L
+					if keep == 1 {
+						tKeep, t0k, t1k = tR, t0R, t1R
+					}
+					m0, m1 := mask64(t[2*g]), mask64(t[2*g+1])
+					s[2*g] = block{c0k.lo ^ (sCW.lo & m0), c0k.hi ^ (sCW.hi & m0)}
+					s[2*g+1] = block{c1k.lo ^ (sCW.lo & m1), c1k.hi ^ (sCW.hi & m1)}
+					t[2*g] = t0k ^ (t[2*g] & tKeep)
+					t[2*g+1] = t1k ^ (t[2*g+1] & tKeep)
 				}
 			}
-			keep, lose := a, 1-a
-			sCW := cs[0][lose].xor(cs[1][lose])
-			tL := ct[0][0] ^ ct[1][0] ^ a ^ 1
-			tR := ct[0][1] ^ ct[1][1] ^ a
-			w := i*int(d) + int(l)
-			k0.scw[w], k1.scw[w] = sCW, sCW
-			k0.tcw[w] = uint8(tL | tR<<1)
-			k1.tcw[w] = k0.tcw[w]
-			tKeep := tL
-			if keep == 1 {
-				tKeep = tR
-			}
-			for b := 0; b < 2; b++ {
-				m := mask64(t[b])
-				s[b] = block{cs[b][keep].lo ^ (sCW.lo & m), cs[b][keep].hi ^ (sCW.hi & m)}
-				t[b] = ct[b][keep] ^ (t[b] & tKeep)
+			lb := leafInputs(blk, s[:2*m], nbk)
+			mmoBlocks(lb, lb)
+			for g := range m {
+				i := a + g
+				neg := mask64(t[2*g+1])
+				c0, c1 := blockVals(lb[2*g*nbk:(2*g+1)*nbk]), blockVals(lb[(2*g+1)*nbk:(2*g+2)*nbk])
+				low := int(alphas[i] & maskBits(leaf))
+				fin := k0.fin[i*v : (i+1)*v]
+				beta := betas[i*p : (i+1)*p]
+				for j := range fin {
+					x := c1[j] - c0[j]
+					if j/p == low {
+						x += beta[j%p]
+					}
+					fin[j] = (x ^ neg) - neg
+				}
+				copy(k1.fin[i*v:(i+1)*v], fin)
 			}
 		}
-		h.leaf(c0, s[0])
-		h.leaf(c1, s[1])
-		neg := mask64(t[1])
-		low := int(alpha & maskBits(leaf))
-		fin := k0.fin[i*v : (i+1)*v]
-		for j := range fin {
-			x := c1[j] - c0[j]
-			if j/p == low {
-				x += betas[i*p+j%p]
-			}
-			fin[j] = (x ^ neg) - neg
-		}
-		copy(k1.fin[i*v:(i+1)*v], fin)
-	}
+	})
 	return k0, k1, nil
 }
 
@@ -231,26 +254,59 @@ func (w *Worker) EvalWindowDot(k *DPFKeys, i int, lo uint64, tab []uint64) (uint
 	v := k.leafVals()
 	fin := k.fin[i*v : (i+1)*v]
 	lmask := maskBits(k.Leaf)
-	q := 0
 	var acc uint64
-	for u := range ct {
-		leafLo := (lo>>k.Leaf + uint64(u)) << k.Leaf
-		o1 := uint64(0)
-		if u == 0 {
-			o1 = lo & lmask
+	if k.Leaf > 0 {
+		// Leaf u's 2^Leaf values are at vals[u·2^Leaf:], so the window's values are contiguous from
+		// base: one pass per leaf, one product per position.
+		nl := 1 << k.Leaf
+		base := int(lo & lmask)
+		pos, stop, q := base, base+count, 0
+		for u, t := range ct {
+			hi := min((u+1)*nl, stop)
+			src := vals[pos:hi]
+			f := fin[pos-u*nl : hi-u*nl]
+			tb := tab[q : q+len(src)]
+			f = f[:len(src)]
+			m := mask64(t)
+			var a uint64
+			if len(src) == 16 { // a whole leaf of the lookups' 4-level trees: no bounds checks
+				s16, f16, t16 := (*[16]uint64)(src), (*[16]uint64)(f), (*[16]uint64)(tb)
+				var a1 uint64
+				for j := 0; j < 16; j += 2 {
+					a += t16[j] * (s16[j] + (f16[j] & m))
+					a1 += t16[j+1] * (s16[j+1] + (f16[j+1] & m))
+				}
+				a += a1
+			} else {
+				for j, x := range src {
+					a += tb[j] * (x + (f[j] & m))
+				}
+			}
+			acc += a
+			q += len(src)
+			pos = hi
 		}
-		o2 := min(lmask+1, end-leafLo+1)
-		src := vals[u*2*nbk+int(o1) : u*2*nbk+int(o2)]
-		f := fin[int(o1):int(o2)]
-		tb := tab[q : q+len(src)]
-		f = f[:len(tb)]
-		var a, c uint64
-		for j, x := range src {
-			a += tb[j] * x
-			c += tb[j] * f[j]
+	} else {
+		q := 0
+		for u := range ct {
+			leafLo := (lo>>k.Leaf + uint64(u)) << k.Leaf
+			o1 := uint64(0)
+			if u == 0 {
+				o1 = lo & lmask
+			}
+			o2 := min(lmask+1, end-leafLo+1)
+			src := vals[u*2*nbk+int(o1) : u*2*nbk+int(o2)]
+			f := fin[int(o1):int(o2)]
+			tb := tab[q : q+len(src)]
+			f = f[:len(tb)]
+			var a, c uint64
+			for j, x := range src {
+				a += tb[j] * x
+				c += tb[j] * f[j]
+			}
+			acc += a + (c & mask64(ct[u]))
+			q += len(src)
 		}
-		acc += a + (c & mask64(ct[u]))
-		q += len(src)
 	}
 	neg := mask64(uint64(k.Party))
 	return (acc ^ neg) - neg, nil
@@ -271,31 +327,43 @@ func (w *Worker) EvalWindowLin(k *DPFKeys, i int, lo uint64, ta, tb []uint64, x 
 	if count == 0 {
 		return 0, nil
 	}
-	lo, end, vals, ct, nbk := w.expandWindow(k, i, lo, count)
-	v := k.leafVals()
-	fin := k.fin[i*v : (i+1)*v]
-	lmask := maskBits(k.Leaf)
-	q := 0
+	lo, _, vals, ct, _ := w.expandWindow(k, i, lo, count)
+	// P = 2: window position q is one block of leaf values (slot 0 in lo, slot 1 in hi) and one
+	// block of final correction words; leaf u's 2^Leaf blocks are at lb[u·2^Leaf:], so the window's
+	// blocks are contiguous from base.
+	lb := unsafe.Slice((*block)(unsafe.Pointer(&vals[0])), len(vals)/2)
+	nl := 1 << k.Leaf
+	fin := unsafe.Slice((*block)(unsafe.Pointer(&k.fin[i*2*nl])), nl)
+	base := int(lo & maskBits(k.Leaf))
+	pos, stop, q := base, base+count, 0
 	var acc uint64
-	for u := range ct {
-		leafLo := (lo>>k.Leaf + uint64(u)) << k.Leaf
-		o1 := uint64(0)
-		if u == 0 {
-			o1 = lo & lmask
+	for u, t := range ct {
+		hi := min((u+1)*nl, stop)
+		src := lb[pos:hi]
+		f := fin[pos-u*nl : hi-u*nl]
+		xa := ta[q : q+len(src)]
+		xb := tb[q : q+len(src)]
+		f = f[:len(src)]
+		m := mask64(t)
+		var a uint64
+		if len(src) == 8 { // a whole leaf of the linear lookups' 3-level trees: no bounds checks
+			s8, f8, a8, b8 := (*[8]block)(src), (*[8]block)(f), (*[8]uint64)(xa), (*[8]uint64)(xb)
+			for j := range 8 {
+				e := s8[j].lo + (f8[j].lo & m)
+				er := s8[j].hi + (f8[j].hi & m)
+				a += a8[j]*e + b8[j]*(x*e-er)
+			}
+		} else {
+			for j, sv := range src {
+				fv := f[j]
+				e := sv.lo + (fv.lo & m)
+				er := sv.hi + (fv.hi & m)
+				a += xa[j]*e + xb[j]*(x*e-er)
+			}
 		}
-		o2 := min(lmask+1, end-leafLo+1)
-		nq := int(o2 - o1)
-		src := vals[u*2*nbk+2*int(o1) : u*2*nbk+2*int(o2)]
-		f := fin[2*int(o1) : 2*int(o2)]
-		xa, xb := ta[q:q+nq], tb[q:q+nq]
-		xb, src, f = xb[:len(xa)], src[:2*len(xa)], f[:2*len(xa)]
-		m := mask64(ct[u])
-		for j := range xa {
-			e := src[2*j] + (f[2*j] & m)
-			er := src[2*j+1] + (f[2*j+1] & m)
-			acc += xa[j]*e + xb[j]*(x*e-er)
-		}
-		q += nq
+		acc += a
+		q += len(src)
+		pos = hi
 	}
 	neg := mask64(uint64(k.Party))
 	return (acc ^ neg) - neg, nil
@@ -328,27 +396,27 @@ func (w *Worker) expandWindow(k *DPFKeys, i int, lo uint64, count int) (uint64, 
 	for l := 0; l < d; l++ {
 		sh := k.Bits - uint(l) - 1
 		na, nb := lo>>sh, end>>sh
-		pa := lo >> (sh + 1)
 		nn := int(nb - na + 1)
 		nxt, nt := w.level(1, nn)
+		// Child c of the level is node na+c: the child (na+c)&1 (tweakL + side) of cur[(off+c)>>1].
+		off := int(na & 1)
 		for c := range nxt {
-			u := na + uint64(c)
-			ps := cur[(u>>1)-pa]
-			nxt[c] = block{ps.lo ^ (tweakL + u&1), ps.hi}
+			q := off + c
+			ps := cur[q>>1]
+			nxt[c] = block{ps.lo ^ uint64(q&1), ps.hi}
 		}
 		mmoBlocks(nxt, nxt)
 		wi := i*d + l
 		cw := k.scw[wi]
 		tcw := uint64(k.tcw[wi])
-		for c := range nxt {
-			u := na + uint64(c)
-			tp := ct[(u>>1)-pa]
+		nt = nt[:len(nxt)]
+		for c, o := range nxt {
+			q := off + c
+			tp := ct[q>>1]
 			m := mask64(tp)
-			o := nxt[c]
 			t := o.lo & 1
-			o.lo &^= 1
-			nxt[c] = block{o.lo ^ (cw.lo & m), o.hi ^ (cw.hi & m)}
-			nt[c] = t ^ (tp & (tcw >> (u & 1)) & 1)
+			nxt[c] = block{(o.lo &^ 1) ^ (cw.lo & m), o.hi ^ (cw.hi & m)}
+			nt[c] = t ^ (tp & (tcw >> uint(q&1)) & 1)
 		}
 		w.swap()
 		cur, ct = nxt, nt

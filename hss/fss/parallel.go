@@ -44,6 +44,12 @@ func (w *Worker) scratch(n int) []uint64 {
 	return w.buf[:n]
 }
 
+// workers recycles ParallelFor's workers, so that their buffers (window levels and leaves) are not
+// regrown on every call.
+var workers = sync.Pool{New: func() any { return NewWorker() }}
+
+func getWorker() *Worker { return workers.Get().(*Worker) }
+
 // minChunk is the smallest number of elements worth a goroutine.
 const minChunk = 64
 
@@ -58,7 +64,9 @@ func ParallelFor(n int, f func(w *Worker, lo, hi int)) {
 		g = c
 	}
 	if g <= 1 {
-		f(NewWorker(), 0, n)
+		w := getWorker()
+		f(w, 0, n)
+		workers.Put(w)
 		return
 	}
 	var wg sync.WaitGroup
@@ -68,7 +76,9 @@ func ParallelFor(n int, f func(w *Worker, lo, hi int)) {
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
-			f(NewWorker(), lo, hi)
+			w := getWorker()
+			f(w, lo, hi)
+			workers.Put(w)
 		}(lo, hi)
 	}
 	wg.Wait()

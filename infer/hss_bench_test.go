@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkHSSDecode measures one HSS decode step (dealer + both parties in
-// process) of the tinystories-656k shape after a 32-token prompt.
+// process) of the tinystories-656k shape after a 128-token prompt.
 func BenchmarkHSSDecode(b *testing.B) { benchHSSDecode(b, "tinystories-656k") }
 
 // BenchmarkHSSDecodeStories15M is BenchmarkHSSDecode on the stories15M shape.
@@ -25,7 +25,7 @@ func benchHSSDecode(b *testing.B, preset string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	prompt := make([]int, 32)
+	prompt := make([]int, 128)
 	for i := range prompt {
 		prompt[i] = i * 37 % m.Config.VocabSize
 	}

@@ -1,0 +1,432 @@
+package main
+
+// Experiment 2: HSS-EE vs plain latency, both parties as separate
+// processes (this binary re-executed as party0 and party1) over loopback
+// gRPC with TLS (mutual TLS between the parties), the dealer in the
+// client, as deployed (docs/DEPLOY.md).
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hssee/hssee/ee"
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/infer"
+	"github.com/hssee/hssee/model"
+	"github.com/hssee/hssee/model/hf"
+	"github.com/hssee/hssee/model/loader"
+	"github.com/hssee/hssee/party"
+	"github.com/hssee/hssee/secure"
+)
+
+// latencyPoint is one (model, prompt length): measured, or modelled from
+// the cost model and the compute fit.
+type latencyPoint struct {
+	Model    string `json:"model"`
+	Weights  string `json:"weights"` // real or random
+	Len      int    `json:"prompt_len"`
+	Decode   int    `json:"decode_tokens"`
+	Modelled bool   `json:"modelled"`
+
+	PlainPrefillMS float64 `json:"plain_prefill_ms,omitempty"`
+	PlainDecodeMS  float64 `json:"plain_decode_ms_per_token,omitempty"`
+	// HSS prefill: wall clock as the client sees it (dealer, upload, online),
+	// and the online and offline (dealer) phases.
+	PrefillWallMS    float64 `json:"hss_prefill_wall_ms,omitempty"`
+	PrefillOnlineMS  float64 `json:"hss_prefill_online_ms"`
+	PrefillOfflineMS float64 `json:"hss_prefill_offline_ms,omitempty"`
+	DecodeWallMS     float64 `json:"hss_decode_wall_ms_per_token,omitempty"`
+	DecodeOnlineMS   float64 `json:"hss_decode_online_ms_per_token"`
+	DecodeOfflineMS  float64 `json:"hss_decode_offline_ms_per_token,omitempty"`
+
+	PrefillCost costJSON `json:"prefill_cost"` // measured (counters) or counted
+	DecodeCost  costJSON `json:"decode_cost_per_token"`
+	PrefillMACs float64  `json:"prefill_macs"`
+	DecodeMACs  float64  `json:"decode_macs_per_token"`
+	MaxAbsDiff  float64  `json:"prefill_max_abs_logit_diff,omitempty"`
+}
+
+type costJSON struct {
+	Online int64 `json:"online_bytes"`
+	Rounds int64 `json:"rounds"`
+	Dealer int64 `json:"dealer_bytes"`
+}
+
+type latencyResults struct {
+	Transport string         `json:"transport"`
+	Frac      uint           `json:"frac"`
+	Points    []latencyPoint `json:"points"`
+	Fit       computeFit     `json:"compute_fit"`
+}
+
+type latencyModel struct {
+	name, preset, dir string
+	lens              []int
+	decode            int
+	modelled          []int // lengths from the cost model only
+}
+
+func runLatency(o *options) (*latencyResults, error) {
+	dir, _ := o.tinystories()
+	ts := latencyModel{name: "tinystories-656k", dir: dir}
+	if dir == "" {
+		ts.preset = "tinystories-656k"
+	}
+	var grid []latencyModel
+	switch o.scale {
+	case full:
+		ts.lens, ts.decode, ts.modelled = []int{32, 64, 128, 256}, 4, []int{512}
+		grid = []latencyModel{ts,
+			{name: "stories15M", preset: "stories15M", lens: []int{32, 64, 128}, decode: 4, modelled: []int{256}},
+			{name: "stories110M", preset: "stories110M", lens: []int{32}, decode: 2, modelled: []int{64, 128, 256, 512}}}
+	case quick:
+		ts.lens, ts.decode, ts.modelled = []int{32, 64}, 2, []int{128, 256, 512}
+		grid = []latencyModel{ts, {name: "stories15M", preset: "stories15M", lens: []int{32}, decode: 2, modelled: []int{64, 128, 256}}}
+	default:
+		ts.lens, ts.decode, ts.modelled = []int{16}, 1, []int{32}
+		grid = []latencyModel{ts}
+	}
+	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	res := &latencyResults{Frac: fx.Frac,
+		Transport: "party 0 and party 1 as separate processes (this binary re-executed as cmd/party0 and cmd/party1), gRPC over loopback TCP with TLS 1.3 (mutual TLS between the parties); dealer in the client process"}
+	work, err := os.MkdirTemp("", "hssee-latency-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	pki, err := party.NewPKI(nil)
+	if err != nil {
+		return nil, err
+	}
+	certs := filepath.Join(work, "certs")
+	if err := pki.WriteFiles(certs); err != nil {
+		return nil, err
+	}
+	creds, err := pki.Credentials("client")
+	if err != nil {
+		return nil, err
+	}
+	for _, lm := range grid {
+		pts, err := measureModel(o, lm, fx, work, certs, creds)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", lm.name, err)
+		}
+		res.Points = append(res.Points, pts...)
+	}
+	res.Fit = fitCompute(res.Points)
+	for _, lm := range grid {
+		cfg, err := configOf(lm)
+		if err != nil {
+			return nil, err
+		}
+		for _, L := range lm.modelled {
+			p, err := modelledPoint(lm.name, cfg, fx, L, res.Fit)
+			if err != nil {
+				return nil, err
+			}
+			res.Points = append(res.Points, p)
+		}
+	}
+	return res, nil
+}
+
+func configOf(lm latencyModel) (model.Config, error) {
+	return model.PresetConfig(lm.name)
+}
+
+// macs counts the multiply-accumulates of a pass of rows at pos0: the
+// linear layers on every row, the LM head on the last row, and attention
+// against the cache.
+func macs(c model.Config, rows, pos0 int) float64 {
+	D, H, KV := float64(c.Dim), float64(c.HiddenDim), float64(c.KVDim())
+	ffn := 2.0
+	if c.Arch == model.ArchLlama {
+		ffn = 3
+	}
+	perRow := float64(c.NLayers) * (D*(2*D+2*KV) + ffn*D*H)
+	attn := 0.0
+	for i := range rows {
+		attn += 2 * float64(pos0+i+1) * D
+	}
+	return float64(rows)*perRow + float64(c.NLayers)*attn + float64(c.VocabSize)*D
+}
+
+func modelledPoint(name string, cfg model.Config, fx hss.Fixed, L int, fit computeFit) (latencyPoint, error) {
+	pre, err := secure.Count(cfg, fx, L, 0)
+	if err != nil {
+		return latencyPoint{}, err
+	}
+	dec, err := secure.Count(cfg, fx, L-1, 1)
+	if err != nil {
+		return latencyPoint{}, err
+	}
+	d := dec.DecodeMean().Total
+	p := latencyPoint{Model: name, Weights: "(cost model)", Len: L, Decode: 1, Modelled: true,
+		PrefillCost: costJSON{pre.Prefill.Total.Online, pre.Prefill.Total.Rounds, pre.Prefill.Total.Dealer},
+		DecodeCost:  costJSON{d.Online, d.Rounds, d.Dealer},
+		PrefillMACs: macs(cfg, L, 0), DecodeMACs: macs(cfg, 1, L-1)}
+	p.PrefillOnlineMS = round(fit.predict(p.PrefillMACs, p.PrefillCost), 1)
+	p.DecodeOnlineMS = round(fit.predict(p.DecodeMACs, p.DecodeCost), 2)
+	return p, nil
+}
+
+// partyProc is a running party process.
+type partyProc struct {
+	cmd    *exec.Cmd
+	addr   string
+	mu     sync.Mutex
+	stderr strings.Builder
+	done   chan struct{}
+}
+
+func (p *partyProc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+func startParty(id int, args ...string) (*partyProc, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	p := &partyProc{cmd: exec.Command(exe, args...), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), fmt.Sprintf("%s=party%d", roleEnv, id))
+	pipe, err := p.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		sc.Buffer(make([]byte, 1<<16), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			if p.stderr.Len() < 1<<16 {
+				p.stderr.WriteString(sc.Text() + "\n")
+			}
+			p.mu.Unlock()
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "serving" {
+				select {
+				case addr <- l.Addr:
+				default:
+				}
+			}
+		}
+		p.cmd.Wait()
+		close(p.done)
+	}()
+	select {
+	case p.addr = <-addr:
+		return p, nil
+	case <-p.done:
+		return nil, fmt.Errorf("party %d exited: %s", id, p.log())
+	case <-time.After(60 * time.Second):
+		p.stop()
+		return nil, fmt.Errorf("party %d did not start: %s", id, p.log())
+	}
+}
+
+// stop ends the party gracefully (SIGTERM), killing it after a while.
+func (p *partyProc) stop() {
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func measureModel(o *options, lm latencyModel, fx hss.Fixed, work, certs string, creds *party.Credentials) ([]latencyPoint, error) {
+	m, _, err := loader.Source(lm.preset, lm.dir, 1)
+	if err != nil {
+		return nil, err
+	}
+	weights := "real"
+	if lm.preset != "" {
+		weights = "random"
+	}
+	key, err := ee.GenerateKey(rand.Reader, ee.DefaultMode)
+	if err != nil {
+		return nil, err
+	}
+	em, err := ee.Transform(m, key)
+	if err != nil {
+		return nil, err
+	}
+	eeDir := filepath.Join(work, lm.name+"-ee")
+	if err := hf.Save(eeDir, em); err != nil {
+		return nil, err
+	}
+	// The client's copy is what the parties load, so the fingerprints agree.
+	if em, err = loader.Load(eeDir); err != nil {
+		return nil, err
+	}
+	tls := func(id int) []string {
+		n := fmt.Sprintf("party%d", id)
+		return []string{"-tls-ca", filepath.Join(certs, "ca.pem"), "-tls-cert", filepath.Join(certs, n+".pem"),
+			"-tls-key", filepath.Join(certs, n+"-key.pem"), "-listen", "127.0.0.1:0", "-model", eeDir}
+	}
+	o.progress("  %s: starting party 1 and party 0 processes", lm.name)
+	p1, err := startParty(1, tls(1)...)
+	if err != nil {
+		return nil, err
+	}
+	defer p1.stop()
+	p0, err := startParty(0, append(tls(0), "-peer", p1.addr)...)
+	if err != nil {
+		return nil, err
+	}
+	defer p0.stop()
+	addrs := [2]string{p0.addr, p1.addr}
+
+	var pts []latencyPoint
+	for _, L := range lm.lens {
+		p, err := measurePoint(m, em, key, L, lm.decode, fx, addrs, creds)
+		if err != nil {
+			return nil, fmt.Errorf("length %d: %w (party 0: %s; party 1: %s)", L, err, tail(p0.log()), tail(p1.log()))
+		}
+		p.Model, p.Weights = lm.name, weights
+		o.progress("  %s, %d tokens: plain prefill %.1f ms, decode %.2f ms/token; HSS-EE prefill %.0f ms wall (online %.0f, dealer %.0f), decode %.1f ms/token wall (online %.1f)",
+			lm.name, L, p.PlainPrefillMS, p.PlainDecodeMS, p.PrefillWallMS, p.PrefillOnlineMS, p.PrefillOfflineMS, p.DecodeWallMS, p.DecodeOnlineMS)
+		pts = append(pts, p)
+	}
+	return pts, nil
+}
+
+func tail(s string) string {
+	if len(s) > 600 {
+		return "…" + s[len(s)-600:]
+	}
+	return s
+}
+
+func measurePoint(m, em *model.Model, key *ee.Key, L, decode int, fx hss.Fixed, addrs [2]string, creds *party.Credentials) (latencyPoint, error) {
+	c := m.Config
+	p := latencyPoint{Len: L, Decode: decode, PrefillMACs: macs(c, L, 0)}
+	for i := range decode {
+		p.DecodeMACs += macs(c, 1, L+i) / float64(decode)
+	}
+	rng := mrand.New(mrand.NewPCG(uint64(L), 11))
+	prompt := make([]int, L)
+	for i := range prompt {
+		prompt[i] = rng.IntN(c.VocabSize)
+	}
+	if c.BOS >= 0 {
+		prompt[0] = c.BOS
+	}
+	// Plain: median of 3.
+	r, err := model.NewRunnerThreads(m, L+decode, 0)
+	if err != nil {
+		return p, err
+	}
+	defer r.Close()
+	var pre, dec []float64
+	var plainFirst []float32
+	var ids []int
+	for range 3 {
+		r.Reset()
+		t := time.Now()
+		l, err := r.Forward(prompt)
+		if err != nil {
+			return p, err
+		}
+		pre = append(pre, msSince(t))
+		plainFirst = slices.Clone(l)
+		ids = ids[:0]
+		t = time.Now()
+		for range decode {
+			id := model.Argmax(l)
+			ids = append(ids, id)
+			if l, err = r.Forward([]int{id}); err != nil {
+				return p, err
+			}
+		}
+		dec = append(dec, msSince(t)/float64(decode))
+	}
+	p.PlainPrefillMS, p.PlainDecodeMS = round(median(pre), 3), round(median(dec), 4)
+
+	// HSS-EE over the deployed parties.
+	pc, err := party.Dial(addrs, creds)
+	if err != nil {
+		return p, err
+	}
+	defer pc.Close()
+	if err := pc.Open(party.Session{Fingerprint: model.Fingerprint(em), Frac: fx.Frac, MaxSeq: L + decode}); err != nil {
+		return p, err
+	}
+	h, err := infer.NewHSSWith(em, fx, L+decode, rand.Reader, pc)
+	if err != nil {
+		return p, err
+	}
+	enc, err := key.EncryptIDs(prompt)
+	if err != nil {
+		return p, err
+	}
+	t := time.Now()
+	logits, err := h.Forward(enc)
+	if err != nil {
+		return p, err
+	}
+	p.PrefillWallMS = round(msSince(t), 1)
+	lc := h.Last()
+	p.PrefillOnlineMS, p.PrefillOfflineMS = round(ms(lc.Online), 1), round(ms(lc.Offline), 1)
+	p.PrefillCost = costJSON{lc.OnlineBytes, lc.Rounds, lc.DealerBytes}
+	if logits, err = key.DecryptLogits(logits); err != nil {
+		return p, err
+	}
+	for i, v := range logits {
+		p.MaxAbsDiff = max(p.MaxAbsDiff, math.Abs(float64(v)-float64(plainFirst[i])))
+	}
+	p.MaxAbsDiff = round(p.MaxAbsDiff, 5)
+	// Decode the plain run's greedy ids, so both walk the same positions.
+	var d infer.Costs
+	t = time.Now()
+	for _, id := range ids {
+		e, err := key.EncryptIDs([]int{id})
+		if err != nil {
+			return p, err
+		}
+		if _, err := h.Forward(e); err != nil {
+			return p, err
+		}
+		d = d.Add(h.Last())
+	}
+	n := float64(decode)
+	p.DecodeWallMS = round(msSince(t)/n, 2)
+	p.DecodeOnlineMS, p.DecodeOfflineMS = round(ms(d.Online)/n, 2), round(ms(d.Offline)/n, 2)
+	p.DecodeCost = costJSON{d.OnlineBytes / int64(decode), d.Rounds / int64(decode), d.DealerBytes / int64(decode)}
+	return p, nil
+}
+
+func ms(d time.Duration) float64     { return float64(d.Nanoseconds()) / 1e6 }
+func msSince(t time.Time) float64    { return ms(time.Since(t)) }
+func round(x float64, d int) float64 { p := math.Pow(10, float64(d)); return math.Round(x*p) / p }
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

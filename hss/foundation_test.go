@@ -403,3 +403,32 @@ func TestChiSquareUniform(t *testing.T) {
 		t.Fatalf("skewed data scored %v", c)
 	}
 }
+
+// TestWithLinkSubMillisecond: simulated LAN rounds (0.5 ms RTT) last at
+// least their one-way delay each, and are not rounded up to the timer's
+// millisecond granularity (logged; the bound is asserted only from below,
+// since a loaded machine may deschedule the waiter).
+func TestWithLinkSubMillisecond(t *testing.T) {
+	a, b := Pipe()
+	const rtt, rounds = 500 * time.Microsecond, 100
+	la, lb := WithLink(a, rtt, 0), WithLink(b, rtt, 0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range rounds {
+			lb.Exchange([]byte{2})
+		}
+	}()
+	start := time.Now()
+	for range rounds {
+		if _, err := la.Exchange([]byte{1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	el := time.Since(start)
+	<-done
+	if el < rounds*rtt/2 {
+		t.Fatalf("%d rounds took %v, less than %v", rounds, el, rounds*rtt/2)
+	}
+	t.Logf("%d rounds at %v RTT: %v (%.2f ms per round, 0.25 ms asked)", rounds, rtt, el, el.Seconds()*1e3/rounds)
+}

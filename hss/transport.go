@@ -2,6 +2,7 @@ package hss
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -116,10 +117,25 @@ func (l *link) Exchange(send []byte) ([]byte, error) {
 		bits := 8 * float64(max(len(send), len(recv)))
 		d += time.Duration(bits / l.bps * float64(time.Second))
 	}
-	if rest := d - time.Since(start); rest > 0 {
+	waitUntil(start.Add(d))
+	return recv, nil
+}
+
+// sleepSlack is how much later than asked time.Sleep may return on a busy
+// machine (measured: a 250 µs sleep took about 1.1 ms on a 2-vCPU VM).
+const sleepSlack = 1500 * time.Microsecond
+
+// waitUntil returns at deadline: it sleeps while more than sleepSlack is
+// left and yields the processor in a loop for the rest, so simulated LAN
+// delays of a fraction of a millisecond are not rounded up to the timer's
+// granularity.
+func waitUntil(deadline time.Time) {
+	if rest := time.Until(deadline) - sleepSlack; rest > 0 {
 		time.Sleep(rest)
 	}
-	return recv, nil
+	for time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
 }
 
 // Close closes the wrapped transport if it can be closed.

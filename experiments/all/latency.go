@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/hssee/hssee/experiments/internal/stats"
 	"math"
 	mrand "math/rand/v2"
 	"os"
@@ -415,18 +416,8 @@ func measurePoint(m, em *model.Model, key *ee.Key, L, decode int, fx hss.Fixed, 
 	return p, nil
 }
 
-func ms(d time.Duration) float64     { return float64(d.Nanoseconds()) / 1e6 }
-func msSince(t time.Time) float64    { return ms(time.Since(t)) }
-func round(x float64, d int) float64 { p := math.Pow(10, float64(d)); return math.Round(x*p) / p }
+func ms(d time.Duration) float64  { return float64(d.Nanoseconds()) / 1e6 }
+func msSince(t time.Time) float64 { return ms(time.Since(t)) }
 
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+// round and median are the shared report helpers (experiments/internal/stats).
+var round, median = stats.Round, stats.Median

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/hssee/hssee/experiments/internal/stats"
 	"io"
 	"math"
 	mrand "math/rand/v2"
@@ -341,11 +342,11 @@ func measure(van, er *model.Runner, key *ee.Key, prompt []int, cfg config) (*mod
 			}
 		}
 	}
-	mv, me := median(vt), median(et)
+	mv, me := stats.Median(vt), stats.Median(et)
 	return &modeResult{
-		VanillaMS: round(mv, 3), EEMS: round(me, 3), OverheadPct: round((me/mv-1)*100, 2),
-		VanillaDecodeTokS: round(float64(cfg.decode)/(median(vd)/1e3), 1),
-		EEDecodeTokS:      round(float64(cfg.decode)/(median(ed)/1e3), 1),
+		VanillaMS: stats.Round(mv, 3), EEMS: stats.Round(me, 3), OverheadPct: stats.Round((me/mv-1)*100, 2),
+		VanillaDecodeTokS: stats.Round(float64(cfg.decode)/(stats.Median(vd)/1e3), 1),
+		EEDecodeTokS:      stats.Round(float64(cfg.decode)/(stats.Median(ed)/1e3), 1),
 	}, nil
 }
 
@@ -390,23 +391,9 @@ func fidelity(er *model.Runner, key *ee.Key, cases []fidelityCase, vanCont [][]i
 		}
 	}
 	mr.PositionsCompared = total
-	mr.TokenAgreementPct = round(100*float64(agree)/float64(total), 4)
+	mr.TokenAgreementPct = stats.Round(100*float64(agree)/float64(total), 4)
 	mr.MaxAbsLogitDiff, _ = strconv.ParseFloat(fmt.Sprintf("%.3g", mr.MaxAbsLogitDiff), 64)
 	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func round(x float64, digits int) float64 {
-	p := math.Pow(10, float64(digits))
-	return math.Round(x*p) / p
-}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/hssee/hssee/experiments/internal/stats"
 	"io"
 	mrand "math/rand/v2"
 	"os"
@@ -155,7 +156,7 @@ func run(c config, w io.Writer) (*result, error) {
 		}
 		dec = append(dec, ms(time.Since(start))/float64(c.decode))
 	}
-	res.PlainPrefillMS, res.PlainDecodeMS = round(median(pre), 3), round(median(dec), 4)
+	res.PlainPrefillMS, res.PlainDecodeMS = stats.Round(stats.Median(pre), 3), stats.Round(stats.Median(dec), 4)
 
 	// HSS-EE.
 	var t0, t1 hss.Transport = hss.Pipe()
@@ -171,7 +172,7 @@ func run(c config, w io.Writer) (*result, error) {
 		return nil, err
 	}
 	p := h.Last()
-	res.HSSPrefillMS, res.HSSPrefillOffMS = round(ms(p.Online), 3), round(ms(p.Offline), 3)
+	res.HSSPrefillMS, res.HSSPrefillOffMS = stats.Round(ms(p.Online), 3), stats.Round(ms(p.Offline), 3)
 	res.PrefillOnlineB, res.PrefillRounds, res.PrefillDealerB = p.OnlineBytes, p.Rounds, p.DealerBytes
 	for i, v := range logits {
 		res.MaxAbsLogitDiff = max(res.MaxAbsLogitDiff, abs(float64(v)-float64(plainFirst[i])))
@@ -184,14 +185,14 @@ func run(c config, w io.Writer) (*result, error) {
 		d = d.Add(h.Last())
 	}
 	n := int64(c.decode)
-	res.HSSDecodeMS = round(ms(d.Online)/float64(n), 3)
-	res.HSSDecodeOffMS = round(ms(d.Offline)/float64(n), 3)
+	res.HSSDecodeMS = stats.Round(ms(d.Online)/float64(n), 3)
+	res.HSSDecodeOffMS = stats.Round(ms(d.Offline)/float64(n), 3)
 	res.DecodeOnlineB, res.DecodeRounds, res.DecodeDealerB = d.OnlineBytes/n, d.Rounds/n, d.DealerBytes/n
-	res.PrefillRatio = round(res.HSSPrefillMS/res.PlainPrefillMS, 1)
-	res.DecodeRatio = round(res.HSSDecodeMS/res.PlainDecodeMS, 1)
-	res.PrefillRatioAll = round((res.HSSPrefillMS+res.HSSPrefillOffMS)/res.PlainPrefillMS, 1)
-	res.DecodeRatioAll = round((res.HSSDecodeMS+res.HSSDecodeOffMS)/res.PlainDecodeMS, 1)
-	res.MaxAbsLogitDiff = round(res.MaxAbsLogitDiff, 5)
+	res.PrefillRatio = stats.Round(res.HSSPrefillMS/res.PlainPrefillMS, 1)
+	res.DecodeRatio = stats.Round(res.HSSDecodeMS/res.PlainDecodeMS, 1)
+	res.PrefillRatioAll = stats.Round((res.HSSPrefillMS+res.HSSPrefillOffMS)/res.PlainPrefillMS, 1)
+	res.DecodeRatioAll = stats.Round((res.HSSDecodeMS+res.HSSDecodeOffMS)/res.PlainDecodeMS, 1)
+	res.MaxAbsLogitDiff = stats.Round(res.MaxAbsLogitDiff, 5)
 
 	link := "in-memory transport"
 	if c.rtt > 0 || c.mbps > 0 {
@@ -229,20 +230,3 @@ func abs(x float64) float64 {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func round(x float64, digits int) float64 {
-	p := 1.0
-	for range digits {
-		p *= 10
-	}
-	return float64(int64(x*p+0.5)) / p
-}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/hssee/hssee/experiments/internal/stats"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -147,7 +148,7 @@ func run(preset, path string, seed uint64, promptLen, decode, threads, runs int)
 		dec = append(dec, float64(decode)/d.Seconds())
 	}
 	res := result{
-		Model: name, PrefillTokS: round1(median(pre)), DecodeTokS: round1(median(dec)),
+		Model: name, PrefillTokS: stats.Round(stats.Median(pre), 1), DecodeTokS: stats.Round(stats.Median(dec), 1),
 		Threads: runtime.GOMAXPROCS(0), PromptLen: promptLen, Decode: decode, Runs: runs,
 		Kernel: f32.Impl(), Params: c.WeightCount(),
 	}
@@ -161,14 +162,3 @@ func run(preset, path string, seed uint64, promptLen, decode, threads, runs int)
 	fmt.Printf("decode     %6d tokens  %10.1f tok/s  (min %.1f, max %.1f)\n", decode, res.DecodeTokS, slices.Min(dec), slices.Max(dec))
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func round1(x float64) float64 { return float64(int64(x*10+0.5)) / 10 }

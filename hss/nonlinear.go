@@ -357,11 +357,16 @@ func evalLin(d *fss.DPFKeys, part *lutPart, xh, lin []uint64) {
 		ra[q], rb[q] = ta[w-1-q], tb[w-1-q]
 	}
 	fss.ParallelFor(len(lin), func(wk *fss.Worker, lo, hi int) {
+		// The windows of the chunk's elements are expanded together (fss.Worker.EvalWindowLinBatch).
+		los, xs, v := make([]uint64, hi-lo), make([]uint64, hi-lo), make([]uint64, hi-lo)
 		for i := lo; i < hi; i++ {
 			idx := (xh[i] >> part.k) & Mask(part.m)
-			// Cannot fail: widths, payload and window sizes were checked against the key.
-			v, _ := wk.EvalWindowLin(d, i, idx-uint64(whi-1), ra, rb, xh[i]&Mask(part.k))
-			lin[i] += v
+			los[i-lo], xs[i-lo] = idx-uint64(whi-1), xh[i]&Mask(part.k)
+		}
+		// Cannot fail: widths, payload and window sizes were checked against the key.
+		_ = wk.EvalWindowLinBatch(d, lo, los, ra, rb, xs, v)
+		for i := lo; i < hi; i++ {
+			lin[i] += v[i-lo]
 		}
 	})
 }

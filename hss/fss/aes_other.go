@@ -9,3 +9,6 @@ func mmoWith(_ *roundKeys, c interface{ Encrypt(dst, src []byte) }, dst, src []b
 }
 
 func mmoFixed(dst, src []block) { mmoGeneric(fixedCipher, dst, src) }
+
+// useVAES is false: no AVX-512 VAES path here.
+var useVAES = false

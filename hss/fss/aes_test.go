@@ -44,7 +44,7 @@ func TestAESKnownAnswer(t *testing.T) {
 // TestMMOAsmMatchesGeneric compares the batch path (assembly where available) with crypto/aes on
 // random blocks, for every length up to 40 (full eight-block groups and tails), in place and not.
 func TestMMOAsmMatchesGeneric(t *testing.T) {
-	t.Logf("AES-NI assembly in use: %v", useAESNI)
+	t.Logf("AES-NI assembly in use: %v, VAES: %v", useAESNI, useVAES)
 	r := rand.New(rand.NewPCG(1, 2))
 	for n := 0; n <= 40; n++ {
 		src := make([]block, n)

@@ -14,6 +14,8 @@ type Worker struct {
 	lt  [2][]uint64
 	lb  []block
 	cur int
+	ws  []winState // batched window expansion: per-element state
+	pad []uint64   // and its padded tables (linPad)
 }
 
 // level returns buffer which (0: current, 1: next) of the window expansion with room for n nodes.

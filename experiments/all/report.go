@@ -210,7 +210,7 @@ func reportNetwork(m *md, r *results, dir string) error {
 	}
 	m.p("## 3. Network: simulated links")
 	m.p("")
-	m.p("`%s`, experiment 3, runs `go run ./experiments/hssbench -json` with `-rtt`/`-mbps`: both parties in one process over an in-memory pipe wrapped by `hss.WithLink` (every round waits RTT/2 plus the larger direction's bytes over the bandwidth); dealer in the client. *Modelled* = the in-memory run's online time + rounds·RTT/2 + (online bytes/2)·8/bandwidth — the model experiment 6 uses. On this machine `time.Sleep(250µs)` lasts %.2f ms on average, so the simulator cannot delay a round by less than that: the measured LAN rows (one-way delay 0.25 ms) are inflated by the simulator, and the modelled column is what the link itself adds.", r.Command, n.SleepFloorMS)
+	m.p("`%s`, experiment 3, runs `go run ./experiments/hssbench -json` with `-rtt`/`-mbps`: both parties in one process over an in-memory pipe wrapped by `hss.WithLink` (every round waits RTT/2 plus the larger direction's bytes over the bandwidth); dealer in the client. *Modelled* = the in-memory run's online time + rounds·RTT/2 + (online bytes/2)·8/bandwidth — the model experiment 6 uses. On this machine `time.Sleep(250µs)` lasts %.2f ms on average; `hss.WithLink` therefore sleeps only while more than 1.5 ms is left and yields the processor until the deadline for the rest, so sub-millisecond LAN delays are simulated as asked (compare measured and modelled columns).", r.Command, n.SleepFloorMS)
 	m.p("")
 	m.p("| series | link | prefill online ms (measured) | prefill (modelled) | decode online ms/token (measured) | decode (modelled) | decode rounds/token | decode online bytes/token | plain decode ms/token |")
 	m.p("|---|---|---:|---:|---:|---:|---:|---:|---:|")

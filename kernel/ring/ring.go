@@ -179,6 +179,12 @@ func block(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
 // w, and a single stream reads memory fastest) and the last n%4 columns. The slicing bounds-checks
 // every row the assembly reads or writes.
 func block512(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
+	blockKernels(dst, x, w, k, n, i0, i1, j0, j1, gemm4x4AVX512, dotAVX512)
+}
+
+// blockKernels is block512's loop for either weight type, over its 4×4 kernel and dot product.
+func blockKernels[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int,
+	gemm func(x *uint64, ldx int, w *W, ldw int, k int, dst *uint64, ldd int), dot func(x *uint64, w *W, k int) uint64) {
 	j4 := j0 + (j1-j0)&^3
 	i := i0
 	for ; i+4 <= i1; i += 4 {
@@ -186,18 +192,18 @@ func block512(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
 		for j := j0; j < j4; j += 4 {
 			wj := w[j*k : (j+4)*k]
 			d := dst[i*n+j : (i+3)*n+j+4]
-			gemm4x4AVX512(&xi[0], k, &wj[0], k, k, &d[0], n)
+			gemm(&xi[0], k, &wj[0], k, k, &d[0], n)
 		}
 		for ii := i; ii < i+4; ii++ {
 			for j := j4; j < j1; j++ {
-				dst[ii*n+j] = dotAVX512(&x[ii*k : (ii+1)*k][0], &w[j*k : (j+1)*k][0], k)
+				dst[ii*n+j] = dot(&x[ii*k : (ii+1)*k][0], &w[j*k : (j+1)*k][0], k)
 			}
 		}
 	}
 	for ; i < i1; i++ {
 		xi := x[i*k : (i+1)*k]
 		for j := j0; j < j1; j++ {
-			dst[i*n+j] = dotAVX512(&xi[0], &w[j*k : (j+1)*k][0], k)
+			dst[i*n+j] = dot(&xi[0], &w[j*k : (j+1)*k][0], k)
 		}
 	}
 }
@@ -305,27 +311,7 @@ func blockW32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
 // block512W32 is block512 with int32 weights: the kernels load w with VPMOVSXDQ (8 int32 to 8
 // sign-extended int64 lanes) and multiply with VPMULLQ as before.
 func block512W32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
-	j4 := j0 + (j1-j0)&^3
-	i := i0
-	for ; i+4 <= i1; i += 4 {
-		xi := x[i*k : (i+4)*k]
-		for j := j0; j < j4; j += 4 {
-			wj := w[j*k : (j+4)*k]
-			d := dst[i*n+j : (i+3)*n+j+4]
-			gemm4x4W32AVX512(&xi[0], k, &wj[0], k, k, &d[0], n)
-		}
-		for ii := i; ii < i+4; ii++ {
-			for j := j4; j < j1; j++ {
-				dst[ii*n+j] = dotW32AVX512(&x[ii*k : (ii+1)*k][0], &w[j*k : (j+1)*k][0], k)
-			}
-		}
-	}
-	for ; i < i1; i++ {
-		xi := x[i*k : (i+1)*k]
-		for j := j0; j < j1; j++ {
-			dst[i*n+j] = dotW32AVX512(&xi[0], &w[j*k : (j+1)*k][0], k)
-		}
-	}
+	blockKernels(dst, x, w, k, n, i0, i1, j0, j1, gemm4x4W32AVX512, dotW32AVX512)
 }
 
 // blockAVX2W32 is blockAVX2 with int32 weights (VPMOVSXDQ loads, then the same partial products).

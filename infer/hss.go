@@ -70,6 +70,7 @@ type HSS struct {
 	total   Costs
 	broken  error
 	pending chan *material // a prefetched pass, or nil
+	passes  uint64         // passes run so far
 }
 
 // material is the dealer's output for one pass.
@@ -79,6 +80,7 @@ type material struct {
 	bytes      int64
 	took       time.Duration
 	err        error
+	preloadErr error // sending it ahead to the parties failed
 }
 
 // deal1 runs the dealer's walk for a pass of rows positions at pos0.
@@ -114,6 +116,9 @@ func (h *HSS) material(rows, pos0 int) *material {
 		if mt.err == nil && mt.rows == rows && mt.pos0 == pos0 {
 			return mt
 		}
+		if mt.preloadErr != nil {
+			return &material{err: mt.preloadErr}
+		}
 		h.deal.Truncate(pos0)
 	}
 	return h.deal1(rows, pos0)
@@ -123,6 +128,7 @@ func (h *HSS) material(rows, pos0 int) *material {
 // positions, party 0's input share as a seed (hss.ExpandShare), party 1's
 // input share, and each party's dealer material in consumption order.
 type Pass struct {
+	Index      uint64 // passes run before this one in the session
 	Rows, Pos0 int
 	Seed0      [32]byte
 	In1        []uint64
@@ -135,6 +141,14 @@ type Pass struct {
 // in this process; the deployed form talks to two servers.
 type Parties interface {
 	Forward(p *Pass) (out [2][]uint64, traffic hss.Stats, err error)
+}
+
+// Preloader is implemented by Parties that can take a pass's material
+// ahead of the pass (while an earlier one runs); HSS.Prefetch uses it to
+// send the next decode step's material during the current step. A pass
+// whose material was sent ahead for another shape must replace it.
+type Preloader interface {
+	Preload(index uint64, keys [2][]hss.MarshalKey) error
 }
 
 // Local runs both parties in this process over a transport pair, each with
@@ -311,10 +325,16 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 	// Online: both parties, while the dealer prepares the next decode step.
 	if h.Prefetch && pos0+n < h.maxSeq {
 		h.pending = make(chan *material, 1)
-		go func(next chan<- *material, pos int) { next <- h.deal1(1, pos) }(h.pending, pos0+n)
+		go func(next chan<- *material, pos int, index uint64) {
+			mt := h.deal1(1, pos)
+			if pl, ok := h.parties.(Preloader); ok && mt.err == nil {
+				mt.preloadErr = pl.Preload(index, mt.keys)
+			}
+			next <- mt
+		}(h.pending, pos0+n, h.passes+1)
 	}
 	start := time.Now()
-	out, traffic, err := h.parties.Forward(&Pass{Rows: n, Pos0: pos0, Seed0: seed, In1: x1, Keys: mt.keys})
+	out, traffic, err := h.parties.Forward(&Pass{Index: h.passes, Rows: n, Pos0: pos0, Seed0: seed, In1: x1, Keys: mt.keys})
 	if err != nil {
 		h.broken = err
 		return nil, fmt.Errorf("infer: hss: %w", err)
@@ -337,6 +357,7 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 		logits[i] = float32(f)
 	}
 	h.pos += n
+	h.passes++
 	h.last, h.total = cost, h.total.Add(cost)
 	return logits, nil
 }

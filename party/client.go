@@ -88,6 +88,9 @@ type Client struct {
 	vocab int
 	err   error
 
+	mu        sync.Mutex
+	preloaded map[uint64]*preload // passes whose material went ahead (Preload)
+
 	// OpenTimeout bounds Open (default 30 s).
 	OpenTimeout time.Duration
 	// OnProgress, when set, is called from Forward while a pass runs.
@@ -158,9 +161,67 @@ func (c *Client) Open(s Session) error {
 	return nil
 }
 
-// Forward implements infer.Parties: it uploads each party's material and
-// submits its input share concurrently, and collects the output shares.
-// After an error the session is unusable.
+// preload is material uploaded ahead of its pass.
+type preload struct {
+	keys [2][]hss.MarshalKey
+	done chan struct{}
+	err  error
+}
+
+// Preload implements infer.Preloader: it uploads both parties' material for
+// pass index (at most two passes ahead of the next one to run) while an
+// earlier pass may still be running, so that pass does not wait for it.
+func (c *Client) Preload(index uint64, keys [2][]hss.MarshalKey) error {
+	pl := &preload{keys: keys, done: make(chan struct{})}
+	c.mu.Lock()
+	if c.preloaded == nil {
+		c.preloaded = map[uint64]*preload{}
+	}
+	c.preloaded[index] = pl
+	c.mu.Unlock()
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.upload(i, index, keys[i]); err != nil {
+				errs[i] = describe(c.who(i), err)
+			}
+		}()
+	}
+	wg.Wait()
+	pl.err = errors.Join(errs[0], errs[1])
+	close(pl.done)
+	return pl.err
+}
+
+// preloadedFor reports how pass index's material stands: uploaded ahead
+// with exactly these keys (skip the upload), uploaded ahead with other
+// keys (replace it before the pass starts), or not at all.
+func (c *Client) preloadedFor(index uint64, keys [2][]hss.MarshalKey) (same, other bool, err error) {
+	c.mu.Lock()
+	pl := c.preloaded[index]
+	delete(c.preloaded, index)
+	c.mu.Unlock()
+	if pl == nil {
+		return false, false, nil
+	}
+	<-pl.done
+	if pl.err != nil {
+		return false, false, pl.err
+	}
+	for i := range 2 {
+		if len(pl.keys[i]) != len(keys[i]) || (len(keys[i]) > 0 && pl.keys[i][0] != keys[i][0]) {
+			return false, true, nil
+		}
+	}
+	return true, false, nil
+}
+
+// Forward implements infer.Parties: it uploads each party's material
+// (unless Preload sent it ahead) and submits its input share concurrently,
+// and collects the output shares. After an error the session is unusable.
 func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 	var out [2][]uint64
 	if c.err != nil {
@@ -171,6 +232,23 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 	}
 	if len(p.In1) != p.Rows*c.dim {
 		return out, hss.Stats{}, errors.New("party: client: input share of the wrong length")
+	}
+	if p.Index != c.pass {
+		return out, hss.Stats{}, fmt.Errorf("party: client: pass %d submitted, the session is at pass %d", p.Index, c.pass)
+	}
+	skipUpload, replace, err := c.preloadedFor(c.pass, p.Keys)
+	if err != nil {
+		c.err = fmt.Errorf("party: pass %d: material sent ahead: %w", c.pass, err)
+		return out, hss.Stats{}, c.err
+	}
+	if replace { // the pass must not start on the material sent ahead
+		for i := range 2 {
+			if err := c.upload(i, c.pass, p.Keys[i]); err != nil {
+				c.err = fmt.Errorf("party: pass %d: %w", c.pass, describe(c.who(i), err))
+				return out, hss.Stats{}, c.err
+			}
+		}
+		skipUpload = true
 	}
 	var traffic [2]*pb.Traffic
 	var rounds [2]int64
@@ -195,7 +273,10 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			if err := c.upload(i, p.Keys[i]); err != nil {
+			if skipUpload {
+				return
+			}
+			if err := c.upload(i, c.pass, p.Keys[i]); err != nil {
 				fail(i, err)
 			}
 		}()
@@ -233,8 +314,8 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 	return out, st, nil
 }
 
-func (c *Client) upload(i int, keys []hss.MarshalKey) error {
-	md := metadata.Pairs(mdSession, c.id.String(), mdPass, strconv.FormatUint(c.pass, 10))
+func (c *Client) upload(i int, index uint64, keys []hss.MarshalKey) error {
+	md := metadata.Pairs(mdSession, c.id.String(), mdPass, strconv.FormatUint(index, 10))
 	up, err := pb.NewSessionClient(c.conns[i]).Upload(metadata.NewOutgoingContext(c.ctx, md))
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package party
 
 import (
 	"context"
+	"math"
 	"net"
 	"slices"
 	"strings"
@@ -428,4 +429,61 @@ func TestHealthAndShutdown(t *testing.T) {
 	if _, err := e.Forward([]int{1}); err == nil {
 		t.Fatal("a pass after shutdown succeeded")
 	}
+}
+
+// TestPreload: with HSS.Prefetch the client sends each decode step's
+// material ahead, during the previous pass (Client.Preload); the logits are
+// exactly the in-process ones, and a pass of another shape than the one
+// prefetched (two tokens after a decode step) replaces the material sent
+// ahead and still matches the plain model.
+func TestPreload(t *testing.T) {
+	m := testModel(t, 3)
+	pki := testPKI(t)
+	p := startPair(t, m, m, pki, pki, nil)
+	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	seed := [32]byte{9}
+	local, err := infer.NewHSS(m, fx, testSeq, hss.NewPRG(seed), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := steps(t, local)
+	c := openClient(t, p, m)
+	remote, err := infer.NewHSSWith(m, fx, testSeq, hss.NewPRG(seed), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote.Prefetch = true
+	got := steps(t, remote)
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Fatalf("pass %d: preloaded remote logits differ from in-process", i)
+		}
+	}
+	// Another shape than prefetched: the material sent ahead is replaced.
+	plain, err := model.NewRunner(m, testSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	for _, ids := range [][]int{{1, 40, 7, 300}, {5}, {77}, {3, 9}, {11}} {
+		w, err := plain.Forward(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) == 2 || ids[0] == 11 {
+			l, err := remote.Forward(ids)
+			if err != nil {
+				t.Fatalf("pass after a mismatched prefetch: %v", err)
+			}
+			var d float64
+			for i := range l {
+				d = max(d, math.Abs(float64(l[i]-w[i])))
+			}
+			if d > 0.05 {
+				t.Fatalf("|HSS − plain| = %.4f after replacing prefetched material", d)
+			}
+		}
+	}
+	c.Close()
+	waitSessions(t, p, 0)
 }

@@ -567,13 +567,10 @@ func (h *sessionService) Upload(stream pb.Session_UploadServer) error {
 		return status.Error(codes.InvalidArgument, "malformed pass index")
 	}
 	ss.mu.Lock()
-	next, dup := ss.nextPass, ss.material[pass] != nil
+	next := ss.nextPass
 	ss.mu.Unlock()
-	switch {
-	case pass < next || pass > next+2:
+	if pass < next || pass > next+2 {
 		return status.Errorf(codes.InvalidArgument, "material for pass %d, expected pass %d..%d", pass, next, next+2)
-	case dup:
-		return status.Errorf(codes.AlreadyExists, "material for pass %d already uploaded", pass)
 	}
 	ss.touch(1)
 	defer ss.touch(-1)
@@ -583,10 +580,13 @@ func (h *sessionService) Upload(stream pb.Session_UploadServer) error {
 		return rpcError(stream.Context(), "material", err)
 	}
 	ss.mu.Lock()
-	if ss.material == nil || pass < ss.nextPass || ss.material[pass] != nil {
+	if ss.material == nil || pass < ss.nextPass {
 		ss.mu.Unlock()
 		return status.Error(codes.Aborted, "session moved on or closed during upload")
 	}
+	// Material for a pass that has not started may be replaced: a client
+	// that uploaded ahead for a pass of another shape sends the right one
+	// before it submits the pass.
 	if keys == nil {
 		keys = []hss.MarshalKey{}
 	}

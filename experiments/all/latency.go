@@ -376,6 +376,7 @@ func measurePoint(m, em *model.Model, key *ee.Key, L, decode int, fx hss.Fixed, 
 	if err != nil {
 		return p, err
 	}
+	h.Prefetch = true // as client generate runs deployed parties
 	enc, err := key.EncryptIDs(prompt)
 	if err != nil {
 		return p, err

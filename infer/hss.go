@@ -114,12 +114,13 @@ func (h *HSS) material(rows, pos0 int) *material {
 		mt := <-h.pending
 		h.pending = nil
 		if mt.err == nil && mt.rows == rows && mt.pos0 == pos0 {
+			// A failed Preload is reported by the Preloader's next Forward.
 			return mt
 		}
+		h.deal.Truncate(pos0)
 		if mt.preloadErr != nil {
 			return &material{err: mt.preloadErr}
 		}
-		h.deal.Truncate(pos0)
 	}
 	return h.deal1(rows, pos0)
 }
@@ -276,6 +277,16 @@ func NewHSSWith(m *model.Model, fx hss.Fixed, maxSeq int, rng io.Reader, parties
 
 // Pos is the number of positions in the parties' cache.
 func (h *HSS) Pos() int { return h.pos }
+
+// Close waits for a prefetch in progress (its material is discarded). The
+// engine is not usable afterwards.
+func (h *HSS) Close() {
+	if h.pending != nil {
+		<-h.pending
+		h.pending = nil
+	}
+	h.broken = errors.New("engine closed")
+}
 
 // MaxSeq is the capacity in positions.
 func (h *HSS) MaxSeq() int { return h.maxSeq }

@@ -2,6 +2,7 @@ package infer_test
 
 import (
 	"crypto/rand"
+	"errors"
 	"math"
 	mrand "math/rand/v2"
 	"slices"
@@ -279,5 +280,47 @@ func TestHSSPrefetch(t *testing.T) {
 		if d := maxDiff(lb, want); d > 0.05 {
 			t.Fatalf("step %d: |HSS − plain| %.4f", i, d)
 		}
+	}
+}
+
+// failingPreload is in-process parties whose Preload always fails.
+type failingPreload struct{ *infer.Local }
+
+func (failingPreload) Preload(uint64, [2][]hss.MarshalKey) error { return errors.New("preload failed") }
+
+// TestHSSPreloadFailure: a failed Preload surfaces as an error of the pass
+// it was for, and leaves the dealer in step with the parties.
+func TestHSSPreloadFailure(t *testing.T) {
+	m := scaledModel(t, tinyConfig(model.ArchLlama), 6)
+	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	l, err := infer.NewLocal(m, fx, m.Config.MaxSeqLen, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := infer.NewHSSWith(m, fx, 0, rand.Reader, failingPreload{l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Prefetch = true
+	plain := runner(t, m, 0)
+	if _, err := h.Forward([]int{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Forward([]int{3, 4}); err == nil || !strings.Contains(err.Error(), "preload failed") {
+		t.Fatalf("pass after a failed preload: %v", err)
+	}
+	h.Prefetch = false
+	got, err := h.Forward([]int{3, 4})
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	plain.Forward([]int{1, 2})
+	want, _ := plain.Forward([]int{3, 4})
+	if d := maxDiff(got, want); d > 0.05 {
+		t.Fatalf("|HSS − plain| = %.4f after a failed preload", d)
+	}
+	h.Close()
+	if _, err := h.Forward([]int{5}); err == nil {
+		t.Fatal("closed engine accepted a pass")
 	}
 }

@@ -316,27 +316,29 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 
 func (c *Client) upload(i int, index uint64, keys []hss.MarshalKey) error {
 	md := metadata.Pairs(mdSession, c.id.String(), mdPass, strconv.FormatUint(index, 10))
-	up, err := pb.NewSessionClient(c.conns[i]).Upload(metadata.NewOutgoingContext(c.ctx, md))
+	// Its own context: an upload abandoned on an error must not leave the
+	// server's handler waiting for more chunks.
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	up, err := pb.NewSessionClient(c.conns[i]).Upload(metadata.NewOutgoingContext(ctx, md))
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 0, ChunkSize)
-	flush := func() error {
-		for len(buf) >= ChunkSize {
-			if err := up.Send(&pb.MaterialChunk{Data: buf[:ChunkSize:ChunkSize]}); err != nil {
-				return err
-			}
-			buf = append(make([]byte, 0, ChunkSize), buf[ChunkSize:]...)
-		}
-		return nil
-	}
+	// Each key is marshalled onto buf and sent in ChunkSize slices; the
+	// tail shorter than a chunk moves to the front for the next key (Send
+	// has serialised a message when it returns, so buf can be reused).
+	var buf []byte
 	for _, k := range keys {
 		if buf, err = AppendKey(buf, k); err != nil {
 			return err
 		}
-		if err := flush(); err != nil {
-			return sendErr(up, err)
+		off := 0
+		for ; len(buf)-off >= ChunkSize; off += ChunkSize {
+			if err := up.Send(&pb.MaterialChunk{Data: buf[off : off+ChunkSize]}); err != nil {
+				return sendErr(up, err)
+			}
 		}
+		buf = append(buf[:0], buf[off:]...)
 	}
 	if len(buf) > 0 {
 		if err := up.Send(&pb.MaterialChunk{Data: buf}); err != nil {

@@ -248,6 +248,8 @@ type session struct {
 	material map[uint64][]hss.MarshalKey
 	matCh    chan struct{} // closed (and replaced) on each upload
 	nextPass uint64
+	started  uint64 // passes whose material a Run has taken (uploads for them are refused)
+	uploads  int    // material uploads in flight
 	link     *Link
 	linkCh   chan struct{} // closed when link is set
 
@@ -294,7 +296,7 @@ func (s *Server) free(ss *session, why string) {
 	if runner != nil {
 		runner.Close()
 	}
-	s.log.Info("session closed", "session", ss.id.String(), "why", why, "passes", passes,
+	s.log.Info("session closed", "session", ss.id.LogID(), "why", why, "passes", passes,
 		"age_ms", time.Since(ss.opened).Milliseconds())
 }
 
@@ -392,7 +394,7 @@ func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 			return nil, err
 		}
 	}
-	s.log.Info("session opened", "session", id.String(), "max_seq", maxSeq, "frac", fx.Frac)
+	s.log.Info("session opened", "session", id.LogID(), "max_seq", maxSeq, "frac", fx.Frac)
 	return &pb.OpenResponse{Party: uint32(s.cfg.ID), Mode: s.cfg.Mode, MaxSeq: uint32(maxSeq),
 		VocabSize: uint32(c.VocabSize), Dim: uint32(c.Dim)}, nil
 }
@@ -548,6 +550,11 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// maxUploads bounds a session's material uploads in flight at one party:
+// the client sends one per pass, at most two passes ahead (plus a
+// replacement), so more is a misbehaving client holding memory.
+const maxUploads = 4
+
 func (h *sessionService) Upload(stream pb.Session_UploadServer) error {
 	s := h.s
 	ss, err := s.sessionFromMD(stream.Context())
@@ -567,10 +574,20 @@ func (h *sessionService) Upload(stream pb.Session_UploadServer) error {
 		return status.Error(codes.InvalidArgument, "malformed pass index")
 	}
 	ss.mu.Lock()
-	next := ss.nextPass
+	next, started := ss.nextPass, ss.started
+	if ss.uploads >= maxUploads {
+		ss.mu.Unlock()
+		return status.Errorf(codes.ResourceExhausted, "more than %d material uploads in flight", maxUploads)
+	}
+	ss.uploads++
 	ss.mu.Unlock()
-	if pass < next || pass > next+2 {
-		return status.Errorf(codes.InvalidArgument, "material for pass %d, expected pass %d..%d", pass, next, next+2)
+	defer func() {
+		ss.mu.Lock()
+		ss.uploads--
+		ss.mu.Unlock()
+	}()
+	if pass < max(next, started) || pass > next+2 {
+		return status.Errorf(codes.InvalidArgument, "material for pass %d, expected pass %d..%d", pass, max(next, started), next+2)
 	}
 	ss.touch(1)
 	defer ss.touch(-1)
@@ -580,7 +597,7 @@ func (h *sessionService) Upload(stream pb.Session_UploadServer) error {
 		return rpcError(stream.Context(), "material", err)
 	}
 	ss.mu.Lock()
-	if ss.material == nil || pass < ss.nextPass {
+	if ss.material == nil || pass < ss.nextPass || pass < ss.started {
 		ss.mu.Unlock()
 		return status.Error(codes.Aborted, "session moved on or closed during upload")
 	}
@@ -699,13 +716,13 @@ func (h *sessionService) Run(stream pb.Session_RunServer) error {
 		ss.touch(-1)
 		if err != nil {
 			why = "pass failed"
-			s.log.Warn("pass failed", "session", ss.id.String(), "pass", p.index, "rows", p.rows, "pos0", p.pos0, "err", err)
+			s.log.Warn("pass failed", "session", ss.id.LogID(), "pass", p.index, "rows", p.rows, "pos0", p.pos0, "err", err)
 			if status.Code(err) == codes.Unknown {
 				err = status.Errorf(codes.Internal, "pass %d: %v", p.index, err)
 			}
 			return err
 		}
-		s.log.Debug("pass", "session", ss.id.String(), "pass", p.index, "rows", p.rows, "pos0", p.pos0,
+		s.log.Debug("pass", "session", ss.id.LogID(), "pass", p.index, "rows", p.rows, "pos0", p.pos0,
 			"ms", time.Since(start).Milliseconds(), "rounds", traffic.Rounds, "bytes_sent", traffic.BytesSent)
 		parts := chunks(out)
 		for i, c := range parts {
@@ -809,13 +826,15 @@ func (s *Server) waitMaterial(ss *session, index uint64) ([]hss.MarshalKey, *Lin
 	for {
 		ss.mu.Lock()
 		keys, ch, link := ss.material[index], ss.matCh, ss.link
-		ss.mu.Unlock()
 		if keys != nil && link != nil {
-			ss.mu.Lock()
+			// Taken under the same lock it was read: a replacement cannot
+			// slip in between, and no upload for this pass is taken after.
 			delete(ss.material, index)
+			ss.started = max(ss.started, index+1)
 			ss.mu.Unlock()
 			return keys, link, nil
 		}
+		ss.mu.Unlock()
 		if keys != nil {
 			ch = ss.linkCh
 		}
@@ -867,7 +886,7 @@ func (s *Server) passHSS(ss *session, p *pass, send func(*pb.RunResponse) error)
 	}()
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("internal error in pass", "session", ss.id.String(), "panic", fmt.Sprint(r))
+			s.log.Error("internal error in pass", "session", ss.id.LogID(), "panic", fmt.Sprint(r))
 			err = status.Error(codes.Internal, "internal error")
 			link.Close()
 		}

@@ -1,6 +1,7 @@
 package party
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -30,6 +31,13 @@ const (
 type SessionID [SessionIDLen]byte
 
 func (id SessionID) String() string { return hex.EncodeToString(id[:]) }
+
+// LogID names the session in logs: a short hash of the id, since the id
+// itself is the session's capability (Upload, Run and Close check it).
+func (id SessionID) LogID() string {
+	h := sha256.Sum256(append([]byte("hssee/party/session-log-id"), id[:]...))
+	return hex.EncodeToString(h[:6])
+}
 
 var errBadSession = errors.New("malformed session id")
 

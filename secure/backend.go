@@ -147,20 +147,6 @@ func (b *Party) Truncate(pos int) {
 	}
 }
 
-func batchShapes(xs, ys []Tensor) ([]hss.MatShape, error) {
-	if len(xs) != len(ys) {
-		return nil, fmt.Errorf("secure: matmul: %d and %d operands", len(xs), len(ys))
-	}
-	shapes := make([]hss.MatShape, len(xs))
-	for i := range xs {
-		if xs[i].Cols != ys[i].Rows {
-			return nil, fmt.Errorf("secure: matmul: inner dimensions %d and %d", xs[i].Cols, ys[i].Rows)
-		}
-		shapes[i] = hss.MatShape{M: xs[i].Rows, K: xs[i].Cols, N: ys[i].Cols}
-	}
-	return shapes, nil
-}
-
 func (b *Party) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	if heads < 1 || x.Rows%heads != 0 {
 		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)

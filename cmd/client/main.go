@@ -361,6 +361,7 @@ func generate(args []string, stdout, stderr io.Writer) error {
 		// The dealer runs here, the parties elsewhere: prepare each decode
 		// step's material while the parties run the previous one.
 		hssEng.Prefetch = true
+		defer hssEng.Close() // before the session closes (deferred earlier)
 		eng = hssEng
 	case mode == "hss":
 		if hssEng, err = infer.NewHSS(m, hss.Fixed{Frac: *frac}, 0, rng, nil, nil); err != nil {

@@ -188,6 +188,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	eng.Prefetch = true
+	defer eng.Close()
 	fmt.Fprint(stdout, *prompt)
 	req.OnText = func(s string) { fmt.Fprint(stdout, s) }
 	res, err := infer.Generate(eng, tok, key, req)

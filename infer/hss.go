@@ -71,7 +71,12 @@ type HSS struct {
 	broken  error
 	pending chan *material // a prefetched pass, or nil
 	passes  uint64         // passes run so far
+	last1   bool           // the next Forward is the last one: do not prefetch
 }
+
+// LastPass tells the engine that its next Forward is the last of a
+// generation, so Prefetch prepares nothing after it (Generate calls it).
+func (h *HSS) LastPass() { h.last1 = true }
 
 // material is the dealer's output for one pass.
 type material struct {
@@ -334,7 +339,7 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 	}
 
 	// Online: both parties, while the dealer prepares the next decode step.
-	if h.Prefetch && pos0+n < h.maxSeq {
+	if h.Prefetch && !h.last1 && pos0+n < h.maxSeq {
 		h.pending = make(chan *material, 1)
 		go func(next chan<- *material, pos int, index uint64) {
 			mt := h.deal1(1, pos)
@@ -344,6 +349,7 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 			next <- mt
 		}(h.pending, pos0+n, h.passes+1)
 	}
+	h.last1 = false
 	start := time.Now()
 	out, traffic, err := h.parties.Forward(&Pass{Index: h.passes, Rows: n, Pos0: pos0, Seed0: seed, In1: x1, Keys: mt.keys})
 	if err != nil {

@@ -324,3 +324,36 @@ func TestHSSPreloadFailure(t *testing.T) {
 		t.Fatal("closed engine accepted a pass")
 	}
 }
+
+// countingPreload counts Preload calls of in-process parties.
+type countingPreload struct {
+	*infer.Local
+	n int
+}
+
+func (c *countingPreload) Preload(uint64, [2][]hss.MarshalKey) error { c.n++; return nil }
+
+// TestGenerateLastPassNoPrefetch: generating N tokens under Prefetch
+// prepares the material of the N−1 decode steps and nothing after the last.
+func TestGenerateLastPassNoPrefetch(t *testing.T) {
+	m := tinyModel(t)
+	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	l, err := infer.NewLocal(m, fx, m.Config.MaxSeqLen, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := &countingPreload{Local: l}
+	h, err := infer.NewHSSWith(m, fx, 0, rand.Reader, cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Prefetch = true
+	res, err := infer.Generate(h, byteTok{}, nil, infer.Request{Prompt: "ab", N: 4, IgnoreEOS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.IDs) != 4 || cp.n != 3 {
+		t.Fatalf("%d ids, %d preloads; want 4 and 3", len(res.IDs), cp.n)
+	}
+	h.Close()
+}

@@ -29,6 +29,10 @@ type Engine interface {
 	MaxSeq() int
 }
 
+// lastPasser is an Engine that can be told that its next Forward is the
+// last of a generation (HSS: no next step's material to prefetch).
+type lastPasser interface{ LastPass() }
+
 // Request is one generation.
 type Request struct {
 	Prompt string
@@ -145,6 +149,9 @@ func Generate(eng Engine, tok tokenizer.Tokenizer, key *ee.Key, req Request) (*R
 		prev = id
 		if len(res.IDs) == req.N {
 			break
+		}
+		if f, ok := eng.(lastPasser); ok && len(res.IDs) == req.N-1 {
+			f.LastPass() // nothing follows this pass: no need to prepare one
 		}
 		logits, err = forward([]int{id})
 		res.Steps++

@@ -168,7 +168,7 @@ func block(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
 	case use512:
 		block512(dst, x, w, k, n, i0, i1, j0, j1)
 	case useAVX2:
-		blockAVX2(dst, x, w, k, n, i0, i1, j0, j1)
+		blockAVX2(dst, x, w, k, n, i0, i1, j0, j1, gemm2x2AVX2)
 	default:
 		blockGo(dst, x, w, k, n, i0, i1, j0, j1)
 	}
@@ -209,8 +209,10 @@ func blockKernels[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1
 }
 
 // blockAVX2 runs the AVX2 2×2 kernel over full 2×2 sub-blocks (adding the last k%4 products in Go)
-// and the Go 1×1 path over the last m%2 rows and n%2 columns.
-func blockAVX2(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
+// and the Go 1×1 path over the last m%2 rows and n%2 columns, for either weight type (int32 weights
+// are sign-extended: the kernel loads them with VPMOVSXDQ, Go converts them).
+func blockAVX2[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int,
+	gemm func(x *uint64, ldx int, w *W, ldw int, k int, dst *[4]uint64)) {
 	k4 := k &^ 3
 	i := i0
 	for ; i+2 <= i1; i += 2 {
@@ -219,12 +221,13 @@ func blockAVX2(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
 		for ; j+2 <= j1; j += 2 {
 			w0, w1 := w[j*k:(j+1)*k], w[(j+1)*k:(j+2)*k]
 			var s [4]uint64
-			gemm2x2AVX2(&x0[0], k, &w0[0], k, k4, &s)
+			gemm(&x0[0], k, &w0[0], k, k4, &s)
 			for l := k4; l < k; l++ {
-				s[0] += x0[l] * w0[l]
-				s[1] += x0[l] * w1[l]
-				s[2] += x1[l] * w0[l]
-				s[3] += x1[l] * w1[l]
+				c, d := uint64(w0[l]), uint64(w1[l])
+				s[0] += x0[l] * c
+				s[1] += x0[l] * d
+				s[2] += x1[l] * c
+				s[3] += x1[l] * d
 			}
 			dst[i*n+j], dst[i*n+j+1] = s[0], s[1]
 			dst[(i+1)*n+j], dst[(i+1)*n+j+1] = s[2], s[3]
@@ -243,8 +246,8 @@ func blockAVX2(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
 }
 
 // blockGo is the pure-Go path: a 2×2 register-blocked micro-kernel (four dot products share every
-// load; measured faster than 4×2, which spills registers on amd64).
-func blockGo(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
+// load; measured faster than 4×2, which spills registers on amd64), for either weight type.
+func blockGo[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int) {
 	i := i0
 	for ; i+2 <= i1; i += 2 {
 		x0, x1 := x[i*k:i*k+k], x[(i+1)*k:(i+1)*k+k]
@@ -267,27 +270,28 @@ func blockGo(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
 	}
 }
 
-func dot(a, b []uint64) uint64 {
+// dot is Σ a[l]·b[l] mod 2^64 (int32 weights sign-extended).
+func dot[W uint64 | int32](a []uint64, b []W) uint64 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 uint64
 	l := 0
 	for ; l+4 <= len(a); l += 4 {
-		s0 += a[l] * b[l]
-		s1 += a[l+1] * b[l+1]
-		s2 += a[l+2] * b[l+2]
-		s3 += a[l+3] * b[l+3]
+		s0 += a[l] * uint64(b[l])
+		s1 += a[l+1] * uint64(b[l+1])
+		s2 += a[l+2] * uint64(b[l+2])
+		s3 += a[l+3] * uint64(b[l+3])
 	}
 	for ; l < len(a); l++ {
-		s0 += a[l] * b[l]
+		s0 += a[l] * uint64(b[l])
 	}
 	return s0 + s1 + s2 + s3
 }
 
-func dot2x2(x0, x1, w0, w1 []uint64) (s00, s01, s10, s11 uint64) {
+func dot2x2[W uint64 | int32](x0, x1 []uint64, w0, w1 []W) (s00, s01, s10, s11 uint64) {
 	x1, w0, w1 = x1[:len(x0)], w0[:len(x0)], w1[:len(x0)]
 	for l, a := range x0 {
 		b := x1[l]
-		c, d := w0[l], w1[l]
+		c, d := uint64(w0[l]), uint64(w1[l])
 		s00 += a * c
 		s01 += a * d
 		s10 += b * c
@@ -302,9 +306,9 @@ func blockW32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
 	case use512:
 		block512W32(dst, x, w, k, n, i0, i1, j0, j1)
 	case useAVX2:
-		blockAVX2W32(dst, x, w, k, n, i0, i1, j0, j1)
+		blockAVX2(dst, x, w, k, n, i0, i1, j0, j1, gemm2x2W32AVX2)
 	default:
-		blockGoW32(dst, x, w, k, n, i0, i1, j0, j1)
+		blockGo(dst, x, w, k, n, i0, i1, j0, j1)
 	}
 }
 
@@ -312,91 +316,4 @@ func blockW32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
 // sign-extended int64 lanes) and multiply with VPMULLQ as before.
 func block512W32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
 	blockKernels(dst, x, w, k, n, i0, i1, j0, j1, gemm4x4W32AVX512, dotW32AVX512)
-}
-
-// blockAVX2W32 is blockAVX2 with int32 weights (VPMOVSXDQ loads, then the same partial products).
-func blockAVX2W32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
-	k4 := k &^ 3
-	i := i0
-	for ; i+2 <= i1; i += 2 {
-		x0, x1 := x[i*k:(i+1)*k], x[(i+1)*k:(i+2)*k]
-		j := j0
-		for ; j+2 <= j1; j += 2 {
-			w0, w1 := w[j*k:(j+1)*k], w[(j+1)*k:(j+2)*k]
-			var s [4]uint64
-			gemm2x2W32AVX2(&x0[0], k, &w0[0], k, k4, &s)
-			for l := k4; l < k; l++ {
-				c, d := uint64(int64(w0[l])), uint64(int64(w1[l]))
-				s[0] += x0[l] * c
-				s[1] += x0[l] * d
-				s[2] += x1[l] * c
-				s[3] += x1[l] * d
-			}
-			dst[i*n+j], dst[i*n+j+1] = s[0], s[1]
-			dst[(i+1)*n+j], dst[(i+1)*n+j+1] = s[2], s[3]
-		}
-		for ; j < j1; j++ {
-			wj := w[j*k : (j+1)*k]
-			dst[i*n+j], dst[(i+1)*n+j] = dotW32(x0, wj), dotW32(x1, wj)
-		}
-	}
-	for ; i < i1; i++ {
-		xi := x[i*k : (i+1)*k]
-		for j := j0; j < j1; j++ {
-			dst[i*n+j] = dotW32(xi, w[j*k:(j+1)*k])
-		}
-	}
-}
-
-// blockGoW32 is blockGo with int32 weights.
-func blockGoW32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
-	i := i0
-	for ; i+2 <= i1; i += 2 {
-		x0, x1 := x[i*k:i*k+k], x[(i+1)*k:(i+1)*k+k]
-		j := j0
-		for ; j+2 <= j1; j += 2 {
-			s00, s01, s10, s11 := dot2x2W32(x0, x1, w[j*k:j*k+k], w[(j+1)*k:(j+1)*k+k])
-			dst[i*n+j], dst[i*n+j+1] = s00, s01
-			dst[(i+1)*n+j], dst[(i+1)*n+j+1] = s10, s11
-		}
-		for ; j < j1; j++ {
-			wj := w[j*k : j*k+k]
-			dst[i*n+j], dst[(i+1)*n+j] = dotW32(x0, wj), dotW32(x1, wj)
-		}
-	}
-	for ; i < i1; i++ {
-		xi := x[i*k : i*k+k]
-		for j := j0; j < j1; j++ {
-			dst[i*n+j] = dotW32(xi, w[j*k:j*k+k])
-		}
-	}
-}
-
-func dotW32(a []uint64, b []int32) uint64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 uint64
-	l := 0
-	for ; l+4 <= len(a); l += 4 {
-		s0 += a[l] * uint64(int64(b[l]))
-		s1 += a[l+1] * uint64(int64(b[l+1]))
-		s2 += a[l+2] * uint64(int64(b[l+2]))
-		s3 += a[l+3] * uint64(int64(b[l+3]))
-	}
-	for ; l < len(a); l++ {
-		s0 += a[l] * uint64(int64(b[l]))
-	}
-	return s0 + s1 + s2 + s3
-}
-
-func dot2x2W32(x0, x1 []uint64, w0, w1 []int32) (s00, s01, s10, s11 uint64) {
-	x1, w0, w1 = x1[:len(x0)], w0[:len(x0)], w1[:len(x0)]
-	for l, a := range x0 {
-		b := x1[l]
-		c, d := uint64(int64(w0[l])), uint64(int64(w1[l]))
-		s00 += a * c
-		s01 += a * d
-		s10 += b * c
-		s11 += b * d
-	}
-	return
 }

@@ -5,20 +5,15 @@ package main
 // published GPT-2 figures.
 
 import (
+	"github.com/hssee/hssee/experiments/internal/stats"
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/secure"
 )
 
-// SIGMA (Gupta et al., PETS 2024), GPT-2 124M, 128 tokens.
-const (
-	sigmaSeq    = 128
-	sigmaOnline = 0.824 * (1 << 30)
-	sigmaRounds = 1128
-	sigmaDealer = 14.3 * (1 << 30)
-	sigmaTimeS  = 1.0 // "about 1 s on GPUs"
-)
+// sigmaTimeS is SIGMA's reported GPU time for GPT-2 at 128 tokens ("about 1 s on GPUs").
+const sigmaTimeS = 1.0
 
 // categories groups secure.Op into the classes.
 var categories = []struct {
@@ -75,8 +70,8 @@ func countCosts(name string, seq int) (costRow, error) {
 	d := r.DecodeMean()
 	row := costRow{Model: name, Seq: seq, Frac: fx.Frac, Prefill: toCost(r.Prefill.Total), Decode: toCost(d.Total),
 		ByClass: byClass(r.Prefill), DecByCls: byClass(d)}
-	if name == "gpt2-124m" && seq == sigmaSeq {
-		ok := float64(row.Prefill.Online) <= sigmaOnline && row.Prefill.Rounds <= sigmaRounds && float64(row.Prefill.Dealer) <= sigmaDealer
+	if name == "gpt2-124m" && seq == stats.SigmaSeq {
+		ok := float64(row.Prefill.Online) <= stats.SigmaOnline && row.Prefill.Rounds <= stats.SigmaRounds && float64(row.Prefill.Dealer) <= stats.SigmaDealer
 		row.MeetsBars = &ok
 	}
 	return row, nil
@@ -90,7 +85,7 @@ func runCosts(o *options) (*costResults, error) {
 			return nil, err
 		}
 		o.progress("  %s, 128 tokens: prefill online %s in %d rounds, dealer %s; decode %s, %d rounds",
-			n, size(row.Prefill.Online), row.Prefill.Rounds, size(row.Prefill.Dealer), size(row.Decode.Online), row.Decode.Rounds)
+			n, stats.Size(row.Prefill.Online), row.Prefill.Rounds, stats.Size(row.Prefill.Dealer), stats.Size(row.Decode.Online), row.Decode.Rounds)
 		res.Rows = append(res.Rows, row)
 	}
 	return res, nil

@@ -420,5 +420,5 @@ func measurePoint(m, em *model.Model, key *ee.Key, L, decode int, fx hss.Fixed, 
 func ms(d time.Duration) float64  { return float64(d.Nanoseconds()) / 1e6 }
 func msSince(t time.Time) float64 { return ms(time.Since(t)) }
 
-// round and median are the shared report helpers (experiments/internal/stats).
-var round, median = stats.Round, stats.Median
+// round, median and size are the shared report helpers (experiments/internal/stats).
+var round, median, size = stats.Round, stats.Median, stats.Size

@@ -2,24 +2,12 @@ package main
 
 import (
 	"fmt"
+	"github.com/hssee/hssee/experiments/internal/stats"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 )
-
-func size(b int64) string {
-	f := float64(b)
-	switch {
-	case f >= 1<<30:
-		return fmt.Sprintf("%.3f GiB", f/(1<<30))
-	case f >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", f/(1<<20))
-	case f >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", f/(1<<10))
-	}
-	return fmt.Sprintf("%d B", b)
-}
 
 type md struct{ strings.Builder }
 
@@ -292,14 +280,14 @@ func reportCosts(m *md, r *results, dir string) error {
 		m.p("| %s (modelled: exact count) | %s | %d | %s | %s | %d | %s |", row.Model, size(row.Prefill.Online), row.Prefill.Rounds, size(row.Prefill.Dealer),
 			size(row.Decode.Online), row.Decode.Rounds, size(row.Decode.Dealer))
 	}
-	m.p("| SIGMA GPT-2 (published) | 0.824 GiB | %d | 14.3 GiB | | | |", sigmaRounds)
+	m.p("| SIGMA GPT-2 (published) | 0.824 GiB | %d | 14.3 GiB | | | |", stats.SigmaRounds)
 	m.p("")
 	for _, row := range c.Rows {
 		if row.MeetsBars == nil {
 			continue
 		}
 		m.p("gpt2-124m vs SIGMA at 128 tokens: online %.2f×, rounds %.2f×, keys %.2f× of SIGMA's (all ≤ 1: %v). SIGMA's ~1 s is GPU time; this project's time is in experiments 2 and 6.",
-			float64(row.Prefill.Online)/sigmaOnline, float64(row.Prefill.Rounds)/sigmaRounds, float64(row.Prefill.Dealer)/sigmaDealer, *row.MeetsBars)
+			float64(row.Prefill.Online)/stats.SigmaOnline, float64(row.Prefill.Rounds)/stats.SigmaRounds, float64(row.Prefill.Dealer)/stats.SigmaDealer, *row.MeetsBars)
 		m.p("")
 	}
 	m.p("Breakdown of the prefill by operation (online bytes / rounds / dealer bytes; linear layers' cost is their truncation round):")
@@ -344,7 +332,7 @@ func reportCosts(m *md, r *results, dir string) error {
 		}
 		b := bars{Title: "gpt2-124m, 128 tokens: this project vs SIGMA (PETS 2024)", YLabel: "relative to SIGMA (SIGMA = 1)",
 			Groups: []string{"online bytes", "rounds", "dealer (key) bytes"}, Names: []string{"SIGMA (published)", "HSS-EE (exact count)"},
-			Values: [][]float64{{1, 1, 1}, {float64(row.Prefill.Online) / sigmaOnline, float64(row.Prefill.Rounds) / sigmaRounds, float64(row.Prefill.Dealer) / sigmaDealer}}}
+			Values: [][]float64{{1, 1, 1}, {float64(row.Prefill.Online) / stats.SigmaOnline, float64(row.Prefill.Rounds) / stats.SigmaRounds, float64(row.Prefill.Dealer) / stats.SigmaDealer}}}
 		if err := b.save(dir, "costs_vs_sigma.png"); err != nil {
 			return err
 		}

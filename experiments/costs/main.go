@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/hssee/hssee/experiments/internal/stats"
 	"io"
 	"os"
 	"strings"
@@ -26,15 +27,6 @@ import (
 	"github.com/hssee/hssee/infer"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/secure"
-)
-
-// SIGMA's GPT-2 (124M) figures at 128 tokens (Gupta et al., PETS 2024):
-// the project's bars for gpt2-124m prefill at 128 tokens.
-const (
-	sigmaSeq    = 128
-	sigmaOnline = 0.824 * (1 << 30)
-	sigmaRounds = 1128
-	sigmaDealer = 14.3 * (1 << 30)
 )
 
 type costJSON struct {
@@ -135,7 +127,7 @@ func newResult(name string, r secure.CountResult, decode int) result {
 		OnlineBytes: p.Total.Online, Rounds: p.Total.Rounds, DealerBytes: p.Total.Dealer,
 		DecodeOnlineBytes: d.Total.Online, DecodeRounds: d.Total.Rounds, DecodeDealerBytes: d.Total.Dealer,
 		Breakdown: breakdown(p), DecodeBreakdown: breakdown(d)}
-	if name == "gpt2-124m" && r.Prompt == sigmaSeq {
+	if name == "gpt2-124m" && r.Prompt == stats.SigmaSeq {
 		ok := meets(p.Total)
 		res.MeetsBars = &ok
 	}
@@ -143,7 +135,7 @@ func newResult(name string, r secure.CountResult, decode int) result {
 }
 
 func meets(c hss.Cost) bool {
-	return float64(c.Online) <= sigmaOnline && c.Rounds <= sigmaRounds && float64(c.Dealer) <= sigmaDealer
+	return float64(c.Online) <= stats.SigmaOnline && c.Rounds <= stats.SigmaRounds && float64(c.Dealer) <= stats.SigmaDealer
 }
 
 func writeJSON(w io.Writer, name string, r secure.CountResult, decode int) error {
@@ -153,20 +145,6 @@ func writeJSON(w io.Writer, name string, r secure.CountResult, decode int) error
 	}
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
-}
-
-// size formats a byte count in binary units.
-func size(b int64) string {
-	f := float64(b)
-	switch {
-	case f >= 1<<30:
-		return fmt.Sprintf("%.3f GiB", f/(1<<30))
-	case f >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", f/(1<<20))
-	case f >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", f/(1<<10))
-	}
-	return fmt.Sprintf("%d B", b)
 }
 
 func writeTable(w io.Writer, name string, r secure.CountResult, decode int) {
@@ -181,9 +159,9 @@ func writeTable(w io.Writer, name string, r secure.CountResult, decode int) {
 	row := func(label string, a, b hss.Cost) {
 		dec := [3]string{"–", "–", "–"}
 		if decode > 0 {
-			dec = [3]string{size(b.Online), fmt.Sprint(b.Rounds), size(b.Dealer)}
+			dec = [3]string{stats.Size(b.Online), fmt.Sprint(b.Rounds), stats.Size(b.Dealer)}
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s |\n", label, size(a.Online), a.Rounds, size(a.Dealer), dec[0], dec[1], dec[2])
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s |\n", label, stats.Size(a.Online), a.Rounds, stats.Size(a.Dealer), dec[0], dec[1], dec[2])
 	}
 	for o := range secure.NumOps {
 		if p.Ops[o] != (hss.Cost{}) || d.Ops[o] != (hss.Cost{}) {
@@ -192,12 +170,12 @@ func writeTable(w io.Writer, name string, r secure.CountResult, decode int) {
 	}
 	row("**total**", p.Total, d.Total)
 	if name == "gpt2-124m" {
-		fmt.Fprintf(w, "| SIGMA GPT-2, %d tokens | 0.824 GiB | %d | 14.3 GiB | | | |\n", sigmaSeq, sigmaRounds)
-		if r.Prompt == sigmaSeq {
+		fmt.Fprintf(w, "| SIGMA GPT-2, %d tokens | 0.824 GiB | %d | 14.3 GiB | | | |\n", stats.SigmaSeq, stats.SigmaRounds)
+		if r.Prompt == stats.SigmaSeq {
 			fmt.Fprintf(w, "\nBars (≤ SIGMA at 128 tokens): online %s (%.2f×), rounds %s (%.2f×), dealer %s (%.2f×)\n",
-				verdict(float64(p.Total.Online) <= sigmaOnline), float64(p.Total.Online)/sigmaOnline,
-				verdict(p.Total.Rounds <= sigmaRounds), float64(p.Total.Rounds)/sigmaRounds,
-				verdict(float64(p.Total.Dealer) <= sigmaDealer), float64(p.Total.Dealer)/sigmaDealer)
+				verdict(float64(p.Total.Online) <= stats.SigmaOnline), float64(p.Total.Online)/stats.SigmaOnline,
+				verdict(p.Total.Rounds <= stats.SigmaRounds), float64(p.Total.Rounds)/stats.SigmaRounds,
+				verdict(float64(p.Total.Dealer) <= stats.SigmaDealer), float64(p.Total.Dealer)/stats.SigmaDealer)
 		}
 	}
 	fmt.Fprintln(w)

@@ -204,22 +204,12 @@ func run(c config, w io.Writer) (*result, error) {
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 	fmt.Fprintf(w, "| prefill %d tokens | %.2f | %.1f | %.1f | %.1f× | %.1f× | %s | %d | %s |\n", c.promptLen,
 		res.PlainPrefillMS, res.HSSPrefillMS, res.HSSPrefillOffMS, res.PrefillRatio, res.PrefillRatioAll,
-		size(res.PrefillOnlineB), res.PrefillRounds, size(res.PrefillDealerB))
+		stats.Size(res.PrefillOnlineB), res.PrefillRounds, stats.Size(res.PrefillDealerB))
 	fmt.Fprintf(w, "| decode, per token (%d) | %.3f | %.2f | %.2f | %.1f× | %.1f× | %s | %d | %s |\n", c.decode,
 		res.PlainDecodeMS, res.HSSDecodeMS, res.HSSDecodeOffMS, res.DecodeRatio, res.DecodeRatioAll,
-		size(res.DecodeOnlineB), res.DecodeRounds, size(res.DecodeDealerB))
+		stats.Size(res.DecodeOnlineB), res.DecodeRounds, stats.Size(res.DecodeDealerB))
 	fmt.Fprintf(w, "\nfirst-step logits: max |HSS − plain| = %.4g\n\n", res.MaxAbsLogitDiff)
 	return res, nil
-}
-
-func size(b int64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
-	}
-	return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
 }
 
 func abs(x float64) float64 {

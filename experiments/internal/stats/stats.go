@@ -1,8 +1,10 @@
-// Package stats holds the small numeric helpers the experiment programs
-// share: medians of repeated measurements and rounding for reports.
+// Package stats holds what the experiment programs share: medians of
+// repeated measurements, rounding and byte sizes for their tables, and the
+// published figures they compare with.
 package stats
 
 import (
+	"fmt"
 	"math"
 	"slices"
 )
@@ -26,3 +28,27 @@ func Round(x float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(x*p) / p
 }
+
+// Size formats a byte count in binary units.
+func Size(b int64) string {
+	f := float64(b)
+	switch {
+	case f >= 1<<30:
+		return fmt.Sprintf("%.3f GiB", f/(1<<30))
+	case f >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", f/(1<<20))
+	case f >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", f/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+// SIGMA's published GPT-2 (124M) figures at 128 tokens (Gupta et al., PETS
+// 2024): online bytes, rounds and key bytes — the project's bars for
+// gpt2-124m prefill at 128 tokens.
+const (
+	SigmaSeq    = 128
+	SigmaOnline = 0.824 * (1 << 30)
+	SigmaRounds = 1128
+	SigmaDealer = 14.3 * (1 << 30)
+)

@@ -46,29 +46,11 @@ func (b *Bundle) MarshalBinary() ([]byte, error) {
 	out = binary.LittleEndian.AppendUint32(out, uint32(len(b.Keys)))
 	for i, k := range b.Keys {
 		var err error
-		if out, err = appendFrame(out, k); err != nil {
+		if out, err = hss.AppendKeyFrame(out, k); err != nil {
 			return nil, fmt.Errorf("dealer: bundle: key %d: %w", i, err)
 		}
 	}
 	return out, nil
-}
-
-func appendFrame(out []byte, k hss.MarshalKey) ([]byte, error) {
-	kind := k.Kind()
-	if len(kind) == 0 || len(kind) > 255 {
-		return nil, fmt.Errorf("kind %q: bad length", kind)
-	}
-	p, err := k.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	if len(p) > MaxFrame {
-		return nil, fmt.Errorf("%s: payload of %d bytes exceeds %d", kind, len(p), MaxFrame)
-	}
-	out = append(out, byte(len(kind)))
-	out = append(out, kind...)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(p)))
-	return append(out, p...), nil
 }
 
 // UnmarshalBinary decodes a bundle, strictly: magic and version must match, the party must be 0 or 1,
@@ -108,7 +90,7 @@ func WriteBundle(w io.Writer, b *Bundle) error {
 	var buf []byte
 	for i, k := range b.Keys {
 		var err error
-		if buf, err = appendFrame(buf[:0], k); err != nil {
+		if buf, err = hss.AppendKeyFrame(buf[:0], k); err != nil {
 			return fmt.Errorf("dealer: write bundle: key %d: %w", i, err)
 		}
 		if _, err := bw.Write(buf); err != nil {
@@ -160,45 +142,6 @@ func unexpected(err error) error {
 }
 
 func readFrame(r io.Reader) (hss.MarshalKey, error) {
-	var kl [1]byte
-	if _, err := io.ReadFull(r, kl[:]); err != nil {
-		return nil, unexpected(err)
-	}
-	if kl[0] == 0 {
-		return nil, errors.New("empty kind")
-	}
-	kind := make([]byte, kl[0])
-	var pl [4]byte
-	if _, err := io.ReadFull(r, kind); err != nil {
-		return nil, unexpected(err)
-	}
-	if _, err := io.ReadFull(r, pl[:]); err != nil {
-		return nil, unexpected(err)
-	}
-	n := binary.LittleEndian.Uint32(pl[:])
-	if n > MaxFrame {
-		return nil, fmt.Errorf("payload of %d bytes exceeds %d", n, MaxFrame)
-	}
-	k, err := hss.NewKey(string(kind))
-	if err != nil {
-		return nil, err
-	}
-	// Read in bounded steps so a lying length cannot force a large allocation.
-	var payload []byte
-	for remaining := int(n); remaining > 0; {
-		step := min(remaining, 1<<20)
-		start := len(payload)
-		payload = append(payload, make([]byte, step)...)
-		if _, err := io.ReadFull(r, payload[start:]); err != nil {
-			return nil, unexpected(err)
-		}
-		remaining -= step
-	}
-	if err := k.UnmarshalBinary(payload); err != nil {
-		return nil, err
-	}
-	if k.Kind() != string(kind) {
-		return nil, fmt.Errorf("frame kind %q holds a %q key", kind, k.Kind())
-	}
-	return k, nil
+	k, _, err := hss.ReadKeyFrame(r, MaxFrame)
+	return k, unexpected(err)
 }

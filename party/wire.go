@@ -63,25 +63,8 @@ func parseSessionHex(s string) (SessionID, error) {
 	return parseSessionID(b)
 }
 
-// AppendKey appends one key frame: kind length (1 byte), kind, payload
-// length (u32 LE), payload (the key's MarshalBinary).
-func AppendKey(out []byte, k hss.MarshalKey) ([]byte, error) {
-	kind := k.Kind()
-	if len(kind) == 0 || len(kind) > 255 {
-		return nil, fmt.Errorf("key kind %q: bad length", kind)
-	}
-	p, err := k.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	if len(p) > MaxKeyPayload {
-		return nil, fmt.Errorf("%s key: payload of %d bytes exceeds %d", kind, len(p), MaxKeyPayload)
-	}
-	out = append(out, byte(len(kind)))
-	out = append(out, kind...)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(p)))
-	return append(out, p...), nil
-}
+// AppendKey appends one key frame (hss.AppendKeyFrame).
+func AppendKey(out []byte, k hss.MarshalKey) ([]byte, error) { return hss.AppendKeyFrame(out, k) }
 
 // errTooLarge marks a limit exceeded by untrusted input (ResourceExhausted).
 var errTooLarge = errors.New("too large")
@@ -94,13 +77,13 @@ func readKeys(r io.Reader, party int, limit int64) ([]hss.MarshalKey, int64, err
 	var keys []hss.MarshalKey
 	var total int64
 	for {
-		var kl [1]byte
-		if _, err := io.ReadFull(r, kl[:]); err == io.EOF {
+		k, n, err := hss.ReadKeyFrame(r, min(limit-total, MaxKeyPayload))
+		if err == io.EOF {
 			return keys, total, nil
-		} else if err != nil {
-			return nil, total, err
 		}
-		k, n, err := readKey(r, int(kl[0]), limit-total)
+		if errors.Is(err, hss.ErrFrameTooLarge) {
+			err = fmt.Errorf("material: %w", errTooLarge)
+		}
 		if err != nil {
 			return nil, total, fmt.Errorf("key %d: %w", len(keys), err)
 		}
@@ -110,52 +93,6 @@ func readKeys(r io.Reader, party int, limit int64) ([]hss.MarshalKey, int64, err
 		}
 		keys = append(keys, k)
 	}
-}
-
-func readKey(r io.Reader, kindLen int, budget int64) (hss.MarshalKey, int64, error) {
-	if kindLen == 0 {
-		return nil, 0, errors.New("empty kind")
-	}
-	kind := make([]byte, kindLen)
-	var pl [4]byte
-	if _, err := io.ReadFull(r, kind); err != nil {
-		return nil, 0, unexpected(err)
-	}
-	if _, err := io.ReadFull(r, pl[:]); err != nil {
-		return nil, 0, unexpected(err)
-	}
-	n := int64(binary.LittleEndian.Uint32(pl[:]))
-	if n > MaxKeyPayload || n > budget {
-		return nil, 0, fmt.Errorf("material: %w", errTooLarge)
-	}
-	k, err := hss.NewKey(string(kind))
-	if err != nil {
-		return nil, 0, errors.New("unknown key kind")
-	}
-	var payload []byte
-	for remaining := int(n); remaining > 0; {
-		step := min(remaining, ChunkSize)
-		start := len(payload)
-		payload = append(payload, make([]byte, step)...)
-		if _, err := io.ReadFull(r, payload[start:]); err != nil {
-			return nil, 0, unexpected(err)
-		}
-		remaining -= step
-	}
-	if err := k.UnmarshalBinary(payload); err != nil {
-		return nil, 0, fmt.Errorf("%s key: %w", k.Kind(), err)
-	}
-	if k.Kind() != string(kind) {
-		return nil, 0, errors.New("frame kind and key kind differ")
-	}
-	return k, n, nil
-}
-
-func unexpected(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }
 
 // appendU64s appends v as little-endian words.

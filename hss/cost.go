@@ -300,7 +300,7 @@ func CostAct(n int, fx Fixed, gelu bool) (Cost, error) {
 // costLin is the cost of a piecewise-linear lookup gate (genLin / evalLinGate): the lookup, then
 // the truncation of its linear term.
 func costLin(kind string, n int, fx Fixed, s *lutSpec) Cost {
-	return seqCost(part{kind + ".lut", costLUT(n, s)}, part{"trunc", costTrunc(n, linFrac, linTruncBits(fx))})
+	return seqCost(part{kind + ".lut", costLUT(n, s)}, part{"trunc", costTrunc(n, s.fb, s.tbits)})
 }
 
 // CostExp is the cost of Exp on n elements.

@@ -75,6 +75,9 @@ type lutSpec struct {
 	// tag identifies the parameters the tables were built for (frac, widths); keys carry it and a
 	// gate refuses material whose tag differs (for example material generated for another Frac).
 	tag uint64
+	// fb and tbits: a gate with polynomial parts truncates their sum by fb bits at width tbits
+	// (the second round of genLin / evalLinGate).
+	fb, tbits uint
 }
 
 func (s *lutSpec) openBits() uint {

@@ -51,7 +51,7 @@ func actSpec(fx Fixed, target func(float64) float64, window float64, step uint, 
 	lim := math.Ldexp(1, actRange)
 	ta, tb := linTables(target, true, k, fx.Frac, fx.Frac, linFrac, -w, w+1, -lim, lim)
 	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: -w, tabs: [][]uint64{ta, tb}, lin: true}}, signTerm: true,
-		tag: linTag(gate, step, fx)}, nil
+		tag: linTag(gate, step, fx), fb: linFrac, tbits: linTruncBits(fx)}, nil
 }
 
 // actStepMin is the smallest Frac the lookups support (their index resolution is 2^-8 or coarser).
@@ -103,7 +103,7 @@ func genLin(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*lutS
 	if err != nil {
 		return nil, nil, err
 	}
-	t0, t1, err := GenTrunc(rng, n, linFrac, linTruncBits(fx))
+	t0, t1, err := GenTrunc(rng, n, s.fb, s.tbits)
 	if err != nil {
 		return nil, nil, wrapGate("gen "+kind, err)
 	}
@@ -125,7 +125,7 @@ func (p *Party) evalLinGate(kind string, x []uint64, spec func(Fixed) (*lutSpec,
 	if err != nil {
 		return nil, nil, wrapGate(kind, err)
 	}
-	t, err := q.Trunc(o.lin, linFrac, linTruncBits(p.Fx))
+	t, err := q.Trunc(o.lin, s.fb, s.tbits)
 	if err != nil {
 		return nil, nil, wrapGate(kind, err)
 	}
@@ -260,7 +260,7 @@ func buildExpSpec(fx Fixed) (*lutSpec, error) {
 	wlo := int64(-expLow << linStep)
 	ta, tb := linTables(math.Exp, false, k, fx.Frac, fx.Frac, linFrac, wlo, 2, -math.Ldexp(1, expRange), math.Ldexp(1, -8))
 	return &lutSpec{parts: []lutPart{{k: k, m: expRange + linStep + 1, wlo: wlo, tabs: [][]uint64{ta, tb}, lin: true}},
-		tag: linTag(3, linStep, fx)}, nil
+		tag: linTag(3, linStep, fx), fb: linFrac, tbits: linTruncBits(fx)}, nil
 }
 
 // GenExp generates material for Exp on n elements.

@@ -193,7 +193,11 @@ func TestNonlinearView(t *testing.T) {
 			t.Fatalf("%d messages", len(msgs))
 		}
 		// Round 1: the masked input at the index width; round 2: the truncation's masked value.
-		for j, bits := range []uint{fx.Frac - linStep + expRange + linStep + 1, linTruncBits(fx)} {
+		es, err := expSpec(fx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, bits := range []uint{es.openBits(), es.tbits} {
 			vals := make([]uint64, n)
 			if err := UnpackBits(vals, msgs[j], n, bits); err != nil {
 				t.Fatal(err)

@@ -488,7 +488,11 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][2]int {
 		}
 		nv := rows * (rows + 1) / 2
 		_, mb, rs := smParams(fx)
-		return append(s, [2]int{nv, int(fx.Frac - linStep + expRange + linStep + 1)}, [2]int{nv, int(linTruncBits(fx))},
+		es, err := expSpec(fx)
+		if err != nil {
+			panic(err)
+		}
+		return append(s, [2]int{nv, int(es.openBits())}, [2]int{nv, int(es.tbits)},
 			[2]int{rows, 64}, [2]int{rows, int(rs.k() + rs.idxBits())}, [2]int{2 * rows, int(mb)},
 			[2]int{nv + rows, int(mb)}, [2]int{nv, int(mb)})
 	}

@@ -24,6 +24,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -85,7 +86,20 @@ func main() {
 	flag.DurationVar(&c.rtt, "rtt", 0, "simulated round-trip time between the parties (0: in-memory)")
 	flag.Float64Var(&c.mbps, "mbps", 0, "simulated link bandwidth in Mbit/s (0: unlimited)")
 	jsonOut := flag.Bool("json", false, "print only the JSON line")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "hssbench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	var w io.Writer = os.Stdout
 	if *jsonOut {
 		w = io.Discard
@@ -93,6 +107,7 @@ func main() {
 	res, err := run(c, w)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hssbench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {

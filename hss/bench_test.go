@@ -10,8 +10,8 @@ import (
 // see where the time goes.
 
 func benchGate(b *testing.B, gen func(io.Reader, int, Fixed) (Key, Key, error), eval func(*Party, []uint64) ([]uint64, error), lo, hi float64) {
-	const n = 4096
-	fx := Fixed{Frac: 12}
+	const n = 1 << 15 // a layer's activations are ~10^5 elements: per-call overheads stay small
+	fx := Fixed{Frac: 14}
 	rng := NewPRG([32]byte{9})
 	x := make([]float64, n)
 	for i := range x {

@@ -95,7 +95,7 @@ func (k *lutKey) UnmarshalBinary(b []byte) error {
 			d.Fail(err)
 			break
 		}
-		if p.N != n || p.Party != party || p.P < 1 || p.P > 2 || p.Bits > fss.MaxWindowBits {
+		if p.N != n || p.Party != party || p.P < 1 || p.P > fss.MaxPayload || p.Bits > fss.MaxWindowBits {
 			d.Fail(fmt.Errorf("lookup keys do not match: %w", errKey))
 			break
 		}

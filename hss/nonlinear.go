@@ -42,24 +42,35 @@ import (
 // is local (SIGMA, Gupta et al., PETS 2024, §4: splines from a DPF with a mask-dependent payload;
 // Boyle et al., Eurocrypt 2021, §5 for the masked-offset idea). A and B carry fb more fractional
 // bits than the output; the gate truncates them away in a second round.
+//
+// A polynomial part (deg ≥ 2) generalises this to deg+1 coefficient tables C_j of
+// Σ_j C_j,z·d'^j in the coarsened offset d' = ((x̂ mod 2^k) >> drop) − ((r mod 2^k) >> drop), with
+// DPF payload (1, ρ, ρ², …, ρ^deg), ρ = (r mod 2^k) >> drop (polyTables, fss.EvalWindowPolyBatch).
 type lutPart struct {
 	k, m uint
 	wlo  int64
 	tabs [][]uint64
-	lin  bool
+	deg  int  // 0: table part; 1: linear part (tabs A, B); ≥ 2: polynomial part (tabs C_0…C_deg)
+	drop uint // polynomial parts: low offset bits dropped
 }
 
-// payload is the DPF payload length of the part: 2 for a linear part, else 1.
+// lin reports whether the part is linear or polynomial (its tables are coefficients).
+func (p *lutPart) lin() bool { return p.deg >= 1 }
+
+// payload is the DPF payload length of the part: deg+1 for a linear or polynomial part, else 1.
 func (p *lutPart) payload() int {
-	if p.lin {
-		return 2
+	if p.lin() {
+		return p.deg + 1
 	}
 	return 1
 }
 
 // leaf is the number of early-terminated levels of the part's DPF.
 func (p *lutPart) leaf() uint {
-	if p.lin {
+	switch {
+	case p.deg >= 2:
+		return min(p.m, polyLeaf)
+	case p.deg == 1:
 		return min(p.m, linLeaf)
 	}
 	return min(p.m, lutLeaf)
@@ -158,6 +169,12 @@ const lutLeaf = 4
 // (dealer bytes) matter more than fewer tree levels.
 const linLeaf = 3
 
+// polyLeaf is the number of early-terminated levels of a polynomial part's DPF: with payload 4 each
+// leaf seed yields 8 positions from 16 blocks, in the shape of fss's AVX-512 inner products. Its
+// windows are short and the tree walk costs more per node than hashing does per block, so 3 levels
+// (measured ~10% faster than 2) for 128 more key bytes per element and party.
+const polyLeaf = 3
+
 // genLUT generates lookup material for n elements.
 func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, err error) {
 	if n < 0 || n > MaxKeyLen {
@@ -187,10 +204,15 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 			pts[i] = (r[i] >> p.k) & Mask(p.m)
 		}
 		betas := ones(n)
-		if p.lin {
-			betas = make([]uint64, 2*n)
+		if p.lin() {
+			np := p.payload()
+			betas = make([]uint64, np*n)
 			for i := range pts {
-				betas[2*i], betas[2*i+1] = 1, r[i]&Mask(p.k)
+				rho, v := (r[i]&Mask(p.k))>>p.drop, uint64(1)
+				for c := range np {
+					betas[np*i+c] = v
+					v *= rho
+				}
 			}
 		}
 		d0, d1, err := fss.GenDPFLeaf(rng, p.m, p.leaf(), p.payload(), pts, betas)
@@ -284,11 +306,15 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 	}
 	for j, part := range spec.parts[:len(k.dpf)] {
 		d := k.dpf[j]
-		if part.lin {
+		if part.lin() {
 			if out.lin == nil {
 				out.lin = make([]uint64, n)
 			}
-			evalLin(d, &part, xh, out.lin)
+			if part.deg == 1 {
+				evalLin(d, &part, xh, out.lin)
+			} else {
+				evalPoly(d, &part, xh, out.lin)
+			}
 			continue
 		}
 		w := len(part.tabs[0])
@@ -374,6 +400,32 @@ func evalLin(d *fss.DPFKeys, part *lutPart, xh, lin []uint64) {
 	})
 }
 
+// evalPoly adds to lin the shares of Σ_j C_j,z·d'^j of the polynomial part for every element.
+func evalPoly(d *fss.DPFKeys, part *lutPart, xh, lin []uint64) {
+	w := len(part.tabs[0])
+	whi := part.wlo + int64(w)
+	// Window position q holds [z = whi−1−q]: read the tables backwards.
+	rev := make([][]uint64, len(part.tabs))
+	for j, tab := range part.tabs {
+		rev[j] = make([]uint64, w)
+		for q := range w {
+			rev[j][q] = tab[w-1-q]
+		}
+	}
+	fss.ParallelFor(len(lin), func(wk *fss.Worker, lo, hi int) {
+		los, us, v := make([]uint64, hi-lo), make([]uint64, hi-lo), make([]uint64, hi-lo)
+		for i := lo; i < hi; i++ {
+			idx := (xh[i] >> part.k) & Mask(part.m)
+			los[i-lo], us[i-lo] = idx-uint64(whi-1), (xh[i]&Mask(part.k))>>part.drop
+		}
+		// Cannot fail: widths, payload and window sizes were checked against the key.
+		_ = wk.EvalWindowPolyBatch(d, lo, los, rev, us, v)
+		for i := lo; i < hi; i++ {
+			lin[i] += v[i-lo]
+		}
+	})
+}
+
 // linTables builds the offset and slope tables of a linear part for indices z ∈ [wlo, whi) with
 // index step h = 2^(k−inFrac): on x ∈ [(z−1)h, (z+1)h) (clipped to [xmin, xmax]) the target g
 // (target(x) − x·1{z ≥ 0} with sign) is approximated by A + B·(x − z·h), B the chord slope and A the
@@ -418,6 +470,122 @@ func linTables(target func(float64) float64, sign bool, k, inFrac, outFrac, fb u
 		tb[z-wlo] = uint64(int64(braw))
 	}
 	return ta, tb
+}
+
+// polyTables builds the deg+1 coefficient tables of a polynomial part for indices z ∈ [wlo, whi)
+// with index step h = 2^(k−inFrac), dropping drop low offset bits: on x ∈ [(z−1)h − e, (z+1)h + e)
+// (clipped to [xmin, xmax]; e = 2^(drop−inFrac) covers the dropped bits) the target g (target(x) −
+// x·1{z ≥ 0} with sign) is interpolated at the Chebyshev nodes of that interval by a polynomial in
+// t = x − z·h; in the offset d' (units 2^(drop−inFrac)) its coefficient j is encoded with
+// F − j·(inFrac−drop) fractional bits, F = outFrac + fb, so that Σ_j C_j·d'^j ≈ g·2^F. C_0 is then
+// set to the midpoint of the range of g minus the encoded higher terms over the interval, so the
+// error is half the oscillation of the residual (the fit's error, measured in the tests, plus the
+// rounding of the higher coefficients).
+func polyTables(target func(float64) float64, sign bool, deg int, k, inFrac, drop, outFrac, fb uint, wlo, whi int64, xmin, xmax float64) [][]uint64 {
+	h := math.Ldexp(1, int(k)-int(inFrac))
+	e := math.Ldexp(1, int(drop)-int(inFrac))
+	pf := int(inFrac - drop)
+	f := int(outFrac + fb)
+	tabs := make([][]uint64, deg+1)
+	for j := range tabs {
+		tabs[j] = make([]uint64, whi-wlo)
+	}
+	const samples = 256
+	for z := wlo; z < whi; z++ {
+		g := func(x float64) float64 {
+			v := target(x)
+			if sign && z >= 0 {
+				v -= x
+			}
+			return v
+		}
+		c := float64(z) * h
+		a, b := math.Max(c-h-e, xmin), math.Min(c+h+e, xmax)
+		if a >= b {
+			a = math.Min(math.Max(c, xmin), xmax)
+			b = a
+		}
+		// Interpolate in τ = (x − c)/s, s the interval's half width, at the Chebyshev nodes.
+		mid, s := (a+b)/2, math.Max((b-a)/2, 1e-300)
+		coef := chebFit(g, mid, s, deg) // in powers of (x − mid)
+		// Re-centre at c: powers of t = x − c, with x − mid = t + (c − mid).
+		coef = shiftPoly(coef, c-mid)
+		raw := make([]float64, deg+1)
+		for j := 1; j <= deg; j++ {
+			raw[j] = math.Round(math.Ldexp(coef[j], f-j*pf))
+		}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for q := 0; q <= samples; q++ {
+			x := a + (b-a)*float64(q)/samples
+			t := (x - c) * math.Ldexp(1, pf) // d' in its units
+			v := 0.0
+			for j := deg; j >= 1; j-- {
+				v = (v + math.Ldexp(raw[j], -f)) * t
+			}
+			r := g(x) - v
+			lo, hi = math.Min(lo, r), math.Max(hi, r)
+		}
+		raw[0] = math.Round(math.Ldexp((lo+hi)/2, f))
+		for j := range tabs {
+			tabs[j][z-wlo] = uint64(int64(raw[j]))
+		}
+	}
+	return tabs
+}
+
+// chebFit returns the coefficients (powers of x − mid) of the degree-deg polynomial interpolating g
+// at the Chebyshev nodes of [mid − s, mid + s].
+func chebFit(g func(float64) float64, mid, s float64, deg int) []float64 {
+	n := deg + 1
+	// Vandermonde system in τ ∈ [−1, 1], solved by Gaussian elimination with partial pivoting.
+	a := make([][]float64, n)
+	for i := range a {
+		tau := math.Cos(math.Pi * (float64(i) + 0.5) / float64(n))
+		a[i] = make([]float64, n+1)
+		p := 1.0
+		for j := range n {
+			a[i][j] = p
+			p *= tau
+		}
+		a[i][n] = g(mid + s*tau)
+	}
+	for col := range n {
+		piv := col
+		for r := col + 1; r < n; r++ {
+			if math.Abs(a[r][col]) > math.Abs(a[piv][col]) {
+				piv = r
+			}
+		}
+		a[col], a[piv] = a[piv], a[col]
+		for r := range n {
+			if r == col {
+				continue
+			}
+			m := a[r][col] / a[col][col]
+			for j := col; j <= n; j++ {
+				a[r][j] -= m * a[col][j]
+			}
+		}
+	}
+	out := make([]float64, n)
+	for j := range n {
+		out[j] = a[j][n] / a[j][j] / math.Pow(s, float64(j)) // τ^j = (x − mid)^j / s^j
+	}
+	return out
+}
+
+// shiftPoly rewrites Σ_j c_j·y^j with y = t + δ as a polynomial in t.
+func shiftPoly(c []float64, delta float64) []float64 {
+	out := make([]float64, len(c))
+	for j, cj := range c {
+		// (t + δ)^j = Σ_i binom(j, i)·t^i·δ^(j−i)
+		b := 1.0
+		for i := 0; i <= j; i++ {
+			out[i] += cj * b * math.Pow(delta, float64(j-i))
+			b = b * float64(j-i) / float64(i+1)
+		}
+	}
+	return out
 }
 
 // tableFor builds the table of target(x) − sign·x·1{z ≥ 0} for indices z ∈ [wlo, whi) of a part with

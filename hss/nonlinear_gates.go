@@ -50,8 +50,43 @@ func actSpec(fx Fixed, target func(float64) float64, window float64, step uint, 
 	w := int64(window * float64(uint(1)<<step))
 	lim := math.Ldexp(1, actRange)
 	ta, tb := linTables(target, true, k, fx.Frac, fx.Frac, linFrac, -w, w+1, -lim, lim)
-	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: -w, tabs: [][]uint64{ta, tb}, lin: true}}, signTerm: true,
+	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: -w, tabs: [][]uint64{ta, tb}, deg: 1}}, signTerm: true,
 		tag: linTag(gate, step, fx), fb: linFrac, tbits: linTruncBits(fx)}, nil
+}
+
+// Cubic lookups (polyTables): index step 2^-polyStep, offsets at 2^-polyPF resolution.
+const (
+	polyDeg  = 3
+	polyStep = 1
+	polyPF   = 12
+	polyFrac = 20 // the largest Frac they support (F = 3·12 + Frac − 2 and the truncation width Frac + 37 stay within 64 bits)
+)
+
+// polyTag identifies the parameters of a cubic lookup's tables.
+func polyTag(gate uint64, fx Fixed) uint64 {
+	return 3<<62 | gate<<16 | uint64(polyDeg)<<12 | uint64(polyStep)<<8 | uint64(fx.Frac)
+}
+
+// polySpec is the cubic lookup for target (sign: minus the ReLU part x·1{z ≥ 0}) on the index window
+// z ∈ [wlo, whi) of step 2^-polyStep and index width m, fitted on [xmin, xmax].
+func polySpec(fx Fixed, target func(float64) float64, sign bool, wlo, whi int64, m uint, xmin, xmax float64, gate uint64) (*lutSpec, error) {
+	if fx.Frac < actStepMin || fx.Frac > polyFrac {
+		return nil, fmt.Errorf("frac %d out of range [%d,%d]", fx.Frac, actStepMin, polyFrac)
+	}
+	k := fx.Frac - polyStep
+	pf := min(fx.Frac, polyPF)
+	drop := fx.Frac - pf
+	fb := polyDeg*pf - 2
+	tabs := polyTables(target, sign, polyDeg, k, fx.Frac, drop, fx.Frac, fb, wlo, whi, xmin, xmax)
+	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: wlo, tabs: tabs, deg: polyDeg, drop: drop}}, signTerm: sign,
+		tag: polyTag(gate, fx), fb: fb, tbits: fx.Frac + fb + 3}, nil
+}
+
+// actPoly is the cubic activation lookup with the correction window |x| ≤ window.
+func actPoly(fx Fixed, target func(float64) float64, window float64, gate uint64) (*lutSpec, error) {
+	w := int64(window * float64(uint(1)<<polyStep))
+	lim := math.Ldexp(1, actRange)
+	return polySpec(fx, target, true, -w, w+1, actRange+polyStep+1, -lim, lim, gate)
 }
 
 // actStepMin is the smallest Frac the lookups support (their index resolution is 2^-8 or coarser).
@@ -81,11 +116,11 @@ func cachedSpec(name string, fx Fixed, build func(Fixed) (*lutSpec, error)) (*lu
 
 // Windows: GeLU − ReLU is below 2^-16 beyond |x| = 4, SiLU − ReLU below 2^-11 beyond |x| = 10.
 func geluSpec(fx Fixed) (*lutSpec, error) {
-	return cachedSpec("gelu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, geluTanh, 4, linStep, 1) })
+	return cachedSpec("gelu", fx, func(fx Fixed) (*lutSpec, error) { return actPoly(fx, geluTanh, 4, 1) })
 }
 
 func siluSpec(fx Fixed) (*lutSpec, error) {
-	return cachedSpec("silu", fx, func(fx Fixed) (*lutSpec, error) { return actSpec(fx, silu, 10, siluStep, 2) })
+	return cachedSpec("silu", fx, func(fx Fixed) (*lutSpec, error) { return actPoly(fx, silu, 10, 2) })
 }
 
 // linTruncBits is the width at which the linear lookups' second round truncates A + B·d (|v| <
@@ -253,13 +288,17 @@ const (
 func expSpec(fx Fixed) (*lutSpec, error) { return cachedSpec("exp", fx, buildExpSpec) }
 
 func buildExpSpec(fx Fixed) (*lutSpec, error) {
+	if polyDeg > 1 {
+		wlo := int64(-expLow << polyStep)
+		return polySpec(fx, math.Exp, false, wlo, 2, expRange+polyStep+1, -math.Ldexp(1, expRange), math.Ldexp(1, -8), 3)
+	}
 	if fx.Frac < actStepMin || fx.Frac > 40 {
 		return nil, fmt.Errorf("frac %d out of range [%d,40]", fx.Frac, actStepMin)
 	}
 	k := fx.Frac - linStep
 	wlo := int64(-expLow << linStep)
 	ta, tb := linTables(math.Exp, false, k, fx.Frac, fx.Frac, linFrac, wlo, 2, -math.Ldexp(1, expRange), math.Ldexp(1, -8))
-	return &lutSpec{parts: []lutPart{{k: k, m: expRange + linStep + 1, wlo: wlo, tabs: [][]uint64{ta, tb}, lin: true}},
+	return &lutSpec{parts: []lutPart{{k: k, m: expRange + linStep + 1, wlo: wlo, tabs: [][]uint64{ta, tb}, deg: 1}},
 		tag: linTag(3, linStep, fx), fb: linFrac, tbits: linTruncBits(fx)}, nil
 }
 

@@ -53,8 +53,11 @@ func (w *Worker) winStates(n int) []winState {
 	return w.ws[:n]
 }
 
-func (w *Worker) linBatch(k *DPFKeys, i0 int, los, ta, tb, xs, out, pad []uint64) {
-	count := len(ta)
+// expandBatch expands the trees of keys i0, i0+1, … over the windows [los[e], los[e]+count) (count ≥
+// 1) together, level by level: one batched hash call per level over all their frontier nodes. It
+// returns the elements' states (window in unwrapped coordinates, offset of their leaves) and the
+// leaf seeds and control bits (element e's leaves at cur[ws[e].at:]).
+func (w *Worker) expandBatch(k *DPFKeys, i0 int, los []uint64, count int) ([]winState, []block, []uint64) {
 	size := uint64(1) << k.Bits
 	d := k.depth()
 	ws := w.winStates(len(los))
@@ -110,6 +113,12 @@ func (w *Worker) linBatch(k *DPFKeys, i0 int, los, ta, tb, xs, out, pad []uint64
 		w.swap()
 		cur, ct = nxt, nt
 	}
+	return ws, cur, ct
+}
+
+func (w *Worker) linBatch(k *DPFKeys, i0 int, los, ta, tb, xs, out, pad []uint64) {
+	count := len(ta)
+	ws, cur, ct := w.expandBatch(k, i0, los, count)
 	// Leaves: per element, the blocks of the window positions only (P = 2: position j of a leaf is
 	// its block j), in window order, then the fused inner products.
 	nl := 1 << k.Leaf
@@ -168,15 +177,36 @@ func childInputs(dst, par []block, off int) {
 }
 
 // correctLevel turns the hashed children dst into seeds and control bits dt (parents' bits pt) with
-// the level's correction words.
+// the level's correction words. Children come in pairs (left, right) of one parent, except perhaps
+// the first (a right child, off = 1) and the last (a left child).
 func correctLevel(dst []block, dt, pt []uint64, off int, cw block, tcw uint64) {
 	dt = dt[:len(dst)]
-	for c, o := range dst {
-		q := off + c
-		tp := pt[q>>1]
+	tl, tr := tcw&1, (tcw>>1)&1
+	c, p := 0, 0
+	if off == 1 && len(dst) > 0 {
+		tp := pt[0]
 		m := mask64(tp)
+		o := dst[0]
+		dst[0] = block{(o.lo &^ 1) ^ (cw.lo & m), o.hi ^ (cw.hi & m)}
+		dt[0] = (o.lo & 1) ^ (tp & tr)
+		c, p = 1, 1
+	}
+	for ; c+1 < len(dst); c, p = c+2, p+1 {
+		tp := pt[p]
+		m := mask64(tp)
+		cl, ch := cw.lo&m, cw.hi&m
+		o0, o1 := dst[c], dst[c+1]
+		dst[c] = block{(o0.lo &^ 1) ^ cl, o0.hi ^ ch}
+		dst[c+1] = block{(o1.lo &^ 1) ^ cl, o1.hi ^ ch}
+		dt[c] = (o0.lo & 1) ^ (tp & tl)
+		dt[c+1] = (o1.lo & 1) ^ (tp & tr)
+	}
+	if c < len(dst) {
+		tp := pt[p]
+		m := mask64(tp)
+		o := dst[c]
 		dst[c] = block{(o.lo &^ 1) ^ (cw.lo & m), o.hi ^ (cw.hi & m)}
-		dt[c] = (o.lo & 1) ^ (tp & (tcw >> uint(q&1)) & 1)
+		dt[c] = (o.lo & 1) ^ (tp & tl)
 	}
 }
 

@@ -1,0 +1,152 @@
+package fss
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestEvalWindowPoly checks the reference polynomial window walk against the definition: the
+// parties' shares add up to Σ_j coef[j][α−lo]·(u − ρ)^j when the point is in the window, 0 otherwise.
+func TestEvalWindowPoly(t *testing.T) {
+	rng := newRNG(31)
+	pr := rand.New(rand.NewPCG(31, 32))
+	for _, tc := range []struct {
+		bits, leaf uint
+		p          int
+	}{{4, 0, 1}, {6, 2, 2}, {8, 2, 4}, {8, 1, 3}, {9, 2, 4}, {7, 0, 4}} {
+		const n = 40
+		count := min(1<<tc.bits, 21)
+		alphas, betas := make([]uint64, n), make([]uint64, tc.p*n)
+		rhos := make([]uint64, n)
+		for i := range alphas {
+			alphas[i] = pr.Uint64() & maskBits(tc.bits)
+			rhos[i] = pr.Uint64() & 0xfff
+			v := uint64(1)
+			for c := range tc.p {
+				betas[i*tc.p+c] = v
+				v *= rhos[i]
+			}
+		}
+		k0, k1, err := GenDPFLeaf(rng, tc.bits, tc.leaf, tc.p, alphas, betas)
+		if err != nil {
+			t.Fatal(err)
+		}
+		coef := make([][]uint64, tc.p)
+		for j := range coef {
+			coef[j] = make([]uint64, count)
+			for q := range coef[j] {
+				coef[j][q] = pr.Uint64()
+			}
+		}
+		w := NewWorker()
+		for i := range alphas {
+			lo := alphas[i] - uint64(pr.IntN(2*count)) // in the window about half the time
+			u := pr.Uint64() & 0xfff
+			a, err := w.EvalWindowPoly(k0, i, lo, coef, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := w.EvalWindowPoly(k1, i, lo, coef, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want uint64
+			if q := (alphas[i] - lo) & maskBits(tc.bits); q < uint64(count) {
+				d, pw := u-rhos[i], uint64(1)
+				for j := range coef {
+					want += coef[j][q] * pw
+					pw *= d
+				}
+			}
+			if a+b != want {
+				t.Fatalf("bits=%d leaf=%d p=%d key %d: %x, want %x", tc.bits, tc.leaf, tc.p, i, a+b, want)
+			}
+		}
+	}
+}
+
+// TestEvalWindowPolyBatch pins the batched walk to EvalWindowPoly, bit for bit (portable and,
+// where the CPU has it, AVX-512 inner products), over wrapping windows, whole domains and batches
+// longer than winBatch.
+func TestEvalWindowPolyBatch(t *testing.T) {
+	avx := useLinAVX
+	defer func() { useLinAVX = avx }()
+	for _, on := range []bool{false, true} {
+		if on && !avx {
+			continue
+		}
+		useLinAVX = on
+		t.Run(map[bool]string{false: "go", true: "avx512"}[on], testEvalWindowPolyBatch)
+	}
+}
+
+func testEvalWindowPolyBatch(t *testing.T) {
+	rng := newRNG(33)
+	pr := rand.New(rand.NewPCG(33, 34))
+	for _, tc := range []struct {
+		bits, leaf uint
+		p          int
+	}{{2, 2, 4}, {3, 2, 4}, {3, 3, 4}, {8, 2, 4}, {9, 2, 4}, {8, 3, 4}, {9, 3, 4}, {8, 1, 4}, {8, 2, 3}, {6, 0, 2}, {10, 3, 1}} {
+		n := 1 + pr.IntN(3*winBatch)
+		alphas, betas := make([]uint64, n), make([]uint64, tc.p*n)
+		for i := range alphas {
+			alphas[i] = pr.Uint64() & maskBits(tc.bits)
+			for c := range tc.p {
+				betas[i*tc.p+c] = pr.Uint64()
+			}
+		}
+		k0, k1, err := GenDPFLeaf(rng, tc.bits, tc.leaf, tc.p, alphas, betas)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := NewWorker()
+		for _, count := range []int{1, 2, 3, 4, 5, 17, 22, 41, 1 << tc.bits} {
+			count = min(count, 1<<tc.bits)
+			coef := make([][]uint64, tc.p)
+			for j := range coef {
+				coef[j] = make([]uint64, count)
+				for q := range coef[j] {
+					coef[j][q] = pr.Uint64()
+				}
+			}
+			los, us := make([]uint64, n), make([]uint64, n)
+			for i := range los {
+				switch pr.IntN(4) {
+				case 0:
+					los[i] = alphas[i] - uint64(pr.IntN(count))
+				case 1:
+					los[i] = maskBits(tc.bits) - uint64(pr.IntN(count))
+				default:
+					los[i] = pr.Uint64()
+				}
+				us[i] = pr.Uint64()
+			}
+			i0 := pr.IntN(n)
+			for _, k := range []*DPFKeys{k0, k1} {
+				got := make([]uint64, n-i0)
+				if err := w.EvalWindowPolyBatch(k, i0, los[i0:], coef, us[i0:], got); err != nil {
+					t.Fatal(err)
+				}
+				for e := range got {
+					want, err := w.EvalWindowPoly(k, i0+e, los[i0+e], coef, us[i0+e])
+					if err != nil || got[e] != want {
+						t.Fatalf("bits=%d leaf=%d p=%d count=%d key %d: %x, want %x (%v)", tc.bits, tc.leaf, tc.p, count, i0+e, got[e], want, err)
+					}
+				}
+			}
+		}
+	}
+	// Shape errors.
+	k0, _, _ := GenDPFLeaf(rng, 8, 2, 4, []uint64{1}, []uint64{1, 2, 3, 4})
+	w := NewWorker()
+	out := make([]uint64, 1)
+	if err := w.EvalWindowPolyBatch(k0, 0, []uint64{0}, [][]uint64{{1}, {2}}, []uint64{0}, out); err == nil {
+		t.Fatal("payload mismatch accepted")
+	}
+	if err := w.EvalWindowPolyBatch(k0, 1, []uint64{0}, [][]uint64{{1}, {2}, {3}, {4}}, []uint64{0}, out); err == nil {
+		t.Fatal("key out of range accepted")
+	}
+	if _, err := w.EvalWindowPoly(k0, 0, 0, [][]uint64{{1}, {2}, {3}, {4, 5}}, 0); err == nil {
+		t.Fatal("unequal tables accepted")
+	}
+}

@@ -201,7 +201,7 @@ func polyPad(h [][]uint64, count, npos int) []uint64 {
 }
 
 // polyLeaves is the most leaves a window of count positions meets (leaves of npos positions).
-func polyLeaves(count, npos int) int { return (count+2*npos-2)/npos }
+func polyLeaves(count, npos int) int { return (count + 2*npos - 2) / npos }
 
 // polyStride is the words per padded table: whole leaves of the widest offset.
 func polyStride(count, npos int) int { return 4 * npos * polyLeaves(count, npos) }

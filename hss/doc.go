@@ -12,9 +12,9 @@
 //   - Mul, Square, MatMul: Beaver products (Beaver, CRYPTO'91) with elementwise, square and matrix
 //     triples (Mohassel–Zhang, SecureML, S&P 2017), and fixed-point variants that fold in Trunc;
 //     RowMul, a row-broadcast product (rowmul.go);
-//   - DReLU, ReLU (DCF, Boyle et al., Eurocrypt 2021), GeLU, SiLU, Exp (piecewise-linear DPF
-//     lookups on masked, reduced-width inputs with a (1, mask) payload, then one truncation: 2
-//     rounds, SIGMA, PETS 2024): nonlinear.go, nonlinear_gates.go;
+//   - DReLU, ReLU (DCF, Boyle et al., Eurocrypt 2021), GeLU, SiLU, Exp (piecewise-cubic DPF
+//     lookups on masked, reduced-width inputs with a (1, ρ, ρ², ρ³) payload, then one truncation:
+//     2 rounds, SIGMA, PETS 2024): nonlinear.go, nonlinear_gates.go;
 //   - Reciprocal and Rsqrt: octave lookups (DCF octave comparisons, mantissa table, one Beaver
 //     product), 3 rounds, relative error ≤ 2^-9 on [2^-6, 2^12) and [2^-8, 2^14): octave.go;
 //   - Max over rows (ReLU tree), causal Softmax, LayerNorm and RMSNorm: rows.go.

@@ -34,30 +34,28 @@ import (
 // lutPart is one resolution of a lookup: index shift k, index width m, and tables on the window
 // z ∈ [wlo, wlo+len(tabs[t])).
 //
-// A linear part (lin) holds two tables, an offset A and a slope B, of a piecewise-linear
-// approximation g(x) ≈ A_z + B_z·d in the offset d = x − z·2^k (raw units), which the parties know
-// up to the mask: with x̂ = x + r, d = (x̂ mod 2^k) − (r mod 2^k) exactly (the carry of the low bits
-// is what makes z stochastic). Its DPF has payload (1, r mod 2^k), so one window evaluation gives
-// shares of A_z, B_z and B_z·(r mod 2^k), and A_z + B_z·d = A_z + B_z·(x̂ mod 2^k) − B_z·(r mod 2^k)
-// is local (SIGMA, Gupta et al., PETS 2024, §4: splines from a DPF with a mask-dependent payload;
-// Boyle et al., Eurocrypt 2021, §5 for the masked-offset idea). A and B carry fb more fractional
-// bits than the output; the gate truncates them away in a second round.
-//
-// A polynomial part (deg ≥ 2) generalises this to deg+1 coefficient tables C_j of
-// Σ_j C_j,z·d'^j in the coarsened offset d' = ((x̂ mod 2^k) >> drop) − ((r mod 2^k) >> drop), with
-// DPF payload (1, ρ, ρ², …, ρ^deg), ρ = (r mod 2^k) >> drop (polyTables, fss.EvalWindowPolyBatch).
+// A polynomial part (deg ≥ 1) holds deg+1 coefficient tables C_0…C_deg of a piecewise polynomial
+// g(x) ≈ Σ_j C_j,z·d'^j in the offset d = x − z·2^k (raw units), which the parties know up to the
+// mask: with x̂ = x + r, d = (x̂ mod 2^k) − (r mod 2^k) exactly (the carry of the low bits is what
+// makes z stochastic); d' = ((x̂ mod 2^k) >> drop) − ((r mod 2^k) >> drop) is d at 2^drop coarser
+// resolution (off by less than one unit of it). Its DPF has payload (1, ρ, ρ², …, ρ^deg) with
+// ρ = (r mod 2^k) >> drop, so one window evaluation gives shares of every C_j,z·ρ^c, and
+// Σ_j C_j,z·(u − ρ)^j with the public u = (x̂ mod 2^k) >> drop is local (fss.EvalWindowPolyBatch;
+// SIGMA, Gupta et al., PETS 2024, §4: splines from a DPF; Boyle et al., Eurocrypt 2021, §5 for the
+// masked offset). The coefficients carry fb more fractional bits than the output (polyTables); the
+// gate truncates them away in a second round.
 type lutPart struct {
 	k, m uint
 	wlo  int64
 	tabs [][]uint64
-	deg  int  // 0: table part; 1: linear part (tabs A, B); ≥ 2: polynomial part (tabs C_0…C_deg)
+	deg  int  // 0: table part; ≥ 1: polynomial part of that degree (tabs C_0…C_deg)
 	drop uint // polynomial parts: low offset bits dropped
 }
 
-// lin reports whether the part is linear or polynomial (its tables are coefficients).
+// lin reports whether the part is polynomial (its tables are coefficients).
 func (p *lutPart) lin() bool { return p.deg >= 1 }
 
-// payload is the DPF payload length of the part: deg+1 for a linear or polynomial part, else 1.
+// payload is the DPF payload length of the part: deg+1 for a polynomial part, else 1.
 func (p *lutPart) payload() int {
 	if p.lin() {
 		return p.deg + 1
@@ -67,11 +65,8 @@ func (p *lutPart) payload() int {
 
 // leaf is the number of early-terminated levels of the part's DPF.
 func (p *lutPart) leaf() uint {
-	switch {
-	case p.deg >= 2:
+	if p.lin() {
 		return min(p.m, polyLeaf)
-	case p.deg == 1:
-		return min(p.m, linLeaf)
 	}
 	return min(p.m, lutLeaf)
 }
@@ -164,11 +159,6 @@ func randU64s(rng io.Reader, n int) ([]uint64, error) {
 // costs about 0.63·W batched AES blocks instead of 3·W single ones, for 56 more key bytes per party.
 const lutLeaf = 4
 
-// linLeaf is the number of early-terminated levels of a linear part's DPF (payload 2: each leaf
-// seed yields 8 positions from 8 blocks). Its windows are short, so fewer final correction words
-// (dealer bytes) matter more than fewer tree levels.
-const linLeaf = 3
-
 // polyLeaf is the number of early-terminated levels of a polynomial part's DPF: with payload 4 each
 // leaf seed yields 8 positions from 16 blocks, in the shape of fss's AVX-512 inner products. Its
 // windows are short and the tree walk costs more per node than hashing does per block, so 3 levels
@@ -259,7 +249,7 @@ func ones(n int) []uint64 {
 }
 
 // lutOut holds a lookup's outputs: xs (shares of x·s), s (shares of s), tabs[t] (shares of Σ_j T_t
-// over the table parts), lin (shares of Σ_j A_z + B_z·d over the linear parts).
+// over the table parts), lin (shares of Σ_j C_j,z·d'^j over the polynomial parts).
 type lutOut struct {
 	xs, s []uint64
 	tabs  [][]uint64
@@ -310,11 +300,7 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 			if out.lin == nil {
 				out.lin = make([]uint64, n)
 			}
-			if part.deg == 1 {
-				evalLin(d, &part, xh, out.lin)
-			} else {
-				evalPoly(d, &part, xh, out.lin)
-			}
+			evalPoly(d, &part, xh, out.lin)
 			continue
 		}
 		w := len(part.tabs[0])
@@ -375,31 +361,6 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 	return out, nil
 }
 
-// evalLin adds to lin the shares of A_z + B_z·d of the linear part for every element.
-func evalLin(d *fss.DPFKeys, part *lutPart, xh, lin []uint64) {
-	ta, tb := part.tabs[0], part.tabs[1]
-	w := len(ta)
-	whi := part.wlo + int64(w)
-	// Window position q holds [z = whi−1−q]: read the tables backwards.
-	ra, rb := make([]uint64, w), make([]uint64, w)
-	for q := range w {
-		ra[q], rb[q] = ta[w-1-q], tb[w-1-q]
-	}
-	fss.ParallelFor(len(lin), func(wk *fss.Worker, lo, hi int) {
-		// The windows of the chunk's elements are expanded together (fss.Worker.EvalWindowLinBatch).
-		los, xs, v := make([]uint64, hi-lo), make([]uint64, hi-lo), make([]uint64, hi-lo)
-		for i := lo; i < hi; i++ {
-			idx := (xh[i] >> part.k) & Mask(part.m)
-			los[i-lo], xs[i-lo] = idx-uint64(whi-1), xh[i]&Mask(part.k)
-		}
-		// Cannot fail: widths, payload and window sizes were checked against the key.
-		_ = wk.EvalWindowLinBatch(d, lo, los, ra, rb, xs, v)
-		for i := lo; i < hi; i++ {
-			lin[i] += v[i-lo]
-		}
-	})
-}
-
 // evalPoly adds to lin the shares of Σ_j C_j,z·d'^j of the polynomial part for every element.
 func evalPoly(d *fss.DPFKeys, part *lutPart, xh, lin []uint64) {
 	w := len(part.tabs[0])
@@ -424,52 +385,6 @@ func evalPoly(d *fss.DPFKeys, part *lutPart, xh, lin []uint64) {
 			lin[i] += v[i-lo]
 		}
 	})
-}
-
-// linTables builds the offset and slope tables of a linear part for indices z ∈ [wlo, whi) with
-// index step h = 2^(k−inFrac): on x ∈ [(z−1)h, (z+1)h) (clipped to [xmin, xmax]) the target g
-// (target(x) − x·1{z ≥ 0} with sign) is approximated by A + B·(x − z·h), B the chord slope and A the
-// midpoint of the range of g(x) − B·(x − z·h), so that the error is half the oscillation of that
-// difference (≤ (2h)²·max|g”|/16 for g” of one sign). A has outFrac+fb fractional bits; B is in
-// units of 2^−(outFrac+fb) per raw input unit 2^−inFrac.
-func linTables(target func(float64) float64, sign bool, k, inFrac, outFrac, fb uint, wlo, whi int64, xmin, xmax float64) (ta, tb []uint64) {
-	h := math.Ldexp(1, int(k)-int(inFrac))
-	ulp := math.Ldexp(1, -int(inFrac))
-	fa := Fixed{Frac: outFrac + fb}
-	ta, tb = make([]uint64, whi-wlo), make([]uint64, whi-wlo)
-	const samples = 256
-	for z := wlo; z < whi; z++ {
-		g := func(x float64) float64 {
-			v := target(x)
-			if sign && z >= 0 {
-				v -= x
-			}
-			return v
-		}
-		c := float64(z) * h
-		// Inputs are multiples of ulp: x ∈ [(z−1)h, (z+1)h − ulp].
-		a, b := math.Max(c-h, xmin), math.Min(c+h-ulp, xmax)
-		if a > b {
-			a = math.Min(math.Max(c, xmin), xmax)
-			b = a
-		}
-		slope := 0.0
-		if b > a {
-			slope = (g(b) - g(a)) / (b - a)
-		}
-		// The slope as encoded (B_raw units), so that A absorbs its rounding at the centre.
-		braw := math.Round(math.Ldexp(slope*ulp, int(outFrac+fb)))
-		slope = math.Ldexp(braw, -int(outFrac+fb)) / ulp
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for q := 0; q <= samples; q++ {
-			x := a + (b-a)*float64(q)/samples
-			v := g(x) - slope*(x-c)
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
-		}
-		ta[z-wlo] = fa.Encode((lo + hi) / 2)
-		tb[z-wlo] = uint64(int64(braw))
-	}
-	return ta, tb
 }
 
 // polyTables builds the deg+1 coefficient tables of a polynomial part for indices z ∈ [wlo, whi)

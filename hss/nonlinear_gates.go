@@ -13,15 +13,7 @@ import (
 
 // ---- activation specs -----------------------------------------------------------------------------
 
-const (
-	linStep  = 4  // index step h = 2^-4 of the piecewise-linear lookups
-	linFrac  = 10 // fb: extra fractional bits of their offset and slope tables, truncated away
-	actRange = 6  // inputs |x| < 2^6
-	// siluStep: SiLU's index step 2^-siluStep. 3 (fit error 2^-9, window 161, ~2x faster) meets
-	// the 2^-8 bound but costs the tinystories end-to-end test a greedy continuation (9/10 instead
-	// of 10/10), so SiLU keeps GeLU's 2^-4.
-	siluStep = 4
-)
+const actRange = 6 // activation inputs |x| < 2^6
 
 func geluTanh(x float64) float64 {
 	return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
@@ -34,25 +26,6 @@ var (
 	GeLURef = geluTanh
 	SiLURef = silu
 )
-
-// linTag identifies the parameters of a linear lookup's tables (the gate, Frac and the step).
-func linTag(gate uint64, step uint, fx Fixed) uint64 {
-	return 2<<62 | gate<<16 | uint64(step)<<8 | uint64(fx.Frac)
-}
-
-// actSpec: index step 2^-step, correction window |x| ≤ window.
-func actSpec(fx Fixed, target func(float64) float64, window float64, step uint, gate uint64) (*lutSpec, error) {
-	if fx.Frac < actStepMin || fx.Frac > 40 {
-		return nil, fmt.Errorf("frac %d out of range [%d,40]", fx.Frac, actStepMin)
-	}
-	k := fx.Frac - step
-	m := actRange + step + 1
-	w := int64(window * float64(uint(1)<<step))
-	lim := math.Ldexp(1, actRange)
-	ta, tb := linTables(target, true, k, fx.Frac, fx.Frac, linFrac, -w, w+1, -lim, lim)
-	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: -w, tabs: [][]uint64{ta, tb}, deg: 1}}, signTerm: true,
-		tag: linTag(gate, step, fx), fb: linFrac, tbits: linTruncBits(fx)}, nil
-}
 
 // Cubic lookups (polyTables): index step 2^-polyStep, offsets at 2^-polyPF resolution.
 const (
@@ -123,12 +96,8 @@ func siluSpec(fx Fixed) (*lutSpec, error) {
 	return cachedSpec("silu", fx, func(fx Fixed) (*lutSpec, error) { return actPoly(fx, silu, 10, 2) })
 }
 
-// linTruncBits is the width at which the linear lookups' second round truncates A + B·d (|v| <
-// 2^(bits−2) with a margin for outputs up to 2 in magnitude).
-func linTruncBits(fx Fixed) uint { return fx.Frac + linFrac + 3 }
-
-// genLin generates a linear lookup gate's composite material: the lookup (kind.lut), then the
-// truncation of its linear term.
+// genLin generates a polynomial lookup gate's composite material: the lookup (kind.lut), then the
+// truncation of its polynomial term.
 func genLin(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*lutSpec, error)) (Key, Key, error) {
 	s, err := spec(fx)
 	if err != nil {
@@ -145,8 +114,8 @@ func genLin(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*lutS
 	return newSeqKey(kind, n, l0, t0), newSeqKey(kind, n, l1, t1), nil
 }
 
-// evalLin runs a linear lookup gate: round 1 the lookup, round 2 the truncation of A + B·d; it
-// returns the truncated linear term and the lookup's outputs (for the sign term).
+// evalLinGate runs a polynomial lookup gate: round 1 the lookup, round 2 the truncation of
+// Σ_j C_j·d'^j; it returns the truncated term and the lookup's outputs (for the sign term).
 func (p *Party) evalLinGate(kind string, x []uint64, spec func(Fixed) (*lutSpec, error)) ([]uint64, *lutOut, error) {
 	s, err := spec(p.Fx)
 	if err != nil {
@@ -186,26 +155,26 @@ func GenGeLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 	return genLin(rng, "gelu", n, fx, geluSpec)
 }
 
-// GeLU returns shares of GeLU(x) (tanh variant, Hendrycks–Gimpel) for shares x with Frac ≥ 8
+// GeLU returns shares of GeLU(x) (tanh variant, Hendrycks–Gimpel) for shares x with 8 ≤ Frac ≤ 20
 // fractional bits.
 //
 // Construction (SIGMA, Gupta et al., PETS 2024: GeLU as ReLU minus a small correction, here a
-// piecewise-linear one): GeLU(x) = x·1{z ≥ 0} + A_z + B_z·d, z the masked, stochastically rounded
-// index ⌊x/2^-4⌉ on 11 bits and d = x − z·2^-4 the offset. Round 1 opens x̂ = x + r (64 bits); the
-// sign s = 1{z ≥ 0} and s·x come from a DCF (Boyle et al., Eurocrypt 2021, DReLU by the MSB rule,
-// payload also yielding s·r), A_z, B_z and B_z·(r mod 2^(Frac−4)) from one DPF window |z| ≤ 4·2^4
-// with payload (1, r mod 2^(Frac−4)) (linTables, evalLin), so A + B·d is local. Round 2 truncates A
-// + B·d (10 extra fractional bits) with Trunc. Outside the window the correction is 0, so the tails
-// are exactly ReLU (|GeLU − ReLU| < 2^-16 there).
+// piecewise-cubic one): GeLU(x) = x·1{z ≥ 0} + Σ_j C_j,z·d'^j, z the masked, stochastically rounded
+// index ⌊x/2^-1⌉ on 8 bits and d' the offset x − z/2 at 2^-12 resolution. Round 1 opens x̂ = x + r
+// (64 bits); the sign s = 1{z ≥ 0} and s·x come from a DCF on 7 bits (Boyle et al., Eurocrypt 2021,
+// DReLU by the MSB rule, payload also yielding s·r), the cubic from one DPF window |z| ≤ 8 with
+// payload (1, ρ, ρ², ρ³) (polyTables, fss.EvalWindowPolyBatch), so Σ_j C_j·(u − ρ)^j is local.
+// Round 2 truncates it (34 extra fractional bits) with Trunc. Outside the window the correction is
+// 0, so the tails are exactly ReLU (|GeLU − ReLU| < 2^-16 there).
 //
-// Rounds: 2. Online: 16 + 2·(Frac+13)/8 bytes (22.25 at Frac 12). Dealer: DCF keys on 10 bits with
-// payload 2, DPF keys on 11 bits with payload 2 and 3 early-terminated levels (Boyle et al., CCS
-// 2016) and a Trunc key, ≈ 1.39 KB for both parties. Error: the linear fit over the two index steps
-// z can stand for, ≤ (2^-3)²·max|GeLU”|/16 ≈ 2^-10.3, plus the slope's rounding 2^-15 and the
-// truncation < 2^-Frac: ≤ 2^-9.5 at Frac 12 (measured 2^-10.6). Input range |x| < 2^6 − 2^-4
+// Rounds: 2. Online: 16 + 2·(Frac+37)/8 bytes (28.25 at Frac 12, 28.75 at 14). Dealer: DCF keys on
+// 7 bits with payload 2, DPF keys on 8 bits with payload 4 and 3 early-terminated levels (Boyle et
+// al., CCS 2016) and a Trunc key, ≈ 1.28 KB for both parties. Error: the cubic's fit over the two
+// index steps z can stand for (2^-11.0, Chebyshev interpolation), the coarsened offset (slope ·
+// 2^-12) and the truncation < 2^-Frac: measured 2^-10.7 at Frac 12. Input range |x| < 2^6 − 2^-1
 // (larger inputs wrap).
-// Eval cost: a window of 129 positions with payload 2 (≈ 17 leaves, 150 AES blocks), one 10-bit DCF
-// path and a truncation.
+// Eval cost: a window of 17 positions (3–4 leaves of 16 AES blocks and ~10 tree nodes), one 7-bit
+// DCF path and a truncation.
 func (p *Party) GeLU(x []uint64) ([]uint64, error) { return p.act("gelu", x, geluSpec) }
 
 // GenSiLU generates material for SiLU on n elements.
@@ -213,12 +182,12 @@ func GenSiLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 	return genLin(rng, "silu", n, fx, siluSpec)
 }
 
-// SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU and window |z| ≤ 10·2^4
-// (|SiLU − ReLU| < 2^-11 beyond |x| = 10). Rounds 2; online 16 + 2·(Frac+13)/8 bytes (22.25 at
-// Frac 12); dealer ≈ 1.32 KB; error ≤ (2^-3)²·max|SiLU”|/16 = 2^-11 + 2^-15 + 2^-Frac (≤ 2^-10.4
-// at Frac 12, measured 2^-10.5) and 2^-11 beyond the window; input range |x| < 2^6 − 2^-4. Eval
-// cost: a window of 321 positions with payload 2 (≈ 41 leaves, 340 AES blocks), one 10-bit DCF path
-// and a truncation.
+// SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU and window |z| ≤ 20, i.e.
+// |x| ≤ 10 (|SiLU − ReLU| < 2^-11 beyond). Rounds 2; online as GeLU (28.25 bytes at Frac 12);
+// dealer ≈ 1.28 KB; error: fit 2^-12.6, plus slope · 2^-12 and 2^-Frac (measured 2^-11.2 at Frac 12,
+// tails included); input range |x| < 2^6 − 2^-1. Eval cost: a window of 41 positions (6–7 leaves of
+// 16 AES blocks, ~16 tree nodes), one 7-bit DCF path and a truncation. (The piecewise-linear lookup
+// it replaces needed step 2^-4 and a window of 321 for a 2^-11 fit, ~2.5× the time.)
 func (p *Party) SiLU(x []uint64) ([]uint64, error) { return p.act("silu", x, siluSpec) }
 
 // reluSpec: exact sign on bits-wide inputs (k = 0), no table.
@@ -288,18 +257,8 @@ const (
 func expSpec(fx Fixed) (*lutSpec, error) { return cachedSpec("exp", fx, buildExpSpec) }
 
 func buildExpSpec(fx Fixed) (*lutSpec, error) {
-	if polyDeg > 1 {
-		wlo := int64(-expLow << polyStep)
-		return polySpec(fx, math.Exp, false, wlo, 2, expRange+polyStep+1, -math.Ldexp(1, expRange), math.Ldexp(1, -8), 3)
-	}
-	if fx.Frac < actStepMin || fx.Frac > 40 {
-		return nil, fmt.Errorf("frac %d out of range [%d,40]", fx.Frac, actStepMin)
-	}
-	k := fx.Frac - linStep
-	wlo := int64(-expLow << linStep)
-	ta, tb := linTables(math.Exp, false, k, fx.Frac, fx.Frac, linFrac, wlo, 2, -math.Ldexp(1, expRange), math.Ldexp(1, -8))
-	return &lutSpec{parts: []lutPart{{k: k, m: expRange + linStep + 1, wlo: wlo, tabs: [][]uint64{ta, tb}, deg: 1}},
-		tag: linTag(3, linStep, fx), fb: linFrac, tbits: linTruncBits(fx)}, nil
+	wlo := int64(-expLow << polyStep)
+	return polySpec(fx, math.Exp, false, wlo, 2, expRange+polyStep+1, -math.Ldexp(1, expRange), math.Ldexp(1, -8), 3)
 }
 
 // GenExp generates material for Exp on n elements.
@@ -309,16 +268,15 @@ func GenExp(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 
 // Exp returns shares of e^x for shares x ≤ 0 (softmax logits minus the row maximum).
 //
-// Construction: a piecewise-linear lookup (as in GeLU, without the sign term) on the masked,
-// stochastically rounded index z = ⌊x/2^-4⌉ (12 bits): one DPF window z ∈ [−10·2^4, 1] with
-// payload (1, r mod 2^(Frac−4)) gives A_z + B_z·d locally (SIGMA, PETS 2024, LUT-based
-// exponential, here with linear pieces), entries 0 below −10 (clipping); round 2 truncates it.
-// Rounds 2; online 2·(Frac+8)/8 + 2·(Frac+13)/8 bytes (11.25 at Frac 12); dealer two DPF keys on
-// 12 bits with payload 2 and 3 early-terminated levels plus a Trunc key (≈ 700 bytes); error ≤
-// e^x·2^-10 (the linear fit over 2·2^-4, relative) + 2^-15 (slope rounding) + 2^-Frac
-// (truncation, stochastic and unbiased), and ≤ 2^-14 + 2^-Frac for x < −10. Input range
-// (−2^7, 2^-8]. Eval cost: a window of 162 positions with payload 2 (≈ 21 leaves, 190 AES blocks)
-// and a truncation.
+// Construction: a piecewise-cubic lookup (as in GeLU, without the sign term) on the masked,
+// stochastically rounded index z = ⌊x/2^-1⌉ (9 bits): one DPF window z ∈ [−20, 1] with payload
+// (1, ρ, ρ², ρ³) gives Σ_j C_j,z·d'^j locally (SIGMA, PETS 2024, LUT-based exponential, here with
+// cubic pieces), entries 0 below −10 (clipping); round 2 truncates it.
+// Rounds 2; online 2·(Frac+8)/8 + 2·(Frac+37)/8 bytes (17.25 at Frac 12); dealer a DPF key on 9 bits with
+// payload 4 and 3 early-terminated levels plus a Trunc key (≈ 770 bytes for both parties); error ≤
+// e^x·2^-11.4 (the cubic's fit, relative) + e^x·2^-12 (coarsened offset) + 2^-Frac (truncation,
+// stochastic and unbiased), and ≤ 2^-14 + 2^-Frac for x < −10; measured 2^-11.4 at Frac 12. Input
+// range (−2^7, 2^-8]. Eval cost: a window of 22 positions (3–4 leaves) and a truncation.
 func (p *Party) Exp(x []uint64) ([]uint64, error) {
 	t, _, err := p.evalLinGate("exp", x, expSpec)
 	return t, err

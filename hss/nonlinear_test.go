@@ -48,7 +48,7 @@ func TestNonlinearActivations(t *testing.T) {
 		lo   float64
 		hi   float64
 		tol  float64
-		rnd  int64 // rounds (0: 2, the linear lookups)
+		rnd  int64 // rounds (0: 2, the polynomial lookups)
 	}{
 		{"GeLU", func(r *nlRNG, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }, (*Party).GeLU, GeLURef, -8, 8, 1.0 / 256, 0},
 		{"GeLU/tails", func(r *nlRNG, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }, (*Party).GeLU, GeLURef, -63, 63, 1.0 / 256, 0},

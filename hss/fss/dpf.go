@@ -312,63 +312,6 @@ func (w *Worker) EvalWindowDot(k *DPFKeys, i int, lo uint64, tab []uint64) (uint
 	return (acc ^ neg) - neg, nil
 }
 
-// EvalWindowLin returns, for P = 2, the party's share of Σ_q ta[q]·f_i(lo+q)_0 +
-// tb[q]·(x·f_i(lo+q)_0 − f_i(lo+q)_1) over the window of len(ta) = len(tb) inputs starting at lo
-// (subscripts: payload slots; x public): the window evaluation fused with the inner products of a
-// piecewise-linear lookup A_z + B_z·(x − ρ) with payload (1, ρ).
-func (w *Worker) EvalWindowLin(k *DPFKeys, i int, lo uint64, ta, tb []uint64, x uint64) (uint64, error) {
-	count := len(ta)
-	if err := k.checkWindow(lo, count); err != nil {
-		return 0, err
-	}
-	if k.P != 2 || len(tb) != count {
-		return 0, fmt.Errorf("fss: dpf window: linear products need payload 2 (not %d) and equal tables", k.P)
-	}
-	if count == 0 {
-		return 0, nil
-	}
-	lo, _, vals, ct, _ := w.expandWindow(k, i, lo, count)
-	// P = 2: window position q is one block of leaf values (slot 0 in lo, slot 1 in hi) and one
-	// block of final correction words; leaf u's 2^Leaf blocks are at lb[u·2^Leaf:], so the window's
-	// blocks are contiguous from base.
-	lb := unsafe.Slice((*block)(unsafe.Pointer(&vals[0])), len(vals)/2)
-	nl := 1 << k.Leaf
-	fin := unsafe.Slice((*block)(unsafe.Pointer(&k.fin[i*2*nl])), nl)
-	base := int(lo & maskBits(k.Leaf))
-	pos, stop, q := base, base+count, 0
-	var acc uint64
-	for u, t := range ct {
-		hi := min((u+1)*nl, stop)
-		src := lb[pos:hi]
-		f := fin[pos-u*nl : hi-u*nl]
-		xa := ta[q : q+len(src)]
-		xb := tb[q : q+len(src)]
-		f = f[:len(src)]
-		m := mask64(t)
-		var a uint64
-		if len(src) == 8 { // a whole leaf of the linear lookups' 3-level trees: no bounds checks
-			s8, f8, a8, b8 := (*[8]block)(src), (*[8]block)(f), (*[8]uint64)(xa), (*[8]uint64)(xb)
-			for j := range 8 {
-				e := s8[j].lo + (f8[j].lo & m)
-				er := s8[j].hi + (f8[j].hi & m)
-				a += a8[j]*e + b8[j]*(x*e-er)
-			}
-		} else {
-			for j, sv := range src {
-				fv := f[j]
-				e := sv.lo + (fv.lo & m)
-				er := sv.hi + (fv.hi & m)
-				a += xa[j]*e + xb[j]*(x*e-er)
-			}
-		}
-		acc += a
-		q += len(src)
-		pos = hi
-	}
-	neg := mask64(uint64(k.Party))
-	return (acc ^ neg) - neg, nil
-}
-
 func (k *DPFKeys) checkWindow(lo uint64, count int) error {
 	if k.Bits > MaxWindowBits {
 		return fmt.Errorf("fss: dpf window: input width %d above %d", k.Bits, MaxWindowBits)

@@ -121,7 +121,7 @@ func (w *Worker) EvalWindowPolyBatch(k *DPFKeys, i0 int, los []uint64, coef [][]
 	}
 	h := polyH(coef)
 	var pad []uint64
-	if useLinAVX && k.P == 4 && (k.Leaf == 2 || k.Leaf == 3) {
+	if useDotAVX && k.P == 4 && (k.Leaf == 2 || k.Leaf == 3) {
 		pad = polyPad(h, count, 1<<k.Leaf)
 	}
 	for b := 0; b < n; b += winBatch {

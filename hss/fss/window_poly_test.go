@@ -69,13 +69,13 @@ func TestEvalWindowPoly(t *testing.T) {
 // where the CPU has it, AVX-512 inner products), over wrapping windows, whole domains and batches
 // longer than winBatch.
 func TestEvalWindowPolyBatch(t *testing.T) {
-	avx := useLinAVX
-	defer func() { useLinAVX = avx }()
+	avx := useDotAVX
+	defer func() { useDotAVX = avx }()
 	for _, on := range []bool{false, true} {
 		if on && !avx {
 			continue
 		}
-		useLinAVX = on
+		useDotAVX = on
 		t.Run(map[bool]string{false: "go", true: "avx512"}[on], testEvalWindowPolyBatch)
 	}
 }

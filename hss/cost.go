@@ -194,10 +194,19 @@ func costRowMul(rows, n int, bits uint) Cost {
 }
 
 func costMax(rows, cols int, bits uint) Cost {
-	spec := reluSpec(bits, true)
-	var parts []part
-	for _, pairs := range maxPairs(cols) {
-		parts = append(parts, part{"relu", costLUT(rows*pairs, spec)})
+	pairs := maxPairs(cols)
+	for i := range pairs {
+		pairs[i] *= rows
+	}
+	return costMaxLevels(pairs, reluSpec(bits, true))
+}
+
+// costMaxLevels is the cost of maxRows (and genMaxRows's keys) with the given pairs per level
+// (maxLevels) and comparison spec: one lookup gate per level.
+func costMaxLevels(pairs []int, spec *lutSpec) Cost {
+	parts := make([]part, 0, len(pairs))
+	for _, n := range pairs {
+		parts = append(parts, part{"relu", costLUT(n, spec)})
 	}
 	return seqCost(parts...)
 }
@@ -234,7 +243,7 @@ func CostSoftmaxHeads(heads, rows, cols, pos0 int, fx Fixed) (Cost, error) {
 	if nv > MaxKeyLen {
 		return Cost{}, fmt.Errorf("hss: cost softmax: %d elements exceed %d", nv, MaxKeyLen)
 	}
-	maxBits, mulBits, rs := smParams(fx)
+	_, mulBits, rs := smParams(fx)
 	es, err := expSpec(fx)
 	if err != nil {
 		return Cost{}, fmt.Errorf("hss: cost softmax: %w", err)
@@ -243,8 +252,14 @@ func CostSoftmaxHeads(heads, rows, cols, pos0 int, fx Fixed) (Cost, error) {
 	if err != nil {
 		return Cost{}, err
 	}
+	// The max trees run over the visible entries of every row; all heads have the same rows.
+	pairs := maxLevels(causalLens(rows, cols, pos0))
+	for i := range pairs {
+		pairs[i] *= heads
+	}
+	ms, _ := maxSpec(fx)
 	return seqCost(
-		part{"max", costMax(all, cols, maxBits)},
+		part{"max", costMaxLevels(pairs, ms)},
 		part{"exp", costLin("exp", nv, fx, es)},
 		part{"recip", recip},
 		part{"rowmul", costRowMul(all, nv, mulBits)},

@@ -28,31 +28,79 @@ func maxPairs(cols int) []int {
 	return out
 }
 
-// GenMax generates material for Max over rows×cols elements of width bits.
-func GenMax(rng io.Reader, rows, cols int, bits uint) (k0, k1 Key, err error) {
-	a, b, err := genMax(rng, rows, cols, bits)
-	if err != nil {
-		return nil, nil, err
+// maxLevels returns, per level of the ragged max trees over rows of lens[r] ≥ 1 entries, the number
+// of pairs of all rows together: at level ℓ a row of l entries holds c = ⌈l/2^ℓ⌉ of them and
+// contributes ⌊c/2⌋ pairs (an odd last entry is carried to the next level). There are
+// ⌈log2 max(lens)⌉ levels; a row of l entries takes part in the first maxDepth(l).
+func maxLevels(lens []int) []int {
+	var out []int
+	for _, l := range lens {
+		for lv := range maxDepth(l) {
+			c := (l-1)>>lv + 1 // ⌈l/2^lv⌉
+			if lv == len(out) {
+				out = append(out, 0)
+			}
+			out[lv] += c / 2
+		}
 	}
-	return a, b, nil
+	return out
 }
 
-func genMax(rng io.Reader, rows, cols int, bits uint) (k0, k1 *seqKey, err error) {
+// maxDepth is the depth ⌈log2 l⌉ of the max tree over l ≥ 1 entries: the number of comparisons the
+// winner of the row goes through at most.
+func maxDepth(l int) int { return bits.Len(uint(l - 1)) }
+
+func uniformLens(rows, cols int) []int {
+	lens := make([]int, rows)
+	for i := range lens {
+		lens[i] = cols
+	}
+	return lens
+}
+
+func checkMaxLens(op string, lens []int) (int, error) {
+	n, err := sumLens(op, lens)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range lens {
+		if l < 1 {
+			return 0, fmt.Errorf("hss: %s: row of %d entries", op, l)
+		}
+	}
+	return n, nil
+}
+
+// GenMax generates material for Max over rows×cols elements of width bits.
+func GenMax(rng io.Reader, rows, cols int, bits uint) (k0, k1 Key, err error) {
 	if _, err := checkShape("gen max", rows, cols); err != nil {
 		return nil, nil, err
 	}
 	if err := checkCmpBits(bits); err != nil {
 		return nil, nil, fmt.Errorf("hss: gen max: %w", err)
 	}
+	a, b, err := genMaxRows(rng, uniformLens(rows, cols), reluSpec(bits, true))
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+// genMaxRows generates material for maxRows on rows of lens entries with comparison spec: one
+// "relu" lookup key per level, over the pairs of all rows.
+func genMaxRows(rng io.Reader, lens []int, spec *lutSpec) (k0, k1 *seqKey, err error) {
+	if _, err := checkMaxLens("gen max", lens); err != nil {
+		return nil, nil, err
+	}
 	var p0, p1 []MarshalKey
-	for _, pairs := range maxPairs(cols) {
-		a, b, err := genLUT(rng, "relu", rows*pairs, reluSpec(bits, true))
+	for _, pairs := range maxLevels(lens) {
+		a, b, err := genLUT(rng, "relu", pairs, spec)
 		if err != nil {
 			return nil, nil, wrapGate("gen max", err)
 		}
 		p0, p1 = append(p0, a), append(p1, b)
 	}
-	return newSeqKey("max", rows, p0...), newSeqKey("max", rows, p1...), nil
+	return newSeqKey("max", len(lens), p0...), newSeqKey("max", len(lens), p1...), nil
 }
 
 // Max returns shares of the maximum of every row of x [rows × cols], for signed entries with
@@ -76,33 +124,68 @@ func (p *Party) Max(x []uint64, rows, cols int, bits uint) ([]uint64, error) {
 	if err := checkCmpBits(bits); err != nil {
 		return nil, fmt.Errorf("hss: max: %w", err)
 	}
-	q, err := p.sub("max", rows)
+	return p.maxRows(x, uniformLens(rows, cols), reluSpec(bits, true))
+}
+
+// maxRows is Max over ragged rows: x holds row r's lens[r] ≥ 1 entries after those of the rows
+// before it. Each level compares the pairs (2t, 2t+1) of every row that still has c > 1 entries,
+// carrying an odd last one, with one lookup gate (spec, a sign term: max(a, b) = b + s·(a − b)) over
+// all rows' pairs: ⌈log2 max(lens)⌉ rounds. With the exact ReLU spec the result is the maximum; with
+// a coarse one (maxSpec) it is the entry of the row that its comparisons picked (see SoftmaxHeads).
+func (p *Party) maxRows(x []uint64, lens []int, spec *lutSpec) ([]uint64, error) {
+	n, err := checkMaxLens("max", lens)
 	if err != nil {
 		return nil, err
 	}
-	cur, c := append([]uint64(nil), x...), cols
-	for c > 1 {
-		pairs, nc := c/2, c-c/2
-		d := make([]uint64, rows*pairs)
-		for r := range rows {
-			for t := range pairs {
-				d[r*pairs+t] = cur[r*c+2*t] - cur[r*c+2*t+1]
+	if len(x) != n {
+		return nil, fmt.Errorf("hss: max: %d elements for rows of %d in all", len(x), n)
+	}
+	q, err := p.sub("max", len(lens))
+	if err != nil {
+		return nil, err
+	}
+	cur := append([]uint64(nil), x...)
+	cnt := append([]int(nil), lens...) // entries of every row at this level
+	// A coarse comparison (k > 0) runs on the centred d' = a − b − 2^(k−1) (see maxSpec); party 0
+	// subtracts the public constant.
+	half := uint64(1) << spec.parts[0].k >> 1
+	center := uint64(0)
+	if p.ID == 0 {
+		center = half
+	}
+	for _, pairs := range maxLevels(lens) {
+		d := make([]uint64, 0, pairs)
+		off := 0
+		for _, c := range cnt {
+			for t := range c / 2 {
+				d = append(d, cur[off+2*t]-cur[off+2*t+1]-center)
 			}
+			off += c
 		}
-		rl, err := q.ReLU(d, bits)
+		rl, err := q.evalLUT("relu", spec, d)
 		if err != nil {
 			return nil, wrapGate("max", err)
 		}
-		next := make([]uint64, rows*nc)
-		for r := range rows {
-			for t := range pairs {
-				next[r*nc+t] = cur[r*c+2*t+1] + rl[r*pairs+t]
-			}
-			if c%2 == 1 {
-				next[r*nc+pairs] = cur[r*c+c-1]
+		if half != 0 { // s·(a − b) = s·d' + 2^(k−1)·s
+			for i := range rl.xs {
+				rl.xs[i] += half * rl.s[i]
 			}
 		}
-		cur, c = next, nc
+		// Compact in place: row r's new entries start where its old ones did in the new layout, so
+		// writes never overtake reads (the new offset is at most the old one).
+		off, noff, i := 0, 0, 0
+		for r, c := range cnt {
+			for t := range c / 2 {
+				cur[noff+t] = cur[off+2*t+1] + rl.xs[i]
+				i++
+			}
+			if c%2 == 1 {
+				cur[noff+c/2] = cur[off+c-1]
+			}
+			nc := c - c/2
+			off, noff, cnt[r] = off+c, noff+nc, nc
+		}
+		cur = cur[:noff]
 	}
 	if err := finish("max", q); err != nil {
 		return nil, err
@@ -114,7 +197,35 @@ func (p *Party) Max(x []uint64, rows, cols int, bits uint) ([]uint64, error) {
 
 const (
 	smRange = 6 // softmax inputs |x| < 2^6
+	// smMaxTol: the comparisons of the softmax's max tree may err between entries within
+	// 2^-smMaxTol of each other (maxSpec: part k = Frac − smMaxTol + 1, centred). See maxSpec.
+	smMaxTol = 6
 )
+
+// maxSpec is the softmax's coarse comparison of differences |d| < 2^(bits−2), bits = smParams's
+// maxBits, and its tolerance tol = 2^(k−1) in raw units: the lookup gate's sign term on one part
+// k = Frac − smMaxTol + 1, m = bits − k (the exact ReLU is the part k = 0, m = bits). It opens
+// d' + r at 64 bits as the exact ReLU does, but its DCF runs on m − 1 bits (13 instead of Frac+8:
+// 22 → 13 at Frac 14): it gives s = 1{z ≥ 0} for the stochastically rounded z = ⌊d'/2^k⌋ + c, c ∈
+// {0, 1} (|z| ≤ 2^(m−2) + 1, so z fits m bits), of the centred d' = d − 2^(k−1) (maxRows subtracts
+// the public 2^(k−1) and adds 2^(k−1)·s back). So s = 1 for d ≥ 2^(k−1), s = 0 for d ≤ −2^(k−1), and
+// either in between: b + s·(a − b) is exactly a or b, and it is the smaller one only when a and b
+// are less than tol = 2^(k−1) (2^-6) apart. Its tag differs from the exact ReLU's (and carries k and
+// bits), so material of one is refused by the other.
+//
+// Why 2^-6: a row of l entries then loses less than ⌈log2 l⌉·2^-6 to its true maximum (≤ 0.11 at
+// 128 columns, 0.19 at 4096), which the public shift of SoftmaxHeads covers; exp's inputs move
+// down by at most that much, so the row sum stays ≥ e^-0.19 ≈ 0.83 (inside Reciprocal's [2^-6,
+// 2^12)) and exp's absolute errors (its truncation, its clipping below −10) grow by at most
+// e^0.19 ≈ 1.2 in the probabilities. 2^-5 would save one more DCF level (12 bits) for twice the
+// shift; the clipping's bias, which the shift increases, already matters for long rows of spread
+// scores (see Softmax).
+func maxSpec(fx Fixed) (spec *lutSpec, tol uint64) {
+	bits, _, _ := smParams(fx)
+	k := fx.Frac - smMaxTol + 1
+	return &lutSpec{parts: []lutPart{{k: k, m: bits - k}}, signTerm: true,
+		tag: 1<<62 | 0x6d<<24 | uint64(k)<<8 | uint64(bits)}, 1 << (k - 1)
+}
 
 // causalLens returns the number of visible columns of every row: row i sees min(cols, pos0+i+1).
 func causalLens(rows, cols, pos0 int) []int {
@@ -181,10 +292,11 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 	rows = all
 	lens := headLens(heads, rows/heads, cols, pos0)
 	nv, _ := sumLens("gen softmax", lens)
-	maxBits, mulBits, rs := smParams(fx)
+	_, mulBits, rs := smParams(fx)
 	var p0, p1 []MarshalKey
 	add := func(a, b MarshalKey) { p0, p1 = append(p0, a), append(p1, b) }
-	m0, m1, err := genMax(rng, rows, cols, maxBits)
+	ms, _ := maxSpec(fx)
+	m0, m1, err := genMaxRows(rng, lens, ms)
 	if err != nil {
 		return nil, nil, wrapGate("gen softmax", err)
 	}
@@ -213,31 +325,45 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 }
 
 // Softmax returns shares of the causal softmax of every row of the attention scores x [rows × cols]
-// (Frac fractional bits, 8 ≤ Frac ≤ 20): row i attends to its first min(cols, pos0+i+1) columns
-// (query i sits at position pos0+i of a sequence whose keys are the columns); the other outputs are
-// exactly 0. Inputs: visible scores |x| < 2^6 (scaled QKᵀ of real transformers stays well inside);
-// cols ≤ 4096.
+// (Frac fractional bits, 8 ≤ Frac ≤ 20): row i attends to its first l_i = min(cols, pos0+i+1)
+// columns (query i sits at position pos0+i of a sequence whose keys are the columns); the other
+// outputs are exactly 0 and the other inputs are ignored. Inputs: visible scores |x| < 2^6 − 2^-2
+// (scaled QKᵀ of real transformers stays well inside); cols ≤ 4096.
 //
-// Construction (the softmax of SIGMA, Gupta et al., PETS 2024, §5): masked entries are replaced by
-// the public −2^6; m = Max over the row (ReLU tree); e = Exp(x − m) on the visible entries
-// (piecewise-linear DPF lookup and its truncation, 2 rounds); the row sums (local) go through
-// Reciprocal (octave lookup, 3 rounds), and p = e·(1/Σe) is one row-broadcast Beaver product plus
-// Trunc (2 rounds), at width 2·Frac+24.
-// Rounds ⌈log2 cols⌉ + 7. Online (both parties, per visible entry, Frac 12): ≈ 16 (max tree, per
-// element of the full matrix) + 11.25 (exp) + 12 (product) + 12 (trunc) bytes, plus ≈ 59 bytes per
-// row. Dealer: ≈ 1.4 KB (max) + 0.6 KB (exp) per element, ≈ 2.2 KB per row. Error: |p − softmax| ≤
-// 2^-11 (Exp's relative 2^-10 enters as p(1−p)·2^-10·2) + Exp's absolute 2^-Frac + 2^-15 per entry
-// (stochastic, unbiased truncation: it averages out in the row sum) + 2^-10·p (reciprocal) +
-// 2^-12 (truncation),
-// below 2^-8 absolute (measured in the tests).
+// Construction (the softmax of SIGMA, Gupta et al., PETS 2024, §5, with a ragged, coarse max tree):
+// m = the max of every row over its l_i visible entries only (maxRows: a tournament tree,
+// max(a, b) = b + s·(a − b), ⌈log2 l_i⌉ levels for row i, the pairs of all rows of a level in one
+// comparison batch); each comparison s is the lookup gate's sign of the stochastically rounded
+// ⌊(a − b − 2^-6)/2^-5⌋ (maxSpec: a DCF on 13 bits instead of the exact ReLU's Frac+8), so it
+// returns exactly a or b and errs only between entries less than 2^-6 apart: m is an entry of the
+// row with max − ⌈log2 l_i⌉·2^-6 < m ≤ max. Softmax is shift-invariant, and m' = m + ⌈log2 l_i⌉·2^-6
+// (a public shift) is ≥ max, so x − m' ∈ (−2^7, 0] stays in Exp's range; e = Exp(x − m') on the
+// visible entries (piecewise-linear DPF lookup and its truncation, 2 rounds); the row sums (local,
+// ≥ e^-0.19) go through Reciprocal (octave lookup, 3 rounds), and p = e·(1/Σe) is one row-broadcast
+// Beaver product plus Trunc (2 rounds), at width 2·Frac+24.
+//
+// Rounds ⌈log2 max_i l_i⌉ + 7 (⌈log2 cols⌉ + 7 when the last row sees every column). Online (both
+// parties, per visible entry, Frac 12): 16 (max tree: one comparison per visible entry but one per
+// row, so about half of a tree over the full matrix in a prefill) + 11.25 (exp) + 12 (product) + 12
+// (trunc) bytes, plus ≈ 44 bytes per row. Dealer: ≈ 0.95 KB (max, at every Frac) + 0.63 KB (exp,
+// product, truncation) per visible entry, ≈ 1.45 KB per row (a 128-token prefill of 6 heads at Frac
+// 14: 2.72 MB online, 79 MB dealer, against 3.50 MB and 182 MB with the exact max over the full
+// matrix). Error: |p − softmax| ≤ 2^-11 (Exp's relative 2^-10 enters as p(1−p)·2^-10·2) + Exp's
+// absolute 2^-Frac + 2^-15 per entry (stochastic, unbiased truncation: it averages out in the row
+// sum) + 2^-10·p (reciprocal) + 2^-12 (truncation), Exp's absolute errors growing by at most
+// e^0.19 from the shift m' − max: below 2^-8 absolute (measured in the tests). Exp's clipping to 0
+// below −10 adds a bias, the dropped mass (< l_i·e^-10 relative to the row sum, which the shift
+// increases by at most e^0.19): negligible for rows of hundreds of entries, but rows of thousands
+// of spread scores exceed 2^-8 (4096 scores N(0, 3²): up to 2^-6.4 measured, 2^-6.8 with the
+// exact max).
 func (p *Party) Softmax(x []uint64, rows, cols, pos0 int) ([]uint64, error) {
 	return p.SoftmaxHeads(x, 1, rows, cols, pos0)
 }
 
-// SoftmaxHeads is Softmax over heads score matrices [rows × cols] stacked
-// in x ([heads·rows × cols]), each with the same causal offset pos0, in the
-// rounds of one: the attention of every head of a layer at once. Costs are
-// those of Softmax on the stacked matrix.
+// SoftmaxHeads is Softmax over heads score matrices [rows × cols] stacked in x ([heads·rows ×
+// cols]), each with the same causal offset pos0, in the rounds of one: the attention of every head
+// of a layer at once (every level of the max trees is one comparison batch over all heads' rows).
+// Costs are those of Softmax on the stacked matrix.
 func (p *Party) SoftmaxHeads(x []uint64, heads, rows, cols, pos0 int) ([]uint64, error) {
 	all, err := checkHeads("softmax", heads, rows)
 	if err != nil {
@@ -257,26 +383,26 @@ func (p *Party) SoftmaxHeads(x []uint64, heads, rows, cols, pos0 int) ([]uint64,
 	lens := headLens(heads, rows, cols, pos0)
 	rows = all
 	nv, _ := sumLens("softmax", lens)
-	maxBits, mulBits, rs := smParams(p.Fx)
-	// Masked scores become the public −2^6, below every visible score.
-	filled := append([]uint64(nil), x...)
-	low := uint64(0)
-	if p.ID == 0 {
-		low = -(uint64(1) << (p.Fx.Frac + smRange))
-	}
+	_, mulBits, rs := smParams(p.Fx)
+	// The visible scores, row after row: the max trees, then exp, run on them only.
+	d := make([]uint64, 0, nv)
 	for r, l := range lens {
-		for j := l; j < cols; j++ {
-			filled[r*cols+j] = low
-		}
+		d = append(d, x[r*cols:r*cols+l]...)
 	}
-	m, err := q.Max(filled, rows, cols, maxBits)
+	ms, tol := maxSpec(p.Fx)
+	m, err := q.maxRows(d, lens, ms)
 	if err != nil {
 		return nil, wrapGate("softmax", err)
 	}
-	d := make([]uint64, 0, nv)
+	// m' = m + depth·tol ≥ the row's maximum (party 0 adds the public shift), so d = x − m' ≤ 0.
+	i := 0
 	for r, l := range lens {
-		for j := range l {
-			d = append(d, x[r*cols+j]-m[r])
+		if p.ID == 0 {
+			m[r] += uint64(maxDepth(l)) * tol
+		}
+		for range l {
+			d[i] -= m[r]
+			i++
 		}
 	}
 	e, err := q.Exp(d)
@@ -284,7 +410,7 @@ func (p *Party) SoftmaxHeads(x []uint64, heads, rows, cols, pos0 int) ([]uint64,
 		return nil, wrapGate("softmax", err)
 	}
 	sums := make([]uint64, rows)
-	i := 0
+	i = 0
 	for r, l := range lens {
 		for range l {
 			sums[r] += e[i]

@@ -63,6 +63,90 @@ func TestMax(t *testing.T) {
 	}
 }
 
+// TestMaxRows runs the ragged max trees of the softmax with the exact and the coarse comparison
+// on rows of 1 to 70 entries: spread rows, rows whose maximum is attained twice or more, and rows
+// whose entries all lie within 2·tol of the maximum (where the coarse comparison may pick either);
+// the coarse result must be an entry of the row within depth·tol of its maximum.
+func TestMaxRows(t *testing.T) {
+	for _, frac := range []uint{12, 14} {
+		fx := Fixed{Frac: frac}
+		ms, tol := maxSpec(fx)
+		bits, _, _ := smParams(fx)
+		lens := []int{1, 2, 3, 5, 8, 13, 64, 65, 70, 37, 1, 4, 33, 16, 17}
+		for range 40 {
+			lens = append(lens, 9, 32)
+		}
+		pr := rand.New(rand.NewPCG(uint64(frac), 3))
+		var x []uint64
+		for r, l := range lens {
+			top := (pr.Float64()*2 - 1) * 63
+			for j := range l {
+				var v float64
+				switch r % 4 {
+				case 0: // spread
+					v = (pr.Float64()*2 - 1) * 63.75
+				case 1: // the maximum twice, the rest below
+					v = top - pr.Float64()*20
+					if j == l/3 || j == l-1 {
+						v = top
+					}
+				case 2: // all within 2·tol of the maximum (2^-5), ties included
+					v = top - math.Ldexp(float64(pr.IntN(2*int(tol)+1)), -int(frac))
+				default: // all equal
+					v = top
+				}
+				x = append(x, fx.Encode(v))
+			}
+		}
+		for _, coarse := range []bool{false, true} {
+			spec := reluSpec(bits, true)
+			if coarse {
+				spec = ms
+			}
+			k0, k1, err := genMaxRows(newNLRNG(byte(frac)), lens, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := costMaxLevels(maxLevels(lens), spec)
+			if got := measureCost(t, fx, k0, k1, func(p *Party, x []uint64) ([]uint64, error) { return p.maxRows(x, lens, spec) }, len(x)); got != want {
+				t.Fatalf("frac %d coarse %v: measured %+v, counted %+v", frac, coarse, got, want)
+			}
+			k0, k1, _ = genMaxRows(newNLRNG(byte(frac)), lens, spec)
+			got, s0, _ := runRows(t, fx, [][]uint64{x}, k0, k1, func(p *Party, in [][]uint64) ([]uint64, error) {
+				return p.maxRows(in[0], lens, spec)
+			})
+			if wantR := int64(maxDepth(70)); s0.Rounds != wantR {
+				t.Fatalf("frac %d coarse %v: %d rounds, want %d", frac, coarse, s0.Rounds, wantR)
+			}
+			off, below := 0, 0
+			for r, l := range lens {
+				row := x[off : off+l]
+				off += l
+				mx, in := int64(row[0]), false
+				for _, v := range row {
+					mx = max(mx, int64(v))
+					in = in || v == got[r]
+				}
+				g := int64(got[r])
+				lo := mx
+				if coarse {
+					lo -= int64(maxDepth(l)) * int64(tol)
+				}
+				if !in || g < lo || g > mx {
+					t.Fatalf("frac %d coarse %v row %d (%d entries): got %d, max %d, not an entry in [%d, %d]", frac, coarse, r, l, g, mx, lo, mx)
+				}
+				if g < mx {
+					below++
+				}
+			}
+			if coarse && below == 0 {
+				t.Errorf("frac %d: the coarse comparison never picked a smaller entry (rows within 2·tol not exercised)", frac)
+			}
+			t.Logf("frac %d coarse %v: %d of %d rows below the maximum", frac, coarse, below, len(lens))
+		}
+	}
+}
+
 func softmaxRef(x []float64, rows, cols, pos0 int) []float64 {
 	out := make([]float64, len(x))
 	for r, l := range causalLens(rows, cols, pos0) {
@@ -116,12 +200,92 @@ func TestSoftmax(t *testing.T) {
 				t.Fatalf("case %d entry %d: got %v want %v", ci, i, fx.Decode(got[i]), ref[i])
 			}
 		}
-		wantR := int64(math.Ceil(math.Log2(float64(c.cols)))) + 7
+		wantR := int64(maxDepth(min(c.cols, c.pos0+c.rows))) + 7
 		if s0.Rounds != wantR || s1.Rounds != wantR {
 			t.Fatalf("case %d: rounds %d/%d, want %d", ci, s0.Rounds, s1.Rounds, wantR)
 		}
 		t.Logf("softmax %dx%d pos0 %d: max abs err %.3g (2^%.2f), online %.1f B/elem, dealer %.0f B/elem", c.rows, c.cols, c.pos0,
 			worst, math.Log2(worst), float64(s0.BytesSent+s1.BytesSent)/float64(len(x)), float64(k0.Size()+k1.Size())/float64(len(x)))
+	}
+}
+
+// TestSoftmaxRagged checks causal softmax rows of many lengths, in prefill (pos0 = 0, several
+// heads) and decode (rows = 1, pos0 > 0), on rows whose maximum is attained twice, whose entries lie
+// within 2^-5 (twice the coarse comparison's tolerance) of each other, and at the ends of the input range
+// with the longest rows (the shifted maximum must keep exp's inputs above −2^7).
+func TestSoftmaxRagged(t *testing.T) {
+	for ci, c := range []struct {
+		frac                          uint
+		heads, rows, cols, pos0, pat0 int
+	}{{12, 2, 40, 40, 0, 0}, {14, 1, 70, 70, 0, 0}, {14, 3, 1, 129, 128, 0}, {14, 3, 1, 129, 128, 2}, {12, 4, 1, 4096, 4095, 1},
+		{14, 2, 5, 37, 32, 0}, {12, 1, 8, 8, 0, 0}} {
+		fx := Fixed{Frac: c.frac}
+		pr := rand.New(rand.NewPCG(uint64(ci), 21))
+		n := c.heads * c.rows * c.cols
+		xf := make([]float64, n)
+		lens := headLens(c.heads, c.rows, c.cols, c.pos0)
+		for r, l := range lens {
+			top := (pr.Float64()*2 - 1) * 8
+			for j := range c.cols {
+				var v float64
+				if j < l {
+					switch (r + c.pat0) % 5 {
+					case 0:
+						v = pr.NormFloat64() * 3
+					case 1: // the maximum twice
+						v = top - pr.Float64()*4
+						if j == 0 || j == l-1 {
+							v = top
+						}
+					case 2: // all within 2^-5
+						v = top - pr.Float64()/32
+					case 3: // all equal
+						v = top
+					default: // the range's ends: one entry at 2^6 − 2^-2, the rest at −(2^6 − 2^-2)
+						v = -63.75
+						if j == l/2 {
+							v = 63.75
+						}
+					}
+				} else { // masked: ignored, whatever they hold
+					v = pr.NormFloat64() * 50
+				}
+				xf[r*c.cols+j] = v
+			}
+		}
+		x := fx.EncodeVec(xf)
+		xf = fx.DecodeVec(x)
+		k0, k1, err := GenSoftmaxHeads(newNLRNG(byte(ci)), c.heads, c.rows, c.cols, c.pos0, fx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, s0, s1 := runRows(t, fx, [][]uint64{x}, k0, k1, func(p *Party, in [][]uint64) ([]uint64, error) {
+			return p.SoftmaxHeads(in[0], c.heads, c.rows, c.cols, c.pos0)
+		})
+		ref := make([]float64, 0, n)
+		for h := range c.heads {
+			ref = append(ref, softmaxRef(xf[h*c.rows*c.cols:(h+1)*c.rows*c.cols], c.rows, c.cols, c.pos0)...)
+		}
+		var worst float64
+		for i := range ref {
+			e := math.Abs(fx.Decode(got[i]) - ref[i])
+			worst = math.Max(worst, e)
+			if e > 1.0/256 {
+				t.Fatalf("case %d entry %d (row %d): got %v want %v", ci, i, i/c.cols, fx.Decode(got[i]), ref[i])
+			}
+		}
+		wantR := int64(maxDepth(min(c.cols, c.pos0+c.rows))) + 7
+		if s0.Rounds != wantR || s1.Rounds != wantR {
+			t.Fatalf("case %d: rounds %d/%d, want %d", ci, s0.Rounds, s1.Rounds, wantR)
+		}
+		cost, err := CostSoftmaxHeads(c.heads, c.rows, c.cols, c.pos0, fx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := (Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: s0.Rounds, Dealer: int64(k0.Size() + k1.Size())}); m != cost {
+			t.Fatalf("case %d: measured %+v, counted %+v", ci, m, cost)
+		}
+		t.Logf("softmax %d×%dx%d pos0 %d frac %d: max abs err %.3g (2^%.2f)", c.heads, c.rows, c.cols, c.pos0, c.frac, worst, math.Log2(worst))
 	}
 }
 
@@ -324,6 +488,10 @@ func TestRowGateErrors(t *testing.T) {
 	rc0, rc1, _ := GenReciprocal(rng, 12, fx)
 	rs0, rs1, _ := GenRsqrt(rng, 12, fx)
 	mx0, mx1, _ := GenMax(rng, 3, 4, 20)
+	ms, _ := maxSpec(fx)
+	mb, _, _ := smParams(fx)
+	cm0, cm1, _ := genMaxRows(rng, []int{4, 4, 4}, ms)
+	em0, em1, _ := GenMax(rng, 3, 4, mb)
 	rw0, rw1, _ := GenRowMul(rng, []int{4, 4, 4}, 64)
 	smb0, smb1, _ := GenSoftmax(rng, 3, 4, 1, fx) // other causal offset: same size, other row lengths
 	rc13a, rc13b, _ := GenReciprocal(rng, 12, Fixed{Frac: 13})
@@ -358,6 +526,12 @@ func TestRowGateErrors(t *testing.T) {
 		{"recip given rsqrt", []Key{rs0}, []Key{rs1}, func(p *Party) error { _, err := p.Reciprocal(x); return err }, "recip"},
 		{"max wrong cols", []Key{mx0}, []Key{mx1}, func(p *Party) error { _, err := p.Max(x, 3, 4, 22); return err }, "max"},
 		{"max len", nil, nil, func(p *Party) error { _, err := p.Max(x, 5, 4, 20); return err }, "max: 12 elements"},
+		{"max given coarse material", []Key{cm0}, []Key{cm1}, func(p *Party) error { _, err := p.Max(x, 3, 4, mb); return err }, "max: relu: material does not match"},
+		{"coarse max given exact material", []Key{em0}, []Key{em1}, func(p *Party) error {
+			_, err := p.maxRows(x, []int{4, 4, 4}, ms)
+			return err
+		}, "max: relu: material does not match"},
+		{"ragged max lens", []Key{cm0}, []Key{cm1}, func(p *Party) error { _, err := p.maxRows(x, []int{4, 0, 8}, ms); return err }, "max: row of 0"},
 		{"rowmul lens", []Key{rw0}, []Key{rw1}, func(p *Party) error { _, err := p.RowMul(x, x[:3], []int{6, 3, 3}, 64); return err }, "rowmul"},
 		{"rowmul operands", nil, nil, func(p *Party) error { _, err := p.RowMul(x, x[:2], []int{6, 3, 3}, 64); return err }, "rowmul: operands"},
 	}
@@ -483,8 +657,8 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][2]int {
 	n := rows * cols
 	if gate == "softmax" {
 		var s [][2]int
-		for _, pairs := range maxPairs(cols) {
-			s = append(s, [2]int{rows * pairs, 64})
+		for _, pairs := range maxLevels(causalLens(rows, cols, 0)) {
+			s = append(s, [2]int{pairs, 64})
 		}
 		nv := rows * (rows + 1) / 2
 		_, mb, rs := smParams(fx)

@@ -338,24 +338,23 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 // returns exactly a or b and errs only between entries less than 2^-6 apart: m is an entry of the
 // row with max − ⌈log2 l_i⌉·2^-6 < m ≤ max. Softmax is shift-invariant, and m' = m + ⌈log2 l_i⌉·2^-6
 // (a public shift) is ≥ max, so x − m' ∈ (−2^7, 0] stays in Exp's range; e = Exp(x − m') on the
-// visible entries (piecewise-linear DPF lookup and its truncation, 2 rounds); the row sums (local,
-// ≥ e^-0.19) go through Reciprocal (octave lookup, 3 rounds), and p = e·(1/Σe) is one row-broadcast
-// Beaver product plus Trunc (2 rounds), at width 2·Frac+24.
+// visible entries (a DPF lookup and its truncation, 2 rounds); the row sums (local, ≥ e^-0.19) go
+// through Reciprocal (octave lookup, 3 rounds), and p = e·(1/Σe) is one row-broadcast Beaver
+// product plus Trunc (2 rounds), at width 2·Frac+24.
 //
 // Rounds ⌈log2 max_i l_i⌉ + 7 (⌈log2 cols⌉ + 7 when the last row sees every column). Online (both
 // parties, per visible entry, Frac 12): 16 (max tree: one comparison per visible entry but one per
-// row, so about half of a tree over the full matrix in a prefill) + 11.25 (exp) + 12 (product) + 12
-// (trunc) bytes, plus ≈ 44 bytes per row. Dealer: ≈ 0.95 KB (max, at every Frac) + 0.63 KB (exp,
+// row, so about half of a tree over the full matrix in a prefill) + 17.25 (exp) + 12 (product) + 12
+// (trunc) bytes, plus ≈ 43 bytes per row. Dealer: ≈ 0.95 KB (max, at every Frac) + 0.79 KB (exp,
 // product, truncation) per visible entry, ≈ 1.45 KB per row (a 128-token prefill of 6 heads at Frac
-// 14: 2.72 MB online, 79 MB dealer, against 3.50 MB and 182 MB with the exact max over the full
-// matrix). Error: |p − softmax| ≤ 2^-11 (Exp's relative 2^-10 enters as p(1−p)·2^-10·2) + Exp's
-// absolute 2^-Frac + 2^-15 per entry (stochastic, unbiased truncation: it averages out in the row
-// sum) + 2^-10·p (reciprocal) + 2^-12 (truncation), Exp's absolute errors growing by at most
-// e^0.19 from the shift m' − max: below 2^-8 absolute (measured in the tests). Exp's clipping to 0
-// below −10 adds a bias, the dropped mass (< l_i·e^-10 relative to the row sum, which the shift
-// increases by at most e^0.19): negligible for rows of hundreds of entries, but rows of thousands
-// of spread scores exceed 2^-8 (4096 scores N(0, 3²): up to 2^-6.4 measured, 2^-6.8 with the
-// exact max).
+// 14: 3.02 MB online, 87 MB dealer, against 3.80 MB and 190 MB with the exact max over the full
+// matrix). Error: |p − softmax| ≤ 2^-11 (Exp's relative error, ≤ 2^-10, enters as p(1−p)·2^-10·2) +
+// Exp's absolute 2^-Frac per entry (stochastic, unbiased truncation: it averages out in the row
+// sum) + 2^-10·p (reciprocal) + 2^-12 (truncation), Exp's absolute errors growing by at most e^0.19
+// from the shift m' − max: below 2^-8 absolute (measured in the tests). Exp's clipping to 0 below
+// −10 adds a bias, the dropped mass (< l_i·e^-10 relative to the row sum, which the shift increases
+// by at most e^0.19): negligible for rows of hundreds of entries, but rows of thousands of spread
+// scores exceed 2^-8 (4096 scores N(0, 3²): up to 2^-7.0 measured, as with the exact max).
 func (p *Party) Softmax(x []uint64, rows, cols, pos0 int) ([]uint64, error) {
 	return p.SoftmaxHeads(x, 1, rows, cols, pos0)
 }

@@ -182,7 +182,7 @@ func costOct(kind string, n int, s octSpec) (Cost, error) {
 	cmp := costLUT(n, pr.cmp)
 	cmp.Online, cmp.Rounds = open(n, 64).Online, 1 // evalThresholds opens at 64 bits
 	return seqCost(part{kind + ".cmp", cmp}, part{kind + ".lut", costLUT(n, pr.lut)},
-		part{"mul", costMul(n, normBits(s.mulBits))}), nil
+		part{"trunc", costTrunc(n, pr.lut.fb, pr.lut.tbits)}, part{"mul", costMul(n, normBits(s.mulBits))}), nil
 }
 
 // costRowMul is the cost of RowMul on rows rows of n elements in all.

@@ -15,8 +15,9 @@
 //   - DReLU, ReLU (DCF, Boyle et al., Eurocrypt 2021), GeLU, SiLU, Exp (piecewise-cubic DPF
 //     lookups on masked, reduced-width inputs with a (1, ρ, ρ², ρ³) payload, then one truncation:
 //     2 rounds, SIGMA, PETS 2024): nonlinear.go, nonlinear_gates.go;
-//   - Reciprocal and Rsqrt: octave lookups (DCF octave comparisons, mantissa table, one Beaver
-//     product), 3 rounds, relative error ≤ 2^-9 on [2^-6, 2^12) and [2^-8, 2^14): octave.go;
+//   - Reciprocal and Rsqrt: octave lookups (DCF octave comparisons, a cubic mantissa lookup and
+//     its truncation, one Beaver product), 4 rounds, relative error ≤ 2^-9 on [2^-6, 2^12) and
+//     [2^-8, 2^14): octave.go;
 //   - Max over rows (ReLU tree), causal Softmax, LayerNorm and RMSNorm: rows.go.
 //
 // Every key kind is registered with RegisterKey and serialisable; composite gates carry one key

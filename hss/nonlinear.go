@@ -397,6 +397,17 @@ func evalPoly(d *fss.DPFKeys, part *lutPart, xh, lin []uint64) {
 // error is half the oscillation of the residual (the fit's error, measured in the tests, plus the
 // rounding of the higher coefficients).
 func polyTables(target func(float64) float64, sign bool, deg int, k, inFrac, drop, outFrac, fb uint, wlo, whi int64, xmin, xmax float64) [][]uint64 {
+	return polyTablesZ(func(z int64) (func(float64) float64, float64, float64) {
+		if !sign || z < 0 {
+			return target, xmin, xmax
+		}
+		return func(x float64) float64 { return target(x) - x }, xmin, xmax
+	}, deg, k, inFrac, drop, outFrac, fb, wlo, whi)
+}
+
+// polyTablesZ is polyTables with the target and its input range [xmin, xmax] chosen per index z
+// (the octave lookups fit each class's mantissa function on its own range).
+func polyTablesZ(fz func(z int64) (g func(float64) float64, xmin, xmax float64), deg int, k, inFrac, drop, outFrac, fb uint, wlo, whi int64) [][]uint64 {
 	h := math.Ldexp(1, int(k)-int(inFrac))
 	e := math.Ldexp(1, int(drop)-int(inFrac))
 	pf := int(inFrac - drop)
@@ -407,13 +418,7 @@ func polyTables(target func(float64) float64, sign bool, deg int, k, inFrac, dro
 	}
 	const samples = 256
 	for z := wlo; z < whi; z++ {
-		g := func(x float64) float64 {
-			v := target(x)
-			if sign && z >= 0 {
-				v -= x
-			}
-			return v
-		}
+		g, xmin, xmax := fz(z)
 		c := float64(z) * h
 		a, b := math.Max(c-h-e, xmin), math.Min(c+h+e, xmax)
 		if a >= b {

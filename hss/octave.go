@@ -22,25 +22,26 @@ import (
 //     in ReLU). Evaluating one key at several public points is the interval-containment pattern of
 //     Boyle et al.; the view is x̂ alone, uniform.
 //  2. With the one-hot octave b_j = s_j − s_{j+1} (s_0 = 1, s_nb = 0) the parties compute locally the
-//     mantissa position w = Σ_j b_j·(x·2^(E−e_j) + (c_j − 1)·2^E) (e_j = lo+j+inFrac, E = hi+inFrac,
-//     c_j the octave's class: 0 for 1/X; the parity of lo+j for 1/√X), so that w/2^E + 1 ∈ [1, 2) is
-//     the mantissa (plus the class), and a DPF lookup on z = ⌊w/2^(E−M)⌉ (the masked-index gate of
-//     nonlinear.go) returns L = t_c(mantissa) ∈ (1/2, 1] with F fractional bits: the midpoint of
-//     t_c over the two index steps z can stand for.
+//     mantissa position w = Σ_j b_j·(x·2^(E−e_j) − 2^E + c_j·S) (e_j = lo+j+inFrac, E = hi+inFrac,
+//     c_j the octave's class: 0 for 1/X; the parity of lo+j for 1/√X; S = 2^E plus two index steps,
+//     so that no index meets two classes), so that (w − c_j·S)/2^E + 1 ∈ [1, 2) is the mantissa, and
+//     a cubic lookup on z = ⌊w/2^(E−4)⌉ (the masked-index gate of nonlinear.go with a polynomial part,
+//     offsets at 2^-14 of the mantissa) returns L = t_c(mantissa) ∈ (1/2, 1] with F fractional bits
+//     after a truncation (one more round).
 //  3. t is a power function, so t(X) = t_c(mantissa)·2^(−sh_j) with sh_j = lo+j (1/X) or
 //     ⌊(lo+j)/2⌋ (1/√X). The octave factor O = Σ_j b_j·2^(G−sh_j), G = max sh_j, is local; one
 //     Beaver product L·O gives t(X) with F+G = outFrac fractional bits exactly (no truncation).
 //
-// Error: the relative step of the index is at most 2^−M, so the table error is at most half the
-// relative oscillation of t over 2·2^−M (2^−M for 1/X, 2^−(M+1) for 1/√X), plus the rounding of L,
-// 2^−(F+1) relative to L ≥ 1/2. Inputs in [2^lo·(1−2^−M), 2^lo) give ≈ t(2^lo), smaller ones (and 0)
-// give 0; inputs at or above 2^hi are outside the range (bounded garbage, not an error the parties
-// can see).
+// Error: the cubic's fit over the two index steps z can stand for (2^-19 relative for 1/X, less for
+// 1/√X), the coarsened offset (2^-14 relative), and L's truncation to F bits (2^-F absolute, L ≥ 1/2).
+// (A table of 2^12 mantissa entries per class, which this replaces, cost a window of 4098–8194
+// positions per element.) Inputs in [2^lo·(1−2^-4), 2^lo) give ≈ t(2^lo), smaller ones (and 0) give
+// 0; inputs at or above 2^hi are outside the range (bounded garbage, not an error the parties can
+// see).
 
 type octSpec struct {
 	target          int // octRecip or octRsqrt
 	lo, hi          int
-	mbits           uint
 	inFrac, outFrac uint
 	mulBits         uint // width of the final product (its output is correct mod 2^mulBits)
 }
@@ -87,15 +88,29 @@ func (s octSpec) g() int {
 }
 func (s octSpec) lutFrac() uint { return uint(int(s.outFrac) - s.g()) }
 
+// octStep: the mantissa tables are cubic pieces on an index of step 2^-octStep (of the mantissa).
+const octStep = 4
+
 func (s octSpec) nb() int       { return s.hi - s.lo }
 func (s octSpec) cmpBits() uint { return uint(s.hi) + s.inFrac + 2 }
 func (s octSpec) e() uint       { return uint(s.hi) + s.inFrac }
-func (s octSpec) k() uint       { return s.e() - s.mbits }
-func (s octSpec) idxBits() uint { return s.mbits + 3 }
+func (s octSpec) k() uint       { return s.e() - octStep }
+func (s octSpec) idxBits() uint { return octStep + 3 }
+
+// pf is the resolution (bits) of the cubic's offset, in mantissa units: 14, less where the table's
+// width would exceed 64 bits; fb the cubic's extra fractional bits, tbits the width at which its
+// truncation opens.
+func (s octSpec) pf() uint    { return min(14, (61-s.lutFrac())/3) }
+func (s octSpec) fb() uint    { return polyDeg*s.pf() - 2 }
+func (s octSpec) tbits() uint { return s.lutFrac() + s.fb() + 3 }
+
+// stride is the raw distance between the classes' mantissa ranges in w: 2^E plus a gap of two index
+// steps, so that no index (which stands for two steps) meets two classes.
+func (s octSpec) stride() uint64 { return 1<<s.e() + 2<<s.k() }
 
 func (s octSpec) tag() uint64 {
-	return 1<<63 | uint64(s.target) | uint64(s.lo+64)<<4 | uint64(s.hi+64)<<12 | uint64(s.mbits)<<20 |
-		uint64(s.inFrac)<<28 | uint64(s.outFrac)<<36 | uint64(s.mulBits)<<44
+	return 1<<63 | uint64(s.target) | uint64(s.lo+64)<<4 | uint64(s.hi+64)<<12 | uint64(octStep)<<20 |
+		uint64(polyDeg)<<24 | uint64(s.inFrac)<<28 | uint64(s.outFrac)<<36 | uint64(s.mulBits)<<44
 }
 
 func (s octSpec) validate() error {
@@ -104,10 +119,12 @@ func (s octSpec) validate() error {
 		return fmt.Errorf("range [2^%d, 2^%d) invalid", s.lo, s.hi)
 	case s.lo+int(s.inFrac) < 0:
 		return fmt.Errorf("input frac %d too small for 2^%d", s.inFrac, s.lo)
-	case s.cmpBits() > 62 || s.e() < s.mbits || s.k()+s.idxBits() > 64:
+	case s.cmpBits() > 62 || s.k()+s.idxBits() > 64:
 		return fmt.Errorf("input frac %d too large for 2^%d", s.inFrac, s.hi)
-	case int(s.outFrac) < s.g()+8 || s.outFrac > 44:
-		return fmt.Errorf("output frac %d out of range [%d,44]", s.outFrac, s.g()+8)
+	case int(s.outFrac) < s.g()+8 || int(s.outFrac) > s.g()+31:
+		return fmt.Errorf("output frac %d out of range [%d,%d]", s.outFrac, s.g()+8, s.g()+31)
+	case s.e() < s.pf():
+		return fmt.Errorf("input frac %d too small for 2^%d", s.inFrac, s.hi)
 	case s.mulBits < 8 || s.mulBits > 64:
 		return fmt.Errorf("product width %d out of range", s.mulBits)
 	}
@@ -115,11 +132,11 @@ func (s octSpec) validate() error {
 }
 
 // octPrep is the public data of an octave lookup: comparison and lookup specs, thresholds, and per
-// octave the class and factor 2^(G−sh).
+// octave the offset of its class in w (c·stride − 2^E) and its factor 2^(G−sh).
 type octPrep struct {
 	cmp, lut *lutSpec
 	ts       []uint64
-	class    []uint64
+	off      []uint64
 	factor   []uint64
 }
 
@@ -133,36 +150,37 @@ func (s octSpec) prep() (*octPrep, error) {
 		return nil, err
 	}
 	nb, nc := s.nb(), s.classes()
-	p := &octPrep{ts: make([]uint64, nb-1), class: make([]uint64, nb), factor: make([]uint64, nb)}
+	p := &octPrep{ts: make([]uint64, nb-1), off: make([]uint64, nb), factor: make([]uint64, nb)}
 	for j := range p.ts {
 		p.ts[j] = 1 << (uint(s.lo+j+1) + s.inFrac)
 	}
 	g := s.g()
+	k, e := s.k(), s.e()
+	stride := s.stride()
 	for j := range nb {
 		c, sh := s.octave(j)
-		p.class[j], p.factor[j] = uint64(c), 1<<uint(g-sh)
+		p.off[j], p.factor[j] = uint64(c)*stride-1<<e, 1<<uint(g-sh)
 	}
-	k, e := s.k(), s.e()
-	wlo, whi := int64(-1), int64(nc)<<s.mbits+1
-	step, full := math.Ldexp(1, int(k)), math.Ldexp(1, int(e))
-	xOfC := func(w float64) float64 { // w -> normalised X = 2^c·(1 + (w − c·2^E)/2^E), c = ⌊w/2^E⌋, clamped
-		c := math.Floor(w / full)
-		switch {
-		case c < 0:
-			return 1
-		case c >= float64(nc):
-			return float64(int(1) << nc)
+	// Class c's mantissa m ∈ [1, 2) is at v = w/2^E ∈ [c·S, c·S + 1), S = stride/2^E; index z stands
+	// for v ∈ [(z−1)h, (z+1)h), h = 2^-octStep, and meets at most one class.
+	h := math.Ldexp(1, -octStep)
+	S := math.Ldexp(float64(stride), -int(e))
+	wlo := int64(-1)
+	whi := int64((uint64(nc-1)*stride+1<<e)>>k) + 2
+	fz := func(z int64) (func(float64) float64, float64, float64) {
+		c := int(math.Floor(float64(z) * h / S))
+		if c+1 < nc && float64(z+1)*h > float64(c+1)*S {
+			c++
 		}
-		return math.Ldexp(1+(w-c*full)/full, int(c))
+		c = max(0, min(c, nc-1))
+		base := float64(c) * S
+		return func(v float64) float64 { return s.f(math.Ldexp(1+v-base, c)) }, base, base + 1
 	}
-	fx := Fixed{Frac: s.lutFrac()}
-	tab := make([]uint64, whi-wlo)
-	for z := wlo; z < whi; z++ {
-		a, b := s.f(xOfC(float64(z-1)*step)), s.f(xOfC(float64(z+1)*step))
-		tab[z-wlo] = fx.Encode((a + b) / 2) // t is monotone: its range on the interval is [a, b]
-	}
+	pf := s.pf()
+	tabs := polyTablesZ(fz, polyDeg, k, e, e-pf, s.lutFrac(), s.fb(), wlo, whi)
 	p.cmp = &lutSpec{parts: []lutPart{{k: 0, m: s.cmpBits()}}, signTerm: true, tag: s.tag()}
-	p.lut = &lutSpec{parts: []lutPart{{k: k, m: s.idxBits(), wlo: wlo, tabs: [][]uint64{tab}}}, tag: s.tag()}
+	p.lut = &lutSpec{parts: []lutPart{{k: k, m: s.idxBits(), wlo: wlo, tabs: tabs, deg: polyDeg, drop: e - pf}},
+		tag: s.tag(), fb: s.fb(), tbits: s.tbits()}
 	v, _ := octCache.LoadOrStore(s, p)
 	return v.(*octPrep), nil
 }
@@ -180,11 +198,15 @@ func genOct(rng io.Reader, kind string, n int, s octSpec) (*seqKey, *seqKey, err
 	if err != nil {
 		return nil, nil, err
 	}
+	t0, t1, err := GenTrunc(rng, n, pr.lut.fb, pr.lut.tbits)
+	if err != nil {
+		return nil, nil, wrapGate("gen "+kind, err)
+	}
 	m0, m1, err := GenMul(rng, n, s.mulBits)
 	if err != nil {
 		return nil, nil, wrapGate("gen "+kind, err)
 	}
-	return newSeqKey(kind, n, c0, l0, m0), newSeqKey(kind, n, c1, l1, m1), nil
+	return newSeqKey(kind, n, c0, l0, t0, m0), newSeqKey(kind, n, c1, l1, t1, m1), nil
 }
 
 // evalOct runs the three rounds of an octave lookup on shares x (raw units of 2^−inFrac) and returns
@@ -223,7 +245,7 @@ func (p *Party) evalOct(kind string, s octSpec, x []uint64) ([]uint64, error) {
 			}
 			bj := sj - sn
 			ej := uint(s.lo+j) + s.inFrac
-			acc += (sxj-sxn)<<(e-ej) + bj*((pr.class[j]-1)<<e)
+			acc += (sxj-sxn)<<(e-ej) + bj*pr.off[j]
 			f += bj * pr.factor[j]
 		}
 		w[i], fac[i] = acc, f
@@ -236,11 +258,15 @@ func (p *Party) evalOct(kind string, s octSpec, x []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
+	lv, err := q.Trunc(o.lin, pr.lut.fb, pr.lut.tbits)
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
 	mk, err := takeKey[*MulKey](q, "mul", n)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
-	out, err := q.mulWith(mk, o.tabs[0], fac, s.mulBits)
+	out, err := q.mulWith(mk, lv, fac, s.mulBits)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
@@ -312,11 +338,11 @@ func checkOctFrac(f uint) error {
 }
 
 func recipSpec(fx Fixed) octSpec {
-	return octSpec{target: octRecip, lo: -6, hi: 12, mbits: 12, inFrac: fx.Frac, outFrac: fx.Frac + RecipExtra, mulBits: 64}
+	return octSpec{target: octRecip, lo: -6, hi: 12, inFrac: fx.Frac, outFrac: fx.Frac + RecipExtra, mulBits: 64}
 }
 
 func rsqrtSpec(fx Fixed) octSpec {
-	return octSpec{target: octRsqrt, lo: -8, hi: 14, mbits: 9, inFrac: fx.Frac, outFrac: fx.Frac + RecipExtra, mulBits: 64}
+	return octSpec{target: octRsqrt, lo: -8, hi: 14, inFrac: fx.Frac, outFrac: fx.Frac + RecipExtra, mulBits: 64}
 }
 
 // GenReciprocal generates material for Reciprocal on n elements.
@@ -335,16 +361,16 @@ func GenReciprocal(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // fractional bits, 8 ≤ Frac ≤ 28) with x ∈ [2^-6, 2^12): softmax row sums (in [1, seqLen] for
 // seqLen ≤ 4096) and other positive values.
 //
-// Construction: the octave lookup of octave.go: normalised-input lookup table as in SIGMA (Gupta et
-// al., PETS 2024), octave comparisons by one DCF per element evaluated at 17 thresholds (Boyle et
-// al., Eurocrypt 2021), M = 12 mantissa bits, and a Beaver product with the octave factor.
-// Rounds 3. Online (both parties): 16 + (Frac+15)/4 + 32 bytes (54.75 at Frac 12). Dealer (both
-// parties): two DCF keys on Frac+13 bits with payload 2, two DPF keys on 15 bits (4 early-terminated
-// levels), a 64-bit triple, ≈ 2.39 KB per element at Frac 12. Error: relative ≤ 2^-12 (table) + 2^-(Frac+1) (rounding of the
-// mantissa value): measured 2^-12.1 at Frac 12, within the required 2^-9 (softmax divides by the row
-// sums with it, so its error enters every probability). Inputs just below 2^-6 give ≈ 2^6, smaller
-// ones 0. Eval cost per element: 17 DCF paths walked in lockstep (fss.Worker.EvalMulti), a window of
-// 4098 table positions (a softmax needs one per row).
+// Construction: the octave lookup of octave.go: normalised-input lookup as in SIGMA (Gupta et al.,
+// PETS 2024), octave comparisons by one DCF per element evaluated at 17 thresholds (Boyle et al.,
+// Eurocrypt 2021), a cubic mantissa lookup (19 indices), its truncation and a Beaver product with the
+// octave factor. Rounds 4. Online (both parties): 68.75 bytes at Frac 12. Dealer (both parties): two
+// DCF keys on Frac+13 bits with payload 2, two DPF keys on 7 bits with payload 4, a Trunc key and a
+// 64-bit triple, ≈ 2.44 KB per element at Frac 12. Error: relative ≤ 2^-14 (offset) + 2^-(F−1)
+// (L's truncation, F = Frac+1): measured 2^-12.2 at Frac 12, within the required 2^-9 (softmax
+// divides by the row sums with it, so its error enters every probability). Inputs just below 2^-6
+// give ≈ 2^6, smaller ones 0. Eval cost per element: 17 DCF paths walked in lockstep
+// (fss.Worker.EvalMulti), a window of 19 positions (a softmax needs one per row).
 func (p *Party) Reciprocal(x []uint64) ([]uint64, error) {
 	if err := checkOctFrac(p.Fx.Frac); err != nil {
 		return nil, fmt.Errorf("hss: recip: %w", err)
@@ -369,12 +395,11 @@ func GenRsqrt(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // use the same construction on a more precise input and the range [2^-16, 2^15)).
 //
 // Construction: the octave lookup of octave.go (SIGMA, PETS 2024; Boyle et al., Eurocrypt 2021) with
-// M = 9 mantissa bits and two mantissa tables (even and odd octaves), 22 octaves. Rounds 3. Online
-// (both parties): 16 + (Frac+16)/4 + 32 bytes (55.25 at Frac 12). Dealer (both parties): two DCF keys
-// on Frac+15 bits with payload 2, two DPF keys on 12 bits (4 early-terminated levels), a 64-bit
-// triple, ≈ 2.43 KB per element.
-// Error: relative ≤ 2^-10 + 2^-(Frac+6): measured 2^-10.1 at Frac 12. Eval cost per element: 21 DCF
-// paths in lockstep, a window of 1026 table positions.
+// two cubic mantissa pieces (even and odd octaves), 22 octaves. Rounds 4. Online (both parties):
+// 70.5 bytes at Frac 12. Dealer (both parties): two DCF keys on Frac+15 bits with payload 2, two DPF
+// keys on 7 bits with payload 4, a Trunc key and a 64-bit triple, ≈ 2.57 KB per element.
+// Error: relative ≤ 2^-14 + 2^-(F−1), F = Frac+6: measured 2^-15.4 at Frac 12. Eval cost per
+// element: 21 DCF paths in lockstep, a window of 37 positions.
 func (p *Party) Rsqrt(x []uint64) ([]uint64, error) {
 	if err := checkOctFrac(p.Fx.Frac); err != nil {
 		return nil, fmt.Errorf("hss: rsqrt: %w", err)

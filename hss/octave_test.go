@@ -59,8 +59,8 @@ func TestReciprocalRsqrt(t *testing.T) {
 					t.Fatalf("x=%v: got %v want %v (rel err %g)", x, out.Decode(got[i]), want, rel)
 				}
 			}
-			if s0.Rounds != 3 || s1.Rounds != 3 {
-				t.Fatalf("rounds %d/%d, want 3", s0.Rounds, s1.Rounds)
+			if s0.Rounds != 4 || s1.Rounds != 4 {
+				t.Fatalf("rounds %d/%d, want 4", s0.Rounds, s1.Rounds)
 			}
 			t.Logf("%s: max rel err %.3g (2^%.2f), online %.2f B/elem, dealer %.0f B/elem", c.name, worst, math.Log2(worst),
 				float64(s0.BytesSent+s1.BytesSent)/float64(n), float64(k0.Size()+k1.Size())/float64(n))

@@ -339,10 +339,10 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 // row with max − ⌈log2 l_i⌉·2^-6 < m ≤ max. Softmax is shift-invariant, and m' = m + ⌈log2 l_i⌉·2^-6
 // (a public shift) is ≥ max, so x − m' ∈ (−2^7, 0] stays in Exp's range; e = Exp(x − m') on the
 // visible entries (a DPF lookup and its truncation, 2 rounds); the row sums (local, ≥ e^-0.19) go
-// through Reciprocal (octave lookup, 3 rounds), and p = e·(1/Σe) is one row-broadcast Beaver
+// through Reciprocal (octave lookup, 4 rounds), and p = e·(1/Σe) is one row-broadcast Beaver
 // product plus Trunc (2 rounds), at width 2·Frac+24.
 //
-// Rounds ⌈log2 max_i l_i⌉ + 7 (⌈log2 cols⌉ + 7 when the last row sees every column). Online (both
+// Rounds ⌈log2 max_i l_i⌉ + 8 (⌈log2 cols⌉ + 8 when the last row sees every column). Online (both
 // parties, per visible entry, Frac 12): 16 (max tree: one comparison per visible entry but one per
 // row, so about half of a tree over the full matrix in a prefill) + 17.25 (exp) + 12 (product) + 12
 // (trunc) bytes, plus ≈ 43 bytes per row. Dealer: ≈ 0.95 KB (max, at every Frac) + 0.79 KB (exp,
@@ -454,11 +454,11 @@ const (
 func normParams(fx Fixed, dim int) (sqBits uint, l uint, rs octSpec) {
 	sqBits = min(64, 2*fx.Frac+32)
 	l = uint(bits.Len(uint(dim)) - 1)
-	// 12 mantissa bits (relative error 2^-12, not rsqrt's 2^-10): a norm
-	// needs one rsqrt per row, and its error scales every output of the row
-	// (the final norm's scales the logits; 9 bits left tinystories-656k's
-	// greedy HSS continuations 8/10 identical to plain, 12 bits 10/10).
-	rs = octSpec{target: octRsqrt, lo: normLo, hi: normHi, mbits: 12, inFrac: 2 * fx.Frac,
+	// The rsqrt's error scales every output of the row (the final norm's
+	// scales the logits): a 9-bit mantissa table left tinystories-656k's
+	// greedy HSS continuations 8/10 identical to plain, 12 bits 10/10; the
+	// cubic mantissa pieces (octave.go) are at 2^-14.
+	rs = octSpec{target: octRsqrt, lo: normLo, hi: normHi, inFrac: 2 * fx.Frac,
 		outFrac: fx.Frac + RecipExtra, mulBits: 64}
 	return
 }
@@ -546,8 +546,8 @@ func GenRMSNorm(rng io.Reader, rows, dim int, fx Fixed) (k0, k1 Key, err error) 
 // μ = Trunc(Σx·⌊2^32/dim⌉, 32) (1 round); d = x − μ; Σd² from Square at width 2·Frac+32 (1 round);
 // T = Trunc(Σd² + eps·dim, ⌊log2 dim⌋) (1 round) is (σ²+eps)·ρ with 2·Frac fractional bits, ρ =
 // dim/2^⌊log2 dim⌋ ∈ [1,2), and √ρ is folded into the public gain; r = 1/√T by the octave lookup
-// (range [2^-16, 2^15), 3 rounds); y = Trunc(γ√ρ ⊙ RowMul(d, r)) + β (2 rounds, 64-bit).
-// Rounds 8. Online (both parties, per element): 14 (square) + 16 (row product) + 16 (trunc) bytes,
+// (range [2^-16, 2^15), 4 rounds); y = Trunc(γ√ρ ⊙ RowMul(d, r)) + β (2 rounds, 64-bit).
+// Rounds 9. Online (both parties, per element): 14 (square) + 16 (row product) + 16 (trunc) bytes,
 // plus ≈ 101 bytes per row. Dealer: ≈ 27.5 bytes per element (party 1's triple and truncation
 // shares), ≈ 3.4 KB per row. Error: |y − y_ref| ≤ |γ|·(2^-9·|ŷ| + 2^-Frac/σ) + 2^(1−Frac), ŷ the
 // normalised value (the second term is the mean's rounding), measured in the tests.
@@ -560,7 +560,7 @@ func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps fl
 //
 // Range: mean(x²) + eps ∈ [2^-12, 2^14) (down to 2^-16 with a larger error), dim as for
 // LayerNorm, |γ_i·x_i/rms| < 2^13. Construction as LayerNorm without the mean (Zhang and Sennrich,
-// 2019, for the function; SIGMA-style gates). Rounds 7. Online (both parties, per element): 14 + 16 +
+// 2019, for the function; SIGMA-style gates). Rounds 8. Online (both parties, per element): 14 + 16 +
 // 16 bytes, plus ≈ 85 bytes per row. Dealer: ≈ 27.5 bytes per element, ≈ 3.4 KB per row. Error:
 // |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac).
 func (p *Party) RMSNorm(x []uint64, rows, dim int, gain []uint64, eps float64) ([]uint64, error) {

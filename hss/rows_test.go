@@ -200,7 +200,7 @@ func TestSoftmax(t *testing.T) {
 				t.Fatalf("case %d entry %d: got %v want %v", ci, i, fx.Decode(got[i]), ref[i])
 			}
 		}
-		wantR := int64(maxDepth(min(c.cols, c.pos0+c.rows))) + 7
+		wantR := int64(maxDepth(min(c.cols, c.pos0+c.rows))) + 8
 		if s0.Rounds != wantR || s1.Rounds != wantR {
 			t.Fatalf("case %d: rounds %d/%d, want %d", ci, s0.Rounds, s1.Rounds, wantR)
 		}
@@ -274,7 +274,7 @@ func TestSoftmaxRagged(t *testing.T) {
 				t.Fatalf("case %d entry %d (row %d): got %v want %v", ci, i, i/c.cols, fx.Decode(got[i]), ref[i])
 			}
 		}
-		wantR := int64(maxDepth(min(c.cols, c.pos0+c.rows))) + 7
+		wantR := int64(maxDepth(min(c.cols, c.pos0+c.rows))) + 8
 		if s0.Rounds != wantR || s1.Rounds != wantR {
 			t.Fatalf("case %d: rounds %d/%d, want %d", ci, s0.Rounds, s1.Rounds, wantR)
 		}
@@ -375,9 +375,9 @@ func TestNorms(t *testing.T) {
 						fx.Decode(got[i]), ref[i], e, bound)
 				}
 			}
-			wantR := int64(7)
+			wantR := int64(8)
 			if center {
-				wantR = 8
+				wantR = 9
 			}
 			if s0.Rounds != wantR || s1.Rounds != wantR {
 				t.Fatalf("rounds %d/%d, want %d", s0.Rounds, s1.Rounds, wantR)
@@ -667,12 +667,12 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][2]int {
 			panic(err)
 		}
 		return append(s, [2]int{nv, int(es.openBits())}, [2]int{nv, int(es.tbits)},
-			[2]int{rows, 64}, [2]int{rows, int(rs.k() + rs.idxBits())}, [2]int{2 * rows, int(mb)},
+			[2]int{rows, 64}, [2]int{rows, int(rs.k() + rs.idxBits())}, [2]int{rows, int(rs.tbits())}, [2]int{2 * rows, int(mb)},
 			[2]int{nv + rows, int(mb)}, [2]int{nv, int(mb)})
 	}
 	sq, _, rs := normParams(fx, cols)
 	return [][2]int{{rows, 64}, {n, int(sq)}, {rows, int(sq)}, {rows, 64}, {rows, int(rs.k() + rs.idxBits())},
-		{2 * rows, 64}, {n + rows, 64}, {n, 64}}
+		{rows, int(rs.tbits())}, {2 * rows, 64}, {n + rows, 64}, {n, 64}}
 }
 
 // FuzzRowKeyUnmarshal feeds arbitrary bytes (seeded with real keys) to the decoders of the lookup,

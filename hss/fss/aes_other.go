@@ -12,3 +12,5 @@ func mmoFixed(dst, src []block) { mmoGeneric(fixedCipher, dst, src) }
 
 // useVAES is false: no AVX-512 VAES path here.
 var useVAES = false
+
+func leafBlocks16(dst, seeds []block) { leafBlocks16Generic(dst, seeds) }

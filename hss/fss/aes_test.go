@@ -1,6 +1,7 @@
 package fss
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
 	"testing"
@@ -94,5 +95,27 @@ func BenchmarkSingleBlock(b *testing.B) {
 	b.SetBytes(16)
 	for b.Loop() {
 		s = h.g(s, 0)
+	}
+}
+
+// TestLeafBlocks16 pins the register-built leaf conversion (VAES where available) to the portable
+// one for every count of leaves up to 9 (the two-leaf loop and the one-leaf tail).
+func TestLeafBlocks16(t *testing.T) {
+	rng := newRNG(41)
+	for n := 0; n <= 9; n++ {
+		seeds := make([]block, n)
+		for i := range seeds {
+			var b [16]byte
+			rng.Read(b[:])
+			seeds[i] = block{binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])}
+		}
+		got, want := make([]block, 16*n+1), make([]block, 16*n+1)
+		leafBlocks16(got, seeds)
+		leafBlocks16Generic(want, seeds)
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("n=%d block %d: %x, want %x", n, i, got[i], want[i])
+			}
+		}
 	}
 }

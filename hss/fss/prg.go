@@ -95,3 +95,14 @@ func bit(x uint64, n uint, i uint) uint64 { return (x >> (n - 1 - i)) & 1 }
 
 // sel returns mask-selected a when t == 1, else zero (t is 0 or 1).
 func mask64(t uint64) uint64 { return -t }
+
+// leafBlocks16Generic is leafBlocks16 with the portable hash.
+func leafBlocks16Generic(dst, seeds []block) {
+	dst = dst[:16*len(seeds)]
+	for u, s := range seeds {
+		for j := range 16 {
+			dst[16*u+j] = block{s.lo ^ (tweakLeaf + 2*uint64(j)), s.hi}
+		}
+	}
+	mmoBlocks(dst, dst)
+}

@@ -33,45 +33,48 @@ func (w *Worker) expandBatch(k *DPFKeys, i0 int, los []uint64, count int) ([]win
 		tot += int(end>>k.Bits) + 1
 	}
 	cur, ct := w.level(0, tot)
+	party := uint64(k.Party)
 	for e := range ws {
 		r := ws[e].at
 		s := k.seeds[i0+e]
-		cur[r], ct[r] = s, uint64(k.Party)
+		cur[r], ct[r] = s, party
 		if ws[e].end >= size {
-			cur[r+1], ct[r+1] = s, uint64(k.Party)
+			cur[r+1], ct[r+1] = s, party
+		}
+	}
+	// Nodes of the first level.
+	tot = 0
+	if d > 0 {
+		sh := k.Bits - 1
+		for e := range ws {
+			tot += int(ws[e].end>>sh - ws[e].lo>>sh + 1)
 		}
 	}
 	for l := 0; l < d; l++ {
 		sh := k.Bits - uint(l) - 1
-		tot = 0
-		for e := range ws {
-			tot += int(ws[e].end>>sh - ws[e].lo>>sh + 1)
-		}
 		nxt, nt := w.level(1, tot)
 		// Element e's child c is node na+c: the child (na+c)&1 of its parent cur[at+(off+c)>>1].
 		p := 0
 		for e := range ws {
-			na, nb := ws[e].lo>>sh, ws[e].end>>sh
-			off := int(na & 1)
-			par := cur[ws[e].at:]
-			dst := nxt[p : p+int(nb-na+1)]
-			childInputs(dst, par, off)
-			p += len(dst)
+			st := &ws[e]
+			na, nb := st.lo>>sh, st.end>>sh
+			n := int(nb - na + 1)
+			childInputs(nxt[p:p+n], cur[st.at:], int(na&1))
+			p += n
 		}
-		mmoBlocks(nxt, nxt)
-		p = 0
+		mmoBlocks(nxt[:p], nxt[:p])
+		p, tot = 0, 0
+		scw, tcws := k.scw[i0*d+l:], k.tcw[i0*d+l:]
 		for e := range ws {
-			na, nb := ws[e].lo>>sh, ws[e].end>>sh
-			off := int(na & 1)
-			pt := ct[ws[e].at:]
-			wi := (i0+e)*d + l
-			cw := k.scw[wi]
-			tcw := uint64(k.tcw[wi])
-			dst := nxt[p : p+int(nb-na+1)]
-			dt := nt[p : p+len(dst)]
-			correctLevel(dst, dt, pt, off, cw, tcw)
-			ws[e].at = p
-			p += len(dst)
+			st := &ws[e]
+			na, nb := st.lo>>sh, st.end>>sh
+			n := int(nb - na + 1)
+			correctLevel(nxt[p:p+n], nt[p:p+n], ct[st.at:], int(na&1), scw[e*d], uint64(tcws[e*d]))
+			st.at = p
+			p += n
+			if sh > 0 {
+				tot += int(st.end>>(sh-1) - st.lo>>(sh-1) + 1)
+			}
 		}
 		w.swap()
 		cur, ct = nxt, nt

@@ -208,14 +208,30 @@ func polyStride(count, npos int) int { return 4 * npos * polyLeaves(count, npos)
 
 // polyLeavesAVX finishes EvalWindowPolyBatch for payload 4 (2 or 3 early-terminated levels) with the
 // AVX-512 inner products: whole leaves are hashed and the padded tables zero the positions outside
-// the window.
+// the window. With 3 levels (16 blocks per leaf) the leaves of all the batch's elements, contiguous
+// in cur, are hashed in one call that builds their inputs in registers (leafBlocks16).
 func (w *Worker) polyLeavesAVX(k *DPFKeys, i0 int, ws []winState, cur []block, ct []uint64, count int, us, out, pad []uint64) {
 	npos := 1 << k.Leaf
 	nb := 2 * npos // blocks per leaf
 	st := polyStride(count, npos)
-	lb := w.leafBlocks(nb * polyLeaves(count, npos))
 	neg := mask64(uint64(k.Party))
 	var s [4]uint64
+	if nb == 16 {
+		last := ws[len(ws)-1]
+		tot := last.at + int(last.end>>k.Leaf-last.lo>>k.Leaf) + 1
+		lb := w.leafBlocks(16 * tot)
+		leafBlocks16(lb, cur[:tot])
+		for e := range ws {
+			base := int(ws[e].lo) & (npos - 1)
+			nlv := (base+count-1)>>k.Leaf + 1
+			fin := (*block)(unsafe.Pointer(&k.fin[(i0+e)*4*npos]))
+			at := ws[e].at
+			polyDotAVX(&lb[16*at], nlv, 2, fin, &ct[at], &pad[4*base*st], st, &s)
+			out[e] = (horner(s[:], us[e]) ^ neg) - neg
+		}
+		return
+	}
+	lb := w.leafBlocks(nb * polyLeaves(count, npos))
 	for e := range ws {
 		base := int(ws[e].lo) & (npos - 1)
 		nlv := (base+count-1)>>k.Leaf + 1

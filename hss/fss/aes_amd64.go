@@ -59,3 +59,8 @@ func leafBlocks16(dst, seeds []block) {
 	}
 	leafBlocks16Generic(dst, seeds)
 }
+
+// dcfEval8 evaluates groups·8 consecutive payload-2 DCF keys with AVX-512 VAES (dcf_avx_amd64.s).
+//
+//go:noescape
+func dcfEval8(rk *roundKeys, seeds, scw, vcw *block, stride, groups, bits int, tcw8, xs *uint64, fin *block, party uint64, out *uint64)

@@ -282,6 +282,12 @@ func EvalBatch(party int, k *DCFKeys, xs, out []uint64) error {
 		return fmt.Errorf("fss: dcf eval: %d inputs and %d outputs for %d keys of payload %d", len(xs), len(out), k.N, k.P)
 	}
 	ParallelFor(k.N, func(w *Worker, lo, hi int) {
+		if k.P == 2 && useVAES && useDotAVX {
+			lo = w.evalBatch8(k, lo, hi, xs, out)
+			if lo == hi {
+				return
+			}
+		}
 		keys := make([]int, min(hi-lo, 1024))
 		for a := lo; a < hi; a += len(keys) {
 			b := min(a+len(keys), hi)
@@ -292,6 +298,32 @@ func EvalBatch(party int, k *DCFKeys, xs, out []uint64) error {
 		}
 	})
 	return nil
+}
+
+// evalBatch8 evaluates keys [lo, lo+8·g) at their points with dcfEval8 (eight paths in lockstep in
+// ZMM registers), g = ⌊(hi−lo)/8⌋, and returns where it stopped. The control-bit corrections of each
+// group of eight are interleaved first (byte g of word l: key g's level l), a chunk at a time.
+func (w *Worker) evalBatch8(k *DCFKeys, lo, hi int, xs, out []uint64) int {
+	bits := int(k.Bits)
+	const chunk = 64 // groups per call
+	for lo+8 <= hi {
+		g := min((hi-lo)/8, chunk)
+		t8 := w.scratch(g * bits)
+		for q := range g {
+			for l := range bits {
+				var v uint64
+				for j := range 8 {
+					v |= uint64(k.tcw[(lo+8*q+j)*bits+l]) << (8 * j)
+				}
+				t8[q*bits+l] = v
+			}
+		}
+		fin := (*block)(unsafe.Pointer(&k.fin[2*lo]))
+		dcfEval8(&fixedRoundKeys, &k.seeds[lo], &k.scw[lo*bits], (*block)(unsafe.Pointer(&k.vcw[2*lo*bits])), 16*bits, g, bits,
+			&t8[0], &xs[lo], fin, uint64(k.Party), &out[2*lo])
+		lo += 8 * g
+	}
+	return lo
 }
 
 // Eval evaluates key i of the batch at x into out (len P) using the worker's scratch space.

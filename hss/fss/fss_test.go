@@ -480,3 +480,70 @@ func benchWindow(b *testing.B, leaf uint) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1024), "ns/point")
 }
+
+// TestEvalBatch8 pins the AVX-512 batch walk of payload-2 keys (dcfEval8, where the CPU has it) to
+// the one-path evaluation, bit for bit, for widths 1..40 and batch sizes around multiples of 8 and
+// of its chunk.
+func TestEvalBatch8(t *testing.T) {
+	rng := newRNG(51)
+	pr := rand.New(rand.NewPCG(51, 52))
+	for _, bits := range []uint{1, 2, 5, 7, 8, 12, 13, 22, 27, 40} {
+		for _, n := range []int{1, 7, 8, 9, 63, 64, 513, 1030} {
+			alphas, betas, xs := make([]uint64, n), make([]uint64, 2*n), make([]uint64, n)
+			for i := range alphas {
+				alphas[i] = pr.Uint64() & maskBits(bits)
+				betas[2*i], betas[2*i+1] = pr.Uint64(), pr.Uint64()
+				xs[i] = pr.Uint64()
+				if i%3 == 0 {
+					xs[i] = alphas[i] + uint64(pr.IntN(3)) - 1
+				}
+			}
+			k0, k1, err := GenDCF(rng, bits, 2, alphas, betas)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := NewWorker()
+			for _, k := range []*DCFKeys{k0, k1} {
+				got := make([]uint64, 2*n)
+				if err := EvalBatch(k.Party, k, xs, got); err != nil {
+					t.Fatal(err)
+				}
+				want := make([]uint64, 2)
+				for i := range n {
+					w.Eval(k, i, xs[i], want)
+					if got[2*i] != want[0] || got[2*i+1] != want[1] {
+						t.Fatalf("bits %d n %d party %d key %d: %x %x, want %x %x", bits, n, k.Party, i, got[2*i], got[2*i+1], want[0], want[1])
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkDCFPayload2 is the gates' shape (payload 2): SiLU's 7-bit sign and the max tree's
+// 13-bit comparisons, all keys evaluated once (EvalBatch).
+func BenchmarkDCFPayload2(b *testing.B) {
+	for _, bits := range []uint{7, 13} {
+		b.Run(fmt.Sprint(bits), func(b *testing.B) {
+			rng := newRNG(10)
+			n := 1 << 14
+			alphas, xs := make([]uint64, n), make([]uint64, n)
+			pr := rand.New(rand.NewPCG(1, 1))
+			for i := range alphas {
+				alphas[i], xs[i] = pr.Uint64()&maskBits(bits), pr.Uint64()&maskBits(bits)
+			}
+			k0, _, err := GenDCF(rng, bits, 2, alphas, make([]uint64, 2*n))
+			if err != nil {
+				b.Fatal(err)
+			}
+			out := make([]uint64, 2*n)
+			b.ResetTimer()
+			for it := 0; it < b.N; it++ {
+				if err := EvalBatch(0, k0, xs, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/elem")
+		})
+	}
+}

@@ -301,12 +301,12 @@ func (p *Party) evalThresholds(k *lutKey, spec *lutSpec, x []uint64, ts []uint64
 	own := uint64(1 - p.ID)
 	fss.ParallelFor(n, func(wk *fss.Worker, lo, hi int) {
 		nt := len(ts)
-		keys, in, c := make([]int, nt), make([]uint64, nt), make([]uint64, 2*nt)
+		in, c := make([]uint64, nt), make([]uint64, 2*nt)
 		for i := lo; i < hi; i++ {
 			for j, t := range ts {
-				keys[j], in[j] = i, (xh[i]-t)&Mask(m-1)
+				in[j] = (xh[i] - t) & Mask(m-1)
 			}
-			wk.EvalMulti(k.dcf, keys, in, c) // all thresholds of element i in one lockstep walk
+			wk.EvalPoints(k.dcf, i, in, c) // all thresholds of element i in one lockstep walk
 			for j, t := range ts {
 				vh := xh[i] - t // masked x − t
 				idx := vh & Mask(m)

@@ -547,3 +547,47 @@ func BenchmarkDCFPayload2(b *testing.B) {
 		})
 	}
 }
+
+// TestEvalPoints pins the one-key, many-points walk (replicated lanes of dcfEval8 where available)
+// to Eval, for payload 2 and, through EvalMulti, payload 3.
+func TestEvalPoints(t *testing.T) {
+	rng := newRNG(53)
+	pr := rand.New(rand.NewPCG(53, 54))
+	for _, p := range []int{2, 3} {
+		for _, bits := range []uint{1, 6, 13, 27, 44} {
+			const n = 5
+			alphas, betas := make([]uint64, n), make([]uint64, p*n)
+			for i := range alphas {
+				alphas[i] = pr.Uint64() & maskBits(bits)
+				for c := range p {
+					betas[p*i+c] = pr.Uint64()
+				}
+			}
+			k0, k1, err := GenDCF(rng, bits, p, alphas, betas)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := NewWorker()
+			for _, np := range []int{1, 7, 8, 9, 17, 31} {
+				for _, k := range []*DCFKeys{k0, k1} {
+					i := pr.IntN(n)
+					xs := make([]uint64, np)
+					for j := range xs {
+						xs[j] = pr.Uint64() & maskBits(bits)
+					}
+					got := make([]uint64, p*np)
+					w.EvalPoints(k, i, xs, got)
+					want := make([]uint64, p)
+					for j := range xs {
+						w.Eval(k, i, xs[j], want)
+						for c := range p {
+							if got[p*j+c] != want[c] {
+								t.Fatalf("p %d bits %d points %d party %d: point %d slot %d %x, want %x", p, bits, np, k.Party, j, c, got[p*j+c], want[c])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

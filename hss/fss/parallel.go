@@ -10,12 +10,14 @@ type Worker struct {
 	h   *hasher
 	buf []uint64
 	// window expansion: two alternating levels of seeds and control bits, and the leaf blocks
-	lv  [2][]block
-	lt  [2][]uint64
-	lb  []block
-	cur int
-	ws  []winState // batched window expansion: per-element state
-	pad []uint64   // and its padded tables (linPad)
+	lv   [2][]block
+	lt   [2][]uint64
+	lb   []block
+	cur  int
+	ws   []winState // batched window expansion: per-element state
+	pad  []uint64   // and its padded tables
+	pts  []uint64   // EvalPoints: points, control-bit words, replicated seed and final word
+	keys []int      // EvalPoints: key indices (portable path)
 }
 
 // level returns buffer which (0: current, 1: next) of the window expansion with room for n nodes.

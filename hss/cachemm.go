@@ -3,6 +3,7 @@ package hss
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/hssee/hssee/kernel"
 )
@@ -21,11 +22,13 @@ import (
 // row instead of the whole cache: online bytes per step no longer grow with the context. Every
 // opened value is uniform (fresh A for E; each row of B masks exactly one opened row of F).
 
-// MaskedCache is one party's state of a cache [Rows × K]: the public F = Y − B and its share of B.
+// MaskedCache is one party's state of a cache [Rows × K]: the public F = Y − B and its share of B,
+// row by row: row t of FB is F_t then B_t (2K values), so one product against the concatenation
+// [F | B] gives both terms of a Beaver product at once (see CacheMatMul).
 type MaskedCache struct {
 	K    int
 	Rows int
-	F, B []uint64
+	FB   []uint64 // [Rows][2K]
 }
 
 // DealerCache is the dealer's state of a cache: the whole mask B [Rows × K].
@@ -192,7 +195,7 @@ func (p *Party) CacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 	ks, rows := make([]int, len(caches)), make([]int, len(caches))
 	add := -1
 	for i, c := range caches {
-		if c == nil || c.K <= 0 || len(c.F) != c.Rows*c.K || len(c.B) != c.Rows*c.K || len(newRows[i])%c.K != 0 {
+		if c == nil || c.K <= 0 || len(c.FB) != 2*c.Rows*c.K || len(newRows[i])%c.K != 0 {
 			return nil, fmt.Errorf("hss: cachemm: malformed cache %d or new rows", i)
 		}
 		if a := len(newRows[i]) / c.K; add >= 0 && a != add {
@@ -206,10 +209,15 @@ func (p *Party) CacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 	if err != nil {
 		return nil, err
 	}
+	nSend := 0
 	for j := range xs {
 		if len(xs[j]) != xLen[j] {
 			return nil, fmt.Errorf("hss: cachemm: operand %d has %d elements, want %d", j, len(xs[j]), xLen[j])
 		}
+		nSend += xLen[j]
+	}
+	for _, k := range ks {
+		nSend += add * k
 	}
 	key, err := takeKey[*CacheKey](p, "cachemm", total)
 	if err != nil {
@@ -230,70 +238,198 @@ func (p *Party) CacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 			c[j], off = key.C[off:off+n], off+n
 		}
 	}
-	var send []uint64
+	// One opening: E_j = X_j − A_j for every operand, then F = Y − B for every cache's new rows.
+	send := getScratch(nSend)
+	off := 0
 	for j, x := range xs {
-		for i, v := range x {
-			send = append(send, v-a[j][i])
-		}
+		subInto(send[off:off+len(x)], x, a[j])
+		off += len(x)
 	}
 	for i, y := range newRows {
-		for j, v := range y {
-			send = append(send, v-bNew[i][j])
-		}
+		subInto(send[off:off+len(y)], y, bNew[i])
+		off += len(y)
 	}
 	opened, err := p.OpenBits(send, bits)
+	putScratch(send, opened)
 	if err != nil {
 		return nil, wrapGate("cachemm", err)
 	}
-	off := 0
+	off = 0
 	es := make([][]uint64, len(xs))
 	for j, n := range xLen {
 		es[j], off = opened[off:off+n], off+n
 	}
-	// The caches take their new rows (the opened F is sign-extended from bits by the products'
-	// final mask: only the low bits of every product are used).
+	// The caches take their new rows (the opened F is sign-extended from bits by the products' final
+	// mask: only the low bits of every product are used).
 	for i, cache := range caches {
-		n := add * cache.K
-		cache.F = append(cache.F, opened[off:off+n]...)
-		cache.B = append(cache.B, bNew[i]...)
+		k := cache.K
+		f, b := opened[off:off+add*k], bNew[i]
+		cache.FB = slices.Grow(cache.FB, 2*add*k)
+		for r := range add {
+			cache.FB = append(cache.FB, f[r*k:(r+1)*k]...)
+			cache.FB = append(cache.FB, b[r*k:(r+1)*k]...)
+		}
 		cache.Rows += add
-		off += n
+		off += add * k
 	}
-	msk := Mask(bits)
-	z := make([]uint64, 0, total)
+	// Z_i = [i=0]·E·F + E·B_i + A_i·F + C_i = [E·[i=0] + A_i | E]·[F | B_i] + C_i: one product per
+	// operand, over the concatenated inner dimension, written straight into the truncation's input.
+	z := getScratch(total)
+	var cp cacheProducts
+	off = 0
 	for j, pr := range prods {
-		cache := caches[pr.Cache]
-		k, t := cache.K, cache.Rows
-		// Z_i = [i=0]·E·F + E·B_i + (A_i)·F + C_i, computed as (E·[i=0] + A_i)·F + E·B_i + C_i.
-		ea := make([]uint64, len(es[j]))
-		for i := range ea {
-			ea[i] = a[j][i]
-			if p.ID == 0 {
-				ea[i] += es[j][i]
-			}
-		}
-		t1, err := cacheProduct(ea, cache.F, pr.M, k, t, pr.Values)
-		if err != nil {
+		zj := z[off : off+outLen[j]]
+		if err := cp.product(zj, caches[pr.Cache], pr.Cache, es[j], a[j], pr.M, pr.Values, p.ID == 0); err != nil {
+			putScratch(z)
+			cp.release()
 			return nil, wrapGate("cachemm", err)
 		}
-		t2, err := cacheProduct(es[j], cache.B, pr.M, k, t, pr.Values)
-		if err != nil {
-			return nil, wrapGate("cachemm", err)
-		}
-		for i := range t1 {
-			z = append(z, (t1[i]+t2[i]+c[j][i])&msk)
-		}
+		addMaskInto(zj, c[j], Mask(bits))
+		off += outLen[j]
 	}
-	z, err = p.truncFx("cachemm", tk, z, bits)
+	cp.release()
+	z2, err := p.truncFx("cachemm", tk, z, bits)
+	putScratch(z, z2)
 	if err != nil {
 		return nil, err
 	}
 	out := make([][]uint64, len(prods))
 	off = 0
 	for j, n := range outLen {
-		out[j], off = z[off:off+n:off+n], off+n
+		out[j], off = z2[off:off+n:off+n], off+n
 	}
 	return out, nil
+}
+
+// subInto sets dst = x − y elementwise.
+func subInto(dst, x, y []uint64) {
+	y, dst = y[:len(x)], dst[:len(x)]
+	for i, v := range x {
+		dst[i] = v - y[i]
+	}
+}
+
+// addMaskInto sets z = (z + c) mod 2^bits, msk = 2^bits − 1.
+func addMaskInto(z, c []uint64, msk uint64) {
+	c = c[:len(z)]
+	for i, v := range z {
+		z[i] = (v + c[i]) & msk
+	}
+}
+
+// cacheProducts holds the scratch of one CacheMatMul's products: the fused left operand and, for
+// the value products, the transposed concatenation [Fᵀ | Bᵀ] of the cache last used.
+type cacheProducts struct {
+	x, wt   []uint64
+	wtCache int // the cache wt holds, +1 (0: none)
+}
+
+// smallValues is the largest M for which a value product runs as a direct loop over the cache rows
+// rather than transposing the cache for the kernel: for a decode step (M = 1, T = 129, K = 48) the
+// loop takes 3.9 µs, the transpose and kernel 13 µs.
+const smallValues = 3
+
+// product sets z (M outputs rows) to [E·[i=0] + A | E]·[F | B]ᵀ (scores: E, A [M×K], z [M×T]) or
+// [E·[i=0] + A | E]·[F ; B] (values: E, A [M×T], z [M×K]) for one party's cache (index ci).
+func (cp *cacheProducts) product(z []uint64, cache *MaskedCache, ci int, e, a []uint64, m int, values, p0 bool) error {
+	k, t := cache.K, cache.Rows
+	inner := k
+	if values {
+		inner = t
+		if m <= smallValues {
+			valuesDirect(z, cache.FB, e, a, m, k, t, p0)
+			return nil
+		}
+	}
+	// The fused operand: row r is E_r·[i=0] + A_r, then E_r.
+	cp.x = regrow(cp.x, 2*m*inner)
+	for r := range m {
+		er, ar := e[r*inner:(r+1)*inner], a[r*inner:(r+1)*inner]
+		xr := cp.x[2*r*inner : 2*(r+1)*inner]
+		if p0 {
+			for i, v := range er {
+				xr[i] = ar[i] + v
+			}
+		} else {
+			copy(xr, ar)
+		}
+		copy(xr[inner:], er)
+	}
+	if !values {
+		return kernel.RingMatMul(z, cp.x, m, 2*k, cache.FB, t)
+	}
+	if cp.wtCache != ci+1 {
+		cp.wt = regrow(cp.wt, 2*t*k)
+		transposeFB(cp.wt, cache.FB, t, k)
+		cp.wtCache = ci + 1
+	}
+	return kernel.RingMatMul(z, cp.x, m, 2*t, cp.wt, k)
+}
+
+func (cp *cacheProducts) release() {
+	putScratch(cp.x)
+	putScratch(cp.wt)
+	*cp = cacheProducts{}
+}
+
+// regrow returns a scratch buffer of n elements in place of b (returned to the pool if too small).
+func regrow(b []uint64, n int) []uint64 {
+	if cap(b) >= n {
+		return b[:n]
+	}
+	putScratch(b)
+	return getScratch(n)
+}
+
+// transposeFB sets wt [K][2T] to the transposed concatenation of fb's halves (fb [T][2K], row t
+// F_t then B_t): row c of wt is F[0..T)[c] then B[0..T)[c].
+func transposeFB(wt, fb []uint64, t, k int) {
+	const bs = 16
+	for t0 := 0; t0 < t; t0 += bs {
+		t1 := min(t0+bs, t)
+		for c := range k {
+			wf, wb := wt[c*2*t+t0:c*2*t+t1], wt[c*2*t+t+t0:c*2*t+t+t1]
+			for i := range wf {
+				row := fb[(t0+i)*2*k : (t0+i+1)*2*k]
+				wf[i], wb[i] = row[c], row[k+c]
+			}
+		}
+	}
+}
+
+// valuesDirect sets z [m×k] to Σ_t (E·[i=0] + A)[r][t]·F_t + E[r][t]·B_t, reading fb row by row
+// (no transpose): the value product of a few query rows.
+func valuesDirect(z, fb, e, a []uint64, m, k, t int, p0 bool) {
+	for r := range m {
+		zr := z[r*k : (r+1)*k]
+		clear(zr)
+		er, ar := e[r*t:(r+1)*t], a[r*t:(r+1)*t]
+		i := 0
+		for ; i+2 <= t; i += 2 {
+			u0, v0, u1, v1 := ar[i], er[i], ar[i+1], er[i+1]
+			if p0 {
+				u0, u1 = u0+v0, u1+v1
+			}
+			rows := fb[i*2*k : (i+2)*2*k]
+			f0, b0 := rows[:k:k], rows[k:2*k:2*k]
+			f1, b1 := rows[2*k:3*k:3*k], rows[3*k:4*k:4*k]
+			f0, b0, f1, b1 = f0[:len(zr)], b0[:len(zr)], f1[:len(zr)], b1[:len(zr)]
+			for c := range zr {
+				zr[c] += u0*f0[c] + v0*b0[c] + u1*f1[c] + v1*b1[c]
+			}
+		}
+		for ; i < t; i++ {
+			u, v := ar[i], er[i]
+			if p0 {
+				u += v
+			}
+			row := fb[i*2*k : (i+1)*2*k]
+			f, b := row[:len(zr)], row[k:k+len(zr)]
+			for c := range zr {
+				zr[c] += u*f[c] + v*b[c]
+			}
+		}
+	}
 }
 
 // ringMatMulNT sets out = x·wᵀ mod 2^64 for x [m×k], w [n×k].
@@ -330,7 +466,7 @@ func CostCacheMatMul(ks, rows []int, add int, prods []CacheProd, frac, bits uint
 // Truncate drops the cache's rows from pos on.
 func (c *MaskedCache) Truncate(pos int) {
 	if pos >= 0 && pos < c.Rows {
-		c.Rows, c.F, c.B = pos, c.F[:pos*c.K], c.B[:pos*c.K]
+		c.Rows, c.FB = pos, c.FB[:2*pos*c.K]
 	}
 }
 

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
+	"sync"
+	"unsafe"
 
 	"github.com/hssee/hssee/kernel"
 )
@@ -12,13 +15,11 @@ import (
 // w [n][k] (int64 values stored as uint64), using the installed kernel backend. With x and w both at
 // Frac fractional bits, y has 2·Frac.
 func MatMulPublic(x []uint64, m, k int, w []uint64, n int) ([]uint64, error) {
-	if m < 0 || n < 0 {
-		return nil, fmt.Errorf("hss: matmul public: negative shape")
+	l, err := publicOut(m, n)
+	if err != nil {
+		return nil, err
 	}
-	if _, ok := mulLen(m, n); !ok {
-		return nil, fmt.Errorf("hss: matmul public: output %dx%d too large", m, n)
-	}
-	y := make([]uint64, m*n)
+	y := make([]uint64, l)
 	if err := kernel.RingMatMul(y, x, m, k, w, n); err != nil {
 		return nil, wrapGate("matmul public", err)
 	}
@@ -29,17 +30,27 @@ func MatMulPublic(x []uint64, m, k int, w []uint64, n int) ([]uint64, error) {
 // weight is sign-extended to 64 bits in the kernel, so y is exactly MatMulPublic's on the widened
 // weights, while the weights take half the memory (and half the traffic that bounds decode).
 func MatMulPublicW32(x []uint64, m, k int, w []int32, n int) ([]uint64, error) {
-	if m < 0 || n < 0 {
-		return nil, fmt.Errorf("hss: matmul public: negative shape")
+	l, err := publicOut(m, n)
+	if err != nil {
+		return nil, err
 	}
-	if _, ok := mulLen(m, n); !ok {
-		return nil, fmt.Errorf("hss: matmul public: output %dx%d too large", m, n)
-	}
-	y := make([]uint64, m*n)
+	y := make([]uint64, l)
 	if err := kernel.RingMatMulW32(y, x, m, k, w, n); err != nil {
 		return nil, wrapGate("matmul public", err)
 	}
 	return y, nil
+}
+
+// publicOut checks the output shape [m][n] of a public-weight product and returns its length.
+func publicOut(m, n int) (int, error) {
+	if m < 0 || n < 0 {
+		return 0, fmt.Errorf("hss: matmul public: negative shape")
+	}
+	l, ok := mulLen(m, n)
+	if !ok {
+		return 0, fmt.Errorf("hss: matmul public: output %dx%d too large", m, n)
+	}
+	return l, nil
 }
 
 // EncodeW32 returns round(x·2^Frac) as an int32, the storage of public weights for MatMulPublicW32
@@ -83,37 +94,156 @@ func GenLinear(rng io.Reader, m, n int, frac, bits uint) (k0, k1 *TruncKey, err 
 // accumulated value Σ x·w must satisfy |·| < 2^(bits−2) in units of 2^−2Frac; the result is within one
 // unit of 2^−Frac of the exact product of the encoded operands.
 func (p *Party) Linear(x []uint64, m, k int, w []uint64, n int, bias []uint64, bits uint) ([]uint64, error) {
-	return p.linear(m, n, bias, bits, func() ([]uint64, error) { return MatMulPublic(x, m, k, w, n) })
+	return p.linear(m, n, bias, bits, func(y []uint64) error { return kernel.RingMatMul(y, x, m, k, w, n) })
 }
 
 // LinearW32 is Linear with the public weights stored as int32 (see EncodeW32; the bias stays a ring
 // element): same result, same material, half the weight bytes read.
 func (p *Party) LinearW32(x []uint64, m, k int, w []int32, n int, bias []uint64, bits uint) ([]uint64, error) {
-	return p.linear(m, n, bias, bits, func() ([]uint64, error) { return MatMulPublicW32(x, m, k, w, n) })
+	return p.linear(m, n, bias, bits, func(y []uint64) error { return kernel.RingMatMulW32(y, x, m, k, w, n) })
 }
 
-func (p *Party) linear(m, n int, bias []uint64, bits uint, matmul func() ([]uint64, error)) ([]uint64, error) {
+func (p *Party) linear(m, n int, bias []uint64, bits uint, matmul func(y []uint64) error) ([]uint64, error) {
 	if err := p.check("linear"); err != nil {
 		return nil, err
 	}
 	if bias != nil && len(bias) != n {
 		return nil, fmt.Errorf("hss: linear: bias has %d values, want %d", len(bias), n)
 	}
-	y, err := matmul()
+	l, err := publicOut(m, n)
 	if err != nil {
 		return nil, wrapGate("linear", err)
 	}
-	if bias != nil && p.ID == 0 {
-		for i := range m {
-			row := y[i*n : i*n+n]
-			for j, b := range bias {
-				row[j] += b << p.Fx.Frac
-			}
-		}
+	y := getScratch(l)
+	if err := matmul(y); err != nil {
+		putScratch(y)
+		return nil, wrapGate("linear", wrapGate("matmul public", err))
 	}
+	p.addBias(y, m, bias)
 	out, err := p.Trunc(y, p.Fx.Frac, bits)
+	putScratch(y, out)
 	if err != nil {
 		return nil, wrapGate("linear", err)
 	}
 	return out, nil
+}
+
+// addBias adds bias·2^Frac to every row of y [m][len(bias)] (party 0 only; nil bias: nothing).
+func (p *Party) addBias(y []uint64, m int, bias []uint64) {
+	if bias == nil || p.ID != 0 {
+		return
+	}
+	n := len(bias)
+	for i := range m {
+		row := y[i*n : i*n+n]
+		for j, b := range bias {
+			row[j] += b << p.Fx.Frac
+		}
+	}
+}
+
+// LayerW32 is one layer of LinearsW32: public weights W [Out][k] as int32 (see EncodeW32) and an
+// optional bias [Out] (nil for none), Frac fractional bits.
+type LayerW32 struct {
+	Out  int
+	W    []int32
+	Bias []uint64
+}
+
+// LinearsW32 is LinearW32 for several layers of the same input x [m][k], truncated in one round:
+// it consumes one Trunc key of m·Σ Out elements (GenTrunc, the layers' outputs in order) and returns
+// each layer's shares [m][Out]. With one layer it is exactly LinearW32 (whose key is the same
+// GenLinear = GenTrunc of m·Out elements).
+func (p *Party) LinearsW32(x []uint64, m, k int, ls []LayerW32, bits uint) ([][]uint64, error) {
+	if err := p.check("linear"); err != nil {
+		return nil, err
+	}
+	total := 0
+	for i, l := range ls {
+		if l.Bias != nil && len(l.Bias) != l.Out {
+			return nil, fmt.Errorf("hss: linear: layer %d: bias has %d values, want %d", i, len(l.Bias), l.Out)
+		}
+		n, err := publicOut(m, l.Out)
+		if err == nil && total+n > MaxKeyLen {
+			err = fmt.Errorf("hss: matmul public: %d outputs in all exceed %d", total+n, MaxKeyLen)
+		}
+		if err != nil {
+			return nil, wrapGate("linear", err)
+		}
+		total += n
+	}
+	// The layers' products go straight into one buffer, the input of the one truncation.
+	y := getScratch(total)
+	off := 0
+	for _, l := range ls {
+		n := m * l.Out
+		if err := kernel.RingMatMulW32(y[off:off+n], x, m, k, l.W, l.Out); err != nil {
+			putScratch(y)
+			return nil, wrapGate("linear", wrapGate("matmul public", err))
+		}
+		p.addBias(y[off:off+n], m, l.Bias)
+		off += n
+	}
+	t, err := p.Trunc(y, p.Fx.Frac, bits)
+	putScratch(y, t)
+	if err != nil {
+		return nil, wrapGate("linear", err)
+	}
+	out := make([][]uint64, len(ls))
+	off = 0
+	for i, l := range ls {
+		n := m * l.Out
+		out[i], off = t[off:off+n:off+n], off+n
+	}
+	return out, nil
+}
+
+// scratch pools the large temporaries of the linear and matrix-product gates (a product before its
+// truncation, the operands of an opening), by power-of-two capacity: a 128-token prefill would
+// otherwise allocate hundreds of megabytes of them, every fresh page costing a fault and every
+// recycled span a zeroing pass. A buffer's contents are arbitrary when it is handed out.
+var scratch [48]sync.Pool
+
+// minScratch is the smallest buffer worth pooling (32 KiB); smaller ones are allocated.
+const minScratch = 1 << 12
+
+// getScratch returns a buffer of n elements with arbitrary contents.
+func getScratch(n int) []uint64 {
+	if n < minScratch {
+		return make([]uint64, n)
+	}
+	c := bits.Len(uint(n - 1))
+	if c < len(scratch) {
+		if b, ok := scratch[c].Get().(*[]uint64); ok {
+			return (*b)[:n]
+		}
+		return make([]uint64, n, 1<<c)
+	}
+	return make([]uint64, n)
+}
+
+// putScratch returns b (from getScratch) to its pool, unless it overlaps one of outs: results
+// handed to the caller must never be reused.
+func putScratch(b []uint64, outs ...[]uint64) {
+	c := bits.Len(uint(cap(b) - 1))
+	if cap(b) < minScratch || c >= len(scratch) || cap(b) != 1<<c {
+		return
+	}
+	b = b[:cap(b)]
+	for _, o := range outs {
+		if overlap(b, o) {
+			return
+		}
+	}
+	scratch[c].Put(&b)
+}
+
+// overlap reports whether a and b share memory (over their capacities).
+func overlap(a, b []uint64) bool {
+	if cap(a) == 0 || cap(b) == 0 {
+		return false
+	}
+	a0 := uintptr(unsafe.Pointer(unsafe.SliceData(a)))
+	b0 := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return a0 < b0+uintptr(cap(b))*8 && b0 < a0+uintptr(cap(a))*8
 }

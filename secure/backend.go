@@ -32,31 +32,20 @@ func (b *Party) Linear(x Tensor, w *EncLinear) (Tensor, error) {
 }
 
 func (b *Party) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
-	var all []uint64
-	for _, w := range ws {
-		y, err := hss.MatMulPublicW32(x.V, x.Rows, w.In, w.W, w.Out)
-		if err != nil {
-			return nil, err
+	ls := make([]hss.LayerW32, len(ws))
+	for i, w := range ws {
+		if w.In != x.Cols {
+			return nil, fmt.Errorf("secure: linears: layer %d takes %d inputs, tensor has %d columns", i, w.In, x.Cols)
 		}
-		if w.B != nil && b.P.ID == 0 {
-			for i := range x.Rows {
-				row := y[i*w.Out : (i+1)*w.Out]
-				for j, v := range w.B {
-					row[j] += v << b.P.Fx.Frac
-				}
-			}
-		}
-		all = append(all, y...)
+		ls[i] = hss.LayerW32{Out: w.Out, W: w.W, Bias: w.B}
 	}
-	t, err := b.P.Trunc(all, b.P.Fx.Frac, width)
+	ys, err := b.P.LinearsW32(x.V, x.Rows, x.Cols, ls, width)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Tensor, len(ws))
-	off := 0
 	for i, w := range ws {
-		n := x.Rows * w.Out
-		out[i], off = Tensor{Rows: x.Rows, Cols: w.Out, V: t[off : off+n : off+n]}, off+n
+		out[i] = Tensor{Rows: x.Rows, Cols: w.Out, V: ys[i]}
 	}
 	return out, nil
 }

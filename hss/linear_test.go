@@ -1,0 +1,110 @@
+package hss
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestLinearsW32Reference checks LinearsW32 bit for bit against its definition — each layer's
+// MatMulPublicW32 plus party 0's bias·2^Frac, concatenated, then one Trunc — on identical material
+// (two GenTrunc from one seed), and that one layer is LinearW32 exactly.
+func TestLinearsW32Reference(t *testing.T) {
+	fx := Fixed{Frac: 14}
+	const bits = 48
+	r := rand.New(rand.NewPCG(5, 6))
+	rng := testRNG(11)
+	for _, m := range []int{1, 5, 37} {
+		const k = 24
+		x := make([]uint64, m*k)
+		for i := range x {
+			x[i] = uint64(int64(r.IntN(1<<15) - 1<<14))
+		}
+		sh := shareFor(t, x, rng)
+		var ls []LayerW32
+		total := 0
+		for i, out := range []int{7, 16, 33} {
+			l := LayerW32{Out: out, W: make([]int32, out*k)}
+			for j := range l.W {
+				l.W[j] = int32(r.IntN(1<<13) - 1<<12)
+			}
+			if i != 1 {
+				l.Bias = make([]uint64, out)
+				for j := range l.Bias {
+					l.Bias[j] = uint64(int64(r.IntN(1<<14) - 1<<13))
+				}
+			}
+			ls, total = append(ls, l), total+m*out
+		}
+		for _, layers := range [][]LayerW32{ls, ls[:1]} {
+			n := 0
+			for _, l := range layers {
+				n += m * l.Out
+			}
+			seed := [32]byte{byte(m), byte(len(layers))}
+			var mats [2][2]*Material
+			for d := range 2 {
+				k0, k1, err := GenTrunc(NewPRG(seed), n, fx.Frac, bits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mats[d] = [2]*Material{NewMaterial(k0), NewMaterial(k1)}
+			}
+			var got, want [2][][]uint64
+			if _, _, err := RunPair(fx, mats[0][0], mats[0][1], func(p *Party) error {
+				o, err := p.LinearsW32(sh[p.ID], m, k, layers, bits)
+				got[p.ID] = o
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := RunPair(fx, mats[1][0], mats[1][1], func(p *Party) error {
+				var y []uint64
+				for _, l := range layers {
+					yl, err := MatMulPublicW32(sh[p.ID], m, k, l.W, l.Out)
+					if err != nil {
+						return err
+					}
+					if l.Bias != nil && p.ID == 0 {
+						for i := range yl {
+							yl[i] += l.Bias[i%l.Out] << fx.Frac
+						}
+					}
+					y = append(y, yl...)
+				}
+				z, err := p.Trunc(y, fx.Frac, bits)
+				off := 0
+				for _, l := range layers {
+					want[p.ID] = append(want[p.ID], z[off:off+m*l.Out])
+					off += m * l.Out
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for p := range 2 {
+				for i := range layers {
+					if !slices.Equal(got[p][i], want[p][i]) {
+						t.Fatalf("m %d, %d layers: party %d layer %d differs from the reference", m, len(layers), p, i)
+					}
+				}
+			}
+			if len(layers) == 1 {
+				var one [2][]uint64
+				k0, k1, _ := GenTrunc(NewPRG(seed), n, fx.Frac, bits)
+				if _, _, err := RunPair(fx, NewMaterial(k0), NewMaterial(k1), func(p *Party) error {
+					o, err := p.LinearW32(sh[p.ID], m, k, layers[0].W, layers[0].Out, layers[0].Bias, bits)
+					one[p.ID] = o
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				for p := range 2 {
+					if !slices.Equal(one[p], got[p][0]) {
+						t.Fatalf("m %d: LinearW32 differs from LinearsW32 of one layer", m)
+					}
+				}
+			}
+		}
+	}
+}

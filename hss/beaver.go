@@ -59,32 +59,45 @@ func (p *Party) Mul(x, y []uint64, bits uint) ([]uint64, error) {
 }
 
 func (p *Party) mulWith(k *MulKey, x, y []uint64, bits uint) ([]uint64, error) {
+	z := make([]uint64, len(x))
+	if err := p.mulInto(z, k, x, y, bits); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// mulInto is mulWith writing the product shares into z (len(z) == len(x)).
+func (p *Party) mulInto(z []uint64, k *MulKey, x, y []uint64, bits uint) error {
 	if k.Bits != bits || int(k.Party) != p.ID {
-		return nil, fmt.Errorf("hss: mul: key is for party %d width %d; call is party %d width %d", k.Party, k.Bits, p.ID, bits)
+		return fmt.Errorf("hss: mul: key is for party %d width %d; call is party %d width %d", k.Party, k.Bits, p.ID, bits)
 	}
 	n := len(x)
-	var a, b, c []uint64
+	if p.ID == 1 && len(k.C) != n {
+		return fmt.Errorf("hss: mul: malformed key")
+	}
+	// Party 0 expands a0, b0, c0 from its seed, party 1 a1, b1 (the same draws as expand).
+	nr := 2 * n
 	if p.ID == 0 {
-		v := expand(k.Seed, n, n, n)
-		a, b, c = v[0], v[1], v[2]
-	} else {
-		if len(k.C) != n {
-			return nil, fmt.Errorf("hss: mul: malformed key")
-		}
-		v := expand(k.Seed, n, n)
-		a, b, c = v[0], v[1], k.C
+		nr = 3 * n
 	}
-	send := make([]uint64, 2*n)
-	for i := range n {
-		send[i] = x[i] - a[i]
-		send[n+i] = y[i] - b[i]
+	// One scratch buffer: the expanded triple, then e ‖ d (opened in place of x − a ‖ y − b).
+	buf := getWords(nr + 2*n)
+	defer putWords(buf)
+	NewPRG(k.Seed).Uint64s(buf[:nr])
+	a, b, c := buf[:n], buf[n:2*n], k.C
+	if p.ID == 0 {
+		c = buf[2*n : 3*n]
 	}
-	ed, err := p.OpenBits(send, bits)
-	if err != nil {
-		return nil, wrapGate("mul", err)
-	}
+	ed := buf[nr : nr+2*n]
 	e, d := ed[:n], ed[n:]
-	z := make([]uint64, n)
+	x, y, c, z = x[:n], y[:n], c[:n], z[:n]
+	for i := range n {
+		e[i] = x[i] - a[i]
+		d[i] = y[i] - b[i]
+	}
+	if err := p.openInto(ed, ed, bits); err != nil {
+		return wrapGate("mul", err)
+	}
 	m := Mask(bits)
 	if p.ID == 0 {
 		for i := range n {
@@ -95,7 +108,7 @@ func (p *Party) mulWith(k *MulKey, x, y []uint64, bits uint) ([]uint64, error) {
 			z[i] = (c[i] + e[i]*b[i] + d[i]*a[i]) & m
 		}
 	}
-	return z, nil
+	return nil
 }
 
 // GenSquare generates square pairs (a, a²) for n elements in Z_2^bits (0 means 64).
@@ -135,30 +148,42 @@ func (p *Party) Square(x []uint64, bits uint) ([]uint64, error) {
 }
 
 func (p *Party) squareWith(k *SquareKey, x []uint64, bits uint) ([]uint64, error) {
+	z := make([]uint64, len(x))
+	if err := p.squareInto(z, k, x, bits); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// squareInto is squareWith writing the square shares into z (len(z) == len(x)).
+func (p *Party) squareInto(z []uint64, k *SquareKey, x []uint64, bits uint) error {
 	if k.Bits != bits || int(k.Party) != p.ID {
-		return nil, fmt.Errorf("hss: square: key is for party %d width %d; call is party %d width %d", k.Party, k.Bits, p.ID, bits)
+		return fmt.Errorf("hss: square: key is for party %d width %d; call is party %d width %d", k.Party, k.Bits, p.ID, bits)
 	}
 	n := len(x)
-	var a, c []uint64
+	if p.ID == 1 && len(k.C) != n {
+		return fmt.Errorf("hss: square: malformed key")
+	}
+	nr := n
 	if p.ID == 0 {
-		v := expand(k.Seed, n, n)
-		a, c = v[0], v[1]
-	} else {
-		if len(k.C) != n {
-			return nil, fmt.Errorf("hss: square: malformed key")
-		}
-		a, c = expand(k.Seed, n)[0], k.C
+		nr = 2 * n
 	}
-	send := make([]uint64, n)
+	buf := getWords(nr + n)
+	defer putWords(buf)
+	NewPRG(k.Seed).Uint64s(buf[:nr])
+	a, c := buf[:n], k.C
+	if p.ID == 0 {
+		c = buf[n : 2*n]
+	}
+	e := buf[nr : nr+n]
+	x, c, z = x[:n], c[:n], z[:n]
 	for i := range n {
-		send[i] = x[i] - a[i]
+		e[i] = x[i] - a[i]
 	}
-	e, err := p.OpenBits(send, bits)
-	if err != nil {
-		return nil, wrapGate("square", err)
+	if err := p.openInto(e, e, bits); err != nil {
+		return wrapGate("square", err)
 	}
 	m := Mask(bits)
-	z := send // reuse
 	if p.ID == 0 {
 		for i := range n {
 			z[i] = (c[i] + 2*e[i]*a[i] + e[i]*e[i]) & m
@@ -168,7 +193,7 @@ func (p *Party) squareWith(k *SquareKey, x []uint64, bits uint) ([]uint64, error
 			z[i] = (c[i] + 2*e[i]*a[i]) & m
 		}
 	}
-	return z, nil
+	return nil
 }
 
 // GenMatMul generates a matrix triple for X [m×k] · Y [k×n] in Z_2^bits (0 means 64).
@@ -389,8 +414,9 @@ func (p *Party) MulFixed(x, y []uint64, bits uint) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	z, err := p.mulWith(mk, x, y, bits)
-	if err != nil {
+	z := getWords(len(x))
+	defer putWords(z)
+	if err := p.mulInto(z, mk, x, y, bits); err != nil {
 		return nil, wrapGate("mulfx", err)
 	}
 	return p.truncFx("mulfx", tk, z, bits)
@@ -418,8 +444,9 @@ func (p *Party) SquareFixed(x []uint64, bits uint) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	z, err := p.squareWith(sk, x, bits)
-	if err != nil {
+	z := getWords(len(x))
+	defer putWords(z)
+	if err := p.squareInto(z, sk, x, bits); err != nil {
 		return nil, wrapGate("squarefx", err)
 	}
 	return p.truncFx("squarefx", tk, z, bits)

@@ -3,6 +3,8 @@ package hss
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"unsafe"
 )
 
 // Mask returns 2^bits − 1 (all ones for bits ≥ 64).
@@ -16,52 +18,204 @@ func Mask(bits uint) uint64 {
 // PackedLen is the number of bytes PackBits uses for n values of the given width.
 func PackedLen(n int, bits uint) int { return (n*int(bits) + 7) / 8 }
 
+// littleEndian reports whether the machine stores uint64 little-endian, so a []uint64 can be read
+// as the bytes of PackBits(·, 64) directly.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// wordBytes views w as its 8·len(w) bytes of memory (little-endian machines only).
+func wordBytes(w []uint64) []byte {
+	if len(w) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), 8*len(w))
+}
+
 // PackBits writes the low bits of every value, little-endian and bit-contiguous, into
-// PackedLen(len(vals), bits) bytes appended to dst. bits must be in [1,64].
+// PackedLen(len(vals), bits) bytes appended to dst. bits must be in [1,64]. When dst has the
+// capacity, nothing is allocated.
 func PackBits(dst []byte, vals []uint64, bits uint) []byte {
+	if bits > 64 {
+		panic(fmt.Sprintf("hss: pack: width %d out of range [1,64]", bits))
+	}
 	nb := PackedLen(len(vals), bits)
 	start := len(dst)
-	dst = append(dst, make([]byte, nb)...)
-	out := dst[start:]
+	dst = slices.Grow(dst, nb)[:start+nb]
+	packInto(dst[start:], vals, bits)
+	return dst
+}
+
+// packInto writes every byte of out = PackBits(nil, vals, bits) (len(out) == PackedLen(len(vals),
+// bits), bits in [0,64]).
+func packInto(out []byte, vals []uint64, bits uint) {
 	switch {
+	case bits == 0:
 	case bits == 64:
+		if littleEndian {
+			copy(out, wordBytes(vals))
+			return
+		}
 		for i, v := range vals {
 			binary.LittleEndian.PutUint64(out[8*i:], v)
 		}
 	case bits%8 == 0:
+		// Whole bytes: one 8-byte store per value at stride w; the next store overwrites the high
+		// bytes, so only the last values (whose store would run past the end) go byte by byte.
 		w := int(bits / 8)
-		for i, v := range vals {
-			o := out[i*w : i*w+w]
-			for j := range o {
-				o[j] = byte(v >> (8 * j))
-			}
-		}
-	default:
 		mask := Mask(bits)
-		var acc uint64
-		var nacc uint
-		pos := 0
-		flush := func() {
-			var b [8]byte
-			binary.LittleEndian.PutUint64(b[:], acc)
-			pos += copy(out[pos:], b[:])
+		i, o := 0, 0
+		for ; i < len(vals) && o+8 <= len(out); i, o = i+1, o+w {
+			binary.LittleEndian.PutUint64(out[o:], vals[i]&mask)
 		}
-		for _, v := range vals {
-			v &= mask
-			acc |= v << nacc
-			if nacc+bits >= 64 {
-				flush()
-				acc = v >> (64 - nacc) // Go defines a shift by 64 as 0
-				nacc = nacc + bits - 64
-			} else {
-				nacc += bits
+		for ; i < len(vals); i, o = i+1, o+w {
+			v := vals[i]
+			for j := range w {
+				out[o+j] = byte(v >> (8 * j))
 			}
 		}
-		if nacc > 0 {
-			flush()
+	case bits < 32:
+		// Two values per step, as one value of 2·bits < 64 bits.
+		mask := Mask(bits)
+		n2 := len(vals) &^ 1
+		var st packState
+		i := st.run2(out, vals[:n2], bits, true)
+		i += st.run(out, vals[i:n2], bits, true)
+		for ; i < n2; i += 2 {
+			st.step(out, vals[i]&mask|(vals[i+1]&mask)<<bits, 2*bits)
+		}
+		if n2 < len(vals) {
+			st.step(out, vals[n2]&mask, bits)
+		}
+		st.tail(out)
+	default:
+		var st packState
+		i := st.run2(out, vals, bits, false)
+		i += st.run(out, vals[i:], bits, false)
+		mask := Mask(bits)
+		for ; i < len(vals); i++ {
+			st.step(out, vals[i]&mask, bits)
+		}
+		st.tail(out)
+	}
+}
+
+// packState is the bit packer's pending output: the low nacc (< 64) bits of acc go at byte pos.
+type packState struct {
+	acc  uint64
+	nacc uint
+	pos  int
+}
+
+// run packs values (pairs of values if pair) from the start of vals while a whole word can be stored
+// at pos, without data-dependent branches: it stores the accumulator after every value and moves on a
+// word when it is full. It returns the number of values consumed.
+func (s *packState) run(out []byte, vals []uint64, bits uint, pair bool) int {
+	mask := Mask(bits)
+	acc, nacc, pos := s.acc, s.nacc, s.pos
+	i := 0
+	if pair {
+		w := 2 * bits
+		for ; i+1 < len(vals) && pos+8 <= len(out); i += 2 {
+			v := vals[i]&mask | (vals[i+1]&mask)<<bits
+			acc |= v << nacc
+			binary.LittleEndian.PutUint64(out[pos:], acc)
+			nacc += w
+			full := uint64(nacc >> 6)
+			nacc &= 63
+			pos += int(full) << 3
+			m := -full
+			acc = acc&^m | v>>(w-nacc)&m
+		}
+	} else {
+		for ; i < len(vals) && pos+8 <= len(out); i++ {
+			v := vals[i] & mask
+			acc |= v << nacc
+			binary.LittleEndian.PutUint64(out[pos:], acc)
+			nacc += bits
+			full := uint64(nacc >> 6)
+			nacc &= 63
+			pos += int(full) << 3
+			m := -full
+			acc = acc&^m | v>>(bits-nacc)&m // when the word is full: the top nacc bits of v
 		}
 	}
-	return dst
+	s.acc, s.nacc, s.pos = acc, nacc, pos
+	return i
+}
+
+// run2 is run over the longest prefix of vals made of two halves of a multiple of 64 values each (so
+// both halves start on a word), packed as two independent chains interleaved for instruction-level
+// parallelism. It must start on a word (s zero) and returns the number of values consumed, leaving s
+// at the end of the prefix (on a word again).
+func (s *packState) run2(out []byte, vals []uint64, bits uint, pair bool) int {
+	h := len(vals) / 2 &^ 63
+	if h == 0 {
+		return 0
+	}
+	mask := Mask(bits)
+	a, b := vals[:h], vals[h:2*h]
+	oa, ob := out[:h*int(bits)/8], out[h*int(bits)/8:2*h*int(bits)/8]
+	var acc0, acc1 uint64
+	var nacc uint // the halves' bit offsets agree, so one offset and one position serve both
+	pos := 0
+	if pair {
+		w := 2 * bits
+		for i := 0; i+1 < h; i += 2 {
+			v0 := a[i]&mask | (a[i+1]&mask)<<bits
+			v1 := b[i]&mask | (b[i+1]&mask)<<bits
+			acc0 |= v0 << nacc
+			acc1 |= v1 << nacc
+			binary.LittleEndian.PutUint64(oa[pos:], acc0)
+			binary.LittleEndian.PutUint64(ob[pos:], acc1)
+			nacc += w
+			full := uint64(nacc >> 6)
+			nacc &= 63
+			pos += int(full) << 3
+			m := -full
+			acc0 = acc0&^m | v0>>(w-nacc)&m
+			acc1 = acc1&^m | v1>>(w-nacc)&m
+		}
+	} else {
+		for i := range h {
+			v0, v1 := a[i]&mask, b[i]&mask
+			acc0 |= v0 << nacc
+			acc1 |= v1 << nacc
+			binary.LittleEndian.PutUint64(oa[pos:], acc0)
+			binary.LittleEndian.PutUint64(ob[pos:], acc1)
+			nacc += bits
+			full := uint64(nacc >> 6)
+			nacc &= 63
+			pos += int(full) << 3
+			m := -full
+			acc0 = acc0&^m | v0>>(bits-nacc)&m
+			acc1 = acc1&^m | v1>>(bits-nacc)&m
+		}
+	}
+	s.acc, s.nacc, s.pos = 0, 0, len(oa)+len(ob)
+	return 2 * h
+}
+
+// step adds one value of the given width (< 64 bits, already reduced).
+func (s *packState) step(out []byte, v uint64, bits uint) {
+	s.acc |= v << s.nacc
+	s.nacc += bits
+	if s.nacc >= 64 {
+		binary.LittleEndian.PutUint64(out[s.pos:], s.acc)
+		s.pos += 8
+		s.nacc -= 64
+		s.acc = v >> (bits - s.nacc) // Go defines a shift by 64 as 0
+	}
+}
+
+// tail writes the remaining bytes (the padding bits are zero).
+func (s *packState) tail(out []byte) {
+	acc := s.acc
+	for pos := s.pos; pos < len(out); pos++ {
+		out[pos] = byte(acc)
+		acc >>= 8
+	}
 }
 
 // UnpackBits decodes n values of the given width from b, which must hold exactly PackedLen(n, bits)
@@ -73,48 +227,89 @@ func UnpackBits(dst []uint64, b []byte, n int, bits uint) error {
 	if n < 0 || len(dst) < n {
 		return fmt.Errorf("hss: unpack: destination holds %d of %d values", len(dst), n)
 	}
+	if err := checkPacked(b, n, bits); err != nil {
+		return err
+	}
+	unpackInto(dst[:n], b, bits)
+	return nil
+}
+
+// checkPacked checks that b can be PackBits of n values of width bits (in [1,64]): exactly
+// PackedLen(n, bits) bytes with zero padding bits.
+func checkPacked(b []byte, n int, bits uint) error {
 	if len(b) != PackedLen(n, bits) {
 		return fmt.Errorf("hss: unpack: got %d bytes, want %d for %d values of %d bits", len(b), PackedLen(n, bits), n, bits)
 	}
 	if pad := uint(n*int(bits)) % 8; pad != 0 && b[len(b)-1]>>pad != 0 {
 		return fmt.Errorf("hss: unpack: non-zero padding bits")
 	}
-	switch {
-	case bits == 64:
-		for i := range n {
-			dst[i] = binary.LittleEndian.Uint64(b[8*i:])
-		}
-	case bits%8 == 0:
-		w := int(bits / 8)
-		for i := range n {
-			var v uint64
-			o := b[i*w : i*w+w]
-			for j := len(o) - 1; j >= 0; j-- {
-				v = v<<8 | uint64(o[j])
-			}
-			dst[i] = v
-		}
-	default:
-		mask := Mask(bits)
-		word := func(k int) uint64 { // k-th little-endian 64-bit word of b, zero-padded
-			if 8*k+8 <= len(b) {
-				return binary.LittleEndian.Uint64(b[8*k:])
-			}
-			var t [8]byte
-			if 8*k < len(b) {
-				copy(t[:], b[8*k:])
-			}
-			return binary.LittleEndian.Uint64(t[:])
-		}
-		for i := range n {
-			bp := i * int(bits)
-			k, off := bp/64, uint(bp%64)
-			v := word(k) >> off
-			if off+bits > 64 {
-				v |= word(k+1) << (64 - off)
-			}
-			dst[i] = v & mask
+	return nil
+}
+
+// unpackAddChunk is how many values unpackAddInto decodes before adding them in, so the decoded
+// values are still in L1.
+const unpackAddChunk = 512
+
+// unpackAddInto sets dst[i] = (value i of b + add[i]) mod 2^bits for b checked by checkPacked for
+// len(dst) values (len(add) == len(dst); add may be dst itself, but not overlap it otherwise).
+func unpackAddInto(dst []uint64, b []byte, bits uint, add []uint64) {
+	add = add[:len(dst)]
+	mask := Mask(bits)
+	var t [unpackAddChunk]uint64
+	for c := 0; c < len(dst); c += unpackAddChunk {
+		e := min(c+unpackAddChunk, len(dst))
+		d, a, v := dst[c:e], add[c:e], t[:e-c]
+		unpackInto(v, b[c*int(bits)/8:], bits) // c is a multiple of 8: the chunk starts on a byte
+		for i := range d {
+			d[i] = (v[i] + a[i]) & mask
 		}
 	}
-	return nil
+}
+
+// unpackInto decodes len(dst) values from the start of b, which holds at least PackedLen(len(dst),
+// bits) bytes (any more are not read into dst).
+func unpackInto(dst []uint64, b []byte, bits uint) {
+	if bits == 64 {
+		if littleEndian {
+			copy(wordBytes(dst), b)
+			return
+		}
+		for i := range dst {
+			dst[i] = binary.LittleEndian.Uint64(b[8*i:])
+		}
+		return
+	}
+	mask := Mask(bits)
+	i, bp := 0, 0 // value i starts at bit bp = i·bits: byte bp/8, bit bp%8
+	if bits <= 56 {
+		// bp%8 + bits ≤ 63: one unaligned 8-byte load holds the whole value.
+		for ; i < len(dst); i++ {
+			k := bp >> 3
+			if k+8 > len(b) {
+				break
+			}
+			dst[i] = binary.LittleEndian.Uint64(b[k:]) >> (bp & 7) & mask
+			bp += int(bits)
+		}
+	} else {
+		// 57..63 bits: the value may reach into a ninth byte.
+		for ; i < len(dst); i++ {
+			k := bp >> 3
+			if k+9 > len(b) {
+				break
+			}
+			off := uint(bp & 7)
+			v := binary.LittleEndian.Uint64(b[k:])>>off | uint64(b[k+8])<<1<<(63-off)
+			dst[i] = v & mask
+			bp += int(bits)
+		}
+	}
+	for ; i < len(dst); i++ { // the last values: loads clipped to the end of b
+		k, off := bp>>3, uint(bp&7)
+		var t [9]byte
+		copy(t[:], b[k:])
+		v := binary.LittleEndian.Uint64(t[:])>>off | uint64(t[8])<<1<<(63-off)
+		dst[i] = v & mask
+		bp += int(bits)
+	}
 }

@@ -2,6 +2,9 @@ package hss
 
 import (
 	"fmt"
+	"math/bits"
+	"sync"
+	"unsafe"
 )
 
 // Party is one of the two computing parties: its ID (0 or 1), its link to the peer, the fixed-point
@@ -31,21 +34,37 @@ func (p *Party) ExchangeU64(send []uint64) ([]uint64, error) {
 // ExchangeBits sends the low bits of every value, bit-packed, in one round and returns the peer's
 // values (each in [0, 2^bits)). Both sides must send the same number of values.
 func (p *Party) ExchangeBits(send []uint64, bits uint) ([]uint64, error) {
+	recv, err := p.exchangePacked(send, bits)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, len(send))
+	unpackInto(out, recv, bits)
+	putBytes(recv)
+	return out, nil
+}
+
+// exchangePacked sends send bit-packed in one round and returns the peer's message, checked to be
+// PackedLen(len(send), bits) bytes with zero padding. The caller owns it (and may putBytes it).
+func (p *Party) exchangePacked(send []uint64, bits uint) ([]byte, error) {
 	if err := p.check("exchange"); err != nil {
 		return nil, err
 	}
 	if bits < 1 || bits > 64 {
 		return nil, fmt.Errorf("hss: exchange: width %d out of range [1,64]", bits)
 	}
-	recv, err := p.T.Exchange(PackBits(nil, send, bits))
+	msg := PackBits(getBytes(PackedLen(len(send), bits))[:0], send, bits)
+	recv, taken, err := handOff(p.T, msg)
+	if !taken {
+		putBytes(msg)
+	}
 	if err != nil {
 		return nil, wrapGate("exchange", err)
 	}
-	out := make([]uint64, len(send))
-	if err := UnpackBits(out, recv, len(send), bits); err != nil {
+	if err := checkPacked(recv, len(send), bits); err != nil {
 		return nil, fmt.Errorf("hss: exchange: peer message: %w", err)
 	}
-	return out, nil
+	return recv, nil
 }
 
 // Open reveals the shared vector to both parties in one round: x = x0 + x1 mod 2^64.
@@ -55,15 +74,75 @@ func (p *Party) Open(share []uint64) ([]uint64, error) {
 
 // OpenBits reveals x mod 2^bits in one round, sending bits bits per value.
 func (p *Party) OpenBits(share []uint64, bits uint) ([]uint64, error) {
-	peer, err := p.ExchangeBits(share, bits)
+	out := make([]uint64, len(share))
+	if err := p.openInto(out, share, bits); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// openInto is OpenBits into dst (len(dst) == len(share); dst may be share itself).
+func (p *Party) openInto(dst, share []uint64, bits uint) error {
+	recv, err := p.exchangePacked(share, bits)
 	if err != nil {
-		return nil, wrapGate("open", err)
+		return wrapGate("open", err)
 	}
-	m := Mask(bits)
-	for i, v := range share {
-		peer[i] = (peer[i] + v) & m
+	unpackAddInto(dst, recv, bits, share)
+	putBytes(recv)
+	return nil
+}
+
+// ---- scratch buffers ------------------------------------------------------------------------------
+
+// Gates draw their temporaries (expanded randomness, values to open, wire messages) from size-classed
+// pools instead of allocating them per call: the online phase otherwise allocates several times its
+// traffic in short-lived buffers, and with the dealer material live the heap grows into fresh pages
+// for all of it. Class c holds buffers of capacity at least 2^c; sync.Pool drops them at GC.
+// A buffer goes back to a pool only when nothing else can reach it: never key material, gate outputs
+// or anything handed to a caller.
+
+const minPooled = 1 << 12 // smaller buffers are just allocated
+
+var bytePools, wordPools [64]sync.Pool
+
+// getBytes returns a buffer of length n (contents arbitrary).
+func getBytes(n int) []byte {
+	if n < minPooled {
+		return make([]byte, n)
 	}
-	return peer, nil
+	c := bits.Len(uint(n - 1))
+	if v := bytePools[c].Get(); v != nil {
+		return unsafe.Slice((*byte)(v.(unsafe.Pointer)), 1<<c)[:n]
+	}
+	return make([]byte, n, 1<<c)
+}
+
+// putBytes hands b's memory back; the caller must not use b (or any slice of it) afterwards.
+func putBytes(b []byte) {
+	if cap(b) < minPooled {
+		return
+	}
+	bytePools[bits.Len(uint(cap(b)))-1].Put(unsafe.Pointer(unsafe.SliceData(b)))
+}
+
+// getWords returns a buffer of n words (contents arbitrary).
+func getWords(n int) []uint64 {
+	if n < minPooled {
+		return make([]uint64, n)
+	}
+	c := bits.Len(uint(n - 1))
+	if v := wordPools[c].Get(); v != nil {
+		return unsafe.Slice((*uint64)(v.(unsafe.Pointer)), 1<<c)[:n]
+	}
+	return make([]uint64, n, 1<<c)
+}
+
+// putWords hands w's memory back; the caller must not use w (or any slice of it) afterwards.
+func putWords(w []uint64) {
+	if cap(w) < minPooled {
+		return
+	}
+	wordPools[bits.Len(uint(cap(w)))-1].Put(unsafe.Pointer(unsafe.SliceData(w)))
 }
 
 // take pops the next key of the given kind and length from the party's material.

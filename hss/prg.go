@@ -25,15 +25,26 @@ func NewPRG(seed [32]byte) *PRG {
 	return &PRG{ctr: cipher.NewCTR(blk, iv[:])}
 }
 
+// zeros is the all-zero source the keystream is XORed onto (never written).
+var zeros [16 << 10]byte
+
 // Read fills b with the next len(b) bytes of the keystream. It never fails.
 func (p *PRG) Read(b []byte) (int, error) {
-	clear(b)
-	p.ctr.XORKeyStream(b, b)
-	return len(b), nil
+	n := len(b)
+	for len(b) > 0 {
+		m := min(len(b), len(zeros))
+		p.ctr.XORKeyStream(b[:m], zeros[:m])
+		b = b[m:]
+	}
+	return n, nil
 }
 
 // Uint64s fills dst with the next 8·len(dst) keystream bytes read as little-endian words.
 func (p *PRG) Uint64s(dst []uint64) {
+	if littleEndian { // the words' memory is the keystream itself
+		p.Read(wordBytes(dst))
+		return
+	}
 	const chunk = 4096
 	if cap(p.buf) < chunk*8 {
 		p.buf = make([]byte, chunk*8)

@@ -161,38 +161,52 @@ func (p *Party) RowMul(x, y []uint64, lens []int, bits uint) ([]uint64, error) {
 		}
 	}
 	rows := len(lens)
-	var a, b, c []uint64
-	if p.ID == 0 {
-		v := expand(k.Seed, n, rows, n)
-		a, b, c = v[0], v[1], v[2]
-	} else {
-		if len(k.C) != n {
-			return nil, fmt.Errorf("hss: rowmul: malformed key")
-		}
-		v := expand(k.Seed, n, rows)
-		a, b, c = v[0], v[1], k.C
+	if p.ID == 1 && len(k.C) != n {
+		return nil, fmt.Errorf("hss: rowmul: malformed key")
 	}
-	send := make([]uint64, n+rows)
+	// Party 0 expands a0 [n], b0 [rows], c0 [n] from its seed, party 1 a1, b1 (the draws of expand);
+	// the same scratch buffer then holds e ‖ d, opened in place of x − a ‖ y − b.
+	nr := n + rows
+	if p.ID == 0 {
+		nr += n
+	}
+	buf := getWords(nr + n + rows)
+	defer putWords(buf)
+	NewPRG(k.Seed).Uint64s(buf[:nr])
+	a, b, c := buf[:n], buf[n:n+rows], k.C
+	if p.ID == 0 {
+		c = buf[n+rows : nr]
+	}
+	ed := buf[nr : nr+n+rows]
+	e, d := ed[:n], ed[n:]
 	for i := range n {
-		send[i] = x[i] - a[i]
+		e[i] = x[i] - a[i]
 	}
 	for r := range rows {
-		send[n+r] = y[r] - b[r]
+		d[r] = y[r] - b[r]
 	}
-	ed, err := p.OpenBits(send, bits)
-	if err != nil {
+	if err := p.openInto(ed, ed, bits); err != nil {
 		return nil, wrapGate("rowmul", err)
 	}
-	e, d := ed[:n], ed[n:]
 	z := make([]uint64, n)
 	m := Mask(bits)
-	own := uint64(1 - p.ID)
+	c = c[:n]
 	i := 0
-	for r, l := range lens {
-		br, dr := b[r], d[r]
-		for range l {
-			z[i] = (c[i] + e[i]*br + dr*a[i] + own*e[i]*dr) & m
-			i++
+	if p.ID == 0 {
+		for r, l := range lens {
+			br, dr := b[r], d[r]
+			for range l {
+				z[i] = (c[i] + e[i]*br + dr*(a[i]+e[i])) & m
+				i++
+			}
+		}
+	} else {
+		for r, l := range lens {
+			br, dr := b[r], d[r]
+			for range l {
+				z[i] = (c[i] + e[i]*br + dr*a[i]) & m
+				i++
+			}
 		}
 	}
 	return z, nil

@@ -59,9 +59,13 @@ func Pipe() (Transport, Transport) {
 }
 
 func (p *pipeEnd) Exchange(send []byte) ([]byte, error) {
+	return p.exchangeOwned(append([]byte(nil), send...))
+}
+
+// exchangeOwned is Exchange without the copy: msg itself becomes the peer's received message.
+func (p *pipeEnd) exchangeOwned(msg []byte) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	msg := append([]byte(nil), send...)
 	select {
 	case <-p.done:
 		return nil, ErrClosed
@@ -74,7 +78,7 @@ func (p *pipeEnd) Exchange(send []byte) ([]byte, error) {
 	case recv = <-p.in:
 	}
 	p.smu.Lock()
-	p.stats.BytesSent += int64(len(send))
+	p.stats.BytesSent += int64(len(msg))
 	p.stats.BytesRecv += int64(len(recv))
 	p.stats.Rounds++
 	p.smu.Unlock()
@@ -107,8 +111,22 @@ func WithLink(t Transport, rtt time.Duration, bitsPerSecond float64) Transport {
 }
 
 func (l *link) Exchange(send []byte) ([]byte, error) {
+	return l.exchange(send, false)
+}
+
+func (l *link) exchangeOwned(send []byte) ([]byte, error) {
+	return l.exchange(send, true)
+}
+
+func (l *link) exchange(send []byte, owned bool) ([]byte, error) {
 	start := time.Now()
-	recv, err := l.Transport.Exchange(send)
+	var recv []byte
+	var err error
+	if owned {
+		recv, _, err = handOff(l.Transport, send)
+	} else {
+		recv, err = l.Transport.Exchange(send)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -144,4 +162,21 @@ func (l *link) Close() error {
 		return c.Close()
 	}
 	return nil
+}
+
+// ownedExchanger is a Transport that can take over the sent buffer instead of copying it.
+type ownedExchanger interface {
+	exchangeOwned(send []byte) ([]byte, error)
+}
+
+// handOff is Exchange for a send buffer the caller gives up: a transport that can take it over
+// passes it on without a copy. taken reports whether the caller must leave send alone from now on;
+// when it is false the caller may reuse send, as after Exchange.
+func handOff(t Transport, send []byte) (recv []byte, taken bool, err error) {
+	if o, ok := t.(ownedExchanger); ok {
+		recv, err = o.exchangeOwned(send)
+		return recv, true, err
+	}
+	recv, err = t.Exchange(send)
+	return recv, false, err
 }

@@ -72,15 +72,20 @@ func (p *Party) truncWith(k *TruncKey, x []uint64, frac, bits uint) ([]uint64, e
 			k.Party, k.Frac, k.Bits, p.ID, frac, bits)
 	}
 	n := len(x)
-	var r, rhi, rmsb []uint64
+	if p.ID == 1 && (len(k.RHi) != n || len(k.RMsb) != n) {
+		return nil, fmt.Errorf("hss: trunc: malformed key")
+	}
+	// Party 0 expands r0, (r>>f)0 and msb0 from its seed, party 1 r1 (the same draws as expand).
+	nr := n
 	if p.ID == 0 {
-		v := expand(k.Seed, n, n, n)
-		r, rhi, rmsb = v[0], v[1], v[2]
-	} else {
-		if len(k.RHi) != n || len(k.RMsb) != n {
-			return nil, fmt.Errorf("hss: trunc: malformed key")
-		}
-		r, rhi, rmsb = expand(k.Seed, n)[0], k.RHi, k.RMsb
+		nr = 3 * n
+	}
+	buf := getWords(nr)
+	defer putWords(buf)
+	NewPRG(k.Seed).Uint64s(buf)
+	r, rhi, rmsb := buf[:n], k.RHi, k.RMsb
+	if p.ID == 0 {
+		rhi, rmsb = buf[n:2*n], buf[2*n:]
 	}
 	var shift uint64
 	if p.ID == 0 {
@@ -90,23 +95,38 @@ func (p *Party) truncWith(k *TruncKey, x []uint64, frac, bits uint) ([]uint64, e
 	for i := range u {
 		u[i] += x[i] + shift
 	}
-	c, err := p.OpenBits(u, bits)
+	// Open c = u + peer's u mod 2^ℓ and finish each chunk of c while it is in L1.
+	recv, err := p.exchangePacked(u, bits)
 	if err != nil {
-		return nil, wrapGate("trunc", err)
+		return nil, wrapGate("trunc", wrapGate("open", err))
 	}
-	out := c // reuse
-	top, wsh := bits-1, bits-frac
+	out := make([]uint64, n)
+	rhi, rmsb = rhi[:n], rmsb[:n]
+	mask, top, wsh := Mask(bits), bits-1, bits-frac
+	var off uint64 // party 0 subtracts 2^(ℓ−2−f), the shift, after truncation
 	if p.ID == 0 {
-		off := uint64(1) << (bits - 2 - frac)
-		for i, ci := range c {
-			notMSB := (ci>>top)&1 ^ 1
-			out[i] = ci>>frac - off - rhi[i] + notMSB*(rmsb[i]<<wsh)
-		}
-	} else {
-		for i, ci := range c {
-			notMSB := (ci>>top)&1 ^ 1
-			out[i] = notMSB*(rmsb[i]<<wsh) - rhi[i]
+		off = 1 << (bits - 2 - frac)
+	}
+	var t [unpackAddChunk]uint64
+	for c0 := 0; c0 < n; c0 += unpackAddChunk {
+		c1 := min(c0+unpackAddChunk, n)
+		cs := t[:c1-c0]
+		unpackInto(cs, recv[c0*int(bits)/8:], bits)
+		o, uu, hi, ms := out[c0:c1], u[c0:c1], rhi[c0:c1], rmsb[c0:c1]
+		if p.ID == 0 {
+			for i, v := range cs {
+				ci := (v + uu[i]) & mask
+				notMSB := (ci>>top)&1 ^ 1
+				o[i] = ci>>frac - off - hi[i] + notMSB*(ms[i]<<wsh)
+			}
+		} else {
+			for i, v := range cs {
+				ci := (v + uu[i]) & mask
+				notMSB := (ci>>top)&1 ^ 1
+				o[i] = notMSB*(ms[i]<<wsh) - hi[i]
+			}
 		}
 	}
+	putBytes(recv)
 	return out, nil
 }

@@ -32,7 +32,8 @@ func guarded[T uint64 | int32](t *testing.T, n int) []T {
 // every length: the masked loads of the AVX-512 kernels must not touch the bytes past the operands.
 func TestTailsStayInBounds(t *testing.T) {
 	paths(t, func(t *testing.T) {
-		for _, s := range [][3]int{{1, 1, 1}, {1, 3, 1}, {1, 7, 2}, {1, 9, 1}, {4, 5, 4}, {4, 1, 4}, {5, 13, 5}, {4, 33, 4}, {1, 39, 3}} {
+		for _, s := range [][3]int{{1, 1, 1}, {1, 3, 1}, {1, 7, 2}, {1, 9, 1}, {4, 5, 4}, {4, 1, 4}, {5, 13, 5}, {4, 33, 4}, {1, 39, 3},
+			{1, 3, 4}, {1, 9, 4}, {1, 47, 8}, {5, 13, 8}, {1, 40, 4}, {3, 33, 5}} { // the 1×4 kernel too
 			m, k, n := s[0], s[1], s[2]
 			x, w, w32 := guarded[uint64](t, m*k), guarded[uint64](t, n*k), guarded[int32](t, n*k)
 			for i := range x {

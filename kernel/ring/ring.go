@@ -174,17 +174,18 @@ func block(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
 	}
 }
 
-// block512 runs the AVX-512 4×4 kernel over full 4×4 sub-blocks and the AVX-512 dot product over the
-// last m%4 rows (one sequential stream per row of w: the decode shapes, m = 1, are bound by reading
-// w, and a single stream reads memory fastest) and the last n%4 columns. The slicing bounds-checks
-// every row the assembly reads or writes.
+// block512 runs the AVX-512 4×4 kernel over full 4×4 sub-blocks, the AVX-512 1×4 kernel over the
+// last m%4 rows (every row for the decode shapes, m = 1), and the AVX-512 dot product over the last
+// n%4 columns. The slicing bounds-checks every row the assembly reads or writes.
 func block512(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
-	blockKernels(dst, x, w, k, n, i0, i1, j0, j1, gemm4x4AVX512, dotAVX512)
+	blockKernels(dst, x, w, k, n, i0, i1, j0, j1, gemm4x4AVX512, gemv1x4AVX512, dotAVX512)
 }
 
-// blockKernels is block512's loop for either weight type, over its 4×4 kernel and dot product.
+// blockKernels is block512's loop for either weight type, over its 4×4 and 1×4 kernels and dot
+// product.
 func blockKernels[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int,
-	gemm func(x *uint64, ldx int, w *W, ldw int, k int, dst *uint64, ldd int), dot func(x *uint64, w *W, k int) uint64) {
+	gemm func(x *uint64, ldx int, w *W, ldw int, k int, dst *uint64, ldd int),
+	gemv func(x *uint64, w *W, ldw int, k int, dst *uint64), dot func(x *uint64, w *W, k int) uint64) {
 	j4 := j0 + (j1-j0)&^3
 	i := i0
 	for ; i+4 <= i1; i += 4 {
@@ -202,7 +203,10 @@ func blockKernels[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1
 	}
 	for ; i < i1; i++ {
 		xi := x[i*k : (i+1)*k]
-		for j := j0; j < j1; j++ {
+		for j := j0; j < j4; j += 4 {
+			gemv(&xi[0], &w[j*k : (j+4)*k][0], k, k, &dst[i*n+j : i*n+j+4][0])
+		}
+		for j := j4; j < j1; j++ {
 			dst[i*n+j] = dot(&xi[0], &w[j*k : (j+1)*k][0], k)
 		}
 	}
@@ -315,5 +319,5 @@ func blockW32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
 // block512W32 is block512 with int32 weights: the kernels load w with VPMOVSXDQ (8 int32 to 8
 // sign-extended int64 lanes) and multiply with VPMULLQ as before.
 func block512W32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
-	blockKernels(dst, x, w, k, n, i0, i1, j0, j1, gemm4x4W32AVX512, dotW32AVX512)
+	blockKernels(dst, x, w, k, n, i0, i1, j0, j1, gemm4x4W32AVX512, gemv1x4W32AVX512, dotW32AVX512)
 }

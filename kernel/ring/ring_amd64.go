@@ -44,3 +44,13 @@ func gemm2x2W32AVX2(x *uint64, ldx int, w *int32, ldw int, k int, dst *[4]uint64
 //
 //go:noescape
 func dotW32AVX512(x *uint64, w *int32, k int) uint64
+
+// gemv1x4AVX512 sets dst[j] = Σ_l x[l]·w[j*ldw+l] mod 2^64 for j < 4, l < k; k ≥ 1.
+//
+//go:noescape
+func gemv1x4AVX512(x *uint64, w *uint64, ldw int, k int, dst *uint64)
+
+// gemv1x4W32AVX512 is gemv1x4AVX512 with int32 weights, sign-extended to 64 bits as they are loaded.
+//
+//go:noescape
+func gemv1x4W32AVX512(x *uint64, w *int32, ldw int, k int, dst *uint64)

@@ -736,3 +736,188 @@ g22w_reduce:
 	VMOVDQU     Y10, (AX)
 	VZEROUPPER
 	RET
+
+// GV4_STORE reduces Z8..Z11 (the 8-lane sums of outputs 3, 2, 1, 0) to four sums and stores them
+// at (AX), output 0 first.
+#define GV4_STORE \
+	VEXTRACTI64X4 $1, Z11, Y0; \
+	VPADDQ Y0, Y11, Y0; \
+	VEXTRACTI64X4 $1, Z10, Y1; \
+	VPADDQ Y1, Y10, Y1; \
+	VEXTRACTI64X4 $1, Z9, Y2; \
+	VPADDQ Y2, Y9, Y2; \
+	VEXTRACTI64X4 $1, Z8, Y3; \
+	VPADDQ Y3, Y8, Y3; \
+	VPUNPCKLQDQ Y1, Y0, Y4; \
+	VPUNPCKHQDQ Y1, Y0, Y5; \
+	VPADDQ Y5, Y4, Y4; \
+	VPUNPCKLQDQ Y3, Y2, Y6; \
+	VPUNPCKHQDQ Y3, Y2, Y7; \
+	VPADDQ Y7, Y6, Y6; \
+	VPERM2I128 $0x20, Y6, Y4, Y8; \
+	VPERM2I128 $0x31, Y6, Y4, Y9; \
+	VPADDQ Y9, Y8, Y8; \
+	VMOVDQU Y8, (AX)
+
+// GV4_NEXT folds the row's accumulators Z0..Z3 into one and shifts it into Z8, the earlier rows'
+// sums moving up to Z9..Z11.
+#define GV4_NEXT \
+	VPADDQ Z1, Z0, Z0; \
+	VPADDQ Z3, Z2, Z2; \
+	VPADDQ Z2, Z0, Z0; \
+	VMOVDQA64 Z10, Z11; \
+	VMOVDQA64 Z9, Z10; \
+	VMOVDQA64 Z8, Z9; \
+	VMOVDQA64 Z0, Z8
+
+// func gemv1x4AVX512(x *uint64, w *uint64, ldw int, k int, dst *uint64)
+//
+// dst[j] = Σ_l x[l]·w[j*ldw+l] mod 2^64 for j < 4, l < k (k ≥ 1, any value: the last k%8 elements
+// are read with a zeroing mask): one row of x against four rows of w, the rows one after the other
+// (one sequential stream through w, which reads memory fastest: interleaving the four rows was
+// twice as slow on the 37 MB LM head) and the four sums reduced and stored together. Per row the
+// accumulators are Z0..Z3 (as in dotAVX512).
+TEXT ·gemv1x4AVX512(SB), NOSPLIT, $0-40
+	MOVQ w+8(FP), DI
+	MOVQ ldw+16(FP), DX
+	SHLQ $3, DX
+	MOVQ dst+32(FP), AX
+	MOVQ $4, R8
+
+gv4_row:
+	MOVQ x+0(FP), SI
+	MOVQ DI, R9
+	MOVQ k+24(FP), CX
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
+
+gv4_loop32:
+	CMPQ CX, $32
+	JLT  gv4_loop8
+	VMOVDQU64 0(SI), Z16
+	VMOVDQU64 64(SI), Z17
+	VMOVDQU64 128(SI), Z18
+	VMOVDQU64 192(SI), Z19
+	VPMULLQ 0(R9), Z16, Z16
+	VPMULLQ 64(R9), Z17, Z17
+	VPMULLQ 128(R9), Z18, Z18
+	VPMULLQ 192(R9), Z19, Z19
+	VPADDQ Z16, Z0, Z0
+	VPADDQ Z17, Z1, Z1
+	VPADDQ Z18, Z2, Z2
+	VPADDQ Z19, Z3, Z3
+	ADDQ $256, SI
+	ADDQ $256, R9
+	SUBQ $32, CX
+	JMP  gv4_loop32
+
+gv4_loop8:
+	CMPQ CX, $8
+	JLT  gv4_tail
+	VMOVDQU64 (SI), Z16
+	VPMULLQ (R9), Z16, Z16
+	VPADDQ Z16, Z0, Z0
+	ADDQ $64, SI
+	ADDQ $64, R9
+	SUBQ $8, CX
+	JMP  gv4_loop8
+
+gv4_tail:
+	TESTQ CX, CX
+	JZ    gv4_next
+	MOVQ  $1, R11
+	SHLQ  CX, R11
+	DECQ  R11
+	KMOVW R11, K1
+	VMOVDQU64.Z (SI), K1, Z16
+	VMOVDQU64.Z (R9), K1, Z17
+	VPMULLQ Z17, Z16, Z16
+	VPADDQ Z16, Z0, Z0
+
+gv4_next:
+	GV4_NEXT
+	ADDQ DX, DI
+	DECQ R8
+	JNZ  gv4_row
+	GV4_STORE
+	VZEROUPPER
+	RET
+
+// func gemv1x4W32AVX512(x *uint64, w *int32, ldw int, k int, dst *uint64)
+//
+// gemv1x4AVX512 with int32 weights, sign-extended to 64 bits as they are loaded (VPMOVSXDQ).
+TEXT ·gemv1x4W32AVX512(SB), NOSPLIT, $0-40
+	MOVQ w+8(FP), DI
+	MOVQ ldw+16(FP), DX
+	SHLQ $2, DX
+	MOVQ dst+32(FP), AX
+	MOVQ $4, R8
+
+gv4w_row:
+	MOVQ x+0(FP), SI
+	MOVQ DI, R9
+	MOVQ k+24(FP), CX
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
+
+gv4w_loop32:
+	CMPQ CX, $32
+	JLT  gv4w_loop8
+	VMOVDQU64 0(SI), Z16
+	VMOVDQU64 64(SI), Z17
+	VMOVDQU64 128(SI), Z18
+	VMOVDQU64 192(SI), Z19
+	VPMOVSXDQ 0(R9), Z20
+	VPMULLQ Z20, Z16, Z16
+	VPMOVSXDQ 32(R9), Z21
+	VPMULLQ Z21, Z17, Z17
+	VPMOVSXDQ 64(R9), Z22
+	VPMULLQ Z22, Z18, Z18
+	VPMOVSXDQ 96(R9), Z23
+	VPMULLQ Z23, Z19, Z19
+	VPADDQ Z16, Z0, Z0
+	VPADDQ Z17, Z1, Z1
+	VPADDQ Z18, Z2, Z2
+	VPADDQ Z19, Z3, Z3
+	ADDQ $256, SI
+	ADDQ $128, R9
+	SUBQ $32, CX
+	JMP  gv4w_loop32
+
+gv4w_loop8:
+	CMPQ CX, $8
+	JLT  gv4w_tail
+	VMOVDQU64 (SI), Z16
+	VPMOVSXDQ (R9), Z20
+	VPMULLQ Z20, Z16, Z16
+	VPADDQ Z16, Z0, Z0
+	ADDQ $64, SI
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JMP  gv4w_loop8
+
+gv4w_tail:
+	TESTQ CX, CX
+	JZ    gv4w_next
+	MOVQ  $1, R11
+	SHLQ  CX, R11
+	DECQ  R11
+	KMOVW R11, K1
+	VMOVDQU64.Z (SI), K1, Z16
+	VMOVDQU32.Z (R9), K1, Y17
+	VPMOVSXDQ Y17, Z17
+	VPMULLQ Z17, Z16, Z16
+	VPADDQ Z16, Z0, Z0
+
+gv4w_next:
+	GV4_NEXT
+	ADDQ DX, DI
+	DECQ R8
+	JNZ  gv4w_row
+	GV4_STORE
+	VZEROUPPER
+	RET

@@ -239,7 +239,7 @@ func (p *Party) CacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 		}
 	}
 	// One opening: E_j = X_j − A_j for every operand, then F = Y − B for every cache's new rows.
-	send := getScratch(nSend)
+	send := getWords(nSend)
 	off := 0
 	for j, x := range xs {
 		subInto(send[off:off+len(x)], x, a[j])
@@ -250,7 +250,7 @@ func (p *Party) CacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 		off += len(y)
 	}
 	opened, err := p.OpenBits(send, bits)
-	putScratch(send, opened)
+	recycle(send, opened)
 	if err != nil {
 		return nil, wrapGate("cachemm", err)
 	}
@@ -274,13 +274,13 @@ func (p *Party) CacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 	}
 	// Z_i = [i=0]·E·F + E·B_i + A_i·F + C_i = [E·[i=0] + A_i | E]·[F | B_i] + C_i: one product per
 	// operand, over the concatenated inner dimension, written straight into the truncation's input.
-	z := getScratch(total)
+	z := getWords(total)
 	var cp cacheProducts
 	off = 0
 	for j, pr := range prods {
 		zj := z[off : off+outLen[j]]
 		if err := cp.product(zj, caches[pr.Cache], pr.Cache, es[j], a[j], pr.M, pr.Values, p.ID == 0); err != nil {
-			putScratch(z)
+			recycle(z)
 			cp.release()
 			return nil, wrapGate("cachemm", err)
 		}
@@ -289,7 +289,7 @@ func (p *Party) CacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 	}
 	cp.release()
 	z2, err := p.truncFx("cachemm", tk, z, bits)
-	putScratch(z, z2)
+	recycle(z, z2)
 	if err != nil {
 		return nil, err
 	}
@@ -367,8 +367,8 @@ func (cp *cacheProducts) product(z []uint64, cache *MaskedCache, ci int, e, a []
 }
 
 func (cp *cacheProducts) release() {
-	putScratch(cp.x)
-	putScratch(cp.wt)
+	recycle(cp.x)
+	recycle(cp.wt)
 	*cp = cacheProducts{}
 }
 
@@ -377,8 +377,8 @@ func regrow(b []uint64, n int) []uint64 {
 	if cap(b) >= n {
 		return b[:n]
 	}
-	putScratch(b)
-	return getScratch(n)
+	recycle(b)
+	return getWords(n)
 }
 
 // transposeFB sets wt [K][2T] to the transposed concatenation of fb's halves (fb [T][2K], row t

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/bits"
-	"sync"
 	"unsafe"
 
 	"github.com/hssee/hssee/kernel"
@@ -114,14 +112,14 @@ func (p *Party) linear(m, n int, bias []uint64, bits uint, matmul func(y []uint6
 	if err != nil {
 		return nil, wrapGate("linear", err)
 	}
-	y := getScratch(l)
+	y := getWords(l)
 	if err := matmul(y); err != nil {
-		putScratch(y)
+		recycle(y)
 		return nil, wrapGate("linear", wrapGate("matmul public", err))
 	}
 	p.addBias(y, m, bias)
 	out, err := p.Trunc(y, p.Fx.Frac, bits)
-	putScratch(y, out)
+	recycle(y, out)
 	if err != nil {
 		return nil, wrapGate("linear", err)
 	}
@@ -172,20 +170,20 @@ func (p *Party) LinearsW32(x []uint64, m, k int, ls []LayerW32, bits uint) ([][]
 		}
 		total += n
 	}
-	// The layers' products go straight into one buffer, the input of the one truncation.
-	y := getScratch(total)
+	// The layers' products go straight into one pooled buffer, the input of the one truncation.
+	y := getWords(total)
 	off := 0
 	for _, l := range ls {
 		n := m * l.Out
 		if err := kernel.RingMatMulW32(y[off:off+n], x, m, k, l.W, l.Out); err != nil {
-			putScratch(y)
+			recycle(y)
 			return nil, wrapGate("linear", wrapGate("matmul public", err))
 		}
 		p.addBias(y[off:off+n], m, l.Bias)
 		off += n
 	}
 	t, err := p.Trunc(y, p.Fx.Frac, bits)
-	putScratch(y, t)
+	recycle(y, t)
 	if err != nil {
 		return nil, wrapGate("linear", err)
 	}
@@ -198,44 +196,16 @@ func (p *Party) LinearsW32(x []uint64, m, k int, ls []LayerW32, bits uint) ([][]
 	return out, nil
 }
 
-// scratch pools the large temporaries of the linear and matrix-product gates (a product before its
-// truncation, the operands of an opening), by power-of-two capacity: a 128-token prefill would
-// otherwise allocate hundreds of megabytes of them, every fresh page costing a fault and every
-// recycled span a zeroing pass. A buffer's contents are arbitrary when it is handed out.
-var scratch [48]sync.Pool
-
-// minScratch is the smallest buffer worth pooling (32 KiB); smaller ones are allocated.
-const minScratch = 1 << 12
-
-// getScratch returns a buffer of n elements with arbitrary contents.
-func getScratch(n int) []uint64 {
-	if n < minScratch {
-		return make([]uint64, n)
-	}
-	c := bits.Len(uint(n - 1))
-	if c < len(scratch) {
-		if b, ok := scratch[c].Get().(*[]uint64); ok {
-			return (*b)[:n]
-		}
-		return make([]uint64, n, 1<<c)
-	}
-	return make([]uint64, n)
-}
-
-// putScratch returns b (from getScratch) to its pool, unless it overlaps one of outs: results
-// handed to the caller must never be reused.
-func putScratch(b []uint64, outs ...[]uint64) {
-	c := bits.Len(uint(cap(b) - 1))
-	if cap(b) < minScratch || c >= len(scratch) || cap(b) != 1<<c {
-		return
-	}
-	b = b[:cap(b)]
+// recycle hands b (from getWords) back to the word pools unless it overlaps one of outs: results
+// handed to the caller must never be reused (a gate that returned its input's memory would otherwise
+// see it overwritten by the next call).
+func recycle(b []uint64, outs ...[]uint64) {
 	for _, o := range outs {
 		if overlap(b, o) {
 			return
 		}
 	}
-	scratch[c].Put(&b)
+	putWords(b)
 }
 
 // overlap reports whether a and b share memory (over their capacities).

@@ -64,11 +64,7 @@ func packInto(out []byte, vals []uint64, bits uint) {
 		// Whole bytes: one 8-byte store per value at stride w; the next store overwrites the high
 		// bytes, so only the last values (whose store would run past the end) go byte by byte.
 		w := int(bits / 8)
-		mask := Mask(bits)
-		i, o := 0, 0
-		for ; i < len(vals) && o+8 <= len(out); i, o = i+1, o+w {
-			binary.LittleEndian.PutUint64(out[o:], vals[i]&mask)
-		}
+		i, o := packBytes(out, vals, w, Mask(bits))
 		for ; i < len(vals); i, o = i+1, o+w {
 			v := vals[i]
 			for j := range w {
@@ -101,6 +97,16 @@ func packInto(out []byte, vals []uint64, bits uint) {
 	}
 }
 
+// packBytes stores values of w whole bytes, one 8-byte store at w·i per value, while the store stays
+// inside out; it returns the number of values stored and the byte offset reached.
+func packBytes(out []byte, vals []uint64, w int, mask uint64) (int, int) {
+	i, o := 0, 0
+	for ; i < len(vals) && o+8 <= len(out); i, o = i+1, o+w {
+		binary.LittleEndian.PutUint64(out[o:o+8], vals[i]&mask)
+	}
+	return i, o
+}
+
 // packState is the bit packer's pending output: the low nacc (< 64) bits of acc go at byte pos.
 type packState struct {
 	acc  uint64
@@ -120,7 +126,7 @@ func (s *packState) run(out []byte, vals []uint64, bits uint, pair bool) int {
 		for ; i+1 < len(vals) && pos+8 <= len(out); i += 2 {
 			v := vals[i]&mask | (vals[i+1]&mask)<<bits
 			acc |= v << nacc
-			binary.LittleEndian.PutUint64(out[pos:], acc)
+			binary.LittleEndian.PutUint64(out[pos:pos+8], acc)
 			nacc += w
 			full := uint64(nacc >> 6)
 			nacc &= 63
@@ -132,7 +138,7 @@ func (s *packState) run(out []byte, vals []uint64, bits uint, pair bool) int {
 		for ; i < len(vals) && pos+8 <= len(out); i++ {
 			v := vals[i] & mask
 			acc |= v << nacc
-			binary.LittleEndian.PutUint64(out[pos:], acc)
+			binary.LittleEndian.PutUint64(out[pos:pos+8], acc)
 			nacc += bits
 			full := uint64(nacc >> 6)
 			nacc &= 63
@@ -167,8 +173,8 @@ func (s *packState) run2(out []byte, vals []uint64, bits uint, pair bool) int {
 			v1 := b[i]&mask | (b[i+1]&mask)<<bits
 			acc0 |= v0 << nacc
 			acc1 |= v1 << nacc
-			binary.LittleEndian.PutUint64(oa[pos:], acc0)
-			binary.LittleEndian.PutUint64(ob[pos:], acc1)
+			binary.LittleEndian.PutUint64(oa[pos:pos+8], acc0)
+			binary.LittleEndian.PutUint64(ob[pos:pos+8], acc1)
 			nacc += w
 			full := uint64(nacc >> 6)
 			nacc &= 63
@@ -182,8 +188,8 @@ func (s *packState) run2(out []byte, vals []uint64, bits uint, pair bool) int {
 			v0, v1 := a[i]&mask, b[i]&mask
 			acc0 |= v0 << nacc
 			acc1 |= v1 << nacc
-			binary.LittleEndian.PutUint64(oa[pos:], acc0)
-			binary.LittleEndian.PutUint64(ob[pos:], acc1)
+			binary.LittleEndian.PutUint64(oa[pos:pos+8], acc0)
+			binary.LittleEndian.PutUint64(ob[pos:pos+8], acc1)
 			nacc += bits
 			full := uint64(nacc >> 6)
 			nacc &= 63
@@ -280,29 +286,14 @@ func unpackInto(dst []uint64, b []byte, bits uint) {
 		return
 	}
 	mask := Mask(bits)
-	i, bp := 0, 0 // value i starts at bit bp = i·bits: byte bp/8, bit bp%8
-	if bits <= 56 {
-		// bp%8 + bits ≤ 63: one unaligned 8-byte load holds the whole value.
-		for ; i < len(dst); i++ {
-			k := bp >> 3
-			if k+8 > len(b) {
-				break
-			}
-			dst[i] = binary.LittleEndian.Uint64(b[k:]) >> (bp & 7) & mask
-			bp += int(bits)
-		}
-	} else {
-		// 57..63 bits: the value may reach into a ninth byte.
-		for ; i < len(dst); i++ {
-			k := bp >> 3
-			if k+9 > len(b) {
-				break
-			}
-			off := uint(bp & 7)
-			v := binary.LittleEndian.Uint64(b[k:])>>off | uint64(b[k+8])<<1<<(63-off)
-			dst[i] = v & mask
-			bp += int(bits)
-		}
+	var i, bp int // value i starts at bit bp = i·bits: byte bp/8, bit bp%8
+	switch {
+	case bits%8 == 0:
+		i, bp = unpackBytes(dst, b, int(bits/8), mask)
+	case bits <= 56:
+		i, bp = unpackShort(dst, b, bits, mask)
+	default:
+		i, bp = unpackLong(dst, b, bits, mask)
 	}
 	for ; i < len(dst); i++ { // the last values: loads clipped to the end of b
 		k, off := bp>>3, uint(bp&7)
@@ -312,4 +303,46 @@ func unpackInto(dst []uint64, b []byte, bits uint) {
 		dst[i] = v & mask
 		bp += int(bits)
 	}
+}
+
+// unpackBytes decodes values of w whole bytes (value i is the low bits of the 8 bytes at w·i) while
+// such a load stays inside b; it returns the number decoded and the bit position reached.
+func unpackBytes(dst []uint64, b []byte, w int, mask uint64) (int, int) {
+	i, k := 0, 0
+	for ; i < len(dst) && k+8 <= len(b); i, k = i+1, k+w {
+		dst[i] = binary.LittleEndian.Uint64(b[k:k+8]) & mask
+	}
+	return i, 8 * k
+}
+
+// unpackShort decodes values of at most 56 bits (bp%8 + bits ≤ 63: one unaligned 8-byte load holds
+// the whole value) while the load stays inside b.
+func unpackShort(dst []uint64, b []byte, bits uint, mask uint64) (int, int) {
+	i, bp := 0, 0
+	for ; i < len(dst); i++ {
+		k := bp >> 3
+		if k+8 > len(b) {
+			break
+		}
+		dst[i] = binary.LittleEndian.Uint64(b[k:k+8]) >> (bp & 7) & mask
+		bp += int(bits)
+	}
+	return i, bp
+}
+
+// unpackLong decodes values of 57..63 bits, which may reach into a ninth byte, while the loads stay
+// inside b.
+func unpackLong(dst []uint64, b []byte, bits uint, mask uint64) (int, int) {
+	i, bp := 0, 0
+	for ; i < len(dst); i++ {
+		k := bp >> 3
+		if k+9 > len(b) {
+			break
+		}
+		g := b[k : k+9]
+		off := uint(bp & 7)
+		dst[i] = (binary.LittleEndian.Uint64(g[:8])>>off | uint64(g[8])<<1<<(63-off)) & mask
+		bp += int(bits)
+	}
+	return i, bp
 }

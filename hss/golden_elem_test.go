@@ -12,8 +12,9 @@ import (
 // TestElementwiseGolden pins the exact outputs and wire messages of the elementwise gates (and the
 // dealer's keys behind them) for fixed seeds, so a faster implementation must reproduce the previous
 // one bit for bit: same randomness consumption, same message bytes. Each case runs over a plain Pipe
-// (the transport's zero-copy path) and over a Recorder-wrapped Pipe (the copying path, whose received
-// messages are hashed too); both must give the pinned digest.
+// (the transport's zero-copy path), a Recorder-wrapped Pipe (the copying path, whose received messages
+// are hashed too) and a WithLink-wrapped Pipe (zero-copy through the wrapper); all must agree and give
+// the pinned digest, computed with the code before the fast paths.
 func TestElementwiseGolden(t *testing.T) {
 	type gate struct {
 		name string
@@ -58,13 +59,13 @@ func TestElementwiseGolden(t *testing.T) {
 
 	h := sha256.New()
 	for _, g := range gates {
-		for _, n := range []int{0, 1, 7, 64, 1000, 5003, 70000} {
+		for _, n := range []int{0, 1, 7, 64, 1000, 5003, 20011} {
 			if g.name == "matmul48" {
 				n &^= 63
 			}
-			var outs [2][2][]uint64
+			var outs [3][2][]uint64
 			var msgs [2][][]byte
-			for mode := range 2 {
+			for mode := range 3 {
 				rng := NewPRG([32]byte{byte(n), byte(n >> 8), byte(n >> 16), 1})
 				x, y := make([]uint64, n), make([]uint64, n+512)
 				rng.Uint64s(x)
@@ -95,9 +96,12 @@ func TestElementwiseGolden(t *testing.T) {
 				}
 				t0, t1 := Pipe()
 				var r0, r1 *Recorder
-				if mode == 1 {
+				switch mode {
+				case 1:
 					r0, r1 = Record(t0), Record(t1)
 					t0, t1 = r0, r1
+				case 2:
+					t0, t1 = WithLink(t0, 0, 0), WithLink(t1, 0, 0)
 				}
 				if _, _, err := RunPairOver(t0, t1, Fixed{Frac: 14}, m0, m1, func(p *Party) error {
 					z, err := g.eval(p, sx[p.ID], sy[p.ID])
@@ -111,7 +115,7 @@ func TestElementwiseGolden(t *testing.T) {
 				}
 			}
 			for id := range 2 {
-				if fmt.Sprint(outs[0][id]) != fmt.Sprint(outs[1][id]) {
+				if fmt.Sprint(outs[0][id]) != fmt.Sprint(outs[1][id]) || fmt.Sprint(outs[0][id]) != fmt.Sprint(outs[2][id]) {
 					t.Fatalf("%s n=%d: party %d output differs between transports", g.name, n, id)
 				}
 				hashWords(h, outs[0][id])
@@ -121,7 +125,7 @@ func TestElementwiseGolden(t *testing.T) {
 			}
 		}
 	}
-	const want = "25dd39e0ef6ddf9e89d5478b5e07b7a529055ff2aba032586417a514bf5944a2"
+	const want = "91882e206ed92cf4f66128cf36947808f06f2e17e196c4f1e0879cc4ccb29310"
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		t.Fatalf("digest %s, want %s", got, want)
 	}

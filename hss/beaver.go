@@ -31,7 +31,10 @@ func GenMul(rng io.Reader, n int, bits uint) (k0, k1 *MulKey, err error) {
 	if err != nil {
 		return nil, nil, wrapGate("gen mul", err)
 	}
-	v0, v1 := expand(s0, n, n, n), expand(s1, n, n)
+	b0, b1 := streamScratch(s0, 3*n), streamScratch(s1, 2*n) // a0, b0, c0; a1, b1
+	defer putWords(b0)
+	defer putWords(b1)
+	v0, v1 := [3][]uint64{b0[:n], b0[n : 2*n], b0[2*n:]}, [2][]uint64{b1[:n], b1[n:]}
 	c1 := make([]uint64, n)
 	m := Mask(bits)
 	for i := range n {
@@ -124,7 +127,10 @@ func GenSquare(rng io.Reader, n int, bits uint) (k0, k1 *SquareKey, err error) {
 	if err != nil {
 		return nil, nil, wrapGate("gen square", err)
 	}
-	v0, a1 := expand(s0, n, n), expand(s1, n)[0]
+	b0, a1 := streamScratch(s0, 2*n), streamScratch(s1, n) // a0, c0; a1
+	defer putWords(b0)
+	defer putWords(a1)
+	v0 := [2][]uint64{b0[:n], b0[n:]}
 	c1 := make([]uint64, n)
 	m := Mask(bits)
 	for i := range n {

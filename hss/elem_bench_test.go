@@ -143,3 +143,24 @@ func BenchmarkRowMul(b *testing.B) {
 	benchPair(b, func() (Key, Key, error) { return GenRowMul(rng, lens, 64) },
 		func(p *Party, x, _ []uint64) error { _, err := p.RowMul(x, y, lens, 64); return err })
 }
+
+// Dealer side of the same gates (offline phase).
+func BenchmarkGenTrunc(b *testing.B) {
+	rng := NewPRG([32]byte{3})
+	b.SetBytes(int64(8 * elemBenchN))
+	for b.Loop() {
+		if _, _, err := GenTrunc(rng, elemBenchN, 14, 48); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGenMulFixed(b *testing.B) {
+	rng := NewPRG([32]byte{4})
+	b.SetBytes(int64(8 * elemBenchN))
+	for b.Loop() {
+		if _, _, err := GenMulFixed(rng, elemBenchN, 14, 48); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

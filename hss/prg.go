@@ -145,3 +145,11 @@ func expandKey256(key [32]byte) (rk aes256Keys) {
 	}
 	return rk
 }
+
+// streamScratch returns the first n words of seed's stream (as expand draws them) in a pooled
+// buffer; the caller putWords it once nothing refers to it.
+func streamScratch(seed [32]byte, n int) []uint64 {
+	buf := getWords(n)
+	NewPRG(seed).Uint64s(buf)
+	return buf
+}

@@ -117,7 +117,10 @@ func GenRowMul(rng io.Reader, lens []int, bits uint) (k0, k1 *RowMulKey, err err
 		return nil, nil, wrapGate("gen rowmul", err)
 	}
 	rows := len(lens)
-	v0, v1 := expand(s0, n, rows, n), expand(s1, n, rows)
+	b0, b1 := streamScratch(s0, 2*n+rows), streamScratch(s1, n+rows) // a0, b0, c0; a1, b1
+	defer putWords(b0)
+	defer putWords(b1)
+	v0, v1 := [3][]uint64{b0[:n], b0[n : n+rows], b0[n+rows:]}, [2][]uint64{b1[:n], b1[n:]}
 	c1 := make([]uint64, n)
 	m := Mask(bits)
 	i := 0

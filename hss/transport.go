@@ -26,7 +26,8 @@ func (s Stats) Sub(o Stats) Stats {
 
 // Transport is one party's end of the link to its peer. Exchange is one round: this side sends send and
 // receives the peer's message of the same round. Implementations count bytes and rounds.
-// The caller may reuse send after Exchange returns; the returned slice belongs to the caller.
+// The caller may reuse send after Exchange returns; the returned slice belongs to the caller (Party
+// recycles its memory once decoded, so an implementation must not keep or reuse it).
 type Transport interface {
 	Exchange(send []byte) (recv []byte, err error)
 	Stats() Stats

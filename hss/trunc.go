@@ -22,8 +22,10 @@ func GenTrunc(rng io.Reader, n int, frac, bits uint) (k0, k1 *TruncKey, err erro
 	if err != nil {
 		return nil, nil, wrapGate("gen trunc", err)
 	}
-	v0 := expand(s0, n, n, n) // r0, (r>>f)0, msb0
-	r1 := expand(s1, n)[0]
+	b0, r1 := streamScratch(s0, 3*n), streamScratch(s1, n) // r0, (r>>f)0, msb0; r1
+	defer putWords(b0)
+	defer putWords(r1)
+	v0 := [3][]uint64{b0[:n], b0[n : 2*n], b0[2*n:]}
 	k0 = &TruncKey{Party: 0, Frac: frac, Bits: bits, N: n, Seed: s0}
 	k1 = &TruncKey{Party: 1, Frac: frac, Bits: bits, N: n, Seed: s1, RHi: make([]uint64, n), RMsb: make([]uint64, n)}
 	mask, mw := Mask(bits), Mask(k1.msbWidth())
@@ -80,9 +82,8 @@ func (p *Party) truncWith(k *TruncKey, x []uint64, frac, bits uint) ([]uint64, e
 	if p.ID == 0 {
 		nr = 3 * n
 	}
-	buf := getWords(nr)
+	buf := streamScratch(k.Seed, nr)
 	defer putWords(buf)
-	NewPRG(k.Seed).Uint64s(buf)
 	r, rhi, rmsb := buf[:n], k.RHi, k.RMsb
 	if p.ID == 0 {
 		rhi, rmsb = buf[n:2*n], buf[2*n:]

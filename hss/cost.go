@@ -292,28 +292,26 @@ func CostNorm(rows, dim int, fx Fixed, center bool) (Cost, error) {
 	return seqCost(parts...), nil
 }
 
-// CostAct is the cost of GeLU (gelu) or SiLU on n elements.
+// CostAct is the cost of GeLU (gelu) or SiLU on n elements: the sign lookup, the table lookup and
+// the truncation of its polynomial term (genAct / act).
 func CostAct(n int, fx Fixed, gelu bool) (Cost, error) {
 	if err := checkLen("cost act", n); err != nil {
 		return Cost{}, err
 	}
-	spec := siluSpec
+	spec, kind := siluSpec, "silu"
 	if gelu {
-		spec = geluSpec
+		spec, kind = geluSpec, "gelu"
 	}
 	s, err := spec(fx)
 	if err != nil {
 		return Cost{}, fmt.Errorf("hss: cost act: %w", err)
 	}
-	kind := "silu"
-	if gelu {
-		kind = "gelu"
-	}
-	return costLin(kind, n, fx, s), nil
+	return seqCost(part{kind + ".sign", costLUT(n, s.sign)}, part{kind + ".lut", costLUT(n, s.tab)},
+		part{"trunc", costTrunc(n, s.tab.fb, s.tab.tbits)}), nil
 }
 
-// costLin is the cost of a piecewise-linear lookup gate (genLin / evalLinGate): the lookup, then
-// the truncation of its linear term.
+// costLin is the cost of a polynomial lookup gate (genLin / evalLinGate): the lookup, then
+// the truncation of its polynomial term.
 func costLin(kind string, n int, fx Fixed, s *lutSpec) Cost {
 	return seqCost(part{kind + ".lut", costLUT(n, s)}, part{"trunc", costTrunc(n, s.fb, s.tbits)})
 }

@@ -211,12 +211,12 @@ func registerSeq(kind string, allowed ...string) {
 }
 
 func init() {
-	for _, k := range []string{"gelu.lut", "silu.lut", "exp.lut", "drelu", "relu",
+	for _, k := range []string{"gelu.sign", "gelu.lut", "silu.sign", "silu.lut", "exp.lut", "drelu", "relu",
 		"recip.cmp", "recip.lut", "rsqrt.cmp", "rsqrt.lut"} {
 		registerLUT(k)
 	}
-	registerSeq("gelu", "gelu.lut", "trunc")
-	registerSeq("silu", "silu.lut", "trunc")
+	registerSeq("gelu", "gelu.sign", "gelu.lut", "trunc")
+	registerSeq("silu", "silu.sign", "silu.lut", "trunc")
 	registerSeq("exp", "exp.lut", "trunc")
 	RegisterKey("rowmul", func() MarshalKey { return new(RowMulKey) })
 	registerSeq("recip", "recip.cmp", "recip.lut", "trunc", "mul")

@@ -97,8 +97,10 @@ func (s *lutSpec) openBits() uint {
 	return min(k, 64)
 }
 
+// ntabs is the number of table outputs of a spec whose parts are table parts (polynomial parts
+// sum into lutOut.lin instead).
 func (s *lutSpec) ntabs() int {
-	if len(s.parts) == 0 {
+	if len(s.parts) == 0 || s.parts[0].lin() {
 		return 0
 	}
 	return len(s.parts[0].tabs)

@@ -55,11 +55,22 @@ func polySpec(fx Fixed, target func(float64) float64, sign bool, wlo, whi int64,
 		tag: polyTag(gate, fx), fb: fb, tbits: fx.Frac + fb + 3}, nil
 }
 
-// actPoly is the cubic activation lookup with the correction window |x| ≤ window.
-func actPoly(fx Fixed, target func(float64) float64, window float64, gate uint64) (*lutSpec, error) {
+// actSpecs are an activation's two lookups: the sign s = 1{z ≥ 0} of the index z = ⌊x/2^-polyStep⌉
+// (with x·s), and the cubic table of T(y) = target(y) − y on y = x·(2s − 1) ∈ [−2^-polyStep, 2^6),
+// window z ∈ [−1, window·2^polyStep].
+type actSpecs struct{ sign, tab *lutSpec }
+
+// actPoly builds the activation's lookups; gate numbers the tags.
+func actPoly(fx Fixed, target func(float64) float64, window float64, gate uint64) (*actSpecs, error) {
 	w := int64(window * float64(uint(1)<<polyStep))
-	lim := math.Ldexp(1, actRange)
-	return polySpec(fx, target, true, -w, w+1, actRange+polyStep+1, -lim, lim, gate)
+	h := math.Ldexp(1, -polyStep)
+	m := uint(actRange + polyStep + 1)
+	tab, err := polySpec(fx, func(y float64) float64 { return target(y) - y }, false, -1, w+1, m, -h, math.Ldexp(1, actRange), gate)
+	if err != nil {
+		return nil, err
+	}
+	sign := &lutSpec{parts: []lutPart{{k: fx.Frac - polyStep, m: m}}, signTerm: true, tag: polyTag(gate|1<<8, fx)}
+	return &actSpecs{sign: sign, tab: tab}, nil
 }
 
 // actStepMin is the smallest Frac the lookups support (their index resolution is 2^-8 or coarser).
@@ -74,26 +85,48 @@ type specKey struct {
 	frac uint
 }
 
-func cachedSpec(name string, fx Fixed, build func(Fixed) (*lutSpec, error)) (*lutSpec, error) {
+func cachedSpec[S any](name string, fx Fixed, build func(Fixed) (S, error)) (S, error) {
 	key := specKey{name, fx.Frac}
 	if v, ok := specCache.Load(key); ok {
-		return v.(*lutSpec), nil
+		return v.(S), nil
 	}
 	s, err := build(fx)
 	if err != nil {
-		return nil, err
+		return s, err
 	}
 	v, _ := specCache.LoadOrStore(key, s)
-	return v.(*lutSpec), nil
+	return v.(S), nil
 }
 
 // Windows: GeLU − ReLU is below 2^-16 beyond |x| = 4, SiLU − ReLU below 2^-11 beyond |x| = 10.
-func geluSpec(fx Fixed) (*lutSpec, error) {
-	return cachedSpec("gelu", fx, func(fx Fixed) (*lutSpec, error) { return actPoly(fx, geluTanh, 4, 1) })
+func geluSpec(fx Fixed) (*actSpecs, error) {
+	return cachedSpec("gelu", fx, func(fx Fixed) (*actSpecs, error) { return actPoly(fx, geluTanh, 4, 1) })
 }
 
-func siluSpec(fx Fixed) (*lutSpec, error) {
-	return cachedSpec("silu", fx, func(fx Fixed) (*lutSpec, error) { return actPoly(fx, silu, 10, 2) })
+func siluSpec(fx Fixed) (*actSpecs, error) {
+	return cachedSpec("silu", fx, func(fx Fixed) (*actSpecs, error) { return actPoly(fx, silu, 10, 2) })
+}
+
+// genAct generates an activation's composite material: the sign lookup (kind.sign), the table
+// lookup (kind.lut) and the truncation of its polynomial term.
+func genAct(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*actSpecs, error)) (Key, Key, error) {
+	s, err := spec(fx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+	}
+	s0, s1, err := genLUT(rng, kind+".sign", n, s.sign)
+	if err != nil {
+		return nil, nil, err
+	}
+	l0, l1, err := genLUT(rng, kind+".lut", n, s.tab)
+	if err != nil {
+		return nil, nil, err
+	}
+	t0, t1, err := GenTrunc(rng, n, s.tab.fb, s.tab.tbits)
+	if err != nil {
+		return nil, nil, wrapGate("gen "+kind, err)
+	}
+	return newSeqKey(kind, n, s0, l0, t0), newSeqKey(kind, n, s1, l1, t1), nil
 }
 
 // genLin generates a polynomial lookup gate's composite material: the lookup (kind.lut), then the
@@ -139,9 +172,37 @@ func (p *Party) evalLinGate(kind string, x []uint64, spec func(Fixed) (*lutSpec,
 	return t, o, nil
 }
 
-func (p *Party) act(kind string, x []uint64, spec func(Fixed) (*lutSpec, error)) ([]uint64, error) {
-	t, o, err := p.evalLinGate(kind, x, spec)
+// act evaluates an activation f = ReLU + g with g even (GeLU, SiLU), by f(x) = x·s + T(x·(2s − 1))
+// with T(y) = f(y) − y: the identity f(−y) = f(y) − y makes this exact for either value of s, so
+// the sign may be the coarse s = 1{⌊x/2^-polyStep⌉ ≥ 0} (round 1, a DCF with the product x·s), and
+// it only has to keep y = ±x above −2^-polyStep, where T is small: the table (round 2) then covers
+// y ∈ [−2^-polyStep, window] instead of x ∈ [−window, window]. Round 3 truncates T.
+func (p *Party) act(kind string, x []uint64, spec func(Fixed) (*actSpecs, error)) ([]uint64, error) {
+	s, err := spec(p.Fx)
 	if err != nil {
+		return nil, fmt.Errorf("hss: %s: %w", kind, err)
+	}
+	q, err := p.sub(kind, len(x))
+	if err != nil {
+		return nil, err
+	}
+	o, err := q.evalLUT(kind+".sign", s.sign, x)
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
+	y := make([]uint64, len(x))
+	for i, v := range x {
+		y[i] = 2*o.xs[i] - v
+	}
+	l, err := q.evalLUT(kind+".lut", s.tab, y)
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
+	t, err := q.Trunc(l.lin, s.tab.fb, s.tab.tbits)
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
+	if err := finish(kind, q); err != nil {
 		return nil, err
 	}
 	for i := range t {
@@ -152,42 +213,44 @@ func (p *Party) act(kind string, x []uint64, spec func(Fixed) (*lutSpec, error))
 
 // GenGeLU generates material for GeLU on n elements.
 func GenGeLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
-	return genLin(rng, "gelu", n, fx, geluSpec)
+	return genAct(rng, "gelu", n, fx, geluSpec)
 }
 
 // GeLU returns shares of GeLU(x) (tanh variant, Hendrycks–Gimpel) for shares x with 8 ≤ Frac ≤ 20
 // fractional bits.
 //
-// Construction (SIGMA, Gupta et al., PETS 2024: GeLU as ReLU minus a small correction, here a
-// piecewise-cubic one): GeLU(x) = x·1{z ≥ 0} + Σ_j C_j,z·d'^j, z the masked, stochastically rounded
-// index ⌊x/2^-1⌉ on 8 bits and d' the offset x − z/2 at 2^-12 resolution. Round 1 opens x̂ = x + r
-// (64 bits); the sign s = 1{z ≥ 0} and s·x come from a DCF on 7 bits (Boyle et al., Eurocrypt 2021,
-// DReLU by the MSB rule, payload also yielding s·r), the cubic from one DPF window |z| ≤ 8 with
-// payload (1, ρ, ρ², ρ³) (polyTables, fss.EvalWindowPolyBatch), so Σ_j C_j·(u − ρ)^j is local.
-// Round 2 truncates it (34 extra fractional bits) with Trunc. Outside the window the correction is
+// Construction (SIGMA, Gupta et al., PETS 2024: GeLU as ReLU plus a small correction, here a
+// piecewise-cubic one), by GeLU(x) = x·s + T(x·(2s − 1)) with T(y) = GeLU(y) − y, exact for either
+// value of s because GeLU(−y) = GeLU(y) − y (see act). Round 1 opens x̂ = x + r (64 bits); s = 1{z
+// ≥ 0} for the masked, stochastically rounded index z = ⌊x/2^-1⌉ on 8 bits, and s·x, come from a DCF
+// on 7 bits (Boyle et al., Eurocrypt 2021, DReLU by the MSB rule, payload also yielding s·r). Round 2
+// opens y = ±x ≥ −1/2 masked (Frac+7 bits) and one DPF window z ∈ [−1, 8] with payload (1, ρ, ρ²,
+// ρ³) gives the cubic Σ_j C_j,z·d'^j in the offset d' (at 2^-12) locally (polyTables,
+// fss.EvalWindowPolyBatch). Round 3 truncates it (34 extra fractional bits). Beyond the window T is
 // 0, so the tails are exactly ReLU (|GeLU − ReLU| < 2^-16 there).
 //
-// Rounds: 2. Online: 16 + 2·(Frac+37)/8 bytes (28.25 at Frac 12, 28.75 at 14). Dealer: DCF keys on
-// 7 bits with payload 2, DPF keys on 8 bits with payload 4 and 3 early-terminated levels (Boyle et
-// al., CCS 2016) and a Trunc key, ≈ 1.28 KB for both parties. Error: the cubic's fit over the two
+// Rounds: 3. Online: 16 + 2·(Frac+7)/8 + 2·(Frac+37)/8 bytes (33 at Frac 12). Dealer: a DCF key on
+// 7 bits with payload 2, a DPF key on 8 bits with payload 4 and 3 early-terminated levels (Boyle et
+// al., CCS 2016) and a Trunc key, ≈ 1.30 KB for both parties. Error: the cubic's fit over the two
 // index steps z can stand for (2^-11.0, Chebyshev interpolation), the coarsened offset (slope ·
-// 2^-12) and the truncation < 2^-Frac: measured 2^-10.7 at Frac 12. Input range |x| < 2^6 − 2^-1
+// 2^-12) and the truncation < 2^-Frac: measured 2^-10.4 at Frac 12. Input range |x| < 2^6 − 2^-1
 // (larger inputs wrap).
-// Eval cost: a window of 17 positions (3–4 leaves of 16 AES blocks and ~10 tree nodes), one 7-bit
-// DCF path and a truncation.
+// Eval cost: a 7-bit DCF path, a window of 10 positions (2–3 leaves of 16 AES blocks) and a
+// truncation.
 func (p *Party) GeLU(x []uint64) ([]uint64, error) { return p.act("gelu", x, geluSpec) }
 
 // GenSiLU generates material for SiLU on n elements.
 func GenSiLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
-	return genLin(rng, "silu", n, fx, siluSpec)
+	return genAct(rng, "silu", n, fx, siluSpec)
 }
 
-// SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU and window |z| ≤ 20, i.e.
-// |x| ≤ 10 (|SiLU − ReLU| < 2^-11 beyond). Rounds 2; online as GeLU (28.25 bytes at Frac 12);
-// dealer ≈ 1.28 KB; error: fit 2^-12.6, plus slope · 2^-12 and 2^-Frac (measured 2^-11.2 at Frac 12,
-// tails included); input range |x| < 2^6 − 2^-1. Eval cost: a window of 41 positions (6–7 leaves of
-// 16 AES blocks, ~16 tree nodes), one 7-bit DCF path and a truncation. (The piecewise-linear lookup
-// it replaces needed step 2^-4 and a window of 321 for a 2^-11 fit, ~2.5× the time.)
+// SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU (SiLU(−y) = SiLU(y) − y
+// too) and the window z ∈ [−1, 20], i.e. y ≤ 10 (|SiLU − ReLU| < 2^-11 beyond). Rounds 3; online as
+// GeLU (33 bytes at Frac 12); dealer ≈ 1.30 KB; error: fit 2^-12.6, plus slope · 2^-12 and 2^-Frac
+// (measured 2^-11.4 at Frac 12, tails included); input range |x| < 2^6 − 2^-1. Eval cost: a 7-bit
+// DCF path, a window of 22 positions (3–4 leaves of 16 AES blocks) and a truncation. (The cubic on
+// |x| ≤ 10 in one lookup needed a window of 41 and was ~10% slower end to end; the piecewise-linear
+// lookup before it needed step 2^-4 and a window of 321 for a 2^-11 fit.)
 func (p *Party) SiLU(x []uint64) ([]uint64, error) { return p.act("silu", x, siluSpec) }
 
 // reluSpec: exact sign on bits-wide inputs (k = 0), no table.

@@ -284,12 +284,13 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 		}
 	}
 	ob := spec.openBits()
-	masked := make([]uint64, n)
+	// x̂ lives in a pooled buffer: nothing returned aliases it.
+	xh := getWords(n)
+	defer putWords(xh)
 	for i := range x {
-		masked[i] = x[i] + k.r[i]
+		xh[i] = x[i] + k.r[i]
 	}
-	xh, err := p.OpenBits(masked, ob)
-	if err != nil {
+	if err := p.openInto(xh, xh, ob); err != nil {
 		return nil, fmt.Errorf("hss: %s: %w", kind, err)
 	}
 	out := &lutOut{tabs: make([][]uint64, spec.ntabs())}
@@ -300,7 +301,8 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 		d := k.dpf[j]
 		if part.lin() {
 			if out.lin == nil {
-				out.lin = make([]uint64, n)
+				out.lin = getWords(n) // the caller's, to hand back (putWords) once truncated
+				clear(out.lin)
 			}
 			evalPoly(d, &part, xh, out.lin)
 			continue
@@ -334,11 +336,12 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 		if k.dcf.N != n || k.dcf.Bits != m-1 || k.dcf.P != 2 {
 			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 		}
-		in := make([]uint64, n)
+		in, c := getWords(n), getWords(2*n)
+		defer putWords(in)
+		defer putWords(c)
 		for i := range in {
 			in[i] = (xh[i] >> part.k) & Mask(m-1)
 		}
-		c := make([]uint64, 2*n)
 		if err := fss.EvalBatch(p.ID, k.dcf, in, c); err != nil {
 			return nil, fmt.Errorf("hss: %s: %w", kind, err)
 		}
@@ -376,7 +379,9 @@ func evalPoly(d *fss.DPFKeys, part *lutPart, xh, lin []uint64) {
 		}
 	}
 	fss.ParallelFor(len(lin), func(wk *fss.Worker, lo, hi int) {
-		los, us, v := make([]uint64, hi-lo), make([]uint64, hi-lo), make([]uint64, hi-lo)
+		buf := getWords(3 * (hi - lo))
+		defer putWords(buf)
+		los, us, v := buf[:hi-lo], buf[hi-lo:2*(hi-lo)], buf[2*(hi-lo):]
 		for i := lo; i < hi; i++ {
 			idx := (xh[i] >> part.k) & Mask(part.m)
 			los[i-lo], us[i-lo] = idx-uint64(whi-1), (xh[i]&Mask(part.k))>>part.drop

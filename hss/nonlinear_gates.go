@@ -163,6 +163,8 @@ func (p *Party) evalLinGate(kind string, x []uint64, spec func(Fixed) (*lutSpec,
 		return nil, nil, wrapGate(kind, err)
 	}
 	t, err := q.Trunc(o.lin, s.fb, s.tbits)
+	putWords(o.lin)
+	o.lin = nil
 	if err != nil {
 		return nil, nil, wrapGate(kind, err)
 	}
@@ -190,15 +192,17 @@ func (p *Party) act(kind string, x []uint64, spec func(Fixed) (*actSpecs, error)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
-	y := make([]uint64, len(x))
+	y := getWords(len(x))
 	for i, v := range x {
 		y[i] = 2*o.xs[i] - v
 	}
 	l, err := q.evalLUT(kind+".lut", s.tab, y)
+	putWords(y)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
 	t, err := q.Trunc(l.lin, s.tab.fb, s.tab.tbits)
+	putWords(l.lin)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}

@@ -259,6 +259,7 @@ func (p *Party) evalOct(kind string, s octSpec, x []uint64) ([]uint64, error) {
 		return nil, wrapGate(kind, err)
 	}
 	lv, err := q.Trunc(o.lin, pr.lut.fb, pr.lut.tbits)
+	putWords(o.lin)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}

@@ -165,7 +165,7 @@ func costLUT(n int, spec *lutSpec) Cost {
 		if len(p.tabs) == 0 {
 			continue
 		}
-		d := &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), P: p.payload(), N: n}
+		d := &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n}
 		per += int64(4 + fssHeaderLen + d.Size())
 	}
 	c.Dealer = 2 * per

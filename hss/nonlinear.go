@@ -161,6 +161,18 @@ func randU64s(rng io.Reader, n int) ([]uint64, error) {
 // costs about 0.63·W batched AES blocks instead of 3·W single ones, for 56 more key bytes per party.
 const lutLeaf = 4
 
+// top is the number of precomputed top levels of the part's DPF (fss.DPFKeys.Top): polynomial
+// parts have short windows, so most of their tree walk would be the top of the tree, one or two
+// nodes per level and element; 3 levels cost 64 more key bytes per element and party.
+func (p *lutPart) top() uint {
+	if !p.lin() {
+		return 0
+	}
+	return min(polyTop, p.m-p.leaf())
+}
+
+const polyTop = 3
+
 // polyLeaf is the number of early-terminated levels of a polynomial part's DPF: with payload 4 each
 // leaf seed yields 8 positions from 16 blocks, in the shape of fss's AVX-512 inner products. Its
 // windows are short and the tree walk costs more per node than hashing does per block, so 3 levels
@@ -207,7 +219,7 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 				}
 			}
 		}
-		d0, d1, err := fss.GenDPFLeaf(rng, p.m, p.leaf(), p.payload(), pts, betas)
+		d0, d1, err := fss.GenDPFTop(rng, p.m, p.leaf(), p.top(), p.payload(), pts, betas)
 		if err != nil {
 			return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
 		}
@@ -279,7 +291,8 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 	}
 	for j, d := range k.dpf {
 		pt := &spec.parts[j]
-		if d.N != n || d.Bits != pt.m || d.Party != p.ID || d.Bits > fss.MaxWindowBits || d.P != pt.payload() {
+		if d.N != n || d.Bits != pt.m || d.Party != p.ID || d.Bits > fss.MaxWindowBits || d.P != pt.payload() ||
+			d.Leaf != pt.leaf() || d.Top != pt.top() {
 			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 		}
 	}

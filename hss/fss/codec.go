@@ -162,18 +162,26 @@ func checkSeedBits(seeds, scw []block) error {
 }
 
 // MarshalBinary encodes the batch. Batches without early termination keep the "DPF1" layout;
-// others are written as "DPF2", whose P byte carries Leaf in its high nibble (P | Leaf<<4).
+// others are written as "DPF2", whose P byte carries Leaf in its high nibble (P | Leaf<<4), or, with
+// precomputed top levels, "DPF3", whose party byte also carries Top in its high nibble and whose
+// seeds (2^Top per key) are followed by their control bits, packed.
 func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 	if k == nil {
 		return nil, errors.New("fss: dpf marshal: nil keys")
 	}
 	b := make([]byte, 0, headerLen+k.Size())
-	if k.Leaf == 0 {
+	switch {
+	case k.Top > 0:
+		b = putHeader(b, "DPF3", k.Party|int(k.Top)<<4, k.Bits, k.P|int(k.Leaf)<<4, k.N)
+	case k.Leaf == 0:
 		b = putHeader(b, "DPF1", k.Party, k.Bits, k.P, k.N)
-	} else {
+	default:
 		b = putHeader(b, "DPF2", k.Party, k.Bits, k.P|int(k.Leaf)<<4, k.N)
 	}
 	b = appendBlocks(b, k.seeds)
+	if k.Top > 0 {
+		b = appendBits(b, k.tops)
+	}
 	b = appendBlocks(b, k.scw)
 	b = appendTCW(b, k.tcw)
 	return appendU64s(b, k.fin), nil
@@ -181,16 +189,24 @@ func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary decodes a batch written by MarshalBinary, replacing k's contents.
 func (k *DPFKeys) UnmarshalBinary(b []byte) error {
-	var leaf uint
+	var leaf, top uint
 	magic := "DPF1"
-	if len(b) >= headerLen && string(b[:4]) == "DPF2" {
+	if len(b) >= headerLen && (string(b[:4]) == "DPF2" || string(b[:4]) == "DPF3") {
+		v3 := string(b[:4]) == "DPF3"
 		c := append([]byte(nil), b[:headerLen]...)
 		leaf = uint(c[6] >> 4)
 		c[6] &= 0x0f
+		if v3 {
+			top = uint(c[4] >> 4)
+			c[4] &= 0x0f
+		}
 		copy(c, "DPF1")
 		b = append(c, b[headerLen:]...)
-		if leaf == 0 {
+		if !v3 && leaf == 0 {
 			return errors.New("fss: dpf unmarshal: DPF2 batch without early termination")
+		}
+		if v3 && top == 0 {
+			return errors.New("fss: dpf unmarshal: DPF3 batch without precomputed levels")
 		}
 	}
 	party, bits, p, n, rest, err := parseHeader(b, magic)
@@ -200,12 +216,20 @@ func (k *DPFKeys) UnmarshalBinary(b []byte) error {
 	if leaf > bits || leaf > MaxLeaf {
 		return fmt.Errorf("fss: dpf unmarshal: %d early-terminated levels for width %d", leaf, bits)
 	}
-	probe := DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf}
+	if top > MaxTop || top > bits-leaf {
+		return fmt.Errorf("fss: dpf unmarshal: %d precomputed levels for width %d", top, bits)
+	}
+	probe := DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf, Top: top}
 	if len(rest) != probe.Size() {
 		return fmt.Errorf("fss: dpf unmarshal: %w", errTruncated)
 	}
-	nk := newDPFKeys(party, bits, leaf, p, n)
+	nk := newDPFKeysTop(party, bits, leaf, top, p, n)
 	rest = readBlocks(nk.seeds, rest)
+	if top > 0 {
+		if rest, err = readBits(nk.tops, rest); err != nil {
+			return fmt.Errorf("fss: dpf unmarshal: %w", err)
+		}
+	}
 	rest = readBlocks(nk.scw, rest)
 	if rest, err = readTCW(nk.tcw, rest); err != nil {
 		return fmt.Errorf("fss: dpf unmarshal: %w", err)
@@ -216,4 +240,35 @@ func (k *DPFKeys) UnmarshalBinary(b []byte) error {
 	}
 	*k = *nk
 	return nil
+}
+
+// appendBits packs 0/1 values, eight to a byte, low bit first.
+func appendBits(b []byte, t []uint8) []byte {
+	var acc byte
+	for i, x := range t {
+		acc |= (x & 1) << (i % 8)
+		if i%8 == 7 {
+			b = append(b, acc)
+			acc = 0
+		}
+	}
+	if len(t)%8 != 0 {
+		b = append(b, acc)
+	}
+	return b
+}
+
+// readBits unpacks len(dst) bits written by appendBits; the padding bits must be zero.
+func readBits(dst []uint8, b []byte) ([]byte, error) {
+	nb := (len(dst) + 7) / 8
+	if len(b) < nb {
+		return nil, errTruncated
+	}
+	for i := range dst {
+		dst[i] = b[i/8] >> (i % 8) & 1
+	}
+	if pad := len(dst) % 8; pad != 0 && b[nb-1]>>pad != 0 {
+		return nil, errors.New("non-zero padding bits")
+	}
+	return b[nb:], nil
 }

@@ -19,27 +19,55 @@ const MaxLeaf = 6
 // levels above the inputs and each leaf seed is converted into the 2^Leaf·P outputs of its 2^Leaf
 // inputs at once (Leaf = 0 is the plain construction).
 //
-// Size per key: 16 + 16·(Bits−Leaf) + ⌈2·(Bits−Leaf)/8⌉ + 8·2^Leaf·P bytes.
+// A batch may also carry its first Top levels expanded (Top > 0): each key then holds the 2^Top
+// seeds and control bits of its level-Top nodes instead of the root and the first Top correction
+// words (what the party would compute from those, so it learns nothing more), which saves every
+// window evaluation the walk through the top of the tree.
+//
+// Size per key: 16·2^Top + ⌈2^Top/8⌉ (Top > 0) + 16·L + ⌈2·L/8⌉ + 8·2^Leaf·P bytes, L = Bits−Leaf−Top.
 type DPFKeys struct {
 	Party int
 	Bits  uint
 	P     int
 	N     int
 	Leaf  uint // early-terminated levels, 0..min(Bits, MaxLeaf)
+	Top   uint // precomputed top levels, 0..min(Bits−Leaf, MaxTop)
 
-	seeds []block
-	scw   []block
+	seeds []block // N·2^Top level-Top seeds
+	tops  []uint8 // N·2^Top level-Top control bits (Top > 0; the root's is the party)
+	scw   []block // N·L seed corrections of the levels below Top
 	tcw   []uint8
 	fin   []uint64
 }
 
+// MaxTop is the largest number of precomputed top levels a DPF batch may have.
+const MaxTop = 6
+
 func (k *DPFKeys) depth() int    { return int(k.Bits - k.Leaf) }
+func (k *DPFKeys) levels() int   { return int(k.Bits - k.Leaf - k.Top) }
 func (k *DPFKeys) leafVals() int { return k.P << k.Leaf }
 
+// root returns the seed and control bit of key i's level-Top node j.
+func (k *DPFKeys) root(i int, j uint64) (block, uint64) {
+	if k.Top == 0 {
+		return k.seeds[i], uint64(k.Party)
+	}
+	q := i<<k.Top + int(j&(1<<k.Top-1))
+	return k.seeds[q], uint64(k.tops[q])
+}
+
 func newDPFKeys(party int, bits, leaf uint, p, n int) *DPFKeys {
-	d := int(bits - leaf)
-	return &DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf, seeds: make([]block, n),
+	return newDPFKeysTop(party, bits, leaf, 0, p, n)
+}
+
+func newDPFKeysTop(party int, bits, leaf, top uint, p, n int) *DPFKeys {
+	d := int(bits - leaf - top)
+	k := &DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf, Top: top, seeds: make([]block, n<<top),
 		scw: make([]block, n*d), tcw: make([]uint8, n*d), fin: make([]uint64, n*(p<<leaf))}
+	if top > 0 {
+		k.tops = make([]uint8, n<<top)
+	}
+	return k
 }
 
 // Size returns the serialised size in bytes of the batch (header excluded).
@@ -47,8 +75,61 @@ func (k *DPFKeys) Size() int {
 	if k == nil {
 		return 0
 	}
-	nb := k.N * k.depth()
-	return 16*k.N + 16*nb + (2*nb+7)/8 + 8*k.N*k.leafVals()
+	nb := k.N * k.levels()
+	s := 16*(k.N<<k.Top) + 16*nb + (2*nb+7)/8 + 8*k.N*k.leafVals()
+	if k.Top > 0 {
+		s += (k.N<<k.Top + 7) / 8
+	}
+	return s
+}
+
+// GenDPFTop is GenDPFLeaf with the first top levels of every key expanded (top ≤ min(bits−leaf,
+// MaxTop)); it reads rng exactly as GenDPFLeaf does, and its keys evaluate to the same shares.
+func GenDPFTop(rng io.Reader, bits, leaf, top uint, p int, alphas, betas []uint64) (k0, k1 *DPFKeys, err error) {
+	if top > MaxTop || leaf > bits || top > bits-leaf {
+		return nil, nil, fmt.Errorf("fss: dpf gen: %d top levels for width %d and %d early-terminated levels", top, bits, leaf)
+	}
+	k0, k1, err = GenDPFLeaf(rng, bits, leaf, p, alphas, betas)
+	if err != nil || top == 0 {
+		return k0, k1, err
+	}
+	return k0.withTop(top), k1.withTop(top), nil
+}
+
+// withTop returns the batch with its first top levels expanded (k has Top = 0).
+func (k *DPFKeys) withTop(top uint) *DPFKeys {
+	d, nt := k.depth(), k.depth()-int(top)
+	out := newDPFKeysTop(k.Party, k.Bits, k.Leaf, top, k.P, k.N)
+	copy(out.fin, k.fin)
+	ParallelFor(k.N, func(_ *Worker, lo, hi int) {
+		cur, ct := make([]block, 1<<top), make([]uint64, 1<<top)
+		nxt, nx := make([]block, 1<<top), make([]uint64, 1<<top)
+		for i := lo; i < hi; i++ {
+			cur[0], ct[0] = k.seeds[i], uint64(k.Party)
+			for l := range int(top) {
+				n := 1 << l
+				for j := range n {
+					nxt[2*j] = block{cur[j].lo ^ tweakL, cur[j].hi}
+					nxt[2*j+1] = block{cur[j].lo ^ tweakR, cur[j].hi}
+				}
+				mmoBlocks(nxt[:2*n], nxt[:2*n])
+				cw, tcw := k.scw[i*d+l], uint64(k.tcw[i*d+l])
+				for c, o := range nxt[:2*n] {
+					tp := ct[c>>1]
+					m := mask64(tp)
+					nxt[c] = block{(o.lo &^ 1) ^ (cw.lo & m), o.hi ^ (cw.hi & m)}
+					nx[c] = (o.lo & 1) ^ (tp & (tcw >> uint(c&1)) & 1)
+				}
+				cur, nxt, ct, nx = nxt, cur, nx, ct
+			}
+			for j := range 1 << top {
+				out.seeds[i<<top+j], out.tops[i<<top+j] = cur[j], uint8(ct[j])
+			}
+			copy(out.scw[i*nt:(i+1)*nt], k.scw[i*d+int(top):(i+1)*d])
+			copy(out.tcw[i*nt:(i+1)*nt], k.tcw[i*d+int(top):(i+1)*d])
+		}
+	})
+	return out
 }
 
 // DPFKeySize is the per-key size in bytes of a DPF with the given input width and payload length
@@ -169,10 +250,10 @@ func GenDPFLeaf(rng io.Reader, bits, leaf uint, p int, alphas, betas []uint64) (
 // EvalPoint writes the party's share of f_i(x) into out (len P).
 func (w *Worker) EvalPoint(k *DPFKeys, i int, x uint64, out []uint64) {
 	x &= maskBits(k.Bits)
-	d := k.depth()
-	s, t := k.seeds[i], uint64(k.Party)
+	d := k.levels()
+	s, t := k.root(i, x>>(k.Bits-k.Top))
 	for l := 0; l < d; l++ {
-		c := bit(x, k.Bits, uint(l))
+		c := bit(x, k.Bits, k.Top+uint(l))
 		wi := i*d + l
 		sc, tc := w.h.child(s, c)
 		m := mask64(t)
@@ -329,15 +410,16 @@ func (w *Worker) expandWindow(k *DPFKeys, i int, lo uint64, count int) (uint64, 
 	size := uint64(1) << k.Bits
 	lo &= size - 1
 	end := lo + uint64(count) - 1 // unwrapped: node ranges below are contiguous in these coordinates
-	d := k.depth()
-	// Level 0: one root per copy of the domain the window meets (two when it wraps).
-	n := int(end>>k.Bits) + 1
+	d := k.levels()
+	// Level Top: its nodes the window meets, in both copies of the domain when it wraps.
+	na0 := lo >> (k.Bits - k.Top)
+	n := int(end>>(k.Bits-k.Top)-na0) + 1
 	cur, ct := w.level(0, n)
 	for j := range cur {
-		cur[j], ct[j] = k.seeds[i], uint64(k.Party)
+		cur[j], ct[j] = k.root(i, na0+uint64(j))
 	}
 	for l := 0; l < d; l++ {
-		sh := k.Bits - uint(l) - 1
+		sh := k.Bits - k.Top - uint(l) - 1
 		na, nb := lo>>sh, end>>sh
 		nn := int(nb - na + 1)
 		nxt, nt := w.level(1, nn)

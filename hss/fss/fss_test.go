@@ -411,6 +411,9 @@ func FuzzDPFUnmarshal(f *testing.F) {
 	e0, _, _ := GenDPFLeaf(rng, 9, 3, 1, []uint64{3, 100}, make([]uint64, 2))
 	b, _ = e0.MarshalBinary()
 	f.Add(b)
+	t0, _, _ := GenDPFTop(rng, 8, 3, 3, 4, []uint64{3, 100}, make([]uint64, 8))
+	b, _ = t0.MarshalBinary()
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var k DPFKeys
 		if err := k.UnmarshalBinary(data); err != nil {

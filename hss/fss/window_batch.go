@@ -22,36 +22,34 @@ func (w *Worker) winStates(n int) []winState {
 // leaf seeds and control bits (element e's leaves at cur[ws[e].at:]).
 func (w *Worker) expandBatch(k *DPFKeys, i0 int, los []uint64, count int) ([]winState, []block, []uint64) {
 	size := uint64(1) << k.Bits
-	d := k.depth()
+	d := k.levels()
 	ws := w.winStates(len(los))
-	// Level 0: one root per copy of the domain each window meets (two when it wraps).
+	// Level Top: the nodes each window meets (in both copies of the domain when it wraps).
 	tot := 0
+	st := k.Bits - k.Top
 	for e, lo := range los {
 		lo &= size - 1
 		end := lo + uint64(count) - 1
 		ws[e] = winState{lo: lo, end: end, at: tot}
-		tot += int(end>>k.Bits) + 1
+		tot += int(end>>st-lo>>st) + 1
 	}
 	cur, ct := w.level(0, tot)
-	party := uint64(k.Party)
 	for e := range ws {
-		r := ws[e].at
-		s := k.seeds[i0+e]
-		cur[r], ct[r] = s, party
-		if ws[e].end >= size {
-			cur[r+1], ct[r+1] = s, party
+		r, na := ws[e].at, ws[e].lo>>st
+		for j := range int(ws[e].end>>st-na) + 1 {
+			cur[r+j], ct[r+j] = k.root(i0+e, na+uint64(j))
 		}
 	}
-	// Nodes of the first level.
+	// Nodes of the first level below Top.
 	tot = 0
 	if d > 0 {
-		sh := k.Bits - 1
+		sh := st - 1
 		for e := range ws {
 			tot += int(ws[e].end>>sh - ws[e].lo>>sh + 1)
 		}
 	}
 	for l := 0; l < d; l++ {
-		sh := k.Bits - uint(l) - 1
+		sh := st - uint(l) - 1
 		nxt, nt := w.level(1, tot)
 		// Element e's child c is node na+c: the child (na+c)&1 of its parent cur[at+(off+c)>>1].
 		p := 0

@@ -150,3 +150,114 @@ func testEvalWindowPolyBatch(t *testing.T) {
 		t.Fatal("unequal tables accepted")
 	}
 }
+
+// TestDPFTop pins keys with precomputed top levels to the same keys without: identical shares from
+// EvalPoint, EvalWindow and the batched polynomial walk (wrapping windows included), a codec round
+// trip, and refusal of bad top-level headers.
+func TestDPFTop(t *testing.T) {
+	pr := rand.New(rand.NewPCG(61, 62))
+	for _, tc := range []struct {
+		bits, leaf, top uint
+		p               int
+	}{{8, 3, 1, 4}, {8, 3, 3, 4}, {9, 3, 3, 4}, {9, 3, 6, 4}, {7, 2, 3, 1}, {5, 0, 5, 2}, {12, 4, 2, 1}} {
+		const n = 150
+		alphas, betas := make([]uint64, n), make([]uint64, tc.p*n)
+		for i := range alphas {
+			alphas[i] = pr.Uint64() & maskBits(tc.bits)
+			for c := range tc.p {
+				betas[tc.p*i+c] = pr.Uint64()
+			}
+		}
+		a0, a1, err := GenDPFLeaf(newRNG(63), tc.bits, tc.leaf, tc.p, alphas, betas)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b0, b1, err := GenDPFTop(newRNG(63), tc.bits, tc.leaf, tc.top, tc.p, alphas, betas)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := NewWorker()
+		for pi, pair := range [][2]*DPFKeys{{a0, b0}, {a1, b1}} {
+			a, b := pair[0], pair[1]
+			enc, err := b.MarshalBinary()
+			if err != nil || len(enc) != headerLen+b.Size() {
+				t.Fatalf("marshal: %v (%d bytes, size %d)", err, len(enc), b.Size())
+			}
+			var dec DPFKeys
+			if err := dec.UnmarshalBinary(enc); err != nil || dec.Top != tc.top {
+				t.Fatalf("unmarshal: %v (top %d)", err, dec.Top)
+			}
+			for i := range n {
+				x := pr.Uint64() & maskBits(tc.bits)
+				if i%2 == 0 {
+					x = alphas[i]
+				}
+				want, got := make([]uint64, tc.p), make([]uint64, tc.p)
+				w.EvalPoint(a, i, x, want)
+				w.EvalPoint(&dec, i, x, got)
+				for c := range want {
+					if got[c] != want[c] {
+						t.Fatalf("bits %d top %d party %d key %d: point %x, want %x", tc.bits, tc.top, pi, i, got[c], want[c])
+					}
+				}
+			}
+			count := min(1<<tc.bits, 23)
+			for i := range n {
+				lo := alphas[i] - uint64(pr.IntN(count))
+				if i%3 == 0 {
+					lo = maskBits(tc.bits) - uint64(pr.IntN(count))
+				}
+				want, got := make([]uint64, count*tc.p), make([]uint64, count*tc.p)
+				if err := w.EvalWindow(a, i, lo, count, want); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.EvalWindow(&dec, i, lo, count, got); err != nil {
+					t.Fatal(err)
+				}
+				for j := range want {
+					if got[j] != want[j] {
+						t.Fatalf("bits %d top %d party %d key %d: window value %d %x, want %x", tc.bits, tc.top, pi, i, j, got[j], want[j])
+					}
+				}
+			}
+			if tc.p == 4 {
+				coef := make([][]uint64, 4)
+				for j := range coef {
+					coef[j] = make([]uint64, count)
+					for q := range coef[j] {
+						coef[j][q] = pr.Uint64()
+					}
+				}
+				los, us := make([]uint64, n), make([]uint64, n)
+				for i := range los {
+					los[i], us[i] = alphas[i]-uint64(pr.IntN(2*count)), pr.Uint64()
+				}
+				want, got := make([]uint64, n), make([]uint64, n)
+				if err := w.EvalWindowPolyBatch(a, 0, los, coef, us, want); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.EvalWindowPolyBatch(b, 0, los, coef, us, got); err != nil {
+					t.Fatal(err)
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("bits %d top %d party %d key %d: poly %x, want %x", tc.bits, tc.top, pi, i, got[i], want[i])
+					}
+				}
+			}
+			// A DPF3 header claiming no top levels, or more than the tree has, is refused.
+			bad := append([]byte(nil), enc...)
+			bad[4] &= 0x0f
+			if err := dec.UnmarshalBinary(bad); err == nil {
+				t.Fatal("DPF3 without top levels accepted")
+			}
+			bad[4] |= 0x70
+			if err := dec.UnmarshalBinary(bad); err == nil {
+				t.Fatal("7 top levels accepted")
+			}
+		}
+	}
+	if _, _, err := GenDPFTop(newRNG(1), 4, 2, 3, 1, []uint64{1}, []uint64{1}); err == nil {
+		t.Fatal("top deeper than the tree accepted")
+	}
+}

@@ -8,15 +8,20 @@
 //     Ishai, "Function Secret Sharing: Improvements and Extensions", CCS 2016, Fig. 1, with evaluation of
 //     whole windows [lo, lo+count) of the domain (used for lookup tables on masked inputs), and
 //     optional early termination (§3.2.1 there: the last Leaf levels collapse into one leaf seed
-//     whose hash gives 2^Leaf outputs).
+//     whose hash gives 2^Leaf outputs) and optionally its first Top levels expanded in the key;
+//     windows of polynomial lookups (payload (1, ρ, ρ², ρ³)) are evaluated a batch of elements at a
+//     time with their inner products fused (EvalWindowPolyBatch).
 //
 // The length-doubling PRG is fixed-key AES-128 in Matyas-Meyer-Oseas mode with a distinct tweak per
 // output block, G_j(s) = AES_K(s ⊕ j) ⊕ s ⊕ j (Guo, Katz, Wang, Yu, "Efficient and Secure Multiparty
 // Computation from Fixed-Key Block Ciphers", IEEE S&P 2020). Window expansion and lockstep DCF
-// evaluation (Worker.EvalMulti) hash whole tree levels at once through mmoBlocks: an AES-NI
-// assembly loop with eight blocks in flight on amd64 (aes_amd64.s; ≈ 1.4 ns per block against
-// ≈ 25 ns for a single crypto/aes call), crypto/aes elsewhere or with the purego build tag; the
-// two are tested against each other and against FIPS-197.
+// evaluation (Worker.EvalMulti) hash whole tree levels at once through mmoBlocks: an AVX-512 VAES
+// loop (aes_vaes_amd64.s, ≈ 0.7 ns per block) or an AES-NI one with eight blocks in flight
+// (aes_amd64.s, ≈ 1.4 ns; a single crypto/aes call is ≈ 25 ns), crypto/aes elsewhere or with the
+// purego build tag; they are tested against each other and against FIPS-197. With AVX-512, payload-2
+// DCF batches are walked eight paths per ZMM pass (dcf_avx_amd64.s) and polynomial windows hash their
+// leaves from seeds in registers and take their inner products with VPMULLQ (polydot_amd64.s), each
+// pinned bit for bit to the portable path by the tests.
 //
 // Keys are stored in flat batches (one batch serves many elements) so that evaluation loops do not
 // allocate; batch evaluation is parallel over elements across GOMAXPROCS.

@@ -99,8 +99,9 @@ func GenDPFTop(rng io.Reader, bits, leaf, top uint, p int, alphas, betas []uint6
 // withTop returns the batch with its first top levels expanded (k has Top = 0).
 func (k *DPFKeys) withTop(top uint) *DPFKeys {
 	d, nt := k.depth(), k.depth()-int(top)
-	out := newDPFKeysTop(k.Party, k.Bits, k.Leaf, top, k.P, k.N)
-	copy(out.fin, k.fin)
+	out := &DPFKeys{Party: k.Party, Bits: k.Bits, P: k.P, N: k.N, Leaf: k.Leaf, Top: top,
+		seeds: make([]block, k.N<<top), tops: make([]uint8, k.N<<top), scw: make([]block, k.N*nt),
+		tcw: make([]uint8, k.N*nt), fin: k.fin} // k is discarded: its final words are shared
 	ParallelFor(k.N, func(_ *Worker, lo, hi int) {
 		cur, ct := make([]block, 1<<top), make([]uint64, 1<<top)
 		nxt, nx := make([]block, 1<<top), make([]uint64, 1<<top)

@@ -20,19 +20,20 @@ import (
 //  2. For each part j (a resolution k_j and width M_j), the public index I_j = (x̂ >> k_j) mod 2^M_j
 //     satisfies I_j − r_j = ⌊x/2^k_j⌋ + c (mod 2^M_j) with r_j = (r >> k_j) mod 2^M_j and a carry
 //     c ∈ {0,1} from the dropped bits: a stochastically rounded, reduced-width index z_j. A DPF key for
-//     the point r_j lets the parties compute shares of any public table T(z_j) = Σ_q T(I_j − q)·[q = r_j],
-//     evaluating the DPF only on the window of q where T is non-zero (fss.Worker.EvalWindow).
+//     the point r_j lets the parties compute shares of any public function of z_j (here the
+//     coefficients of a piecewise polynomial, below) as Σ_q T(I_j − q)·[q = r_j], evaluating the DPF
+//     only on the window of q where T is non-zero (fss.Worker.EvalWindowPolyBatch).
 //  3. Optionally (sign term) a DCF on M_0 − 1 bits gives shares of s = 1{z_0 ≥ 0} by the MSB rule
 //     msb(z) = msb(I) ⊕ msb(r_0) ⊕ 1{I mod 2^(M−1) < r_0 mod 2^(M−1)} (Boyle et al. 2021, §4 DReLU),
 //     with payload (1 − 2·msb(r_0), (1 − 2·msb(r_0))·r) so that also s·r, and hence s·x = s·x̂ − s·r,
 //     comes out in the same round without a multiplication.
 //
 // Tables are built so that each entry is right for every x the index can stand for, x ∈
-// [(z−1)·h, (z+1)·h) with h = 2^(k−Frac): the entry is the midpoint of the target's range there, so
-// the error of a gate is half the oscillation of the target over an interval of length 2h.
+// [(z−1)·h, (z+1)·h) with h = 2^(k−Frac): the polynomial is fitted over that whole interval.
 
-// lutPart is one resolution of a lookup: index shift k, index width m, and tables on the window
-// z ∈ [wlo, wlo+len(tabs[t])).
+// lutPart is one resolution of a lookup: index shift k, index width m, and, for a polynomial part,
+// its coefficient tables on the window z ∈ [wlo, wlo+len(tabs[t])); a part without tables only
+// carries the sign (step 3).
 //
 // A polynomial part (deg ≥ 1) holds deg+1 coefficient tables C_0…C_deg of a piecewise polynomial
 // g(x) ≈ Σ_j C_j,z·d'^j in the offset d = x − z·2^k (raw units), which the parties know up to the
@@ -48,7 +49,7 @@ type lutPart struct {
 	k, m uint
 	wlo  int64
 	tabs [][]uint64
-	deg  int  // 0: table part; ≥ 1: polynomial part of that degree (tabs C_0…C_deg)
+	deg  int  // ≥ 1 for a polynomial part of that degree (tabs C_0…C_deg); 0 for a sign-only part
 	drop uint // polynomial parts: low offset bits dropped
 }
 
@@ -64,12 +65,7 @@ func (p *lutPart) payload() int {
 }
 
 // leaf is the number of early-terminated levels of the part's DPF.
-func (p *lutPart) leaf() uint {
-	if p.lin() {
-		return min(p.m, polyLeaf)
-	}
-	return min(p.m, lutLeaf)
-}
+func (p *lutPart) leaf() uint { return min(p.m, polyLeaf) }
 
 // lutSpec describes a lookup gate: its parts (all with the same number of tables), whether it needs the
 // sign term x·1{z_0 ≥ 0} and the sign bit itself, and the input width to open when no sign term is
@@ -95,15 +91,6 @@ func (s *lutSpec) openBits() uint {
 		k = max(k, p.k+p.m)
 	}
 	return min(k, 64)
-}
-
-// ntabs is the number of table outputs of a spec whose parts are table parts (polynomial parts
-// sum into lutOut.lin instead).
-func (s *lutSpec) ntabs() int {
-	if len(s.parts) == 0 || s.parts[0].lin() {
-		return 0
-	}
-	return len(s.parts[0].tabs)
 }
 
 // nlookups counts the parts that carry tables (and so a DPF key); they come first in parts.
@@ -156,11 +143,6 @@ func randU64s(rng io.Reader, n int) ([]uint64, error) {
 	return out, nil
 }
 
-// lutLeaf is the number of early-terminated levels of the lookup DPFs (Boyle et al., CCS 2016,
-// §3.2.1): each leaf seed yields 16 table positions from 8 hashed blocks, so a window of W positions
-// costs about 0.63·W batched AES blocks instead of 3·W single ones, for 56 more key bytes per party.
-const lutLeaf = 4
-
 // top is the number of precomputed top levels of the part's DPF (fss.DPFKeys.Top): polynomial
 // parts have short windows, so most of their tree walk would be the top of the tree, one or two
 // nodes per level and element; 3 levels cost 64 more key bytes per element and party.
@@ -200,23 +182,20 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 		if len(p.tabs) == 0 {
 			continue
 		}
-		if p.m > fss.MaxWindowBits {
-			return nil, nil, fmt.Errorf("hss: gen %s: index width %d too large", kind, p.m)
+		if p.m > fss.MaxWindowBits || !p.lin() || len(p.tabs) != p.deg+1 {
+			return nil, nil, fmt.Errorf("hss: gen %s: malformed lookup part", kind)
 		}
 		pts := make([]uint64, n)
 		for i := range pts {
 			pts[i] = (r[i] >> p.k) & Mask(p.m)
 		}
-		betas := ones(n)
-		if p.lin() {
-			np := p.payload()
-			betas = make([]uint64, np*n)
-			for i := range pts {
-				rho, v := (r[i]&Mask(p.k))>>p.drop, uint64(1)
-				for c := range np {
-					betas[np*i+c] = v
-					v *= rho
-				}
+		np := p.payload()
+		betas := make([]uint64, np*n)
+		for i := range pts {
+			rho, v := (r[i]&Mask(p.k))>>p.drop, uint64(1)
+			for c := range np {
+				betas[np*i+c] = v
+				v *= rho
 			}
 		}
 		d0, d1, err := fss.GenDPFTop(rng, p.m, p.leaf(), p.top(), p.payload(), pts, betas)
@@ -254,20 +233,10 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 	return k0, k1, nil
 }
 
-func ones(n int) []uint64 {
-	o := make([]uint64, n)
-	for i := range o {
-		o[i] = 1
-	}
-	return o
-}
-
-// lutOut holds a lookup's outputs: xs (shares of x·s), s (shares of s), tabs[t] (shares of Σ_j T_t
-// over the table parts), lin (shares of Σ_j C_j,z·d'^j over the polynomial parts).
+// lutOut holds a lookup's outputs: xs (shares of x·s), s (shares of s), lin (shares of
+// Σ_j C_j,z·d'^j over the polynomial parts).
 type lutOut struct {
-	xs, s []uint64
-	tabs  [][]uint64
-	lin   []uint64
+	xs, s, lin []uint64
 }
 
 // evalLUT runs the lookup gate (one round) on shares x.
@@ -306,42 +275,13 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 	if err := p.openInto(xh, xh, ob); err != nil {
 		return nil, fmt.Errorf("hss: %s: %w", kind, err)
 	}
-	out := &lutOut{tabs: make([][]uint64, spec.ntabs())}
-	for t := range out.tabs {
-		out.tabs[t] = make([]uint64, n)
-	}
+	out := &lutOut{}
 	for j, part := range spec.parts[:len(k.dpf)] {
-		d := k.dpf[j]
-		if part.lin() {
-			if out.lin == nil {
-				out.lin = getWords(n) // the caller's, to hand back (putWords) once truncated
-				clear(out.lin)
-			}
-			evalPoly(d, &part, xh, out.lin)
-			continue
+		if out.lin == nil {
+			out.lin = getWords(n) // the caller's, to hand back (putWords) once truncated
+			clear(out.lin)
 		}
-		w := len(part.tabs[0])
-		whi := part.wlo + int64(w)
-		// The window share at position q is that of [r_j = start+q], i.e. of [z = whi−1−q]: the
-		// tables are read backwards.
-		rev := make([][]uint64, len(part.tabs))
-		for t, tab := range part.tabs {
-			rev[t] = make([]uint64, w)
-			for q := range rev[t] {
-				rev[t][q] = tab[w-1-q]
-			}
-		}
-		fss.ParallelFor(n, func(wk *fss.Worker, lo, hi int) {
-			for i := lo; i < hi; i++ {
-				idx := (xh[i] >> part.k) & Mask(part.m)
-				start := idx - uint64(whi-1)
-				for t, tab := range rev {
-					// Cannot fail: widths, payload and window sizes were checked against the key above.
-					acc, _ := wk.EvalWindowDot(d, i, start, tab)
-					out.tabs[t][i] += acc
-				}
-			}
-		})
+		evalPoly(k.dpf[j], &part, xh, out.lin)
 	}
 	if k.dcf != nil {
 		part := spec.parts[0]
@@ -526,34 +466,6 @@ func shiftPoly(c []float64, delta float64) []float64 {
 		}
 	}
 	return out
-}
-
-// tableFor builds the table of target(x) − sign·x·1{z ≥ 0} for indices z ∈ [wlo, whi) of a part with
-// index step h = 2^(k−inFrac), as the midpoint of the range over x ∈ [(z−1)h, (z+1)h) (clipped to
-// [xmin, xmax]), encoded with outFrac fractional bits.
-func tableFor(target func(float64) float64, sign bool, k, inFrac, outFrac uint, wlo, whi int64, xmin, xmax float64) []uint64 {
-	h := math.Ldexp(1, int(k)-int(inFrac))
-	fx := Fixed{Frac: outFrac}
-	tab := make([]uint64, whi-wlo)
-	const samples = 64
-	for z := wlo; z < whi; z++ {
-		a, b := float64(z-1)*h, float64(z+1)*h
-		a, b = math.Max(a, xmin), math.Min(b, xmax)
-		if a >= b {
-			a, b = math.Min(math.Max(float64(z)*h, xmin), xmax), math.Min(math.Max(float64(z)*h, xmin), xmax)
-		}
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for q := 0; q <= samples; q++ {
-			x := a + (b-a)*float64(q)/samples
-			v := target(x)
-			if sign && z >= 0 {
-				v -= x
-			}
-			lo, hi = math.Min(lo, v), math.Max(hi, v)
-		}
-		tab[z-wlo] = fx.Encode((lo + hi) / 2)
-	}
-	return tab
 }
 
 // seqKey is a composite gate's material: the sub-keys in the order the gate consumes them.

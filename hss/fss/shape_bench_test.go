@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// Benchmarks at the shapes of the hss gates: the 17 lockstep DCF paths of Reciprocal (25 bits,
-// payload 2) and its 4098-position mantissa window (15 bits, 4 early-terminated levels, payload 1).
+// Benchmarks of the generic paths at the shapes the hss gates once had: 17 lockstep DCF paths of 25
+// bits with payload 2 (EvalMulti; Reciprocal now takes them through EvalPoints) and a 4098-position
+// table window (15 bits, 4 early-terminated levels, payload 1; the mantissa tables are now cubic).
 
 func BenchmarkEvalMultiRecip(b *testing.B) {
 	const n, nt = 256, 17

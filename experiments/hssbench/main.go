@@ -6,7 +6,7 @@
 // transport or, with -rtt/-mbps, a simulated link.
 //
 //	go run ./experiments/hssbench -preset stories15M [-prompt-len 128] [-decode 8] [-json]
-//	go run ./experiments/hssbench -model DIR [-rtt 2ms -mbps 1000]
+//	go run ./experiments/hssbench -model DIR [-rtt 2ms -mbps 1000] [-cpuprofile FILE]
 //
 // Latency of HSS-EE is reported three ways: online (the parties' phase,
 // what a user waits for once material is ready), offline (the dealer), and

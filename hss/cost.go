@@ -260,7 +260,7 @@ func CostSoftmaxHeads(heads, rows, cols, pos0 int, fx Fixed) (Cost, error) {
 	ms, _ := maxSpec(fx)
 	return seqCost(
 		part{"max", costMaxLevels(pairs, ms)},
-		part{"exp", costLin("exp", nv, fx, es)},
+		part{"exp", costPolyGate("exp", nv, fx, es)},
 		part{"recip", recip},
 		part{"rowmul", costRowMul(all, nv, mulBits)},
 		part{"trunc", costTrunc(nv, rs.outFrac, mulBits)},
@@ -310,9 +310,9 @@ func CostAct(n int, fx Fixed, gelu bool) (Cost, error) {
 		part{"trunc", costTrunc(n, s.tab.fb, s.tab.tbits)}), nil
 }
 
-// costLin is the cost of a polynomial lookup gate (genLin / evalLinGate): the lookup, then
+// costPolyGate is the cost of a polynomial lookup gate (genPolyGate / evalPolyGate): the lookup, then
 // the truncation of its polynomial term.
-func costLin(kind string, n int, fx Fixed, s *lutSpec) Cost {
+func costPolyGate(kind string, n int, fx Fixed, s *lutSpec) Cost {
 	return seqCost(part{kind + ".lut", costLUT(n, s)}, part{"trunc", costTrunc(n, s.fb, s.tbits)})
 }
 
@@ -322,5 +322,5 @@ func CostExp(n int, fx Fixed) (Cost, error) {
 	if err != nil {
 		return Cost{}, fmt.Errorf("hss: cost exp: %w", err)
 	}
-	return costLin("exp", n, fx, s), nil
+	return costPolyGate("exp", n, fx, s), nil
 }

@@ -53,12 +53,12 @@ type lutPart struct {
 	drop uint // polynomial parts: low offset bits dropped
 }
 
-// lin reports whether the part is polynomial (its tables are coefficients).
-func (p *lutPart) lin() bool { return p.deg >= 1 }
+// poly reports whether the part is polynomial (its tables are coefficients).
+func (p *lutPart) poly() bool { return p.deg >= 1 }
 
 // payload is the DPF payload length of the part: deg+1 for a polynomial part, else 1.
 func (p *lutPart) payload() int {
-	if p.lin() {
+	if p.poly() {
 		return p.deg + 1
 	}
 	return 1
@@ -78,7 +78,7 @@ type lutSpec struct {
 	// gate refuses material whose tag differs (for example material generated for another Frac).
 	tag uint64
 	// fb and tbits: a gate with polynomial parts truncates their sum by fb bits at width tbits
-	// (the second round of genLin / evalLinGate).
+	// (truncPoly).
 	fb, tbits uint
 }
 
@@ -147,7 +147,7 @@ func randU64s(rng io.Reader, n int) ([]uint64, error) {
 // parts have short windows, so most of their tree walk would be the top of the tree, one or two
 // nodes per level and element; 3 levels cost 64 more key bytes per element and party.
 func (p *lutPart) top() uint {
-	if !p.lin() {
+	if !p.poly() {
 		return 0
 	}
 	return min(polyTop, p.m-p.leaf())
@@ -182,7 +182,7 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 		if len(p.tabs) == 0 {
 			continue
 		}
-		if p.m > fss.MaxWindowBits || !p.lin() || len(p.tabs) != p.deg+1 {
+		if p.m > fss.MaxWindowBits || !p.poly() || len(p.tabs) != p.deg+1 {
 			return nil, nil, fmt.Errorf("hss: gen %s: malformed lookup part", kind)
 		}
 		pts := make([]uint64, n)
@@ -317,6 +317,15 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 		}
 	}
 	return out, nil
+}
+
+// truncPoly returns the truncation of a lookup's polynomial term (by the spec's fb bits, at its
+// width: one round) and hands the term's buffer back to the pool.
+func (p *Party) truncPoly(o *lutOut, s *lutSpec) ([]uint64, error) {
+	t, err := p.Trunc(o.lin, s.fb, s.tbits)
+	putWords(o.lin)
+	o.lin = nil
+	return t, err
 }
 
 // evalPoly adds to lin the shares of Σ_j C_j,z·d'^j of the polynomial part for every element.

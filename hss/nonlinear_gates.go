@@ -129,9 +129,9 @@ func genAct(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*actS
 	return newSeqKey(kind, n, s0, l0, t0), newSeqKey(kind, n, s1, l1, t1), nil
 }
 
-// genLin generates a polynomial lookup gate's composite material: the lookup (kind.lut), then the
-// truncation of its polynomial term.
-func genLin(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*lutSpec, error)) (Key, Key, error) {
+// genPolyGate generates a polynomial lookup gate's composite material: the lookup (kind.lut), then
+// the truncation of its polynomial term.
+func genPolyGate(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*lutSpec, error)) (Key, Key, error) {
 	s, err := spec(fx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
@@ -147,31 +147,29 @@ func genLin(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*lutS
 	return newSeqKey(kind, n, l0, t0), newSeqKey(kind, n, l1, t1), nil
 }
 
-// evalLinGate runs a polynomial lookup gate: round 1 the lookup, round 2 the truncation of
-// Σ_j C_j·d'^j; it returns the truncated term and the lookup's outputs (for the sign term).
-func (p *Party) evalLinGate(kind string, x []uint64, spec func(Fixed) (*lutSpec, error)) ([]uint64, *lutOut, error) {
+// evalPolyGate runs a polynomial lookup gate: round 1 the lookup, round 2 the truncation of
+// Σ_j C_j·d'^j.
+func (p *Party) evalPolyGate(kind string, x []uint64, spec func(Fixed) (*lutSpec, error)) ([]uint64, error) {
 	s, err := spec(p.Fx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("hss: %s: %w", kind, err)
+		return nil, fmt.Errorf("hss: %s: %w", kind, err)
 	}
 	q, err := p.sub(kind, len(x))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	o, err := q.evalLUT(kind+".lut", s, x)
 	if err != nil {
-		return nil, nil, wrapGate(kind, err)
+		return nil, wrapGate(kind, err)
 	}
-	t, err := q.Trunc(o.lin, s.fb, s.tbits)
-	putWords(o.lin)
-	o.lin = nil
+	t, err := q.truncPoly(o, s)
 	if err != nil {
-		return nil, nil, wrapGate(kind, err)
+		return nil, wrapGate(kind, err)
 	}
 	if err := finish(kind, q); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return t, o, nil
+	return t, nil
 }
 
 // act evaluates an activation f = ReLU + g with g even (GeLU, SiLU), by f(x) = x·s + T(x·(2s − 1))
@@ -201,8 +199,7 @@ func (p *Party) act(kind string, x []uint64, spec func(Fixed) (*actSpecs, error)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
-	t, err := q.Trunc(l.lin, s.tab.fb, s.tab.tbits)
-	putWords(l.lin)
+	t, err := q.truncPoly(l, s.tab)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
@@ -330,7 +327,7 @@ func buildExpSpec(fx Fixed) (*lutSpec, error) {
 
 // GenExp generates material for Exp on n elements.
 func GenExp(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
-	return genLin(rng, "exp", n, fx, expSpec)
+	return genPolyGate(rng, "exp", n, fx, expSpec)
 }
 
 // Exp returns shares of e^x for shares x ≤ 0 (softmax logits minus the row maximum).
@@ -345,6 +342,5 @@ func GenExp(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // stochastic and unbiased), and ≤ 2^-14 + 2^-Frac for x < −10; measured 2^-11.4 at Frac 12. Input
 // range (−2^7, 2^-8]. Eval cost: a window of 22 positions (3–4 leaves) and a truncation.
 func (p *Party) Exp(x []uint64) ([]uint64, error) {
-	t, _, err := p.evalLinGate("exp", x, expSpec)
-	return t, err
+	return p.evalPolyGate("exp", x, expSpec)
 }

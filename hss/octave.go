@@ -258,8 +258,7 @@ func (p *Party) evalOct(kind string, s octSpec, x []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
-	lv, err := q.Trunc(o.lin, pr.lut.fb, pr.lut.tbits)
-	putWords(o.lin)
+	lv, err := q.truncPoly(o, pr.lut)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}

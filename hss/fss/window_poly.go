@@ -104,7 +104,7 @@ func (w *Worker) EvalWindowPoly(k *DPFKeys, i int, lo uint64, coef [][]uint64, u
 // EvalWindowPolyBatch sets out[e] = EvalWindowPoly(k, i0+e, los[e], coef, us[e]) for every e <
 // len(los), with the same results, expanding the trees of up to winBatch elements together
 // (expandBatch) and fusing the leaves' conversion with the inner products (for payload 4 and
-// 2- or 3-level leaves on CPUs with AVX-512 F/DQ, whole leaves against tables padded per window offset,
+// 3-level leaves on CPUs with AVX-512 F/DQ, whole leaves against tables padded per window offset,
 // polyDotAVX).
 func (w *Worker) EvalWindowPolyBatch(k *DPFKeys, i0 int, los []uint64, coef [][]uint64, us, out []uint64) error {
 	count, err := checkPoly(k, coef)
@@ -121,8 +121,8 @@ func (w *Worker) EvalWindowPolyBatch(k *DPFKeys, i0 int, los []uint64, coef [][]
 	}
 	h := polyH(coef)
 	var pad []uint64
-	if useDotAVX && k.P == 4 && (k.Leaf == 2 || k.Leaf == 3) {
-		pad = polyPad(h, count, 1<<k.Leaf)
+	if useDotAVX && k.P == 4 && k.Leaf == 3 {
+		pad = polyPad(h, count, 8)
 	}
 	for b := 0; b < n; b += winBatch {
 		e := min(b+winBatch, n)
@@ -206,46 +206,24 @@ func polyLeaves(count, npos int) int { return (count + 2*npos - 2) / npos }
 // polyStride is the words per padded table: whole leaves of the widest offset.
 func polyStride(count, npos int) int { return 4 * npos * polyLeaves(count, npos) }
 
-// polyLeavesAVX finishes EvalWindowPolyBatch for payload 4 (2 or 3 early-terminated levels) with the
-// AVX-512 inner products: whole leaves are hashed and the padded tables zero the positions outside
-// the window. With 3 levels (16 blocks per leaf) the leaves of all the batch's elements, contiguous
-// in cur, are hashed in one call that builds their inputs in registers (leafBlocks16).
+// polyLeavesAVX finishes EvalWindowPolyBatch for payload 4 and 3-level leaves (16 blocks, 8
+// positions each) with the AVX-512 inner products: the leaves of all the batch's elements, contiguous
+// in cur, are hashed in one call that builds their inputs in registers (leafBlocks16), and the padded
+// tables zero the positions outside each window.
 func (w *Worker) polyLeavesAVX(k *DPFKeys, i0 int, ws []winState, cur []block, ct []uint64, count int, us, out, pad []uint64) {
-	npos := 1 << k.Leaf
-	nb := 2 * npos // blocks per leaf
-	st := polyStride(count, npos)
+	st := polyStride(count, 8)
 	neg := mask64(uint64(k.Party))
 	var s [4]uint64
-	if nb == 16 {
-		last := ws[len(ws)-1]
-		tot := last.at + int(last.end>>k.Leaf-last.lo>>k.Leaf) + 1
-		lb := w.leafBlocks(16 * tot)
-		leafBlocks16(lb, cur[:tot])
-		for e := range ws {
-			base := int(ws[e].lo) & (npos - 1)
-			nlv := (base+count-1)>>k.Leaf + 1
-			fin := (*block)(unsafe.Pointer(&k.fin[(i0+e)*4*npos]))
-			at := ws[e].at
-			polyDotAVX(&lb[16*at], nlv, 2, fin, &ct[at], &pad[4*base*st], st, &s)
-			out[e] = (horner(s[:], us[e]) ^ neg) - neg
-		}
-		return
-	}
-	lb := w.leafBlocks(nb * polyLeaves(count, npos))
+	last := ws[len(ws)-1]
+	tot := last.at + int(last.end>>3-last.lo>>3) + 1
+	lb := w.leafBlocks(16 * tot)
+	leafBlocks16(lb, cur[:tot])
 	for e := range ws {
-		base := int(ws[e].lo) & (npos - 1)
-		nlv := (base+count-1)>>k.Leaf + 1
-		seeds := cur[ws[e].at : ws[e].at+nlv]
-		for u, sd := range seeds {
-			dst := lb[nb*u : nb*u+nb]
-			for j := range dst {
-				dst[j] = block{sd.lo ^ (tweakLeaf + 2*uint64(j)), sd.hi}
-			}
-		}
-		mmoBlocks(lb[:nb*nlv], lb[:nb*nlv])
-		fin := (*block)(unsafe.Pointer(&k.fin[(i0+e)*4*npos]))
-		tc := ct[ws[e].at : ws[e].at+nlv]
-		polyDotAVX(&lb[0], nlv, npos/4, fin, &tc[0], &pad[4*base*st], st, &s)
+		base := int(ws[e].lo) & 7
+		nlv := (base+count-1)>>3 + 1
+		fin := (*block)(unsafe.Pointer(&k.fin[(i0+e)*32]))
+		at := ws[e].at
+		polyDotAVX(&lb[16*at], nlv, 2, fin, &ct[at], &pad[4*base*st], st, &s)
 		out[e] = (horner(s[:], us[e]) ^ neg) - neg
 	}
 }

@@ -2,10 +2,12 @@ package hss
 
 import (
 	"encoding"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Key is one gate's correlated randomness for one party. Kind names the gate ("trunc", "mul", ...),
@@ -33,11 +35,26 @@ type consumer interface{ consume() bool }
 
 // Material is the ordered queue of keys one party consumes. It is safe for concurrent use, but gates
 // must take keys in the order the dealer generated them.
+//
+// A queue made by NewFeed is filled while it is consumed: Take waits for
+// the next key until the feeder pushes it or ends the feed (Feed, End),
+// and Feed waits while the queue holds more than its byte limit, so a
+// producer (a network stream of dealer material) is held back by the
+// consumer (the pass) and memory stays bounded.
 type Material struct {
 	mu    sync.Mutex
 	keys  []Key
 	next  int
 	taken int
+
+	// Feed mode (NewFeed): cond signals pushes, takes and the end.
+	cond    *sync.Cond
+	feed    bool
+	ended   bool
+	endErr  error
+	queued  int64 // bytes of keys pushed and not yet taken
+	limit   int64
+	waiting time.Time // when a Take began waiting for a key (zero: none waits)
 }
 
 // NewMaterial returns a queue holding keys in order.
@@ -45,11 +62,91 @@ func NewMaterial(keys ...Key) *Material {
 	return &Material{keys: append([]Key(nil), keys...)}
 }
 
+// NewFeed returns an empty queue that a producer fills with Feed and
+// closes with End while a consumer takes from it. Feed waits while more
+// than limit bytes (Key.Size) are queued (limit <= 0: no bound).
+func NewFeed(limit int64) *Material {
+	m := &Material{feed: true, limit: limit}
+	m.cond = sync.NewCond(&m.mu)
+	return m
+}
+
 // Push appends k to the queue.
 func (m *Material) Push(k Key) {
 	m.mu.Lock()
 	m.keys = append(m.keys, k)
+	if m.feed {
+		m.queued += int64(k.Size())
+		m.cond.Broadcast()
+	}
 	m.mu.Unlock()
+}
+
+// ErrFeedEnded is returned by Feed once the feed has ended (the consumer
+// gave up, or End was called).
+var ErrFeedEnded = errors.New("hss: material feed ended")
+
+// Feed appends k to a feed, first waiting while the queue holds more than
+// its limit. It fails once the feed has ended.
+func (m *Material) Feed(k Key) error {
+	if !m.feed {
+		m.Push(k)
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for !m.ended && m.limit > 0 && m.queued > 0 && m.queued+int64(k.Size()) > m.limit {
+		m.cond.Wait()
+	}
+	if m.ended {
+		return ErrFeedEnded
+	}
+	m.keys = append(m.keys, k)
+	m.queued += int64(k.Size())
+	m.cond.Broadcast()
+	return nil
+}
+
+// End closes a feed: no key follows. With a nil err the queue ends
+// normally (a Take past the last key reports exhaustion); otherwise every
+// later Take, and a Take that waits, fails with err, and keys still queued
+// are dropped. The first End wins; ending a plain queue drops its keys on
+// a non-nil err.
+func (m *Material) End(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ended {
+		return
+	}
+	m.ended, m.endErr = true, err
+	if err != nil {
+		for i := m.next; i < len(m.keys); i++ {
+			m.keys[i] = nil
+		}
+		m.keys, m.next, m.queued = nil, 0, 0
+	}
+	if m.cond != nil {
+		m.cond.Broadcast()
+	}
+}
+
+// Waiting reports since when a Take has been waiting for a key of a feed
+// (the zero time when none waits).
+func (m *Material) Waiting() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.waiting
+}
+
+// Drain waits until a feed has ended and returns the number of keys left
+// untaken and the error it ended with. On a plain queue it returns at once.
+func (m *Material) Drain() (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for m.feed && !m.ended {
+		m.cond.Wait()
+	}
+	return len(m.keys) - m.next, m.endErr
 }
 
 // Remaining returns the number of keys not yet taken.
@@ -68,10 +165,24 @@ func (m *Material) Take(kind string, n int) (Key, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.feed && m.next >= len(m.keys) && !m.ended {
+		m.waiting = time.Now()
+		for m.next >= len(m.keys) && !m.ended {
+			m.cond.Wait()
+		}
+		m.waiting = time.Time{}
+	}
+	if m.endErr != nil {
+		return nil, fmt.Errorf("hss: %s: %w", kind, m.endErr)
+	}
 	if m.next >= len(m.keys) {
 		return nil, fmt.Errorf("hss: %s: material exhausted after %d keys", kind, m.taken)
 	}
 	k := m.keys[m.next]
+	if m.feed && k != nil {
+		m.queued -= int64(k.Size())
+		m.cond.Broadcast()
+	}
 	m.keys[m.next] = nil
 	m.next++
 	m.taken++

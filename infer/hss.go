@@ -72,6 +72,16 @@ type HSS struct {
 	pending chan *material // a prefetched pass, or nil
 	passes  uint64         // passes run so far
 	last1   bool           // the next Forward is the last one: do not prefetch
+	remote  bool           // the parties pull material from a dealer service: make none here
+}
+
+// DealerService is implemented by Parties whose material comes from a
+// dealer service rather than from this client (party.Client opened with a
+// dealer): HSS then runs no dealer, and LastMaterial reports the material
+// the parties consumed in the last pass.
+type DealerService interface {
+	DealerService() bool
+	LastMaterial() int64
 }
 
 // LastPass tells the engine that its next Forward is the last of a
@@ -273,6 +283,10 @@ func NewHSSWith(m *model.Model, fx hss.Fixed, maxSeq int, rng io.Reader, parties
 		maxSeq = m.Config.MaxSeqLen
 	}
 	h := &HSS{m: m, fx: fx, rng: rng, sink: &sinkSwitch{}, parties: parties, maxSeq: maxSeq}
+	if ds, ok := parties.(DealerService); ok && ds.DealerService() {
+		h.remote = true
+		return h, nil
+	}
 	var err error
 	if h.deal, err = secure.NewExec(m.Config, fx, nil, &secure.Dealer{Rand: rng, Fx: fx, Sink: h.sink}, maxSeq); err != nil {
 		return nil, err
@@ -320,8 +334,12 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 		return nil, fmt.Errorf("infer: hss: %w", err)
 	}
 
-	// Offline: the dealer's walk (or its prefetched result).
-	mt := h.material(n, pos0)
+	// Offline: the dealer's walk (or its prefetched result); with a dealer
+	// service, the parties pull their material themselves.
+	mt := &material{rows: n, pos0: pos0}
+	if !h.remote {
+		mt = h.material(n, pos0)
+	}
 	if mt.err != nil {
 		return nil, fmt.Errorf("infer: hss: %w", mt.err)
 	}
@@ -334,12 +352,14 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 	}
 	seed, x1, err := hss.Share(enc, h.rng)
 	if err != nil {
-		h.deal.Truncate(pos0)
+		if h.deal != nil {
+			h.deal.Truncate(pos0)
+		}
 		return nil, fmt.Errorf("infer: hss: %w", err)
 	}
 
 	// Online: both parties, while the dealer prepares the next decode step.
-	if h.Prefetch && !h.last1 && pos0+n < h.maxSeq {
+	if h.Prefetch && !h.remote && !h.last1 && pos0+n < h.maxSeq {
 		h.pending = make(chan *material, 1)
 		go func(next chan<- *material, pos int, index uint64) {
 			mt := h.deal1(1, pos)
@@ -358,6 +378,9 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 	}
 	cost.OnlineBytes, cost.Rounds = traffic.BytesSent, traffic.Rounds
 	cost.Online = time.Since(start)
+	if h.remote {
+		cost.DealerBytes = h.parties.(DealerService).LastMaterial()
+	}
 
 	// The client reconstructs the logits.
 	logits := make([]float32, c.VocabSize)

@@ -1,11 +1,14 @@
 package party
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
+	"github.com/hssee/hssee/model"
 	pb "github.com/hssee/hssee/proto/hsseepb"
 )
 
@@ -36,6 +40,17 @@ type Session struct {
 	Fingerprint [32]byte
 	Frac        uint // hss: fixed-point fractional bits
 	MaxSeq      int  // positions (0: the model's context)
+
+	// Dealer, hss: the dealer service's address. With it the client opens
+	// the session at the dealer too, and the parties pull their material
+	// from it (the client sends only input shares); without it the client
+	// makes the material (infer.HSS) and uploads it. Config is then the
+	// model's shape, and FirstRows the rows of the first pass if known (0:
+	// the first Forward's), which lets the dealer start at once. Passes
+	// must follow the dealer's plan: the prefill, then one row per pass.
+	Dealer    string
+	Config    model.Config
+	FirstRows int
 }
 
 func dial(addr string, creds *Credentials, want string) (*grpc.ClientConn, error) {
@@ -91,6 +106,14 @@ type Client struct {
 	mu        sync.Mutex
 	preloaded map[uint64]*preload // passes whose material went ahead (Preload)
 
+	creds      *Credentials
+	dealerAddr string
+	dealerConn *grpc.ClientConn // with Session.Dealer
+	dealerOpen bool
+	first      int   // dealer plan: rows of pass 0 (0: not known yet)
+	maxSeq     int   // dealer plan: positions
+	material   int64 // dealer material the parties consumed in the last pass
+
 	// OpenTimeout bounds Open (default 30 s).
 	OpenTimeout time.Duration
 	// OnProgress, when set, is called from Forward while a pass runs.
@@ -101,7 +124,7 @@ type Client struct {
 // Open). creds is the client's certificate and the deployment's CA; each
 // server must present its party's certificate.
 func Dial(addrs [2]string, creds *Credentials) (*Client, error) {
-	c := &Client{addrs: addrs}
+	c := &Client{addrs: addrs, creds: creds}
 	for i, a := range addrs {
 		conn, err := dial(a, creds, PartyName(i))
 		if err != nil {
@@ -135,6 +158,14 @@ func (c *Client) Open(s Session) error {
 	defer cancel()
 	req := &pb.OpenRequest{SessionId: id[:], Mode: ModeHSS, Fingerprint: s.Fingerprint[:], Frac: uint32(s.Frac),
 		MaxSeq: uint32(s.MaxSeq)}
+	if s.Dealer != "" {
+		if err := c.openDealer(ctx, s); err != nil {
+			c.open = true
+			c.Close()
+			return err
+		}
+		req.Dealer, req.FirstRows = true, uint32(s.FirstRows)
+	}
 	for _, i := range []int{1, 0} {
 		resp, err := pb.NewSessionClient(c.conns[i]).Open(ctx, req, grpc.WaitForReady(true))
 		if err != nil {
@@ -160,6 +191,46 @@ func (c *Client) Open(s Session) error {
 	c.open = true
 	return nil
 }
+
+// openDealer opens the session at the dealer service.
+func (c *Client) openDealer(ctx context.Context, s Session) error {
+	if s.FirstRows < 0 {
+		return errors.New("party: open session: negative first pass")
+	}
+	maxSeq := s.MaxSeq
+	if maxSeq == 0 {
+		maxSeq = s.Config.MaxSeqLen
+	}
+	who := fmt.Sprintf("the dealer at %s", s.Dealer)
+	conn, err := dial(s.Dealer, c.creds, DealerName)
+	if err != nil {
+		return fmt.Errorf("party: dial %s: %w", who, err)
+	}
+	c.dealerConn, c.dealerAddr = conn, s.Dealer
+	js, err := json.Marshal(s.Config)
+	if err != nil {
+		return fmt.Errorf("party: open session: model shape: %w", err)
+	}
+	resp, err := pb.NewDealerClient(conn).Open(ctx, &pb.DealerOpenRequest{SessionId: c.id[:], Config: js, Frac: uint32(s.Frac),
+		MaxSeq: uint32(maxSeq), FirstRows: uint32(s.FirstRows)}) // fail fast: a wrong address or certificate shows at once
+	if err != nil {
+		return fmt.Errorf("party: open session: %w", describe(who, err))
+	}
+	c.dealerOpen = true
+	if want := ShapeDigest(s.Config, s.Frac, maxSeq); !bytes.Equal(resp.GetShape(), want[:]) {
+		return fmt.Errorf("party: open session: %s made the session for another shape", who)
+	}
+	c.first, c.maxSeq = s.FirstRows, maxSeq
+	return nil
+}
+
+// DealerService reports whether the parties pull their material from the
+// dealer service (infer.HSS then makes none).
+func (c *Client) DealerService() bool { return c.dealerConn != nil }
+
+// LastMaterial is the dealer material both parties consumed in the last
+// pass (key-frame bytes).
+func (c *Client) LastMaterial() int64 { return c.material }
 
 // preload is material uploaded ahead of its pass.
 type preload struct {
@@ -236,10 +307,25 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 	if p.Index != c.pass {
 		return out, hss.Stats{}, fmt.Errorf("party: client: pass %d submitted, the session is at pass %d", p.Index, c.pass)
 	}
-	skipUpload, replace, err := c.preloadedFor(c.pass, p.Keys)
-	if err != nil {
-		c.err = fmt.Errorf("party: pass %d: material sent ahead: %w", c.pass, err)
-		return out, hss.Stats{}, c.err
+	var skipUpload, replace bool
+	if c.dealerConn != nil {
+		if c.first == 0 && p.Index == 0 && p.Pos0 == 0 {
+			c.first = p.Rows
+		}
+		if rows, pos0 := planShape(c.first, p.Index); p.Rows != rows || p.Pos0 != pos0 || pos0+rows > c.maxSeq {
+			return out, hss.Stats{}, fmt.Errorf("party: client: pass %d of %d rows at %d does not follow the dealer plan (%d rows at %d: the prefill, then one row per pass)",
+				p.Index, p.Rows, p.Pos0, rows, pos0)
+		}
+		if len(p.Keys[0])+len(p.Keys[1]) > 0 {
+			return out, hss.Stats{}, errors.New("party: client: material given for a session whose dealer is the service")
+		}
+		skipUpload = true
+	} else {
+		var err error
+		if skipUpload, replace, err = c.preloadedFor(c.pass, p.Keys); err != nil {
+			c.err = fmt.Errorf("party: pass %d: material sent ahead: %w", c.pass, err)
+			return out, hss.Stats{}, c.err
+		}
 	}
 	if replace { // the pass must not start on the material sent ahead
 		for i := range 2 {
@@ -255,6 +341,7 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 	var mu sync.Mutex
 	var first error // the first failure that is not the cancellation another caused
 	var canceled error
+	var dealerErr error // a party's failure to get material from the dealer service
 	start := time.Now()
 	var wg sync.WaitGroup
 	fail := func(i int, err error) {
@@ -266,6 +353,9 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 			}
 		} else if first == nil {
 			first = describe(c.who(i), err)
+		}
+		if dealerErr == nil && c.dealerConn != nil && strings.Contains(status.Convert(err).Message(), "the dealer at ") {
+			dealerErr = describe(c.who(i), err)
 		}
 		c.stop() // the other party's streams end too
 	}
@@ -303,11 +393,15 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 	if first == nil {
 		first = canceled
 	}
+	if dealerErr != nil {
+		first = dealerErr // the cause; the other party's error is its consequence
+	}
 	if first != nil {
 		c.err = fmt.Errorf("party: pass %d: %w", c.pass, first)
 		return out, hss.Stats{}, c.err
 	}
 	c.pass++
+	c.material = traffic[0].GetMaterialBytes() + traffic[1].GetMaterialBytes()
 	st := hss.Stats{BytesSent: traffic[0].GetBytesSent() + traffic[1].GetBytesSent(),
 		BytesRecv: traffic[0].GetBytesRecv() + traffic[1].GetBytesRecv(),
 		Rounds:    max(traffic[0].GetRounds(), traffic[1].GetRounds())}
@@ -416,8 +510,8 @@ func recvErr(run pb.Session_RunClient, err error) error {
 	return err
 }
 
-// Close closes the session on both parties (best effort) and the
-// connections.
+// Close closes the session on both parties and the dealer service (best
+// effort) and the connections.
 func (c *Client) Close() error {
 	if c.open {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -426,8 +520,15 @@ func (c *Client) Close() error {
 				_, _ = pb.NewSessionClient(conn).Close(ctx, &pb.CloseRequest{SessionId: c.id[:]})
 			}
 		}
+		if c.dealerOpen {
+			_, _ = pb.NewDealerClient(c.dealerConn).Close(ctx, &pb.CloseRequest{SessionId: c.id[:]})
+			c.dealerOpen = false
+		}
 		cancel()
 		c.open = false
+	}
+	if c.dealerConn != nil {
+		c.dealerConn.Close()
 	}
 	if c.stop != nil {
 		c.stop()

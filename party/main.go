@@ -37,6 +37,8 @@ func Main(id int, args []string, stderr io.Writer) int {
 	cert := fs.String("tls-cert", "", "this party's certificate (PEM)")
 	key := fs.String("tls-key", "", "this party's private key (PEM)")
 	ca := fs.String("tls-ca", "", "the deployment's CA certificate (PEM)")
+	dealerAddr := fs.String("dealer", "", "hss: the dealer service's address HOST:PORT; sessions the client opens with the dealer option pull their material from it")
+	dealerStall := fs.Duration("dealer-stall", 8*time.Second, "hss: fail a pass that waits this long for dealer material that does not come")
 	mode := fs.String("mode", ModeHSS, "hss (one of two HSS-EE parties) or ee (single-server EE)")
 	maxSessions := fs.Int("max-sessions", 64, "concurrent sessions")
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "free a session unused this long")
@@ -81,7 +83,7 @@ func Main(id int, args []string, stderr io.Writer) int {
 		log.Warn("certificate common name is not this party's", "cn", creds.Name, "want", PartyName(id))
 	}
 	srv, err := NewServer(Config{ID: id, Mode: *mode, Model: m, Creds: creds, Peer: *peerAddr, Log: log,
-		MaxSessions: *maxSessions, IdleTimeout: *idle, Threads: *threads})
+		MaxSessions: *maxSessions, IdleTimeout: *idle, Threads: *threads, Dealer: *dealerAddr, DealerStall: *dealerStall})
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1

@@ -43,6 +43,11 @@ type Config struct {
 	Model *model.Model // the (EE) model every session runs
 	Creds *Credentials // this party's certificate and the deployment's CA
 	Peer  string       // party 0, hss: party 1's address (host:port)
+	// Dealer, hss: the dealer service's address (host:port). Sessions
+	// opened with the dealer option pull their material from it (its
+	// certificate must be the dealer's); without it, such sessions are
+	// refused and the client uploads material.
+	Dealer string
 	Log   *slog.Logger // nil: discard
 
 	MaxSessions     int           // concurrent sessions (default 64)
@@ -52,6 +57,8 @@ type Config struct {
 	MaxMaterial     int64         // bytes of dealer material per pass (default 16 GiB)
 	MaxRound        int           // bytes of one protocol round from the peer (default DefaultMaxRound)
 	Threads         int           // ee: threads per session (0: all cores)
+	DealerStall     time.Duration // a pass waiting this long for dealer material that does not come fails (default 8 s)
+	MaxFeed         int64         // bytes of pulled material a pass holds before it consumes them (default 256 MiB)
 }
 
 // Server is one party's gRPC server: the Session service, the Peer service
@@ -63,6 +70,7 @@ type Server struct {
 	grpc   *grpc.Server
 	health *health.Server
 	peer   *grpc.ClientConn // party 0, hss
+	dealer *grpc.ClientConn // hss with Config.Dealer
 
 	wmu     sync.Mutex
 	weights map[uint]*secure.Weights
@@ -101,6 +109,10 @@ func NewServer(cfg Config) (*Server, error) {
 	def(&cfg.IdleTimeout, 5*time.Minute)
 	def(&cfg.MaterialTimeout, 2*time.Minute)
 	def(&cfg.LinkTimeout, 10*time.Second)
+	def(&cfg.DealerStall, 8*time.Second)
+	if cfg.MaxFeed <= 0 {
+		cfg.MaxFeed = 256 << 20
+	}
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 64
 	}
@@ -136,6 +148,17 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("party: peer %s: %w", cfg.Peer, err)
 		}
 		s.peer = conn
+	}
+	if cfg.Mode == ModeHSS && cfg.Dealer != "" {
+		conn, err := grpc.NewClient(cfg.Dealer,
+			grpc.WithTransportCredentials(credentials.NewTLS(cfg.Creds.ClientConfig(DealerName))),
+			grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond,
+				Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}, MinConnectTimeout: 5 * time.Second}),
+			grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}))
+		if err != nil {
+			return nil, fmt.Errorf("party: dealer %s: %w", cfg.Dealer, err)
+		}
+		s.dealer = conn
 	}
 	return s, nil
 }
@@ -187,6 +210,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 	if s.peer != nil {
 		s.peer.Close()
+	}
+	if s.dealer != nil {
+		s.dealer.Close()
 	}
 }
 
@@ -256,6 +282,7 @@ type session struct {
 	exec    *secure.Exec
 	backend *secure.Party
 	runner  *model.Runner
+	pull    *puller // material from the dealer service (nil: uploads)
 }
 
 func (ss *session) idleSince(now time.Time) time.Duration {
@@ -287,9 +314,12 @@ func (s *Server) free(ss *session, why string) {
 	}
 	ss.cancel()
 	ss.mu.Lock()
-	link, runner, passes := ss.link, ss.runner, ss.nextPass
+	link, runner, passes, pull := ss.link, ss.runner, ss.nextPass, ss.pull
 	ss.material = nil
 	ss.mu.Unlock()
+	if pull != nil {
+		pull.stop()
+	}
 	if link != nil {
 		link.Close()
 	}
@@ -342,10 +372,17 @@ func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 		return nil, status.Error(codes.FailedPrecondition, "model fingerprint mismatch: the client's model is not the one this party serves")
 	case req.GetMaxSeq() > uint32(c.MaxSeqLen):
 		return nil, status.Errorf(codes.InvalidArgument, "max seq %d exceeds the model's context %d", req.GetMaxSeq(), c.MaxSeqLen)
+	case req.GetDealer() && s.cfg.Mode != ModeHSS:
+		return nil, status.Error(codes.InvalidArgument, "ee sessions take no dealer material")
+	case req.GetDealer() && s.dealer == nil:
+		return nil, status.Error(codes.FailedPrecondition, "this party has no dealer service configured (its -dealer flag): upload material instead")
 	}
 	maxSeq := int(req.GetMaxSeq())
 	if maxSeq == 0 {
 		maxSeq = c.MaxSeqLen
+	}
+	if req.GetFirstRows() > uint32(maxSeq) {
+		return nil, status.Error(codes.InvalidArgument, "first pass longer than the session")
 	}
 	fx := hss.Fixed{Frac: uint(req.GetFrac())}
 	if s.cfg.Mode == ModeHSS {
@@ -394,7 +431,17 @@ func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 			return nil, err
 		}
 	}
-	s.log.Info("session opened", "session", id.LogID(), "max_seq", maxSeq, "frac", fx.Frac)
+	if req.GetDealer() {
+		pl := newPuller(s, ss, int(req.GetFirstRows()))
+		ss.mu.Lock()
+		ss.pull = pl
+		ss.mu.Unlock()
+		if ss.ctx.Err() != nil { // freed meanwhile (peer link closed)
+			pl.stop()
+			return nil, status.Error(codes.Aborted, "session closed while opening")
+		}
+	}
+	s.log.Info("session opened", "session", id.LogID(), "max_seq", maxSeq, "frac", fx.Frac, "dealer", req.GetDealer())
 	return &pb.OpenResponse{Party: uint32(s.cfg.ID), Mode: s.cfg.Mode, MaxSeq: uint32(maxSeq),
 		VocabSize: uint32(c.VocabSize), Dim: uint32(c.Dim)}, nil
 }
@@ -445,6 +492,10 @@ type peerService struct {
 	pb.UnimplementedPeerServer
 	s *Server
 }
+
+// PeerName is the verified common name of the caller's certificate in a
+// gRPC handler's context ("" without one).
+func PeerName(ctx context.Context) string { return peerName(ctx) }
 
 // peerName is the verified common name of the caller's certificate.
 func peerName(ctx context.Context) string {
@@ -563,6 +614,12 @@ func (h *sessionService) Upload(stream pb.Session_UploadServer) error {
 	}
 	if ss.mode != ModeHSS {
 		return status.Error(codes.FailedPrecondition, "ee sessions take no dealer material")
+	}
+	ss.mu.Lock()
+	fromDealer := ss.pull != nil
+	ss.mu.Unlock()
+	if fromDealer {
+		return status.Error(codes.FailedPrecondition, "this session's material comes from the dealer service: uploads are refused")
 	}
 	md, _ := metadata.FromIncomingContext(stream.Context())
 	v := md.Get(mdPass)
@@ -707,9 +764,10 @@ func (h *sessionService) Run(stream pb.Session_RunServer) error {
 		start := time.Now()
 		var out []byte
 		var traffic hss.Stats
+		var material int64
 		switch ss.mode {
 		case ModeHSS:
-			out, traffic, err = s.passHSS(ss, p, send)
+			out, traffic, material, err = s.passHSS(ss, p, send)
 		case ModeEE:
 			out, err = s.passEE(ss, p)
 		}
@@ -733,7 +791,8 @@ func (h *sessionService) Run(stream pb.Session_RunServer) error {
 				r.Logits = c
 			}
 			if r.Last && ss.mode == ModeHSS {
-				r.Traffic = &pb.Traffic{BytesSent: traffic.BytesSent, BytesRecv: traffic.BytesRecv, Rounds: traffic.Rounds}
+				r.Traffic = &pb.Traffic{BytesSent: traffic.BytesSent, BytesRecv: traffic.BytesRecv, Rounds: traffic.Rounds,
+					MaterialBytes: material}
 			}
 			if err := send(r); err != nil {
 				return err
@@ -851,10 +910,33 @@ func (s *Server) waitMaterial(ss *session, index uint64) ([]hss.MarshalKey, *Lin
 	}
 }
 
-func (s *Server) passHSS(ss *session, p *pass, send func(*pb.RunResponse) error) (out []byte, traffic hss.Stats, err error) {
-	keys, link, err := s.waitMaterial(ss, p.index)
-	if err != nil {
-		return nil, traffic, err
+func (s *Server) passHSS(ss *session, p *pass, send func(*pb.RunResponse) error) (out []byte, traffic hss.Stats, material int64, err error) {
+	ss.mu.Lock()
+	pull := ss.pull
+	ss.mu.Unlock()
+	var mat *hss.Material
+	var link *Link
+	var fd *feed
+	if pull != nil {
+		if fd, err = pull.take(p.index, p.rows, p.pos0); err != nil {
+			return nil, traffic, 0, err
+		}
+		defer pull.finish(p.index)
+		if link, err = s.waitLink(ss); err != nil {
+			return nil, traffic, 0, err
+		}
+		mat = fd.mat
+	} else {
+		var keys []hss.MarshalKey
+		if keys, link, err = s.waitMaterial(ss, p.index); err != nil {
+			return nil, traffic, 0, err
+		}
+		ks := make([]hss.Key, len(keys))
+		for i, k := range keys {
+			ks[i] = k
+			material += int64(k.Size())
+		}
+		mat = hss.NewMaterial(ks...)
 	}
 	c := s.cfg.Model.Config
 	in := p.shares
@@ -891,27 +973,62 @@ func (s *Server) passHSS(ss *session, p *pass, send func(*pb.RunResponse) error)
 			link.Close()
 		}
 	}()
-	ks := make([]hss.Key, len(keys))
-	for i, k := range keys {
-		ks[i] = k
-	}
-	mat := hss.NewMaterial(ks...)
 	ss.backend.P = &hss.Party{ID: s.cfg.ID, T: link, Fx: ss.fx, Keys: mat}
 	o, err := model.Forward[secure.Tensor](ss.exec, s.cfg.Model, secure.Tensor{Rows: p.rows, Cols: c.Dim, V: in}, p.rows, p.pos0, true)
-	if err == nil && mat.Remaining() != 0 {
-		err = fmt.Errorf("%d keys of dealer material left unused (dealer and party walks differ)", mat.Remaining())
+	if err == nil {
+		// A pulled pass ends with its stream: it must bring no more keys.
+		left, ferr := mat.Drain()
+		switch {
+		case ferr != nil:
+			err = ferr
+		case left != 0:
+			err = fmt.Errorf("%d keys of dealer material left unused (dealer and party walks differ)", left)
+		}
+	}
+	if fd != nil {
+		material = fd.bytes.Load()
 	}
 	if err != nil {
 		link.Close()
-		if errors.Is(err, ErrLinkBroken) {
+		var de *dealerError
+		switch {
+		case errors.As(err, &de):
 			if ss.ctx.Err() != nil {
-				return nil, traffic, status.Error(codes.Aborted, "session closed during the pass")
+				return nil, traffic, material, status.Error(codes.Aborted, "session closed during the pass")
 			}
-			return nil, traffic, status.Errorf(codes.Unavailable, "party %d lost its peer during the pass", s.cfg.ID)
+			return nil, traffic, material, status.Errorf(de.code, "party %d, pass %d: %s", s.cfg.ID, p.index, de.msg)
+		case errors.Is(err, ErrLinkBroken):
+			if ss.ctx.Err() != nil {
+				return nil, traffic, material, status.Error(codes.Aborted, "session closed during the pass")
+			}
+			return nil, traffic, material, status.Errorf(codes.Unavailable, "party %d lost its peer during the pass", s.cfg.ID)
 		}
-		return nil, traffic, status.Errorf(codes.Internal, "pass %d: %v", p.index, err)
+		return nil, traffic, material, status.Errorf(codes.Internal, "pass %d: %v", p.index, err)
 	}
-	return appendU64s(make([]byte, 0, 8*len(o.V)), o.V), link.Stats().Sub(before), nil
+	return appendU64s(make([]byte, 0, 8*len(o.V)), o.V), link.Stats().Sub(before), material, nil
+}
+
+// waitLink waits for the session's peer link (party 1: until party 0 has
+// linked).
+func (s *Server) waitLink(ss *session) (*Link, error) {
+	deadline := time.NewTimer(s.cfg.LinkTimeout)
+	defer deadline.Stop()
+	ss.mu.Lock()
+	link, ch := ss.link, ss.linkCh
+	ss.mu.Unlock()
+	if link != nil {
+		return link, nil
+	}
+	select {
+	case <-ch:
+	case <-ss.ctx.Done():
+		return nil, status.Error(codes.Aborted, "session closed")
+	case <-deadline.C:
+		return nil, status.Error(codes.DeadlineExceeded, "party 0 did not link in time")
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.link, nil
 }
 
 func (s *Server) passEE(ss *session, p *pass) ([]byte, error) {

@@ -22,6 +22,10 @@ import (
 // each address is the party it expects.
 const ClientName = "hssee-client"
 
+// DealerName is the common name of the dealer service's certificate
+// (cmd/dealer): a party accepts material only from a server presenting it.
+const DealerName = "hssee-dealer"
+
 // PartyName is the common name of party id's certificate.
 func PartyName(id int) string { return fmt.Sprintf("hssee-party%d", id) }
 
@@ -41,9 +45,9 @@ type PKI struct {
 // given: loopback.
 var DefaultHosts = []string{"localhost", "127.0.0.1", "::1"}
 
-// NewPKI makes a fresh CA and certificates for party 0 and party 1 (server
-// and client use, valid for hosts: DNS names or IP addresses) and for the
-// client (client use).
+// NewPKI makes a fresh CA and certificates for party 0, party 1 and the
+// dealer service (server and client use, valid for hosts: DNS names or IP
+// addresses) and for the client (client use).
 func NewPKI(hosts []string) (*PKI, error) {
 	if len(hosts) == 0 {
 		hosts = DefaultHosts
@@ -71,7 +75,7 @@ func NewPKI(hosts []string) (*PKI, error) {
 	for _, leaf := range []struct {
 		file, cn string
 		server   bool
-	}{{"party0", PartyName(0), true}, {"party1", PartyName(1), true}, {"client", ClientName, false}} {
+	}{{"party0", PartyName(0), true}, {"party1", PartyName(1), true}, {"dealer", DealerName, true}, {"client", ClientName, false}} {
 		if err := p.leaf(leaf.file, leaf.cn, leaf.server); err != nil {
 			return nil, err
 		}
@@ -119,11 +123,12 @@ func (p *PKI) leaf(file, cn string, server bool) error {
 }
 
 // Files lists the files WriteFiles writes.
-var Files = []string{"ca.pem", "party0.pem", "party0-key.pem", "party1.pem", "party1-key.pem", "client.pem", "client-key.pem"}
+var Files = []string{"ca.pem", "party0.pem", "party0-key.pem", "party1.pem", "party1-key.pem", "dealer.pem", "dealer-key.pem",
+	"client.pem", "client-key.pem"}
 
 // WriteFiles writes ca.pem, NAME.pem and NAME-key.pem (mode 0600) for
-// party0, party1 and client into dir (created if needed). The CA's private
-// key is not written: the deployment cannot be extended later.
+// party0, party1, dealer and client into dir (created if needed). The CA's
+// private key is not written: the deployment cannot be extended later.
 func (p *PKI) WriteFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -131,7 +136,7 @@ func (p *PKI) WriteFiles(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), p.CA, 0o644); err != nil {
 		return err
 	}
-	for _, name := range []string{"party0", "party1", "client"} {
+	for _, name := range []string{"party0", "party1", "dealer", "client"} {
 		if err := os.WriteFile(filepath.Join(dir, name+".pem"), p.Certs[name], 0o644); err != nil {
 			return err
 		}
@@ -182,8 +187,8 @@ func LoadCredentials(certFile, keyFile, caFile string) (*Credentials, error) {
 	return NewCredentials(bs[0], bs[1], bs[2])
 }
 
-// PKICredentials returns the credentials of name ("party0", "party1",
-// "client") from p.
+// Credentials returns the credentials of name ("party0", "party1",
+// "dealer", "client") from p.
 func (p *PKI) Credentials(name string) (*Credentials, error) {
 	return NewCredentials(p.Certs[name], p.Keys[name], p.CA)
 }

@@ -4,12 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 
 	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/model"
 )
 
 const (
@@ -41,6 +43,9 @@ func (id SessionID) LogID() string {
 
 var errBadSession = errors.New("malformed session id")
 
+// ParseSessionID decodes a session id from its raw bytes.
+func ParseSessionID(b []byte) (SessionID, error) { return parseSessionID(b) }
+
 // parseSessionID decodes a session id from its raw bytes.
 func parseSessionID(b []byte) (SessionID, error) {
 	var id SessionID
@@ -63,11 +68,32 @@ func parseSessionHex(s string) (SessionID, error) {
 	return parseSessionID(b)
 }
 
+// ShapeDigest names what a session's dealer material is made for: the
+// model's shape (its Config: no weights), the fixed-point precision and
+// the session's positions. The dealer service and both parties compute it
+// on their own and must agree before any material moves.
+func ShapeDigest(c model.Config, frac uint, maxSeq int) [32]byte {
+	js, _ := json.Marshal(c) // a struct of numbers, strings and bools: cannot fail
+	h := sha256.New()
+	h.Write([]byte("hssee/party/shape-digest/v1"))
+	h.Write(js)
+	h.Write(binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, uint64(frac)), uint64(maxSeq)))
+	var d [32]byte
+	copy(d[:], h.Sum(nil))
+	return d
+}
+
 // AppendKey appends one key frame (hss.AppendKeyFrame).
 func AppendKey(out []byte, k hss.MarshalKey) ([]byte, error) { return hss.AppendKeyFrame(out, k) }
 
 // errTooLarge marks a limit exceeded by untrusted input (ResourceExhausted).
 var errTooLarge = errors.New("too large")
+
+// ReadKeys is readKeys for other packages of the deployment (tests and
+// tools that check a material stream).
+func ReadKeys(r io.Reader, party int, limit int64) ([]hss.MarshalKey, int64, error) {
+	return readKeys(r, party, limit)
+}
 
 // readKeys decodes key frames from r until EOF, for party id: every key
 // must be of a registered kind, decode exactly, belong to that party (when

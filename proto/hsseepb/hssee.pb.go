@@ -28,12 +28,19 @@ const (
 )
 
 type OpenRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     []byte                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"` // 16 bytes, the same at both parties
-	Mode          string                 `protobuf:"bytes,2,opt,name=mode,proto3" json:"mode,omitempty"`                            // "hss" or "ee"
-	Fingerprint   []byte                 `protobuf:"bytes,3,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`              // model.Fingerprint of the (EE) model the client holds, 32 bytes
-	Frac          uint32                 `protobuf:"varint,4,opt,name=frac,proto3" json:"frac,omitempty"`                           // hss: fixed-point fractional bits
-	MaxSeq        uint32                 `protobuf:"varint,5,opt,name=max_seq,json=maxSeq,proto3" json:"max_seq,omitempty"`         // positions the session needs
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	SessionId   []byte                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"` // 16 bytes, the same at both parties
+	Mode        string                 `protobuf:"bytes,2,opt,name=mode,proto3" json:"mode,omitempty"`                            // "hss" or "ee"
+	Fingerprint []byte                 `protobuf:"bytes,3,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`              // model.Fingerprint of the (EE) model the client holds, 32 bytes
+	Frac        uint32                 `protobuf:"varint,4,opt,name=frac,proto3" json:"frac,omitempty"`                           // hss: fixed-point fractional bits
+	MaxSeq      uint32                 `protobuf:"varint,5,opt,name=max_seq,json=maxSeq,proto3" json:"max_seq,omitempty"`         // positions the session needs
+	// hss: the session's material comes from the dealer service this party is
+	// configured with (its -dealer flag), which the client opened the same
+	// session at; Upload is then refused. Passes follow the dealer's plan:
+	// pass 0 has first_rows rows at position 0 (0: the rows of the first Run),
+	// every later pass one row at the next position.
+	Dealer        bool   `protobuf:"varint,6,opt,name=dealer,proto3" json:"dealer,omitempty"`
+	FirstRows     uint32 `protobuf:"varint,7,opt,name=first_rows,json=firstRows,proto3" json:"first_rows,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -99,6 +106,20 @@ func (x *OpenRequest) GetFrac() uint32 {
 func (x *OpenRequest) GetMaxSeq() uint32 {
 	if x != nil {
 		return x.MaxSeq
+	}
+	return 0
+}
+
+func (x *OpenRequest) GetDealer() bool {
+	if x != nil {
+		return x.Dealer
+	}
+	return false
+}
+
+func (x *OpenRequest) GetFirstRows() uint32 {
+	if x != nil {
+		return x.FirstRows
 	}
 	return 0
 }
@@ -456,6 +477,7 @@ type Traffic struct {
 	BytesSent     int64                  `protobuf:"varint,1,opt,name=bytes_sent,json=bytesSent,proto3" json:"bytes_sent,omitempty"`
 	BytesRecv     int64                  `protobuf:"varint,2,opt,name=bytes_recv,json=bytesRecv,proto3" json:"bytes_recv,omitempty"`
 	Rounds        int64                  `protobuf:"varint,3,opt,name=rounds,proto3" json:"rounds,omitempty"`
+	MaterialBytes int64                  `protobuf:"varint,4,opt,name=material_bytes,json=materialBytes,proto3" json:"material_bytes,omitempty"` // dealer material this party consumed in the pass (key bytes)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -507,6 +529,13 @@ func (x *Traffic) GetBytesRecv() int64 {
 func (x *Traffic) GetRounds() int64 {
 	if x != nil {
 		return x.Rounds
+	}
+	return 0
+}
+
+func (x *Traffic) GetMaterialBytes() int64 {
+	if x != nil {
+		return x.MaterialBytes
 	}
 	return 0
 }
@@ -643,6 +672,210 @@ func (*CloseResponse) Descriptor() ([]byte, []int) {
 	return file_hssee_proto_rawDescGZIP(), []int{9}
 }
 
+type DealerOpenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     []byte                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`  // 16 bytes, the id the client opens at both parties
+	Config        []byte                 `protobuf:"bytes,2,opt,name=config,proto3" json:"config,omitempty"`                         // the model's shape: model.Config as JSON (no weights)
+	Frac          uint32                 `protobuf:"varint,3,opt,name=frac,proto3" json:"frac,omitempty"`                            // fixed-point fractional bits
+	MaxSeq        uint32                 `protobuf:"varint,4,opt,name=max_seq,json=maxSeq,proto3" json:"max_seq,omitempty"`          // positions
+	FirstRows     uint32                 `protobuf:"varint,5,opt,name=first_rows,json=firstRows,proto3" json:"first_rows,omitempty"` // rows of pass 0 (0: set by the parties' first request)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DealerOpenRequest) Reset() {
+	*x = DealerOpenRequest{}
+	mi := &file_hssee_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DealerOpenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DealerOpenRequest) ProtoMessage() {}
+
+func (x *DealerOpenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hssee_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DealerOpenRequest.ProtoReflect.Descriptor instead.
+func (*DealerOpenRequest) Descriptor() ([]byte, []int) {
+	return file_hssee_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DealerOpenRequest) GetSessionId() []byte {
+	if x != nil {
+		return x.SessionId
+	}
+	return nil
+}
+
+func (x *DealerOpenRequest) GetConfig() []byte {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+func (x *DealerOpenRequest) GetFrac() uint32 {
+	if x != nil {
+		return x.Frac
+	}
+	return 0
+}
+
+func (x *DealerOpenRequest) GetMaxSeq() uint32 {
+	if x != nil {
+		return x.MaxSeq
+	}
+	return 0
+}
+
+func (x *DealerOpenRequest) GetFirstRows() uint32 {
+	if x != nil {
+		return x.FirstRows
+	}
+	return 0
+}
+
+type DealerOpenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Shape         []byte                 `protobuf:"bytes,1,opt,name=shape,proto3" json:"shape,omitempty"`        // the digest of the shape, fixed-point precision and length (party.ShapeDigest)
+	Prefetch      uint32                 `protobuf:"varint,2,opt,name=prefetch,proto3" json:"prefetch,omitempty"` // passes the dealer makes ahead
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DealerOpenResponse) Reset() {
+	*x = DealerOpenResponse{}
+	mi := &file_hssee_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DealerOpenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DealerOpenResponse) ProtoMessage() {}
+
+func (x *DealerOpenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_hssee_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DealerOpenResponse.ProtoReflect.Descriptor instead.
+func (*DealerOpenResponse) Descriptor() ([]byte, []int) {
+	return file_hssee_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DealerOpenResponse) GetShape() []byte {
+	if x != nil {
+		return x.Shape
+	}
+	return nil
+}
+
+func (x *DealerOpenResponse) GetPrefetch() uint32 {
+	if x != nil {
+		return x.Prefetch
+	}
+	return 0
+}
+
+type MaterialRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     []byte                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Pass          uint64                 `protobuf:"varint,2,opt,name=pass,proto3" json:"pass,omitempty"`
+	Rows          uint32                 `protobuf:"varint,3,opt,name=rows,proto3" json:"rows,omitempty"`
+	Pos0          uint32                 `protobuf:"varint,4,opt,name=pos0,proto3" json:"pos0,omitempty"`
+	Shape         []byte                 `protobuf:"bytes,5,opt,name=shape,proto3" json:"shape,omitempty"` // the party's own party.ShapeDigest; must equal the session's
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaterialRequest) Reset() {
+	*x = MaterialRequest{}
+	mi := &file_hssee_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaterialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaterialRequest) ProtoMessage() {}
+
+func (x *MaterialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_hssee_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaterialRequest.ProtoReflect.Descriptor instead.
+func (*MaterialRequest) Descriptor() ([]byte, []int) {
+	return file_hssee_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *MaterialRequest) GetSessionId() []byte {
+	if x != nil {
+		return x.SessionId
+	}
+	return nil
+}
+
+func (x *MaterialRequest) GetPass() uint64 {
+	if x != nil {
+		return x.Pass
+	}
+	return 0
+}
+
+func (x *MaterialRequest) GetRows() uint32 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *MaterialRequest) GetPos0() uint32 {
+	if x != nil {
+		return x.Pos0
+	}
+	return 0
+}
+
+func (x *MaterialRequest) GetShape() []byte {
+	if x != nil {
+		return x.Shape
+	}
+	return nil
+}
+
 type PeerFrame struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Hello         *Hello                 `protobuf:"bytes,1,opt,name=hello,proto3" json:"hello,omitempty"` // first message of each side only
@@ -654,7 +887,7 @@ type PeerFrame struct {
 
 func (x *PeerFrame) Reset() {
 	*x = PeerFrame{}
-	mi := &file_hssee_proto_msgTypes[10]
+	mi := &file_hssee_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +899,7 @@ func (x *PeerFrame) String() string {
 func (*PeerFrame) ProtoMessage() {}
 
 func (x *PeerFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_hssee_proto_msgTypes[10]
+	mi := &file_hssee_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +912,7 @@ func (x *PeerFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerFrame.ProtoReflect.Descriptor instead.
 func (*PeerFrame) Descriptor() ([]byte, []int) {
-	return file_hssee_proto_rawDescGZIP(), []int{10}
+	return file_hssee_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PeerFrame) GetHello() *Hello {
@@ -716,7 +949,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_hssee_proto_msgTypes[11]
+	mi := &file_hssee_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +961,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_hssee_proto_msgTypes[11]
+	mi := &file_hssee_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +974,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_hssee_proto_rawDescGZIP(), []int{11}
+	return file_hssee_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Hello) GetSessionId() []byte {
@@ -783,14 +1016,17 @@ var File_hssee_proto protoreflect.FileDescriptor
 
 const file_hssee_proto_rawDesc = "" +
 	"\n" +
-	"\vhssee.proto\x12\bhssee.v1\"\x8f\x01\n" +
+	"\vhssee.proto\x12\bhssee.v1\"\xc6\x01\n" +
 	"\vOpenRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\fR\tsessionId\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12 \n" +
 	"\vfingerprint\x18\x03 \x01(\fR\vfingerprint\x12\x12\n" +
 	"\x04frac\x18\x04 \x01(\rR\x04frac\x12\x17\n" +
-	"\amax_seq\x18\x05 \x01(\rR\x06maxSeq\"\x82\x01\n" +
+	"\amax_seq\x18\x05 \x01(\rR\x06maxSeq\x12\x16\n" +
+	"\x06dealer\x18\x06 \x01(\bR\x06dealer\x12\x1d\n" +
+	"\n" +
+	"first_rows\x18\a \x01(\rR\tfirstRows\"\x82\x01\n" +
 	"\fOpenResponse\x12\x14\n" +
 	"\x05party\x18\x01 \x01(\rR\x05party\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x17\n" +
@@ -818,13 +1054,14 @@ const file_hssee_proto_rawDesc = "" +
 	"\x06logits\x18\x03 \x01(\fR\x06logits\x12\x12\n" +
 	"\x04last\x18\x04 \x01(\bR\x04last\x12+\n" +
 	"\atraffic\x18\x05 \x01(\v2\x11.hssee.v1.TrafficR\atraffic\x12.\n" +
-	"\bprogress\x18\x06 \x01(\v2\x12.hssee.v1.ProgressR\bprogress\"_\n" +
+	"\bprogress\x18\x06 \x01(\v2\x12.hssee.v1.ProgressR\bprogress\"\x86\x01\n" +
 	"\aTraffic\x12\x1d\n" +
 	"\n" +
 	"bytes_sent\x18\x01 \x01(\x03R\tbytesSent\x12\x1d\n" +
 	"\n" +
 	"bytes_recv\x18\x02 \x01(\x03R\tbytesRecv\x12\x16\n" +
-	"\x06rounds\x18\x03 \x01(\x03R\x06rounds\"A\n" +
+	"\x06rounds\x18\x03 \x01(\x03R\x06rounds\x12%\n" +
+	"\x0ematerial_bytes\x18\x04 \x01(\x03R\rmaterialBytes\"A\n" +
 	"\bProgress\x12\x16\n" +
 	"\x06rounds\x18\x01 \x01(\x03R\x06rounds\x12\x1d\n" +
 	"\n" +
@@ -832,7 +1069,25 @@ const file_hssee_proto_rawDesc = "" +
 	"\fCloseRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\fR\tsessionId\"\x0f\n" +
-	"\rCloseResponse\"Z\n" +
+	"\rCloseResponse\"\x96\x01\n" +
+	"\x11DealerOpenRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\fR\tsessionId\x12\x16\n" +
+	"\x06config\x18\x02 \x01(\fR\x06config\x12\x12\n" +
+	"\x04frac\x18\x03 \x01(\rR\x04frac\x12\x17\n" +
+	"\amax_seq\x18\x04 \x01(\rR\x06maxSeq\x12\x1d\n" +
+	"\n" +
+	"first_rows\x18\x05 \x01(\rR\tfirstRows\"F\n" +
+	"\x12DealerOpenResponse\x12\x14\n" +
+	"\x05shape\x18\x01 \x01(\fR\x05shape\x12\x1a\n" +
+	"\bprefetch\x18\x02 \x01(\rR\bprefetch\"\x82\x01\n" +
+	"\x0fMaterialRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\fR\tsessionId\x12\x12\n" +
+	"\x04pass\x18\x02 \x01(\x04R\x04pass\x12\x12\n" +
+	"\x04rows\x18\x03 \x01(\rR\x04rows\x12\x12\n" +
+	"\x04pos0\x18\x04 \x01(\rR\x04pos0\x12\x14\n" +
+	"\x05shape\x18\x05 \x01(\fR\x05shape\"Z\n" +
 	"\tPeerFrame\x12%\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.hssee.v1.HelloR\x05hello\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x12\n" +
@@ -850,7 +1105,11 @@ const file_hssee_proto_rawDesc = "" +
 	"\x03Run\x12\x14.hssee.v1.RunRequest\x1a\x15.hssee.v1.RunResponse(\x010\x01\x128\n" +
 	"\x05Close\x12\x16.hssee.v1.CloseRequest\x1a\x17.hssee.v1.CloseResponse2<\n" +
 	"\x04Peer\x124\n" +
-	"\x04Link\x12\x13.hssee.v1.PeerFrame\x1a\x13.hssee.v1.PeerFrame(\x010\x01B&Z$github.com/hssee/hssee/proto/hsseepbb\x06proto3"
+	"\x04Link\x12\x13.hssee.v1.PeerFrame\x1a\x13.hssee.v1.PeerFrame(\x010\x012\xc7\x01\n" +
+	"\x06Dealer\x12A\n" +
+	"\x04Open\x12\x1b.hssee.v1.DealerOpenRequest\x1a\x1c.hssee.v1.DealerOpenResponse\x12@\n" +
+	"\bMaterial\x12\x19.hssee.v1.MaterialRequest\x1a\x17.hssee.v1.MaterialChunk0\x01\x128\n" +
+	"\x05Close\x12\x16.hssee.v1.CloseRequest\x1a\x17.hssee.v1.CloseResponseB&Z$github.com/hssee/hssee/proto/hsseepbb\x06proto3"
 
 var (
 	file_hssee_proto_rawDescOnce sync.Once
@@ -864,37 +1123,46 @@ func file_hssee_proto_rawDescGZIP() []byte {
 	return file_hssee_proto_rawDescData
 }
 
-var file_hssee_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_hssee_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_hssee_proto_goTypes = []any{
-	(*OpenRequest)(nil),    // 0: hssee.v1.OpenRequest
-	(*OpenResponse)(nil),   // 1: hssee.v1.OpenResponse
-	(*MaterialChunk)(nil),  // 2: hssee.v1.MaterialChunk
-	(*UploadResponse)(nil), // 3: hssee.v1.UploadResponse
-	(*RunRequest)(nil),     // 4: hssee.v1.RunRequest
-	(*RunResponse)(nil),    // 5: hssee.v1.RunResponse
-	(*Traffic)(nil),        // 6: hssee.v1.Traffic
-	(*Progress)(nil),       // 7: hssee.v1.Progress
-	(*CloseRequest)(nil),   // 8: hssee.v1.CloseRequest
-	(*CloseResponse)(nil),  // 9: hssee.v1.CloseResponse
-	(*PeerFrame)(nil),      // 10: hssee.v1.PeerFrame
-	(*Hello)(nil),          // 11: hssee.v1.Hello
+	(*OpenRequest)(nil),        // 0: hssee.v1.OpenRequest
+	(*OpenResponse)(nil),       // 1: hssee.v1.OpenResponse
+	(*MaterialChunk)(nil),      // 2: hssee.v1.MaterialChunk
+	(*UploadResponse)(nil),     // 3: hssee.v1.UploadResponse
+	(*RunRequest)(nil),         // 4: hssee.v1.RunRequest
+	(*RunResponse)(nil),        // 5: hssee.v1.RunResponse
+	(*Traffic)(nil),            // 6: hssee.v1.Traffic
+	(*Progress)(nil),           // 7: hssee.v1.Progress
+	(*CloseRequest)(nil),       // 8: hssee.v1.CloseRequest
+	(*CloseResponse)(nil),      // 9: hssee.v1.CloseResponse
+	(*DealerOpenRequest)(nil),  // 10: hssee.v1.DealerOpenRequest
+	(*DealerOpenResponse)(nil), // 11: hssee.v1.DealerOpenResponse
+	(*MaterialRequest)(nil),    // 12: hssee.v1.MaterialRequest
+	(*PeerFrame)(nil),          // 13: hssee.v1.PeerFrame
+	(*Hello)(nil),              // 14: hssee.v1.Hello
 }
 var file_hssee_proto_depIdxs = []int32{
 	6,  // 0: hssee.v1.RunResponse.traffic:type_name -> hssee.v1.Traffic
 	7,  // 1: hssee.v1.RunResponse.progress:type_name -> hssee.v1.Progress
-	11, // 2: hssee.v1.PeerFrame.hello:type_name -> hssee.v1.Hello
+	14, // 2: hssee.v1.PeerFrame.hello:type_name -> hssee.v1.Hello
 	0,  // 3: hssee.v1.Session.Open:input_type -> hssee.v1.OpenRequest
 	2,  // 4: hssee.v1.Session.Upload:input_type -> hssee.v1.MaterialChunk
 	4,  // 5: hssee.v1.Session.Run:input_type -> hssee.v1.RunRequest
 	8,  // 6: hssee.v1.Session.Close:input_type -> hssee.v1.CloseRequest
-	10, // 7: hssee.v1.Peer.Link:input_type -> hssee.v1.PeerFrame
-	1,  // 8: hssee.v1.Session.Open:output_type -> hssee.v1.OpenResponse
-	3,  // 9: hssee.v1.Session.Upload:output_type -> hssee.v1.UploadResponse
-	5,  // 10: hssee.v1.Session.Run:output_type -> hssee.v1.RunResponse
-	9,  // 11: hssee.v1.Session.Close:output_type -> hssee.v1.CloseResponse
-	10, // 12: hssee.v1.Peer.Link:output_type -> hssee.v1.PeerFrame
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
+	13, // 7: hssee.v1.Peer.Link:input_type -> hssee.v1.PeerFrame
+	10, // 8: hssee.v1.Dealer.Open:input_type -> hssee.v1.DealerOpenRequest
+	12, // 9: hssee.v1.Dealer.Material:input_type -> hssee.v1.MaterialRequest
+	8,  // 10: hssee.v1.Dealer.Close:input_type -> hssee.v1.CloseRequest
+	1,  // 11: hssee.v1.Session.Open:output_type -> hssee.v1.OpenResponse
+	3,  // 12: hssee.v1.Session.Upload:output_type -> hssee.v1.UploadResponse
+	5,  // 13: hssee.v1.Session.Run:output_type -> hssee.v1.RunResponse
+	9,  // 14: hssee.v1.Session.Close:output_type -> hssee.v1.CloseResponse
+	13, // 15: hssee.v1.Peer.Link:output_type -> hssee.v1.PeerFrame
+	11, // 16: hssee.v1.Dealer.Open:output_type -> hssee.v1.DealerOpenResponse
+	2,  // 17: hssee.v1.Dealer.Material:output_type -> hssee.v1.MaterialChunk
+	9,  // 18: hssee.v1.Dealer.Close:output_type -> hssee.v1.CloseResponse
+	11, // [11:19] is the sub-list for method output_type
+	3,  // [3:11] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -911,9 +1179,9 @@ func file_hssee_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hssee_proto_rawDesc), len(file_hssee_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_hssee_proto_goTypes,
 		DependencyIndexes: file_hssee_proto_depIdxs,

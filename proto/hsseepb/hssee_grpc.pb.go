@@ -371,3 +371,207 @@ var Peer_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "hssee.proto",
 }
+
+const (
+	Dealer_Open_FullMethodName     = "/hssee.v1.Dealer/Open"
+	Dealer_Material_FullMethodName = "/hssee.v1.Dealer/Material"
+	Dealer_Close_FullMethodName    = "/hssee.v1.Dealer/Close"
+)
+
+// DealerClient is the client API for Dealer service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Dealer is the dealer service (cmd/dealer): it runs on a host that colludes
+// with neither party, knows only the model's shape, and makes every
+// session's correlated randomness ahead of the passes. The client opens a
+// session (client certificate); each party pulls its own share of each
+// pass's material (party certificates: the share is chosen by the caller's
+// certificate, never by the request), exactly once.
+type DealerClient interface {
+	Open(ctx context.Context, in *DealerOpenRequest, opts ...grpc.CallOption) (*DealerOpenResponse, error)
+	// Material streams one pass's key frames for the calling party, in
+	// consumption order, as the dealer makes them; the stream ends when the
+	// pass's material is complete. A pass is delivered once per party; a
+	// request for another shape than the session's plan is refused.
+	Material(ctx context.Context, in *MaterialRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[MaterialChunk], error)
+	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*CloseResponse, error)
+}
+
+type dealerClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewDealerClient(cc grpc.ClientConnInterface) DealerClient {
+	return &dealerClient{cc}
+}
+
+func (c *dealerClient) Open(ctx context.Context, in *DealerOpenRequest, opts ...grpc.CallOption) (*DealerOpenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DealerOpenResponse)
+	err := c.cc.Invoke(ctx, Dealer_Open_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *dealerClient) Material(ctx context.Context, in *MaterialRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[MaterialChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Dealer_ServiceDesc.Streams[0], Dealer_Material_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[MaterialRequest, MaterialChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Dealer_MaterialClient = grpc.ServerStreamingClient[MaterialChunk]
+
+func (c *dealerClient) Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*CloseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CloseResponse)
+	err := c.cc.Invoke(ctx, Dealer_Close_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DealerServer is the server API for Dealer service.
+// All implementations must embed UnimplementedDealerServer
+// for forward compatibility.
+//
+// Dealer is the dealer service (cmd/dealer): it runs on a host that colludes
+// with neither party, knows only the model's shape, and makes every
+// session's correlated randomness ahead of the passes. The client opens a
+// session (client certificate); each party pulls its own share of each
+// pass's material (party certificates: the share is chosen by the caller's
+// certificate, never by the request), exactly once.
+type DealerServer interface {
+	Open(context.Context, *DealerOpenRequest) (*DealerOpenResponse, error)
+	// Material streams one pass's key frames for the calling party, in
+	// consumption order, as the dealer makes them; the stream ends when the
+	// pass's material is complete. A pass is delivered once per party; a
+	// request for another shape than the session's plan is refused.
+	Material(*MaterialRequest, grpc.ServerStreamingServer[MaterialChunk]) error
+	Close(context.Context, *CloseRequest) (*CloseResponse, error)
+	mustEmbedUnimplementedDealerServer()
+}
+
+// UnimplementedDealerServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedDealerServer struct{}
+
+func (UnimplementedDealerServer) Open(context.Context, *DealerOpenRequest) (*DealerOpenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Open not implemented")
+}
+func (UnimplementedDealerServer) Material(*MaterialRequest, grpc.ServerStreamingServer[MaterialChunk]) error {
+	return status.Error(codes.Unimplemented, "method Material not implemented")
+}
+func (UnimplementedDealerServer) Close(context.Context, *CloseRequest) (*CloseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
+}
+func (UnimplementedDealerServer) mustEmbedUnimplementedDealerServer() {}
+func (UnimplementedDealerServer) testEmbeddedByValue()                {}
+
+// UnsafeDealerServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to DealerServer will
+// result in compilation errors.
+type UnsafeDealerServer interface {
+	mustEmbedUnimplementedDealerServer()
+}
+
+func RegisterDealerServer(s grpc.ServiceRegistrar, srv DealerServer) {
+	// If the following call panics, it indicates UnimplementedDealerServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Dealer_ServiceDesc, srv)
+}
+
+func _Dealer_Open_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DealerOpenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DealerServer).Open(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Dealer_Open_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DealerServer).Open(ctx, req.(*DealerOpenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Dealer_Material_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(MaterialRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DealerServer).Material(m, &grpc.GenericServerStream[MaterialRequest, MaterialChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Dealer_MaterialServer = grpc.ServerStreamingServer[MaterialChunk]
+
+func _Dealer_Close_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DealerServer).Close(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Dealer_Close_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DealerServer).Close(ctx, req.(*CloseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Dealer_ServiceDesc is the grpc.ServiceDesc for Dealer service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Dealer_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "hssee.v1.Dealer",
+	HandlerType: (*DealerServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Open",
+			Handler:    _Dealer_Open_Handler,
+		},
+		{
+			MethodName: "Close",
+			Handler:    _Dealer_Close_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Material",
+			Handler:       _Dealer_Material_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "hssee.proto",
+}

@@ -1,0 +1,314 @@
+// Package dealersvc is the dealer service of a three-host HSS-EE
+// deployment (cmd/dealer): the gRPC face of dealer.Service. The client
+// opens a session with the model's shape; each party pulls its own share
+// of each pass's material, as a stream of key frames made while it is
+// sent, at datacenter bandwidth, so the client uploads nothing but its
+// input shares.
+//
+// Trust: the dealer sees shapes only (no weights, inputs or keys of the EE
+// model) but knows both parties' material, so it must collude with
+// neither party: run it on the client's own cloud VM or a third provider.
+// Every call needs a certificate from the deployment's CA: Open and Close
+// a client's ("hssee-client"), Material a party's ("hssee-party0" or
+// "hssee-party1"), and the share a caller gets is chosen by its
+// certificate, never by the request. Material is one-time: a pass is
+// streamed once to each party.
+//
+// The parties never link this package (they pull material with the
+// client code in package party); it is the only gRPC code that imports
+// package dealer.
+package dealersvc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+
+	"github.com/hssee/hssee/dealer"
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/party"
+	pb "github.com/hssee/hssee/proto/hsseepb"
+)
+
+// Config configures a Server.
+type Config struct {
+	Service     *dealer.Service
+	Creds       *party.Credentials // the dealer's certificate and the deployment's CA
+	Log         *slog.Logger       // nil: discard
+	IdleTimeout time.Duration      // a session without requests this long is freed (default 5 min)
+}
+
+// Server is the dealer's gRPC server: the Dealer service and the standard
+// health service.
+type Server struct {
+	cfg    Config
+	svc    *dealer.Service
+	log    *slog.Logger
+	grpc   *grpc.Server
+	health *health.Server
+	stop   chan struct{}
+}
+
+// NewServer prepares a server; Serve starts it.
+func NewServer(cfg Config) (*Server, error) {
+	switch {
+	case cfg.Service == nil:
+		return nil, errors.New("dealersvc: no dealer service")
+	case cfg.Creds == nil:
+		return nil, errors.New("dealersvc: no TLS credentials")
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, stop: make(chan struct{})}
+	s.grpc = grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(cfg.Creds.ServerConfig())),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}),
+		// Material streams run at datacenter bandwidth: larger flow-control
+		// windows than gRPC's 64 KiB default keep a long link full.
+		grpc.InitialWindowSize(8<<20), grpc.InitialConnWindowSize(16<<20),
+	)
+	pb.RegisterDealerServer(s.grpc, &service{s: s})
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	return s, nil
+}
+
+// Serve serves on lis until Shutdown.
+func (s *Server) Serve(lis net.Listener) error {
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(pb.Dealer_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	go s.reap()
+	s.log.Info("serving", "addr", lis.Addr().String(), "prefetch_passes", s.svc.Prefetch())
+	err := s.grpc.Serve(lis)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown reports NOT_SERVING, ends every session (their streams fail)
+// and stops (gracefully until ctx is done, then hard).
+func (s *Server) Shutdown(ctx context.Context) {
+	s.health.Shutdown()
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.svc.Shutdown()
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpc.Stop()
+	}
+}
+
+func (s *Server) reap() {
+	tick := time.NewTicker(max(s.cfg.IdleTimeout/4, 50*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+			if n := s.svc.Reap(s.cfg.IdleTimeout); n > 0 {
+				s.log.Info("sessions closed", "why", "idle timeout", "sessions", n)
+			}
+		}
+	}
+}
+
+type service struct {
+	pb.UnimplementedDealerServer
+	s *Server
+}
+
+// MaxConfig bounds the JSON of a model shape in an Open request.
+const MaxConfig = 64 << 10
+
+// DecodeSpec checks and decodes an Open request: the session id and the
+// session's shape (strict JSON: unknown fields are refused), precision,
+// positions and first pass.
+func DecodeSpec(req *pb.DealerOpenRequest) (party.SessionID, dealer.SessionSpec, error) {
+	var spec dealer.SessionSpec
+	id, err := party.ParseSessionID(req.GetSessionId())
+	if err != nil {
+		return id, spec, err
+	}
+	if len(req.GetConfig()) > MaxConfig {
+		return id, spec, errors.New("model shape too large")
+	}
+	dec := json.NewDecoder(bytes.NewReader(req.GetConfig()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec.Config); err != nil {
+		return id, spec, errors.New("malformed model shape")
+	}
+	if dec.More() {
+		return id, spec, errors.New("malformed model shape: trailing data")
+	}
+	if err := spec.Config.Validate(); err != nil {
+		return id, spec, err
+	}
+	spec.Fx = hss.Fixed{Frac: uint(req.GetFrac())}
+	if err := spec.Fx.Validate(); err != nil || req.GetFrac() == 0 {
+		return id, spec, errors.New("bad fixed-point precision")
+	}
+	spec.MaxSeq = int(req.GetMaxSeq())
+	if spec.MaxSeq == 0 {
+		spec.MaxSeq = spec.Config.MaxSeqLen
+	}
+	if spec.MaxSeq > spec.Config.MaxSeqLen {
+		return id, spec, fmt.Errorf("max seq %d exceeds the model's context %d", spec.MaxSeq, spec.Config.MaxSeqLen)
+	}
+	if req.GetFirstRows() > uint32(spec.MaxSeq) {
+		return id, spec, errors.New("first pass longer than the session")
+	}
+	spec.FirstRows = int(req.GetFirstRows())
+	return id, spec, nil
+}
+
+func (h *service) Open(ctx context.Context, req *pb.DealerOpenRequest) (*pb.DealerOpenResponse, error) {
+	if party.PeerName(ctx) != party.ClientName {
+		return nil, status.Error(codes.PermissionDenied, "only a client certificate may open dealer sessions")
+	}
+	id, spec, err := DecodeSpec(req)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if _, err := h.s.svc.Open(id, spec); err != nil {
+		return nil, statusOf(err)
+	}
+	d := party.ShapeDigest(spec.Config, spec.Fx.Frac, spec.MaxSeq)
+	h.s.log.Info("session opened", "session", id.LogID(), "dim", spec.Config.Dim, "layers", spec.Config.NLayers,
+		"max_seq", spec.MaxSeq, "frac", spec.Fx.Frac, "first_rows", spec.FirstRows)
+	return &pb.DealerOpenResponse{Shape: d[:], Prefetch: uint32(h.s.svc.Prefetch())}, nil
+}
+
+func (h *service) Close(ctx context.Context, req *pb.CloseRequest) (*pb.CloseResponse, error) {
+	if party.PeerName(ctx) != party.ClientName {
+		return nil, status.Error(codes.PermissionDenied, "only a client certificate may close dealer sessions")
+	}
+	id, err := party.ParseSessionID(req.GetSessionId())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if !h.s.svc.Close(id) {
+		return nil, status.Error(codes.NotFound, "no such dealer session")
+	}
+	h.s.log.Info("session closed", "session", id.LogID(), "why", "closed by client")
+	return &pb.CloseResponse{}, nil
+}
+
+// callerParty is the party whose certificate made the call, or -1.
+func callerParty(ctx context.Context) int {
+	switch party.PeerName(ctx) {
+	case party.PartyName(0):
+		return 0
+	case party.PartyName(1):
+		return 1
+	}
+	return -1
+}
+
+func (h *service) Material(req *pb.MaterialRequest, stream pb.Dealer_MaterialServer) error {
+	s := h.s
+	ctx := stream.Context()
+	p := callerParty(ctx)
+	if p < 0 {
+		return status.Error(codes.PermissionDenied, "only the parties' certificates may pull material")
+	}
+	id, err := party.ParseSessionID(req.GetSessionId())
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	ss, err := s.svc.Lookup(id)
+	if err != nil {
+		return statusOf(err)
+	}
+	spec := ss.Spec()
+	if want := party.ShapeDigest(spec.Config, spec.Fx.Frac, spec.MaxSeq); !bytes.Equal(req.GetShape(), want[:]) {
+		return status.Error(codes.FailedPrecondition, "the party's model shape, precision or length differs from the dealer session's")
+	}
+	start := time.Now()
+	d, err := ss.Deliver(ctx, p, req.GetPass(), int(req.GetRows()), int(req.GetPos0()))
+	if err != nil {
+		return statusOf(err)
+	}
+	defer d.Close()
+	var buf []byte
+	for {
+		fs, err := d.Next(ctx)
+		if err != nil && !errors.Is(err, io.EOF) {
+			s.log.Warn("material stream failed", "session", id.LogID(), "party", p, "pass", req.GetPass(), "err", err)
+			return statusOf(err)
+		}
+		for _, f := range fs {
+			buf = append(buf, f...)
+			for len(buf) >= party.ChunkSize {
+				if err := stream.Send(&pb.MaterialChunk{Data: buf[:party.ChunkSize]}); err != nil {
+					return err
+				}
+				buf = append(buf[:0], buf[party.ChunkSize:]...)
+			}
+		}
+		if len(buf) > 0 { // nothing more is ready: send what is
+			if err := stream.Send(&pb.MaterialChunk{Data: buf}); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+		if err != nil { // the end of the pass
+			s.log.Debug("material sent", "session", id.LogID(), "party", p, "pass", req.GetPass(), "rows", d.Rows,
+				"pos0", d.Pos0, "bytes", d.Bytes(), "ms", time.Since(start).Milliseconds())
+			return nil
+		}
+	}
+}
+
+// statusOf maps the service's errors to gRPC statuses (their messages
+// carry no secret: shapes, pass numbers and limits).
+func statusOf(err error) error {
+	var code codes.Code
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	case errors.Is(err, dealer.ErrNoSession):
+		code = codes.NotFound
+	case errors.Is(err, dealer.ErrExists):
+		code = codes.AlreadyExists
+	case errors.Is(err, dealer.ErrTooMany):
+		code = codes.ResourceExhausted
+	case errors.Is(err, dealer.ErrDelivered), errors.Is(err, dealer.ErrPlan):
+		code = codes.FailedPrecondition
+	case errors.Is(err, dealer.ErrBadSpec):
+		code = codes.InvalidArgument
+	case errors.Is(err, dealer.ErrClosed):
+		code = codes.Aborted
+	case errors.Is(err, dealer.ErrShutdown):
+		code = codes.Unavailable
+	default:
+		code = codes.Internal
+	}
+	return status.Error(code, err.Error())
+}

@@ -48,7 +48,7 @@ type Config struct {
 	// certificate must be the dealer's); without it, such sessions are
 	// refused and the client uploads material.
 	Dealer string
-	Log   *slog.Logger // nil: discard
+	Log    *slog.Logger // nil: discard
 
 	MaxSessions     int           // concurrent sessions (default 64)
 	IdleTimeout     time.Duration // a session unused this long is freed (default 5 min)

@@ -70,6 +70,12 @@ func (r *Result) DecodePerToken() time.Duration {
 	return r.Decode / time.Duration(r.Steps)
 }
 
+// PromptIDs is the prompt as Generate feeds it to the engine: its tokens,
+// after BOS when the tokenizer has one (plain ids, before EE).
+func PromptIDs(tok tokenizer.Tokenizer, prompt string) ([]int, error) {
+	return tok.Encode(prompt, tok.BOS() >= 0)
+}
+
 // Generate runs req on eng. With key == nil the engine runs a plain model on
 // plaintext ids; with a key, the engine runs the EE model Transform made
 // under that key: prompt and sampled ids are encrypted before they reach the
@@ -85,7 +91,7 @@ func Generate(eng Engine, tok tokenizer.Tokenizer, key *ee.Key, req Request) (*R
 	if err != nil {
 		return nil, fmt.Errorf("infer: generate: %w", err)
 	}
-	ids, err := tok.Encode(req.Prompt, tok.BOS() >= 0)
+	ids, err := PromptIDs(tok, req.Prompt)
 	if err != nil {
 		return nil, fmt.Errorf("infer: generate: %w", err)
 	}

@@ -113,6 +113,7 @@ type Client struct {
 	first      int   // dealer plan: rows of pass 0 (0: not known yet)
 	maxSeq     int   // dealer plan: positions
 	material   int64 // dealer material the parties consumed in the last pass
+	sent, recv int64 // payload bytes of the client's Run and Upload messages (both parties)
 
 	// OpenTimeout bounds Open (default 30 s).
 	OpenTimeout time.Duration
@@ -229,8 +230,24 @@ func (c *Client) openDealer(ctx context.Context, s Session) error {
 func (c *Client) DealerService() bool { return c.dealerConn != nil }
 
 // LastMaterial is the dealer material both parties consumed in the last
-// pass (key-frame bytes).
+// pass (key bytes).
 func (c *Client) LastMaterial() int64 { return c.material }
+
+// Traffic is the client's own traffic so far, both parties together: the
+// payload bytes it sent (input shares, seeds, uploaded material) and
+// received (output shares). TLS and gRPC framing add a few percent.
+func (c *Client) Traffic() (sent, received int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent, c.recv
+}
+
+func (c *Client) count(sent, recv int) {
+	c.mu.Lock()
+	c.sent += int64(sent)
+	c.recv += int64(recv)
+	c.mu.Unlock()
+}
 
 // preload is material uploaded ahead of its pass.
 type preload struct {
@@ -431,6 +448,7 @@ func (c *Client) upload(i int, index uint64, keys []hss.MarshalKey) error {
 			if err := up.Send(&pb.MaterialChunk{Data: buf[off : off+ChunkSize]}); err != nil {
 				return sendErr(up, err)
 			}
+			c.count(ChunkSize, 0)
 		}
 		buf = append(buf[:0], buf[off:]...)
 	}
@@ -438,6 +456,7 @@ func (c *Client) upload(i int, index uint64, keys []hss.MarshalKey) error {
 		if err := up.Send(&pb.MaterialChunk{Data: buf}); err != nil {
 			return sendErr(up, err)
 		}
+		c.count(len(buf), 0)
 	}
 	_, err = up.CloseAndRecv()
 	return err
@@ -460,6 +479,7 @@ func (c *Client) run(i int, p *infer.Pass, progress func(int64)) ([]uint64, *pb.
 		if err := run.Send(first); err != nil {
 			return nil, nil, recvErr(run, err)
 		}
+		c.count(len(first.Seed), 0)
 	} else {
 		parts := chunks(appendU64s(make([]byte, 0, 8*len(p.In1)), p.In1))
 		for j, part := range parts {
@@ -470,6 +490,7 @@ func (c *Client) run(i int, p *infer.Pass, progress func(int64)) ([]uint64, *pb.
 			if err := run.Send(r); err != nil {
 				return nil, nil, recvErr(run, err)
 			}
+			c.count(len(part), 0)
 		}
 	}
 	out := make([]uint64, 0, c.vocab)
@@ -493,6 +514,7 @@ func (c *Client) run(i int, p *infer.Pass, progress func(int64)) ([]uint64, *pb.
 		if out, err = decodeU64s(out, r.GetShares()); err != nil {
 			return nil, nil, err
 		}
+		c.count(0, len(r.GetShares()))
 		if r.GetLast() {
 			if len(out) != c.vocab {
 				return nil, nil, errors.New("output shares of the wrong length")

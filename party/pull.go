@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
 	"github.com/hssee/hssee/hss"
@@ -168,9 +169,40 @@ func (pl *puller) stream(ctx context.Context, f *feed) {
 	pl.mu.Unlock()
 }
 
+// dealerConnect is how long a pull waits for the connection to the dealer
+// (a dealer that restarts is reached again; one that is down fails the
+// pass after this).
+const dealerConnect = 3 * time.Second
+
+// connected waits until the connection to the dealer is ready, retrying at
+// once if it was backing off after a failure.
+func (pl *puller) connected(ctx context.Context) error {
+	conn := pl.s.dealer
+	st := conn.GetState()
+	if st == connectivity.Ready {
+		return nil
+	}
+	conn.ResetConnectBackoff()
+	conn.Connect()
+	ctx, cancel := context.WithTimeout(ctx, dealerConnect)
+	defer cancel()
+	for st = conn.GetState(); st != connectivity.Ready; st = conn.GetState() {
+		if !conn.WaitForStateChange(ctx, st) {
+			if pl.ss.ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return status.Errorf(codes.Unavailable, "no connection in %v", dealerConnect)
+		}
+	}
+	return nil
+}
+
 func (pl *puller) pull(ctx context.Context, f *feed) error {
+	if err := pl.connected(ctx); err != nil {
+		return err
+	}
 	st, err := pb.NewDealerClient(pl.s.dealer).Material(ctx, &pb.MaterialRequest{SessionId: pl.ss.id[:], Pass: f.index,
-		Rows: uint32(f.rows), Pos0: uint32(f.pos0), Shape: pl.shape[:]}, grpc.WaitForReady(false))
+		Rows: uint32(f.rows), Pos0: uint32(f.pos0), Shape: pl.shape[:]}, grpc.WaitForReady(true))
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hssee/hssee/internal/sharedtest"
 	"github.com/hssee/hssee/party"
+	"github.com/hssee/hssee/party/dealersvc"
 )
 
 // The test binary doubles as party0, party1 and the client, so the
@@ -27,6 +28,8 @@ func TestMain(m *testing.M) {
 		os.Exit(party.Main(0, os.Args[1:], os.Stderr))
 	case "party1":
 		os.Exit(party.Main(1, os.Args[1:], os.Stderr))
+	case "dealer":
+		os.Exit(dealersvc.Main(os.Args[1:], os.Stderr))
 	case "client":
 		main()
 		os.Exit(0)
@@ -80,7 +83,14 @@ func spawn(t *testing.T, role string, args ...string) *proc {
 // startParty starts a party process and waits for its "serving" log line.
 func startParty(t *testing.T, id int, args ...string) *proc {
 	t.Helper()
-	p := spawn(t, fmt.Sprintf("party%d", id), args...)
+	return startServer(t, fmt.Sprintf("party%d", id), args...)
+}
+
+// startServer starts a server process (party0, party1, dealer) and waits
+// for its "serving" log line.
+func startServer(t *testing.T, role string, args ...string) *proc {
+	t.Helper()
+	p := spawn(t, role, args...)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
@@ -93,11 +103,11 @@ func startParty(t *testing.T, id int, args ...string) *proc {
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("party %d exited: %s", id, p.stderr.String())
+			t.Fatalf("%s exited: %s", role, p.stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatalf("party %d did not start: %s", id, p.stderr.String())
+	t.Fatalf("%s did not start: %s", role, p.stderr.String())
 	return nil
 }
 
@@ -253,6 +263,112 @@ func TestCertsAndDemo(t *testing.T) {
 	for _, want := range []string{"agreement:  HSS-EE output identical to plaintext", "latency:", "rounds"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// dealer starts the dealer service (seeded: reproducible material).
+func (d *deployment) dealer(t *testing.T, listen string) *proc {
+	return startServer(t, "dealer", append([]string{"-listen", listen, "-seed", testDealerSeed}, d.tls("dealer")...)...)
+}
+
+// Three hosts: the dealer service, party 0 and party 1 as separate
+// processes over TLS; the client only shares its input. The ids equal the
+// in-process path's and plain's, the online costs and the dealer bytes are
+// the same, and the client sends no material.
+func TestDeployedDealerService(t *testing.T) {
+	d := setup(t)
+	dl := d.dealer(t, "127.0.0.1:0")
+	p1 := d.party(t, 1, "127.0.0.1:0", "", "-dealer", dl.addr)
+	p0 := d.party(t, 0, "127.0.0.1:0", p1.addr, "-dealer", dl.addr)
+	const n = "24"
+	plain := genJSON(t, "-model", d.base, "-prompt", "Once upon a time", "-ignore-eos", "-n", n)
+	var local genOutput
+	if err := json.Unmarshal([]byte(mustClient(t, d.genArgs("-json", "-n", n, "-mode", "hss",
+		"-dealer-seed", testDealerSeed)...)), &local); err != nil {
+		t.Fatal(err)
+	}
+	c := spawn(t, "client", append(d.genArgs("-json", "-n", n, "-mode", "hss", "-dealer", dl.addr,
+		"-parties", p0.addr+","+p1.addr), d.tls("client")...)...)
+	<-c.done
+	var remote genOutput
+	if err := json.Unmarshal([]byte(c.stdout.String()), &remote); err != nil {
+		t.Fatalf("deployed hss with the dealer service: %v\n%s", err, c.stderr.String())
+	}
+	if !slices.Equal(remote.IDs, local.IDs) || !slices.Equal(remote.IDs, plain.IDs) {
+		t.Fatalf("ids: dealer service %v, in-process %v, plain %v", remote.IDs, local.IDs, plain.IDs)
+	}
+	if *remote.OnlineBytes != *local.OnlineBytes || *remote.Rounds != *local.Rounds || *remote.DealerBytes != *local.DealerBytes {
+		t.Fatalf("costs: dealer service %d B %d rounds %d dealer B, in-process %d B %d rounds %d dealer B", *remote.OnlineBytes,
+			*remote.Rounds, *remote.DealerBytes, *local.OnlineBytes, *local.Rounds, *local.DealerBytes)
+	}
+	// The client sends its input shares (party 1: rows × dim words; party
+	// 0: a seed per pass) and nothing else.
+	passes := int64(len(remote.IDs)) // the prefill and len-1 decode steps
+	rows := int64(len(remote.PromptIDs)) + passes - 1
+	if want := rows*128*8 + passes*32; remote.ClientSentBytes == nil || *remote.ClientSentBytes != want {
+		t.Fatalf("client sent %v bytes, want exactly the input shares' %d", remote.ClientSentBytes, want)
+	}
+	t.Logf("client sent %d B, received %d B; dealer service %d B of material", *remote.ClientSentBytes,
+		*remote.ClientRecvBytes, *remote.DealerBytes)
+	for _, s := range []string{p0.stderr.String(), p1.stderr.String(), dl.stderr.String()} {
+		if strings.Contains(s, "Once upon") || strings.Contains(s, "panic") {
+			t.Fatalf("server log: %s", s)
+		}
+	}
+}
+
+// Killing the dealer mid-generation ends the client with an error naming
+// the dealer within 10 s; both parties free the session and serve the next
+// one.
+func TestDeployedDealerKilled(t *testing.T) {
+	d := setup(t)
+	dl := d.dealer(t, "127.0.0.1:0")
+	p1 := d.party(t, 1, "127.0.0.1:0", "", "-dealer", dl.addr)
+	p0 := d.party(t, 0, "127.0.0.1:0", p1.addr, "-dealer", dl.addr)
+	c := spawn(t, "client", append(d.genArgs("-n", "400", "-mode", "hss", "-dealer", dl.addr,
+		"-parties", p0.addr+","+p1.addr), d.tls("client")...)...)
+	deadline := time.Now().Add(20 * time.Second)
+	for len(c.stdout.String()) < len("Once upon a time")+20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no text streamed: %s", c.stderr.String())
+		}
+		select {
+		case <-c.done:
+			t.Fatalf("client exited early: %s", c.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	dl.cmd.Process.Signal(syscall.SIGKILL)
+	killed := time.Now()
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("client still running 10 s after the dealer was killed")
+	}
+	if c.cmd.ProcessState.ExitCode() == 0 {
+		t.Fatal("client exited 0 after the dealer was killed")
+	}
+	msg := c.stderr.String()
+	if !strings.Contains(msg, "the dealer at "+dl.addr) {
+		t.Fatalf("unclear error: %q", msg)
+	}
+	t.Logf("client exited %v after the kill: %s", time.Since(killed).Round(time.Millisecond), strings.TrimSpace(msg))
+	// Both parties keep serving: a session with the client's own dealer,
+	// then, with the dealer back on its address, one with the service.
+	for _, args := range [][]string{{"-dealer", "local"}, {"-dealer", dl.addr}} {
+		if args[1] != "local" {
+			d.dealer(t, dl.addr)
+		}
+		c = spawn(t, "client", append(d.genArgs(append([]string{"-json", "-n", "4", "-mode", "hss", "-parties",
+			p0.addr + "," + p1.addr}, args...)...), d.tls("client")...)...)
+		select {
+		case <-c.done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("new session did not finish")
+		}
+		if c.cmd.ProcessState.ExitCode() != 0 {
+			t.Fatalf("new session (%v) after the dealer was killed: %s", args, c.stderr.String())
 		}
 	}
 }

@@ -6,7 +6,7 @@
 //	client generate  -model PATH [-key KEY | -mode ee [-ee-mode rotate|perm]] [-tokenizer PATH]
 //	                 -prompt TEXT -n N [-temp T] [-top-p P] [-top-k K] [-seed S] [-threads N]
 //	                 [-ignore-eos] [-json] [-dealer-seed HEX]
-//	client generate  -mode hss -parties HOST:PORT,HOST:PORT -tls-ca F -tls-cert F -tls-key F -model EEDIR -key KEY ...
+//	client generate  -mode hss -parties HOST:PORT,HOST:PORT [-dealer local|HOST:PORT] -tls-ca F -tls-cert F -tls-key F -model EEDIR -key KEY ...
 //	client generate  -mode ee -server HOST:PORT -tls-ca F -tls-cert F -tls-key F -model EEDIR -key KEY ...
 //	client certs     -out DIR [-hosts NAMES]
 //	client demo      [-model PATH] [-prompt TEXT] [-n N]
@@ -218,6 +218,12 @@ type genOutput struct {
 	DealerBytes *int64   `json:"dealer_bytes,omitempty"`
 	OfflineMS   *float64 `json:"offline_ms,omitempty"`
 	OnlineMS    *float64 `json:"online_ms,omitempty"`
+	// HSS on deployed parties: the client's own payload bytes, both
+	// parties together (input shares and seeds, uploaded material; output
+	// shares), and where the material came from.
+	ClientSentBytes *int64 `json:"client_sent_bytes,omitempty"`
+	ClientRecvBytes *int64 `json:"client_recv_bytes,omitempty"`
+	Dealer          string `json:"dealer,omitempty"`
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
@@ -246,6 +252,7 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	tlsKey := fs.String("tls-key", "", "with -parties/-server: the client's private key")
 	dealerSeed := fs.String("dealer-seed", "", "hss: 64 hex digits seeding the dealer's and the sharing's randomness (tests only: it makes the shares predictable)")
 	progress := fs.Bool("progress", isTerminal(stderr), "with -parties: show the progress of long passes on standard error")
+	dealerFlag := fs.String("dealer", "local", "hss with -parties: local (this client makes and uploads the material) or the dealer service's HOST:PORT (the parties pull it; the client sends only input shares)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -270,6 +277,10 @@ func generate(args []string, stdout, stderr io.Writer) error {
 		return usageError{"generate: -parties goes with -mode hss, -server with -mode ee"}
 	case (*parties != "" || *server != "") && *keyPath == "":
 		return usageError{"generate: deployed servers run an EE model: give its key with -key (and the EE model with -model)"}
+	case *dealerFlag != "local" && *parties == "":
+		return usageError{"generate: -dealer HOST:PORT goes with -parties (in process, the dealer is local)"}
+	case *dealerFlag == "":
+		return usageError{"generate: -dealer wants local or HOST:PORT"}
 	}
 	var remoteAddrs [2]string
 	if *parties != "" {
@@ -335,6 +346,7 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	}
 	var eng infer.Engine
 	var hssEng *infer.HSS
+	var clientTraffic func() (int64, int64)
 	var creds *party.Credentials
 	if *parties != "" || *server != "" {
 		if creds, err = party.LoadCredentials(*tlsCert, *tlsKey, *tlsCA); err != nil {
@@ -349,17 +361,28 @@ func generate(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pc.Close()
+		if *dealerFlag != "local" {
+			// The dealer service makes the material: tell it the prefill's
+			// length so it starts before the prompt is submitted.
+			ids, err := infer.PromptIDs(tok, *prompt)
+			if err != nil {
+				return err
+			}
+			sess.Dealer, sess.Config, sess.FirstRows = *dealerFlag, m.Config, len(ids)
+		}
 		if err := pc.Open(sess); err != nil {
 			return err
 		}
+		clientTraffic = pc.Traffic
 		if *progress {
 			pc.OnProgress = progressDisplay(stderr)
 		}
 		if hssEng, err = infer.NewHSSWith(m, hss.Fixed{Frac: *frac}, 0, rng, pc); err != nil {
 			return err
 		}
-		// The dealer runs here, the parties elsewhere: prepare each decode
-		// step's material while the parties run the previous one.
+		// With the local dealer, the dealer runs here and the parties
+		// elsewhere: prepare each decode step's material while the parties
+		// run the previous one (the dealer service prefetches on its own).
 		hssEng.Prefetch = true
 		defer hssEng.Close() // before the session closes (deferred earlier)
 		eng = hssEng
@@ -419,6 +442,10 @@ func generate(args []string, stdout, stderr io.Writer) error {
 		o.OnlineBytes, o.Rounds, o.DealerBytes = &c.OnlineBytes, &c.Rounds, &c.DealerBytes
 		off, on := ms(c.Offline), ms(c.Online)
 		o.OfflineMS, o.OnlineMS = &off, &on
+	}
+	if clientTraffic != nil {
+		sent, recv := clientTraffic()
+		o.ClientSentBytes, o.ClientRecvBytes, o.Dealer = &sent, &recv, *dealerFlag
 	}
 	return json.NewEncoder(stdout).Encode(o)
 }

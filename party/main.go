@@ -39,6 +39,7 @@ func Main(id int, args []string, stderr io.Writer) int {
 	ca := fs.String("tls-ca", "", "the deployment's CA certificate (PEM)")
 	dealerAddr := fs.String("dealer", "", "hss: the dealer service's address HOST:PORT; sessions the client opens with the dealer option pull their material from it")
 	dealerStall := fs.Duration("dealer-stall", 8*time.Second, "hss: fail a pass that waits this long for dealer material that does not come")
+	maxFeed := fs.Int64("max-feed-mib", 256, "hss with -dealer: MiB of a pass's pulled material held before the pass consumes it (reading stops beyond it)")
 	mode := fs.String("mode", ModeHSS, "hss (one of two HSS-EE parties) or ee (single-server EE)")
 	maxSessions := fs.Int("max-sessions", 64, "concurrent sessions")
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "free a session unused this long")
@@ -83,7 +84,7 @@ func Main(id int, args []string, stderr io.Writer) int {
 		log.Warn("certificate common name is not this party's", "cn", creds.Name, "want", PartyName(id))
 	}
 	srv, err := NewServer(Config{ID: id, Mode: *mode, Model: m, Creds: creds, Peer: *peerAddr, Log: log,
-		MaxSessions: *maxSessions, IdleTimeout: *idle, Threads: *threads, Dealer: *dealerAddr, DealerStall: *dealerStall})
+		MaxSessions: *maxSessions, IdleTimeout: *idle, Threads: *threads, Dealer: *dealerAddr, DealerStall: *dealerStall, MaxFeed: *maxFeed << 20})
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1

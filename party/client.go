@@ -158,7 +158,7 @@ func (c *Client) Open(s Session) error {
 	ctx, cancel := context.WithTimeout(c.ctx, to)
 	defer cancel()
 	req := &pb.OpenRequest{SessionId: id[:], Mode: ModeHSS, Fingerprint: s.Fingerprint[:], Frac: uint32(s.Frac),
-		MaxSeq: uint32(s.MaxSeq)}
+		MaxSeq: uint32(s.MaxSeq), OutputBits: 32}
 	if s.Dealer != "" {
 		if err := c.openDealer(ctx, s); err != nil {
 			c.open = true
@@ -417,6 +417,12 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 		c.err = fmt.Errorf("party: pass %d: %w", c.pass, first)
 		return out, hss.Stats{}, c.err
 	}
+	// The parties sent their shares mod 2^32 (OutputBits 32): the sum mod
+	// 2^32, sign-extended, is the output; hand it on as the sharing (y, 0).
+	for j := range out[0] {
+		out[0][j] = uint64(int64(int32(uint32(out[0][j] + out[1][j]))))
+		out[1][j] = 0
+	}
 	c.pass++
 	c.material = traffic[0].GetMaterialBytes() + traffic[1].GetMaterialBytes()
 	st := hss.Stats{BytesSent: traffic[0].GetBytesSent() + traffic[1].GetBytesSent(),
@@ -508,10 +514,10 @@ func (c *Client) run(i int, p *infer.Pass, progress func(int64)) ([]uint64, *pb.
 		if r.GetPass() != c.pass {
 			return nil, nil, errors.New("answer for another pass")
 		}
-		if len(r.GetShares()) > 8*(c.vocab-len(out)) {
+		if len(r.GetShares()) > 4*(c.vocab-len(out)) {
 			return nil, nil, errors.New("more output shares than the vocabulary")
 		}
-		if out, err = decodeU64s(out, r.GetShares()); err != nil {
+		if out, err = decodeU32s(out, r.GetShares()); err != nil {
 			return nil, nil, err
 		}
 		c.count(0, len(r.GetShares()))

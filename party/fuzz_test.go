@@ -65,6 +65,9 @@ func FuzzDecodeVectors(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8})
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if u, err := decodeU32s(nil, data); err == nil && !bytes.Equal(appendU32s(nil, u), data) {
+			t.Fatal("u32 round trip")
+		}
 		if u, err := decodeU64s(nil, data); err == nil && !bytes.Equal(appendU64s(nil, u), data) {
 			t.Fatal("u64 round trip")
 		}

@@ -283,6 +283,7 @@ type session struct {
 	backend *secure.Party
 	runner  *model.Runner
 	pull    *puller // material from the dealer service (nil: uploads)
+	out32   bool    // output shares go out mod 2^32
 }
 
 func (ss *session) idleSince(now time.Time) time.Duration {
@@ -384,6 +385,9 @@ func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 	if req.GetFirstRows() > uint32(maxSeq) {
 		return nil, status.Error(codes.InvalidArgument, "first pass longer than the session")
 	}
+	if b := req.GetOutputBits(); b != 0 && b != 32 && b != 64 {
+		return nil, status.Error(codes.InvalidArgument, "output bits must be 32 or 64")
+	}
 	fx := hss.Fixed{Frac: uint(req.GetFrac())}
 	if s.cfg.Mode == ModeHSS {
 		if err := fx.Validate(); err != nil || fx.Frac == 0 {
@@ -392,7 +396,7 @@ func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	now := time.Now()
-	ss := &session{id: id, mode: s.cfg.Mode, fx: fx, maxSeq: maxSeq, ctx: sctx, cancel: cancel, opened: now, last: now,
+	ss := &session{id: id, mode: s.cfg.Mode, fx: fx, maxSeq: maxSeq, ctx: sctx, cancel: cancel, opened: now, last: now, out32: req.GetOutputBits() == 32,
 		material: map[uint64][]hss.MarshalKey{}, matCh: make(chan struct{}), linkCh: make(chan struct{})}
 	switch s.cfg.Mode {
 	case ModeHSS:
@@ -1004,6 +1008,9 @@ func (s *Server) passHSS(ss *session, p *pass, send func(*pb.RunResponse) error)
 			return nil, traffic, material, status.Errorf(codes.Unavailable, "party %d lost its peer during the pass", s.cfg.ID)
 		}
 		return nil, traffic, material, status.Errorf(codes.Internal, "pass %d: %v", p.index, err)
+	}
+	if ss.out32 {
+		return appendU32s(make([]byte, 0, 4*len(o.V)), o.V), link.Stats().Sub(before), material, nil
 	}
 	return appendU64s(make([]byte, 0, 8*len(o.V)), o.V), link.Stats().Sub(before), material, nil
 }

@@ -129,6 +129,26 @@ func appendU64s(out []byte, v []uint64) []byte {
 	return out
 }
 
+// appendU32s appends v reduced mod 2^32 as little-endian 32-bit words.
+func appendU32s(out []byte, v []uint64) []byte {
+	for _, x := range v {
+		out = binary.LittleEndian.AppendUint32(out, uint32(x))
+	}
+	return out
+}
+
+// decodeU32s decodes little-endian 32-bit words into dst (appending, as
+// uint64); b must hold whole words.
+func decodeU32s(dst []uint64, b []byte) ([]uint64, error) {
+	if len(b)%4 != 0 {
+		return nil, errors.New("share bytes not a multiple of 4")
+	}
+	for i := 0; i < len(b); i += 4 {
+		dst = append(dst, uint64(binary.LittleEndian.Uint32(b[i:])))
+	}
+	return dst, nil
+}
+
 // decodeU64s decodes little-endian words into dst (appending); b must hold
 // whole words.
 func decodeU64s(dst []uint64, b []byte) ([]uint64, error) {

@@ -39,8 +39,12 @@ type OpenRequest struct {
 	// session at; Upload is then refused. Passes follow the dealer's plan:
 	// pass 0 has first_rows rows at position 0 (0: the rows of the first Run),
 	// every later pass one row at the next position.
-	Dealer        bool   `protobuf:"varint,6,opt,name=dealer,proto3" json:"dealer,omitempty"`
-	FirstRows     uint32 `protobuf:"varint,7,opt,name=first_rows,json=firstRows,proto3" json:"first_rows,omitempty"`
+	Dealer    bool   `protobuf:"varint,6,opt,name=dealer,proto3" json:"dealer,omitempty"`
+	FirstRows uint32 `protobuf:"varint,7,opt,name=first_rows,json=firstRows,proto3" json:"first_rows,omitempty"`
+	// hss: 32 makes each party send its output shares reduced mod 2^32 (u32
+	// little-endian): exact, since the client needs the sum only mod 2^32
+	// for logits below 2^(31 - frac) in magnitude; 0 or 64: u64 words.
+	OutputBits    uint32 `protobuf:"varint,8,opt,name=output_bits,json=outputBits,proto3" json:"output_bits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -120,6 +124,13 @@ func (x *OpenRequest) GetDealer() bool {
 func (x *OpenRequest) GetFirstRows() uint32 {
 	if x != nil {
 		return x.FirstRows
+	}
+	return 0
+}
+
+func (x *OpenRequest) GetOutputBits() uint32 {
+	if x != nil {
+		return x.OutputBits
 	}
 	return 0
 }
@@ -391,7 +402,7 @@ func (x *RunRequest) GetLast() bool {
 type RunResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pass          uint64                 `protobuf:"varint,1,opt,name=pass,proto3" json:"pass,omitempty"`
-	Shares        []byte                 `protobuf:"bytes,2,opt,name=shares,proto3" json:"shares,omitempty"`     // hss: a piece of the party's share of the logits, u64 little-endian
+	Shares        []byte                 `protobuf:"bytes,2,opt,name=shares,proto3" json:"shares,omitempty"`     // hss: a piece of the party's share of the logits, u64 (or u32, see output_bits) little-endian
 	Logits        []byte                 `protobuf:"bytes,3,opt,name=logits,proto3" json:"logits,omitempty"`     // ee: a piece of the encrypted logits, f32 little-endian
 	Last          bool                   `protobuf:"varint,4,opt,name=last,proto3" json:"last,omitempty"`        // the last message of this pass
 	Traffic       *Traffic               `protobuf:"bytes,5,opt,name=traffic,proto3" json:"traffic,omitempty"`   // with last (hss): the party's peer traffic during the pass
@@ -1016,7 +1027,7 @@ var File_hssee_proto protoreflect.FileDescriptor
 
 const file_hssee_proto_rawDesc = "" +
 	"\n" +
-	"\vhssee.proto\x12\bhssee.v1\"\xc6\x01\n" +
+	"\vhssee.proto\x12\bhssee.v1\"\xe7\x01\n" +
 	"\vOpenRequest\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\fR\tsessionId\x12\x12\n" +
@@ -1026,7 +1037,9 @@ const file_hssee_proto_rawDesc = "" +
 	"\amax_seq\x18\x05 \x01(\rR\x06maxSeq\x12\x16\n" +
 	"\x06dealer\x18\x06 \x01(\bR\x06dealer\x12\x1d\n" +
 	"\n" +
-	"first_rows\x18\a \x01(\rR\tfirstRows\"\x82\x01\n" +
+	"first_rows\x18\a \x01(\rR\tfirstRows\x12\x1f\n" +
+	"\voutput_bits\x18\b \x01(\rR\n" +
+	"outputBits\"\x82\x01\n" +
 	"\fOpenResponse\x12\x14\n" +
 	"\x05party\x18\x01 \x01(\rR\x05party\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x17\n" +

@@ -1,13 +1,18 @@
 // Package party is the deployed form of HSS-EE: the gRPC services a party
 // runs (Server: the client-facing Session service and, on party 1, the Peer
 // service that party 0 links to), the hss.Transport over a peer stream
-// (Link), and the client side of both deployments: Client, which implements
-// infer.Parties over two servers, and EE, an infer.Engine over one server
-// running an EE model in the clear.
+// (Link), the pull of dealer material from the dealer service (one stream
+// per pass into an hss.NewFeed queue that the pass consumes as it arrives;
+// the service itself is package party/dealersvc), and the client side of
+// both deployments: Client, which implements infer.Parties over two servers
+// (with the client's dealer uploading material, or the dealer service), and
+// EE, an infer.Engine over one server running an EE model in the clear.
 //
 // Trust: every connection is TLS with certificates from one CA; the parties
-// require a client certificate from every caller, and party 1's Peer service
-// accepts only party 0's certificate (common name "hssee-party0"). A party
+// require a client certificate from every caller, party 1's Peer service
+// accepts only party 0's certificate (common name "hssee-party0"), and a
+// party pulls material only from a server with the dealer's certificate
+// ("hssee-dealer"). A party
 // sees its own input share (uniform ring elements), its dealer material,
 // the masked values the protocol opens, and the shapes and positions of the
 // passes; it never sees the other share, a plaintext activation, or, with

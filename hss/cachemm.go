@@ -459,8 +459,7 @@ func CostCacheMatMul(ks, rows []int, add int, prods []CacheProd, frac, bits uint
 		n += add * k
 	}
 	c := open(n, bits).Add(costTrunc(total, frac, bits))
-	c.Dealer += int64(vecKeySize(0, bits, total) + vecKeySize(1, bits, total))
-	return c, nil
+	return c.Add(keyCost(vecKeySize(0, bits, total), vecKeySize(1, bits, total))), nil
 }
 
 // Truncate drops the cache's rows from pos on.

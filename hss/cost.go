@@ -24,19 +24,41 @@ type Cost struct {
 	// Rounds is the number of Exchange calls of each party (the same for both).
 	Rounds int64 `json:"rounds"`
 	// Dealer is the size of both parties' keys together (Σ Key.Size, what dealer.Dealer.Bytes
-	// reports).
+	// reports): Dealer0 + Dealer1.
 	Dealer int64 `json:"dealer_bytes"`
+	// Dealer0 and Dealer1 are the sizes of party 0's and party 1's keys (party 0's are mostly
+	// seeds: see the key types).
+	Dealer0 int64 `json:"dealer_bytes_party0"`
+	Dealer1 int64 `json:"dealer_bytes_party1"`
 }
 
 // Add returns c + o.
 func (c Cost) Add(o Cost) Cost {
-	return Cost{Online: c.Online + o.Online, Rounds: c.Rounds + o.Rounds, Dealer: c.Dealer + o.Dealer}
+	return Cost{Online: c.Online + o.Online, Rounds: c.Rounds + o.Rounds, Dealer: c.Dealer + o.Dealer,
+		Dealer0: c.Dealer0 + o.Dealer0, Dealer1: c.Dealer1 + o.Dealer1}
 }
 
 // Scale returns c with every field multiplied by k.
 func (c Cost) Scale(k int64) Cost {
-	return Cost{Online: c.Online * k, Rounds: c.Rounds * k, Dealer: c.Dealer * k}
+	return Cost{Online: c.Online * k, Rounds: c.Rounds * k, Dealer: c.Dealer * k, Dealer0: c.Dealer0 * k,
+		Dealer1: c.Dealer1 * k}
 }
+
+// Div returns c with every field divided by k (k > 0), each rounded toward zero on its own: a mean
+// of costs, whose Dealer may exceed Dealer0 + Dealer1 by one.
+func (c Cost) Div(k int64) Cost {
+	return Cost{Online: c.Online / k, Rounds: c.Rounds / k, Dealer: c.Dealer / k, Dealer0: c.Dealer0 / k,
+		Dealer1: c.Dealer1 / k}
+}
+
+// keyCost is the dealer cost of one key per party, of k0 and k1 bytes.
+func keyCost(k0, k1 int) Cost {
+	return Cost{Dealer: int64(k0 + k1), Dealer0: int64(k0), Dealer1: int64(k1)}
+}
+
+// KeyCost is the dealer cost of a pair of keys (k0 party 0's, k1 party 1's), as the Cost functions
+// count it.
+func KeyCost(k0, k1 Key) Cost { return keyCost(k0.Size(), k1.Size()) }
 
 // open is the cost of one OpenBits/ExchangeBits of n values at width bits: one round, each party
 // sending PackedLen(n, bits) bytes.
@@ -53,10 +75,10 @@ type part struct {
 // seqCost composes a seqKey's parts: 5 header bytes per party and, per part, its kind with a one-byte
 // length and a four-byte size.
 func seqCost(parts ...part) Cost {
-	c := Cost{Dealer: 2 * 5}
+	c := keyCost(5, 5)
 	for _, p := range parts {
-		c = c.Add(p.c)
-		c.Dealer += 2 * int64(1+len(p.kind)+4)
+		f := 1 + len(p.kind) + 4
+		c = c.Add(p.c).Add(keyCost(f, f))
 	}
 	return c
 }
@@ -76,9 +98,7 @@ func CostTrunc(n int, frac, bits uint) (Cost, error) {
 func costTrunc(n int, frac, bits uint) Cost {
 	k0 := &TruncKey{Party: 0, Frac: frac, Bits: bits, N: n}
 	k1 := &TruncKey{Party: 1, Frac: frac, Bits: bits, N: n}
-	c := open(n, bits)
-	c.Dealer = int64(k0.Size() + k1.Size())
-	return c
+	return open(n, bits).Add(keyCost(k0.Size(), k1.Size()))
 }
 
 // CostLinear is the cost of Linear with an [m][n] output (the local product is free).
@@ -91,22 +111,17 @@ func CostLinear(m, n int, frac, bits uint) (Cost, error) {
 }
 
 func costMul(n int, bits uint) Cost {
-	c := open(2*n, bits)
-	c.Dealer = int64(vecKeySize(0, bits, n) + vecKeySize(1, bits, n))
-	return c
+	return open(2*n, bits).Add(keyCost(vecKeySize(0, bits, n), vecKeySize(1, bits, n)))
 }
 
 func costSquare(n int, bits uint) Cost {
-	c := open(n, bits)
-	c.Dealer = int64(vecKeySize(0, bits, n) + vecKeySize(1, bits, n))
-	return c
+	return open(n, bits).Add(keyCost(vecKeySize(0, bits, n), vecKeySize(1, bits, n)))
 }
 
 // fxCost composes an FxKey: per party a kind byte and the kind, and two four-byte lengths.
 func fxCost(kind string, prod, trunc Cost) Cost {
-	c := prod.Add(trunc)
-	c.Dealer += 2 * int64(1+len(kind)+4+4)
-	return c
+	f := 1 + len(kind) + 4 + 4
+	return prod.Add(trunc).Add(keyCost(f, f))
 }
 
 // CostMulFixed is the cost of MulFixed on n elements.
@@ -121,7 +136,7 @@ func CostMulFixed(n int, frac, bits uint) (Cost, error) {
 func costMatMul(m, k, n int, bits uint) Cost {
 	k0 := &MatMulKey{Party: 0, Bits: bits, M: m, K: k, N: n}
 	k1 := &MatMulKey{Party: 1, Bits: bits, M: m, K: k, N: n}
-	return Cost{Dealer: int64(k0.Size() + k1.Size())}
+	return keyCost(k0.Size(), k1.Size())
 }
 
 // CostMatMulBatch is the cost of MatMulBatch on the given shapes: one opening of every product's
@@ -147,29 +162,25 @@ func CostMatMulBatch(shapes []MatShape, frac, bits uint) (Cost, error) {
 }
 
 // costLUT is the cost of one lookup gate (genLUT / evalLUTWith) on n elements: one opening at the
-// spec's width; per party the header, the mask shares (and the sign shares), a DCF batch when the
-// spec has a sign, and a DPF batch per table part, each with a four-byte length and the fss header.
+// spec's width; per party the header, party 0's seed or party 1's mask shares (and sign shares), a
+// DCF batch when the spec has a sign, and a DPF batch per table part, each with a four-byte length
+// and the fss header (lutKeySize on shape-only batches).
 func costLUT(n int, spec *lutSpec) Cost {
-	c := open(n, spec.openBits())
-	sign := spec.signTerm || spec.signBit
-	words := n
-	if sign {
-		words += 2 * n
+	var dcf *fss.DCFKeys
+	if spec.signTerm || spec.signBit {
+		dcf = &fss.DCFKeys{Bits: spec.parts[0].m - 1, P: 2, N: n}
 	}
-	per := int64(lutHeaderLen + 8*words)
-	if sign {
-		d := &fss.DCFKeys{Bits: spec.parts[0].m - 1, P: 2, N: n}
-		per += int64(4 + fssHeaderLen + d.Size())
-	}
+	var dpf0, dpf1 []*fss.DPFKeys
 	for _, p := range spec.parts {
 		if len(p.tabs) == 0 {
 			continue
 		}
-		d := &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n}
-		per += int64(4 + fssHeaderLen + d.Size())
+		// genLUT: party 0's level-Top nodes come from a seed.
+		dpf0 = append(dpf0, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Seeded: p.top() > 0})
+		dpf1 = append(dpf1, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n})
 	}
-	c.Dealer = 2 * per
-	return c
+	ob := spec.openBits()
+	return open(n, ob).Add(keyCost(lutKeySize(0, n, ob, dcf, dpf0), lutKeySize(1, n, ob, dcf, dpf1)))
 }
 
 // costOct is the cost of an octave lookup (genOct / evalOct) on n elements: the thresholds'
@@ -187,10 +198,8 @@ func costOct(kind string, n int, s octSpec) (Cost, error) {
 
 // costRowMul is the cost of RowMul on rows rows of n elements in all.
 func costRowMul(rows, n int, bits uint) Cost {
-	c := open(n+rows, bits)
 	k0 := 2 + 4 + PackedLen(rows, 32) + 32
-	c.Dealer = int64(2*k0 + PackedLen(n, bits))
-	return c
+	return open(n+rows, bits).Add(keyCost(k0, k0+PackedLen(n, bits)))
 }
 
 func costMax(rows, cols int, bits uint) Cost {

@@ -18,7 +18,12 @@ func measureCost(t *testing.T, fx Fixed, k0, k1 Key, f func(p *Party, x []uint64
 	if s0.Rounds != s1.Rounds {
 		t.Fatalf("rounds differ: %d and %d", s0.Rounds, s1.Rounds)
 	}
-	return Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: s0.Rounds, Dealer: int64(k0.Size() + k1.Size())}
+	c := Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: s0.Rounds, Dealer: int64(k0.Size() + k1.Size()),
+		Dealer0: int64(k0.Size()), Dealer1: int64(k1.Size())}
+	if c != (Cost{Online: c.Online, Rounds: c.Rounds}).Add(KeyCost(k0, k1)) {
+		t.Fatalf("KeyCost disagrees with the keys' sizes")
+	}
+	return c
 }
 
 func TestCostsExact(t *testing.T) {
@@ -58,6 +63,48 @@ func TestCostsExact(t *testing.T) {
 				}
 				return z[0], nil
 			})
+		}
+		{
+			n := 13
+			c, err := CostExp(n, fx)
+			k0, k1, gerr := GenExp(rng, n, fx)
+			check("exp", c, err, k0, k1, gerr, n, (*Party).Exp)
+			c, err = CostMax(3, 5, 21)
+			k0, k1, gerr = GenMax(rng, 3, 5, 21)
+			check("max", c, err, k0, k1, gerr, 15, func(p *Party, x []uint64) ([]uint64, error) { return p.Max(x, 3, 5, 21) })
+			c, err = CostLinear(3, 5, frac, 40)
+			t0, t1, gerr := GenLinear(rng, 3, 5, frac, 40)
+			check("linear", c, err, t0, t1, gerr, 15, func(p *Party, x []uint64) ([]uint64, error) {
+				return p.Linear(x, 3, 5, make([]uint64, 25), 5, nil, 40)
+			})
+		}
+		// CacheMatMul's two keys (its product and its truncation) against a cache of 3 rows and 4
+		// columns growing by 2, with a score and a value product.
+		for _, bits := range []uint{0, 48} {
+			const K, T, add = 4, 3, 2
+			prods := []CacheProd{{Cache: 0, M: 2}, {Cache: 0, M: 3, Values: true}}
+			c, err := CostCacheMatMul([]int{K}, []int{T}, add, prods, frac, bits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dc := []*DealerCache{{K: K, Rows: T, B: make([]uint64, T*K)}}
+			k0, k1, t0, t1, err := GenCacheMatMul(rng, dc, add, prods, frac, bits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s0, s1, err := RunPair(fx, NewMaterial(k0, t0), NewMaterial(k1, t1), func(p *Party) error {
+				caches := []*MaskedCache{{K: K, Rows: T, FB: make([]uint64, 2*T*K)}}
+				xs := [][]uint64{make([]uint64, 2*K), make([]uint64, 3*(T+add))}
+				_, err := p.CacheMatMul(caches, [][]uint64{make([]uint64, add*K)}, xs, prods, bits)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := (Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: s0.Rounds}).Add(KeyCost(k0, k1)).Add(KeyCost(t0, t1))
+			if got != c {
+				t.Errorf("frac %d: cachemm: measured %+v, counted %+v", frac, got, c)
+			}
 		}
 		for _, gelu := range []bool{false, true} {
 			n := 11

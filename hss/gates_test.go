@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -537,14 +538,28 @@ func TestKeyMarshalRoundTrip(t *testing.T) {
 // FuzzKeyUnmarshal feeds arbitrary bytes to every registered key decoder.
 func FuzzKeyUnmarshal(f *testing.F) {
 	rng := testRNG(15)
-	t0, t1, _ := GenTrunc(rng, 4, 12, 40)
-	m0, m1, _ := GenMatMulFixed(rng, 2, 2, 2, 12, 30)
-	for i, k := range []MarshalKey{t0, t1, m0, m1} {
-		b, _ := k.MarshalBinary()
-		f.Add(uint8(i), b)
+	kinds := KeyKinds()
+	// Seeds: both parties' keys of every kind allKeyGens makes (party 0's seed-compressed) and their
+	// parts, each with its kind's index.
+	var add func(k Key)
+	add = func(k Key) {
+		b, _ := k.(MarshalKey).MarshalBinary()
+		f.Add(uint8(slices.Index(kinds, k.Kind())), b)
+		if s, ok := k.(*seqKey); ok {
+			for _, p := range s.parts {
+				add(p)
+			}
+		}
+	}
+	for _, g := range allKeyGens() {
+		k0, k1, err := g.gen(rng, 16)
+		if err != nil { // the row gates need more elements: FuzzRowKeyUnmarshal seeds them
+			continue
+		}
+		add(k0)
+		add(k1)
 	}
 	f.Add(uint8(0), []byte{1, 12, 64, 255, 255, 255, 255})
-	kinds := KeyKinds()
 	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
 		kind := kinds[int(which)%len(kinds)]
 		k, _ := NewKey(kind)

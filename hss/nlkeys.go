@@ -10,20 +10,18 @@ import (
 // and the registration of their kinds with RegisterKey so that dealer bundles can carry them.
 
 const (
-	lutHeaderLen = 1 + 4 + 8 + 1 + 1 // party, n, tag, has DCF, number of DPF batches
-	fssHeaderLen = 11                // header fss.DCFKeys/DPFKeys.MarshalBinary prepends
+	lutHeaderLen = 1 + 4 + 8 + 1 + 1 + 1 // party, n, tag, has DCF, number of DPF batches, mask width
+	fssHeaderLen = 11                    // header fss.DCFKeys/DPFKeys.MarshalBinary prepends
 	maxLUTParts  = 4
 	maxSeqParts  = 64
 )
 
-// MarshalBinary encodes the key (see Size for its length).
+// MarshalBinary encodes the key (see Size for its length): the header, then party 0's seed or party
+// 1's shares (r at the mask width, msb(r_0) and msb(r_0)·r at 64 bits with a sign), then the FSS
+// batches, each with a four-byte length.
 func (k *lutKey) MarshalBinary() ([]byte, error) {
-	want := 0
-	if k.dcf != nil {
-		want = k.n
-	}
-	if k.party != 0 && k.party != 1 || len(k.r) != k.n || len(k.mr) != want || len(k.mrr) != want ||
-		len(k.dpf) > maxLUTParts {
+	if k.party != 0 && k.party != 1 || k.n < 0 || k.n > MaxKeyLen || k.rbits < 1 || k.rbits > 64 ||
+		!k.shapeOK() || len(k.dpf) > maxLUTParts {
 		return nil, fmt.Errorf("hss: %s key: marshal: %w", k.kind, errKey)
 	}
 	var e Enc
@@ -31,15 +29,22 @@ func (k *lutKey) MarshalBinary() ([]byte, error) {
 	e.U32(uint32(k.n))
 	e.U64(k.tag)
 	hasDCF := uint8(0)
-	if k.dcf != nil {
+	if k.sign() {
 		hasDCF = 1
 	}
 	e.U8(hasDCF)
 	e.U8(uint8(len(k.dpf)))
-	e.Packed(k.r, 64)
+	e.U8(uint8(k.rbits))
+	if k.party == 0 {
+		e.Seed(k.seed)
+	} else {
+		e.Packed(k.r, k.rbits)
+		if k.sign() {
+			e.Packed(k.mr, 64)
+			e.Packed(k.mrr, 64)
+		}
+	}
 	if k.dcf != nil {
-		e.Packed(k.mr, 64)
-		e.Packed(k.mrr, 64)
 		b, err := k.dcf.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("hss: %s key: marshal: %w", k.kind, err)
@@ -66,14 +71,22 @@ func (k *lutKey) UnmarshalBinary(b []byte) error {
 	tag := d.U64()
 	hasDCF := d.U8()
 	ndpf := int(d.U8())
-	if d.Err() == nil && (party > 1 || n > MaxKeyLen || hasDCF > 1 || ndpf > maxLUTParts) {
-		d.Fail(fmt.Errorf("party %d, length %d, parts %d/%d: %w", party, n, hasDCF, ndpf, errKey))
+	rbits := uint(d.U8())
+	if d.Err() == nil && (party > 1 || n > MaxKeyLen || hasDCF > 1 || ndpf > maxLUTParts || rbits < 1 || rbits > 64) {
+		d.Fail(fmt.Errorf("party %d, length %d, parts %d/%d, mask width %d: %w", party, n, hasDCF, ndpf, rbits, errKey))
 	}
-	r := d.Packed(n, 64)
-	var mr, mrr []uint64
+	var seed [32]byte
+	var r, mr, mrr []uint64
+	if party == 0 {
+		seed = d.Seed()
+	} else {
+		r = d.Packed(n, rbits)
+		if hasDCF == 1 {
+			mr, mrr = d.Packed(n, 64), d.Packed(n, 64)
+		}
+	}
 	var dcf *fss.DCFKeys
 	if hasDCF == 1 {
-		mr, mrr = d.Packed(n, 64), d.Packed(n, 64)
 		raw := d.take(int(d.U32()))
 		if d.Err() == nil {
 			dcf = new(fss.DCFKeys)
@@ -104,7 +117,7 @@ func (k *lutKey) UnmarshalBinary(b []byte) error {
 	if err := d.Finish(); err != nil {
 		return fmt.Errorf("hss: %s key: %w", k.kind, err)
 	}
-	k.party, k.n, k.tag, k.r, k.mr, k.mrr, k.dcf, k.dpf = party, n, tag, r, mr, mrr, dcf, dpf
+	k.party, k.n, k.tag, k.rbits, k.seed, k.r, k.mr, k.mrr, k.dcf, k.dpf = party, n, tag, rbits, seed, r, mr, mrr, dcf, dpf
 	return nil
 }
 

@@ -104,33 +104,91 @@ func (s *lutSpec) nlookups() int {
 	return c
 }
 
-// lutKey is one party's material for one lookup gate over N elements.
+// lutKey is one party's material for one lookup gate over N elements. The mask r (uniform mod
+// 2^rbits, rbits the gate's opened width) is shared additively, and so (sign) are msb(r_0) and
+// msb(r_0)·r in Z_2^64. Party 0's shares are uniform and independent of everything else in its key,
+// so it holds only its seed and expands r0 ‖ mr0 ‖ mrr0 from it when the gate runs (masks); party 1
+// holds the corrections r1 = r − r0 mod 2^rbits, mr1 = msb(r_0) − mr0 and mrr1 = msb(r_0)·r − mrr0.
 type lutKey struct {
 	Consumable
 	kind  string
 	party int
 	n     int
-	r     []uint64 // share of the mask r
-	mr    []uint64 // share of msb(r_0) (sign)
-	mrr   []uint64 // share of msb(r_0)·r (sign)
+	tag   uint64
+	rbits uint     // width of the mask r (the opened width)
+	seed  [32]byte // party 0 only
+	r     []uint64 // party 1 only: share of the mask r (mod 2^rbits)
+	mr    []uint64 // party 1 only: share of msb(r_0) (sign)
+	mrr   []uint64 // party 1 only: share of msb(r_0)·r (sign)
 	dcf   *fss.DCFKeys
 	dpf   []*fss.DPFKeys
-	tag   uint64
 }
 
 func (k *lutKey) Kind() string { return k.kind }
 func (k *lutKey) Len() int     { return k.n }
 
+// sign reports whether the key carries the sign term's shares (a DCF batch).
+func (k *lutKey) sign() bool { return k.dcf != nil }
+
+// maskWords is the number of words of party 0's stream: r0, and mr0, mrr0 with a sign.
+func (k *lutKey) maskWords() int {
+	if k.sign() {
+		return 3 * k.n
+	}
+	return k.n
+}
+
 // Size is the length of MarshalBinary's output.
 func (k *lutKey) Size() int {
-	s := lutHeaderLen + 8*(len(k.r)+len(k.mr)+len(k.mrr))
-	if k.dcf != nil {
-		s += 4 + fssHeaderLen + k.dcf.Size()
+	return lutKeySize(k.party, k.n, k.rbits, k.dcf, k.dpf)
+}
+
+// lutKeySize is the encoded size of a lookup key of n elements with the given FSS batches (only
+// their sizes are read).
+func lutKeySize(party, n int, rbits uint, dcf *fss.DCFKeys, dpf []*fss.DPFKeys) int {
+	s := lutHeaderLen
+	if party == 0 {
+		s += 32
+	} else {
+		s += PackedLen(n, rbits)
+		if dcf != nil {
+			s += 16 * n
+		}
 	}
-	for _, d := range k.dpf {
+	if dcf != nil {
+		s += 4 + fssHeaderLen + dcf.Size()
+	}
+	for _, d := range dpf {
 		s += 4 + fssHeaderLen + d.Size()
 	}
 	return s
+}
+
+// masks returns the party's shares of r, msb(r_0) and msb(r_0)·r (nil without a sign) for the key's
+// n elements: party 0 expands them from its seed into a pooled buffer, which release hands back.
+func (k *lutKey) masks() (r, mr, mrr []uint64, release func()) {
+	if k.party == 1 {
+		return k.r, k.mr, k.mrr, func() {}
+	}
+	n := k.n
+	buf := streamScratch(k.seed, k.maskWords())
+	r = buf[:n:n]
+	if k.sign() {
+		mr, mrr = buf[n:2*n:2*n], buf[2*n:3*n:3*n]
+	}
+	return r, mr, mrr, func() { putWords(buf) }
+}
+
+// shapeOK reports whether the key's own parts agree with its length (party 1's explicit shares).
+func (k *lutKey) shapeOK() bool {
+	if k.party == 0 {
+		return k.r == nil && k.mr == nil && k.mrr == nil
+	}
+	want := 0
+	if k.sign() {
+		want = k.n
+	}
+	return len(k.r) == k.n && len(k.mr) == want && len(k.mrr) == want
 }
 
 func randU64s(rng io.Reader, n int) ([]uint64, error) {
@@ -166,17 +224,30 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 	if n < 0 || n > MaxKeyLen {
 		return nil, nil, fmt.Errorf("hss: gen %s: length %d out of range", kind, n)
 	}
-	r, err := randU64s(rng, 2*n)
+	ob := spec.openBits()
+	sign := spec.signTerm || spec.signBit
+	// Party 0's shares come from its seed (r0 ‖ mr0 ‖ mrr0, as masks expands them); the mask r is
+	// drawn independently, so r1 = r − r0 is uniform too.
+	s0, err := ReadSeed(rng)
 	if err != nil {
 		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
 	}
-	r, r0 := r[:n], r[n:]
-	ob := spec.openBits()
-	k0 = &lutKey{kind: kind, party: 0, n: n, r: r0, tag: spec.tag}
-	k1 = &lutKey{kind: kind, party: 1, n: n, r: make([]uint64, n), tag: spec.tag}
+	r, err := randU64s(rng, n)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+	}
+	k0 = &lutKey{kind: kind, party: 0, n: n, tag: spec.tag, rbits: ob, seed: s0}
+	k1 = &lutKey{kind: kind, party: 1, n: n, tag: spec.tag, rbits: ob, r: make([]uint64, n)}
+	nw := n
+	if sign {
+		nw = 3 * n
+	}
+	b0 := streamScratch(s0, nw)
+	defer putWords(b0)
+	r0 := b0[:n]
 	for i := range r {
 		r[i] &= Mask(ob)
-		k1.r[i] = r[i] - r0[i]
+		k1.r[i] = (r[i] - r0[i]) & Mask(ob)
 	}
 	for _, p := range spec.parts {
 		if len(p.tabs) == 0 {
@@ -198,13 +269,17 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 				v *= rho
 			}
 		}
-		d0, d1, err := fss.GenDPFTop(rng, p.m, p.leaf(), p.top(), p.payload(), pts, betas)
+		gen := fss.GenDPFTop
+		if p.top() > 0 { // party 0's level-Top nodes from a seed
+			gen = fss.GenDPFTopSeeded
+		}
+		d0, d1, err := gen(rng, p.m, p.leaf(), p.top(), p.payload(), pts, betas)
 		if err != nil {
 			return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
 		}
 		k0.dpf, k1.dpf = append(k0.dpf, d0), append(k1.dpf, d1)
 	}
-	if spec.signTerm || spec.signBit {
+	if sign {
 		p := spec.parts[0]
 		alphas, betas := make([]uint64, n), make([]uint64, 2*n)
 		mr, mrr := make([]uint64, n), make([]uint64, n)
@@ -220,14 +295,10 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 			return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
 		}
 		k0.dcf, k1.dcf = d0, d1
-		s, err := randU64s(rng, 2*n)
-		if err != nil {
-			return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
-		}
-		k0.mr, k0.mrr = s[:n], s[n:]
+		mr0, mrr0 := b0[n:2*n], b0[2*n:3*n]
 		k1.mr, k1.mrr = make([]uint64, n), make([]uint64, n)
 		for i := range mr {
-			k1.mr[i], k1.mrr[i] = mr[i]-k0.mr[i], mrr[i]-k0.mrr[i]
+			k1.mr[i], k1.mrr[i] = mr[i]-mr0[i], mrr[i]-mrr0[i]
 		}
 	}
 	return k0, k1, nil
@@ -254,8 +325,9 @@ func (p *Party) evalLUT(kind string, spec *lutSpec, x []uint64) (*lutOut, error)
 func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, error) {
 	kind := k.kind
 	n := len(x)
-	if k.party != p.ID || k.tag != spec.tag || len(k.dpf) != spec.nlookups() || len(k.r) != n ||
-		((spec.signTerm || spec.signBit) != (k.dcf != nil)) {
+	ob := spec.openBits()
+	if k.party != p.ID || k.tag != spec.tag || len(k.dpf) != spec.nlookups() || k.n != n || k.rbits != ob ||
+		!k.shapeOK() || ((spec.signTerm || spec.signBit) != k.sign()) {
 		return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 	}
 	for j, d := range k.dpf {
@@ -265,12 +337,14 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 		}
 	}
-	ob := spec.openBits()
+	r, mr, mrr, release := k.masks()
+	defer release()
 	// x̂ lives in a pooled buffer: nothing returned aliases it.
 	xh := getWords(n)
 	defer putWords(xh)
+	r = r[:n]
 	for i := range x {
-		xh[i] = x[i] + k.r[i]
+		xh[i] = x[i] + r[i]
 	}
 	if err := p.openInto(xh, xh, ob); err != nil {
 		return nil, fmt.Errorf("hss: %s: %w", kind, err)
@@ -305,13 +379,13 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 		own := uint64(1 - p.ID) // party 0 adds public terms
 		for i := range in {
 			pb := 1 ^ ((xh[i] >> (part.k + m - 1)) & 1) // 1 ⊕ msb(I)
-			u := k.mr[i] + c[2*i]
-			ur := k.mrr[i] + c[2*i+1]
+			u := mr[i] + c[2*i]
+			ur := mrr[i] + c[2*i+1]
 			f := 1 - 2*pb
 			s := own*pb + f*u
 			out.s[i] = s
 			if spec.signTerm {
-				sr := pb*k.r[i] + f*ur
+				sr := pb*r[i] + f*ur
 				out.xs[i] = s*xh[i] - sr
 			}
 		}

@@ -232,10 +232,11 @@ func GenGeLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 //
 // Rounds: 3. Online: 16 + 2·(Frac+7)/8 + 2·(Frac+37)/8 bytes (33 at Frac 12). Dealer: a DCF key on
 // 7 bits with payload 2, a DPF key on 8 bits with payload 4 and 3 early-terminated levels (Boyle et
-// al., CCS 2016) and a Trunc key, ≈ 1.30 KB for both parties. Error: the cubic's fit over the two
-// index steps z can stand for (2^-11.0, Chebyshev interpolation), the coarsened offset (slope ·
-// 2^-12) and the truncation < 2^-Frac: measured 2^-10.4 at Frac 12. Input range |x| < 2^6 − 2^-1
-// (larger inputs wrap).
+// al., CCS 2016) and a Trunc key, ≈ 1.26 KB for both parties (party 0: 0.55 KB, its DCF key and
+// correction words; its masks, its DPF's top nodes and its truncation shares come from seeds).
+// Error: the cubic's fit over the two index steps z can stand for (2^-11.0, Chebyshev
+// interpolation), the coarsened offset (slope · 2^-12) and the truncation < 2^-Frac: measured
+// 2^-10.4 at Frac 12. Input range |x| < 2^6 − 2^-1 (larger inputs wrap).
 // Eval cost: a 7-bit DCF path, a window of 10 positions (2–3 leaves of 16 AES blocks) and a
 // truncation.
 func (p *Party) GeLU(x []uint64) ([]uint64, error) { return p.act("gelu", x, geluSpec) }
@@ -247,7 +248,7 @@ func GenSiLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 
 // SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU (SiLU(−y) = SiLU(y) − y
 // too) and the window z ∈ [−1, 20], i.e. y ≤ 10 (|SiLU − ReLU| < 2^-11 beyond). Rounds 3; online as
-// GeLU (33 bytes at Frac 12); dealer ≈ 1.30 KB; error: fit 2^-12.6, plus slope · 2^-12 and 2^-Frac
+// GeLU (33 bytes at Frac 12); dealer ≈ 1.26 KB; error: fit 2^-12.6, plus slope · 2^-12 and 2^-Frac
 // (measured 2^-11.4 at Frac 12, tails included); input range |x| < 2^6 − 2^-1. Eval cost: a 7-bit
 // DCF path, a window of 22 positions (3–4 leaves of 16 AES blocks) and a truncation. (The cubic on
 // |x| ≤ 10 in one lookup needed a window of 41 and was ~10% slower end to end; the piecewise-linear
@@ -277,7 +278,8 @@ func GenDReLU(rng io.Reader, n int, bits uint) (k0, k1 Key, err error) {
 // DReLU returns arithmetic shares (in Z_2^64) of 1{x ≥ 0} for shares x of signed values with
 // |x| < 2^(bits−1). Construction: open x + r mod 2^bits and evaluate one DCF on bits−1 bits by the MSB
 // rule of Boyle et al. (Eurocrypt 2021, §4, DReLU from DCF). Rounds 1; online 2·bits/8 bytes; dealer
-// two DCF keys on bits−1 bits with payload 2 (+16 bytes of mask shares); exact.
+// two DCF keys on bits−1 bits with payload 2 (and party 1's mask shares, bits/8 + 16 bytes; party 0's
+// come from a seed); exact.
 func (p *Party) DReLU(x []uint64, bits uint) ([]uint64, error) {
 	if err := checkCmpBits(bits); err != nil {
 		return nil, fmt.Errorf("hss: drelu: %w", err)
@@ -337,7 +339,8 @@ func GenExp(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // (1, ρ, ρ², ρ³) gives Σ_j C_j,z·d'^j locally (SIGMA, PETS 2024, LUT-based exponential, here with
 // cubic pieces), entries 0 below −10 (clipping); round 2 truncates it.
 // Rounds 2; online 2·(Frac+8)/8 + 2·(Frac+37)/8 bytes (17.25 at Frac 12); dealer a DPF key on 9 bits with
-// payload 4 and 3 early-terminated levels plus a Trunc key (≈ 770 bytes for both parties); error ≤
+// payload 4 and 3 early-terminated levels plus a Trunc key (≈ 755 bytes for both parties, 305 of them
+// party 0's); error ≤
 // e^x·2^-11.4 (the cubic's fit, relative) + e^x·2^-12 (coarsened offset) + 2^-Frac (truncation,
 // stochastic and unbiased), and ≤ 2^-14 + 2^-Frac for x < −10; measured 2^-11.4 at Frac 12. Input
 // range (−2^7, 2^-8]. Eval cost: a window of 22 positions (3–4 leaves) and a truncation.

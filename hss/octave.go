@@ -282,13 +282,16 @@ func (p *Party) evalOct(kind string, s octSpec, x []uint64) ([]uint64, error) {
 func (p *Party) evalThresholds(k *lutKey, spec *lutSpec, x []uint64, ts []uint64) (s, sx [][]uint64, err error) {
 	n := len(x)
 	m := spec.parts[0].m
-	if k.party != p.ID || k.tag != spec.tag || k.dcf == nil || len(k.dpf) != 0 || len(k.r) != n ||
-		len(k.mr) != n || len(k.mrr) != n || k.dcf.N != n || k.dcf.Bits != m-1 || k.dcf.P != 2 || k.dcf.Party != p.ID {
+	if k.party != p.ID || k.tag != spec.tag || k.dcf == nil || len(k.dpf) != 0 || k.n != n || k.rbits != spec.openBits() ||
+		!k.shapeOK() || k.dcf.N != n || k.dcf.Bits != m-1 || k.dcf.P != 2 || k.dcf.Party != p.ID {
 		return nil, nil, fmt.Errorf("hss: %s: material does not match the gate", k.kind)
 	}
+	r, mr, mrr, release := k.masks()
+	defer release() // after the ParallelFor below, which reads them
+	r, mr, mrr = r[:n], mr[:n], mrr[:n]
 	masked := make([]uint64, n)
 	for i := range x {
-		masked[i] = x[i] + k.r[i]
+		masked[i] = x[i] + r[i]
 	}
 	xh, err := p.OpenBits(masked, 64)
 	if err != nil {
@@ -311,11 +314,11 @@ func (p *Party) evalThresholds(k *lutKey, spec *lutSpec, x []uint64, ts []uint64
 				vh := xh[i] - t // masked x − t
 				idx := vh & Mask(m)
 				pb := 1 ^ (idx>>(m-1))&1
-				u := k.mr[i] + c[2*j]
-				ur := k.mrr[i] + c[2*j+1]
+				u := mr[i] + c[2*j]
+				ur := mrr[i] + c[2*j+1]
 				f := 1 - 2*pb
 				sj := own*pb + f*u
-				sr := pb*k.r[i] + f*ur
+				sr := pb*r[i] + f*ur
 				s[j][i] = sj
 				sx[j][i] = sj*vh - sr + sj*t
 			}
@@ -366,11 +369,11 @@ func GenReciprocal(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // Eurocrypt 2021), a cubic mantissa lookup (19 indices), its truncation and a Beaver product with the
 // octave factor. Rounds 4. Online (both parties): 68.75 bytes at Frac 12. Dealer (both parties): two
 // DCF keys on Frac+13 bits with payload 2, two DPF keys on 7 bits with payload 4, a Trunc key and a
-// 64-bit triple, ≈ 2.44 KB per element at Frac 12. Error: relative ≤ 2^-14 (offset) + 2^-(F−1)
-// (L's truncation, F = Frac+1): measured 2^-12.2 at Frac 12, within the required 2^-9 (softmax
-// divides by the row sums with it, so its error enters every probability). Inputs just below 2^-6
-// give ≈ 2^6, smaller ones 0. Eval cost per element: 17 DCF paths walked in lockstep
-// (fss.Worker.EvalMulti), a window of 19 positions (a softmax needs one per row).
+// 64-bit triple, ≈ 2.40 KB per element at Frac 12 (party 0: 1.11 KB). Error: relative ≤ 2^-14
+// (offset) + 2^-(F−1) (L's truncation, F = Frac+1): measured 2^-12.2 at Frac 12, within the
+// required 2^-9 (softmax divides by the row sums with it, so its error enters every probability).
+// Inputs just below 2^-6 give ≈ 2^6, smaller ones 0. Eval cost per element: 17 DCF paths walked in
+// lockstep (fss.Worker.EvalMulti), a window of 19 positions (a softmax needs one per row).
 func (p *Party) Reciprocal(x []uint64) ([]uint64, error) {
 	if err := checkOctFrac(p.Fx.Frac); err != nil {
 		return nil, fmt.Errorf("hss: recip: %w", err)
@@ -397,7 +400,8 @@ func GenRsqrt(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // Construction: the octave lookup of octave.go (SIGMA, PETS 2024; Boyle et al., Eurocrypt 2021) with
 // two cubic mantissa pieces (even and odd octaves), 22 octaves. Rounds 4. Online (both parties):
 // 70.5 bytes at Frac 12. Dealer (both parties): two DCF keys on Frac+15 bits with payload 2, two DPF
-// keys on 7 bits with payload 4, a Trunc key and a 64-bit triple, ≈ 2.57 KB per element.
+// keys on 7 bits with payload 4, a Trunc key and a 64-bit triple, ≈ 2.53 KB per element at Frac 12
+// (party 0: 1.18 KB).
 // Error: relative ≤ 2^-14 + 2^-(F−1), F = Frac+6: measured 2^-15.4 at Frac 12. Eval cost per
 // element: 21 DCF paths in lockstep, a window of 37 positions.
 func (p *Party) Rsqrt(x []uint64) ([]uint64, error) {

@@ -345,10 +345,10 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 // Rounds ⌈log2 max_i l_i⌉ + 8 (⌈log2 cols⌉ + 8 when the last row sees every column). Online (both
 // parties, per visible entry, Frac 12): 16 (max tree: one comparison per visible entry but one per
 // row, so about half of a tree over the full matrix in a prefill) + 17.25 (exp) + 12 (product) + 12
-// (trunc) bytes, plus ≈ 43 bytes per row. Dealer: ≈ 0.95 KB (max, at every Frac) + 0.79 KB (exp,
-// product, truncation) per visible entry, ≈ 1.45 KB per row (a 128-token prefill of 6 heads at Frac
-// 14: 3.02 MB online, 87 MB dealer, against 3.80 MB and 190 MB with the exact max over the full
-// matrix). Error: |p − softmax| ≤ 2^-11 (Exp's relative error, ≤ 2^-10, enters as p(1−p)·2^-10·2) +
+// (trunc) bytes, plus ≈ 43 bytes per row. Dealer: ≈ 0.93 KB (max, at every Frac) + 0.77 KB (exp,
+// product, truncation) per visible entry, ≈ 2.4 KB per row (a 128-token prefill of 6 heads at Frac
+// 14: 3.02 MB online, 85.5 MB dealer of which 38.0 MB party 0's; with the exact max over the full
+// matrix, before party 0's keys were seed-compressed, 3.80 MB and 190 MB). Error: |p − softmax| ≤ 2^-11 (Exp's relative error, ≤ 2^-10, enters as p(1−p)·2^-10·2) +
 // Exp's absolute 2^-Frac per entry (stochastic, unbiased truncation: it averages out in the row
 // sum) + 2^-10·p (reciprocal) + 2^-12 (truncation), Exp's absolute errors growing by at most e^0.19
 // from the shift m' − max: below 2^-8 absolute (measured in the tests). Exp's clipping to 0 below
@@ -549,7 +549,7 @@ func GenRMSNorm(rng io.Reader, rows, dim int, fx Fixed) (k0, k1 Key, err error) 
 // (range [2^-16, 2^15), 4 rounds); y = Trunc(γ√ρ ⊙ RowMul(d, r)) + β (2 rounds, 64-bit).
 // Rounds 9. Online (both parties, per element): 14 (square) + 16 (row product) + 16 (trunc) bytes,
 // plus ≈ 101 bytes per row. Dealer: ≈ 27.5 bytes per element (party 1's triple and truncation
-// shares), ≈ 3.4 KB per row. Error: |y − y_ref| ≤ |γ|·(2^-9·|ŷ| + 2^-Frac/σ) + 2^(1−Frac), ŷ the
+// shares), ≈ 3.4 KB per row (party 0: 1.6 KB). Error: |y − y_ref| ≤ |γ|·(2^-9·|ŷ| + 2^-Frac/σ) + 2^(1−Frac), ŷ the
 // normalised value (the second term is the mean's rounding), measured in the tests.
 func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps float64) ([]uint64, error) {
 	return p.norm("layernorm", x, rows, dim, gain, bias, eps, true)

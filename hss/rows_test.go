@@ -282,7 +282,7 @@ func TestSoftmaxRagged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m := (Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: s0.Rounds, Dealer: int64(k0.Size() + k1.Size())}); m != cost {
+		if m := (Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: s0.Rounds}).Add(KeyCost(k0, k1)); m != cost {
 			t.Fatalf("case %d: measured %+v, counted %+v", ci, m, cost)
 		}
 		t.Logf("softmax %d×%dx%d pos0 %d frac %d: max abs err %.3g (2^%.2f)", c.heads, c.rows, c.cols, c.pos0, c.frac, worst, math.Log2(worst))
@@ -681,15 +681,17 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	fx := Fixed{Frac: 12}
 	rng := newNLRNG(51)
 	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max"}
-	s0, _, _ := GenSoftmax(rng, 2, 3, 1, fx)
-	l0, _, _ := GenLayerNorm(rng, 1, 2, fx)
-	r0, _, _ := GenReciprocal(rng, 1, fx)
-	_, w1, _ := GenRowMul(rng, []int{1, 2}, 30)
-	e0, _, _ := GenExp(rng, 2, fx)
-	m0, _, _ := GenMax(rng, 1, 3, 16)
-	for i, k := range []Key{s0, l0, r0, w1, e0, m0} {
-		b, _ := k.(MarshalKey).MarshalBinary()
-		f.Add(uint8(i), b)
+	s0, s1, _ := GenSoftmax(rng, 2, 3, 1, fx)
+	l0, l1, _ := GenLayerNorm(rng, 1, 2, fx)
+	r0, r1, _ := GenReciprocal(rng, 1, fx)
+	w0, w1, _ := GenRowMul(rng, []int{1, 2}, 30)
+	e0, e1, _ := GenExp(rng, 2, fx)
+	m0, m1, _ := GenMax(rng, 1, 3, 16)
+	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}} {
+		for _, k := range k { // party 0's seed-compressed keys and party 1's
+			b, _ := k.(MarshalKey).MarshalBinary()
+			f.Add(uint8(i), b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
 		kind := kinds[int(which)%len(kinds)]

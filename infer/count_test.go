@@ -59,7 +59,8 @@ func TestCountMatchesMeasured(t *testing.T) {
 					t.Fatal(err)
 				}
 				got := h.Last()
-				measured := hss.Cost{Online: got.OnlineBytes, Rounds: got.Rounds, Dealer: got.DealerBytes}
+				measured := hss.Cost{Online: got.OnlineBytes, Rounds: got.Rounds, Dealer: got.DealerBytes,
+					Dealer0: got.DealerBytes0, Dealer1: got.DealerBytes1}
 				if measured != want.Total {
 					t.Errorf("step %d: measured %+v, counted %+v", s, measured, want.Total)
 				}

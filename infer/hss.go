@@ -25,17 +25,21 @@ const DefaultFrac = 14
 // keys), and wall-clock time of the offline (dealer) and online (parties)
 // phases.
 type Costs struct {
-	OnlineBytes int64         `json:"online_bytes"`
-	Rounds      int64         `json:"rounds"`
-	DealerBytes int64         `json:"dealer_bytes"`
-	Offline     time.Duration `json:"-"`
-	Online      time.Duration `json:"-"`
+	OnlineBytes int64 `json:"online_bytes"`
+	Rounds      int64 `json:"rounds"`
+	DealerBytes int64 `json:"dealer_bytes"`
+	// DealerBytes0 and DealerBytes1 are party 0's and party 1's keys (DealerBytes is their sum).
+	DealerBytes0 int64         `json:"dealer_bytes_party0"`
+	DealerBytes1 int64         `json:"dealer_bytes_party1"`
+	Offline      time.Duration `json:"-"`
+	Online       time.Duration `json:"-"`
 }
 
 // Add returns the sum of two cost records.
 func (c Costs) Add(o Costs) Costs {
 	return Costs{OnlineBytes: c.OnlineBytes + o.OnlineBytes, Rounds: c.Rounds + o.Rounds,
-		DealerBytes: c.DealerBytes + o.DealerBytes, Offline: c.Offline + o.Offline, Online: c.Online + o.Online}
+		DealerBytes: c.DealerBytes + o.DealerBytes, DealerBytes0: c.DealerBytes0 + o.DealerBytes0,
+		DealerBytes1: c.DealerBytes1 + o.DealerBytes1, Offline: c.Offline + o.Offline, Online: c.Online + o.Online}
 }
 
 // HSS is an Engine that runs an (EE) model under HSS-EE with both parties
@@ -78,10 +82,10 @@ type HSS struct {
 // DealerService is implemented by Parties whose material comes from a
 // dealer service rather than from this client (party.Client opened with a
 // dealer): HSS then runs no dealer, and LastMaterial reports the material
-// the parties consumed in the last pass.
+// party 0 and party 1 consumed in the last pass (key bytes).
 type DealerService interface {
 	DealerService() bool
-	LastMaterial() int64
+	LastMaterial() [2]int64
 }
 
 // LastPass tells the engine that its next Forward is the last of a
@@ -93,6 +97,7 @@ type material struct {
 	rows, pos0 int
 	keys       [2][]hss.MarshalKey
 	bytes      int64
+	bytes01    [2]int64 // party 0's and party 1's
 	took       time.Duration
 	err        error
 	preloadErr error // sending it ahead to the parties failed
@@ -117,7 +122,7 @@ func (h *HSS) deal1(rows, pos0 int) *material {
 	}
 	b1, _ := d.Bundle(1)
 	db0, db1 := d.Bytes()
-	mt.keys, mt.bytes, mt.took = [2][]hss.MarshalKey{b0.Keys, b1.Keys}, db0+db1, time.Since(start)
+	mt.keys, mt.bytes, mt.bytes01, mt.took = [2][]hss.MarshalKey{b0.Keys, b1.Keys}, db0+db1, [2]int64{db0, db1}, time.Since(start)
 	return mt
 }
 
@@ -343,7 +348,7 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 	if mt.err != nil {
 		return nil, fmt.Errorf("infer: hss: %w", mt.err)
 	}
-	cost := Costs{DealerBytes: mt.bytes, Offline: mt.took}
+	cost := Costs{DealerBytes: mt.bytes, DealerBytes0: mt.bytes01[0], DealerBytes1: mt.bytes01[1], Offline: mt.took}
 
 	// The client shares its input.
 	enc := make([]uint64, len(x))
@@ -379,7 +384,8 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 	cost.OnlineBytes, cost.Rounds = traffic.BytesSent, traffic.Rounds
 	cost.Online = time.Since(start)
 	if h.remote {
-		cost.DealerBytes = h.parties.(DealerService).LastMaterial()
+		m := h.parties.(DealerService).LastMaterial()
+		cost.DealerBytes, cost.DealerBytes0, cost.DealerBytes1 = m[0]+m[1], m[0], m[1]
 	}
 
 	// The client reconstructs the logits.

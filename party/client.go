@@ -110,10 +110,10 @@ type Client struct {
 	dealerAddr string
 	dealerConn *grpc.ClientConn // with Session.Dealer
 	dealerOpen bool
-	first      int   // dealer plan: rows of pass 0 (0: not known yet)
-	maxSeq     int   // dealer plan: positions
-	material   int64 // dealer material the parties consumed in the last pass
-	sent, recv int64 // payload bytes of the client's Run and Upload messages (both parties)
+	first      int      // dealer plan: rows of pass 0 (0: not known yet)
+	maxSeq     int      // dealer plan: positions
+	material   [2]int64 // dealer material each party consumed in the last pass
+	sent, recv int64    // payload bytes of the client's Run and Upload messages (both parties)
 
 	// OpenTimeout bounds Open (default 30 s).
 	OpenTimeout time.Duration
@@ -229,9 +229,9 @@ func (c *Client) openDealer(ctx context.Context, s Session) error {
 // dealer service (infer.HSS then makes none).
 func (c *Client) DealerService() bool { return c.dealerConn != nil }
 
-// LastMaterial is the dealer material both parties consumed in the last
-// pass (key bytes).
-func (c *Client) LastMaterial() int64 { return c.material }
+// LastMaterial is the dealer material party 0 and party 1 consumed in the
+// last pass (key bytes).
+func (c *Client) LastMaterial() [2]int64 { return c.material }
 
 // Traffic is the client's own traffic so far, both parties together: the
 // payload bytes it sent (input shares, seeds, uploaded material) and
@@ -424,7 +424,7 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 		out[1][j] = 0
 	}
 	c.pass++
-	c.material = traffic[0].GetMaterialBytes() + traffic[1].GetMaterialBytes()
+	c.material = [2]int64{traffic[0].GetMaterialBytes(), traffic[1].GetMaterialBytes()}
 	st := hss.Stats{BytesSent: traffic[0].GetBytesSent() + traffic[1].GetBytesSent(),
 		BytesRecv: traffic[0].GetBytesRecv() + traffic[1].GetBytesRecv(),
 		Rounds:    max(traffic[0].GetRounds(), traffic[1].GetRounds())}

@@ -226,12 +226,9 @@ func (r CountResult) DecodeMean() Breakdown {
 			b.add(o, d.Ops[o])
 		}
 	}
-	div := func(c hss.Cost) hss.Cost {
-		return hss.Cost{Online: c.Online / n, Rounds: c.Rounds / n, Dealer: c.Dealer / n}
-	}
-	b.Total = div(b.Total)
+	b.Total = b.Total.Div(n)
 	for o := range b.Ops {
-		b.Ops[o] = div(b.Ops[o])
+		b.Ops[o] = b.Ops[o].Div(n)
 	}
 	return b
 }

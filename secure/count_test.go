@@ -30,7 +30,7 @@ func TestCountLarge(t *testing.T) {
 	for _, b := range append([]Breakdown{r.Prefill}, r.Decode...) {
 		var sum hss.Cost
 		for o, c := range b.Ops {
-			if c.Rounds <= 0 || c.Online <= 0 || c.Dealer <= 0 {
+			if c.Rounds <= 0 || c.Online <= 0 || c.Dealer <= 0 || c.Dealer0+c.Dealer1 != c.Dealer || c.Dealer0 > c.Dealer1 {
 				t.Errorf("%v: %+v", Op(o), c)
 			}
 			sum = sum.Add(c)

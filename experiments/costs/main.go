@@ -2,7 +2,9 @@
 // presets, counted (secure.Count: the forward pass on a count-only backend,
 // no weights, no material, instant even for llama2-7b), not measured: online
 // bytes (both parties together), rounds, and dealer bytes (both parties'
-// keys) for the prefill of -seq tokens and per decoded token (the mean of
+// keys, and party 0's and party 1's apart: party 0's keys are seed-compressed,
+// so most of the material goes to party 1) for the prefill of -seq tokens and
+// per decoded token (the mean of
 // -decode single-token steps after the prefill), with the breakdown by
 // operation, beside SIGMA's published GPT-2 figures (Gupta et al., PETS
 // 2024: 128 tokens, online 0.824 GiB, 1128 rounds, keys 14.3 GiB) and the
@@ -30,12 +32,14 @@ import (
 )
 
 type costJSON struct {
-	Online int64 `json:"online_bytes"`
-	Rounds int64 `json:"rounds"`
-	Dealer int64 `json:"dealer_bytes"`
+	Online  int64 `json:"online_bytes"`
+	Rounds  int64 `json:"rounds"`
+	Dealer  int64 `json:"dealer_bytes"`
+	Dealer0 int64 `json:"dealer_bytes_party0"`
+	Dealer1 int64 `json:"dealer_bytes_party1"`
 }
 
-func toJSON(c hss.Cost) costJSON { return costJSON{c.Online, c.Rounds, c.Dealer} }
+func toJSON(c hss.Cost) costJSON { return costJSON{c.Online, c.Rounds, c.Dealer, c.Dealer0, c.Dealer1} }
 
 func breakdown(b secure.Breakdown) map[string]costJSON {
 	m := map[string]costJSON{}
@@ -46,18 +50,22 @@ func breakdown(b secure.Breakdown) map[string]costJSON {
 }
 
 type result struct {
-	Config            string              `json:"config"`
-	Seq               int                 `json:"seq"`
-	Decode            int                 `json:"decode"`
-	Frac              uint                `json:"frac"`
-	OnlineBytes       int64               `json:"online_bytes"`
-	Rounds            int64               `json:"rounds"`
-	DealerBytes       int64               `json:"dealer_bytes"`
-	DecodeOnlineBytes int64               `json:"decode_online_bytes"`
-	DecodeRounds      int64               `json:"decode_rounds"`
-	DecodeDealerBytes int64               `json:"decode_dealer_bytes"`
-	Breakdown         map[string]costJSON `json:"breakdown"`
-	DecodeBreakdown   map[string]costJSON `json:"decode_breakdown"`
+	Config             string              `json:"config"`
+	Seq                int                 `json:"seq"`
+	Decode             int                 `json:"decode"`
+	Frac               uint                `json:"frac"`
+	OnlineBytes        int64               `json:"online_bytes"`
+	Rounds             int64               `json:"rounds"`
+	DealerBytes        int64               `json:"dealer_bytes"`
+	DealerBytes0       int64               `json:"dealer_bytes_party0"`
+	DealerBytes1       int64               `json:"dealer_bytes_party1"`
+	DecodeOnlineBytes  int64               `json:"decode_online_bytes"`
+	DecodeRounds       int64               `json:"decode_rounds"`
+	DecodeDealerBytes  int64               `json:"decode_dealer_bytes"`
+	DecodeDealerBytes0 int64               `json:"decode_dealer_bytes_party0"`
+	DecodeDealerBytes1 int64               `json:"decode_dealer_bytes_party1"`
+	Breakdown          map[string]costJSON `json:"breakdown"`
+	DecodeBreakdown    map[string]costJSON `json:"decode_breakdown"`
 	// MeetsBars is set for gpt2-124m at 128 tokens: whether the prefill is
 	// within SIGMA's online bytes, rounds and key bytes.
 	MeetsBars *bool `json:"meets_sigma_bars,omitempty"`
@@ -125,7 +133,9 @@ func newResult(name string, r secure.CountResult, decode int) result {
 	p, d := r.Prefill, r.DecodeMean()
 	res := result{Config: name, Seq: r.Prompt, Decode: decode, Frac: r.Fx.Frac,
 		OnlineBytes: p.Total.Online, Rounds: p.Total.Rounds, DealerBytes: p.Total.Dealer,
+		DealerBytes0: p.Total.Dealer0, DealerBytes1: p.Total.Dealer1,
 		DecodeOnlineBytes: d.Total.Online, DecodeRounds: d.Total.Rounds, DecodeDealerBytes: d.Total.Dealer,
+		DecodeDealerBytes0: d.Total.Dealer0, DecodeDealerBytes1: d.Total.Dealer1,
 		Breakdown: breakdown(p), DecodeBreakdown: breakdown(d)}
 	if name == "gpt2-124m" && r.Prompt == stats.SigmaSeq {
 		ok := meets(p.Total)
@@ -154,14 +164,16 @@ func writeTable(w io.Writer, name string, r secure.CountResult, decode int) {
 		steps = "step"
 	}
 	fmt.Fprintf(w, "## %s: prefill of %d tokens, per decoded token (mean of %d %s), frac %d\n\n", name, r.Prompt, decode, steps, r.Fx.Frac)
-	fmt.Fprintln(w, "| operation | prefill online | prefill rounds | prefill dealer | decode online | decode rounds | decode dealer |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| operation | prefill online | prefill rounds | prefill dealer | party 0 / party 1 | decode online | decode rounds | decode dealer | party 0 / party 1 |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	split := func(c hss.Cost) string { return stats.Size(c.Dealer0) + " / " + stats.Size(c.Dealer1) }
 	row := func(label string, a, b hss.Cost) {
-		dec := [3]string{"–", "–", "–"}
+		dec := [4]string{"–", "–", "–", "–"}
 		if decode > 0 {
-			dec = [3]string{stats.Size(b.Online), fmt.Sprint(b.Rounds), stats.Size(b.Dealer)}
+			dec = [4]string{stats.Size(b.Online), fmt.Sprint(b.Rounds), stats.Size(b.Dealer), split(b)}
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s |\n", label, stats.Size(a.Online), a.Rounds, stats.Size(a.Dealer), dec[0], dec[1], dec[2])
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", label, stats.Size(a.Online), a.Rounds, stats.Size(a.Dealer), split(a),
+			dec[0], dec[1], dec[2], dec[3])
 	}
 	for o := range secure.NumOps {
 		if p.Ops[o] != (hss.Cost{}) || d.Ops[o] != (hss.Cost{}) {
@@ -170,7 +182,7 @@ func writeTable(w io.Writer, name string, r secure.CountResult, decode int) {
 	}
 	row("**total**", p.Total, d.Total)
 	if name == "gpt2-124m" {
-		fmt.Fprintf(w, "| SIGMA GPT-2, %d tokens | 0.824 GiB | %d | 14.3 GiB | | | |\n", stats.SigmaSeq, stats.SigmaRounds)
+		fmt.Fprintf(w, "| SIGMA GPT-2, %d tokens | 0.824 GiB | %d | 14.3 GiB | | | | | |\n", stats.SigmaSeq, stats.SigmaRounds)
 		if r.Prompt == stats.SigmaSeq {
 			fmt.Fprintf(w, "\nBars (≤ SIGMA at 128 tokens): online %s (%.2f×), rounds %s (%.2f×), dealer %s (%.2f×)\n",
 				verdict(float64(p.Total.Online) <= stats.SigmaOnline), float64(p.Total.Online)/stats.SigmaOnline,

@@ -14,7 +14,8 @@ func TestRunTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, s := range []string{"## tinystories-656k", "| linear |", "| softmax |", "| norm |", "| act |", "| mul |", "| rope |", "| **total** |"} {
+	for _, s := range []string{"## tinystories-656k", "| linear |", "| softmax |", "| norm |", "| act |", "| mul |", "| rope |", "| **total** |",
+		"| party 0 / party 1 |"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("table lacks %q:\n%s", s, out)
 		}
@@ -37,10 +38,25 @@ func TestRunJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{"config", "seq", "online_bytes", "rounds", "dealer_bytes", "decode_online_bytes",
-			"decode_rounds", "decode_dealer_bytes", "breakdown", "decode_breakdown"} {
+		for _, k := range []string{"config", "seq", "online_bytes", "rounds", "dealer_bytes", "dealer_bytes_party0",
+			"dealer_bytes_party1", "decode_online_bytes", "decode_rounds", "decode_dealer_bytes",
+			"decode_dealer_bytes_party0", "decode_dealer_bytes_party1", "breakdown", "decode_breakdown"} {
 			if _, ok := m[k]; !ok {
 				t.Fatalf("%s: missing key %q", l, k)
+			}
+		}
+		// The parties' dealer bytes add up to the total (one decode step: no rounding of the mean),
+		// and party 0's seed-compressed keys are the smaller part.
+		for _, pre := range []string{"", "decode_"} {
+			d, d0, d1 := m[pre+"dealer_bytes"].(float64), m[pre+"dealer_bytes_party0"].(float64), m[pre+"dealer_bytes_party1"].(float64)
+			if d0+d1 != d || d0 <= 0 || d0 >= d1 {
+				t.Errorf("%s: %sdealer bytes %v = %v + %v?", m["config"], pre, d, d0, d1)
+			}
+		}
+		for _, op := range m["breakdown"].(map[string]any) {
+			c := op.(map[string]any)
+			if c["dealer_bytes_party0"].(float64)+c["dealer_bytes_party1"].(float64) != c["dealer_bytes"].(float64) {
+				t.Errorf("%s: breakdown entry %v: the parties' dealer bytes do not add up", m["config"], c)
 			}
 		}
 		if m["rounds"].(float64) <= 0 || m["decode_rounds"].(float64) <= 0 {

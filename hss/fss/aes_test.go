@@ -78,6 +78,34 @@ func TestMMOAsmMatchesGeneric(t *testing.T) {
 	}
 }
 
+// TestMMOWithKeys compares the batch path under other keys than the fixed one (a Seeded DPF batch
+// hashes its level-Top nodes under its seed) with crypto/aes, for lengths covering the VAES groups
+// and the tails.
+func TestMMOWithKeys(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 8 {
+		var key [16]byte
+		for i := range key {
+			key[i] = byte(r.Uint32())
+		}
+		rk, c := expandKey(key), newAESForTest(key)
+		for _, n := range []int{1, 3, 4, 7, 8, 9, 31, 64, 67} {
+			src := make([]block, n)
+			for i := range src {
+				src[i] = block{r.Uint64(), r.Uint64()}
+			}
+			want, got := make([]block, n), make([]block, n)
+			mmoGeneric(c, want, src)
+			mmoWith(&rk, c, got, src)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("key %x n=%d: block %d differs", key, n, i)
+				}
+			}
+		}
+	}
+}
+
 func BenchmarkMMOBlocks(b *testing.B) {
 	src := make([]block, 1024)
 	for i := range src {

@@ -164,13 +164,19 @@ func checkSeedBits(seeds, scw []block) error {
 // MarshalBinary encodes the batch. Batches without early termination keep the "DPF1" layout;
 // others are written as "DPF2", whose P byte carries Leaf in its high nibble (P | Leaf<<4), or, with
 // precomputed top levels, "DPF3", whose party byte also carries Top in its high nibble and whose
-// seeds (2^Top per key) are followed by their control bits, packed.
+// seeds (2^Top per key) are followed by their control bits, packed, or, Seeded, "DPF4": the header
+// of DPF3 (party 0 only), then the 16-byte seed in place of the level-Top seeds and bits.
 func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 	if k == nil {
 		return nil, errors.New("fss: dpf marshal: nil keys")
 	}
+	if k.Seeded && (k.Party != 0 || k.Top == 0 || k.topRK == nil) {
+		return nil, errors.New("fss: dpf marshal: malformed seeded keys")
+	}
 	b := make([]byte, 0, headerLen+k.Size())
 	switch {
+	case k.Seeded:
+		b = putHeader(b, "DPF4", k.Party|int(k.Top)<<4, k.Bits, k.P|int(k.Leaf)<<4, k.N)
 	case k.Top > 0:
 		b = putHeader(b, "DPF3", k.Party|int(k.Top)<<4, k.Bits, k.P|int(k.Leaf)<<4, k.N)
 	case k.Leaf == 0:
@@ -178,9 +184,14 @@ func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 	default:
 		b = putHeader(b, "DPF2", k.Party, k.Bits, k.P|int(k.Leaf)<<4, k.N)
 	}
-	b = appendBlocks(b, k.seeds)
-	if k.Top > 0 {
+	switch {
+	case k.Seeded:
+		b = appendBlocks(b, []block{k.topSeed})
+	case k.Top > 0:
+		b = appendBlocks(b, k.seeds)
 		b = appendBits(b, k.tops)
+	default:
+		b = appendBlocks(b, k.seeds)
 	}
 	b = appendBlocks(b, k.scw)
 	b = appendTCW(b, k.tcw)
@@ -191,8 +202,9 @@ func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 func (k *DPFKeys) UnmarshalBinary(b []byte) error {
 	var leaf, top uint
 	magic := "DPF1"
-	if len(b) >= headerLen && (string(b[:4]) == "DPF2" || string(b[:4]) == "DPF3") {
-		v3 := string(b[:4]) == "DPF3"
+	seeded := len(b) >= headerLen && string(b[:4]) == "DPF4"
+	if len(b) >= headerLen && (string(b[:4]) == "DPF2" || string(b[:4]) == "DPF3" || seeded) {
+		v3 := string(b[:4]) != "DPF2"
 		c := append([]byte(nil), b[:headerLen]...)
 		leaf = uint(c[6] >> 4)
 		c[6] &= 0x0f
@@ -219,16 +231,31 @@ func (k *DPFKeys) UnmarshalBinary(b []byte) error {
 	if top > MaxTop || top > bits-leaf {
 		return fmt.Errorf("fss: dpf unmarshal: %d precomputed levels for width %d", top, bits)
 	}
-	probe := DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf, Top: top}
+	if seeded && party != 0 {
+		return errors.New("fss: dpf unmarshal: DPF4 batch of party 1")
+	}
+	probe := DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf, Top: top, Seeded: seeded}
 	if len(rest) != probe.Size() {
 		return fmt.Errorf("fss: dpf unmarshal: %w", errTruncated)
 	}
-	nk := newDPFKeysTop(party, bits, leaf, top, p, n)
-	rest = readBlocks(nk.seeds, rest)
-	if top > 0 {
+	var nk *DPFKeys
+	if seeded {
+		nk = newDPFKeysLower(party, bits, leaf, top, p, n)
+	} else {
+		nk = newDPFKeysTop(party, bits, leaf, top, p, n)
+	}
+	switch {
+	case seeded:
+		var sd [1]block
+		rest = readBlocks(sd[:], rest)
+		nk.setTopSeed(sd[0])
+	case top > 0:
+		rest = readBlocks(nk.seeds, rest)
 		if rest, err = readBits(nk.tops, rest); err != nil {
 			return fmt.Errorf("fss: dpf unmarshal: %w", err)
 		}
+	default:
+		rest = readBlocks(nk.seeds, rest)
 	}
 	rest = readBlocks(nk.scw, rest)
 	if rest, err = readTCW(nk.tcw, rest); err != nil {

@@ -194,10 +194,13 @@ const genChunk = 128
 // readSeeds reads n keys' root seed pairs from rng (party 0's, then party 1's, 16 bytes each, key
 // after key: the order of a one-key-at-a-time generation), clearing their low bits; key i's pair is
 // at 2i, 2i+1.
-func readSeeds(rng io.Reader, n int) ([]block, error) {
+func readSeeds(rng io.Reader, n int) ([]block, error) { return readSeedBlocks(rng, 2*n) }
+
+// readSeedBlocks reads count 16-byte seeds from rng, clearing their low bits.
+func readSeedBlocks(rng io.Reader, count int) ([]block, error) {
 	const chunk = 4096 // bytes per read
-	s := make([]block, 2*n)
-	raw := make([]byte, min(32*n, chunk))
+	s := make([]block, count)
+	raw := make([]byte, min(16*count, chunk))
 	for q := 0; q < len(s); {
 		b := raw[:min(len(raw), 16*(len(s)-q))]
 		if _, err := io.ReadFull(rng, b); err != nil {

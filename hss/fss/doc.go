@@ -8,7 +8,9 @@
 //     Ishai, "Function Secret Sharing: Improvements and Extensions", CCS 2016, Fig. 1, with evaluation of
 //     whole windows [lo, lo+count) of the domain (used for lookup tables on masked inputs), and
 //     optional early termination (§3.2.1 there: the last Leaf levels collapse into one leaf seed
-//     whose hash gives 2^Leaf outputs) and optionally its first Top levels expanded in the key;
+//     whose hash gives 2^Leaf outputs) and optionally its first Top levels expanded in the key
+//     (GenDPFTopSeeded: party 0's level-Top nodes drawn from one 16-byte seed per batch, AES-128
+//     under that seed on counter blocks, party 1's equal to them off the path to α);
 //     windows of polynomial lookups (payload (1, ρ, ρ², ρ³)) are evaluated a batch of elements at a
 //     time with their inner products fused (EvalWindowPolyBatch).
 //
@@ -27,5 +29,7 @@
 // allocate; batch evaluation is parallel over elements across GOMAXPROCS.
 //
 // Warning: evaluation is not constant time in the public input (it is in the key's secrets only to the
-// extent crypto/aes is). The inputs it branches on are the masked, public values of the protocol.
+// extent crypto/aes is; the key schedule of a Seeded batch's AES key, like that of the fixed key, is
+// computed with table lookups). The inputs it branches on are the masked, public values of the
+// protocol.
 package fss

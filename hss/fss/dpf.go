@@ -1,6 +1,9 @@
 package fss
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +27,8 @@ const MaxLeaf = 6
 // words (what the party would compute from those, so it learns nothing more), which saves every
 // window evaluation the walk through the top of the tree.
 //
-// Size per key: 16·2^Top + ⌈2^Top/8⌉ (Top > 0) + 16·L + ⌈2·L/8⌉ + 8·2^Leaf·P bytes, L = Bits−Leaf−Top.
+// Size per key: 16·2^Top + ⌈2^Top/8⌉ (Top > 0; a Seeded batch has 16 bytes for all its keys instead)
+// + 16·L + ⌈2·L/8⌉ + 8·2^Leaf·P bytes, L = Bits−Leaf−Top.
 type DPFKeys struct {
 	Party int
 	Bits  uint
@@ -32,12 +36,19 @@ type DPFKeys struct {
 	N     int
 	Leaf  uint // early-terminated levels, 0..min(Bits, MaxLeaf)
 	Top   uint // precomputed top levels, 0..min(Bits−Leaf, MaxTop)
+	// Seeded (party 0, Top > 0; GenDPFTopSeeded): the level-Top nodes are not stored but expanded
+	// from one 16-byte seed for the whole batch (topInput).
+	Seeded bool
 
-	seeds []block // N·2^Top level-Top seeds
+	seeds []block // N·2^Top level-Top seeds (none when Seeded)
 	tops  []uint8 // N·2^Top level-Top control bits (Top > 0; the root's is the party)
 	scw   []block // N·L seed corrections of the levels below Top
 	tcw   []uint8
 	fin   []uint64
+
+	topSeed block        // Seeded: the seed, an AES-128 key
+	topRK   *roundKeys   // its expansion, for the batched hash
+	topC    cipher.Block // and crypto/aes, for the portable one
 }
 
 // MaxTop is the largest number of precomputed top levels a DPF batch may have.
@@ -53,7 +64,55 @@ func (k *DPFKeys) root(i int, j uint64) (block, uint64) {
 		return k.seeds[i], uint64(k.Party)
 	}
 	q := i<<k.Top + int(j&(1<<k.Top-1))
+	if k.Seeded {
+		b := [1]block{topInput(q)}
+		mmoWith(k.topRK, k.topC, b[:], b[:])
+		return block{b[0].lo &^ 1, b[0].hi}, b[0].lo & 1
+	}
 	return k.seeds[q], uint64(k.tops[q])
+}
+
+// rootInput is root for the batched level-Top walks: for a Seeded batch it returns the hash input of
+// the node (hashRoots then turns a slice of them into nodes), otherwise the node itself.
+func (k *DPFKeys) rootInput(i int, j uint64) (block, uint64) {
+	if k.Seeded {
+		return topInput(i<<k.Top + int(j&(1<<k.Top-1))), 0
+	}
+	return k.root(i, j)
+}
+
+// hashRoots finishes the level-Top nodes that rootInput wrote into cur (a Seeded batch: one batched
+// hash; otherwise nothing to do).
+func (k *DPFKeys) hashRoots(cur []block, ct []uint64) {
+	if !k.Seeded || len(cur) == 0 {
+		return
+	}
+	mmoWith(k.topRK, k.topC, cur, cur)
+	ct = ct[:len(cur)]
+	for q, b := range cur {
+		cur[q], ct[q] = block{b.lo &^ 1, b.hi}, b.lo&1
+	}
+}
+
+// topHi is the high word of the blocks a Seeded batch hashes into its level-Top nodes.
+const topHi = 0x706f742d73737368 // "hsss-top"
+
+// topInput is the block a Seeded batch hashes into node q = i·2^Top + j (key i, node j): the node is
+// AES_seed(x) ⊕ x for x = (q, topHi), its seed with the low bit cleared and its control bit the low
+// bit. A block cipher under a secret uniform key on distinct inputs: pseudorandom nodes.
+func topInput(q int) block { return block{uint64(q), topHi} }
+
+// setTopSeed makes k a Seeded batch with seed sd.
+func (k *DPFKeys) setTopSeed(sd block) {
+	var key [16]byte
+	binary.LittleEndian.PutUint64(key[0:8], sd.lo)
+	binary.LittleEndian.PutUint64(key[8:16], sd.hi)
+	rk := expandKey(key)
+	c, err := aes.NewCipher(key[:])
+	if err != nil {
+		panic("fss: " + err.Error()) // impossible: a 16-byte key is a valid AES-128 key
+	}
+	k.Seeded, k.topSeed, k.topRK, k.topC, k.seeds, k.tops = true, sd, &rk, c, nil, nil
 }
 
 func newDPFKeys(party int, bits, leaf uint, p, n int) *DPFKeys {
@@ -61,24 +120,36 @@ func newDPFKeys(party int, bits, leaf uint, p, n int) *DPFKeys {
 }
 
 func newDPFKeysTop(party int, bits, leaf, top uint, p, n int) *DPFKeys {
-	d := int(bits - leaf - top)
-	k := &DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf, Top: top, seeds: make([]block, n<<top),
-		scw: make([]block, n*d), tcw: make([]uint8, n*d), fin: make([]uint64, n*(p<<leaf))}
+	k := newDPFKeysLower(party, bits, leaf, top, p, n)
+	k.seeds = make([]block, n<<top)
 	if top > 0 {
 		k.tops = make([]uint8, n<<top)
 	}
 	return k
 }
 
-// Size returns the serialised size in bytes of the batch (header excluded).
+// newDPFKeysLower allocates a batch's correction words only (a Seeded batch stores no nodes).
+func newDPFKeysLower(party int, bits, leaf, top uint, p, n int) *DPFKeys {
+	d := int(bits - leaf - top)
+	return &DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf, Top: top,
+		scw: make([]block, n*d), tcw: make([]uint8, n*d), fin: make([]uint64, n*(p<<leaf))}
+}
+
+// Size returns the serialised size in bytes of the batch (header excluded). Only the shape fields
+// (N, Bits, P, Leaf, Top, Seeded) are read.
 func (k *DPFKeys) Size() int {
 	if k == nil {
 		return 0
 	}
 	nb := k.N * k.levels()
-	s := 16*(k.N<<k.Top) + 16*nb + (2*nb+7)/8 + 8*k.N*k.leafVals()
-	if k.Top > 0 {
-		s += (k.N<<k.Top + 7) / 8
+	s := 16*nb + (2*nb+7)/8 + 8*k.N*k.leafVals()
+	switch {
+	case k.Seeded:
+		s += 16
+	case k.Top > 0:
+		s += 16*(k.N<<k.Top) + (k.N<<k.Top+7)/8
+	default:
+		s += 16 * k.N
 	}
 	return s
 }
@@ -94,6 +165,70 @@ func GenDPFTop(rng io.Reader, bits, leaf, top uint, p int, alphas, betas []uint6
 		return k0, k1, err
 	}
 	return k0.withTop(top), k1.withTop(top), nil
+}
+
+// GenDPFTopSeeded is GenDPFTop (1 ≤ top ≤ min(bits−leaf, MaxTop)) with party 0's batch seed-
+// compressed: its level-Top nodes are not derived from roots but drawn from one 16-byte seed, which
+// is all it holds besides the correction words below Top (16 bytes instead of 16·2^Top + 2^Top/8 per
+// key). Party 1's nodes equal party 0's except the one on the path to α_i (node α_i >> (bits−top)),
+// whose seed is fresh and whose control bit is the complement of party 0's: the invariant of the
+// tree of Boyle, Gilboa and Ishai (CCS 2016) at every level (off the path both keys' nodes agree, on
+// it their seeds are independent and their control bits differ), from which the levels below Top are
+// generated as GenDPFLeaf generates them. The keys evaluate to shares of the same functions. Each
+// party's view is, as with GenDPFTop, pseudorandom level-Top nodes (party 0's from its seed; party
+// 1's equal those off the path and fresh on it) and correction words masked by the other party's
+// unseen on-path seed. rng is read for the seed, then one 16-byte on-path seed per key.
+func GenDPFTopSeeded(rng io.Reader, bits, leaf, top uint, p int, alphas, betas []uint64) (k0, k1 *DPFKeys, err error) {
+	if err := checkGenDPF(bits, leaf, p, alphas, betas); err != nil {
+		return nil, nil, err
+	}
+	if top < 1 || top > MaxTop || top > bits-leaf {
+		return nil, nil, fmt.Errorf("fss: dpf gen: %d seeded top levels for width %d and %d early-terminated levels", top, bits, leaf)
+	}
+	n := len(alphas)
+	sd, err := readBlock(rng)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fss: dpf gen: %w", err)
+	}
+	on, err := readSeedBlocks(rng, n) // key i's on-path seed of party 1
+	if err != nil {
+		return nil, nil, fmt.Errorf("fss: dpf gen: %w", err)
+	}
+	k0, k1 = newDPFKeysLower(0, bits, leaf, top, p, n), newDPFKeysTop(1, bits, leaf, top, p, n)
+	k0.setTopSeed(sd)
+	if n == 0 {
+		return k0, k1, nil
+	}
+	nbk := (k0.leafVals() + 1) / 2
+	nt := 1 << top
+	ParallelFor(n, func(_ *Worker, lo, hi int) {
+		ck := min(hi-lo, genChunk)
+		s, t := make([]block, 2*ck), make([]uint64, 2*ck)
+		blk := make([]block, 2*ck*max(2, nbk))
+		nodes := make([]block, ck<<top)
+		for a := lo; a < hi; a += ck {
+			m := min(ck, hi-a)
+			nd := nodes[:m<<top]
+			for q := range nd {
+				nd[q] = topInput(a<<top + q)
+			}
+			mmoWith(k0.topRK, k0.topC, nd, nd)
+			for g := range m {
+				i := a + g
+				at := int(alphas[i] >> (bits - top))
+				for j := range nt {
+					o := nd[g<<top+j]
+					k1.seeds[i<<top+j], k1.tops[i<<top+j] = block{o.lo &^ 1, o.hi}, uint8(o.lo&1)
+				}
+				o := nd[g<<top+at]
+				s[2*g], t[2*g] = block{o.lo &^ 1, o.hi}, o.lo&1
+				s[2*g+1], t[2*g+1] = on[i], 1^(o.lo&1)
+				k1.seeds[i<<top+at], k1.tops[i<<top+at] = s[2*g+1], uint8(t[2*g+1])
+			}
+			genLevels(k0, k1, a, s[:2*m], t[:2*m], blk, alphas, betas)
+		}
+	})
+	return k0, k1, nil
 }
 
 // withTop returns the batch with its first top levels expanded (k has Top = 0).
@@ -154,28 +289,15 @@ func GenDPF(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 *DP
 // blocks per key for P = 1 instead of about 3·count. Like GenDCF it generates genChunk keys in
 // lockstep with one batched hash per level, reading rng as a one-key-at-a-time generation does.
 func GenDPFLeaf(rng io.Reader, bits, leaf uint, p int, alphas, betas []uint64) (k0, k1 *DPFKeys, err error) {
-	if err := checkShape(bits, p); err != nil {
-		return nil, nil, fmt.Errorf("fss: dpf gen: %w", err)
-	}
-	if leaf > bits || leaf > MaxLeaf {
-		return nil, nil, fmt.Errorf("fss: dpf gen: %d early-terminated levels for width %d", leaf, bits)
-	}
-	if len(betas) != len(alphas)*p {
-		return nil, nil, fmt.Errorf("fss: dpf gen: %d payload values for %d keys of payload %d", len(betas), len(alphas), p)
-	}
-	for _, alpha := range alphas {
-		if bits < 64 && alpha>>bits != 0 {
-			return nil, nil, errors.New("fss: dpf gen: point does not fit the input width")
-		}
+	if err := checkGenDPF(bits, leaf, p, alphas, betas); err != nil {
+		return nil, nil, err
 	}
 	n := len(alphas)
 	k0, k1 = newDPFKeys(0, bits, leaf, p, n), newDPFKeys(1, bits, leaf, p, n)
 	if n == 0 {
 		return k0, k1, nil
 	}
-	d := uint(k0.depth())
-	v := k0.leafVals()
-	nbk := (v + 1) / 2
+	nbk := (k0.leafVals() + 1) / 2
 	seeds, err := readSeeds(rng, n)
 	if err != nil {
 		return nil, nil, fmt.Errorf("fss: dpf gen: %w", err)
@@ -189,63 +311,96 @@ func GenDPFLeaf(rng io.Reader, bits, leaf uint, p int, alphas, betas []uint64) (
 			m := min(ck, hi-a)
 			copy(s[:2*m], seeds[2*a:2*(a+m)])
 			copySeeds(k0.seeds[a:a+m], k1.seeds[a:a+m], s[:2*m], t[:2*m])
-			for l := uint(0); l < d; l++ {
-				b := blk[:4*m]
-				for q, sq := range s[:2*m] {
-					b[2*q] = block{sq.lo ^ tweakL, sq.hi}
-					b[2*q+1] = block{sq.lo ^ tweakR, sq.hi}
-				}
-				mmoBlocks(b, b)
-				for g := range m {
-					i := a + g
-					ab := bit(alphas[i], bits, l)
-					keep, lose := ab, 1-ab
-					c := b[4*g : 4*g+4] // party 0 left, right; party 1 left, right
-					t0L, t0R, t1L, t1R := c[0].lo&1, c[1].lo&1, c[2].lo&1, c[3].lo&1
-					c0k, c0l, c1k, c1l := c[keep], c[lose], c[2+keep], c[2+lose]
-					c0k.lo &^= 1
-					c0l.lo &^= 1
-					c1k.lo &^= 1
-					c1l.lo &^= 1
-					sCW := c0l.xor(c1l)
-					tL := t0L ^ t1L ^ ab ^ 1
-					tR := t0R ^ t1R ^ ab
-					w := i*int(d) + int(l)
-					k0.scw[w], k1.scw[w] = sCW, sCW
-					k0.tcw[w] = uint8(tL | tR<<1)
-					k1.tcw[w] = k0.tcw[w]
-					tKeep, t0k, t1k := tL, t0L, t1L
-					if keep == 1 {
-						tKeep, t0k, t1k = tR, t0R, t1R
-					}
-					m0, m1 := mask64(t[2*g]), mask64(t[2*g+1])
-					s[2*g] = block{c0k.lo ^ (sCW.lo & m0), c0k.hi ^ (sCW.hi & m0)}
-					s[2*g+1] = block{c1k.lo ^ (sCW.lo & m1), c1k.hi ^ (sCW.hi & m1)}
-					t[2*g] = t0k ^ (t[2*g] & tKeep)
-					t[2*g+1] = t1k ^ (t[2*g+1] & tKeep)
-				}
-			}
-			lb := leafInputs(blk, s[:2*m], nbk)
-			mmoBlocks(lb, lb)
-			for g := range m {
-				i := a + g
-				neg := mask64(t[2*g+1])
-				c0, c1 := blockVals(lb[2*g*nbk:(2*g+1)*nbk]), blockVals(lb[(2*g+1)*nbk:(2*g+2)*nbk])
-				low := int(alphas[i] & maskBits(leaf))
-				fin := k0.fin[i*v : (i+1)*v]
-				beta := betas[i*p : (i+1)*p]
-				for j := range fin {
-					x := c1[j] - c0[j]
-					if j/p == low {
-						x += beta[j%p]
-					}
-					fin[j] = (x ^ neg) - neg
-				}
-				copy(k1.fin[i*v:(i+1)*v], fin)
-			}
+			genLevels(k0, k1, a, s[:2*m], t[:2*m], blk, alphas, betas)
 		}
 	})
 	return k0, k1, nil
+}
+
+// checkGenDPF checks the arguments of the DPF generators.
+func checkGenDPF(bits, leaf uint, p int, alphas, betas []uint64) error {
+	if err := checkShape(bits, p); err != nil {
+		return fmt.Errorf("fss: dpf gen: %w", err)
+	}
+	if leaf > bits || leaf > MaxLeaf {
+		return fmt.Errorf("fss: dpf gen: %d early-terminated levels for width %d", leaf, bits)
+	}
+	if len(betas) != len(alphas)*p {
+		return fmt.Errorf("fss: dpf gen: %d payload values for %d keys of payload %d", len(betas), len(alphas), p)
+	}
+	for _, alpha := range alphas {
+		if bits < 64 && alpha>>bits != 0 {
+			return errors.New("fss: dpf gen: point does not fit the input width")
+		}
+	}
+	return nil
+}
+
+// genLevels finishes the generation of keys a, a+1, …, a+len(s)/2−1 of the batches k0 and k1 from
+// level Top down: s and t hold the keys' on-path nodes at level Top (party b's seed and control bit of
+// key a+g at 2g+b; at Top 0 the roots), and genLevels writes the correction words of the levels below
+// Top and the final words, hashing the nodes of all the keys of a level in one batch (blk: scratch
+// of at least 2·len(s)·max(2, ⌈2^Leaf·P/2⌉) blocks).
+func genLevels(k0, k1 *DPFKeys, a int, s []block, t []uint64, blk []block, alphas, betas []uint64) {
+	m := len(s) / 2
+	bits, leaf, p := k0.Bits, k0.Leaf, k0.P
+	from, d, nl := k0.Top, uint(k0.depth()), k0.levels()
+	v := k0.leafVals()
+	nbk := (v + 1) / 2
+	for l := from; l < d; l++ {
+		b := blk[:4*m]
+		for q, sq := range s[:2*m] {
+			b[2*q] = block{sq.lo ^ tweakL, sq.hi}
+			b[2*q+1] = block{sq.lo ^ tweakR, sq.hi}
+		}
+		mmoBlocks(b, b)
+		for g := range m {
+			i := a + g
+			ab := bit(alphas[i], bits, l)
+			keep, lose := ab, 1-ab
+			c := b[4*g : 4*g+4] // party 0 left, right; party 1 left, right
+			t0L, t0R, t1L, t1R := c[0].lo&1, c[1].lo&1, c[2].lo&1, c[3].lo&1
+			c0k, c0l, c1k, c1l := c[keep], c[lose], c[2+keep], c[2+lose]
+			c0k.lo &^= 1
+			c0l.lo &^= 1
+			c1k.lo &^= 1
+			c1l.lo &^= 1
+			sCW := c0l.xor(c1l)
+			tL := t0L ^ t1L ^ ab ^ 1
+			tR := t0R ^ t1R ^ ab
+			w := i*nl + int(l-from)
+			k0.scw[w], k1.scw[w] = sCW, sCW
+			k0.tcw[w] = uint8(tL | tR<<1)
+			k1.tcw[w] = k0.tcw[w]
+			tKeep, t0k, t1k := tL, t0L, t1L
+			if keep == 1 {
+				tKeep, t0k, t1k = tR, t0R, t1R
+			}
+			m0, m1 := mask64(t[2*g]), mask64(t[2*g+1])
+			s[2*g] = block{c0k.lo ^ (sCW.lo & m0), c0k.hi ^ (sCW.hi & m0)}
+			s[2*g+1] = block{c1k.lo ^ (sCW.lo & m1), c1k.hi ^ (sCW.hi & m1)}
+			t[2*g] = t0k ^ (t[2*g] & tKeep)
+			t[2*g+1] = t1k ^ (t[2*g+1] & tKeep)
+		}
+	}
+	lb := leafInputs(blk, s[:2*m], nbk)
+	mmoBlocks(lb, lb)
+	for g := range m {
+		i := a + g
+		neg := mask64(t[2*g+1])
+		c0, c1 := blockVals(lb[2*g*nbk:(2*g+1)*nbk]), blockVals(lb[(2*g+1)*nbk:(2*g+2)*nbk])
+		low := int(alphas[i] & maskBits(leaf))
+		fin := k0.fin[i*v : (i+1)*v]
+		beta := betas[i*p : (i+1)*p]
+		for j := range fin {
+			x := c1[j] - c0[j]
+			if j/p == low {
+				x += beta[j%p]
+			}
+			fin[j] = (x ^ neg) - neg
+		}
+		copy(k1.fin[i*v:(i+1)*v], fin)
+	}
 }
 
 // EvalPoint writes the party's share of f_i(x) into out (len P).
@@ -417,8 +572,9 @@ func (w *Worker) expandWindow(k *DPFKeys, i int, lo uint64, count int) (uint64, 
 	n := int(end>>(k.Bits-k.Top)-na0) + 1
 	cur, ct := w.level(0, n)
 	for j := range cur {
-		cur[j], ct[j] = k.root(i, na0+uint64(j))
+		cur[j], ct[j] = k.rootInput(i, na0+uint64(j))
 	}
+	k.hashRoots(cur, ct)
 	for l := 0; l < d; l++ {
 		sh := k.Bits - k.Top - uint(l) - 1
 		na, nb := lo>>sh, end>>sh

@@ -414,6 +414,9 @@ func FuzzDPFUnmarshal(f *testing.F) {
 	t0, _, _ := GenDPFTop(rng, 8, 3, 3, 4, []uint64{3, 100}, make([]uint64, 8))
 	b, _ = t0.MarshalBinary()
 	f.Add(b)
+	s0, _, _ := GenDPFTopSeeded(rng, 8, 3, 3, 4, []uint64{3, 100}, make([]uint64, 8))
+	b, _ = s0.MarshalBinary()
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var k DPFKeys
 		if err := k.UnmarshalBinary(data); err != nil {

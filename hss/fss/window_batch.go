@@ -37,9 +37,10 @@ func (w *Worker) expandBatch(k *DPFKeys, i0 int, los []uint64, count int) ([]win
 	for e := range ws {
 		r, na := ws[e].at, ws[e].lo>>st
 		for j := range int(ws[e].end>>st-na) + 1 {
-			cur[r+j], ct[r+j] = k.root(i0+e, na+uint64(j))
+			cur[r+j], ct[r+j] = k.rootInput(i0+e, na+uint64(j))
 		}
 	}
+	k.hashRoots(cur, ct)
 	// Nodes of the first level below Top.
 	tot = 0
 	if d > 0 {

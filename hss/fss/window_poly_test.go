@@ -261,3 +261,140 @@ func TestDPFTop(t *testing.T) {
 		t.Fatal("top deeper than the tree accepted")
 	}
 }
+
+// TestDPFTopSeeded checks seed-compressed batches against the definition: the shares of party 0's
+// Seeded batch and party 1's (ordinary level-Top) batch add up to β_i at α_i and to 0 elsewhere, in
+// EvalPoint, EvalWindow (wrapping windows included) and the batched polynomial walk (against the
+// reference walk), before and after a codec round trip; party 0's batch is 16 bytes plus its
+// correction words, party 1's the size of GenDPFTop's; malformed DPF4 encodings are refused.
+func TestDPFTopSeeded(t *testing.T) {
+	pr := rand.New(rand.NewPCG(71, 72))
+	for _, tc := range []struct {
+		bits, leaf, top uint
+		p               int
+	}{{8, 3, 1, 4}, {8, 3, 3, 4}, {9, 3, 3, 4}, {9, 3, 6, 4}, {7, 2, 3, 1}, {5, 0, 5, 2}, {12, 4, 2, 1}, {3, 0, 3, 2}} {
+		for _, n := range []int{0, 1, 150} {
+			alphas, betas := make([]uint64, n), make([]uint64, tc.p*n)
+			for i := range alphas {
+				alphas[i] = pr.Uint64() & maskBits(tc.bits)
+				for c := range tc.p {
+					betas[tc.p*i+c] = pr.Uint64()
+				}
+			}
+			g0, g1, err := GenDPFTopSeeded(newRNG(73), tc.bits, tc.leaf, tc.top, tc.p, alphas, betas)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r0, r1, err := GenDPFTop(newRNG(73), tc.bits, tc.leaf, tc.top, tc.p, alphas, betas)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !g0.Seeded || g1.Seeded || g0.Size() != r0.Size()-16*(n<<tc.top)-(n<<tc.top+7)/8+16 || g1.Size() != r1.Size() {
+				t.Fatalf("%+v n=%d: sizes %d/%d, unseeded %d/%d", tc, n, g0.Size(), g1.Size(), r0.Size(), r1.Size())
+			}
+			var d0, d1 DPFKeys
+			for _, c := range []struct {
+				k   *DPFKeys
+				d   *DPFKeys
+				tag string
+			}{{g0, &d0, "DPF4"}, {g1, &d1, "DPF3"}} {
+				enc, err := c.k.MarshalBinary()
+				if err != nil || len(enc) != headerLen+c.k.Size() || string(enc[:4]) != c.tag {
+					t.Fatalf("marshal: %v (%d bytes, size %d)", err, len(enc), c.k.Size())
+				}
+				if err := c.d.UnmarshalBinary(enc); err != nil || c.d.Seeded != c.k.Seeded || c.d.Top != tc.top {
+					t.Fatalf("unmarshal: %v", err)
+				}
+				if again, _ := c.d.MarshalBinary(); string(again) != string(enc) {
+					t.Fatal("re-encoding differs")
+				}
+				if err := new(DPFKeys).UnmarshalBinary(enc[:len(enc)-1]); err == nil {
+					t.Fatal("truncated batch accepted")
+				}
+			}
+			enc, _ := g0.MarshalBinary()
+			bad := append([]byte(nil), enc...)
+			bad[4] |= 1 // party 1
+			if new(DPFKeys).UnmarshalBinary(bad) == nil {
+				t.Fatal("DPF4 batch of party 1 accepted")
+			}
+			bad[4] = enc[4] & 0x0f // no top levels
+			if new(DPFKeys).UnmarshalBinary(bad) == nil {
+				t.Fatal("DPF4 batch without top levels accepted")
+			}
+			w := NewWorker()
+			count := min(1<<tc.bits, 23)
+			for _, pair := range [][2]*DPFKeys{{g0, g1}, {&d0, &d1}} {
+				a, b := pair[0], pair[1]
+				for i := range n {
+					want := func(x uint64, c int) uint64 {
+						if x&maskBits(tc.bits) == alphas[i] {
+							return betas[tc.p*i+c]
+						}
+						return 0
+					}
+					o0, o1 := make([]uint64, tc.p), make([]uint64, tc.p)
+					for _, x := range []uint64{alphas[i], alphas[i] ^ 1, pr.Uint64() & maskBits(tc.bits)} {
+						w.EvalPoint(a, i, x, o0)
+						w.EvalPoint(b, i, x, o1)
+						for c := range o0 {
+							if o0[c]+o1[c] != want(x, c) {
+								t.Fatalf("%+v key %d: point %x wrong", tc, i, x)
+							}
+						}
+					}
+					lo := alphas[i] - uint64(pr.IntN(count))
+					if i%3 == 0 {
+						lo = maskBits(tc.bits) - uint64(pr.IntN(count))
+					}
+					y0, y1 := make([]uint64, count*tc.p), make([]uint64, count*tc.p)
+					if err := w.EvalWindow(a, i, lo, count, y0); err != nil {
+						t.Fatal(err)
+					}
+					if err := w.EvalWindow(b, i, lo, count, y1); err != nil {
+						t.Fatal(err)
+					}
+					for q := range count {
+						for c := range tc.p {
+							if y0[q*tc.p+c]+y1[q*tc.p+c] != want(lo+uint64(q), c) {
+								t.Fatalf("%+v key %d: window at %x, position %d wrong", tc, i, lo, q)
+							}
+						}
+					}
+				}
+				if tc.p != 4 || n == 0 {
+					continue
+				}
+				coef := make([][]uint64, 4)
+				for j := range coef {
+					coef[j] = make([]uint64, count)
+					for q := range coef[j] {
+						coef[j][q] = pr.Uint64()
+					}
+				}
+				los, us := make([]uint64, n), make([]uint64, n)
+				for i := range los {
+					los[i], us[i] = alphas[i]-uint64(pr.IntN(2*count)), pr.Uint64()
+				}
+				for _, k := range []*DPFKeys{a, b} {
+					got := make([]uint64, n)
+					if err := w.EvalWindowPolyBatch(k, 0, los, coef, us, got); err != nil {
+						t.Fatal(err)
+					}
+					for i := range got {
+						ref, err := w.EvalWindowPoly(k, i, los[i], coef, us[i])
+						if err != nil || got[i] != ref {
+							t.Fatalf("%+v party %d key %d: batched poly %x, reference %x (%v)", tc, k.Party, i, got[i], ref, err)
+						}
+					}
+				}
+			}
+		}
+	}
+	if _, _, err := GenDPFTopSeeded(newRNG(1), 8, 3, 0, 4, []uint64{1}, make([]uint64, 4)); err == nil {
+		t.Fatal("seeded batch without top levels accepted")
+	}
+	if _, _, err := GenDPFTopSeeded(newRNG(1), 4, 2, 3, 1, []uint64{1}, []uint64{1}); err == nil {
+		t.Fatal("top deeper than the tree accepted")
+	}
+}

@@ -177,7 +177,8 @@ func TestServiceMatchesClientDealer(t *testing.T) {
 			}
 		}
 		lt, rt := local.Total(), eng.Total()
-		if lt.OnlineBytes != rt.OnlineBytes || lt.Rounds != rt.Rounds || lt.DealerBytes != rt.DealerBytes || rt.DealerBytes == 0 {
+		if lt.OnlineBytes != rt.OnlineBytes || lt.Rounds != rt.Rounds || lt.DealerBytes != rt.DealerBytes || rt.DealerBytes == 0 ||
+			lt.DealerBytes0 != rt.DealerBytes0 || lt.DealerBytes1 != rt.DealerBytes1 {
 			t.Fatalf("costs: client dealer %+v, dealer service %+v", lt, rt)
 		}
 		if rt.Offline != 0 {

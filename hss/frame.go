@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // A key frame carries one key of any registered kind, self-describing:
@@ -72,11 +73,13 @@ func ReadKeyFrame(r io.Reader, budget int64) (MarshalKey, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("hss: key frame: %w", err)
 	}
+	// The buffer grows with the bytes read (at most doubling, so a short
+	// stream that claims a huge frame costs little), never with the claim.
 	var payload []byte
 	for remaining := int(n); remaining > 0; {
-		step := min(remaining, frameStep)
+		step := min(remaining, max(frameStep, len(payload)))
 		start := len(payload)
-		payload = append(payload, make([]byte, step)...)
+		payload = slices.Grow(payload, step)[:start+step]
 		if _, err := io.ReadFull(r, payload[start:]); err != nil {
 			return nil, 0, unexpectedEOF(err)
 		}

@@ -103,7 +103,7 @@ func (k *TruncKey) Size() int {
 }
 
 func (k *TruncKey) MarshalBinary() ([]byte, error) {
-	var e Enc
+	e := Enc{b: make([]byte, 0, k.Size())}
 	e.U8(k.Party)
 	e.U8(uint8(k.Frac))
 	e.U8(uint8(k.Bits))
@@ -267,7 +267,7 @@ func (k *MatMulKey) Size() int {
 }
 
 func (k *MatMulKey) MarshalBinary() ([]byte, error) {
-	var e Enc
+	e := Enc{b: make([]byte, 0, k.Size())}
 	e.U8(k.Party)
 	e.U8(uint8(k.Bits))
 	e.U32(uint32(k.M))

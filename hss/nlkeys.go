@@ -24,7 +24,7 @@ func (k *lutKey) MarshalBinary() ([]byte, error) {
 		!k.shapeOK() || len(k.dpf) > maxLUTParts {
 		return nil, fmt.Errorf("hss: %s key: marshal: %w", k.kind, errKey)
 	}
-	var e Enc
+	e := Enc{b: make([]byte, 0, k.Size())}
 	e.U8(uint8(k.party))
 	e.U32(uint32(k.n))
 	e.U64(k.tag)
@@ -138,7 +138,7 @@ func (k *seqKey) MarshalBinary() ([]byte, error) {
 	if len(k.parts) > maxSeqParts {
 		return nil, fmt.Errorf("hss: %s key: marshal: %w", k.kind, errKey)
 	}
-	var e Enc
+	e := Enc{b: make([]byte, 0, k.Size())} // one allocation, no regrowth
 	e.U32(uint32(k.n))
 	e.U8(uint8(len(k.parts)))
 	for _, p := range k.parts {

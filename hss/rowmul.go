@@ -43,7 +43,7 @@ func (k *RowMulKey) MarshalBinary() ([]byte, error) {
 	if k.Party > 1 || k.Bits < 1 || k.Bits > 64 || (k.Party == 1 && len(k.C) != k.N) {
 		return nil, fmt.Errorf("hss: rowmul key: marshal: %w", errKey)
 	}
-	var e Enc
+	e := Enc{b: make([]byte, 0, k.Size())}
 	e.U8(k.Party)
 	e.U8(uint8(k.Bits))
 	e.U32(uint32(len(k.Lens)))

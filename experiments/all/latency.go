@@ -6,22 +6,18 @@ package main
 // client, as deployed (docs/DEPLOY.md).
 
 import (
-	"bufio"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
-	"github.com/hssee/hssee/experiments/internal/stats"
 	"math"
 	mrand "math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/hssee/hssee/ee"
+	"github.com/hssee/hssee/experiments/internal/procs"
+	"github.com/hssee/hssee/experiments/internal/stats"
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
 	"github.com/hssee/hssee/model"
@@ -182,76 +178,8 @@ func modelledPoint(name string, cfg model.Config, fx hss.Fixed, L int, fit compu
 	return p, nil
 }
 
-// partyProc is a running party process.
-type partyProc struct {
-	cmd    *exec.Cmd
-	addr   string
-	mu     sync.Mutex
-	stderr strings.Builder
-	done   chan struct{}
-}
-
-func (p *partyProc) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
-}
-
-func startParty(id int, args ...string) (*partyProc, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	p := &partyProc{cmd: exec.Command(exe, args...), done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), fmt.Sprintf("%s=party%d", roleEnv, id))
-	pipe, err := p.cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := p.cmd.Start(); err != nil {
-		return nil, err
-	}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 1<<16), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			if p.stderr.Len() < 1<<16 {
-				p.stderr.WriteString(sc.Text() + "\n")
-			}
-			p.mu.Unlock()
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "serving" {
-				select {
-				case addr <- l.Addr:
-				default:
-				}
-			}
-		}
-		p.cmd.Wait()
-		close(p.done)
-	}()
-	select {
-	case p.addr = <-addr:
-		return p, nil
-	case <-p.done:
-		return nil, fmt.Errorf("party %d exited: %s", id, p.log())
-	case <-time.After(60 * time.Second):
-		p.stop()
-		return nil, fmt.Errorf("party %d did not start: %s", id, p.log())
-	}
-}
-
-// stop ends the party gracefully (SIGTERM), killing it after a while.
-func (p *partyProc) stop() {
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
+func startParty(id int, args ...string) (*procs.Proc, error) {
+	return procs.Start(roleEnv, fmt.Sprintf("party%d", id), args...)
 }
 
 func measureModel(o *options, lm latencyModel, fx hss.Fixed, work, certs string, creds *party.Credentials) ([]latencyPoint, error) {
@@ -289,19 +217,19 @@ func measureModel(o *options, lm latencyModel, fx hss.Fixed, work, certs string,
 	if err != nil {
 		return nil, err
 	}
-	defer p1.stop()
-	p0, err := startParty(0, append(tls(0), "-peer", p1.addr)...)
+	defer p1.Stop()
+	p0, err := startParty(0, append(tls(0), "-peer", p1.Addr)...)
 	if err != nil {
 		return nil, err
 	}
-	defer p0.stop()
-	addrs := [2]string{p0.addr, p1.addr}
+	defer p0.Stop()
+	addrs := [2]string{p0.Addr, p1.Addr}
 
 	var pts []latencyPoint
 	for _, L := range lm.lens {
 		p, err := measurePoint(m, em, key, L, lm.decode, fx, addrs, creds)
 		if err != nil {
-			return nil, fmt.Errorf("length %d: %w (party 0: %s; party 1: %s)", L, err, tail(p0.log()), tail(p1.log()))
+			return nil, fmt.Errorf("length %d: %w (party 0: %s; party 1: %s)", L, err, tail(p0.Log()), tail(p1.Log()))
 		}
 		p.Model, p.Weights = lm.name, weights
 		o.progress("  %s, %d tokens: plain prefill %.1f ms, decode %.2f ms/token; HSS-EE prefill %.0f ms wall (online %.0f, dealer %.0f), decode %.1f ms/token wall (online %.1f)",

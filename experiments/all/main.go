@@ -14,7 +14,10 @@
 //  4. exact costs (secure.Count) beside SIGMA's published GPT-2 figures;
 //  5. fidelity of HSS-EE vs plain over the eval prompts and vs fixed-point
 //     fractional bits;
-//  6. what a sub-second LLaMA-7B decode step would need.
+//  6. what a sub-second LLaMA-7B decode step would need;
+//  7. HSS-EE deployed on three hosts: party 0, party 1 and the dealer
+//     service as separate processes through emulated links
+//     (experiments/deploy).
 //
 // Progress goes to stderr. Points too costly to measure on this machine
 // come from the cost model and are labelled modelled wherever they appear.
@@ -109,8 +112,8 @@ func (o *options) parseOnly(s string) error {
 	o.only = map[int]bool{}
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > 6 {
-			return fmt.Errorf("-only: %q is not an experiment number 1..6", f)
+		if err != nil || n < 1 || n > 7 {
+			return fmt.Errorf("-only: %q is not an experiment number 1..7", f)
 		}
 		o.only[n] = true
 	}
@@ -137,6 +140,7 @@ type results struct {
 	Costs     *costResults      `json:"costs,omitempty"`
 	Fidelity  *fidelityResults  `json:"fidelity,omitempty"`
 	SubSecond *subSecondResults `json:"sub_second,omitempty"`
+	Deploy    *deployResults    `json:"deploy,omitempty"`
 }
 
 type machine struct {
@@ -215,6 +219,7 @@ func run(o *options) error {
 		{4, "costs vs SIGMA", func() (err error) { res.Costs, err = runCosts(o); return }},
 		{5, "fidelity of HSS-EE vs plain", func() (err error) { res.Fidelity, err = runFidelity(o); return }},
 		{6, "what a sub-second LLaMA-7B needs", func() (err error) { res.SubSecond, err = runSubSecond(o, res); return }},
+		{7, "deployed on three hosts through emulated links", func() (err error) { res.Deploy, err = runDeploy(o); return }},
 	}
 	for _, s := range steps {
 		if !o.want(s.n) {

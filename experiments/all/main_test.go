@@ -33,7 +33,7 @@ func TestSmoke(t *testing.T) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.EE == nil || r.Latency == nil || r.Network == nil || r.Costs == nil || r.Fidelity == nil || r.SubSecond == nil {
+	if r.EE == nil || r.Latency == nil || r.Network == nil || r.Costs == nil || r.Fidelity == nil || r.SubSecond == nil || r.Deploy == nil {
 		t.Fatalf("missing experiments in %s", b)
 	}
 	if len(r.Latency.Points) == 0 || r.Latency.Points[0].DecodeOnlineMS <= 0 || r.Latency.Points[0].PrefillCost.Rounds == 0 {
@@ -54,8 +54,12 @@ func TestSmoke(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(string(mdb), "## 6.") {
-		t.Errorf("results.md lacks experiment 6:\n%s", mdb)
+	if !strings.Contains(string(mdb), "## 6.") || !strings.Contains(string(mdb), "## 7.") {
+		t.Errorf("results.md lacks experiment 6 or 7:\n%s", mdb)
+	}
+	if p := r.Deploy.Result.Points; len(p) == 0 || p[0].Cold.PrefillMS <= 0 || p[0].Warm.DecodeMS <= 0 || p[0].Cold.DealerBytes == 0 ||
+		r.Deploy.Result.Baseline == nil {
+		t.Errorf("deploy: %+v", r.Deploy.Result)
 	}
 }
 

@@ -23,7 +23,7 @@ func writeReport(o *options, r *results) error {
 	m.p("The machine is shared and noisy (other work, including changes to hss/fss, may run beside it): compare figures side by side within one run. Raw data: [results.json](results.json).")
 	m.p("Every **modelled** figure comes from the exact cost model (`secure.Count`) and, for time, from a compute fit to this run's measured passes (experiments 2 and 6 say which); everything else was measured in this run.")
 	m.p("")
-	steps := []func(*md, *results, string) error{reportEE, reportLatency, reportNetwork, reportCosts, reportFidelity, reportSubSecond}
+	steps := []func(*md, *results, string) error{reportEE, reportLatency, reportNetwork, reportCosts, reportFidelity, reportSubSecond, reportDeploy}
 	for _, f := range steps {
 		if err := f(&m, r, o.out); err != nil {
 			return err

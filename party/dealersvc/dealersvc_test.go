@@ -36,7 +36,7 @@ type deployment struct {
 	addrs   [2]string
 }
 
-func creds(t *testing.T, pki *party.PKI, name string) *party.Credentials {
+func creds(t testing.TB, pki *party.PKI, name string) *party.Credentials {
 	t.Helper()
 	c, err := pki.Credentials(name)
 	if err != nil {
@@ -45,7 +45,7 @@ func creds(t *testing.T, pki *party.PKI, name string) *party.Credentials {
 	return c
 }
 
-func listen(t *testing.T) net.Listener {
+func listen(t testing.TB) net.Listener {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -405,7 +405,7 @@ func TestPartyRefusals(t *testing.T) {
 	}
 }
 
-func mustJSON(t *testing.T, c model.Config) []byte {
+func mustJSON(t testing.TB, c model.Config) []byte {
 	t.Helper()
 	b, err := json.Marshal(c)
 	if err != nil {

@@ -256,7 +256,18 @@ func (h *service) Material(req *pb.MaterialRequest, stream pb.Dealer_MaterialSer
 		return statusOf(err)
 	}
 	defer d.Close()
-	var buf []byte
+	// Small frames are gathered into messages of up to ChunkSize bytes;
+	// a large frame is sent in ChunkSize slices of its own memory (Send has
+	// serialised a message when it returns).
+	buf := make([]byte, 0, party.ChunkSize)
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		err := stream.Send(&pb.MaterialChunk{Data: buf})
+		buf = buf[:0]
+		return err
+	}
 	for {
 		fs, err := d.Next(ctx)
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -264,19 +275,24 @@ func (h *service) Material(req *pb.MaterialRequest, stream pb.Dealer_MaterialSer
 			return statusOf(err)
 		}
 		for _, f := range fs {
-			buf = append(buf, f...)
-			for len(buf) >= party.ChunkSize {
-				if err := stream.Send(&pb.MaterialChunk{Data: buf[:party.ChunkSize]}); err != nil {
-					return err
-				}
-				buf = append(buf[:0], buf[party.ChunkSize:]...)
+			if len(buf)+len(f) <= party.ChunkSize {
+				buf = append(buf, f...)
+				continue
 			}
-		}
-		if len(buf) > 0 { // nothing more is ready: send what is
-			if err := stream.Send(&pb.MaterialChunk{Data: buf}); err != nil {
+			n := party.ChunkSize - len(buf) // fill the message being gathered
+			buf = append(buf, f[:n]...)
+			if err := flush(); err != nil {
 				return err
 			}
-			buf = buf[:0]
+			for f = f[n:]; len(f) >= party.ChunkSize; f = f[party.ChunkSize:] {
+				if err := stream.Send(&pb.MaterialChunk{Data: f[:party.ChunkSize]}); err != nil {
+					return err
+				}
+			}
+			buf = append(buf, f...)
+		}
+		if err := flush(); err != nil { // nothing more is ready: send what is
+			return err
 		}
 		if err != nil { // the end of the pass
 			s.log.Debug("material sent", "session", id.LogID(), "party", p, "pass", req.GetPass(), "rows", d.Rows,

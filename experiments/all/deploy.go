@@ -1,0 +1,155 @@
+package main
+
+// Experiment 7: HSS-EE deployed on three hosts (party 0, party 1 and the
+// dealer service as separate processes with gRPC and TLS) through the
+// userspace link emulator: experiments/deploy.
+
+import (
+	"fmt"
+	"strings"
+)
+
+// deployResult mirrors experiments/deploy's JSON.
+type deployResult struct {
+	Config struct {
+		Model       string    `json:"model"`
+		Weights     string    `json:"weights"`
+		PromptLen   int       `json:"prompt_len"`
+		Decode      int       `json:"decode"`
+		PartyMbps   float64   `json:"party_mbps"`
+		DealerRTTms float64   `json:"dealer_rtt_ms"`
+		DealerMbps  float64   `json:"dealer_mbps"`
+		ClientRTTms float64   `json:"client_rtt_ms"`
+		ClientMbps  float64   `json:"client_mbps"`
+		RTTs        []float64 `json:"rtts_ms"`
+	} `json:"config"`
+	InProcPrefillMS float64 `json:"inproc_prefill_online_ms"`
+	InProcDecodeMS  float64 `json:"inproc_decode_online_ms_per_token"`
+	PrefillRounds   int64   `json:"prefill_rounds"`
+	PrefillOnline   int64   `json:"prefill_online_bytes"`
+	PrefillDealer   int64   `json:"prefill_dealer_bytes"`
+	DecodeRounds    int64   `json:"decode_rounds_per_token"`
+	DecodeOnline    int64   `json:"decode_online_bytes_per_token"`
+	DecodeDealer    int64   `json:"decode_dealer_bytes_per_token"`
+	Points          []struct {
+		RTTms float64       `json:"rtt_ms"`
+		Cold  deploySession `json:"cold"`
+		Warm  deploySession `json:"warm"`
+		MWarm float64       `json:"model_prefill_warm_ms"`
+		MCold float64       `json:"model_prefill_cold_ms"`
+		MDec  float64       `json:"model_decode_ms_per_token"`
+		Bar   float64       `json:"decode_bar_ms"`
+	} `json:"points"`
+	Baseline *struct {
+		PromptLen       int     `json:"prompt_len"`
+		Decode          int     `json:"decode"`
+		RTTms           float64 `json:"rtt_ms"`
+		PrefillMS       float64 `json:"prefill_ms"`
+		DecodeMS        float64 `json:"decode_ms_per_token"`
+		ClientUp        int64   `json:"client_wire_up_bytes"`
+		ModelFullPrefMS float64 `json:"model_full_prefill_ms"`
+		ModelFullDecMS  float64 `json:"model_full_decode_ms"`
+	} `json:"baseline"`
+}
+
+type deploySession struct {
+	PrepareMS   float64  `json:"prepare_ms"`
+	PrefillMS   float64  `json:"prefill_ms"`
+	DecodeMS    float64  `json:"decode_ms_per_token"`
+	DecodeMean  float64  `json:"decode_ms_mean"`
+	ClientUp    int64    `json:"client_wire_up_bytes"`
+	ClientDown  int64    `json:"client_wire_down_bytes"`
+	ClientSent  int64    `json:"client_payload_sent_bytes"`
+	ClientRecv  int64    `json:"client_payload_recv_bytes"`
+	DealerWire  [2]int64 `json:"dealer_wire_bytes"`
+	PeerWire    int64    `json:"peer_wire_bytes"`
+	DealerBytes int64    `json:"dealer_key_bytes"`
+	IDsEqual    bool     `json:"same_tokens_as_in_process"`
+}
+
+type deployResults struct {
+	Args   []string     `json:"command"`
+	Result deployResult `json:"deploy"`
+}
+
+func runDeploy(o *options) (*deployResults, error) {
+	args := []string{"-json", "-preset", "stories15M", "-prompt-len", "128", "-decode", "32", "-rtt", "0.5ms,2ms,10ms", "-baseline"}
+	switch o.scale {
+	case quick:
+		args = []string{"-json", "-preset", "stories15M", "-prompt-len", "32", "-decode", "8", "-rtt", "2ms"}
+	case smoke:
+		args = []string{"-json", "-preset", "tinystories-656k", "-prompt-len", "4", "-decode", "2", "-rtt", "2ms",
+			"-client-rtt", "2ms", "-baseline", "-baseline-prompt", "2", "-baseline-decode", "1"}
+	}
+	r := &deployResults{Args: append([]string{"go", "run", "./experiments/deploy"}, args...)}
+	if err := o.program("deploy", &r.Result, args...); err != nil {
+		return nil, err
+	}
+	for _, p := range r.Result.Points {
+		if !p.Cold.IDsEqual || !p.Warm.IDsEqual {
+			return nil, fmt.Errorf("deployed tokens differ from the in-process run at %g ms", p.RTTms)
+		}
+	}
+	return r, nil
+}
+
+func reportDeploy(m *md, r *results, dir string) error {
+	d := r.Deploy
+	if d == nil {
+		return nil
+	}
+	x := d.Result
+	c := x.Config
+	m.p("## 7. Deployed on three hosts, through emulated links")
+	m.p("")
+	m.p("`%s`: party 0, party 1 and the dealer service (`cmd/dealer`) as separate processes with gRPC and TLS 1.3, every connection through `experiments/internal/netem` (a userspace TCP proxy adding one-way delay and a serialisation bottleneck per direction); the client in the experiment's process. Links: party ↔ party at each RTT and %g Mbit/s; each party ↔ dealer %.1f ms / %g Mbit/s; client ↔ servers %.0f ms through one shared %g Mbit/s link per direction. %s (%s weights), %d-token prompt, %d decoded tokens (medians). *Cold*: the prompt is submitted as the session opens, so the prefill includes making and streaming its material; *warm*: submitted once the parties hold it (prepare = how long that took). *Model* = in-process compute + rounds·RTT/2 + bytes/bandwidth on each link (+ the larger party's material over its dealer link, cold). The decode bar is 2 × (in-process decode + rounds·RTT).",
+		strings.Join(d.Args, " "), c.PartyMbps, c.DealerRTTms, c.DealerMbps, c.ClientRTTms, c.ClientMbps, c.Model, c.Weights, c.PromptLen, c.Decode)
+	m.p("")
+	m.p("In process (same run, no network): prefill %.0f ms online, %d rounds, %s online, %s of material; decode %.1f ms/token, %d rounds, %s online, %s of material per token.",
+		x.InProcPrefillMS, x.PrefillRounds, size(x.PrefillOnline), size(x.PrefillDealer), x.InProcDecodeMS, x.DecodeRounds,
+		size(x.DecodeOnline), size(x.DecodeDealer))
+	m.p("")
+	m.p("| RTT | prefill cold | prefill warm (prepare) | modelled warm / cold | decode ms/token cold / warm | modelled decode | decode bar | client up / down per session (wire) | dealer → party 0 / 1 (wire) |")
+	m.p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	var rtts, cold, warm, mwarm, mcold, dcold, dwarm, mdec, bar []float64
+	for _, p := range x.Points {
+		m.p("| %g ms | %.0f ms | %.0f ms (%.1f s) | %.0f / %.0f ms | %.0f / %.0f | %.0f | %.0f | %s / %s | %s / %s |", p.RTTms,
+			p.Cold.PrefillMS, p.Warm.PrefillMS, p.Warm.PrepareMS/1e3, p.MWarm, p.MCold, p.Cold.DecodeMS, p.Warm.DecodeMS, p.MDec,
+			p.Bar, size(p.Cold.ClientUp), size(p.Cold.ClientDown), size(p.Cold.DealerWire[0]), size(p.Cold.DealerWire[1]))
+		rtts = append(rtts, p.RTTms)
+		cold, warm, mwarm, mcold = append(cold, p.Cold.PrefillMS), append(warm, p.Warm.PrefillMS), append(mwarm, p.MWarm), append(mcold, p.MCold)
+		dcold, dwarm, mdec, bar = append(dcold, p.Cold.DecodeMS), append(dwarm, p.Warm.DecodeMS), append(mdec, p.MDec), append(bar, p.Bar)
+	}
+	m.p("")
+	if b := x.Baseline; b != nil {
+		m.p("Before the dealer service (the client makes the material and uploads it over its %g Mbit/s link), measured on a %d-token prompt at %g ms: prefill %.0f ms, decode %.0f ms/token, %s uploaded; for the %d-token prompt the upload alone models to a %.0f s prefill and %.1f s per decoded token.",
+			c.ClientMbps, b.PromptLen, b.RTTms, b.PrefillMS, b.DecodeMS, size(b.ClientUp), c.PromptLen, b.ModelFullPrefMS/1e3, b.ModelFullDecMS/1e3)
+		m.p("")
+	}
+	for _, ch := range []struct {
+		file string
+		c    chart
+	}{
+		{"deploy_prefill.png", chart{Title: "Deployed prefill (" + c.Model + ", three processes, emulated links)", XLabel: "RTT between the parties (ms)",
+			YLabel: "prefill wall time (ms)", LogY: true, LogX: true, XTicks: rtts, Series: []series{
+				{Name: "cold (material made and streamed during the prefill)", X: rtts, Y: cold, Color: 0, Shape: 0},
+				{Name: "warm (material in place)", X: rtts, Y: warm, Color: 1, Shape: 1},
+				{Name: "cold: modelled", X: rtts, Y: mcold, Color: 0, Modelled: true},
+				{Name: "warm: modelled", X: rtts, Y: mwarm, Color: 1, Modelled: true},
+			}, HLine: 3000, HLineName: "3 s bar"}},
+		{"deploy_decode.png", chart{Title: "Deployed decode (" + c.Model + ", three processes, emulated links)", XLabel: "RTT between the parties (ms)",
+			YLabel: "ms per decoded token", LogY: true, LogX: true, XTicks: rtts, Series: []series{
+				{Name: "cold session", X: rtts, Y: dcold, Color: 0, Shape: 0},
+				{Name: "warm session", X: rtts, Y: dwarm, Color: 1, Shape: 1},
+				{Name: "modelled", X: rtts, Y: mdec, Color: 2, Modelled: true},
+				{Name: "bar: 2 × (in-process + rounds·RTT)", X: rtts, Y: bar, Color: 3, Modelled: true},
+			}}},
+	} {
+		if err := ch.c.save(dir, ch.file); err != nil {
+			return err
+		}
+		m.p("![%s](%s)", ch.file, ch.file)
+		m.p("")
+	}
+	return nil
+}

@@ -1,0 +1,3 @@
+package netem
+
+const maxStampAgeForTest = maxStampAge

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package netem
+
+const maxStampAgeForTest = 0

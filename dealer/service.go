@@ -310,27 +310,32 @@ func (ss *Session) stop(err error) {
 	if ss.err == nil {
 		ss.err = err
 	}
-	for k, pm := range ss.passes {
-		for p := range 2 {
-			ss.svc.budget.release(pm.queued[p])
-			pm.frames[p], pm.queued[p] = nil, 0
-		}
-		delete(ss.passes, k)
-	}
+	ss.dropAll()
 	ss.cond.Broadcast()
 	ss.mu.Unlock()
 	ss.cancel()
 	<-ss.done
 	// The generator may have queued frames after the sweep above.
 	ss.mu.Lock()
+	ss.dropAll()
+	ss.mu.Unlock()
+}
+
+// dropAll forgets every pass and its frames. Call with ss.mu held.
+func (ss *Session) dropAll() {
 	for k, pm := range ss.passes {
 		for p := range 2 {
-			ss.svc.budget.release(pm.queued[p])
-			pm.frames[p], pm.queued[p] = nil, 0
+			ss.drop(pm, p)
 		}
 		delete(ss.passes, k)
 	}
-	ss.mu.Unlock()
+}
+
+// drop hands back party p's queued frames of pm to the memory budget.
+// Call with ss.mu held.
+func (ss *Session) drop(pm *passMat, p int) {
+	ss.svc.budget.release(pm.queued[p])
+	pm.frames[p], pm.queued[p] = nil, 0
 }
 
 // generate makes the plan's passes in order, at most Prefetch ahead of the
@@ -524,8 +529,7 @@ func (d *Delivery) Next(ctx context.Context) ([][]byte, error) {
 		return nil, ss.err
 	case len(pm.frames[d.party]) > 0:
 		fs := pm.frames[d.party]
-		ss.svc.budget.release(pm.queued[d.party])
-		pm.frames[d.party], pm.queued[d.party] = nil, 0
+		ss.drop(pm, d.party)
 		ss.last = time.Now()
 		return fs, nil
 	case ctx.Err() != nil:
@@ -555,8 +559,7 @@ func (d *Delivery) Close() {
 	ss.busy--
 	ss.last = time.Now()
 	pm.finished[d.party] = true
-	ss.svc.budget.release(pm.queued[d.party])
-	pm.frames[d.party], pm.queued[d.party] = nil, 0
+	ss.drop(pm, d.party)
 	ss.advance()
 }
 

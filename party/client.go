@@ -13,10 +13,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -57,11 +54,7 @@ func dial(addr string, creds *Credentials, want string) (*grpc.ClientConn, error
 	if creds == nil {
 		return nil, errors.New("party: no TLS credentials")
 	}
-	return grpc.NewClient(addr,
-		grpc.WithTransportCredentials(credentials.NewTLS(creds.ClientConfig(want))),
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond,
-			Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second}, MinConnectTimeout: 5 * time.Second}),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}))
+	return dialWith(addr, creds, want, 2*time.Second)
 }
 
 // describe turns an RPC error into a clear, secret-free message.

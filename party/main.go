@@ -45,26 +45,10 @@ func Main(id int, args []string, stderr io.Writer) int {
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "free a session unused this long")
 	threads := fs.Int("threads", 0, "ee: threads per session (0: all cores)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	fs.VisitAll(func(f *flag.Flag) {
-		env := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
-			if err := f.Value.Set(v); err != nil {
-				fmt.Fprintf(stderr, "%s: %s: %v\n", name, env, err)
-			}
-		}
-	})
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	log, code := ParseFlags(fs, name, EnvPrefix, args, logLevel, stderr)
+	if log == nil {
+		return code
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "%s: bad -log-level %q\n", name, *logLevel)
-		return 2
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl})).With("service", name)
 	if fs.NArg() > 0 || *modelPath == "" || (*mode == ModeHSS && id == 0 && *peerAddr == "") {
 		fmt.Fprintf(stderr, "%s: -model is required (and -peer for party 0 in hss mode)\n", name)
 		fs.Usage()
@@ -116,6 +100,33 @@ func Main(id int, args []string, stderr io.Writer) int {
 	<-errc
 	log.Info("stopped")
 	return 0
+}
+
+// ParseFlags sets fs's flags from their environment variables (prefix and
+// the flag's name in capitals, - as _), then from args (which win), and
+// returns the JSON logger at *logLevel for the service name. With a nil
+// logger, the caller exits with code (0 after -h, 2 on a bad flag).
+func ParseFlags(fs *flag.FlagSet, name, prefix string, args []string, logLevel *string, stderr io.Writer) (*slog.Logger, int) {
+	fs.VisitAll(func(f *flag.Flag) {
+		env := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := f.Value.Set(v); err != nil {
+				fmt.Fprintf(stderr, "%s: %s: %v\n", name, env, err)
+			}
+		}
+	})
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, 0
+		}
+		return nil, 2
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "%s: bad -log-level %q\n", name, *logLevel)
+		return nil, 2
+	}
+	return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl})).With("service", name), 0
 }
 
 // LoadModel loads a model for serving and returns its fingerprint; an EE

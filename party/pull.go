@@ -206,14 +206,14 @@ func (pl *puller) pull(ctx context.Context, f *feed) error {
 	if err != nil {
 		return err
 	}
-	r := &materialReader{st: st, f: f, limit: pl.s.cfg.MaxMaterial}
+	r := &chunkReader{recv: st.Recv, limit: pl.s.cfg.MaxMaterial, onData: func() { f.lastData.Store(time.Now().UnixNano()) }}
 	var total int64
 	for {
 		k, n, err := hss.ReadKeyFrame(r, min(pl.s.cfg.MaxMaterial-total, MaxKeyPayload))
 		if err == io.EOF {
 			return nil
 		}
-		if errors.Is(err, hss.ErrFrameTooLarge) {
+		if errors.Is(err, hss.ErrFrameTooLarge) || errors.Is(err, errTooLarge) {
 			return status.Error(codes.ResourceExhausted, "material over this party's limit")
 		}
 		if err != nil {
@@ -278,34 +278,4 @@ func (pl *puller) watch(ctx context.Context, f *feed) {
 			}
 		}
 	}
-}
-
-// materialReader reads a Material stream's chunks as one byte stream.
-type materialReader struct {
-	st    pb.Dealer_MaterialClient
-	f     *feed
-	buf   []byte
-	total int64
-	limit int64
-}
-
-func (r *materialReader) Read(p []byte) (int, error) {
-	for len(r.buf) == 0 {
-		c, err := r.st.Recv()
-		if err != nil {
-			return 0, err
-		}
-		if len(c.GetData()) > ChunkSize {
-			return 0, status.Error(codes.ResourceExhausted, "material chunk over the chunk size")
-		}
-		r.total += int64(len(c.GetData()))
-		if r.total > r.limit+1<<16 {
-			return 0, status.Error(codes.ResourceExhausted, "material over this party's limit")
-		}
-		r.f.lastData.Store(time.Now().UnixNano())
-		r.buf = c.GetData()
-	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[n:]
-	return n, nil
 }

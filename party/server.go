@@ -127,11 +127,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, fp: model.Fingerprint(cfg.Model), log: cfg.Log.With("party", cfg.ID, "mode", cfg.Mode),
 		weights: map[uint]*secure.Weights{}, sessions: map[SessionID]*session{}, stop: make(chan struct{})}
-	s.grpc = grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(cfg.Creds.ServerConfig())),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}),
-	)
+	s.grpc = NewGRPCServer(cfg.Creds)
 	pb.RegisterSessionServer(s.grpc, &sessionService{s: s})
 	if cfg.Mode == ModeHSS && cfg.ID == 1 {
 		pb.RegisterPeerServer(s.grpc, &peerService{s: s})
@@ -139,28 +135,41 @@ func NewServer(cfg Config) (*Server, error) {
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	if cfg.Mode == ModeHSS && cfg.ID == 0 {
-		conn, err := grpc.NewClient(cfg.Peer,
-			grpc.WithTransportCredentials(credentials.NewTLS(cfg.Creds.ClientConfig(PartyName(1)))),
-			grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond,
-				Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}, MinConnectTimeout: 5 * time.Second}),
-			grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}))
+		conn, err := dialWith(cfg.Peer, cfg.Creds, PartyName(1), time.Second)
 		if err != nil {
 			return nil, fmt.Errorf("party: peer %s: %w", cfg.Peer, err)
 		}
 		s.peer = conn
 	}
 	if cfg.Mode == ModeHSS && cfg.Dealer != "" {
-		conn, err := grpc.NewClient(cfg.Dealer,
-			grpc.WithTransportCredentials(credentials.NewTLS(cfg.Creds.ClientConfig(DealerName))),
-			grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond,
-				Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}, MinConnectTimeout: 5 * time.Second}),
-			grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}))
+		conn, err := dialWith(cfg.Dealer, cfg.Creds, DealerName, time.Second)
 		if err != nil {
 			return nil, fmt.Errorf("party: dealer %s: %w", cfg.Dealer, err)
 		}
 		s.dealer = conn
 	}
 	return s, nil
+}
+
+// NewGRPCServer returns a gRPC server for one of the deployment's servers:
+// TLS 1.3 requiring a client certificate from the CA, and keepalives.
+func NewGRPCServer(creds *Credentials, opts ...grpc.ServerOption) *grpc.Server {
+	return grpc.NewServer(append([]grpc.ServerOption{
+		grpc.Creds(credentials.NewTLS(creds.ServerConfig())),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}),
+	}, opts...)...)
+}
+
+// dialWith prepares a connection to addr presenting creds and requiring a
+// server certificate of common name want ("" any), with reconnection
+// backoff up to maxBackoff and keepalives.
+func dialWith(addr string, creds *Credentials, want string, maxBackoff time.Duration) (*grpc.ClientConn, error) {
+	return grpc.NewClient(addr,
+		grpc.WithTransportCredentials(credentials.NewTLS(creds.ClientConfig(want))),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 100 * time.Millisecond,
+			Multiplier: 1.6, Jitter: 0.2, MaxDelay: maxBackoff}, MinConnectTimeout: 5 * time.Second}),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}))
 }
 
 // Fingerprint is the served model's fingerprint.
@@ -577,9 +586,11 @@ func (h *sessionService) Close(ctx context.Context, req *pb.CloseRequest) (*pb.C
 	return &pb.CloseResponse{}, nil
 }
 
-// chunkReader reads an Upload stream's chunks as one byte stream.
+// chunkReader reads a stream of material chunks (an Upload, or a pull from
+// the dealer service) as one byte stream.
 type chunkReader struct {
-	stream pb.Session_UploadServer
+	recv   func() (*pb.MaterialChunk, error) // the stream's next message
+	onData func()                            // called for every message (nil: none)
 	buf    []byte
 	total  int64
 	limit  int64
@@ -587,7 +598,7 @@ type chunkReader struct {
 
 func (r *chunkReader) Read(p []byte) (int, error) {
 	for len(r.buf) == 0 {
-		c, err := r.stream.Recv()
+		c, err := r.recv()
 		if err != nil {
 			return 0, err
 		}
@@ -597,6 +608,9 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 		r.total += int64(len(c.GetData()))
 		if r.total > r.limit+1<<16 {
 			return 0, fmt.Errorf("material: %w", errTooLarge)
+		}
+		if r.onData != nil {
+			r.onData()
 		}
 		r.buf = c.GetData()
 	}
@@ -652,7 +666,7 @@ func (h *sessionService) Upload(stream pb.Session_UploadServer) error {
 	}
 	ss.touch(1)
 	defer ss.touch(-1)
-	r := &chunkReader{stream: stream, limit: s.cfg.MaxMaterial}
+	r := &chunkReader{recv: stream.Recv, limit: s.cfg.MaxMaterial}
 	keys, n, err := readKeys(r, s.cfg.ID, s.cfg.MaxMaterial)
 	if err != nil {
 		return rpcError(stream.Context(), "material", err)

@@ -80,6 +80,36 @@ func spawn(t *testing.T, role string, args ...string) *proc {
 	return p
 }
 
+// waitText waits until the client process has streamed some text.
+func (c *proc) waitText(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(c.stdout.String()) < len("Once upon a time")+20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no text streamed: %s", c.stderr.String())
+		}
+		select {
+		case <-c.done:
+			t.Fatalf("client exited early: %s", c.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// exitsWithin waits for the process to end within d after a kill and
+// returns how long it took.
+func (c *proc) exitsWithin(t *testing.T, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(d):
+		t.Fatalf("client still running %v after %s", d, what)
+	}
+	if c.cmd.ProcessState.ExitCode() == 0 {
+		t.Fatalf("client exited 0 after %s", what)
+	}
+}
+
 // startParty starts a party process and waits for its "serving" log line.
 func startParty(t *testing.T, id int, args ...string) *proc {
 	t.Helper()
@@ -196,27 +226,10 @@ func TestDeployedPartyKilled(t *testing.T) {
 	p1 := d.party(t, 1, "127.0.0.1:0", "")
 	p0 := d.party(t, 0, "127.0.0.1:0", p1.addr)
 	c := spawn(t, "client", append(d.genArgs("-n", "400", "-mode", "hss", "-parties", p0.addr+","+p1.addr), d.tls("client")...)...)
-	deadline := time.Now().Add(20 * time.Second)
-	for len(c.stdout.String()) < len("Once upon a time")+20 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no text streamed: %s", c.stderr.String())
-		}
-		select {
-		case <-c.done:
-			t.Fatalf("client exited early: %s", c.stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	c.waitText(t)
 	p1.cmd.Process.Signal(syscall.SIGKILL)
 	killed := time.Now()
-	select {
-	case <-c.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("client still running 10 s after party 1 was killed")
-	}
-	if c.cmd.ProcessState.ExitCode() == 0 {
-		t.Fatal("client exited 0 after party 1 was killed")
-	}
+	c.exitsWithin(t, 10*time.Second, "party 1 was killed")
 	msg := c.stderr.String()
 	if !strings.Contains(msg, "party") || !(strings.Contains(msg, "unreachable") || strings.Contains(msg, "lost its peer")) {
 		t.Fatalf("unclear error: %q", msg)
@@ -328,27 +341,10 @@ func TestDeployedDealerKilled(t *testing.T) {
 	p0 := d.party(t, 0, "127.0.0.1:0", p1.addr, "-dealer", dl.addr)
 	c := spawn(t, "client", append(d.genArgs("-n", "400", "-mode", "hss", "-dealer", dl.addr,
 		"-parties", p0.addr+","+p1.addr), d.tls("client")...)...)
-	deadline := time.Now().Add(20 * time.Second)
-	for len(c.stdout.String()) < len("Once upon a time")+20 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no text streamed: %s", c.stderr.String())
-		}
-		select {
-		case <-c.done:
-			t.Fatalf("client exited early: %s", c.stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	c.waitText(t)
 	dl.cmd.Process.Signal(syscall.SIGKILL)
 	killed := time.Now()
-	select {
-	case <-c.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("client still running 10 s after the dealer was killed")
-	}
-	if c.cmd.ProcessState.ExitCode() == 0 {
-		t.Fatal("client exited 0 after the dealer was killed")
-	}
+	c.exitsWithin(t, 10*time.Second, "the dealer was killed")
 	msg := c.stderr.String()
 	if !strings.Contains(msg, "the dealer at "+dl.addr) {
 		t.Fatalf("unclear error: %q", msg)

@@ -40,20 +40,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hssee/hssee/party"
+	"github.com/hssee/hssee/experiments/internal/procs"
 )
 
 const roleEnv = "HSSEE_EXPERIMENTS_ROLE"
 
 // asParty runs party.Main when the role variable asks for it.
-func asParty() {
-	switch os.Getenv(roleEnv) {
-	case "party0":
-		os.Exit(party.Main(0, os.Args[1:], os.Stderr))
-	case "party1":
-		os.Exit(party.Main(1, os.Args[1:], os.Stderr))
-	}
-}
+func asParty() { procs.Serve(roleEnv) }
 
 // scale is the size of the grids.
 type scale int

@@ -56,22 +56,10 @@ import (
 	"github.com/hssee/hssee/model/hf"
 	"github.com/hssee/hssee/model/loader"
 	"github.com/hssee/hssee/party"
-	"github.com/hssee/hssee/party/dealersvc"
 	"github.com/hssee/hssee/secure"
 )
 
 const roleEnv = "HSSEE_DEPLOY_ROLE"
-
-func asServer() {
-	switch os.Getenv(roleEnv) {
-	case "party0":
-		os.Exit(party.Main(0, os.Args[1:], os.Stderr))
-	case "party1":
-		os.Exit(party.Main(1, os.Args[1:], os.Stderr))
-	case "dealer":
-		os.Exit(dealersvc.Main(os.Args[1:], os.Stderr))
-	}
-}
 
 type config struct {
 	Model       string    `json:"model"`
@@ -155,7 +143,7 @@ type result struct {
 }
 
 func main() {
-	asServer()
+	procs.Serve(roleEnv)
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "deploy:", err)
 		os.Exit(1)

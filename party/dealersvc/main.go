@@ -3,15 +3,12 @@ package dealersvc
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -43,31 +40,15 @@ func Main(args []string, stderr io.Writer) int {
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "free a session without requests this long")
 	seedHex := fs.String("seed", "", "64 hex digits making every session's material reproducible (tests only: whoever knows it can recompute all keys)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	fs.VisitAll(func(f *flag.Flag) {
-		env := EnvPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
-			if err := f.Value.Set(v); err != nil {
-				fmt.Fprintf(stderr, "%s: %s: %v\n", name, env, err)
-			}
-		}
-	})
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "%s: bad -log-level %q\n", name, *logLevel)
-		return 2
+	log, code := party.ParseFlags(fs, name, EnvPrefix, args, logLevel, stderr)
+	if log == nil {
+		return code
 	}
 	if fs.NArg() > 0 || *prefetch < 1 || *maxMem < 1 || *maxSessions < 1 {
 		fmt.Fprintf(stderr, "%s: unexpected arguments, or a limit below 1\n", name)
 		fs.Usage()
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl})).With("service", name)
 	cfg := dealer.ServiceConfig{Prefetch: *prefetch, MaxMemory: *maxMem << 20, MaxSessions: *maxSessions}
 	if *seedHex != "" {
 		b, err := hex.DecodeString(*seedHex)

@@ -32,10 +32,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
 	"github.com/hssee/hssee/dealer"
@@ -78,14 +76,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, stop: make(chan struct{})}
-	s.grpc = grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(cfg.Creds.ServerConfig())),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}),
-		// Material streams run at datacenter bandwidth: larger flow-control
-		// windows than gRPC's 64 KiB default keep a long link full.
-		grpc.InitialWindowSize(8<<20), grpc.InitialConnWindowSize(16<<20),
-	)
+	s.grpc = party.NewGRPCServer(cfg.Creds)
 	pb.RegisterDealerServer(s.grpc, &service{s: s})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)

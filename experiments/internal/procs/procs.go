@@ -13,7 +13,24 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hssee/hssee/party"
+	"github.com/hssee/hssee/party/dealersvc"
 )
+
+// Serve makes this process the server that the role variable env names, if
+// it names one: cmd/party0, cmd/party1 or cmd/dealer (it exits with the
+// server's exit code). Call it first in main (and TestMain).
+func Serve(env string) {
+	switch os.Getenv(env) {
+	case "party0":
+		os.Exit(party.Main(0, os.Args[1:], os.Stderr))
+	case "party1":
+		os.Exit(party.Main(1, os.Args[1:], os.Stderr))
+	case "dealer":
+		os.Exit(dealersvc.Main(os.Args[1:], os.Stderr))
+	}
+}
 
 // Proc is a running server process.
 type Proc struct {

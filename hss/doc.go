@@ -13,8 +13,9 @@
 //     triples (Mohassel–Zhang, SecureML, S&P 2017), and fixed-point variants that fold in Trunc;
 //     RowMul, a row-broadcast product (rowmul.go);
 //   - DReLU, ReLU (DCF, Boyle et al., Eurocrypt 2021), GeLU, SiLU, Exp (piecewise-cubic DPF
-//     lookups on masked, reduced-width inputs with a (1, ρ, ρ², ρ³) payload, then one truncation:
-//     2 rounds, SIGMA, PETS 2024): nonlinear.go, nonlinear_gates.go;
+//     lookups on masked, reduced-width inputs with a (1, ρ, ρ², ρ³) payload, then one truncation,
+//     SIGMA, PETS 2024; GeLU and SiLU add the sign product x·s: 3 rounds, Exp 2): nonlinear.go,
+//     nonlinear_gates.go;
 //   - Reciprocal and Rsqrt: octave lookups (DCF octave comparisons, a cubic mantissa lookup and
 //     its truncation, one Beaver product), 4 rounds, relative error ≤ 2^-9 on [2^-6, 2^12) and
 //     [2^-8, 2^14): octave.go;

@@ -290,8 +290,10 @@ func TestWithLinkDelay(t *testing.T) {
 	if _, err := la.Exchange([]byte{1}); err != nil {
 		t.Fatal(err)
 	}
-	if el := time.Since(start); el < 40*time.Millisecond || el > 2*time.Second {
-		t.Fatalf("round took %v, want about rtt/2 + 20ms = 40ms", el)
+	// Only the lower bound is a property of the link (a busy machine may
+	// take longer); the delay's accuracy is TestWithLinkSubMillisecond's log.
+	if el := time.Since(start); el < 40*time.Millisecond {
+		t.Fatalf("round took %v, less than rtt/2 + 20ms = 40ms", el)
 	}
 	if la.Stats().Rounds != 1 {
 		t.Fatal("stats not forwarded")

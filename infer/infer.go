@@ -3,9 +3,11 @@
 // next-token logits, decrypt them, sample, and stream text.
 //
 // The engine is anything with the shape of model.Runner's Forward: the plain
-// float32 executor running a plain or an EE model today; the HSS-EE parties
-// later. The loop never sees weights, and with a key the engine never sees a
-// plaintext token id or plaintext-ordered logits.
+// float32 executor running a plain or an EE model, a single EE server
+// (party.EE), or HSS-EE (HSS: both parties in this process, or two deployed
+// parties through party.Client, with the dealer in the client or the dealer
+// service). The loop never sees weights, and with a key the engine never
+// sees a plaintext token id or plaintext-ordered logits.
 package infer
 
 import (

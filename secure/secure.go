@@ -3,11 +3,14 @@
 // whose values are one party's additive shares in Z_2^64 (fixed point, see
 // hss.Fixed), and delegates every interactive step to a Backend:
 //
-//   - Party (EvalBackend): evaluates hss gates with the peer over an
-//     hss.Transport, consuming dealer material;
-//   - Dealer (GenBackend): walks the same pass on shapes only and generates
-//     each gate's material for both parties, in exactly the order the
-//     parties will consume it.
+//   - Party: evaluates hss gates with the peer over an hss.Transport,
+//     consuming dealer material;
+//   - Dealer: walks the same pass on shapes only and generates each gate's
+//     material for both parties, in exactly the order the parties will
+//     consume it (into a Sink: dealer.Dealer in the client, or the dealer
+//     service's session);
+//   - Counter: walks it on shapes only and adds up each gate's exact cost
+//     (Count).
 //
 // Local steps (residual additions, row selection, head slicing, RoPE's
 // public rotation, the key/value cache) are done here, the same for every

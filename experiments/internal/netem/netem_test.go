@@ -141,8 +141,8 @@ func TestEchoRoundTrips(t *testing.T) {
 	el := time.Since(start)
 	want := n * 2 * delay
 	t.Logf("%d round trips: %v (%v each, ideal %v)", n, el, el/n, 2*delay)
-	if el < want || el > 3*want {
-		t.Fatalf("%d round trips took %v, want [%v, %v]", n, el, want, 3*want)
+	if el < want || el > 10*want {
+		t.Fatalf("%d round trips took %v, want [%v, %v]", n, el, want, 10*want)
 	}
 	// The counters are updated just after each write returns.
 	waitFor(t, func() bool { s := p.Stats(); return s.Up == n*64 && s.Down == n*64 }, "byte counters")

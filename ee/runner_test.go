@@ -2,11 +2,9 @@ package ee
 
 import (
 	"fmt"
+	"github.com/hssee/hssee/internal/sharedtest"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/hssee/hssee/model"
@@ -100,19 +98,10 @@ func TestPlainEngineRandomModels(t *testing.T) {
 	}
 }
 
-// sharedDir is /work/shared (the repository's sibling "shared").
-func sharedDir(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "shared")
-}
-
 // TestPlainEngineTinyStories runs the acceptance test on the real
 // tinystories-656k checkpoint (LLaMA, GQA 8/4, rotate-half RoPE, tied).
 func TestPlainEngineTinyStories(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "models", "tinystories-656k")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real model not available (%s): %v", dir, err)
-	}
+	dir := sharedtest.TinyStories(t)
 	m, err := hf.Load(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package model_test
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/hssee/hssee/internal/sharedtest"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,14 +14,7 @@ import (
 )
 
 // sharedDir is /work/shared relative to this package: repo root's sibling.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "shared")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared data directory %s absent: %v", dir, err)
-	}
-	return dir
-}
+func sharedDir(t *testing.T) string { return sharedtest.Dir(t) }
 
 type golden struct {
 	Prompt      string    `json:"prompt"`

@@ -3,6 +3,7 @@ package hf
 import (
 	"encoding/json"
 	"errors"
+	"github.com/hssee/hssee/internal/sharedtest"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -512,16 +513,7 @@ func TestSaveErrors(t *testing.T) {
 	}
 }
 
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	repoRoot := filepath.Join(filepath.Dir(file), "..", "..")
-	d := filepath.Join(repoRoot, "..", "shared")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data directory %s absent: %v", d, err)
-	}
-	return d
-}
+func sharedDir(t *testing.T) string { return sharedtest.Dir(t) }
 
 func TestLoadTinyStories(t *testing.T) {
 	dir := filepath.Join(sharedDir(t), "models", "tinystories-656k")

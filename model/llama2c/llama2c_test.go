@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/hssee/hssee/internal/sharedtest"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -218,16 +218,7 @@ func TestWriteErrors(t *testing.T) {
 	}
 }
 
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	repoRoot := filepath.Join(filepath.Dir(file), "..", "..")
-	d := filepath.Join(repoRoot, "..", "shared")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data directory %s absent: %v", d, err)
-	}
-	return d
-}
+func sharedDir(t *testing.T) string { return sharedtest.Dir(t) }
 
 // The real HF model converts to llama2.c (interleaved q/k rows) and back to
 // HF (half rows) without changing a bit, other than the settings llama2.c

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/hssee/hssee/internal/sharedtest"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -294,16 +294,7 @@ func TestDirBadIndex(t *testing.T) {
 	}
 }
 
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	repoRoot := filepath.Join(filepath.Dir(file), "..", "..")
-	d := filepath.Join(repoRoot, "..", "shared")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared data directory %s absent: %v", d, err)
-	}
-	return d
-}
+func sharedDir(t *testing.T) string { return sharedtest.Dir(t) }
 
 func TestRealTinyStories(t *testing.T) {
 	path := filepath.Join(sharedDir(t), "models", "tinystories-656k", "model.safetensors")

@@ -2,7 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
-	"os"
+	"github.com/hssee/hssee/internal/sharedtest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,14 +10,7 @@ import (
 
 // sharedDir returns the project's shared data directory (repoRoot/../shared),
 // skipping the test only when that directory does not exist.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared data directory %s absent; skipping test on real tokenizer files", dir)
-	}
-	return dir
-}
+func sharedDir(t testing.TB) string { return sharedtest.Dir(t) }
 
 func tinyStoriesPath(t testing.TB) string {
 	return filepath.Join(sharedDir(t), "models", "tinystories-656k", "tokenizer.json")

@@ -1,38 +1,40 @@
-package kernel
+package kernel_test
 
 import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/hssee/hssee/kernel"
+	"github.com/hssee/hssee/kernel/kerneltest"
 	"github.com/hssee/hssee/kernel/ring"
 )
 
 func TestCPUConformance(t *testing.T) {
-	Conformance(t, CPU())
-	Conformance(t, ring.CPU{Workers: 1})
-	Conformance(t, ring.CPU{Workers: 3})
+	kerneltest.Conformance(t, kernel.CPU())
+	kerneltest.Conformance(t, ring.CPU{Workers: 1})
+	kerneltest.Conformance(t, ring.CPU{Workers: 3})
 }
 
 type refBackend struct{}
 
 func (refBackend) Name() string { return "reference" }
 func (refBackend) RingMatMul(dst, x []uint64, m, k int, w []uint64, n int) error {
-	return ReferenceRingMatMul(dst, x, m, k, w, n)
+	return kernel.ReferenceRingMatMul(dst, x, m, k, w, n)
 }
 func (refBackend) RingMatMulW32(dst, x []uint64, m, k int, w []int32, n int) error {
-	return ReferenceRingMatMulW32(dst, x, m, k, w, n)
+	return kernel.ReferenceRingMatMulW32(dst, x, m, k, w, n)
 }
 
 func TestUse(t *testing.T) {
-	Conformance(t, refBackend{})
-	prev, err := Use(refBackend{})
-	if err != nil || prev.Name() != "cpu" || Default().Name() != "reference" {
+	kerneltest.Conformance(t, refBackend{})
+	prev, err := kernel.Use(refBackend{})
+	if err != nil || prev.Name() != "cpu" || kernel.Default().Name() != "reference" {
 		t.Fatalf("Use: %v %v", prev, err)
 	}
-	if _, err := Use(nil); err == nil {
+	if _, err := kernel.Use(nil); err == nil {
 		t.Fatal("nil backend accepted")
 	}
-	if _, err := Use(prev); err != nil || Default().Name() != "cpu" {
+	if _, err := kernel.Use(prev); err != nil || kernel.Default().Name() != "cpu" {
 		t.Fatal("restore failed")
 	}
 }
@@ -52,7 +54,7 @@ func BenchmarkRingMatMul128x768x768(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		f    func(dst, x []uint64, m, k int, w []uint64, n int) error
-	}{{"reference", ReferenceRingMatMul}, {Default().Name(), RingMatMul}} {
+	}{{"reference", kernel.ReferenceRingMatMul}, {kernel.Default().Name(), kernel.RingMatMul}} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
 				if err := bc.f(dst, x, m, k, w, n); err != nil {

@@ -68,6 +68,9 @@ func TestLayering(t *testing.T) {
 			continue
 		}
 		for _, d := range deps {
+			if d == "testing" && !strings.HasSuffix(rel, "test") {
+				t.Errorf("%s imports testing: only test-helper packages (…test: sharedtest, kerneltest) may", rel)
+			}
 			grpc := d == "google.golang.org/grpc" || strings.HasPrefix(d, "google.golang.org/grpc/")
 			if grpc && pg != "party" && pg != "party/dealersvc" && pg != "cmd" && pg != "proto" {
 				t.Errorf("%s imports %s: only party/ and cmd/ touch gRPC", rel, d)

@@ -1,17 +1,22 @@
-package kernel
+// Package kerneltest is the conformance suite every kernel.Backend must
+// pass (gonum's blas64 testing pattern): call Conformance from the
+// backend's tests. It imports "testing", so it lives apart from kernel.
+package kerneltest
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/hssee/hssee/kernel"
 )
 
 // Conformance checks that b computes exactly the reference ring matrix product, RingMatMul and
 // RingMatMulW32 (against the reference on the sign-extended weights), on edge-case and random shapes
 // (including sizes that are not multiples of any tile), with extreme ring values and extreme int32
 // weights, that it overwrites dst, and that inconsistent shapes are errors rather than panics. Every
-// backend's tests call it: kernel.Conformance(t, myBackend).
-func Conformance(t *testing.T, b Backend) {
+// backend's tests call it: kerneltest.Conformance(t, myBackend).
+func Conformance(t *testing.T, b kernel.Backend) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(0x5eed, uint64(len(b.Name()))))
 	shapes := [][3]int{
@@ -42,7 +47,7 @@ func Conformance(t *testing.T, b Backend) {
 			for i := range got {
 				got[i] = 0xdeadbeef
 			}
-			if err := ReferenceRingMatMul(want, x, m, k, w, n); err != nil {
+			if err := kernel.ReferenceRingMatMul(want, x, m, k, w, n); err != nil {
 				t.Fatalf("%s: reference %v: %v", b.Name(), s, err)
 			}
 			if err := b.RingMatMul(got, x, m, k, w, n); err != nil {
@@ -83,7 +88,7 @@ func Conformance(t *testing.T, b Backend) {
 			for i := range got {
 				got[i] = 0xdeadbeef
 			}
-			if err := ReferenceRingMatMulW32(want, x, m, k, w, n); err != nil {
+			if err := kernel.ReferenceRingMatMulW32(want, x, m, k, w, n); err != nil {
 				t.Fatalf("%s: reference w32 %v: %v", b.Name(), s, err)
 			}
 			if err := b.RingMatMulW32(got, x, m, k, w, n); err != nil {

@@ -255,7 +255,7 @@ func TestInterleavedSavesAsHalf(t *testing.T) {
 			}
 		}
 		// And the permutation inverts exactly.
-		back := ropeRows(b.Wq.W, c.NHeads, hd, c.Dim, false)
+		back := model.RopeRows(b.Wq.W, c.NHeads, hd, c.Dim, false)
 		if !slices.Equal(back, a.Wq.W) {
 			t.Fatal("ropeRows does not invert")
 		}

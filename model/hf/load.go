@@ -321,31 +321,3 @@ func transpose(w []float32, rows, cols int) []float32 {
 	}
 	return t
 }
-
-// ropeRows permutes each head's rows of a [nHeads*headDim][cols] matrix (or
-// a bias, cols = 1) between RoPE pairings. In interleaved order a head's
-// rows are (x0, y0, x1, y1, ...); in half order (x0, x1, ..., y0, y1, ...),
-// i.e. half row j*headDim/2+i is interleaved row 2i+j, which is the
-// permutation of transformers' convert_llama_weights_to_hf.py.
-func ropeRows(w []float32, nHeads, headDim, cols int, toHalf bool) []float32 {
-	if w == nil {
-		return nil
-	}
-	out := make([]float32, len(w))
-	h2 := headDim / 2
-	for h := range nHeads {
-		base := h * headDim
-		for i := range h2 {
-			for j := range 2 {
-				half := (base + j*h2 + i) * cols
-				inter := (base + 2*i + j) * cols
-				if toHalf {
-					copy(out[half:half+cols], w[inter:inter+cols])
-				} else {
-					copy(out[inter:inter+cols], w[half:half+cols])
-				}
-			}
-		}
-	}
-	return out
-}

@@ -120,10 +120,10 @@ func llamaOut(m *model.Model) (any, []safetensors.Tensor) {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		wq, wk := ly.Wq, ly.Wk
 		if c.RopeStyle == model.RopeInterleaved {
-			wq.W = ropeRows(wq.W, c.NHeads, hd, D, true)
-			wq.B = ropeRows(wq.B, c.NHeads, hd, 1, true)
-			wk.W = ropeRows(wk.W, c.NKVHeads, hd, D, true)
-			wk.B = ropeRows(wk.B, c.NKVHeads, hd, 1, true)
+			wq.W = model.RopeRows(wq.W, c.NHeads, hd, D, true)
+			wq.B = model.RopeRows(wq.B, c.NHeads, hd, 1, true)
+			wk.W = model.RopeRows(wk.W, c.NKVHeads, hd, D, true)
+			wk.B = model.RopeRows(wk.B, c.NKVHeads, hd, 1, true)
 		}
 		add(p+"input_layernorm.weight", ly.AttnNorm.W, D)
 		lin(p+"self_attn.q_proj", wq, attnBias)

@@ -253,7 +253,7 @@ func Write(w io.Writer, m *model.Model) error {
 	hd := c.HeadDim()
 	qk := func(l model.Linear, heads int) []float32 {
 		if c.RopeStyle == model.RopeHalf {
-			return ropeRowsToInterleaved(l.W, heads, hd, l.In)
+			return model.RopeRows(l.W, heads, hd, l.In, false)
 		}
 		return l.W
 	}
@@ -301,24 +301,4 @@ func sameTable(a, b []float32) bool {
 		return false
 	}
 	return len(a) == 0 || &a[0] == &b[0] || slices.Equal(a, b)
-}
-
-// ropeRowsToInterleaved permutes each head's rows of a [nHeads*headDim][cols]
-// matrix from rotate-half order (x0..x_{h/2-1}, y0..) to interleaved order
-// (x0, y0, x1, y1, ...): interleaved row 2i+j is half row j*headDim/2+i.
-// This inverts permute() in transformers' convert_llama_weights_to_hf.py.
-func ropeRowsToInterleaved(w []float32, nHeads, headDim, cols int) []float32 {
-	out := make([]float32, len(w))
-	h2 := headDim / 2
-	for h := range nHeads {
-		base := h * headDim
-		for i := range h2 {
-			for j := range 2 {
-				src := (base + j*h2 + i) * cols
-				dst := (base + 2*i + j) * cols
-				copy(out[dst:dst+cols], w[src:src+cols])
-			}
-		}
-	}
-	return out
 }

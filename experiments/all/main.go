@@ -4,6 +4,7 @@
 //	go run ./experiments/all              # the full run (< 20 min on a 2-core machine)
 //	go run ./experiments/all -quick       # a small grid for CI smoke use (< 3 min), to results/tmp/quick
 //	go run ./experiments/all -only 4,6    # some experiments only
+//	go run ./experiments/all -replot      # rewrite results.md, the plots and README's table from results.json
 //
 // The experiments (see experiments/README.md):
 //
@@ -138,6 +139,7 @@ type results struct {
 
 type machine struct {
 	CPU    string `json:"cpu"`
+	AVX512 *bool  `json:"avx512,omitempty"` // the CPU has AVX-512 F and VAES (the fast lookup and matmul kernels)
 	Cores  int    `json:"cores"`
 	MemGiB int    `json:"mem_gib"`
 	Go     string `json:"go"`
@@ -148,9 +150,14 @@ func describeMachine() machine {
 	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			k, v, ok := strings.Cut(l, ":")
+			switch {
+			case ok && strings.TrimSpace(k) == "model name" && m.CPU == "":
 				m.CPU = strings.TrimSpace(v)
-				break
+			case ok && strings.TrimSpace(k) == "flags" && m.AVX512 == nil:
+				f := " " + v + " "
+				has := strings.Contains(f, " avx512f ") && strings.Contains(f, " vaes ")
+				m.AVX512 = &has
 			}
 		}
 	}
@@ -236,6 +243,12 @@ func run(o *options) error {
 	if err := os.WriteFile(filepath.Join(o.out, "results.json"), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
+	if o.scale == full && o.out == filepath.Join(o.root, "experiments", "results") {
+		if err := writeSummary(o.root, res); err != nil {
+			return fmt.Errorf("README results table: %w", err)
+		}
+		o.progress("README.md's results table rewritten")
+	}
 	o.progress("done in %v: %s", time.Since(o.start).Round(time.Second), filepath.Join(o.out, "results.md"))
 	return nil
 }
@@ -307,5 +320,15 @@ func replotFrom(o *options) error {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return err
 	}
-	return writeReport(o, &r)
+	if err := writeReport(o, &r); err != nil {
+		return err
+	}
+	if r.Scale != full.String() {
+		return nil
+	}
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return err
+	}
+	return writeSummary(strings.TrimSpace(string(root)), &r)
 }

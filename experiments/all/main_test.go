@@ -57,6 +57,12 @@ func TestSmoke(t *testing.T) {
 	if !strings.Contains(string(mdb), "## 6.") || !strings.Contains(string(mdb), "## 7.") {
 		t.Errorf("results.md lacks experiment 6 or 7:\n%s", mdb)
 	}
+	sum := summary(&r)
+	for _, want := range []string{"| 1 |", "| 2 |", "| 4 |", "| 5 |", "| 6 |", "| 7 |"} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("README summary lacks the row of experiment %s:\n%s", want, sum)
+		}
+	}
 	if p := r.Deploy.Result.Points; len(p) == 0 || p[0].Cold.PrefillMS <= 0 || p[0].Warm.DecodeMS <= 0 || p[0].Cold.DealerBytes == 0 ||
 		r.Deploy.Result.Baseline == nil {
 		t.Errorf("deploy: %+v", r.Deploy.Result)

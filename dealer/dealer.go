@@ -83,19 +83,19 @@ func (d *Dealer) MatMulFixed(m, k, n int, frac, bits uint) error {
 	return Gen(d, func(r io.Reader) (*hss.FxKey, *hss.FxKey, error) { return hss.GenMatMulFixed(r, m, k, n, frac, bits) })
 }
 
-// Bytes returns the serialised size of each party's material so far (the sum of key sizes; a Bundle
-// adds a few bytes of framing per key).
+// Bytes returns the serialised size of each party's material so far (the sum of key sizes; a key frame
+// adds a few bytes per key).
 func (d *Dealer) Bytes() (party0, party1 int64) { return d.bytes[0], d.bytes[1] }
 
 // Gates returns the number of gates added.
 func (d *Dealer) Gates() int { return len(d.keys[0]) }
 
-// Bundle returns party's keys so far (0 or 1).
-func (d *Dealer) Bundle(party int) (*Bundle, error) {
+// Keys returns party's keys so far (0 or 1), in consumption order.
+func (d *Dealer) Keys(party int) ([]hss.MarshalKey, error) {
 	if party != 0 && party != 1 {
-		return nil, fmt.Errorf("dealer: bundle: party %d is not 0 or 1", party)
+		return nil, fmt.Errorf("dealer: keys: party %d is not 0 or 1", party)
 	}
-	return &Bundle{Party: uint8(party), Keys: append([]hss.MarshalKey(nil), d.keys[party]...)}, nil
+	return append([]hss.MarshalKey(nil), d.keys[party]...), nil
 }
 
 // Material returns both parties' key queues, ready for hss.Party.Keys.

@@ -2,9 +2,9 @@ package dealer
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"github.com/hssee/hssee/hss"
@@ -30,7 +30,7 @@ func program(t testing.TB, d *Dealer, m, k, n int) {
 	}
 }
 
-func TestDealerBundleEndToEnd(t *testing.T) {
+func TestDealerEndToEnd(t *testing.T) {
 	const m, k, n = 4, 16, 8
 	fx := hss.Fixed{Frac: 12}
 	d := New(prg(1))
@@ -38,27 +38,38 @@ func TestDealerBundleEndToEnd(t *testing.T) {
 	if d.Gates() != 6 {
 		t.Fatalf("%d gates", d.Gates())
 	}
-	b0, b1 := d.bundles(t)
-	// Round trip through both encodings.
-	var bundles [2]*Bundle
-	for i, b := range []*Bundle{b0, b1} {
-		data, err := b.MarshalBinary()
+	// Round trip every key through the key-frame codec the parties read
+	// (hss.AppendKeyFrame / hss.ReadKeyFrame), then evaluate with the
+	// decoded keys.
+	var decoded [2]*hss.Material
+	for i := range 2 {
+		keys, err := d.Keys(i)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(data) != b.Size() {
-			t.Fatalf("party %d: Size %d, encoded %d", i, b.Size(), len(data))
+		var data []byte
+		for _, k := range keys {
+			if data, err = hss.AppendKeyFrame(data, k); err != nil {
+				t.Fatal(err)
+			}
 		}
-		var buf bytes.Buffer
-		if err := WriteBundle(&buf, b); err != nil {
-			t.Fatal(err)
+		decoded[i] = hss.NewMaterial()
+		r := bytes.NewReader(data)
+		for {
+			k, _, err := hss.ReadKeyFrame(r, 1<<30)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p, ok := k.(interface{ PartyID() int }); ok && p.PartyID() != i {
+				t.Fatalf("party %d's keys hold party %d's", i, p.PartyID())
+			}
+			decoded[i].Push(k)
 		}
-		if !bytes.Equal(buf.Bytes(), data) {
-			t.Fatal("streamed and marshalled bundles differ")
-		}
-		bundles[i] = new(Bundle)
-		if err := bundles[i].UnmarshalBinary(data); err != nil {
-			t.Fatal(err)
+		if decoded[i].Remaining() != len(keys) {
+			t.Fatalf("party %d: %d keys decoded of %d", i, decoded[i].Remaining(), len(keys))
 		}
 	}
 	p0, p1 := d.Bytes()
@@ -81,7 +92,7 @@ func TestDealerBundleEndToEnd(t *testing.T) {
 	seed, x1, _ := hss.Share(x, prg(2))
 	sh := [2][]uint64{hss.ExpandShare(seed, len(x)), x1}
 	var out [2][]uint64
-	_, _, err := hss.RunPair(fx, bundles[0].Material(), bundles[1].Material(), func(p *hss.Party) error {
+	_, _, err := hss.RunPair(fx, decoded[0], decoded[1], func(p *hss.Party) error {
 		y, err := p.Linear(sh[p.ID], m, k, w, n, nil, 44)
 		if err != nil {
 			return err
@@ -131,72 +142,19 @@ func transposeF(a []uint64, r, c int) []uint64 {
 	return t
 }
 
-func (d *Dealer) bundles(t testing.TB) (*Bundle, *Bundle) {
-	b0, err := d.Bundle(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b1, err := d.Bundle(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b0, b1
-}
-
-func TestBundleRejects(t *testing.T) {
+// TestDealerRefuses: bad parties and mismatched pairs are errors.
+func TestDealerRefuses(t *testing.T) {
 	d := New(prg(4))
 	program(t, d, 2, 3, 4)
-	b0, b1 := d.bundles(t)
-	good, _ := b1.MarshalBinary()
-	for cut := 0; cut < len(good); cut += 1 + cut/7 {
-		if new(Bundle).UnmarshalBinary(good[:cut]) == nil {
-			t.Fatalf("truncated bundle (%d of %d) accepted", cut, len(good))
-		}
-	}
-	bad := func(name string, mutate func([]byte) []byte, want string) {
-		t.Helper()
-		b := mutate(append([]byte(nil), good...))
-		err := new(Bundle).UnmarshalBinary(b)
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%s: got %v, want error containing %q", name, err, want)
-		}
-	}
-	bad("magic", func(b []byte) []byte { b[0] = 'X'; return b }, "magic")
-	bad("version", func(b []byte) []byte { b[4] = 9; return b }, "version")
-	bad("party", func(b []byte) []byte { b[5] = 2; return b }, "party")
-	bad("wrong party", func(b []byte) []byte { b[5] = 0; return b }, "party 1's in party 0's")
-	bad("trailing", func(b []byte) []byte { return append(b, 0) }, "trailing")
-	bad("kind", func(b []byte) []byte { b[11] = 'x'; return b }, "unknown kind")
-	bad("count", func(b []byte) []byte { b[6]++; return b }, "key 6 of 7")
-	if _, err := d.Bundle(2); err == nil {
+	if _, err := d.Keys(2); err == nil {
 		t.Fatal("party 2 accepted")
 	}
-	if err := d.Push(b0.Keys[0], b1.Keys[1]); err == nil {
+	k0, _ := d.Keys(0)
+	k1, _ := d.Keys(1)
+	if err := d.Push(k0[0], k1[1]); err == nil {
 		t.Fatal("mismatched pair accepted")
 	}
-}
-
-func FuzzBundle(f *testing.F) {
-	d := New(prg(5))
-	program(f, d, 2, 2, 2)
-	b0, b1 := d.bundles(f)
-	for _, b := range []*Bundle{b0, b1} {
-		data, _ := b.MarshalBinary()
-		f.Add(data)
+	if err := d.Push(k0[0], nil); err == nil {
+		t.Fatal("nil key accepted")
 	}
-	f.Add([]byte("HSSB\x01\x00\xff\xff\xff\xff"))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var b Bundle
-		if err := b.UnmarshalBinary(data); err != nil {
-			return
-		}
-		again, err := b.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(again, data) {
-			t.Fatal("decoded bundle does not re-encode to the same bytes")
-		}
-	})
 }

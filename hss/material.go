@@ -221,7 +221,7 @@ var registry = struct {
 	m map[string]func() MarshalKey
 }{m: map[string]func() MarshalKey{}}
 
-// RegisterKey makes kind decodable by NewKey (and so by the dealer's Bundle). newKey returns an empty
+// RegisterKey makes kind decodable by NewKey (and so by ReadKeyFrame). newKey returns an empty
 // key to UnmarshalBinary into. Registering a kind twice panics (a programming error at init time).
 func RegisterKey(kind string, newKey func() MarshalKey) {
 	registry.Lock()

@@ -114,15 +114,15 @@ func (h *HSS) deal1(rows, pos0 int) *material {
 		mt.err = fmt.Errorf("dealer: %w", err)
 		return mt
 	}
-	b0, err := d.Bundle(0)
+	k0, err := d.Keys(0)
 	if err != nil {
 		h.deal.Truncate(pos0)
 		mt.err = err
 		return mt
 	}
-	b1, _ := d.Bundle(1)
+	k1, _ := d.Keys(1)
 	db0, db1 := d.Bytes()
-	mt.keys, mt.bytes, mt.bytes01, mt.took = [2][]hss.MarshalKey{b0.Keys, b1.Keys}, db0+db1, [2]int64{db0, db1}, time.Since(start)
+	mt.keys, mt.bytes, mt.bytes01, mt.took = [2][]hss.MarshalKey{k0, k1}, db0+db1, [2]int64{db0, db1}, time.Since(start)
 	return mt
 }
 

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hssee/hssee/dealer"
 	"github.com/hssee/hssee/ee"
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
@@ -20,6 +21,7 @@ import (
 	"github.com/hssee/hssee/model/loader"
 	"github.com/hssee/hssee/model/tokenizer"
 	"github.com/hssee/hssee/party"
+	"github.com/hssee/hssee/party/dealersvc"
 )
 
 func isTerminal(w io.Writer) bool {
@@ -100,16 +102,20 @@ func demoModel(flagPath string) string {
 }
 
 // demo runs both parties in this process over real loopback gRPC with TLS
-// (ephemeral certificates), the dealer in the client, and compares HSS-EE
-// with the plain model.
+// (ephemeral certificates), the dealer in the client or (-dealer service)
+// as a third server, and compares HSS-EE with the plain model.
 func demo(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	path := fs.String("model", "", "base model (default: $HSSEE_MODEL, else ../shared/models/tinystories-656k, else random weights)")
 	prompt := fs.String("prompt", "Once upon a time", "prompt text")
 	n := fs.Int("n", 32, "tokens to generate (greedy; stops at end-of-sequence)")
 	frac := fs.Uint("frac", infer.DefaultFrac, "fixed-point fractional bits")
+	dealerMode := fs.String("dealer", "local", "local (the client makes and uploads the material) or service (a dealer service beside the parties streams it to them)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
+	}
+	if *dealerMode != "local" && *dealerMode != "service" {
+		return usageError{"demo: -dealer wants local or service"}
 	}
 	p := demoModel(*path)
 	var m *model.Model
@@ -149,13 +155,17 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	addrs, stop, err := startDemoParties(em, pki)
+	addrs, dealerAddr, stop, err := startDemoParties(em, pki, *dealerMode == "service")
 	if err != nil {
 		return err
 	}
 	defer stop()
 	fmt.Fprintf(stdout, "model %s; EE key %s (%s, fresh for this run)\n", name, key.ID(), key.Mode())
-	fmt.Fprintf(stdout, "party 0 at %s, party 1 at %s (gRPC, TLS 1.3, mutual TLS between the parties); dealer in the client\n\n", addrs[0], addrs[1])
+	where := "dealer in the client"
+	if dealerAddr != "" {
+		where = "dealer service at " + dealerAddr + " streaming each party its material"
+	}
+	fmt.Fprintf(stdout, "party 0 at %s, party 1 at %s (gRPC, TLS 1.3, mutual TLS between the parties); %s\n\n", addrs[0], addrs[1], where)
 
 	req := infer.Request{Prompt: *prompt, N: *n}
 	r, err := model.NewRunner(m, 0)
@@ -177,7 +187,11 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer pc.Close()
-	if err := pc.Open(party.Session{Fingerprint: model.Fingerprint(em), Frac: *frac}); err != nil {
+	sess := party.Session{Fingerprint: model.Fingerprint(em), Frac: *frac}
+	if dealerAddr != "" {
+		sess.Dealer, sess.Config, sess.FirstRows = dealerAddr, em.Config, len(plain.PromptIDs)
+	}
+	if err := pc.Open(sess); err != nil {
 		return err
 	}
 	if isTerminal(stderr) {
@@ -211,41 +225,66 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "latency:    HSS-EE prefill %.0f ms (%d prompt tokens), decode %.1f ms/token; plaintext %.2f ms, %.3f ms/token\n",
 		ms(res.Prefill), len(res.PromptIDs), ms(res.DecodePerToken()), ms(plain.Prefill), ms(plain.DecodePerToken()))
 	fmt.Fprintf(stdout, "online:     %.2f MB between the parties in %d rounds (%.0f ms)\n", float64(c.OnlineBytes)/1e6, c.Rounds, ms(c.Online))
-	fmt.Fprintf(stdout, "offline:    %.2f MB of dealer material made by the client (%.0f ms)\n", float64(c.DealerBytes)/1e6, ms(c.Offline))
+	sent, recv := pc.Traffic()
+	if dealerAddr != "" {
+		fmt.Fprintf(stdout, "offline:    %.2f MB of dealer material made by the dealer service and streamed to the parties\n", float64(c.DealerBytes)/1e6)
+	} else {
+		fmt.Fprintf(stdout, "offline:    %.2f MB of dealer material made by the client and uploaded (%.0f ms)\n", float64(c.DealerBytes)/1e6, ms(c.Offline))
+	}
+	fmt.Fprintf(stdout, "client:     sent %.2f MB, received %.2f MB\n", float64(sent)/1e6, float64(recv)/1e6)
 	return nil
 }
 
-// startDemoParties serves party 1 and party 0 on loopback ports.
-func startDemoParties(m *model.Model, pki *party.PKI) ([2]string, func(), error) {
-	var addrs [2]string
-	var srvs []*party.Server
-	stop := func() {
+// startDemoParties serves party 1 and party 0 on loopback ports, and with
+// withDealer a dealer service that they pull material from.
+func startDemoParties(m *model.Model, pki *party.PKI, withDealer bool) (addrs [2]string, dealerAddr string, stop func(), err error) {
+	var stops []func(context.Context)
+	stop = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		for _, s := range srvs {
-			s.Shutdown(ctx)
+		for _, s := range stops {
+			s(ctx)
 		}
+	}
+	fail := func(e error) ([2]string, string, func(), error) {
+		stop()
+		return addrs, "", nil, e
+	}
+	listen := func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+	if withDealer {
+		cr, err := pki.Credentials("dealer")
+		if err != nil {
+			return fail(err)
+		}
+		d, err := dealersvc.NewServer(dealersvc.Config{Service: dealer.NewService(dealer.ServiceConfig{}), Creds: cr})
+		if err != nil {
+			return fail(err)
+		}
+		lis, err := listen()
+		if err != nil {
+			return fail(err)
+		}
+		dealerAddr = lis.Addr().String()
+		stops = append(stops, d.Shutdown)
+		go d.Serve(lis)
 	}
 	for _, id := range []int{1, 0} {
 		cr, err := pki.Credentials(fmt.Sprintf("party%d", id))
 		if err != nil {
-			stop()
-			return addrs, nil, err
+			return fail(err)
 		}
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		lis, err := listen()
 		if err != nil {
-			stop()
-			return addrs, nil, err
+			return fail(err)
 		}
-		s, err := party.NewServer(party.Config{ID: id, Model: m, Creds: cr, Peer: addrs[1]})
+		s, err := party.NewServer(party.Config{ID: id, Model: m, Creds: cr, Peer: addrs[1], Dealer: dealerAddr})
 		if err != nil {
 			lis.Close()
-			stop()
-			return addrs, nil, err
+			return fail(err)
 		}
 		addrs[id] = lis.Addr().String()
-		srvs = append(srvs, s)
+		stops = append(stops, s.Shutdown)
 		go s.Serve(lis)
 	}
-	return addrs, stop, nil
+	return addrs, dealerAddr, stop, nil
 }

@@ -32,6 +32,9 @@ type ServiceConfig struct {
 	MaxMemory int64
 	// MaxSessions bounds the open sessions (default 64).
 	MaxSessions int
+	// MaxPerOwner bounds the open sessions of one SessionSpec.Owner
+	// (0: only MaxSessions).
+	MaxPerOwner int
 	// MaxParams bounds the parameters of a session's model shape (default
 	// 2^36), so a client cannot make the dealer walk an absurd model.
 	MaxParams int64
@@ -54,6 +57,10 @@ type SessionSpec struct {
 	Fx        hss.Fixed
 	MaxSeq    int
 	FirstRows int
+	// Owner identifies who opened the session (the dealer service uses the
+	// hash of the client's certificate; "" none): CloseAs refuses anyone
+	// else, and ServiceConfig.MaxPerOwner counts sessions per owner.
+	Owner string
 }
 
 // Shape returns the pass k of the plan (rows, first position) for a
@@ -75,6 +82,7 @@ var (
 	ErrBadSpec    = errors.New("dealer: bad session")
 	ErrClosed     = errors.New("dealer: session closed")
 	ErrShutdown   = errors.New("dealer: shutting down")
+	ErrNotOwner   = errors.New("dealer: the session was opened by another client")
 	errBadPartyID = errors.New("dealer: party is not 0 or 1")
 )
 
@@ -189,11 +197,46 @@ func (s *Service) Open(id [16]byte, spec SessionSpec) (*Session, error) {
 		s.mu.Unlock()
 		cancel()
 		return nil, ErrTooMany
+	case s.cfg.MaxPerOwner > 0 && spec.Owner != "" && s.ownedLocked(spec.Owner) >= s.cfg.MaxPerOwner:
+		s.mu.Unlock()
+		cancel()
+		return nil, fmt.Errorf("%w: %d for this client", ErrTooMany, s.cfg.MaxPerOwner)
 	}
 	s.sessions[id] = ss
 	s.mu.Unlock()
 	go ss.generate()
 	return ss, nil
+}
+
+// ownedLocked counts owner's sessions (s.mu held).
+func (s *Service) ownedLocked(owner string) int {
+	n := 0
+	for _, ss := range s.sessions {
+		if ss.spec.Owner == owner {
+			n++
+		}
+	}
+	return n
+}
+
+// CloseAs is Close for the session's owner: ErrNoSession when it is not
+// open, ErrNotOwner (and the session stays open) when owner did not open
+// it.
+func (s *Service) CloseAs(id [16]byte, owner string) error {
+	s.mu.Lock()
+	ss, ok := s.sessions[id]
+	switch {
+	case !ok:
+		s.mu.Unlock()
+		return ErrNoSession
+	case ss.spec.Owner != owner:
+		s.mu.Unlock()
+		return ErrNotOwner
+	}
+	delete(s.sessions, id)
+	s.mu.Unlock()
+	ss.stop(ErrClosed)
+	return nil
 }
 
 // Lookup returns an open session.

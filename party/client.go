@@ -351,21 +351,35 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 	var mu sync.Mutex
 	var first error // the first failure that is not the cancellation another caused
 	var canceled error
+	var peerLost error  // a party lost its peer: the cause is the other party's failure, if it reports one
 	var dealerErr error // a party's failure to get material from the dealer service
 	start := time.Now()
 	var wg sync.WaitGroup
 	fail := func(i int, err error) {
 		mu.Lock()
 		defer mu.Unlock()
-		if status.Code(err) == codes.Canceled || errors.Is(err, context.Canceled) {
+		lost := status.Code(err) == codes.Unavailable && strings.Contains(status.Convert(err).Message(), "lost its peer")
+		switch {
+		case status.Code(err) == codes.Canceled || errors.Is(err, context.Canceled):
 			if canceled == nil {
 				canceled = describe(c.who(i), err)
 			}
-		} else if first == nil {
+		case lost:
+			if peerLost == nil {
+				peerLost = describe(c.who(i), err)
+			}
+		case first == nil:
 			first = describe(c.who(i), err)
 		}
 		if dealerErr == nil && c.dealerConn != nil && strings.Contains(status.Convert(err).Message(), "the dealer at ") {
 			dealerErr = describe(c.who(i), err)
+		}
+		if lost {
+			// The other party broke the link: its own error (its dealer
+			// stream, its crash) is the cause. Let it arrive before the
+			// other party's streams are cancelled.
+			time.AfterFunc(peerLostGrace, c.stop)
+			return
 		}
 		c.stop() // the other party's streams end too
 	}
@@ -401,6 +415,9 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 	}
 	wg.Wait()
 	if first == nil {
+		first = peerLost
+	}
+	if first == nil {
 		first = canceled
 	}
 	if dealerErr != nil {
@@ -423,6 +440,11 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 		Rounds:    max(traffic[0].GetRounds(), traffic[1].GetRounds())}
 	return out, st, nil
 }
+
+// peerLostGrace is how long, after one party reports that it lost its peer,
+// the client waits for the other party's own error before it cancels that
+// party's streams.
+const peerLostGrace = 2 * time.Second
 
 func (c *Client) upload(i int, index uint64, keys []hss.MarshalKey) error {
 	md := metadata.Pairs(mdSession, c.id.String(), mdPass, strconv.FormatUint(index, 10))

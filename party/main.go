@@ -24,66 +24,126 @@ import (
 // -tls-cert is HSSEE_PARTY_TLS_CERT. A flag on the command line wins.
 const EnvPrefix = "HSSEE_PARTY_"
 
+// Flags are the command-line flags of cmd/party0 and cmd/party1 (each also
+// set by its environment variable, EnvPrefix and the name in capitals).
+type Flags struct {
+	Set *flag.FlagSet
+
+	Listen, Peer, Model       string
+	TLSCert, TLSKey, TLSCA    string
+	Dealer                    string
+	DealerStall               time.Duration
+	MaxFeedMiB                int64
+	Mode                      string
+	MaxSessions, MaxPerClient int
+	IdleTimeout               time.Duration
+	Threads                   int
+	Metrics, Health           string
+	LogLevel                  string
+}
+
+// NewFlags defines party id's flags (Main parses them; the deployment
+// tests read their names and defaults).
+func NewFlags(id int) *Flags {
+	f := &Flags{Set: flag.NewFlagSet(fmt.Sprintf("party%d", id), flag.ContinueOnError)}
+	fs := f.Set
+	fs.StringVar(&f.Listen, "listen", fmt.Sprintf(":%d", DefaultPort+id), "address to serve gRPC on (Session, Peer on party 1, grpc.health.v1)")
+	fs.StringVar(&f.Peer, "peer", "", "party 0, hss: party 1's address HOST:PORT (party 1 accepts party 0's link and ignores it)")
+	fs.StringVar(&f.Model, "model", "", "the (EE) model directory to serve; its manifest, if any, must match the weights")
+	fs.StringVar(&f.TLSCert, "tls-cert", "", "this party's certificate (PEM)")
+	fs.StringVar(&f.TLSKey, "tls-key", "", "this party's private key (PEM)")
+	fs.StringVar(&f.TLSCA, "tls-ca", "", "the deployment's CA certificate (PEM)")
+	fs.StringVar(&f.Dealer, "dealer", "", "hss: the dealer service's address HOST:PORT; sessions the client opens with the dealer option pull their material from it")
+	fs.DurationVar(&f.DealerStall, "dealer-stall", 8*time.Second, "hss: fail a pass that waits this long for dealer material that does not come")
+	fs.Int64Var(&f.MaxFeedMiB, "max-feed-mib", 256, "hss with -dealer: MiB of a pass's pulled material held before the pass consumes it (reading stops beyond it)")
+	fs.StringVar(&f.Mode, "mode", ModeHSS, "hss (one of two HSS-EE parties) or ee (single-server EE)")
+	fs.IntVar(&f.MaxSessions, "max-sessions", 64, "concurrent sessions")
+	fs.IntVar(&f.MaxPerClient, "max-sessions-per-client", DefaultMaxSessionsPerClient, "concurrent sessions of one client certificate")
+	fs.DurationVar(&f.IdleTimeout, "idle-timeout", 5*time.Minute, "free a session unused this long")
+	fs.IntVar(&f.Threads, "threads", 0, "ee: threads per session (0: all cores)")
+	fs.StringVar(&f.Metrics, "metrics", "", "address to serve Prometheus metrics on over plain HTTP, at /metrics (e.g. :9090; empty: off); no secrets, but keep it off the public network")
+	fs.StringVar(&f.Health, "health", "", "address to serve grpc.health.v1 alone on, without TLS, for orchestrators' probes (e.g. :9091; empty: off; the health service on -listen needs a client certificate)")
+	fs.StringVar(&f.LogLevel, "log-level", "info", "debug, info, warn or error")
+	return f
+}
+
+// DefaultPort is party 0's default TCP port; party 1's is the next.
+const DefaultPort = 7440
+
 // Main is cmd/party0 and cmd/party1 (id 0 or 1): it parses flags (and
 // their environment variables), loads the model, serves until SIGTERM or
 // SIGINT, then shuts down gracefully. It returns the process exit code.
 func Main(id int, args []string, stderr io.Writer) int {
 	name := fmt.Sprintf("party%d", id)
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	f := NewFlags(id)
+	fs := f.Set
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", fmt.Sprintf(":%d", 7440+id), "address to serve on")
-	peerAddr := fs.String("peer", "", "party 0, hss: party 1's address HOST:PORT (party 1 accepts party 0's link and ignores it)")
-	modelPath := fs.String("model", "", "the (EE) model directory to serve; its manifest, if any, must match the weights")
-	cert := fs.String("tls-cert", "", "this party's certificate (PEM)")
-	key := fs.String("tls-key", "", "this party's private key (PEM)")
-	ca := fs.String("tls-ca", "", "the deployment's CA certificate (PEM)")
-	dealerAddr := fs.String("dealer", "", "hss: the dealer service's address HOST:PORT; sessions the client opens with the dealer option pull their material from it")
-	dealerStall := fs.Duration("dealer-stall", 8*time.Second, "hss: fail a pass that waits this long for dealer material that does not come")
-	maxFeed := fs.Int64("max-feed-mib", 256, "hss with -dealer: MiB of a pass's pulled material held before the pass consumes it (reading stops beyond it)")
-	mode := fs.String("mode", ModeHSS, "hss (one of two HSS-EE parties) or ee (single-server EE)")
-	maxSessions := fs.Int("max-sessions", 64, "concurrent sessions")
-	idle := fs.Duration("idle-timeout", 5*time.Minute, "free a session unused this long")
-	threads := fs.Int("threads", 0, "ee: threads per session (0: all cores)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	log, code := ParseFlags(fs, name, EnvPrefix, args, logLevel, stderr)
+	log, code := ParseFlags(fs, name, EnvPrefix, args, &f.LogLevel, stderr)
 	if log == nil {
 		return code
 	}
-	if fs.NArg() > 0 || *modelPath == "" || (*mode == ModeHSS && id == 0 && *peerAddr == "") {
+	if fs.NArg() > 0 || f.Model == "" || (f.Mode == ModeHSS && id == 0 && f.Peer == "") {
 		fmt.Fprintf(stderr, "%s: -model is required (and -peer for party 0 in hss mode)\n", name)
 		fs.Usage()
 		return 2
 	}
-	m, fp, err := LoadModel(*modelPath)
+	m, fp, err := LoadModel(f.Model)
 	if err != nil {
 		log.Error("load model", "err", err)
 		return 1
 	}
-	creds, err := LoadCredentials(*cert, *key, *ca)
+	creds, err := LoadCredentials(f.TLSCert, f.TLSKey, f.TLSCA)
 	if err != nil {
 		log.Error("tls", "err", err)
 		return 1
 	}
-	if creds.Name != PartyName(id) && *mode == ModeHSS {
+	if creds.Name != PartyName(id) && f.Mode == ModeHSS {
 		log.Warn("certificate common name is not this party's", "cn", creds.Name, "want", PartyName(id))
 	}
-	srv, err := NewServer(Config{ID: id, Mode: *mode, Model: m, Creds: creds, Peer: *peerAddr, Log: log,
-		MaxSessions: *maxSessions, IdleTimeout: *idle, Threads: *threads, Dealer: *dealerAddr, DealerStall: *dealerStall, MaxFeed: *maxFeed << 20})
+	srv, err := NewServer(Config{ID: id, Mode: f.Mode, Model: m, Creds: creds, Peer: f.Peer, Log: log,
+		MaxSessions: f.MaxSessions, MaxPerClient: f.MaxPerClient, IdleTimeout: f.IdleTimeout, Threads: f.Threads,
+		Dealer: f.Dealer, DealerStall: f.DealerStall, MaxFeed: f.MaxFeedMiB << 20})
 	if err != nil {
 		log.Error("start", "err", err)
 		return 1
 	}
-	lis, err := net.Listen("tcp", *listen)
+	lis, err := net.Listen("tcp", f.Listen)
 	if err != nil {
 		log.Error("listen", "err", err)
 		return 1
 	}
-	log.Info("model loaded", "path", *modelPath, "arch", string(m.Config.Arch), "dim", m.Config.Dim,
+	if f.Health != "" {
+		hl, err := net.Listen("tcp", f.Health)
+		if err != nil {
+			lis.Close()
+			log.Error("health listen", "err", err)
+			return 1
+		}
+		go srv.ServeHealth(hl)
+		log.Info("health serving", "addr", hl.Addr().String())
+	}
+	if f.Metrics != "" {
+		ms, err := StartMetrics(f.Metrics, srv.MetricsHandler(), log)
+		if err != nil {
+			lis.Close()
+			log.Error("metrics listen", "err", err)
+			return 1
+		}
+		defer ms.Close()
+	}
+	log.Info("model loaded", "path", f.Model, "arch", string(m.Config.Arch), "dim", m.Config.Dim,
 		"layers", m.Config.NLayers, "fingerprint", hex.EncodeToString(fp[:8]))
+	return ServeUntilSignal(log, srv.Serve, lis, srv.Sessions, srv.Shutdown)
+}
+
+// ServeUntilSignal runs serve(lis) until it fails or SIGTERM/SIGINT comes,
+// then calls shutdown (at most 10 s of grace) and returns the exit code.
+func ServeUntilSignal(log *slog.Logger, serve func(net.Listener) error, lis net.Listener, sessions func() int,
+	shutdown func(context.Context)) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(lis) }()
+	go func() { errc <- serve(lis) }()
 	select {
 	case err := <-errc:
 		if err != nil {
@@ -93,10 +153,10 @@ func Main(id int, args []string, stderr io.Writer) int {
 		return 0
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "sessions", srv.Sessions())
+	log.Info("shutting down", "sessions", sessions())
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv.Shutdown(sctx)
+	shutdown(sctx)
 	<-errc
 	log.Info("stopped")
 	return 0

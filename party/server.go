@@ -51,6 +51,7 @@ type Config struct {
 	Log    *slog.Logger // nil: discard
 
 	MaxSessions     int           // concurrent sessions (default 64)
+	MaxPerClient    int           // concurrent sessions of one client certificate (default DefaultMaxSessionsPerClient)
 	IdleTimeout     time.Duration // a session unused this long is freed (default 5 min)
 	MaterialTimeout time.Duration // how long a pass waits for its dealer material (default 2 min)
 	LinkTimeout     time.Duration // how long opening the peer link may take (default 10 s)
@@ -64,13 +65,15 @@ type Config struct {
 // Server is one party's gRPC server: the Session service, the Peer service
 // (party 1, hss), and the standard health service.
 type Server struct {
-	cfg    Config
-	fp     [32]byte
-	log    *slog.Logger
-	grpc   *grpc.Server
-	health *health.Server
-	peer   *grpc.ClientConn // party 0, hss
-	dealer *grpc.ClientConn // hss with Config.Dealer
+	cfg     Config
+	fp      [32]byte
+	log     *slog.Logger
+	grpc    *grpc.Server
+	health  *health.Server
+	plain   *grpc.Server     // grpc.health.v1 alone, without TLS (ServeHealth)
+	peer    *grpc.ClientConn // party 0, hss
+	metrics *partyMetrics
+	dealer  *grpc.ClientConn // hss with Config.Dealer
 
 	wmu     sync.Mutex
 	weights map[uint]*secure.Weights
@@ -116,6 +119,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 64
 	}
+	if cfg.MaxPerClient <= 0 {
+		cfg.MaxPerClient = DefaultMaxSessionsPerClient
+	}
 	if cfg.MaxMaterial <= 0 {
 		cfg.MaxMaterial = 16 << 30
 	}
@@ -127,13 +133,16 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, fp: model.Fingerprint(cfg.Model), log: cfg.Log.With("party", cfg.ID, "mode", cfg.Mode),
 		weights: map[uint]*secure.Weights{}, sessions: map[SessionID]*session{}, stop: make(chan struct{})}
-	s.grpc = NewGRPCServer(cfg.Creds)
+	s.metrics = newPartyMetrics(s)
+	s.grpc = NewGRPCServer(cfg.Creds, RPCErrorInterceptors(s.metrics.rpcErrors, &pb.Session_ServiceDesc, &pb.Peer_ServiceDesc,
+		&healthpb.Health_ServiceDesc)...)
 	pb.RegisterSessionServer(s.grpc, &sessionService{s: s})
 	if cfg.Mode == ModeHSS && cfg.ID == 1 {
 		pb.RegisterPeerServer(s.grpc, &peerService{s: s})
 	}
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
+	s.plain = NewHealthServer(s.health)
 	if cfg.Mode == ModeHSS && cfg.ID == 0 {
 		conn, err := dialWith(cfg.Peer, cfg.Creds, PartyName(1), time.Second)
 		if err != nil {
@@ -159,6 +168,26 @@ func NewGRPCServer(creds *Credentials, opts ...grpc.ServerOption) *grpc.Server {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 15 * time.Second, Timeout: 5 * time.Second}),
 	}, opts...)...)
+}
+
+// NewHealthServer returns a plaintext gRPC server with only h, the
+// grpc.health.v1 service (-health): orchestrators' probes (the kubelet's
+// gRPC probe) cannot present a client certificate, and the health status
+// is not a secret. It serves nothing else.
+func NewHealthServer(h *health.Server) *grpc.Server {
+	g := grpc.NewServer(grpc.MaxRecvMsgSize(4<<10), grpc.MaxConcurrentStreams(16))
+	healthpb.RegisterHealthServer(g, h)
+	return g
+}
+
+// ServeHealth serves the health service alone, without TLS, on lis until
+// Shutdown (-health).
+func (s *Server) ServeHealth(lis net.Listener) error {
+	err := s.plain.Serve(lis)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
 }
 
 // dialWith prepares a connection to addr presenting creds and requiring a
@@ -217,6 +246,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-ctx.Done():
 		s.grpc.Stop()
 	}
+	s.plain.Stop()
 	if s.peer != nil {
 		s.peer.Close()
 	}
@@ -269,6 +299,7 @@ func (s *Server) encoded(fx hss.Fixed) (*secure.Weights, error) {
 // session is one client's state at this party.
 type session struct {
 	id     SessionID
+	owner  Identity // the certificate that opened it: only it may use the session
 	mode   string
 	fx     hss.Fixed
 	maxSeq int
@@ -336,6 +367,7 @@ func (s *Server) free(ss *session, why string) {
 	if runner != nil {
 		runner.Close()
 	}
+	s.metrics.closed.WithLabelValues(why).Inc() // why is one of free's fixed reasons
 	s.log.Info("session closed", "session", ss.id.LogID(), "why", why, "passes", passes,
 		"age_ms", time.Since(ss.opened).Milliseconds())
 }
@@ -360,7 +392,24 @@ func (s *Server) sessionFromMD(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	return s.lookup(id)
+	return s.lookupOwned(ctx, id)
+}
+
+// lookupOwned is lookup for a client's call: the session must have been
+// opened with the caller's certificate (PermissionDenied otherwise).
+func (s *Server) lookupOwned(ctx context.Context, id SessionID) (*session, error) {
+	who, err := callerIdentity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := s.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	if ss.owner != who {
+		return nil, errNotOwner
+	}
+	return ss, nil
 }
 
 type sessionService struct {
@@ -369,10 +418,24 @@ type sessionService struct {
 }
 
 func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.OpenResponse, error) {
+	resp, err := h.open(ctx, req)
+	if err != nil {
+		h.s.metrics.refused.WithLabelValues(status.Code(err).String()).Inc()
+	} else {
+		h.s.metrics.opened.Inc()
+	}
+	return resp, err
+}
+
+func (h *sessionService) open(ctx context.Context, req *pb.OpenRequest) (*pb.OpenResponse, error) {
 	s := h.s
 	id, err := parseSessionID(req.GetSessionId())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	owner, err := callerIdentity(ctx)
+	if err != nil {
+		return nil, err
 	}
 	c := s.cfg.Model.Config
 	switch {
@@ -405,7 +468,7 @@ func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	now := time.Now()
-	ss := &session{id: id, mode: s.cfg.Mode, fx: fx, maxSeq: maxSeq, ctx: sctx, cancel: cancel, opened: now, last: now, out32: req.GetOutputBits() == 32,
+	ss := &session{id: id, owner: owner, mode: s.cfg.Mode, fx: fx, maxSeq: maxSeq, ctx: sctx, cancel: cancel, opened: now, last: now, out32: req.GetOutputBits() == 32,
 		material: map[uint64][]hss.MarshalKey{}, matCh: make(chan struct{}), linkCh: make(chan struct{})}
 	switch s.cfg.Mode {
 	case ModeHSS:
@@ -435,6 +498,10 @@ func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 		s.mu.Unlock()
 		cancel()
 		return nil, status.Error(codes.AlreadyExists, "session id in use")
+	case s.ownedLocked(owner) >= s.cfg.MaxPerClient:
+		s.mu.Unlock()
+		cancel()
+		return nil, status.Errorf(codes.ResourceExhausted, "too many sessions for this client certificate (%d)", s.cfg.MaxPerClient)
 	}
 	s.sessions[id] = ss
 	s.mu.Unlock()
@@ -457,6 +524,17 @@ func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 	s.log.Info("session opened", "session", id.LogID(), "max_seq", maxSeq, "frac", fx.Frac, "dealer", req.GetDealer())
 	return &pb.OpenResponse{Party: uint32(s.cfg.ID), Mode: s.cfg.Mode, MaxSeq: uint32(maxSeq),
 		VocabSize: uint32(c.VocabSize), Dim: uint32(c.Dim)}, nil
+}
+
+// ownedLocked counts the sessions opened with certificate who (s.mu held).
+func (s *Server) ownedLocked(who Identity) int {
+	n := 0
+	for _, ss := range s.sessions {
+		if ss.owner == who {
+			n++
+		}
+	}
+	return n
 }
 
 // dialLink opens the peer link for ss (party 0) and runs the handshake.
@@ -578,7 +656,7 @@ func (h *sessionService) Close(ctx context.Context, req *pb.CloseRequest) (*pb.C
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	ss, err := h.s.lookup(id)
+	ss, err := h.s.lookupOwned(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -668,6 +746,7 @@ func (h *sessionService) Upload(stream pb.Session_UploadServer) error {
 	defer ss.touch(-1)
 	r := &chunkReader{recv: stream.Recv, limit: s.cfg.MaxMaterial}
 	keys, n, err := readKeys(r, s.cfg.ID, s.cfg.MaxMaterial)
+	s.metrics.material.WithLabelValues("upload").Add(float64(r.total))
 	if err != nil {
 		return rpcError(stream.Context(), "material", err)
 	}
@@ -790,6 +869,7 @@ func (h *sessionService) Run(stream pb.Session_RunServer) error {
 			out, err = s.passEE(ss, p)
 		}
 		ss.touch(-1)
+		s.observePass(ss, p, time.Since(start), traffic, material, err)
 		if err != nil {
 			why = "pass failed"
 			s.log.Warn("pass failed", "session", ss.id.LogID(), "pass", p.index, "rows", p.rows, "pos0", p.pos0, "err", err)
@@ -819,6 +899,30 @@ func (h *sessionService) Run(stream pb.Session_RunServer) error {
 		ss.mu.Lock()
 		ss.nextPass++
 		ss.mu.Unlock()
+	}
+}
+
+// observePass records a pass in the metrics.
+func (s *Server) observePass(ss *session, p *pass, d time.Duration, traffic hss.Stats, material int64, err error) {
+	m := s.metrics
+	if err != nil {
+		m.passes.WithLabelValues("failed").Inc()
+		return
+	}
+	m.passes.WithLabelValues("ok").Inc()
+	kind := "decode"
+	if p.rows > 1 {
+		kind = "prefill"
+	}
+	m.passSeconds.WithLabelValues(kind).Observe(d.Seconds())
+	m.peerSent.Add(float64(traffic.BytesSent))
+	m.peerReceived.Add(float64(traffic.BytesRecv))
+	m.peerRounds.Add(float64(traffic.Rounds))
+	ss.mu.Lock()
+	pulled := ss.pull != nil
+	ss.mu.Unlock()
+	if pulled {
+		m.material.WithLabelValues("dealer").Add(float64(material))
 	}
 }
 

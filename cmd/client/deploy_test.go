@@ -5,10 +5,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -366,5 +369,86 @@ func TestDeployedDealerKilled(t *testing.T) {
 		if c.cmd.ProcessState.ExitCode() != 0 {
 			t.Fatalf("new session (%v) after the dealer was killed: %s", args, c.stderr.String())
 		}
+	}
+}
+
+// metricsURL is the /metrics URL a server process logged (-metrics).
+func (p *proc) metricsURL(t *testing.T) string {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
+	for sc.Scan() {
+		var l struct{ Msg, Addr string }
+		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "metrics serving" {
+			return "http://" + l.Addr + "/metrics"
+		}
+	}
+	t.Fatalf("no metrics address logged: %s", p.stderr.String())
+	return ""
+}
+
+// scrapeMetric GETs a metrics page and returns the value of one series
+// (-1 when absent).
+func scrapeMetric(t *testing.T, url, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
+	}
+	for l := range strings.Lines(string(b)) {
+		if name, v, ok := strings.Cut(strings.TrimSpace(l), " "); ok && name == series {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return -1
+}
+
+// The parties' and the dealer's -metrics pages, fetched over HTTP from the
+// running processes while a client generates: passes, peer bytes and
+// dealer material move between two scrapes.
+func TestDeployedMetrics(t *testing.T) {
+	d := setup(t)
+	dl := startServer(t, "dealer", append([]string{"-listen", "127.0.0.1:0", "-metrics", "127.0.0.1:0"}, d.tls("dealer")...)...)
+	p1 := d.party(t, 1, "127.0.0.1:0", "", "-dealer", dl.addr, "-metrics", "127.0.0.1:0")
+	p0 := d.party(t, 0, "127.0.0.1:0", p1.addr, "-dealer", dl.addr, "-metrics", "127.0.0.1:0")
+	urls := []string{p0.metricsURL(t), p1.metricsURL(t), dl.metricsURL(t)}
+	series := []string{`hssee_party_passes_total{mode="hss",outcome="ok",party="0"}`,
+		`hssee_party_peer_sent_bytes_total{mode="hss",party="1"}`, `hssee_dealer_material_sent_bytes_total{party="1"}`}
+	for i, u := range urls {
+		if v := scrapeMetric(t, u, series[i]); v != 0 {
+			t.Fatalf("%s before any session: %v", series[i], v)
+		}
+	}
+	c := spawn(t, "client", append(d.genArgs("-n", "400", "-mode", "hss", "-dealer", dl.addr,
+		"-parties", p0.addr+","+p1.addr), d.tls("client")...)...)
+	c.waitText(t)
+	var first [3]float64
+	for i, u := range urls {
+		first[i] = scrapeMetric(t, u, series[i])
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; i < len(urls); {
+		if v := scrapeMetric(t, urls[i], series[i]); v > first[i] && first[i] > 0 {
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not move during the generation (first scrape %v)", series[i], first[i])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v := scrapeMetric(t, urls[0], `hssee_party_sessions_open{mode="hss",party="0"}`); v != 1 {
+		t.Fatalf("party 0 sessions open during the generation: %v", v)
+	}
+	if v := scrapeMetric(t, urls[2], "hssee_dealer_sessions_opened_total"); v != 1 {
+		t.Fatalf("dealer sessions opened: %v", v)
 	}
 }

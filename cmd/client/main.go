@@ -148,9 +148,13 @@ func transform(args []string, stdout, stderr io.Writer) error {
 	path := fs.String("model", "", "base model: Hugging Face directory or llama2.c .bin")
 	keyPath := fs.String("key", "", "key file (an unbound key is bound to this model and rewritten)")
 	out := fs.String("out", "", "directory to write the EE model to (must not exist or be empty)")
+	progress := fs.Bool("progress", isTerminal(stderr), "show the step a long transform is in on standard error")
+	quiet := fs.Bool("quiet", false, "show no progress (overrides -progress)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	st := newStageLine(stderr, *progress && !*quiet)
+	defer st.Done()
 	if *path == "" || *keyPath == "" || *out == "" {
 		return usageError{"transform: -model, -key and -out are required"}
 	}
@@ -162,6 +166,7 @@ func transform(args []string, stdout, stderr io.Writer) error {
 	if ents, err := os.ReadDir(*out); err == nil && len(ents) > 0 {
 		return fmt.Errorf("transform: %s exists and is not empty", *out)
 	}
+	st.Stage("transform: loading the base model")
 	base, err := loader.Load(*path)
 	if err != nil {
 		return err
@@ -171,15 +176,18 @@ func transform(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	_, wasBound := k.ModelFingerprint()
+	st.Stage("transform: transforming the weights")
 	enc, err := ee.Transform(base, k)
 	if err != nil {
 		return err
 	}
+	st.Stage("transform: writing " + *out)
 	if err := hf.Save(*out, enc); err != nil {
 		return err
 	}
 	// The manifest fingerprints the model as it reads back from disk (the
 	// Hugging Face layout may reorder RoPE rows of a llama2.c base model).
+	st.Stage("transform: reading back and fingerprinting")
 	saved, err := hf.Load(*out)
 	if err != nil {
 		return fmt.Errorf("transform: reading back %s: %w", *out, err)
@@ -196,6 +204,7 @@ func transform(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	st.Done()
 	c := enc.Config
 	fmt.Fprintf(stdout, "wrote EE model (%s, %s, dim %d, %d layers, vocab %d) under key %s to %s\n",
 		k.Mode(), c.Arch, c.Dim, c.NLayers, c.VocabSize, k.ID(), *out)
@@ -251,7 +260,8 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	tlsCert := fs.String("tls-cert", "", "with -parties/-server: the client's certificate")
 	tlsKey := fs.String("tls-key", "", "with -parties/-server: the client's private key")
 	dealerSeed := fs.String("dealer-seed", "", "hss: 64 hex digits seeding the dealer's and the sharing's randomness (tests only: it makes the shares predictable)")
-	progress := fs.Bool("progress", isTerminal(stderr), "with -parties: show the progress of long passes on standard error")
+	progress := fs.Bool("progress", isTerminal(stderr), "show the progress of long steps (transform in memory, prefill, long passes on deployed parties) on standard error")
+	quiet := fs.Bool("quiet", false, "show no progress (overrides -progress)")
 	dealerFlag := fs.String("dealer", "local", "hss with -parties: local (this client makes and uploads the material) or the dealer service's HOST:PORT (the parties pull it; the client sends only input shares)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -262,6 +272,11 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	if *threads < 0 {
 		return usageError{"generate: -threads must be >= 0"}
 	}
+	if *quiet {
+		*progress = false
+	}
+	st := newStageLine(stderr, *progress)
+	defer st.Done()
 	mode := *modeFlag
 	switch {
 	case mode == "":
@@ -332,8 +347,12 @@ func generate(args []string, stdout, stderr io.Writer) error {
 			if err := man.Check(key, m); err != nil {
 				return err
 			}
-		} else if m, err = ee.Transform(m, key); err != nil {
-			return err
+		} else {
+			st.Stage("transforming the model in memory")
+			if m, err = ee.Transform(m, key); err != nil {
+				return err
+			}
+			st.Done()
 		}
 		// EE alone protects nothing against a server that can match the EE
 		// model with a public base model (see SECURITY.md).
@@ -412,9 +431,15 @@ func generate(args []string, stdout, stderr io.Writer) error {
 	}
 	if !*asJSON {
 		fmt.Fprint(stdout, *prompt)
-		req.OnText = func(s string) { fmt.Fprint(stdout, s) }
+		req.OnText = func(s string) { st.Done(); fmt.Fprint(stdout, s) }
+	} else {
+		req.OnText = func(string) { st.Done() }
+	}
+	if *parties == "" { // deployed parties report their own progress (OnProgress)
+		st.Stage("prefill")
 	}
 	res, err := infer.Generate(eng, tok, key, req)
+	st.Done()
 	if err != nil {
 		if !*asJSON {
 			fmt.Fprintln(stdout)

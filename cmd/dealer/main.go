@@ -5,6 +5,7 @@
 // docs/DEPLOY.md and package party/dealersvc.
 //
 //	dealer -listen :7442 -tls-cert dealer.pem -tls-key dealer-key.pem -tls-ca ca.pem
+//	       [-metrics :9090] [-health :9091] [-max-sessions-per-client 16]
 //
 // Every flag can also be set as HSSEE_DEALER_<FLAG> (a command-line flag
 // wins).

@@ -28,6 +28,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"time"
 
 	"google.golang.org/grpc"
@@ -44,7 +45,7 @@ import (
 
 // Config configures a Server.
 type Config struct {
-	Service     *dealer.Service
+	Service     *dealer.Service    // its MaxPerOwner is -max-sessions-per-client
 	Creds       *party.Credentials // the dealer's certificate and the deployment's CA
 	Log         *slog.Logger       // nil: discard
 	IdleTimeout time.Duration      // a session without requests this long is freed (default 5 min)
@@ -58,7 +59,10 @@ type Server struct {
 	log    *slog.Logger
 	grpc   *grpc.Server
 	health *health.Server
+	plain  *grpc.Server // grpc.health.v1 alone, without TLS (ServeHealth)
 	stop   chan struct{}
+
+	metrics *metrics
 }
 
 // NewServer prepares a server; Serve starts it.
@@ -76,10 +80,12 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, stop: make(chan struct{})}
-	s.grpc = party.NewGRPCServer(cfg.Creds)
+	s.metrics = newMetrics(s)
+	s.grpc = party.NewGRPCServer(cfg.Creds, party.RPCErrorInterceptors(s.metrics.rpcErrors, services...)...)
 	pb.RegisterDealerServer(s.grpc, &service{s: s})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
+	s.plain = party.NewHealthServer(s.health)
 	return s, nil
 }
 
@@ -90,6 +96,17 @@ func (s *Server) Serve(lis net.Listener) error {
 	go s.reap()
 	s.log.Info("serving", "addr", lis.Addr().String(), "prefetch_passes", s.svc.Prefetch())
 	err := s.grpc.Serve(lis)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// ServeHealth serves the health service alone, without TLS, on lis until
+// Shutdown (-health: for orchestrators' probes, which present no client
+// certificate).
+func (s *Server) ServeHealth(lis net.Listener) error {
+	err := s.plain.Serve(lis)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
 	}
@@ -113,6 +130,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-ctx.Done():
 		s.grpc.Stop()
 	}
+	s.plain.Stop()
 }
 
 func (s *Server) reap() {
@@ -124,6 +142,7 @@ func (s *Server) reap() {
 			return
 		case <-tick.C:
 			if n := s.svc.Reap(s.cfg.IdleTimeout); n > 0 {
+				s.metrics.closed.WithLabelValues("idle").Add(float64(n))
 				s.log.Info("sessions closed", "why", "idle timeout", "sessions", n)
 			}
 		}
@@ -180,12 +199,25 @@ func DecodeSpec(req *pb.DealerOpenRequest) (party.SessionID, dealer.SessionSpec,
 }
 
 func (h *service) Open(ctx context.Context, req *pb.DealerOpenRequest) (*pb.DealerOpenResponse, error) {
+	resp, err := h.open(ctx, req)
+	if err != nil {
+		h.s.metrics.refused.WithLabelValues(status.Code(err).String()).Inc()
+	} else {
+		h.s.metrics.opened.Inc()
+	}
+	return resp, err
+}
+
+func (h *service) open(ctx context.Context, req *pb.DealerOpenRequest) (*pb.DealerOpenResponse, error) {
 	if party.PeerName(ctx) != party.ClientName {
 		return nil, status.Error(codes.PermissionDenied, "only a client certificate may open dealer sessions")
 	}
 	id, spec, err := DecodeSpec(req)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if spec.Owner, err = owner(ctx); err != nil {
+		return nil, err
 	}
 	if _, err := h.s.svc.Open(id, spec); err != nil {
 		return nil, statusOf(err)
@@ -204,11 +236,26 @@ func (h *service) Close(ctx context.Context, req *pb.CloseRequest) (*pb.CloseRes
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	if !h.s.svc.Close(id) {
-		return nil, status.Error(codes.NotFound, "no such dealer session")
+	who, err := owner(ctx)
+	if err != nil {
+		return nil, err
 	}
+	if err := h.s.svc.CloseAs(id, who); err != nil {
+		return nil, statusOf(err)
+	}
+	h.s.metrics.closed.WithLabelValues("client").Inc()
 	h.s.log.Info("session closed", "session", id.LogID(), "why", "closed by client")
 	return &pb.CloseResponse{}, nil
+}
+
+// owner is the dealer session owner of the caller: its certificate's
+// identity (only the certificate that opened a session may close it).
+func owner(ctx context.Context) (string, error) {
+	who, ok := party.PeerIdentity(ctx)
+	if !ok {
+		return "", status.Error(codes.Unauthenticated, "no verified client certificate")
+	}
+	return string(who[:]), nil
 }
 
 // callerParty is the party whose certificate made the call, or -1.
@@ -247,6 +294,9 @@ func (h *service) Material(req *pb.MaterialRequest, stream pb.Dealer_MaterialSer
 		return statusOf(err)
 	}
 	defer d.Close()
+	pl := strconv.Itoa(p)
+	var sent int64
+	defer func() { s.metrics.sent.WithLabelValues(pl).Add(float64(sent)) }()
 	// Small frames are gathered into messages of up to ChunkSize bytes;
 	// a large frame is sent in ChunkSize slices of its own memory (Send has
 	// serialised a message when it returns).
@@ -256,6 +306,7 @@ func (h *service) Material(req *pb.MaterialRequest, stream pb.Dealer_MaterialSer
 			return nil
 		}
 		err := stream.Send(&pb.MaterialChunk{Data: buf})
+		sent += int64(len(buf))
 		buf = buf[:0]
 		return err
 	}
@@ -279,6 +330,7 @@ func (h *service) Material(req *pb.MaterialRequest, stream pb.Dealer_MaterialSer
 				if err := stream.Send(&pb.MaterialChunk{Data: f[:party.ChunkSize]}); err != nil {
 					return err
 				}
+				sent += party.ChunkSize
 			}
 			buf = append(buf, f...)
 		}
@@ -286,6 +338,8 @@ func (h *service) Material(req *pb.MaterialRequest, stream pb.Dealer_MaterialSer
 			return err
 		}
 		if err != nil { // the end of the pass
+			s.metrics.passes.WithLabelValues(pl).Inc()
+			s.metrics.passTime.WithLabelValues(pl).Observe(time.Since(start).Seconds())
 			s.log.Debug("material sent", "session", id.LogID(), "party", p, "pass", req.GetPass(), "rows", d.Rows,
 				"pos0", d.Pos0, "bytes", d.Bytes(), "ms", time.Since(start).Milliseconds())
 			return nil
@@ -314,6 +368,8 @@ func statusOf(err error) error {
 		code = codes.Aborted
 	case errors.Is(err, dealer.ErrShutdown):
 		code = codes.Unavailable
+	case errors.Is(err, dealer.ErrNotOwner):
+		code = codes.PermissionDenied
 	default:
 		code = codes.Internal
 	}

@@ -1,0 +1,18 @@
+# syntax=docker/dockerfile:1
+# hssee party1: a static binary on an empty image, run as a non-root user; no
+# shell, no package manager. Build from the repository root:
+#   docker build -f deploy/docker/party1.Dockerfile -t hssee-party1 .
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags="-s -w" -o /out/party1 ./cmd/party1
+
+FROM scratch
+COPY --from=build /out/party1 /party1
+USER 65532:65532
+# 7441: gRPC over TLS (-listen); 9090: Prometheus metrics (-metrics);
+# 9091: plaintext grpc.health.v1 for probes (-health). Off unless set.
+EXPOSE 7441 9090 9091
+ENTRYPOINT ["/party1"]

@@ -98,3 +98,33 @@ type sizedKey struct {
 }
 
 func (k *sizedKey) Size() int { return k.size }
+
+// Drain reports itself as waiting until the feed ends (a watchdog can end a
+// feed whose producer never closes it), and returns what was left.
+func TestFeedDrainWaits(t *testing.T) {
+	m := NewFeed(0)
+	if err := m.Feed(&sizedKey{fakeKey{kind: "k", n: 1}, 8}); err != nil {
+		t.Fatal(err)
+	}
+	type res struct {
+		left int
+		err  error
+	}
+	got := make(chan res, 1)
+	go func() {
+		left, err := m.Drain()
+		got <- res{left, err}
+	}()
+	for m.Waiting().IsZero() {
+		time.Sleep(time.Millisecond)
+	}
+	stall := errors.New("no end in time")
+	m.End(stall)
+	if r := <-got; r.left != 0 || !errors.Is(r.err, stall) {
+		t.Fatalf("drain: %d left, %v", r.left, r.err)
+	}
+	plain := NewMaterial(&fakeKey{kind: "k", n: 1})
+	if left, err := plain.Drain(); left != 1 || err != nil {
+		t.Fatalf("plain queue: %d, %v", left, err)
+	}
+}

@@ -130,8 +130,8 @@ func (m *Material) End(err error) {
 	}
 }
 
-// Waiting reports since when a Take has been waiting for a key of a feed
-// (the zero time when none waits).
+// Waiting reports since when a Take (or Drain) has been waiting for a key
+// or the end of a feed (the zero time when none waits).
 func (m *Material) Waiting() time.Time {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -139,12 +139,17 @@ func (m *Material) Waiting() time.Time {
 }
 
 // Drain waits until a feed has ended and returns the number of keys left
-// untaken and the error it ended with. On a plain queue it returns at once.
+// untaken and the error it ended with; while it waits, Waiting reports it
+// as a consumer waiting for the feed. On a plain queue it returns at once.
 func (m *Material) Drain() (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for m.feed && !m.ended {
-		m.cond.Wait()
+	if m.feed && !m.ended {
+		m.waiting = time.Now()
+		for !m.ended {
+			m.cond.Wait()
+		}
+		m.waiting = time.Time{}
 	}
 	return len(m.keys) - m.next, m.endErr
 }

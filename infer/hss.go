@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/hssee/hssee/dealer"
@@ -202,51 +201,30 @@ func NewLocal(m *model.Model, fx hss.Fixed, maxSeq int, t0, t1 hss.Transport) (*
 	return l, nil
 }
 
-// Forward runs both parties concurrently; if either fails, its transport
-// end is closed so the other cannot block.
+// Forward runs both parties concurrently (hss.RunPairOver: if either
+// fails, its transport end is closed so the other cannot block).
 func (l *Local) Forward(ps *Pass) ([2][]uint64, hss.Stats, error) {
 	c := l.m.Config
 	inputs := [2][]uint64{hss.ExpandShare(ps.Seed0, ps.Rows*c.Dim), ps.In1}
 	before := [2]hss.Stats{l.t[0].Stats(), l.t[1].Stats()}
-	var out [2][]uint64
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					errs[i] = fmt.Errorf("party %d: internal error: %v", i, r)
-				}
-				if errs[i] != nil {
-					if cl, ok := l.t[i].(io.Closer); ok {
-						cl.Close()
-					}
-				}
-			}()
-			keys := make([]hss.Key, len(ps.Keys[i]))
-			for j, k := range ps.Keys[i] {
-				keys[j] = k
-			}
-			mat := hss.NewMaterial(keys...)
-			l.party[i].P = &hss.Party{ID: i, T: l.t[i], Fx: l.fx, Keys: mat}
-			in := secure.Tensor{Rows: ps.Rows, Cols: c.Dim, V: inputs[i]}
-			o, err := model.Forward[secure.Tensor](l.exec[i], l.m, in, ps.Rows, ps.Pos0, true)
-			if err == nil && mat.Remaining() != 0 {
-				err = fmt.Errorf("%d keys of dealer material left unused (dealer and party walks differ)", mat.Remaining())
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("party %d: %w", i, err)
-			}
-			out[i] = o.V
-		}()
+	var mat [2]*hss.Material
+	for i := range mat {
+		keys := make([]hss.Key, len(ps.Keys[i]))
+		for j, k := range ps.Keys[i] {
+			keys[j] = k
+		}
+		mat[i] = hss.NewMaterial(keys...)
 	}
-	wg.Wait()
-	if err := errors.Join(errs[0], errs[1]); err != nil {
+	var out [2][]uint64
+	s0, s1, err := hss.RunPairOver(l.t[0], l.t[1], l.fx, mat[0], mat[1], func(p *hss.Party) error {
+		var err error
+		out[p.ID], err = l.exec[p.ID].Pass(l.party[p.ID], l.m, p, inputs[p.ID], ps.Rows, ps.Pos0)
+		return err
+	})
+	if err != nil {
 		return out, hss.Stats{}, err
 	}
-	s0, s1 := l.t[0].Stats().Sub(before[0]), l.t[1].Stats().Sub(before[1])
+	s0, s1 = s0.Sub(before[0]), s1.Sub(before[1])
 	return out, hss.Stats{BytesSent: s0.BytesSent + s1.BytesSent, BytesRecv: s0.BytesRecv + s1.BytesRecv,
 		Rounds: max(s0.Rounds, s1.Rounds)}, nil
 }

@@ -1095,18 +1095,8 @@ func (s *Server) passHSS(ss *session, p *pass, send func(*pb.RunResponse) error)
 			link.Close()
 		}
 	}()
-	ss.backend.P = &hss.Party{ID: s.cfg.ID, T: link, Fx: ss.fx, Keys: mat}
-	o, err := model.Forward[secure.Tensor](ss.exec, s.cfg.Model, secure.Tensor{Rows: p.rows, Cols: c.Dim, V: in}, p.rows, p.pos0, true)
-	if err == nil {
-		// A pulled pass ends with its stream: it must bring no more keys.
-		left, ferr := mat.Drain()
-		switch {
-		case ferr != nil:
-			err = ferr
-		case left != 0:
-			err = fmt.Errorf("%d keys of dealer material left unused (dealer and party walks differ)", left)
-		}
-	}
+	// A pulled pass ends with its stream: it must bring no more keys.
+	o, err := ss.exec.Pass(ss.backend, s.cfg.Model, &hss.Party{ID: s.cfg.ID, T: link, Fx: ss.fx, Keys: mat}, in, p.rows, p.pos0)
 	if fd != nil {
 		material = fd.bytes.Load()
 	}
@@ -1128,9 +1118,9 @@ func (s *Server) passHSS(ss *session, p *pass, send func(*pb.RunResponse) error)
 		return nil, traffic, material, status.Errorf(codes.Internal, "pass %d: %v", p.index, err)
 	}
 	if ss.out32 {
-		return appendU32s(make([]byte, 0, 4*len(o.V)), o.V), link.Stats().Sub(before), material, nil
+		return appendU32s(make([]byte, 0, 4*len(o)), o), link.Stats().Sub(before), material, nil
 	}
-	return appendU64s(make([]byte, 0, 8*len(o.V)), o.V), link.Stats().Sub(before), material, nil
+	return appendU64s(make([]byte, 0, 8*len(o)), o), link.Stats().Sub(before), material, nil
 }
 
 // waitLink waits for the session's peer link (party 1: until party 0 has

@@ -54,6 +54,7 @@ func (s *Server) dialLink(ctx context.Context, ss *session) error {
 	ss.mu.Unlock()
 	return nil
 }
+
 func (s *Server) hello(ss *session) *pb.Hello {
 	return &pb.Hello{SessionId: ss.id[:], Fingerprint: s.fp[:], Frac: uint32(ss.fx.Frac), MaxSeq: uint32(ss.maxSeq),
 		Party: uint32(s.cfg.ID)}
@@ -80,6 +81,7 @@ func peerName(ctx context.Context) string {
 	}
 	return ti.State.VerifiedChains[0][0].Subject.CommonName
 }
+
 func (h *peerService) Link(stream pb.Peer_LinkServer) error {
 	s := h.s
 	if peerName(stream.Context()) != PartyName(0) {

@@ -266,6 +266,7 @@ func (s *Server) waitMaterial(ss *session, index uint64) ([]hss.MarshalKey, *Lin
 		}
 	}
 }
+
 func (s *Server) passHSS(ss *session, p *pass, send func(*pb.RunResponse) error) (out []byte, traffic hss.Stats, material int64, err error) {
 	ss.mu.Lock()
 	pull := ss.pull
@@ -379,6 +380,7 @@ func (s *Server) waitLink(ss *session) (*Link, error) {
 	defer ss.mu.Unlock()
 	return ss.link, nil
 }
+
 func (s *Server) passEE(ss *session, p *pass) ([]byte, error) {
 	logits, err := ss.runner.Forward(p.ids)
 	if err != nil {

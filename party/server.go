@@ -271,6 +271,7 @@ func (s *Server) reap() {
 		}
 	}
 }
+
 func (s *Server) encoded(fx hss.Fixed) (*secure.Weights, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()

@@ -57,6 +57,7 @@ func (ss *session) idleSince(now time.Time) time.Duration {
 	}
 	return now.Sub(ss.last)
 }
+
 func (ss *session) touch(delta int) {
 	ss.mu.Lock()
 	ss.busy += delta
@@ -93,6 +94,7 @@ func (s *Server) free(ss *session, why string) {
 	s.log.Info("session closed", "session", ss.id.LogID(), "why", why, "passes", passes,
 		"age_ms", time.Since(ss.opened).Milliseconds())
 }
+
 func (s *Server) lookup(id SessionID) (*session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -102,6 +104,7 @@ func (s *Server) lookup(id SessionID) (*session, error) {
 	}
 	return ss, nil
 }
+
 func (s *Server) sessionFromMD(ctx context.Context) (*session, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	v := md.Get(mdSession)
@@ -146,6 +149,7 @@ func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 	}
 	return resp, err
 }
+
 func (h *sessionService) open(ctx context.Context, req *pb.OpenRequest) (*pb.OpenResponse, error) {
 	s := h.s
 	id, err := parseSessionID(req.GetSessionId())
@@ -255,6 +259,7 @@ func (s *Server) ownedLocked(who Identity) int {
 	}
 	return n
 }
+
 func (h *sessionService) Close(ctx context.Context, req *pb.CloseRequest) (*pb.CloseResponse, error) {
 	id, err := parseSessionID(req.GetSessionId())
 	if err != nil {

@@ -237,240 +237,309 @@ type genOutput struct {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 
-func generate(args []string, stdout, stderr io.Writer) error {
+// genOpts are generate's flags, checked.
+type genOpts struct {
+	path, keyPath, mode, tokPath, prompt string
+	frac                                 uint
+	sessionMode                          ee.Mode
+	n, topK, threads                     int
+	temp, topP                           float64
+	seed                                 uint64
+	ignoreEOS, asJSON, progress          bool
+	parties                              [2]string // deployed HSS parties ("": in process)
+	server                               string    // deployed EE server
+	tlsCA, tlsCert, tlsKey               string
+	dealer                               string // "local" or the dealer service's address
+	rng                                  io.Reader
+}
+
+func (g *genOpts) deployed() bool { return g.parties[0] != "" }
+
+func parseGenerate(args []string, stderr io.Writer) (*genOpts, error) {
+	g := &genOpts{rng: rand.Reader}
 	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
-	path := fs.String("model", "", "model: Hugging Face directory (base or EE) or llama2.c .bin")
-	keyPath := fs.String("key", "", "EE key: run through EE (the base model is transformed in memory)")
-	modeFlag := fs.String("mode", "", "plain, ee or hss (default: ee with -key, else plain); ee/hss without -key use a fresh session key")
-	frac := fs.Uint("frac", infer.DefaultFrac, "hss: fixed-point fractional bits")
+	fs.StringVar(&g.path, "model", "", "model: Hugging Face directory (base or EE) or llama2.c .bin")
+	fs.StringVar(&g.keyPath, "key", "", "EE key: run through EE (the base model is transformed in memory)")
+	fs.StringVar(&g.mode, "mode", "", "plain, ee or hss (default: ee with -key, else plain); ee/hss without -key use a fresh session key")
+	fs.UintVar(&g.frac, "frac", infer.DefaultFrac, "hss: fixed-point fractional bits")
 	eeMode := fs.String("ee-mode", string(ee.DefaultMode), "EE mode of a fresh session key: rotate or perm")
-	tokPath := fs.String("tokenizer", "", "tokenizer (default: the model directory, or tokenizer.bin beside a .bin)")
-	prompt := fs.String("prompt", "", "prompt text")
-	n := fs.Int("n", 64, "tokens to generate (at most; stops at end-of-sequence unless -ignore-eos)")
-	temp := fs.Float64("temp", 0, "sampling temperature (0: greedy)")
-	topP := fs.Float64("top-p", 0, "nucleus sampling mass (0 or 1: off)")
-	topK := fs.Int("top-k", 0, "keep the K most likely tokens (0: off)")
-	seed := fs.Uint64("seed", 0, "sampling seed")
-	threads := fs.Int("threads", 0, "threads (0: all cores)")
-	ignoreEOS := fs.Bool("ignore-eos", false, "generate exactly -n tokens")
-	asJSON := fs.Bool("json", false, "print one JSON object instead of streaming text")
+	fs.StringVar(&g.tokPath, "tokenizer", "", "tokenizer (default: the model directory, or tokenizer.bin beside a .bin)")
+	fs.StringVar(&g.prompt, "prompt", "", "prompt text")
+	fs.IntVar(&g.n, "n", 64, "tokens to generate (at most; stops at end-of-sequence unless -ignore-eos)")
+	fs.Float64Var(&g.temp, "temp", 0, "sampling temperature (0: greedy)")
+	fs.Float64Var(&g.topP, "top-p", 0, "nucleus sampling mass (0 or 1: off)")
+	fs.IntVar(&g.topK, "top-k", 0, "keep the K most likely tokens (0: off)")
+	fs.Uint64Var(&g.seed, "seed", 0, "sampling seed")
+	fs.IntVar(&g.threads, "threads", 0, "threads (0: all cores)")
+	fs.BoolVar(&g.ignoreEOS, "ignore-eos", false, "generate exactly -n tokens")
+	fs.BoolVar(&g.asJSON, "json", false, "print one JSON object instead of streaming text")
 	parties := fs.String("parties", "", "hss: run on deployed parties PARTY0:PORT,PARTY1:PORT (needs -key and the EE model they serve)")
-	server := fs.String("server", "", "ee: run on a deployed EE server HOST:PORT (needs -key and the EE model it serves)")
-	tlsCA := fs.String("tls-ca", "", "with -parties/-server: the deployment's CA certificate")
-	tlsCert := fs.String("tls-cert", "", "with -parties/-server: the client's certificate")
-	tlsKey := fs.String("tls-key", "", "with -parties/-server: the client's private key")
+	fs.StringVar(&g.server, "server", "", "ee: run on a deployed EE server HOST:PORT (needs -key and the EE model it serves)")
+	fs.StringVar(&g.tlsCA, "tls-ca", "", "with -parties/-server: the deployment's CA certificate")
+	fs.StringVar(&g.tlsCert, "tls-cert", "", "with -parties/-server: the client's certificate")
+	fs.StringVar(&g.tlsKey, "tls-key", "", "with -parties/-server: the client's private key")
 	dealerSeed := fs.String("dealer-seed", "", "hss: 64 hex digits seeding the dealer's and the sharing's randomness (tests only: it makes the shares predictable)")
-	progress := fs.Bool("progress", isTerminal(stderr), "show the progress of long steps (transform in memory, prefill, long passes on deployed parties) on standard error")
+	fs.BoolVar(&g.progress, "progress", isTerminal(stderr), "show the progress of long steps (transform in memory, prefill, long passes on deployed parties) on standard error")
 	quiet := fs.Bool("quiet", false, "show no progress (overrides -progress)")
-	dealerFlag := fs.String("dealer", "local", "hss with -parties: local (this client makes and uploads the material) or the dealer service's HOST:PORT (the parties pull it; the client sends only input shares)")
+	fs.StringVar(&g.dealer, "dealer", "local", "hss with -parties: local (this client makes and uploads the material) or the dealer service's HOST:PORT (the parties pull it; the client sends only input shares)")
 	if err := parse(fs, args, stderr); err != nil {
-		return err
+		return nil, err
 	}
-	if *path == "" {
-		return usageError{"generate: -model is required"}
+	if g.path == "" {
+		return nil, usageError{"generate: -model is required"}
 	}
-	if *threads < 0 {
-		return usageError{"generate: -threads must be >= 0"}
+	if g.threads < 0 {
+		return nil, usageError{"generate: -threads must be >= 0"}
 	}
 	if *quiet {
-		*progress = false
+		g.progress = false
 	}
-	st := newStageLine(stderr, *progress)
-	defer st.Done()
-	mode := *modeFlag
 	switch {
-	case mode == "":
-		mode = "plain"
-		if *keyPath != "" {
-			mode = "ee"
+	case g.mode == "":
+		g.mode = "plain"
+		if g.keyPath != "" {
+			g.mode = "ee"
 		}
-	case mode == "plain" && *keyPath != "":
-		return usageError{"generate: -mode plain and -key contradict each other"}
-	case mode != "plain" && mode != "ee" && mode != "hss":
-		return usageError{fmt.Sprintf("generate: unknown -mode %q (plain, ee or hss)", mode)}
-	case *parties != "" && mode != "hss", *server != "" && mode != "ee":
-		return usageError{"generate: -parties goes with -mode hss, -server with -mode ee"}
-	case (*parties != "" || *server != "") && *keyPath == "":
-		return usageError{"generate: deployed servers run an EE model: give its key with -key (and the EE model with -model)"}
-	case *dealerFlag != "local" && *parties == "":
-		return usageError{"generate: -dealer HOST:PORT goes with -parties (in process, the dealer is local)"}
-	case *dealerFlag == "":
-		return usageError{"generate: -dealer wants local or HOST:PORT"}
+	case g.mode == "plain" && g.keyPath != "":
+		return nil, usageError{"generate: -mode plain and -key contradict each other"}
+	case g.mode != "plain" && g.mode != "ee" && g.mode != "hss":
+		return nil, usageError{fmt.Sprintf("generate: unknown -mode %q (plain, ee or hss)", g.mode)}
+	case *parties != "" && g.mode != "hss", g.server != "" && g.mode != "ee":
+		return nil, usageError{"generate: -parties goes with -mode hss, -server with -mode ee"}
+	case (*parties != "" || g.server != "") && g.keyPath == "":
+		return nil, usageError{"generate: deployed servers run an EE model: give its key with -key (and the EE model with -model)"}
+	case g.dealer != "local" && *parties == "":
+		return nil, usageError{"generate: -dealer HOST:PORT goes with -parties (in process, the dealer is local)"}
+	case g.dealer == "":
+		return nil, usageError{"generate: -dealer wants local or HOST:PORT"}
 	}
-	var remoteAddrs [2]string
 	if *parties != "" {
 		a := strings.Split(*parties, ",")
 		if len(a) != 2 || a[0] == "" || a[1] == "" {
-			return usageError{"generate: -parties wants PARTY0:PORT,PARTY1:PORT"}
+			return nil, usageError{"generate: -parties wants PARTY0:PORT,PARTY1:PORT"}
 		}
-		remoteAddrs = [2]string{a[0], a[1]}
+		g.parties = [2]string{a[0], a[1]}
 	}
-	var rng io.Reader = rand.Reader
 	if *dealerSeed != "" {
 		b, err := hex.DecodeString(*dealerSeed)
 		if err != nil || len(b) != 32 {
-			return usageError{"generate: -dealer-seed wants 64 hex digits"}
+			return nil, usageError{"generate: -dealer-seed wants 64 hex digits"}
 		}
-		rng = hss.NewPRG([32]byte(b))
+		g.rng = hss.NewPRG([32]byte(b))
 	}
-	sessionMode, err := ee.ParseMode(*eeMode)
+	var err error
+	if g.sessionMode, err = ee.ParseMode(*eeMode); err != nil {
+		return nil, usageError{"generate: " + err.Error()}
+	}
+	return g, nil
+}
+
+// load opens the model and tokenizer and, unless the mode is plain, the EE
+// key (a fresh session key without -key), transforming a base model in
+// memory.
+func (g *genOpts) load(st *stageLine, stderr io.Writer) (*model.Model, tokenizer.Tokenizer, *ee.Key, error) {
+	man, err := ee.ReadManifest(g.path)
 	if err != nil {
-		return usageError{"generate: " + err.Error()}
+		return nil, nil, nil, err
 	}
-	man, err := ee.ReadManifest(*path)
+	if man != nil && g.keyPath == "" {
+		return nil, nil, nil, fmt.Errorf("generate: %s is an EE model: give its key with -key", g.path)
+	}
+	tok, err := openTokenizer(g.tokPath, g.path, man != nil)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	if man != nil && *keyPath == "" {
-		return fmt.Errorf("generate: %s is an EE model: give its key with -key", *path)
-	}
-	tok, err := openTokenizer(*tokPath, *path, man != nil)
+	m, err := loader.Load(g.path)
 	if err != nil {
-		return err
-	}
-	m, err := loader.Load(*path)
-	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	var key *ee.Key
-	if mode != "plain" {
-		if *keyPath == "" {
+	if g.mode != "plain" {
+		if g.keyPath == "" {
 			// A session key: fresh for this run, never written anywhere.
-			key, err = ee.GenerateKey(rand.Reader, sessionMode)
+			key, err = ee.GenerateKey(rand.Reader, g.sessionMode)
 		} else {
-			key, err = ee.LoadKey(*keyPath)
+			key, err = ee.LoadKey(g.keyPath)
 		}
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 		if man != nil {
 			if err := man.Check(key, m); err != nil {
-				return err
+				return nil, nil, nil, err
 			}
 		} else {
 			st.Stage("transforming the model in memory")
 			if m, err = ee.Transform(m, key); err != nil {
-				return err
+				return nil, nil, nil, err
 			}
 			st.Done()
 		}
 		// EE alone protects nothing against a server that can match the EE
 		// model with a public base model (see SECURITY.md).
-		if w := ee.PublicBaseWarning(key); mode == "ee" && w != "" {
+		if w := ee.PublicBaseWarning(key); g.mode == "ee" && w != "" {
 			fmt.Fprintln(stderr, w)
 		}
 	}
 	if tok.VocabSize() > m.Config.VocabSize {
-		return fmt.Errorf("generate: tokenizer has %d tokens, model only %d", tok.VocabSize(), m.Config.VocabSize)
+		return nil, nil, nil, fmt.Errorf("generate: tokenizer has %d tokens, model only %d", tok.VocabSize(), m.Config.VocabSize)
 	}
-	var eng infer.Engine
-	var hssEng *infer.HSS
-	var clientTraffic func() (int64, int64)
+	return m, tok, key, nil
+}
+
+// genEngine is the engine generate runs and what its output reports.
+type genEngine struct {
+	infer.Engine
+	hss     *infer.HSS                // HSS modes
+	traffic func() (sent, recv int64) // on deployed parties: the client's own bytes
+	closers []func()                  // run in reverse order by close
+}
+
+func (e *genEngine) close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+}
+
+// engine opens the engine of g's mode: in process, or on deployed servers.
+func (g *genOpts) engine(m *model.Model, tok tokenizer.Tokenizer, stderr io.Writer) (*genEngine, error) {
+	e := &genEngine{}
 	var creds *party.Credentials
-	if *parties != "" || *server != "" {
-		if creds, err = party.LoadCredentials(*tlsCert, *tlsKey, *tlsCA); err != nil {
-			return err
+	if g.deployed() || g.server != "" {
+		var err error
+		if creds, err = party.LoadCredentials(g.tlsCert, g.tlsKey, g.tlsCA); err != nil {
+			return nil, err
 		}
 	}
-	sess := party.Session{Fingerprint: model.Fingerprint(m), Frac: *frac}
+	sess := party.Session{Fingerprint: model.Fingerprint(m), Frac: g.frac}
+	fx := hss.Fixed{Frac: g.frac}
 	switch {
-	case mode == "hss" && *parties != "":
-		pc, err := party.Dial(remoteAddrs, creds)
+	case g.mode == "hss" && g.deployed():
+		pc, err := party.Dial(g.parties, creds)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer pc.Close()
-		if *dealerFlag != "local" {
+		e.closers = append(e.closers, func() { pc.Close() })
+		if g.dealer != "local" {
 			// The dealer service makes the material: tell it the prefill's
 			// length so it starts before the prompt is submitted.
-			ids, err := infer.PromptIDs(tok, *prompt)
+			ids, err := infer.PromptIDs(tok, g.prompt)
 			if err != nil {
-				return err
+				e.close()
+				return nil, err
 			}
-			sess.Dealer, sess.Config, sess.FirstRows = *dealerFlag, m.Config, len(ids)
+			sess.Dealer, sess.Config, sess.FirstRows = g.dealer, m.Config, len(ids)
 		}
 		if err := pc.Open(sess); err != nil {
-			return err
+			e.close()
+			return nil, err
 		}
-		clientTraffic = pc.Traffic
-		if *progress {
+		e.traffic = pc.Traffic
+		if g.progress {
 			pc.OnProgress = progressDisplay(stderr)
 		}
-		if hssEng, err = infer.NewHSSWith(m, hss.Fixed{Frac: *frac}, 0, rng, pc); err != nil {
-			return err
+		if e.hss, err = infer.NewHSSWith(m, fx, 0, g.rng, pc); err != nil {
+			e.close()
+			return nil, err
 		}
 		// With the local dealer, the dealer runs here and the parties
 		// elsewhere: prepare each decode step's material while the parties
 		// run the previous one (the dealer service prefetches on its own).
-		hssEng.Prefetch = true
-		defer hssEng.Close() // before the session closes (deferred earlier)
-		eng = hssEng
-	case mode == "hss":
-		if hssEng, err = infer.NewHSS(m, hss.Fixed{Frac: *frac}, 0, rng, nil, nil); err != nil {
-			return err
+		e.hss.Prefetch = true
+		e.closers = append(e.closers, e.hss.Close) // before the session closes
+		e.Engine = e.hss
+	case g.mode == "hss":
+		var err error
+		if e.hss, err = infer.NewHSS(m, fx, 0, g.rng, nil, nil); err != nil {
+			return nil, err
 		}
-		eng = hssEng
-	case *server != "":
-		e, err := party.DialEE(*server, creds, sess)
+		e.Engine = e.hss
+	case g.server != "":
+		ec, err := party.DialEE(g.server, creds, sess)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer e.Close()
-		eng = e
+		e.closers = append(e.closers, func() { ec.Close() })
+		e.Engine = ec
 	default:
-		r, err := model.NewRunnerThreads(m, 0, *threads)
+		r, err := model.NewRunnerThreads(m, 0, g.threads)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		defer r.Close()
-		eng = r
+		e.closers = append(e.closers, r.Close)
+		e.Engine = r
 	}
+	return e, nil
+}
+
+func generate(args []string, stdout, stderr io.Writer) error {
+	g, err := parseGenerate(args, stderr)
+	if err != nil {
+		return err
+	}
+	st := newStageLine(stderr, g.progress)
+	defer st.Done()
+	m, tok, key, err := g.load(st, stderr)
+	if err != nil {
+		return err
+	}
+	eng, err := g.engine(m, tok, stderr)
+	if err != nil {
+		return err
+	}
+	defer eng.close()
 	req := infer.Request{
-		Prompt: *prompt, N: *n, IgnoreEOS: *ignoreEOS,
-		Sampler: model.SamplerConfig{Temperature: float32(*temp), TopP: float32(*topP), TopK: *topK, Seed: *seed},
+		Prompt: g.prompt, N: g.n, IgnoreEOS: g.ignoreEOS,
+		Sampler: model.SamplerConfig{Temperature: float32(g.temp), TopP: float32(g.topP), TopK: g.topK, Seed: g.seed},
 	}
-	if !*asJSON {
-		fmt.Fprint(stdout, *prompt)
+	if !g.asJSON {
+		fmt.Fprint(stdout, g.prompt)
 		req.OnText = func(s string) { st.Done(); fmt.Fprint(stdout, s) }
 	} else {
 		req.OnText = func(string) { st.Done() }
 	}
-	if *parties == "" { // deployed parties report their own progress (OnProgress)
+	if !g.deployed() { // deployed parties report their own progress (OnProgress)
 		st.Stage("prefill")
 	}
 	res, err := infer.Generate(eng, tok, key, req)
 	st.Done()
 	if err != nil {
-		if !*asJSON {
+		if !g.asJSON {
 			fmt.Fprintln(stdout)
 		}
 		return err
 	}
+	return g.output(res, eng, stdout, stderr)
+}
+
+// output prints the result: a summary line on stderr after the streamed
+// text, or one JSON object.
+func (g *genOpts) output(res *infer.Result, eng *genEngine, stdout, stderr io.Writer) error {
 	prefill := float64(res.Prefill.Microseconds()) / 1e3
 	perTok := float64(res.DecodePerToken().Microseconds()) / 1e3
-	if !*asJSON {
+	if !g.asJSON {
 		fmt.Fprintln(stdout)
 		fmt.Fprintf(stderr, "%s: %d prompt tokens, %d generated; prefill %.1f ms, decode %.2f ms/token\n",
-			mode, len(res.PromptIDs), len(res.IDs), prefill, perTok)
+			g.mode, len(res.PromptIDs), len(res.IDs), prefill, perTok)
 		return nil
 	}
-	th := *threads
+	th := g.threads
 	if th == 0 {
 		th = runtime.GOMAXPROCS(0)
 	}
 	o := genOutput{
-		Mode: mode, Model: filepath.Base(filepath.Clean(*path)), PromptIDs: res.PromptIDs, IDs: nonNil(res.IDs),
+		Mode: g.mode, Model: filepath.Base(filepath.Clean(g.path)), PromptIDs: res.PromptIDs, IDs: nonNil(res.IDs),
 		Text: res.Text, PrefillMS: prefill, DecodeMSPerToken: perTok, Threads: th,
 	}
-	if hssEng != nil {
-		c := hssEng.Total()
+	if eng.hss != nil {
+		c := eng.hss.Total()
 		o.OnlineBytes, o.Rounds, o.DealerBytes = &c.OnlineBytes, &c.Rounds, &c.DealerBytes
 		off, on := ms(c.Offline), ms(c.Online)
 		o.OfflineMS, o.OnlineMS = &off, &on
 	}
-	if clientTraffic != nil {
-		sent, recv := clientTraffic()
-		o.ClientSentBytes, o.ClientRecvBytes, o.Dealer = &sent, &recv, *dealerFlag
+	if eng.traffic != nil {
+		sent, recv := eng.traffic()
+		o.ClientSentBytes, o.ClientRecvBytes, o.Dealer = &sent, &recv, g.dealer
 	}
 	return json.NewEncoder(stdout).Encode(o)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -107,13 +108,32 @@ func Main(id int, args []string, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return 1
 	}
-	lis, err := net.Listen("tcp", f.Listen)
+	log.Info("model loaded", "path", f.Model, "arch", string(m.Config.Arch), "dim", m.Config.Dim,
+		"layers", m.Config.NLayers, "fingerprint", hex.EncodeToString(fp[:8]))
+	return Run(log, srv, f.Listen, f.Health, f.Metrics)
+}
+
+// Servable is a server that Run runs: a party's Server, or the dealer
+// service's.
+type Servable interface {
+	Serve(net.Listener) error       // the TLS gRPC port
+	ServeHealth(net.Listener) error // the plaintext health port
+	MetricsHandler() http.Handler   // /metrics
+	Sessions() int
+	Shutdown(context.Context)
+}
+
+// Run serves srv on listen, and on health and metrics when they are set,
+// until it fails or SIGTERM/SIGINT comes; then it shuts srv down (at most
+// 10 s of grace) and returns the process exit code.
+func Run(log *slog.Logger, srv Servable, listen, health, metrics string) int {
+	lis, err := net.Listen("tcp", listen)
 	if err != nil {
 		log.Error("listen", "err", err)
 		return 1
 	}
-	if f.Health != "" {
-		hl, err := net.Listen("tcp", f.Health)
+	if health != "" {
+		hl, err := net.Listen("tcp", health)
 		if err != nil {
 			lis.Close()
 			log.Error("health listen", "err", err)
@@ -122,8 +142,8 @@ func Main(id int, args []string, stderr io.Writer) int {
 		go srv.ServeHealth(hl)
 		log.Info("health serving", "addr", hl.Addr().String())
 	}
-	if f.Metrics != "" {
-		ms, err := StartMetrics(f.Metrics, srv.MetricsHandler(), log)
+	if metrics != "" {
+		ms, err := StartMetrics(metrics, srv.MetricsHandler(), log)
 		if err != nil {
 			lis.Close()
 			log.Error("metrics listen", "err", err)
@@ -131,8 +151,6 @@ func Main(id int, args []string, stderr io.Writer) int {
 		}
 		defer ms.Close()
 	}
-	log.Info("model loaded", "path", f.Model, "arch", string(m.Config.Arch), "dim", m.Config.Dim,
-		"layers", m.Config.NLayers, "fingerprint", hex.EncodeToString(fp[:8]))
 	return ServeUntilSignal(log, srv.Serve, lis, srv.Sessions, srv.Shutdown)
 }
 

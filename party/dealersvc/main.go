@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"time"
 
 	"github.com/hssee/hssee/dealer"
@@ -98,29 +97,5 @@ func Main(args []string, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return 1
 	}
-	lis, err := net.Listen("tcp", f.Listen)
-	if err != nil {
-		log.Error("listen", "err", err)
-		return 1
-	}
-	if f.Health != "" {
-		hl, err := net.Listen("tcp", f.Health)
-		if err != nil {
-			lis.Close()
-			log.Error("health listen", "err", err)
-			return 1
-		}
-		go srv.ServeHealth(hl)
-		log.Info("health serving", "addr", hl.Addr().String())
-	}
-	if f.Metrics != "" {
-		ms, err := party.StartMetrics(f.Metrics, srv.MetricsHandler(), log)
-		if err != nil {
-			lis.Close()
-			log.Error("metrics listen", "err", err)
-			return 1
-		}
-		defer ms.Close()
-	}
-	return party.ServeUntilSignal(log, srv.Serve, lis, func() int { return srv.svc.Stats().Sessions }, srv.Shutdown)
+	return party.Run(log, srv, f.Listen, f.Health, f.Metrics)
 }

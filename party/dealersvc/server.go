@@ -102,6 +102,9 @@ func (s *Server) Serve(lis net.Listener) error {
 	return err
 }
 
+// Sessions is the number of open sessions.
+func (s *Server) Sessions() int { return s.svc.Stats().Sessions }
+
 // ServeHealth serves the health service alone, without TLS, on lis until
 // Shutdown (-health: for orchestrators' probes, which present no client
 // certificate).

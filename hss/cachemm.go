@@ -440,16 +440,23 @@ func ringMatMulNT(out, x []uint64, m, k int, w []uint64, n int) error {
 // CostCacheMatMul is the cost of CacheMatMul (and its keys: a CacheKey and a TruncKey per party)
 // for caches of widths ks and current lengths rows, add new rows, and the given products.
 func CostCacheMatMul(ks, rows []int, add int, prods []CacheProd, frac, bits uint) (Cost, error) {
+	st, err := CostCacheMatMulStages(ks, rows, add, prods, frac, bits)
+	return SumStages(st), err
+}
+
+// CostCacheMatMulStages is CostCacheMatMul by stage: the product's opening (with its triples), then
+// the truncation.
+func CostCacheMatMulStages(ks, rows []int, add int, prods []CacheProd, frac, bits uint) ([]Stage, error) {
 	bits = normBits(bits)
 	if len(ks) != len(rows) {
-		return Cost{}, fmt.Errorf("hss: cost cachemm: %d widths for %d caches", len(ks), len(rows))
+		return nil, fmt.Errorf("hss: cost cachemm: %d widths for %d caches", len(ks), len(rows))
 	}
 	xLen, _, total, err := cacheShapes("cost cachemm", ks, rows, add, prods)
 	if err != nil {
-		return Cost{}, err
+		return nil, err
 	}
 	if _, err := CostTrunc(total, frac, bits); err != nil {
-		return Cost{}, err
+		return nil, err
 	}
 	n := 0
 	for _, x := range xLen {
@@ -458,8 +465,8 @@ func CostCacheMatMul(ks, rows []int, add int, prods []CacheProd, frac, bits uint
 	for _, k := range ks {
 		n += add * k
 	}
-	c := open(n, bits).Add(costTrunc(total, frac, bits))
-	return c.Add(keyCost(vecKeySize(0, bits, total), vecKeySize(1, bits, total))), nil
+	prod := open(n, bits).Add(keyCost(vecKeySize(0, bits, total), vecKeySize(1, bits, total)))
+	return append(stage("product", prod), stage("trunc", costTrunc(total, frac, bits))...), nil
 }
 
 // Truncate drops the cache's rows from pos on.

@@ -66,22 +66,75 @@ func open(n int, bits uint) Cost {
 	return Cost{Online: 2 * int64(PackedLen(n, bits)), Rounds: 1}
 }
 
-// part is one key of a composite (seqKey or FxKey) with its kind.
+// part is one key of a composite (seqKey or FxKey) with its kind; label names it in a stage
+// breakdown (the kind if empty) and sub, if set, is its own stages (a composite inside a composite),
+// whose costs add up to c.
 type part struct {
-	kind string
-	c    Cost
+	kind  string
+	c     Cost
+	label string
+	sub   []Stage
+}
+
+// Stage is one step of a gate (a sub-gate, or a group of sub-gates that share their rounds) in a
+// cost breakdown: its name, its cost, and Crit, the number of its rounds on the critical path of the
+// gate (rounds that cannot overlap with the gate's other stages). Every stage of a gate today opens its
+// own rounds after the previous stage's, so Crit equals Rounds; a stage whose openings ride on
+// another stage's exchanges would show Rounds > Crit. A gate's stages add up to its Cost (framing
+// bytes of composite keys are counted in the stage of the part they frame).
+type Stage struct {
+	Name string `json:"stage"`
+	Cost
+	Crit int64 `json:"critical_rounds"`
+}
+
+// stage is a single-stage breakdown of c.
+func stage(name string, c Cost) []Stage { return []Stage{{Name: name, Cost: c, Crit: c.Rounds}} }
+
+// SumStages is the total cost of a breakdown.
+func SumStages(st []Stage) Cost {
+	var c Cost
+	for _, s := range st {
+		c = c.Add(s.Cost)
+	}
+	return c
+}
+
+// seqStages is seqCost by stage: the header bytes go with the first stage, each part's framing with
+// its (first) stage; a nested part's stages are named label/stage.
+func seqStages(name string, parts ...part) []Stage {
+	hdr := keyCost(5, 5)
+	if len(parts) == 0 {
+		return []Stage{{Name: name, Cost: hdr}}
+	}
+	var out []Stage
+	for i, p := range parts {
+		f := 1 + len(p.kind) + 4
+		fr := keyCost(f, f)
+		if i == 0 {
+			fr = fr.Add(hdr)
+		}
+		label := p.label
+		if label == "" {
+			label = p.kind
+		}
+		subs := stage(label, p.c)
+		if p.sub != nil {
+			subs = make([]Stage, len(p.sub))
+			for j, s := range p.sub {
+				s.Name = label + "/" + s.Name
+				subs[j] = s
+			}
+		}
+		subs[0].Cost = subs[0].Cost.Add(fr)
+		out = append(out, subs...)
+	}
+	return out
 }
 
 // seqCost composes a seqKey's parts: 5 header bytes per party and, per part, its kind with a one-byte
 // length and a four-byte size.
-func seqCost(parts ...part) Cost {
-	c := keyCost(5, 5)
-	for _, p := range parts {
-		f := 1 + len(p.kind) + 4
-		c = c.Add(p.c).Add(keyCost(f, f))
-	}
-	return c
-}
+func seqCost(parts ...part) Cost { return SumStages(seqStages("", parts...)) }
 
 // CostTrunc is the cost of Trunc (and of GenTrunc's keys) on n elements.
 func CostTrunc(n int, frac, bits uint) (Cost, error) {
@@ -110,6 +163,18 @@ func CostLinear(m, n int, frac, bits uint) (Cost, error) {
 	return CostTrunc(l, frac, bits)
 }
 
+// CostMul is the cost of Mul (untruncated Beaver product) on n elements at width bits.
+func CostMul(n int, bits uint) (Cost, error) {
+	bits = normBits(bits)
+	if err := checkLen("cost mul", n); err != nil {
+		return Cost{}, err
+	}
+	if bits > 64 {
+		return Cost{}, fmt.Errorf("hss: cost mul: width %d > 64", bits)
+	}
+	return costMul(n, bits), nil
+}
+
 func costMul(n int, bits uint) Cost {
 	return open(2*n, bits).Add(keyCost(vecKeySize(0, bits, n), vecKeySize(1, bits, n)))
 }
@@ -126,11 +191,18 @@ func fxCost(kind string, prod, trunc Cost) Cost {
 
 // CostMulFixed is the cost of MulFixed on n elements.
 func CostMulFixed(n int, frac, bits uint) (Cost, error) {
+	st, err := CostMulFixedStages(n, frac, bits)
+	return SumStages(st), err
+}
+
+// CostMulFixedStages is CostMulFixed by stage: the product (with the key's framing), its truncation.
+func CostMulFixedStages(n int, frac, bits uint) ([]Stage, error) {
 	bits = normBits(bits)
 	if _, err := CostTrunc(n, frac, bits); err != nil {
-		return Cost{}, err
+		return nil, err
 	}
-	return fxCost("mul", costMul(n, bits), costTrunc(n, frac, bits)), nil
+	f := 1 + len("mul") + 4 + 4
+	return append(stage("mul", costMul(n, bits).Add(keyCost(f, f))), stage("trunc", costTrunc(n, frac, bits))...), nil
 }
 
 func costMatMul(m, k, n int, bits uint) Cost {
@@ -153,10 +225,10 @@ func CostMatMulBatch(shapes []MatShape, frac, bits uint) (Cost, error) {
 	parts := make([]part, 0, len(shapes)+1)
 	opened := 0
 	for _, s := range shapes {
-		parts = append(parts, part{"matmul", costMatMul(s.M, s.K, s.N, bits)})
+		parts = append(parts, part{kind: "matmul", c: costMatMul(s.M, s.K, s.N, bits)})
 		opened += s.M*s.K + s.K*s.N
 	}
-	parts = append(parts, part{"trunc", costTrunc(total, frac, bits)})
+	parts = append(parts, part{kind: "trunc", c: costTrunc(total, frac, bits)})
 	c := seqCost(parts...)
 	return c.Add(open(opened, bits)), nil
 }
@@ -186,14 +258,39 @@ func costLUT(n int, spec *lutSpec) Cost {
 // costOct is the cost of an octave lookup (genOct / evalOct) on n elements: the thresholds'
 // comparison (64-bit opening), the mantissa lookup and the product with the octave factor.
 func costOct(kind string, n int, s octSpec) (Cost, error) {
+	st, err := octStages(kind, n, s)
+	return SumStages(st), err
+}
+
+// octStages is costOct by stage.
+func octStages(kind string, n int, s octSpec) ([]Stage, error) {
 	pr, err := s.prep()
 	if err != nil {
-		return Cost{}, fmt.Errorf("hss: cost %s: %w", kind, err)
+		return nil, fmt.Errorf("hss: cost %s: %w", kind, err)
 	}
 	cmp := costLUT(n, pr.cmp)
 	cmp.Online, cmp.Rounds = open(n, 64).Online, 1 // evalThresholds opens at 64 bits
-	return seqCost(part{kind + ".cmp", cmp}, part{kind + ".lut", costLUT(n, pr.lut)},
-		part{"trunc", costTrunc(n, pr.lut.fb, pr.lut.tbits)}, part{"mul", costMul(n, normBits(s.mulBits))}), nil
+	return seqStages(kind, part{kind: kind + ".cmp", c: cmp, label: "cmp"}, part{kind: kind + ".lut", c: costLUT(n, pr.lut), label: "lut"},
+		part{kind: "trunc", c: costTrunc(n, pr.lut.fb, pr.lut.tbits)}, part{kind: "mul", c: costMul(n, normBits(s.mulBits))}), nil
+}
+
+// octLOPart is the part of a composite that an octave lookup without its product (genOctLO) is,
+// with its stages: the comparison, the mantissa lookup and its truncation.
+func octLOPart(kind string, n int, s octSpec) (part, error) {
+	pr, err := s.prep()
+	if err != nil {
+		return part{}, fmt.Errorf("hss: cost %s: %w", kind, err)
+	}
+	cmp := costLUT(n, pr.cmp)
+	cmp.Online, cmp.Rounds = open(n, 64).Online, 1 // evalThresholds opens at 64 bits
+	st := seqStages(kind, part{kind: kind + ".cmp", c: cmp, label: "cmp"}, part{kind: kind + ".lut", c: costLUT(n, pr.lut), label: "lut"},
+		part{kind: "trunc", c: costTrunc(n, pr.lut.fb, pr.lut.tbits)})
+	return part{kind: kind + ".lo", label: kind, c: SumStages(st), sub: st}, nil
+}
+
+// costRowMul3 is the cost of RowMul3 on rows rows of n elements in all.
+func costRowMul3(rows, n int, bits uint) Cost {
+	return open(n+2*rows, bits).Add(keyCost(rowMul3KeySize(0, rows, n, bits), rowMul3KeySize(1, rows, n, bits)))
 }
 
 // costRowMul is the cost of RowMul on rows rows of n elements in all.
@@ -213,11 +310,16 @@ func costMax(rows, cols int, bits uint) Cost {
 // costMaxLevels is the cost of maxRows (and genMaxRows's keys) with the given pairs per level
 // (maxLevels) and comparison spec: one lookup gate per level.
 func costMaxLevels(pairs []int, spec *lutSpec) Cost {
+	return SumStages(maxStages(pairs, spec))
+}
+
+// maxStages is costMaxLevels by stage: one stage per level of the tree.
+func maxStages(pairs []int, spec *lutSpec) []Stage {
 	parts := make([]part, 0, len(pairs))
 	for _, n := range pairs {
-		parts = append(parts, part{"relu", costLUT(n, spec)})
+		parts = append(parts, part{kind: "relu", c: costLUT(n, spec)})
 	}
-	return seqCost(parts...)
+	return seqStages("relu", parts...)
 }
 
 // CostMax is the cost of Max over rows×cols elements of width bits.
@@ -241,25 +343,32 @@ func causalSum(rows, cols, pos0 int) int {
 // CostSoftmaxHeads is the cost of SoftmaxHeads on heads stacked causal score matrices [rows × cols]
 // at offset pos0 (and of GenSoftmaxHeads's keys).
 func CostSoftmaxHeads(heads, rows, cols, pos0 int, fx Fixed) (Cost, error) {
+	st, err := CostSoftmaxHeadsStages(heads, rows, cols, pos0, fx)
+	return SumStages(st), err
+}
+
+// CostSoftmaxHeadsStages is CostSoftmaxHeads by stage: the max tree's levels (max/relu), the exp
+// lookup and its truncation, the reciprocal's stages, the row product and its truncation.
+func CostSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed) ([]Stage, error) {
 	all, err := checkHeads("cost softmax", heads, rows)
 	if err != nil {
-		return Cost{}, err
+		return nil, err
 	}
 	if _, err := checkSoftmax("cost softmax", all, cols, pos0, fx); err != nil {
-		return Cost{}, err
+		return nil, err
 	}
 	nv := heads * causalSum(rows, cols, pos0)
 	if nv > MaxKeyLen {
-		return Cost{}, fmt.Errorf("hss: cost softmax: %d elements exceed %d", nv, MaxKeyLen)
+		return nil, fmt.Errorf("hss: cost softmax: %d elements exceed %d", nv, MaxKeyLen)
 	}
 	_, mulBits, rs := smParams(fx)
 	es, err := expSpec(fx)
 	if err != nil {
-		return Cost{}, fmt.Errorf("hss: cost softmax: %w", err)
+		return nil, fmt.Errorf("hss: cost softmax: %w", err)
 	}
-	recip, err := costOct("recip", all, rs)
+	recip, err := octLOPart("recip", all, rs)
 	if err != nil {
-		return Cost{}, err
+		return nil, err
 	}
 	// The max trees run over the visible entries of every row; all heads have the same rows.
 	pairs := maxLevels(causalLens(rows, cols, pos0))
@@ -267,45 +376,59 @@ func CostSoftmaxHeads(heads, rows, cols, pos0 int, fx Fixed) (Cost, error) {
 		pairs[i] *= heads
 	}
 	ms, _ := maxSpec(fx)
-	return seqCost(
-		part{"max", costMaxLevels(pairs, ms)},
-		part{"exp", costPolyGate("exp", nv, fx, es)},
-		part{"recip", recip},
-		part{"rowmul", costRowMul(all, nv, mulBits)},
-		part{"trunc", costTrunc(nv, rs.outFrac, mulBits)},
+	mx := maxStages(pairs, ms)
+	ex := polyStages("exp", nv, es)
+	return seqStages("softmax",
+		part{kind: "max", c: SumStages(mx), sub: mx},
+		part{kind: "exp", c: SumStages(ex), sub: ex},
+		recip,
+		part{kind: "rowmul3", c: costRowMul3(all, nv, mulBits)},
+		part{kind: "trunc", c: costTrunc(nv, rs.outFrac, mulBits)},
 	), nil
 }
 
 // CostNorm is the cost of LayerNorm (center) or RMSNorm on rows×dim elements.
 func CostNorm(rows, dim int, fx Fixed, center bool) (Cost, error) {
-	n, err := checkNorm("cost norm", rows, dim, fx)
-	if err != nil {
-		return Cost{}, err
-	}
-	sqBits, l, rs := normParams(fx, dim)
-	var parts []part
-	if center {
-		parts = append(parts, part{"trunc", costTrunc(rows, normMeanShift, 64)})
-	}
-	rsq, err := costOct("rsqrt", rows, rs)
-	if err != nil {
-		return Cost{}, err
-	}
-	parts = append(parts,
-		part{"square", costSquare(n, sqBits)},
-		part{"trunc", costTrunc(rows, l, sqBits)},
-		part{"rsqrt", rsq},
-		part{"rowmul", costRowMul(rows, n, 64)},
-		part{"trunc", costTrunc(n, fx.Frac+rs.outFrac, 64)},
-	)
-	return seqCost(parts...), nil
+	st, err := CostNormStages(rows, dim, fx, center)
+	return SumStages(st), err
 }
 
-// CostAct is the cost of GeLU (gelu) or SiLU on n elements: the sign lookup, the table lookup and
-// the truncation of its polynomial term (genAct / act).
+// CostNormStages is CostNorm by stage: the mean's truncation (LayerNorm), the squares, the rsqrt's
+// stages (on the untruncated sum of squares), the row product and the output's truncation.
+func CostNormStages(rows, dim int, fx Fixed, center bool) ([]Stage, error) {
+	n, err := checkNorm("cost norm", rows, dim, fx)
+	if err != nil {
+		return nil, err
+	}
+	sqBits, _, rs := normParams(fx, dim)
+	var parts []part
+	if center {
+		parts = append(parts, part{kind: "trunc", c: costTrunc(rows, normMeanShift, 64), label: "mean.trunc"})
+	}
+	rsq, err := octLOPart("rsqrt", rows, rs)
+	if err != nil {
+		return nil, err
+	}
+	parts = append(parts,
+		part{kind: "square", c: costSquare(n, sqBits)},
+		rsq,
+		part{kind: "rowmul3", c: costRowMul3(rows, n, 64)},
+		part{kind: "trunc", c: costTrunc(n, fx.Frac+rs.outFrac, 64), label: "out.trunc"},
+	)
+	return seqStages("norm", parts...), nil
+}
+
+// CostAct is the cost of GeLU (gelu) or SiLU on n elements: the lookup with its sign and the
+// truncation of its polynomial term (genAct / act).
 func CostAct(n int, fx Fixed, gelu bool) (Cost, error) {
+	st, err := CostActStages(n, fx, gelu)
+	return SumStages(st), err
+}
+
+// CostActStages is CostAct by stage.
+func CostActStages(n int, fx Fixed, gelu bool) ([]Stage, error) {
 	if err := checkLen("cost act", n); err != nil {
-		return Cost{}, err
+		return nil, err
 	}
 	spec, kind := siluSpec, "silu"
 	if gelu {
@@ -313,16 +436,19 @@ func CostAct(n int, fx Fixed, gelu bool) (Cost, error) {
 	}
 	s, err := spec(fx)
 	if err != nil {
-		return Cost{}, fmt.Errorf("hss: cost act: %w", err)
+		return nil, fmt.Errorf("hss: cost act: %w", err)
 	}
-	return seqCost(part{kind + ".sign", costLUT(n, s.sign)}, part{kind + ".lut", costLUT(n, s.tab)},
-		part{"trunc", costTrunc(n, s.tab.fb, s.tab.tbits)}), nil
+	return seqStages(kind, part{kind: kind + ".lut", c: costLUT(n, s.tab), label: "lut"},
+		part{kind: "trunc", c: costTrunc(n, s.tab.fb, s.tab.tbits)}), nil
 }
 
 // costPolyGate is the cost of a polynomial lookup gate (genPolyGate / evalPolyGate): the lookup, then
 // the truncation of its polynomial term.
-func costPolyGate(kind string, n int, fx Fixed, s *lutSpec) Cost {
-	return seqCost(part{kind + ".lut", costLUT(n, s)}, part{"trunc", costTrunc(n, s.fb, s.tbits)})
+func costPolyGate(kind string, n int, s *lutSpec) Cost { return SumStages(polyStages(kind, n, s)) }
+
+// polyStages is costPolyGate by stage.
+func polyStages(kind string, n int, s *lutSpec) []Stage {
+	return seqStages(kind, part{kind: kind + ".lut", c: costLUT(n, s), label: "lut"}, part{kind: "trunc", c: costTrunc(n, s.fb, s.tbits)})
 }
 
 // CostExp is the cost of Exp on n elements.
@@ -331,5 +457,5 @@ func CostExp(n int, fx Fixed) (Cost, error) {
 	if err != nil {
 		return Cost{}, fmt.Errorf("hss: cost exp: %w", err)
 	}
-	return costPolyGate("exp", n, fx, s), nil
+	return costPolyGate("exp", n, s), nil
 }

@@ -127,6 +127,14 @@ func BenchmarkMulFixed(b *testing.B) {
 	}
 }
 
+// BenchmarkMul64: the untruncated product at width 64 that SwiGLU's gate·up now is (its truncation
+// folded into W2's), to compare with MulFixed/48 (product and truncation).
+func BenchmarkMul64(b *testing.B) {
+	rng := NewPRG([32]byte{6})
+	benchPair(b, func() (Key, Key, error) { return GenMul(rng, elemBenchN, 64) },
+		func(p *Party, x, y []uint64) error { _, err := p.Mul(x, y, 64); return err })
+}
+
 func BenchmarkSquare(b *testing.B) {
 	rng := NewPRG([32]byte{5})
 	benchPair(b, func() (Key, Key, error) { return GenSquare(rng, elemBenchN, 52) },

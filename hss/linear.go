@@ -101,7 +101,28 @@ func (p *Party) LinearW32(x []uint64, m, k int, w []int32, n int, bias []uint64,
 	return p.linear(m, n, bias, bits, func(y []uint64) error { return kernel.RingMatMulW32(y, x, m, k, w, n) })
 }
 
+// LinearW32Raw is LinearW32 on an untruncated product x (2·Frac fractional bits, correct mod 2^64,
+// such as Mul's output): the local product has 3·Frac fractional bits, party 0 adds bias·2^(2·Frac),
+// and one Trunc by 2·Frac at width 64 brings it back to Frac bits (material: GenLinear(m, n, 2·Frac,
+// 64)). The product's own truncation round is saved (truncate-reduce, SIGMA, PETS 2024), and the
+// result is at least as precise (one rounding instead of two). Range: |x·wᵀ + bias| < 2^(62−3·Frac)
+// in real units (2^20 at Frac 14), |x| < 2^(62−2·Frac).
+func (p *Party) LinearW32Raw(x []uint64, m, k int, w []int32, n int, bias []uint64) ([]uint64, error) {
+	if bias != nil {
+		sh := make([]uint64, len(bias))
+		for i, b := range bias {
+			sh[i] = b << p.Fx.Frac
+		}
+		bias = sh
+	}
+	return p.linearFrac(m, n, bias, 2*p.Fx.Frac, 64, func(y []uint64) error { return kernel.RingMatMulW32(y, x, m, k, w, n) })
+}
+
 func (p *Party) linear(m, n int, bias []uint64, bits uint, matmul func(y []uint64) error) ([]uint64, error) {
+	return p.linearFrac(m, n, bias, p.Fx.Frac, bits, matmul)
+}
+
+func (p *Party) linearFrac(m, n int, bias []uint64, frac, bits uint, matmul func(y []uint64) error) ([]uint64, error) {
 	if err := p.check("linear"); err != nil {
 		return nil, err
 	}
@@ -118,7 +139,7 @@ func (p *Party) linear(m, n int, bias []uint64, bits uint, matmul func(y []uint6
 		return nil, wrapGate("linear", wrapGate("matmul public", err))
 	}
 	p.addBias(y, m, bias)
-	out, err := p.Trunc(y, p.Fx.Frac, bits)
+	out, err := p.Trunc(y, frac, bits)
 	recycle(y, out)
 	if err != nil {
 		return nil, wrapGate("linear", err)

@@ -108,3 +108,68 @@ func TestLinearsW32Reference(t *testing.T) {
 		}
 	}
 }
+
+// TestLinearW32Raw checks the SwiGLU path: Mul at width 64 (untruncated, 2·Frac fractional bits) then
+// LinearW32Raw (one truncation by 2·Frac at width 64) against the exact rational result, within one
+// unit of 2^-Frac, with products and outputs near the stated range (|x·wᵀ + b| < 2^(62−3·Frac)).
+func TestLinearW32Raw(t *testing.T) {
+	fx := Fixed{Frac: 14}
+	r := rand.New(rand.NewPCG(7, 8))
+	const m, k, n = 3, 16, 5
+	for _, scale := range []float64{1, 1 << 8, 1 << 15} { // operand magnitudes (real units): products to ~2^19
+		a, b := make([]uint64, m*k), make([]uint64, m*k)
+		for i := range a {
+			a[i] = fx.Encode((r.Float64()*2 - 1) * scale)
+			b[i] = fx.Encode(r.Float64()*2 - 1)
+		}
+		w := make([]int32, n*k)
+		for i := range w {
+			w[i] = int32(fx.Encode(r.Float64()*2/k - 1.0/k))
+		}
+		bias := make([]uint64, n)
+		for i := range bias {
+			bias[i] = fx.Encode(r.Float64()*8 - 4)
+		}
+		rng := testRNG(uint64(scale))
+		sa, sb := shareFor(t, a, rng), shareFor(t, b, rng)
+		m0, m1, err := GenMul(rng, m*k, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l0, l1, err := GenLinear(rng, m, n, 2*fx.Frac, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [2][]uint64
+		s0, _, err := RunPair(fx, NewMaterial(m0, l0), NewMaterial(m1, l1), func(p *Party) error {
+			z, err := p.Mul(sa[p.ID], sb[p.ID], 64)
+			if err != nil {
+				return err
+			}
+			out[p.ID], err = p.LinearW32Raw(z, m, k, w, n, bias)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s0.Rounds != 2 {
+			t.Fatalf("%d rounds, want 2", s0.Rounds)
+		}
+		got := Reconstruct(out[0], out[1])
+		worst := 0.0
+		for i := range m {
+			for j := range n {
+				want := fx.Decode(bias[j])
+				for q := range k {
+					want += fx.Decode(a[i*k+q]) * fx.Decode(b[i*k+q]) * fx.Decode(uint64(int64(w[j*k+q])))
+				}
+				e := fx.Decode(got[i*n+j]) - want
+				worst = max(worst, e, -e)
+				if e > 1/fx.Scale() || e < -1/fx.Scale() {
+					t.Fatalf("scale %g: output %d,%d: got %v want %v", scale, i, j, fx.Decode(got[i*n+j]), want)
+				}
+			}
+		}
+		t.Logf("operands up to %g: max error %.3g (2^-Frac = %.3g)", scale, worst, 1/fx.Scale())
+	}
+}

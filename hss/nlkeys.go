@@ -224,18 +224,20 @@ func registerSeq(kind string, allowed ...string) {
 }
 
 func init() {
-	for _, k := range []string{"gelu.sign", "gelu.lut", "silu.sign", "silu.lut", "exp.lut", "drelu", "relu",
+	for _, k := range []string{"gelu.lut", "silu.lut", "exp.lut", "drelu", "relu",
 		"recip.cmp", "recip.lut", "rsqrt.cmp", "rsqrt.lut"} {
 		registerLUT(k)
 	}
-	registerSeq("gelu", "gelu.sign", "gelu.lut", "trunc")
-	registerSeq("silu", "silu.sign", "silu.lut", "trunc")
+	registerSeq("gelu", "gelu.lut", "trunc")
+	registerSeq("silu", "silu.lut", "trunc")
 	registerSeq("exp", "exp.lut", "trunc")
 	RegisterKey("rowmul", func() MarshalKey { return new(RowMulKey) })
 	registerSeq("recip", "recip.cmp", "recip.lut", "trunc", "mul")
 	registerSeq("rsqrt", "rsqrt.cmp", "rsqrt.lut", "trunc", "mul")
+	registerSeq("recip.lo", "recip.cmp", "recip.lut", "trunc")
+	registerSeq("rsqrt.lo", "rsqrt.cmp", "rsqrt.lut", "trunc")
 	registerSeq("max", "relu")
-	registerSeq("softmax", "max", "exp", "recip", "rowmul", "trunc")
-	registerSeq("layernorm", "trunc", "square", "rsqrt", "rowmul")
-	registerSeq("rmsnorm", "trunc", "square", "rsqrt", "rowmul")
+	registerSeq("softmax", "max", "exp", "recip.lo", "rowmul3", "trunc")
+	registerSeq("layernorm", "trunc", "square", "rsqrt.lo", "rowmul3")
+	registerSeq("rmsnorm", "trunc", "square", "rsqrt.lo", "rowmul3")
 }

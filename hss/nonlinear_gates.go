@@ -55,22 +55,21 @@ func polySpec(fx Fixed, target func(float64) float64, sign bool, wlo, whi int64,
 		tag: polyTag(gate, fx), fb: fb, tbits: fx.Frac + fb + 3}, nil
 }
 
-// actSpecs are an activation's two lookups: the sign s = 1{z ≥ 0} of the index z = ⌊x/2^-polyStep⌉
-// (with x·s), and the cubic table of T(y) = target(y) − y on y = x·(2s − 1) ∈ [−2^-polyStep, 2^6),
-// window z ∈ [−1, window·2^polyStep].
-type actSpecs struct{ sign, tab *lutSpec }
+// actSpecs is an activation's lookup: one gate on x whose sign s = 1{z ≥ 0} of the index z =
+// ⌊x/2^-polyStep⌉ (with x·s, a DCF) and cubic table of T(x) = target(x) − x·s (a DPF window z ∈
+// [−window·2^polyStep − 1, window·2^polyStep]) both read the one opening of x̂.
+type actSpecs struct{ tab *lutSpec }
 
-// actPoly builds the activation's lookups; gate numbers the tags.
+// actPoly builds the activation's lookup; gate numbers the tags.
 func actPoly(fx Fixed, target func(float64) float64, window float64, gate uint64) (*actSpecs, error) {
 	w := int64(window * float64(uint(1)<<polyStep))
-	h := math.Ldexp(1, -polyStep)
 	m := uint(actRange + polyStep + 1)
-	tab, err := polySpec(fx, func(y float64) float64 { return target(y) - y }, false, -1, w+1, m, -h, math.Ldexp(1, actRange), gate)
+	lim := math.Ldexp(1, actRange)
+	tab, err := polySpec(fx, target, true, -w-1, w+1, m, -lim, lim, gate)
 	if err != nil {
 		return nil, err
 	}
-	sign := &lutSpec{parts: []lutPart{{k: fx.Frac - polyStep, m: m}}, signTerm: true, tag: polyTag(gate|1<<8, fx)}
-	return &actSpecs{sign: sign, tab: tab}, nil
+	return &actSpecs{tab: tab}, nil
 }
 
 // actStepMin is the smallest Frac the lookups support (their index resolution is 2^-8 or coarser).
@@ -107,16 +106,12 @@ func siluSpec(fx Fixed) (*actSpecs, error) {
 	return cachedSpec("silu", fx, func(fx Fixed) (*actSpecs, error) { return actPoly(fx, silu, 10, 2) })
 }
 
-// genAct generates an activation's composite material: the sign lookup (kind.sign), the table
-// lookup (kind.lut) and the truncation of its polynomial term.
+// genAct generates an activation's composite material: the lookup with its sign (kind.lut) and the
+// truncation of its polynomial term.
 func genAct(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*actSpecs, error)) (Key, Key, error) {
 	s, err := spec(fx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
-	}
-	s0, s1, err := genLUT(rng, kind+".sign", n, s.sign)
-	if err != nil {
-		return nil, nil, err
 	}
 	l0, l1, err := genLUT(rng, kind+".lut", n, s.tab)
 	if err != nil {
@@ -126,7 +121,7 @@ func genAct(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*actS
 	if err != nil {
 		return nil, nil, wrapGate("gen "+kind, err)
 	}
-	return newSeqKey(kind, n, s0, l0, t0), newSeqKey(kind, n, s1, l1, t1), nil
+	return newSeqKey(kind, n, l0, t0), newSeqKey(kind, n, l1, t1), nil
 }
 
 // genPolyGate generates a polynomial lookup gate's composite material: the lookup (kind.lut), then
@@ -186,20 +181,12 @@ func (p *Party) act(kind string, x []uint64, spec func(Fixed) (*actSpecs, error)
 	if err != nil {
 		return nil, err
 	}
-	o, err := q.evalLUT(kind+".sign", s.sign, x)
+	o, err := q.evalLUT(kind+".lut", s.tab, x)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
-	y := getWords(len(x))
-	for i, v := range x {
-		y[i] = 2*o.xs[i] - v
-	}
-	l, err := q.evalLUT(kind+".lut", s.tab, y)
-	putWords(y)
-	if err != nil {
-		return nil, wrapGate(kind, err)
-	}
-	t, err := q.truncPoly(l, s.tab)
+	xs := o.xs
+	t, err := q.truncPoly(o, s.tab)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
@@ -207,7 +194,7 @@ func (p *Party) act(kind string, x []uint64, spec func(Fixed) (*actSpecs, error)
 		return nil, err
 	}
 	for i := range t {
-		t[i] += o.xs[i]
+		t[i] += xs[i]
 	}
 	return t, nil
 }
@@ -221,24 +208,25 @@ func GenGeLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // fractional bits.
 //
 // Construction (SIGMA, Gupta et al., PETS 2024: GeLU as ReLU plus a small correction, here a
-// piecewise-cubic one), by GeLU(x) = x·s + T(x·(2s − 1)) with T(y) = GeLU(y) − y, exact for either
-// value of s because GeLU(−y) = GeLU(y) − y (see act). Round 1 opens x̂ = x + r (64 bits); s = 1{z
-// ≥ 0} for the masked, stochastically rounded index z = ⌊x/2^-1⌉ on 8 bits, and s·x, come from a DCF
-// on 7 bits (Boyle et al., Eurocrypt 2021, DReLU by the MSB rule, payload also yielding s·r). Round 2
-// opens y = ±x ≥ −1/2 masked (Frac+7 bits) and one DPF window z ∈ [−1, 8] with payload (1, ρ, ρ²,
-// ρ³) gives the cubic Σ_j C_j,z·d'^j in the offset d' (at 2^-12) locally (polyTables,
-// fss.EvalWindowPolyBatch). Round 3 truncates it (34 extra fractional bits). Beyond the window T is
-// 0, so the tails are exactly ReLU (|GeLU − ReLU| < 2^-16 there).
+// piecewise-cubic one), GeLU(x) = x·s + T(x) with T(x) = GeLU(x) − x·s, in ONE lookup: round 1 opens
+// x̂ = x + r (64 bits); s = 1{z ≥ 0} for the masked, stochastically rounded index z = ⌊x/2^-1⌉ on 8
+// bits, and s·x, come from a DCF on 7 bits (Boyle et al., Eurocrypt 2021, DReLU by the MSB rule,
+// payload also yielding s·r), and one DPF window z ∈ [−9, 8] on the same index, with payload (1, ρ,
+// ρ², ρ³), gives the cubic Σ_j C_j,z·d'^j of T in the offset d' (at 2^-12) locally (polyTables with
+// the sign term: the table subtracts x exactly where the DCF's coarse sign says z ≥ 0, so the two
+// agree whatever the rounding of z; fss.EvalWindowPolyBatch). Round 2 truncates it (34 extra
+// fractional bits). Beyond the window T is 0, so the tails are exactly ReLU (|GeLU − ReLU| < 2^-16
+// there). (Before, the table read |x| from a second opening, y = x·(2s−1), to halve the window: 3
+// rounds.)
 //
-// Rounds: 3. Online: 16 + 2·(Frac+7)/8 + 2·(Frac+37)/8 bytes (33 at Frac 12). Dealer: a DCF key on
-// 7 bits with payload 2, a DPF key on 8 bits with payload 4 and 3 early-terminated levels (Boyle et
-// al., CCS 2016) and a Trunc key, ≈ 1.26 KB for both parties (party 0: 0.55 KB, its DCF key and
-// correction words; its masks, its DPF's top nodes and its truncation shares come from seeds).
+// Rounds: 2. Online: 16 + 2·(Frac+37)/8 bytes (28.25 at Frac 12). Dealer: a DCF key on 7 bits with
+// payload 2, a DPF key on 8 bits with payload 4 and 3 early-terminated levels (Boyle et al., CCS
+// 2016) and a Trunc key, ≈ 1.26 KB for both parties (party 0: its DCF key and correction words; its
+// masks, its DPF's top nodes and its truncation shares come from seeds).
 // Error: the cubic's fit over the two index steps z can stand for (2^-11.0, Chebyshev
 // interpolation), the coarsened offset (slope · 2^-12) and the truncation < 2^-Frac: measured
-// 2^-10.4 at Frac 12. Input range |x| < 2^6 − 2^-1 (larger inputs wrap).
-// Eval cost: a 7-bit DCF path, a window of 10 positions (2–3 leaves of 16 AES blocks) and a
-// truncation.
+// 2^-10.7 at Frac 12 (2^-10.4 with the two lookups). Input range |x| < 2^6 − 2^-1 (larger inputs
+// wrap). Eval cost: a 7-bit DCF path, a window of 18 positions and a truncation.
 func (p *Party) GeLU(x []uint64) ([]uint64, error) { return p.act("gelu", x, geluSpec) }
 
 // GenSiLU generates material for SiLU on n elements.
@@ -246,13 +234,13 @@ func GenSiLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 	return genAct(rng, "silu", n, fx, siluSpec)
 }
 
-// SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU (SiLU(−y) = SiLU(y) − y
-// too) and the window z ∈ [−1, 20], i.e. y ≤ 10 (|SiLU − ReLU| < 2^-11 beyond). Rounds 3; online as
-// GeLU (33 bytes at Frac 12); dealer ≈ 1.26 KB; error: fit 2^-12.6, plus slope · 2^-12 and 2^-Frac
-// (measured 2^-11.4 at Frac 12, tails included); input range |x| < 2^6 − 2^-1. Eval cost: a 7-bit
-// DCF path, a window of 22 positions (3–4 leaves of 16 AES blocks) and a truncation. (The cubic on
-// |x| ≤ 10 in one lookup needed a window of 41 and was ~10% slower end to end; the piecewise-linear
-// lookup before it needed step 2^-4 and a window of 321 for a 2^-11 fit.)
+// SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU and the window z ∈ [−21,
+// 20], i.e. |x| ≤ 10 (|SiLU − ReLU| < 2^-11 beyond). Rounds 2; online as GeLU (28.25 bytes at Frac
+// 12); dealer ≈ 1.26 KB; error: fit 2^-12.6, plus slope · 2^-12 and 2^-Frac (measured 2^-11.2 at
+// Frac 12, tails included); input range |x| < 2^6 − 2^-1. Eval cost: a 7-bit DCF path, a window of 42
+// positions and a truncation (about 10% more time than the 3-round form, whose table read |x| from a
+// second opening with a window of 22; the piecewise-linear lookup before it needed step 2^-4 and a
+// window of 321 for a 2^-11 fit).
 func (p *Party) SiLU(x []uint64) ([]uint64, error) { return p.act("silu", x, siluSpec) }
 
 // reluSpec: exact sign on bits-wide inputs (k = 0), no table.

@@ -10,7 +10,8 @@ import (
 )
 
 // Octave lookups: a positive power function t(X) (1/X, 1/√X) on a wide range [2^lo, 2^hi) at a
-// fixed RELATIVE resolution, in three rounds. This follows the normalise-then-look-up structure of
+// fixed RELATIVE resolution, in four rounds (three where the caller multiplies the result by
+// something else anyway: evalOctLO returns L and O, and RowMul3 takes the product of all three). This follows the normalise-then-look-up structure of
 // SIGMA (Gupta et al., PETS 2024, §5: reciprocal and rsqrt from a lookup on a normalised,
 // reduced-precision input), with the normalisation done by comparisons from function secret sharing
 // (Boyle et al., Eurocrypt 2021) instead of a bit decomposition:
@@ -186,6 +187,16 @@ func (s octSpec) prep() (*octPrep, error) {
 }
 
 func genOct(rng io.Reader, kind string, n int, s octSpec) (*seqKey, *seqKey, error) {
+	return genOctParts(rng, kind, n, s, true)
+}
+
+// genOctLO generates material for evalOctLO: the octave lookup without its final product (kind
+// kind.lo).
+func genOctLO(rng io.Reader, kind string, n int, s octSpec) (*seqKey, *seqKey, error) {
+	return genOctParts(rng, kind, n, s, false)
+}
+
+func genOctParts(rng io.Reader, kind string, n int, s octSpec, mul bool) (*seqKey, *seqKey, error) {
 	pr, err := s.prep()
 	if err != nil {
 		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
@@ -202,6 +213,9 @@ func genOct(rng io.Reader, kind string, n int, s octSpec) (*seqKey, *seqKey, err
 	if err != nil {
 		return nil, nil, wrapGate("gen "+kind, err)
 	}
+	if !mul {
+		return newSeqKey(kind+".lo", n, c0, l0, t0), newSeqKey(kind+".lo", n, c1, l1, t1), nil
+	}
 	m0, m1, err := GenMul(rng, n, s.mulBits)
 	if err != nil {
 		return nil, nil, wrapGate("gen "+kind, err)
@@ -209,28 +223,68 @@ func genOct(rng io.Reader, kind string, n int, s octSpec) (*seqKey, *seqKey, err
 	return newSeqKey(kind, n, c0, l0, t0, m0), newSeqKey(kind, n, c1, l1, t1, m1), nil
 }
 
-// evalOct runs the three rounds of an octave lookup on shares x (raw units of 2^−inFrac) and returns
+// evalOct runs the four rounds of an octave lookup on shares x (raw units of 2^−inFrac) and returns
 // shares of t(X) with outFrac fractional bits, correct mod 2^mulBits.
 func (p *Party) evalOct(kind string, s octSpec, x []uint64) ([]uint64, error) {
-	pr, err := s.prep()
-	if err != nil {
-		return nil, fmt.Errorf("hss: %s: %w", kind, err)
-	}
 	q, err := p.sub(kind, len(x))
 	if err != nil {
 		return nil, err
 	}
-	ck, err := takeKey[*lutKey](q, kind+".cmp", len(x))
+	lv, fac, err := q.octLO(kind, s, x)
+	if err != nil {
+		return nil, err
+	}
+	mk, err := takeKey[*MulKey](q, "mul", len(x))
 	if err != nil {
 		return nil, wrapGate(kind, err)
+	}
+	out, err := q.mulWith(mk, lv, fac, s.mulBits)
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
+	if err := finish(kind, q); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// evalOctLO runs the first three rounds of an octave lookup (material of genOctLO) and returns
+// shares of the mantissa value L (outFrac − G fractional bits) and of the octave factor O (G
+// fractional bits), whose product is t(X) with outFrac fractional bits: a caller that multiplies
+// the result by something else anyway (the norms, softmax) takes the product of all three in one
+// round (RowMul3) instead of two.
+func (p *Party) evalOctLO(kind string, s octSpec, x []uint64) (l, o []uint64, err error) {
+	q, err := p.sub(kind+".lo", len(x))
+	if err != nil {
+		return nil, nil, err
+	}
+	if l, o, err = q.octLO(kind, s, x); err != nil {
+		return nil, nil, err
+	}
+	if err := finish(kind, q); err != nil {
+		return nil, nil, err
+	}
+	return l, o, nil
+}
+
+// octLO runs the comparison, the mantissa lookup and its truncation on q's material.
+func (q *Party) octLO(kind string, s octSpec, x []uint64) (lv, fac []uint64, err error) {
+	pr, err := s.prep()
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: %s: %w", kind, err)
+	}
+	ck, err := takeKey[*lutKey](q, kind+".cmp", len(x))
+	if err != nil {
+		return nil, nil, wrapGate(kind, err)
 	}
 	sb, sx, err := q.evalThresholds(ck, pr.cmp, x, pr.ts)
 	if err != nil {
-		return nil, wrapGate(kind, err)
+		return nil, nil, wrapGate(kind, err)
 	}
 	n, nb := len(x), s.nb()
-	own := uint64(1 - p.ID)
-	w, fac := make([]uint64, n), make([]uint64, n)
+	own := uint64(1 - q.ID)
+	w := make([]uint64, n)
+	fac = make([]uint64, n)
 	e := s.e()
 	for i := range n {
 		var acc, f uint64
@@ -252,28 +306,17 @@ func (p *Party) evalOct(kind string, s octSpec, x []uint64) ([]uint64, error) {
 	}
 	lk, err := takeKey[*lutKey](q, kind+".lut", n)
 	if err != nil {
-		return nil, wrapGate(kind, err)
+		return nil, nil, wrapGate(kind, err)
 	}
 	o, err := q.evalLUTWith(lk, pr.lut, w)
 	if err != nil {
-		return nil, wrapGate(kind, err)
+		return nil, nil, wrapGate(kind, err)
 	}
-	lv, err := q.truncPoly(o, pr.lut)
+	lv, err = q.truncPoly(o, pr.lut)
 	if err != nil {
-		return nil, wrapGate(kind, err)
+		return nil, nil, wrapGate(kind, err)
 	}
-	mk, err := takeKey[*MulKey](q, "mul", n)
-	if err != nil {
-		return nil, wrapGate(kind, err)
-	}
-	out, err := q.mulWith(mk, lv, fac, s.mulBits)
-	if err != nil {
-		return nil, wrapGate(kind, err)
-	}
-	if err := finish(kind, q); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return lv, fac, nil
 }
 
 // evalThresholds opens x + r (64 bits, one round) and returns shares of s_j = 1{x ≥ ts[j]} and of

@@ -306,12 +306,12 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 		return nil, nil, wrapGate("gen softmax", err)
 	}
 	add(e0.(*seqKey), e1.(*seqKey))
-	r0, r1, err := genOct(rng, "recip", rows, rs)
+	r0, r1, err := genOctLO(rng, "recip", rows, rs)
 	if err != nil {
 		return nil, nil, wrapGate("gen softmax", err)
 	}
 	add(r0, r1)
-	w0, w1, err := GenRowMul(rng, lens, mulBits)
+	w0, w1, err := GenRowMul3(rng, lens, mulBits)
 	if err != nil {
 		return nil, nil, wrapGate("gen softmax", err)
 	}
@@ -339,10 +339,13 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 // row with max − ⌈log2 l_i⌉·2^-6 < m ≤ max. Softmax is shift-invariant, and m' = m + ⌈log2 l_i⌉·2^-6
 // (a public shift) is ≥ max, so x − m' ∈ (−2^7, 0] stays in Exp's range; e = Exp(x − m') on the
 // visible entries (a DPF lookup and its truncation, 2 rounds); the row sums (local, ≥ e^-0.19) go
-// through Reciprocal (octave lookup, 4 rounds), and p = e·(1/Σe) is one row-broadcast Beaver
-// product plus Trunc (2 rounds), at width 2·Frac+24.
+// through the octave lookup of Reciprocal up to its mantissa L and octave factor O (3 rounds; 1/Σe =
+// L·O), and p = e·L·O is one three-factor row-broadcast product (RowMul3) plus Trunc (2 rounds), at
+// width 2·Frac+24: the reciprocal's own product L·O is not taken apart (one round fewer than
+// before, the same value, so the same error).
 //
-// Rounds ⌈log2 max_i l_i⌉ + 8 (⌈log2 cols⌉ + 8 when the last row sees every column). Online (both
+// Rounds ⌈log2 max_i l_i⌉ + 7 (⌈log2 cols⌉ + 7 when the last row sees every column; + 8 before
+// RowMul3). Online (both
 // parties, per visible entry, Frac 12): 16 (max tree: one comparison per visible entry but one per
 // row, so about half of a tree over the full matrix in a prefill) + 17.25 (exp) + 12 (product) + 12
 // (trunc) bytes, plus ≈ 43 bytes per row. Dealer: ≈ 0.93 KB (max, at every Frac) + 0.77 KB (exp,
@@ -416,11 +419,12 @@ func (p *Party) SoftmaxHeads(x []uint64, heads, rows, cols, pos0 int) ([]uint64,
 			i++
 		}
 	}
-	inv, err := q.evalOct("recip", rs, sums)
+	// 1/Σe = L·O (mantissa and octave factor), and e·L·O in one round.
+	invL, invO, err := q.evalOctLO("recip", rs, sums)
 	if err != nil {
 		return nil, wrapGate("softmax", err)
 	}
-	prod, err := q.RowMul(e, inv, lens, mulBits)
+	prod, err := q.RowMul3(e, invL, invO, lens, mulBits)
 	if err != nil {
 		return nil, wrapGate("softmax", err)
 	}
@@ -450,15 +454,24 @@ const (
 	normHi        = 15
 )
 
-// normParams: squares at width sqBits, the variance's fractional bits 2f, ⌊log2 dim⌋, the rsqrt spec.
+// normParams: squares at width sqBits, l = ⌊log2 dim⌋, the rsqrt spec. The rsqrt reads the sum of
+// squares Σ = (σ²+eps)·dim with 2f fractional bits untruncated, as (σ²+eps)·ρ with 2f+l fractional
+// bits (ρ = dim/2^l ∈ [1,2)): its thresholds and index are those of the range [2^normLo, 2^normHi)
+// scaled by 2^l (the truncate-reduce of SIGMA, Gupta et al., PETS 2024, and LLAMA, Gupta et al.,
+// PETS 2022: read the untruncated masked value at shifted bits). The squares, and so Σ, are correct
+// only mod 2^sqBits: the octave lookup's comparisons read Σ mod 2^cmpBits (cmpBits = normHi+2f+l+2)
+// and its mantissa lookup w mod 2^(normHi+2f+l+3) (w = Σ_j b_j·Σ·2^(E−e_j) + …, so the unknown
+// multiple of 2^sqBits in Σ's shares only adds multiples of 2^sqBits to w), so sqBits ≥
+// normHi+2f+l+3 makes the lookup exact: sqBits = 2f + max(32, normHi+l+3) ≤ 2·14+34 = 62 for
+// Frac ≤ 14 and dim ≤ 2^16 (and Σ < 2^(normHi+1+2f+l) ≤ 2^(sqBits−2) on the range).
 func normParams(fx Fixed, dim int) (sqBits uint, l uint, rs octSpec) {
-	sqBits = min(64, 2*fx.Frac+32)
 	l = uint(bits.Len(uint(dim)) - 1)
+	sqBits = min(64, 2*fx.Frac+max(32, normHi+l+3))
 	// The rsqrt's error scales every output of the row (the final norm's
 	// scales the logits): a 9-bit mantissa table left tinystories-656k's
 	// greedy HSS continuations 8/10 identical to plain, 12 bits 10/10; the
 	// cubic mantissa pieces (octave.go) are at 2^-14.
-	rs = octSpec{target: octRsqrt, lo: normLo, hi: normHi, inFrac: 2 * fx.Frac,
+	rs = octSpec{target: octRsqrt, lo: normLo, hi: normHi, inFrac: 2*fx.Frac + l,
 		outFrac: fx.Frac + RecipExtra, mulBits: 64}
 	return
 }
@@ -483,7 +496,7 @@ func genNorm(rng io.Reader, kind string, rows, dim int, fx Fixed, center bool) (
 	if err != nil {
 		return nil, nil, err
 	}
-	sqBits, l, rs := normParams(fx, dim)
+	sqBits, _, rs := normParams(fx, dim)
 	var p0, p1 []MarshalKey
 	add := func(a, b MarshalKey) { p0, p1 = append(p0, a), append(p1, b) }
 	if center {
@@ -498,12 +511,7 @@ func genNorm(rng io.Reader, kind string, rows, dim int, fx Fixed, center bool) (
 		return nil, nil, wrapGate(op, err)
 	}
 	add(s0, s1)
-	t0, t1, err := GenTrunc(rng, rows, l, sqBits)
-	if err != nil {
-		return nil, nil, wrapGate(op, err)
-	}
-	add(t0, t1)
-	r0, r1, err := genOct(rng, "rsqrt", rows, rs)
+	r0, r1, err := genOctLO(rng, "rsqrt", rows, rs)
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
@@ -512,7 +520,7 @@ func genNorm(rng io.Reader, kind string, rows, dim int, fx Fixed, center bool) (
 	for i := range lens {
 		lens[i] = dim
 	}
-	w0, w1, err := GenRowMul(rng, lens, 64)
+	w0, w1, err := GenRowMul3(rng, lens, 64)
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
@@ -539,18 +547,26 @@ func GenRMSNorm(rng io.Reader, rows, dim int, fx Fixed) (k0, k1 Key, err error) 
 // fractional bits, 8 ≤ Frac ≤ 14), with public gain γ and bias β (len dim, encoded with Frac
 // fractional bits; bias may be nil) and μ, σ² the row's mean and (biased) variance.
 //
-// Range: rows with σ² + eps ∈ [2^-12, 2^14) (the bound below; down to 2^-16 with a larger error from
-// the variance's rounding), |μ| < 2^18, dim ≤ 65536, |γ_i·(x_i − μ)/σ| < 2^13.
+// Range: rows with σ² + eps ∈ [2^-16, 2^14) (at dim 2^l: [2^-16, 2^15)/ρ), |μ| < 2^18, dim ≤ 65536,
+// |γ_i·(x_i − μ)/σ| < 2^13.
 //
 // Construction (the LayerNorm of SIGMA, Gupta et al., PETS 2024, with this package's gates):
-// μ = Trunc(Σx·⌊2^32/dim⌉, 32) (1 round); d = x − μ; Σd² from Square at width 2·Frac+32 (1 round);
-// T = Trunc(Σd² + eps·dim, ⌊log2 dim⌋) (1 round) is (σ²+eps)·ρ with 2·Frac fractional bits, ρ =
-// dim/2^⌊log2 dim⌋ ∈ [1,2), and √ρ is folded into the public gain; r = 1/√T by the octave lookup
-// (range [2^-16, 2^15), 4 rounds); y = Trunc(γ√ρ ⊙ RowMul(d, r)) + β (2 rounds, 64-bit).
-// Rounds 9. Online (both parties, per element): 14 (square) + 16 (row product) + 16 (trunc) bytes,
-// plus ≈ 101 bytes per row. Dealer: ≈ 27.5 bytes per element (party 1's triple and truncation
-// shares), ≈ 3.4 KB per row (party 0: 1.6 KB). Error: |y − y_ref| ≤ |γ|·(2^-9·|ŷ| + 2^-Frac/σ) + 2^(1−Frac), ŷ the
-// normalised value (the second term is the mean's rounding), measured in the tests.
+// μ = Trunc(Σx·⌊2^32/dim⌉, 32) (1 round); d = x − μ; Σd² from Square at width sqBits = 2·Frac +
+// max(32, 18+⌊log2 dim⌋) (1 round); the octave lookup reads S = Σd² + eps·dim UNtruncated as
+// (σ²+eps)·ρ with 2·Frac+l fractional bits, l = ⌊log2 dim⌋, ρ = dim/2^l ∈ [1,2) (its thresholds
+// scaled by 2^l: truncate-reduce, SIGMA and LLAMA, Gupta et al., PETS 2022; see normParams for why
+// sqBits suffices although S is correct only mod 2^sqBits), √ρ folded into the public gain; r = 1/√(ρ(σ²+eps))
+// (range [2^-16, 2^15): the octave lookup up to its mantissa L and octave factor O, r = L·O, 3
+// rounds); y = Trunc(γ√ρ ⊙ RowMul3(d, L, O)) + β (2 rounds, 64-bit: the three-factor row product
+// takes d·L·O in one round, the same value as RowMul(d, L·O)).
+// Rounds 7 (9 before the variance's truncation was dropped and RowMul3 took the rsqrt's product). Online (both parties, per element): 14
+// (square) + 16 (row product) + 16 (trunc) bytes, plus ≈ 110 bytes per row. Dealer: ≈ 27.5 bytes per
+// element (party 1's triple and truncation shares), ≈ 4.6 KB per row at dim 4096 and Frac 12 (party
+// 0: 2.3 KB; the comparison's DCF key grows with ⌊log2 dim⌋: 3.4 KB per row before). Error: |y −
+// y_ref| ≤ |γ|·(2^-9·|ŷ| + 2^-Frac/σ) + 2^(1−Frac), ŷ the normalised value (the second term is the
+// mean's rounding; the variance is no longer rounded, so the bound now holds down to σ²+eps = 2^-16,
+// where it held from 2^-12 before), measured in TestNorms and at the range's ends in
+// TestNormRangeEdges.
 func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps float64) ([]uint64, error) {
 	return p.norm("layernorm", x, rows, dim, gain, bias, eps, true)
 }
@@ -558,11 +574,11 @@ func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps fl
 // RMSNorm returns shares of γ ⊙ x/√(mean(x²) + eps) for every row of x [rows × dim] (Frac
 // fractional bits, 8 ≤ Frac ≤ 14) and public gain γ (len dim, Frac fractional bits).
 //
-// Range: mean(x²) + eps ∈ [2^-12, 2^14) (down to 2^-16 with a larger error), dim as for
-// LayerNorm, |γ_i·x_i/rms| < 2^13. Construction as LayerNorm without the mean (Zhang and Sennrich,
-// 2019, for the function; SIGMA-style gates). Rounds 8. Online (both parties, per element): 14 + 16 +
-// 16 bytes, plus ≈ 85 bytes per row. Dealer: ≈ 27.5 bytes per element, ≈ 3.4 KB per row. Error:
-// |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac).
+// Range: mean(x²) + eps ∈ [2^-16, 2^14), dim as for LayerNorm, |γ_i·x_i/rms| < 2^13. Construction as
+// LayerNorm without the mean (Zhang and Sennrich, 2019, for the function; SIGMA-style gates; the
+// rsqrt reads the untruncated sum of squares, RowMul3 takes d·L·O). Rounds 6 (8 before). Online (both parties, per
+// element): 14 + 16 + 16 bytes, plus ≈ 94 bytes per row. Dealer: ≈ 27.5 bytes per element, ≈ 4.6 KB
+// per row at dim 4096. Error: |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac) on the whole range (before: from 2^-12 up).
 func (p *Party) RMSNorm(x []uint64, rows, dim int, gain []uint64, eps float64) ([]uint64, error) {
 	return p.norm("rmsnorm", x, rows, dim, gain, nil, eps, false)
 }
@@ -620,11 +636,9 @@ func (p *Party) norm(kind string, x []uint64, rows, dim int, gain, bias []uint64
 			ss[r] += sq[r*dim+j]
 		}
 	}
-	tv, err := q.Trunc(ss, l, sqBits)
-	if err != nil {
-		return nil, wrapGate(kind, err)
-	}
-	rr, err := q.evalOct("rsqrt", rs, tv)
+	// r = 1/√ = L·O (mantissa and octave factor; Σ read untruncated: see normParams), and d·L·O in
+	// one round.
+	rl, ro, err := q.evalOctLO("rsqrt", rs, ss)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
@@ -632,7 +646,7 @@ func (p *Party) norm(kind string, x []uint64, rows, dim int, gain, bias []uint64
 	for i := range lens {
 		lens[i] = dim
 	}
-	z, err := q.RowMul(d, rr, lens, 64)
+	z, err := q.RowMul3(d, rl, ro, lens, 64)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}

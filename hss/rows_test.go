@@ -200,7 +200,7 @@ func TestSoftmax(t *testing.T) {
 				t.Fatalf("case %d entry %d: got %v want %v", ci, i, fx.Decode(got[i]), ref[i])
 			}
 		}
-		wantR := int64(maxDepth(min(c.cols, c.pos0+c.rows))) + 8
+		wantR := int64(maxDepth(min(c.cols, c.pos0+c.rows))) + 7
 		if s0.Rounds != wantR || s1.Rounds != wantR {
 			t.Fatalf("case %d: rounds %d/%d, want %d", ci, s0.Rounds, s1.Rounds, wantR)
 		}
@@ -274,7 +274,7 @@ func TestSoftmaxRagged(t *testing.T) {
 				t.Fatalf("case %d entry %d (row %d): got %v want %v", ci, i, i/c.cols, fx.Decode(got[i]), ref[i])
 			}
 		}
-		wantR := int64(maxDepth(min(c.cols, c.pos0+c.rows))) + 8
+		wantR := int64(maxDepth(min(c.cols, c.pos0+c.rows))) + 7
 		if s0.Rounds != wantR || s1.Rounds != wantR {
 			t.Fatalf("case %d: rounds %d/%d, want %d", ci, s0.Rounds, s1.Rounds, wantR)
 		}
@@ -375,9 +375,9 @@ func TestNorms(t *testing.T) {
 						fx.Decode(got[i]), ref[i], e, bound)
 				}
 			}
-			wantR := int64(8)
+			wantR := int64(6) // the rsqrt reads the untruncated sum of squares; RowMul3 takes d·L·O
 			if center {
-				wantR = 9
+				wantR = 7
 			}
 			if s0.Rounds != wantR || s1.Rounds != wantR {
 				t.Fatalf("rounds %d/%d, want %d", s0.Rounds, s1.Rounds, wantR)
@@ -411,6 +411,8 @@ func TestRowKeysMarshal(t *testing.T) {
 	add(GenDReLU(rng, 2, 16))
 	r0, r1, err := GenRowMul(rng, []int{2, 0, 3}, 40)
 	add(r0, r1, err)
+	t0, t1, err := GenRowMul3(rng, []int{2, 0, 3}, 40)
+	add(t0, t1, err)
 	for _, kp := range keys {
 		for _, k := range []Key{kp.a, kp.b} {
 			mk, ok := k.(MarshalKey)
@@ -667,12 +669,12 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][2]int {
 			panic(err)
 		}
 		return append(s, [2]int{nv, int(es.openBits())}, [2]int{nv, int(es.tbits)},
-			[2]int{rows, 64}, [2]int{rows, int(rs.k() + rs.idxBits())}, [2]int{rows, int(rs.tbits())}, [2]int{2 * rows, int(mb)},
-			[2]int{nv + rows, int(mb)}, [2]int{nv, int(mb)})
+			[2]int{rows, 64}, [2]int{rows, int(rs.k() + rs.idxBits())}, [2]int{rows, int(rs.tbits())},
+			[2]int{nv + 2*rows, int(mb)}, [2]int{nv, int(mb)})
 	}
 	sq, _, rs := normParams(fx, cols)
-	return [][2]int{{rows, 64}, {n, int(sq)}, {rows, int(sq)}, {rows, 64}, {rows, int(rs.k() + rs.idxBits())},
-		{rows, int(rs.tbits())}, {2 * rows, 64}, {n + rows, 64}, {n, 64}}
+	return [][2]int{{rows, 64}, {n, int(sq)}, {rows, 64}, {rows, int(rs.k() + rs.idxBits())},
+		{rows, int(rs.tbits())}, {n + 2*rows, 64}, {n, 64}}
 }
 
 // FuzzRowKeyUnmarshal feeds arbitrary bytes (seeded with real keys) to the decoders of the lookup,
@@ -680,14 +682,15 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][2]int {
 func FuzzRowKeyUnmarshal(f *testing.F) {
 	fx := Fixed{Frac: 12}
 	rng := newNLRNG(51)
-	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max"}
+	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3"}
 	s0, s1, _ := GenSoftmax(rng, 2, 3, 1, fx)
 	l0, l1, _ := GenLayerNorm(rng, 1, 2, fx)
 	r0, r1, _ := GenReciprocal(rng, 1, fx)
 	w0, w1, _ := GenRowMul(rng, []int{1, 2}, 30)
 	e0, e1, _ := GenExp(rng, 2, fx)
 	m0, m1, _ := GenMax(rng, 1, 3, 16)
-	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}} {
+	t0, t1, _ := GenRowMul3(rng, []int{1, 2}, 30)
+	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}} {
 		for _, k := range k { // party 0's seed-compressed keys and party 1's
 			b, _ := k.(MarshalKey).MarshalBinary()
 			f.Add(uint8(i), b)
@@ -707,4 +710,81 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 			t.Fatalf("%s: Size %d != %d", kind, k.Size(), len(b2))
 		}
 	})
+}
+
+// TestNormRangeEdges runs both norms at the ends of their range, mean(x²)+eps (RMSNorm) or σ²+eps
+// (LayerNorm) from just above 2^-16 to just below 2^14, at the widest dimension (2^16, where the
+// untruncated sum of squares needs the most ring: sqBits = 2·Frac+34) and at small ones, and checks
+// the stated error bound.
+func TestNormRangeEdges(t *testing.T) {
+	for ci, c := range []struct {
+		frac uint
+		dim  int
+		vs   []float64
+	}{
+		{14, 1 << 16, []float64{0x1.1p-16, 1, 0x1.fp13}},
+		{12, 4096, []float64{0x1.1p-15, 3, 0x1.fp13}},
+		{14, 3, []float64{0x1.1p-16, 0x1.2p13}},
+		{8, 768, []float64{0x1p-6, 0x1.fp13}},
+	} {
+		fx := Fixed{Frac: c.frac}
+		rows := len(c.vs)
+		pr := rand.New(rand.NewPCG(uint64(ci), 5))
+		for _, center := range []bool{false, true} {
+			xf := make([]float64, rows*c.dim)
+			for r, v := range c.vs {
+				row := xf[r*c.dim : (r+1)*c.dim]
+				var ss float64
+				for j := range row {
+					row[j] = pr.NormFloat64()
+					if c.dim < 8 {
+						row[j] = float64(1 - 2*(j%2)) // ±1: mean square 1
+					}
+					ss += row[j] * row[j]
+				}
+				mu := 0.0
+				if center {
+					mu = 1000 * pr.NormFloat64()
+				}
+				for j := range row {
+					row[j] = mu + row[j]*math.Sqrt(v*float64(c.dim)/ss)
+				}
+			}
+			gf := make([]float64, c.dim)
+			for j := range gf {
+				gf[j] = 1 + 0.25*float64(j%3)
+			}
+			x, g := fx.EncodeVec(xf), fx.EncodeVec(gf)
+			xf, gf = fx.DecodeVec(x), fx.DecodeVec(g)
+			gen := GenRMSNorm
+			if center {
+				gen = GenLayerNorm
+			}
+			k0, k1, err := gen(newNLRNG(byte(40+ci)), rows, c.dim, fx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _, _ := runRows(t, fx, [][]uint64{x}, k0, k1, func(p *Party, in [][]uint64) ([]uint64, error) {
+				if center {
+					return p.LayerNorm(in[0], rows, c.dim, g, nil, 0)
+				}
+				return p.RMSNorm(in[0], rows, c.dim, g, 0)
+			})
+			ref := normRef(xf, gf, nil, rows, c.dim, 0, center)
+			worst := 0.0
+			for i := range ref {
+				bound := math.Abs(ref[i])/512 + 2/fx.Scale()
+				if center {
+					bound += math.Abs(gf[i%c.dim]) / fx.Scale() / math.Sqrt(c.vs[i/c.dim])
+				}
+				e := math.Abs(fx.Decode(got[i]) - ref[i])
+				worst = math.Max(worst, e/bound)
+				if e > bound {
+					t.Fatalf("frac %d dim %d center %v row %d (variance %g): entry %d got %v want %v, err %g > %g",
+						c.frac, c.dim, center, i/c.dim, c.vs[i/c.dim], i, fx.Decode(got[i]), ref[i], e, bound)
+				}
+			}
+			t.Logf("frac %d dim %d center %v: err/bound %.2f", c.frac, c.dim, center, worst)
+		}
+	}
 }

@@ -36,6 +36,7 @@ func allKeyGens() []keyGen {
 			return GenMatMulBatch(r, []MatShape{{n / 8, 8, 8}}, 14, 64)
 		}},
 		{"rowmul/64 (rows of 16)", func(r io.Reader, n int) (Key, Key, error) { return GenRowMul(r, rows16(n), 64) }},
+		{"rowmul3/64 (rows of 16)", func(r io.Reader, n int) (Key, Key, error) { return GenRowMul3(r, rows16(n), 64) }},
 		{"cachemm/64 (per output: n rows added, K 8)", func(r io.Reader, n int) (Key, Key, error) {
 			k0, k1, _, _, err := GenCacheMatMul(r, []*DealerCache{{K: 8}}, n, []CacheProd{{Cache: 0, M: 1}}, 14, 64)
 			return k0, k1, err
@@ -83,6 +84,8 @@ func keyParts(t *testing.T, k Key, kinds map[string]bool) (fssBytes, public int)
 			fssBytes += d.Size()
 		}
 	case *RowMulKey:
+		public = PackedLen(len(k.Lens), 32)
+	case *RowMul3Key:
 		public = PackedLen(len(k.Lens), 32)
 	}
 	return fssBytes, public

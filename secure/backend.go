@@ -27,6 +27,10 @@ type Party struct {
 func (b *Party) Values() bool { return true }
 
 func (b *Party) Linear(x Tensor, w *EncLinear) (Tensor, error) {
+	if x.Raw {
+		y, err := b.P.LinearW32Raw(x.V, x.Rows, w.In, w.W, w.Out, w.B)
+		return Tensor{Rows: x.Rows, Cols: w.Out, V: y}, err
+	}
 	y, err := b.P.LinearW32(x.V, x.Rows, w.In, w.W, w.Out, w.B, width)
 	return Tensor{Rows: x.Rows, Cols: w.Out, V: y}, err
 }
@@ -50,14 +54,50 @@ func (b *Party) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 	return out, nil
 }
 
+func (b *Party) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
+	out := make([]Tensor, len(ws))
+	for i, w := range ws {
+		if w.In != x.Cols {
+			return nil, fmt.Errorf("secure: linears: layer %d takes %d inputs, tensor has %d columns", i, w.In, x.Cols)
+		}
+		y, err := hss.MatMulPublicW32(x.V, x.Rows, w.In, w.W, w.Out)
+		if err != nil {
+			return nil, fmt.Errorf("secure: linears: %w", err)
+		}
+		if w.B != nil && b.P.ID == 0 {
+			if len(w.B) != w.Out {
+				return nil, fmt.Errorf("secure: linears: bias of %d values for %d outputs", len(w.B), w.Out)
+			}
+			for r := range x.Rows {
+				row := y[r*w.Out : (r+1)*w.Out]
+				for j, v := range w.B {
+					row[j] += v << b.P.Fx.Frac
+				}
+			}
+		}
+		out[i] = Tensor{Rows: x.Rows, Cols: w.Out, V: y}
+	}
+	return out, nil
+}
+
+func (b *Party) Settle(x Tensor) (Tensor, error) {
+	y, err := b.P.Trunc(x.V, b.P.Fx.Frac, width)
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
+}
+
+func (b *Party) TruncWide(x Tensor) (Tensor, error) {
+	y, err := b.P.Trunc(x.V, 2*b.P.Fx.Frac, 64)
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
+}
+
 func (b *Party) Trunc(x Tensor) (Tensor, error) {
 	y, err := b.P.Trunc(x.V, b.P.Fx.Frac, width)
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
 func (b *Party) Mul(x, y Tensor) (Tensor, error) {
-	z, err := b.P.MulFixed(x.V, y.V, width)
-	return Tensor{Rows: x.Rows, Cols: x.Cols, V: z}, err
+	z, err := b.P.Mul(x.V, y.V, 64)
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: z, Raw: true}, err
 }
 
 // caches returns layer's caches in cs, creating n of width k.
@@ -200,6 +240,9 @@ func pair[K hss.Key](k0, k1 K, err error) (hss.Key, hss.Key, error) { return k0,
 
 func (d *Dealer) Linear(x Tensor, w *EncLinear) (Tensor, error) {
 	y := Tensor{Rows: x.Rows, Cols: w.Out}
+	if x.Raw {
+		return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, 2*d.Fx.Frac, 64)))
+	}
 	return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, d.Fx.Frac, width)))
 }
 
@@ -213,12 +256,29 @@ func (d *Dealer) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 	return out, d.push(pair(hss.GenTrunc(d.Rand, total, d.Fx.Frac, width)))
 }
 
+func (d *Dealer) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
+	out := make([]Tensor, len(ws))
+	for i, w := range ws {
+		out[i] = Tensor{Rows: x.Rows, Cols: w.Out}
+	}
+	return out, nil
+}
+
+func (d *Dealer) Settle(x Tensor) (Tensor, error) {
+	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, d.Fx.Frac, width)))
+}
+
+func (d *Dealer) TruncWide(x Tensor) (Tensor, error) {
+	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, 2*d.Fx.Frac, 64)))
+}
+
 func (d *Dealer) Trunc(x Tensor) (Tensor, error) {
 	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, d.Fx.Frac, width)))
 }
 
 func (d *Dealer) Mul(x, y Tensor) (Tensor, error) {
-	return x, d.push(pair(hss.GenMulFixed(d.Rand, x.Rows*x.Cols, d.Fx.Frac, width)))
+	x.Raw = true
+	return x, d.push(pair(hss.GenMul(d.Rand, x.Rows*x.Cols, 64)))
 }
 
 func (d *Dealer) attend(cs *[][]*hss.DealerCache, layer int, xs, add []Tensor, group int, values bool) ([]Tensor, error) {

@@ -14,12 +14,12 @@ type Op int
 const (
 	OpLinear  Op = iota // linear layers (Q/K/V, O, FFN): their truncation round
 	OpHead              // the LM head (a Linear)
-	OpRope              // RoPE's truncation of q and k (Backend.Trunc)
+	OpRope              // RoPE's truncation of q and k, fused with the q, k, v projections' (Backend.TruncWide)
 	OpAttn              // attention products Q·Kᵀ and P·V against the caches (CacheMatMul)
 	OpSoftmax           // causal softmax of all heads
 	OpNorm              // RMSNorm / LayerNorm
 	OpAct               // SiLU / GeLU
-	OpMul               // elementwise products (SwiGLU's gate·up)
+	OpMul               // elementwise products (SwiGLU's gate·up, untruncated: W2 truncates)
 	NumOps
 )
 
@@ -32,15 +32,69 @@ func (o Op) String() string {
 	return opNames[o]
 }
 
-// Breakdown is the cost of a forward pass, in total and per Op.
+// Breakdown is the cost of a forward pass, in total, per Op and per gate stage.
 type Breakdown struct {
 	Total hss.Cost
 	Ops   [NumOps]hss.Cost
+	// Stages is the cost per Op and stage of its gate (hss.Stage: a sub-gate such as a norm's
+	// squares or its rsqrt's comparison), summed over the pass, in the order of first use. They add
+	// up to Ops and Total; the sum of their Crit is the pass's critical path (its rounds, while every
+	// stage opens after the previous one).
+	Stages []StageCost
+	index  map[string]int
 }
+
+// StageCost is the cost of one stage of one Op's gates over a pass: Calls gates ran it.
+type StageCost struct {
+	Op    Op    `json:"-"`
+	Calls int64 `json:"calls"`
+	hss.Stage
+}
+
+// Key names the stage in a breakdown: op/stage.
+func (s StageCost) Key() string { return s.Op.String() + "/" + s.Name }
 
 func (b *Breakdown) add(op Op, c hss.Cost) {
 	b.Ops[op] = b.Ops[op].Add(c)
 	b.Total = b.Total.Add(c)
+}
+
+// addStage adds calls runs of stage s of op (negative calls and cost remove them).
+func (b *Breakdown) addStage(op Op, s hss.Stage, calls int64) {
+	k := op.String() + "/" + s.Name
+	if b.index == nil {
+		b.index = map[string]int{}
+	}
+	i, ok := b.index[k]
+	if !ok {
+		i = len(b.Stages)
+		b.index[k] = i
+		b.Stages = append(b.Stages, StageCost{Op: op, Stage: hss.Stage{Name: s.Name}})
+	}
+	e := &b.Stages[i]
+	e.Calls += calls
+	e.Cost = e.Cost.Add(s.Cost)
+	e.Crit += s.Crit
+}
+
+// addStages adds one call of a gate of op with the given stages.
+func (b *Breakdown) addStages(op Op, st []hss.Stage) {
+	for _, s := range st {
+		b.addStage(op, s, 1)
+	}
+}
+
+// one is the single-stage breakdown of a gate of cost c.
+func one(name string, c hss.Cost) []hss.Stage {
+	return []hss.Stage{{Name: name, Cost: c, Crit: c.Rounds}}
+}
+
+// prefix names every stage pre/name.
+func prefix(pre string, st []hss.Stage) []hss.Stage {
+	for i := range st {
+		st[i].Name = pre + "/" + st[i].Name
+	}
+	return st
 }
 
 // Map returns the per-Op costs keyed by the Op names (for JSON).
@@ -65,23 +119,32 @@ func (b Breakdown) Map() map[string]hss.Cost {
 type Counter struct {
 	Fx           hss.Fixed
 	Cost         Breakdown
-	last         hss.Cost // the latest Linear's cost
-	kRows, vRows []int    // cache lengths per layer
+	last         []hss.Stage // the latest Linear's stages
+	kRows, vRows []int       // cache lengths per layer
 }
 
 func (c *Counter) Values() bool { return false }
 
 func (c *Counter) count(op Op, cost hss.Cost, err error) error {
+	return c.countStages(op, one("trunc", cost), err)
+}
+
+func (c *Counter) countStages(op Op, st []hss.Stage, err error) error {
 	if err != nil {
 		return fmt.Errorf("secure: count: %w", err)
 	}
-	c.Cost.add(op, cost)
+	c.Cost.add(op, hss.SumStages(st))
+	c.Cost.addStages(op, st)
 	return nil
 }
 
 func (c *Counter) Linear(x Tensor, w *EncLinear) (Tensor, error) {
-	cost, err := hss.CostLinear(x.Rows, w.Out, c.Fx.Frac, width)
-	c.last = cost
+	frac, bits := c.Fx.Frac, uint(width)
+	if x.Raw {
+		frac, bits = 2*c.Fx.Frac, 64
+	}
+	cost, err := hss.CostLinear(x.Rows, w.Out, frac, bits)
+	c.last = one("trunc", cost)
 	return Tensor{Rows: x.Rows, Cols: w.Out}, c.count(OpLinear, cost, err)
 }
 
@@ -96,14 +159,34 @@ func (c *Counter) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 	return out, c.count(OpLinear, cost, err)
 }
 
+func (c *Counter) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
+	out := make([]Tensor, len(ws))
+	for i, w := range ws {
+		out[i] = Tensor{Rows: x.Rows, Cols: w.Out}
+	}
+	return out, nil
+}
+
+// Settle is a Linears group's truncation (OpLinear).
+func (c *Counter) Settle(x Tensor) (Tensor, error) {
+	cost, err := hss.CostTrunc(x.Rows*x.Cols, c.Fx.Frac, width)
+	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.count(OpLinear, cost, err)
+}
+
+// TruncWide is the fused truncation of the projections q, k, v and RoPE (OpRope).
+func (c *Counter) TruncWide(x Tensor) (Tensor, error) {
+	cost, err := hss.CostTrunc(x.Rows*x.Cols, 2*c.Fx.Frac, 64)
+	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpRope, one("qkv+rope.trunc", cost), err)
+}
+
 func (c *Counter) Trunc(x Tensor) (Tensor, error) {
 	cost, err := hss.CostTrunc(x.Rows*x.Cols, c.Fx.Frac, width)
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.count(OpRope, cost, err)
 }
 
 func (c *Counter) Mul(x, y Tensor) (Tensor, error) {
-	cost, err := hss.CostMulFixed(x.Rows*x.Cols, c.Fx.Frac, width)
-	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.count(OpMul, cost, err)
+	cost, err := hss.CostMul(x.Rows*x.Cols, 64)
+	return Tensor{Rows: x.Rows, Cols: x.Cols, Raw: true}, c.countStages(OpMul, one("mul", cost), err)
 }
 
 func (c *Counter) attend(rows *[]int, layer int, xs, add []Tensor, group int, values bool) ([]Tensor, error) {
@@ -122,9 +205,9 @@ func (c *Counter) attend(rows *[]int, layer int, xs, add []Tensor, group int, va
 	if err != nil {
 		return nil, err
 	}
-	cost, err := hss.CostCacheMatMul(ks, ts, add[0].Rows, prods, c.Fx.Frac, width)
+	st, err := hss.CostCacheMatMulStages(ks, ts, add[0].Rows, prods, c.Fx.Frac, width)
 	if err != nil {
-		return nil, c.count(OpAttn, cost, err)
+		return nil, c.countStages(OpAttn, st, err)
 	}
 	(*rows)[layer] = t + add[0].Rows
 	out := make([]Tensor, len(xs))
@@ -135,7 +218,11 @@ func (c *Counter) attend(rows *[]int, layer int, xs, add []Tensor, group int, va
 		}
 		out[h] = Tensor{Rows: x.Rows, Cols: cols}
 	}
-	return out, c.count(OpAttn, cost, nil)
+	pre := "qk"
+	if values {
+		pre = "pv"
+	}
+	return out, c.countStages(OpAttn, prefix(pre, st), nil)
 }
 
 func (c *Counter) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
@@ -158,18 +245,26 @@ func (c *Counter) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	if heads < 1 || x.Rows%heads != 0 {
 		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
 	}
-	cost, err := hss.CostSoftmaxHeads(heads, x.Rows/heads, x.Cols, pos0, c.Fx)
-	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.count(OpSoftmax, cost, err)
+	st, err := hss.CostSoftmaxHeadsStages(heads, x.Rows/heads, x.Cols, pos0, c.Fx)
+	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpSoftmax, st, err)
 }
 
 func (c *Counter) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {
-	cost, err := hss.CostNorm(x.Rows, x.Cols, c.Fx, center)
-	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.count(OpNorm, cost, err)
+	st, err := hss.CostNormStages(x.Rows, x.Cols, c.Fx, center)
+	kind := "rmsnorm"
+	if center {
+		kind = "layernorm"
+	}
+	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpNorm, prefix(kind, st), err)
 }
 
 func (c *Counter) Act(x Tensor, gelu bool) (Tensor, error) {
-	cost, err := hss.CostAct(x.Rows*x.Cols, c.Fx, gelu)
-	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.count(OpAct, cost, err)
+	st, err := hss.CostActStages(x.Rows*x.Cols, c.Fx, gelu)
+	kind := "silu"
+	if gelu {
+		kind = "gelu"
+	}
+	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpAct, prefix(kind, st), err)
 }
 
 var _ Backend = (*Counter)(nil)
@@ -225,10 +320,17 @@ func (r CountResult) DecodeMean() Breakdown {
 		for o := range NumOps {
 			b.add(o, d.Ops[o])
 		}
+		for _, s := range d.Stages {
+			b.addStage(s.Op, s.Stage, s.Calls)
+		}
 	}
 	b.Total = b.Total.Div(n)
 	for o := range b.Ops {
 		b.Ops[o] = b.Ops[o].Div(n)
+	}
+	for i := range b.Stages {
+		s := &b.Stages[i]
+		s.Calls, s.Cost, s.Crit = s.Calls/n, s.Cost.Div(n), s.Crit/n
 	}
 	return b
 }
@@ -256,13 +358,19 @@ func Count(cfg model.Config, fx hss.Fixed, prompt, decode int) (CountResult, err
 		return CountResult{}, err
 	}
 	pass := func(rows, pos0 int) (Breakdown, error) {
-		ctr.Cost, ctr.last = Breakdown{}, hss.Cost{}
+		ctr.Cost, ctr.last = Breakdown{}, nil
 		if _, err := model.Forward[Tensor](e, m, Tensor{Rows: rows, Cols: cfg.Dim}, rows, pos0, true); err != nil {
 			return Breakdown{}, fmt.Errorf("secure: count: %w", err)
 		}
 		b := ctr.Cost
-		b.Ops[OpLinear] = b.Ops[OpLinear].Add(ctr.last.Scale(-1))
-		b.Ops[OpHead] = b.Ops[OpHead].Add(ctr.last)
+		last := hss.SumStages(ctr.last)
+		b.Ops[OpLinear] = b.Ops[OpLinear].Add(last.Scale(-1))
+		b.Ops[OpHead] = b.Ops[OpHead].Add(last)
+		for _, s := range ctr.last {
+			b.addStage(OpHead, s, 1)
+			s.Cost, s.Crit = s.Cost.Scale(-1), -s.Crit
+			b.addStage(OpLinear, s, -1)
+		}
 		return b, nil
 	}
 	res := CountResult{Config: cfg, Fx: fx, Prompt: prompt}

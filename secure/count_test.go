@@ -47,6 +47,19 @@ func TestCountLarge(t *testing.T) {
 		if sum != b.Total {
 			t.Errorf("breakdown sums to %+v, total %+v", sum, b.Total)
 		}
+		// The stages add up to their Ops, and their critical rounds to the pass's rounds.
+		var ops [NumOps]hss.Cost
+		var crit int64
+		for _, s := range b.Stages {
+			if s.Calls <= 0 || s.Crit != s.Rounds {
+				t.Errorf("stage %s: %+v", s.Key(), s)
+			}
+			ops[s.Op] = ops[s.Op].Add(s.Cost)
+			crit += s.Crit
+		}
+		if ops != b.Ops || crit != b.Total.Rounds {
+			t.Errorf("stages sum to %+v (critical path %d), ops %+v (rounds %d)", ops, crit, b.Ops, b.Total.Rounds)
+		}
 		// One head round; one RoPE truncation per layer.
 		if b.Ops[OpHead].Rounds != 1 || b.Ops[OpRope].Rounds != int64(cfg.NLayers) {
 			t.Errorf("head %d, rope %d rounds", b.Ops[OpHead].Rounds, b.Ops[OpRope].Rounds)
@@ -70,5 +83,71 @@ func TestCountErrors(t *testing.T) {
 	}
 	if _, err := ShapeModel(model.Config{}); err == nil {
 		t.Error("invalid config: no error")
+	}
+}
+
+// TestSettleRaw: the untruncated product of Mul goes to Linear as it is (no truncation of its own),
+// and any other step truncates it first (one Trunc round).
+func TestSettleRaw(t *testing.T) {
+	cfg, _ := model.PresetConfig("stories15M")
+	ctr := &Counter{Fx: hss.Fixed{Frac: 14}}
+	e, err := NewExec(cfg, ctr.Fx, nil, ctr, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Tensor{Rows: 1, Cols: cfg.HiddenDim}
+	g, err := e.Mul(h, h, 1)
+	if err != nil || !g.Raw || ctr.Cost.Total.Rounds != 1 {
+		t.Fatalf("mul: %v, raw %v, %d rounds", err, g.Raw, ctr.Cost.Total.Rounds)
+	}
+	y, err := e.Linear(g, &model.Linear{Out: cfg.Dim, In: cfg.HiddenDim}, 1)
+	if err != nil || y.Raw || ctr.Cost.Total.Rounds != 2 {
+		t.Fatalf("linear: %v, raw %v, %d rounds", err, y.Raw, ctr.Cost.Total.Rounds)
+	}
+	a, err := e.Act(g, 1) // settles g first: a truncation, then the activation's rounds
+	if err != nil || a.Raw || ctr.Cost.Ops[OpRope].Rounds != 1 {
+		t.Fatalf("act: %v, raw %v, %d truncation rounds", err, a.Raw, ctr.Cost.Ops[OpRope].Rounds)
+	}
+}
+
+// TestLinearsGroup: Linears is local; the first step that needs an output truncates the whole group
+// in one round; Rope folds q's, k's and v's truncation into its own (one round for projections and
+// RoPE), after which q and k of the group are spent.
+func TestLinearsGroup(t *testing.T) {
+	cfg, _ := model.PresetConfig("stories15M")
+	ctr := &Counter{Fx: hss.Fixed{Frac: 14}}
+	e, err := NewExec(cfg, ctr.Fx, nil, ctr, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	D, H := cfg.Dim, cfg.HiddenDim
+	x := Tensor{Rows: 2, Cols: D}
+	lin := func(out int) *model.Linear { return &model.Linear{Out: out, In: D} }
+	qkv, err := e.Linears(x, [3]*model.Linear{lin(D), lin(cfg.KVDim()), lin(cfg.KVDim())}, 2)
+	if err != nil || ctr.Cost.Total.Rounds != 0 {
+		t.Fatalf("linears: %v, %d rounds", err, ctr.Cost.Total.Rounds)
+	}
+	q, k, err := e.Rope(qkv[0], qkv[1], 2, 0)
+	if err != nil || q.Raw || k.Raw || ctr.Cost.Total.Rounds != 1 || ctr.Cost.Ops[OpRope].Rounds != 1 {
+		t.Fatalf("rope: %v, %d rounds", err, ctr.Cost.Total.Rounds)
+	}
+	v := qkv[2]
+	if err := e.settle(&v); err != nil || v.Raw || ctr.Cost.Total.Rounds != 1 {
+		t.Fatalf("v after rope: %v, raw %v, %d rounds", err, v.Raw, ctr.Cost.Total.Rounds)
+	}
+	if q2 := qkv[0]; e.settle(&q2) == nil {
+		t.Error("q used again after the fused truncation: no error")
+	}
+	gu, err := e.Linears(x, [3]*model.Linear{lin(H), lin(H)}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Act(gu[0], 2); err != nil {
+		t.Fatal(err)
+	}
+	linear := ctr.Cost.Ops[OpLinear].Rounds
+	u := gu[1]
+	if err := e.settle(&u); err != nil || u.Raw || linear != 1 || ctr.Cost.Ops[OpLinear].Rounds != 1 {
+		t.Fatalf("gate/up: %v, raw %v, linear rounds %d then %d", err, u.Raw, linear, ctr.Cost.Ops[OpLinear].Rounds)
 	}
 }

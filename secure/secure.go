@@ -42,6 +42,28 @@ import (
 type Tensor struct {
 	Rows, Cols int
 	V          []uint64
+	// Raw marks an untruncated product (Backend.Mul): V has 2·Frac
+	// fractional bits and is correct mod 2^64. Linear consumes it directly
+	// (one truncation by 2·Frac after the local product: the SwiGLU product
+	// costs no truncation round of its own); every other step of Exec
+	// truncates it first (settle).
+	Raw bool
+	// grp is set on the outputs of Linears (Raw, untruncated, 2·Frac
+	// fractional bits): the first step that needs one of them truncates
+	// the whole group in one round (Backend.Settle), as Linears did
+	// before; Rope instead folds q's and k's truncation into its own with
+	// v's (Backend.TruncWide), one round where Linears and Rope took two.
+	grp *rawGroup
+	idx int
+}
+
+// rawGroup is the untruncated outputs of one Linears call and, once
+// truncated, their truncations (done); rotated marks a group whose q and k
+// went through Rope's fused truncation (only v may be used after it).
+type rawGroup struct {
+	ts      []Tensor
+	done    []Tensor
+	rotated bool
 }
 
 // shape returns an empty tensor of the given shape, with values when vals.
@@ -67,7 +89,22 @@ type Backend interface {
 	Linears(x Tensor, ws []*EncLinear) ([]Tensor, error)
 	// Trunc divides x (with 2·Frac fractional bits) by 2^Frac.
 	Trunc(x Tensor) (Tensor, error)
-	// Mul is the elementwise fixed-point product.
+	// LinearsRaw is Linears without the truncation (local, no material):
+	// x·Wᵀ + b·2^Frac with 2·Frac fractional bits, correct mod 2^64.
+	LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error)
+	// Settle truncates LinearsRaw outputs (concatenated, 2·Frac
+	// fractional bits) by Frac at the linear layers' width: the round and
+	// material of Linears's truncation.
+	Settle(x Tensor) (Tensor, error)
+	// TruncWide divides x (3·Frac fractional bits, |x| < 2^(62−3·Frac) in
+	// real units) by 2^(2·Frac) at width 64: RoPE's rotation of the
+	// untruncated q and k, with v, in one round.
+	TruncWide(x Tensor) (Tensor, error)
+	// Mul is the elementwise product, untruncated: a Raw tensor with
+	// 2·Frac fractional bits, correct mod 2^64 (one round). Linear given a
+	// Raw input truncates x·Wᵀ + b by 2·Frac at width 64 (the
+	// truncate-reduce of SIGMA, Gupta et al., PETS 2024: the product's
+	// truncation folded into the next linear layer's).
 	Mul(a, b Tensor) (Tensor, error)
 	// AttendScores appends the new keys (one tensor [rows × HeadDim] per KV
 	// head) to layer's key cache and returns every query head's scores
@@ -158,6 +195,68 @@ var _ model.Executor[Tensor] = (*Exec)(nil)
 
 func (e *Exec) BeginLayer(int) error { return nil }
 
+// settle truncates a Raw tensor (an untruncated product, see Tensor.Raw) to
+// Frac fractional bits, for every step but Linear. model.Forward passes the
+// only product (SwiGLU's) straight to W2, so this never runs there.
+func (e *Exec) settle(xs ...*Tensor) error {
+	for _, x := range xs {
+		if !x.Raw {
+			continue
+		}
+		if g := x.grp; g != nil {
+			if err := e.settleGroup(g); err != nil {
+				return err
+			}
+			if g.rotated && x.idx < 2 {
+				return errors.New("secure: q or k used after RoPE's fused truncation")
+			}
+			*x = g.done[x.idx]
+			continue
+		}
+		t, err := e.b.Trunc(*x)
+		if err != nil {
+			return err
+		}
+		t.Raw = false
+		*x = t
+	}
+	return nil
+}
+
+// settleGroup truncates every output of a Linears call in one round
+// (Backend.Settle), once.
+func (e *Exec) settleGroup(g *rawGroup) error {
+	if g.done != nil {
+		return nil
+	}
+	total := 0
+	for _, t := range g.ts {
+		total += t.Rows * t.Cols
+	}
+	all := Tensor{Rows: 1, Cols: total}
+	if e.vals {
+		all.V = make([]uint64, 0, total)
+		for _, t := range g.ts {
+			all.V = append(all.V, t.V...)
+		}
+	}
+	y, err := e.b.Settle(all)
+	if err != nil {
+		return err
+	}
+	g.done = make([]Tensor, len(g.ts))
+	off := 0
+	for i, t := range g.ts {
+		n := t.Rows * t.Cols
+		g.done[i] = Tensor{Rows: t.Rows, Cols: t.Cols}
+		if e.vals {
+			g.done[i].V = y.V[off : off+n]
+		}
+		off += n
+	}
+	return nil
+}
+
 func (e *Exec) checkRows(op string, x Tensor, rows, cols int) error {
 	if x.Rows != rows || x.Cols != cols || (e.vals && len(x.V) != rows*cols) {
 		return fmt.Errorf("secure: %s: tensor %dx%d, want %dx%d", op, x.Rows, x.Cols, rows, cols)
@@ -166,6 +265,9 @@ func (e *Exec) checkRows(op string, x Tensor, rows, cols int) error {
 }
 
 func (e *Exec) Norm(x Tensor, n *model.Norm, rows int) (Tensor, error) {
+	if err := e.settle(&x); err != nil {
+		return Tensor{}, err
+	}
 	if err := e.checkRows("norm", x, rows, e.cfg.Dim); err != nil {
 		return Tensor{}, err
 	}
@@ -180,6 +282,11 @@ func (e *Exec) Norm(x Tensor, n *model.Norm, rows int) (Tensor, error) {
 }
 
 func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
+	if x.grp != nil { // a Linears output: truncated with its group (a Mul's product goes in untruncated)
+		if err := e.settle(&x); err != nil {
+			return Tensor{}, err
+		}
+	}
 	if err := e.checkRows("linear", x, rows, l.In); err != nil {
 		return Tensor{}, err
 	}
@@ -193,9 +300,13 @@ func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
 	return e.b.Linear(x, el)
 }
 
-// Linears computes up to three linear layers of the same input with one
-// truncation round for all.
+// Linears computes up to three linear layers of the same input, untruncated
+// (local): the outputs are one raw group, truncated in one round for all by
+// the first step that needs one (or, for q, k and v, by Rope's).
 func (e *Exec) Linears(x Tensor, ls [3]*model.Linear, rows int) ([3]Tensor, error) {
+	if err := e.settle(&x); err != nil {
+		return [3]Tensor{}, err
+	}
 	var out [3]Tensor
 	var ws []*EncLinear
 	var idx []int
@@ -215,17 +326,23 @@ func (e *Exec) Linears(x Tensor, ls [3]*model.Linear, rows int) ([3]Tensor, erro
 		}
 		ws, idx = append(ws, el), append(idx, i)
 	}
-	ys, err := e.b.Linears(x, ws)
+	ys, err := e.b.LinearsRaw(x, ws)
 	if err != nil {
 		return out, err
 	}
+	g := &rawGroup{ts: ys}
 	for j, i := range idx {
-		out[i] = ys[j]
+		y := ys[j]
+		y.Raw, y.grp, y.idx = true, g, j
+		out[i] = y
 	}
 	return out, nil
 }
 
 func (e *Exec) Head(x Tensor, rows int) (Tensor, error) {
+	if err := e.settle(&x); err != nil {
+		return Tensor{}, err
+	}
 	if err := e.checkRows("head", x, rows, e.cfg.Dim); err != nil {
 		return Tensor{}, err
 	}
@@ -237,6 +354,9 @@ func (e *Exec) Head(x Tensor, rows int) (Tensor, error) {
 }
 
 func (e *Exec) AddInto(acc, y Tensor) (Tensor, error) {
+	if err := e.settle(&acc, &y); err != nil {
+		return Tensor{}, err
+	}
 	if acc.Rows != y.Rows || acc.Cols != y.Cols || len(acc.V) != len(y.V) {
 		return Tensor{}, fmt.Errorf("secure: add: shapes %dx%d and %dx%d", acc.Rows, acc.Cols, y.Rows, y.Cols)
 	}
@@ -248,8 +368,20 @@ func (e *Exec) AddInto(acc, y Tensor) (Tensor, error) {
 
 // Rope multiplies each RoPE pair of q and k by the public rotation of its
 // position (locally, giving 2·Frac fractional bits) and truncates both in
-// one round.
+// one round. Given the untruncated q, k and v of one Linears call (the
+// attention's projections), it rotates the untruncated q and k (3·Frac
+// fractional bits), shifts v to 3·Frac bits and truncates all three by
+// 2·Frac at width 64 in one round (TruncWide): the projections' truncation
+// and RoPE's are one (truncate-reduce, SIGMA, Gupta et al., PETS 2024);
+// Attend then finds v truncated.
 func (e *Exec) Rope(q, k Tensor, rows, pos0 int) (Tensor, Tensor, error) {
+	g := q.grp
+	fused := q.Raw && k.Raw && g != nil && k.grp == g && g.done == nil && len(g.ts) == 3 && q.idx == 0 && k.idx == 1
+	if !fused {
+		if err := e.settle(&q, &k); err != nil {
+			return Tensor{}, Tensor{}, err
+		}
+	}
 	c := e.cfg
 	D, KV := c.Dim, c.KVDim()
 	if err := e.checkRows("rope", q, rows, D); err != nil {
@@ -261,9 +393,16 @@ func (e *Exec) Rope(q, k Tensor, rows, pos0 int) (Tensor, Tensor, error) {
 	if pos0 < 0 || pos0+rows > e.maxSeq {
 		return Tensor{}, Tensor{}, fmt.Errorf("secure: rope: positions beyond the context")
 	}
-	// One tensor [rows][D+KV]: each row's queries, then its keys.
-	y := shape(rows, D+KV, e.vals)
+	var v Tensor
+	nv := 0
+	if fused {
+		v = g.ts[2]
+		nv = v.Rows * v.Cols
+	}
+	// One tensor: per row its queries, then its keys; then (fused) v.
+	y := Tensor{Rows: 1, Cols: rows*(D+KV) + nv}
 	if e.vals {
+		y.V = make([]uint64, rows*(D+KV)+nv)
 		hd := c.HeadDim()
 		half := hd / 2
 		for i := range rows {
@@ -273,8 +412,18 @@ func (e *Exec) Rope(q, k Tensor, rows, pos0 int) (Tensor, Tensor, error) {
 			rotateRow(dst[:D], q.V[i*D:(i+1)*D], hd, c.RopeStyle, cs, sn)
 			rotateRow(dst[D:], k.V[i*KV:(i+1)*KV], hd, c.RopeStyle, cs, sn)
 		}
+		for i, x := range v.V {
+			y.V[rows*(D+KV)+i] = x << e.fx.Frac
+		}
 	}
-	t, err := e.b.Trunc(y)
+	var t Tensor
+	var err error
+	if fused {
+		t, err = e.b.TruncWide(y)
+	} else {
+		y.Rows, y.Cols = rows, D+KV
+		t, err = e.b.Trunc(y)
+	}
 	if err != nil {
 		return Tensor{}, Tensor{}, err
 	}
@@ -284,6 +433,13 @@ func (e *Exec) Rope(q, k Tensor, rows, pos0 int) (Tensor, Tensor, error) {
 			copy(qo.V[i*D:(i+1)*D], t.V[i*(D+KV):i*(D+KV)+D])
 			copy(ko.V[i*KV:(i+1)*KV], t.V[i*(D+KV)+D:(i+1)*(D+KV)])
 		}
+	}
+	if fused {
+		vo := Tensor{Rows: v.Rows, Cols: v.Cols}
+		if e.vals {
+			vo.V = t.V[rows*(D+KV):]
+		}
+		g.done, g.rotated = []Tensor{{}, {}, vo}, true
 	}
 	return qo, ko, nil
 }
@@ -315,6 +471,9 @@ func ropePair(style model.RopeStyle, half, j int) (int, int) {
 // head, scores = q_h·K_gᵀ, the causal softmax and P·V_g (g the head's KV
 // group); the 1/√HeadDim scale is in the encoded Wq.
 func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error) {
+	if err := e.settle(&q, &k, &v); err != nil {
+		return Tensor{}, err
+	}
 	c := e.cfg
 	KV, D, hd := c.KVDim(), c.Dim, c.HeadDim()
 	if err := e.checkRows("attention q", q, rows, D); err != nil {
@@ -392,6 +551,9 @@ func cols(t Tensor, from, n int, vals bool) Tensor {
 }
 
 func (e *Exec) Act(x Tensor, rows int) (Tensor, error) {
+	if err := e.settle(&x); err != nil {
+		return Tensor{}, err
+	}
 	if err := e.checkRows("activation", x, rows, e.cfg.HiddenDim); err != nil {
 		return Tensor{}, err
 	}
@@ -399,6 +561,9 @@ func (e *Exec) Act(x Tensor, rows int) (Tensor, error) {
 }
 
 func (e *Exec) Mul(a, b Tensor, rows int) (Tensor, error) {
+	if err := e.settle(&a, &b); err != nil {
+		return Tensor{}, err
+	}
 	if err := e.checkRows("mul", a, rows, e.cfg.HiddenDim); err != nil {
 		return Tensor{}, err
 	}
@@ -409,6 +574,9 @@ func (e *Exec) Mul(a, b Tensor, rows int) (Tensor, error) {
 }
 
 func (e *Exec) Rows(x Tensor, from, n, cols int) (Tensor, error) {
+	if err := e.settle(&x); err != nil {
+		return Tensor{}, err
+	}
 	if x.Cols != cols || from < 0 || n < 0 || from+n > x.Rows {
 		return Tensor{}, fmt.Errorf("secure: rows %d…%d of a %dx%d tensor", from, from+n, x.Rows, x.Cols)
 	}

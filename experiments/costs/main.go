@@ -10,7 +10,16 @@
 // 2024: 128 tokens, online 0.824 GiB, 1128 rounds, keys 14.3 GiB) and the
 // project's bars for gpt2-124m at 128 tokens (at most SIGMA's figures).
 //
-//	go run ./experiments/costs -config NAME|all -seq N [-decode M] [-frac F] [-json]
+//	go run ./experiments/costs -config NAME|all -seq N [-decode M] [-frac F] [-json] [-breakdown]
+//
+// -breakdown adds a table per config by gate stage (each operation's gates
+// split into their sub-gates: a norm's squares, its rsqrt's comparison, …):
+// calls, rounds, the rounds on the critical path (rounds that cannot overlap
+// other stages: today every stage opens after the previous one, so they equal
+// the rounds; a stage batched into another's exchanges would show fewer),
+// online bytes and dealer bytes per party, for the prefill and per decoded
+// token. The JSON lines always carry it (stages, decode_stages,
+// critical_rounds, decode_critical_rounds).
 //
 // The counts equal what infer.HSS measures (infer's TestCountMatchesMeasured).
 package main
@@ -41,6 +50,25 @@ type costJSON struct {
 
 func toJSON(c hss.Cost) costJSON { return costJSON{c.Online, c.Rounds, c.Dealer, c.Dealer0, c.Dealer1} }
 
+// stageJSON is one stage of an operation's gates over a pass.
+type stageJSON struct {
+	Op    string `json:"op"`
+	Stage string `json:"stage"`
+	Calls int64  `json:"calls"`
+	costJSON
+	Crit int64 `json:"critical_rounds"`
+}
+
+func stages(b secure.Breakdown) ([]stageJSON, int64) {
+	out := make([]stageJSON, len(b.Stages))
+	var crit int64
+	for i, s := range b.Stages {
+		out[i] = stageJSON{Op: s.Op.String(), Stage: s.Name, Calls: s.Calls, costJSON: toJSON(s.Cost), Crit: s.Crit}
+		crit += s.Crit
+	}
+	return out, crit
+}
+
 func breakdown(b secure.Breakdown) map[string]costJSON {
 	m := map[string]costJSON{}
 	for o := range secure.NumOps {
@@ -66,6 +94,12 @@ type result struct {
 	DecodeDealerBytes1 int64               `json:"decode_dealer_bytes_party1"`
 	Breakdown          map[string]costJSON `json:"breakdown"`
 	DecodeBreakdown    map[string]costJSON `json:"decode_breakdown"`
+	// Stages is the breakdown by gate stage, CriticalRounds the rounds on
+	// the critical path (the sum of the stages' critical rounds).
+	Stages               []stageJSON `json:"stages"`
+	DecodeStages         []stageJSON `json:"decode_stages"`
+	CriticalRounds       int64       `json:"critical_rounds"`
+	DecodeCriticalRounds int64       `json:"decode_critical_rounds"`
 	// MeetsBars is set for gpt2-124m at 128 tokens: whether the prefill is
 	// within SIGMA's online bytes, rounds and key bytes.
 	MeetsBars *bool `json:"meets_sigma_bars,omitempty"`
@@ -86,6 +120,7 @@ func run(w io.Writer, args []string) error {
 	decode := fs.Int("decode", 1, "decode steps after the prefill (per-token costs are their mean)")
 	frac := fs.Uint("frac", infer.DefaultFrac, "fixed-point fractional bits")
 	jsonOut := fs.Bool("json", false, "one JSON object per config per line")
+	stagesOut := fs.Bool("breakdown", false, "add a table by gate stage with the critical path (the JSON always has it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -125,6 +160,9 @@ func run(w io.Writer, args []string) error {
 			continue
 		}
 		writeTable(w, n, r, *decode)
+		if *stagesOut {
+			writeStages(w, n, r, *decode)
+		}
 	}
 	return nil
 }
@@ -137,6 +175,8 @@ func newResult(name string, r secure.CountResult, decode int) result {
 		DecodeOnlineBytes: d.Total.Online, DecodeRounds: d.Total.Rounds, DecodeDealerBytes: d.Total.Dealer,
 		DecodeDealerBytes0: d.Total.Dealer0, DecodeDealerBytes1: d.Total.Dealer1,
 		Breakdown: breakdown(p), DecodeBreakdown: breakdown(d)}
+	res.Stages, res.CriticalRounds = stages(p)
+	res.DecodeStages, res.DecodeCriticalRounds = stages(d)
 	if name == "gpt2-124m" && r.Prompt == stats.SigmaSeq {
 		ok := meets(p.Total)
 		res.MeetsBars = &ok
@@ -191,6 +231,33 @@ func writeTable(w io.Writer, name string, r secure.CountResult, decode int) {
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// writeStages prints the breakdown by gate stage: per operation and stage the calls, rounds, critical
+// rounds, online bytes and dealer bytes per party of the prefill and of a decoded token, and per layer.
+func writeStages(w io.Writer, name string, r secure.CountResult, decode int) {
+	p, d := r.Prefill, r.DecodeMean()
+	L := int64(r.Config.NLayers)
+	fmt.Fprintf(w, "### %s by gate stage (critical path: rounds that cannot overlap; per layer: decode rounds / %d layers)\n\n", name, L)
+	fmt.Fprintln(w, "| op | stage | prefill calls | prefill rounds | critical | online | dealer p0 / p1 | decode rounds | critical | per layer | online | dealer p0 / p1 |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	dec := map[string]secure.StageCost{}
+	for _, s := range d.Stages {
+		dec[s.Key()] = s
+	}
+	split := func(c hss.Cost) string { return stats.Size(c.Dealer0) + " / " + stats.Size(c.Dealer1) }
+	var pc, dc int64
+	for _, s := range p.Stages {
+		row := "| – | – | – | – | – |"
+		if t, ok := dec[s.Key()]; ok && decode > 0 {
+			row = fmt.Sprintf("| %d | %d | %.2f | %s | %s |", t.Rounds, t.Crit, float64(t.Rounds)/float64(L), stats.Size(t.Online), split(t.Cost))
+			dc += t.Crit
+		}
+		pc += s.Crit
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %s | %s %s\n", s.Op, s.Name, s.Calls, s.Rounds, s.Crit, stats.Size(s.Online), split(s.Cost), row)
+	}
+	fmt.Fprintf(w, "| **total** | | | %d | %d | %s | %s | %d | %d | %.2f | %s | %s |\n\n", p.Total.Rounds, pc, stats.Size(p.Total.Online),
+		split(p.Total), d.Total.Rounds, dc, float64(d.Total.Rounds)/float64(L), stats.Size(d.Total.Online), split(d.Total))
 }
 
 func verdict(ok bool) string {

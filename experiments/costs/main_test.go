@@ -70,6 +70,59 @@ func TestRunJSON(t *testing.T) {
 	}
 }
 
+// TestRunBreakdown checks the table by gate stage and that the stages' critical rounds add up to the
+// rounds in the JSON.
+func TestRunBreakdown(t *testing.T) {
+	var buf bytes.Buffer
+	if err := run(&buf, []string{"-config", "tinystories-656k", "-seq", "8", "-decode", "2", "-breakdown"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"by gate stage", "| norm | rmsnorm/square |", "| norm | rmsnorm/rsqrt/cmp |", "| softmax | max/relu |",
+		"| act | silu/lut |", "| attention | qk/product |", "| head | trunc | 1 |"} {
+		if !strings.Contains(buf.String(), s) {
+			t.Errorf("breakdown lacks %q:\n%s", s, buf.String())
+		}
+	}
+	buf.Reset()
+	if err := run(&buf, []string{"-config", "gpt2-124m", "-seq", "16", "-json"}); err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Rounds     int64                         `json:"rounds"`
+		Decode     int64                         `json:"decode_rounds"`
+		Crit       int64                         `json:"critical_rounds"`
+		DecodeCrit int64                         `json:"decode_critical_rounds"`
+		Breakdown  map[string]map[string]float64 `json:"breakdown"`
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(buf.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	stages := raw["stages"].([]any)
+	var crit, rounds float64
+	ops := map[string]float64{}
+	for _, s := range stages {
+		e := s.(map[string]any)
+		crit += e["critical_rounds"].(float64)
+		rounds += e["rounds"].(float64)
+		ops[e["op"].(string)] += e["online_bytes"].(float64)
+	}
+	if int64(crit) != m.Rounds || m.Crit != m.Rounds || int64(rounds) != m.Rounds || m.DecodeCrit != m.Decode {
+		t.Errorf("stages: critical %v, rounds %v, critical_rounds %d / %d, want %d / %d", crit, rounds, m.Crit, m.DecodeCrit, m.Rounds, m.Decode)
+	}
+	for op, v := range ops {
+		if want := m.Breakdown[op]["online_bytes"]; v != want {
+			t.Errorf("%s: stages' online bytes %v, breakdown %v", op, v, want)
+		}
+	}
+	if len(raw["decode_stages"].([]any)) != len(stages) {
+		t.Errorf("decode stages %d, prefill %d", len(raw["decode_stages"].([]any)), len(stages))
+	}
+}
+
 func TestRunErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"-config", "nope"},

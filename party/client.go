@@ -351,14 +351,18 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 	var mu sync.Mutex
 	var first error // the first failure that is not the cancellation another caused
 	var canceled error
-	var peerLost error  // a party lost its peer: the cause is the other party's failure, if it reports one
+	var peerLost error  // a party lost its peer or its session: the cause is the other party's failure, if it reports one
 	var dealerErr error // a party's failure to get material from the dealer service
 	start := time.Now()
 	var wg sync.WaitGroup
 	fail := func(i int, err error) {
 		mu.Lock()
 		defer mu.Unlock()
-		lost := status.Code(err) == codes.Unavailable && strings.Contains(status.Convert(err).Message(), "lost its peer")
+		// A party that lost its peer, or whose session was closed under
+		// it (the other party broke the link), reports a consequence: the
+		// cause is the other party's own error.
+		lost := (status.Code(err) == codes.Unavailable && strings.Contains(status.Convert(err).Message(), "lost its peer")) ||
+			status.Code(err) == codes.Aborted
 		switch {
 		case status.Code(err) == codes.Canceled || errors.Is(err, context.Canceled):
 			if canceled == nil {

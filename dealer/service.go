@@ -480,6 +480,16 @@ func (s *passSink) Push(k0, k1 hss.MarshalKey) error {
 	return nil
 }
 
+// wakeOn makes the end of ctx wake the session's waiters (so a wait on
+// ss.cond also ends with ctx); call the returned function when done.
+func (ss *Session) wakeOn(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		ss.mu.Lock()
+		ss.cond.Broadcast()
+		ss.mu.Unlock()
+	})
+}
+
 // Delivery is one party's stream of one pass's material.
 type Delivery struct {
 	ss         *Session
@@ -496,12 +506,7 @@ func (ss *Session) Deliver(ctx context.Context, party int, k uint64, rows, pos0 
 	if party != 0 && party != 1 {
 		return nil, errBadPartyID
 	}
-	stop := context.AfterFunc(ctx, func() {
-		ss.mu.Lock()
-		ss.cond.Broadcast()
-		ss.mu.Unlock()
-	})
-	defer stop()
+	defer ss.wakeOn(ctx)()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	ss.last = time.Now()
@@ -556,12 +561,7 @@ func (d *Delivery) Next(ctx context.Context) ([][]byte, error) {
 		return nil, io.EOF
 	}
 	ss, pm := d.ss, d.pm
-	stop := context.AfterFunc(ctx, func() {
-		ss.mu.Lock()
-		ss.cond.Broadcast()
-		ss.mu.Unlock()
-	})
-	defer stop()
+	defer ss.wakeOn(ctx)()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for ss.err == nil && ctx.Err() == nil && len(pm.frames[d.party]) == 0 && !pm.made {

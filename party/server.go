@@ -175,13 +175,7 @@ func NewHealthServer(h *health.Server) *grpc.Server {
 
 // ServeHealth serves the health service alone, without TLS, on lis until
 // Shutdown (-health).
-func (s *Server) ServeHealth(lis net.Listener) error {
-	err := s.plain.Serve(lis)
-	if errors.Is(err, grpc.ErrServerStopped) {
-		return nil
-	}
-	return err
-}
+func (s *Server) ServeHealth(lis net.Listener) error { return ServeGRPC(s.plain, lis) }
 
 // dialWith prepares a connection to addr presenting creds and requiring a
 // server certificate of common name want ("" any), with reconnection
@@ -210,7 +204,12 @@ func (s *Server) Serve(lis net.Listener) error {
 	s.health.SetServingStatus(pb.Session_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	go s.reap()
 	s.log.Info("serving", "addr", lis.Addr().String(), "fingerprint", fmt.Sprintf("%x", s.fp[:8]))
-	err := s.grpc.Serve(lis)
+	return ServeGRPC(s.grpc, lis)
+}
+
+// ServeGRPC serves g on lis until it is stopped (which is not an error).
+func ServeGRPC(g *grpc.Server, lis net.Listener) error {
+	err := g.Serve(lis)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
 	}

@@ -95,11 +95,7 @@ func (s *Server) Serve(lis net.Listener) error {
 	s.health.SetServingStatus(pb.Dealer_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 	go s.reap()
 	s.log.Info("serving", "addr", lis.Addr().String(), "prefetch_passes", s.svc.Prefetch())
-	err := s.grpc.Serve(lis)
-	if errors.Is(err, grpc.ErrServerStopped) {
-		return nil
-	}
-	return err
+	return party.ServeGRPC(s.grpc, lis)
 }
 
 // Sessions is the number of open sessions.
@@ -108,13 +104,7 @@ func (s *Server) Sessions() int { return s.svc.Stats().Sessions }
 // ServeHealth serves the health service alone, without TLS, on lis until
 // Shutdown (-health: for orchestrators' probes, which present no client
 // certificate).
-func (s *Server) ServeHealth(lis net.Listener) error {
-	err := s.plain.Serve(lis)
-	if errors.Is(err, grpc.ErrServerStopped) {
-		return nil
-	}
-	return err
-}
+func (s *Server) ServeHealth(lis net.Listener) error { return party.ServeGRPC(s.plain, lis) }
 
 // Shutdown reports NOT_SERVING, ends every session (their streams fail)
 // and stops (gracefully until ctx is done, then hard).

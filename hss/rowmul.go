@@ -44,15 +44,7 @@ func (k *RowMulKey) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("hss: rowmul key: marshal: %w", errKey)
 	}
 	e := Enc{b: make([]byte, 0, k.Size())}
-	e.U8(k.Party)
-	e.U8(uint8(k.Bits))
-	e.U32(uint32(len(k.Lens)))
-	l := make([]uint64, len(k.Lens))
-	for i, v := range k.Lens {
-		l[i] = uint64(v)
-	}
-	e.Packed(l, 32)
-	e.Seed(k.Seed)
+	encodeRowHeader(&e, k.Party, k.Bits, k.Lens, k.Seed)
 	if k.Party == 1 {
 		e.Packed(k.C, k.Bits)
 	}
@@ -61,22 +53,7 @@ func (k *RowMulKey) MarshalBinary() ([]byte, error) {
 
 func (k *RowMulKey) UnmarshalBinary(b []byte) error {
 	d := NewDec(b)
-	party, bits := d.U8(), uint(d.U8())
-	rows := int(d.U32())
-	if d.Err() == nil && (party > 1 || bits < 1 || bits > 64 || rows > MaxKeyLen) {
-		d.Fail(fmt.Errorf("party %d, width %d, %d rows: %w", party, bits, rows, errKey))
-	}
-	l := d.Packed(rows, 32)
-	lens, n := make([]int, len(l)), 0
-	for i, v := range l {
-		lens[i] = int(v)
-		n += int(v)
-		if n > MaxKeyLen {
-			d.Fail(fmt.Errorf("%d elements: %w", n, errKey))
-			break
-		}
-	}
-	seed := d.Seed()
+	party, bits, lens, n, seed := decodeRowHeader(d)
 	var c []uint64
 	if party == 1 {
 		c = d.Packed(n, bits)
@@ -86,6 +63,42 @@ func (k *RowMulKey) UnmarshalBinary(b []byte) error {
 	}
 	k.Party, k.Bits, k.Lens, k.N, k.Seed, k.C = party, bits, lens, n, seed, c
 	return nil
+}
+
+// encodeRowHeader writes the header the row keys share: party, width, the
+// row lengths (packed at 32 bits) and the seed.
+func encodeRowHeader(e *Enc, party uint8, bits uint, lens []int, seed [32]byte) {
+	e.U8(party)
+	e.U8(uint8(bits))
+	e.U32(uint32(len(lens)))
+	l := make([]uint64, len(lens))
+	for i, v := range lens {
+		l[i] = uint64(v)
+	}
+	e.Packed(l, 32)
+	e.Seed(seed)
+}
+
+// decodeRowHeader reads encodeRowHeader's fields strictly (party 0 or 1,
+// width 1..64, at most MaxKeyLen rows and elements); n is the sum of the
+// row lengths. Failures are recorded in d.
+func decodeRowHeader(d *Dec) (party uint8, bits uint, lens []int, n int, seed [32]byte) {
+	party, bits = d.U8(), uint(d.U8())
+	rows := int(d.U32())
+	if d.Err() == nil && (party > 1 || bits < 1 || bits > 64 || rows > MaxKeyLen) {
+		d.Fail(fmt.Errorf("party %d, width %d, %d rows: %w", party, bits, rows, errKey))
+	}
+	l := d.Packed(rows, 32)
+	lens = make([]int, len(l))
+	for i, v := range l {
+		lens[i] = int(v)
+		n += int(v)
+		if n > MaxKeyLen {
+			d.Fail(fmt.Errorf("%d elements: %w", n, errKey))
+			break
+		}
+	}
+	return party, bits, lens, n, d.Seed()
 }
 
 func sumLens(op string, lens []int) (int, error) {

@@ -54,15 +54,7 @@ func (k *RowMul3Key) MarshalBinary() ([]byte, error) {
 		return nil, fmt.Errorf("hss: rowmul3 key: marshal: %w", errKey)
 	}
 	e := Enc{b: make([]byte, 0, k.Size())}
-	e.U8(k.Party)
-	e.U8(uint8(k.Bits))
-	e.U32(uint32(len(k.Lens)))
-	l := make([]uint64, len(k.Lens))
-	for i, v := range k.Lens {
-		l[i] = uint64(v)
-	}
-	e.Packed(l, 32)
-	e.Seed(k.Seed)
+	encodeRowHeader(&e, k.Party, k.Bits, k.Lens, k.Seed)
 	if k.Party == 1 {
 		e.Packed(k.C, k.Bits)
 	}
@@ -71,22 +63,8 @@ func (k *RowMul3Key) MarshalBinary() ([]byte, error) {
 
 func (k *RowMul3Key) UnmarshalBinary(b []byte) error {
 	d := NewDec(b)
-	party, bits := d.U8(), uint(d.U8())
-	rows := int(d.U32())
-	if d.Err() == nil && (party > 1 || bits < 1 || bits > 64 || rows > MaxKeyLen) {
-		d.Fail(fmt.Errorf("party %d, width %d, %d rows: %w", party, bits, rows, errKey))
-	}
-	l := d.Packed(rows, 32)
-	lens, n := make([]int, len(l)), 0
-	for i, v := range l {
-		lens[i] = int(v)
-		n += int(v)
-		if n > MaxKeyLen {
-			d.Fail(fmt.Errorf("%d elements: %w", n, errKey))
-			break
-		}
-	}
-	seed := d.Seed()
+	party, bits, lens, n, seed := decodeRowHeader(d)
+	rows := len(lens)
 	var c []uint64
 	if party == 1 && d.Err() == nil {
 		c = d.Packed(rows+3*n, bits)

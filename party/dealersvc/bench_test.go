@@ -3,6 +3,7 @@ package dealersvc
 import (
 	"context"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func BenchmarkMaterialStream(b *testing.B) {
 	client, parties := conn("client"), [2]pb.DealerClient{conn("party0"), conn("party1")}
 	shape := party.ShapeDigest(cfg, 14, maxSeq)
 	ctx := context.Background()
-	var total int64
+	var total atomic.Int64
 	b.ResetTimer()
 	start := time.Now()
 	for i := range b.N {
@@ -76,7 +77,7 @@ func BenchmarkMaterialStream(b *testing.B) {
 						errs <- err
 						return
 					}
-					total += n // racy across the two goroutines only in the count
+					total.Add(n)
 				}
 			}()
 		}
@@ -87,7 +88,7 @@ func BenchmarkMaterialStream(b *testing.B) {
 		}
 		client.Close(ctx, &pb.CloseRequest{SessionId: id})
 	}
-	b.ReportMetric(float64(total)/time.Since(start).Seconds()/1e6, "MB/s")
+	b.ReportMetric(float64(total.Load())/time.Since(start).Seconds()/1e6, "MB/s")
 }
 
 type chunkReader struct {

@@ -49,7 +49,7 @@ type ServiceConfig struct {
 // the fixed-point precision and capacity, and the rows of the first pass
 // (0: the parties' first request names them).
 //
-// The plan of a session's passes is fixed: pass 0 has FirstRows rows at
+// The plan of a session's passes is fixed (secure.PlanPass): pass 0 has FirstRows rows at
 // position 0, every later pass one row at the next position (a prefill,
 // then one decoded token per pass), up to MaxSeq positions.
 type SessionSpec struct {
@@ -61,15 +61,6 @@ type SessionSpec struct {
 	// hash of the client's certificate; "" none): CloseAs refuses anyone
 	// else, and ServiceConfig.MaxPerOwner counts sessions per owner.
 	Owner string
-}
-
-// Shape returns the pass k of the plan (rows, first position) for a
-// session whose first pass has first rows (first > 0).
-func Shape(first int, k uint64) (rows, pos0 int) {
-	if k == 0 {
-		return first, 0
-	}
-	return 1, first + int(k) - 1
 }
 
 // Errors a Service reports; the gRPC layer maps them to status codes.
@@ -400,7 +391,7 @@ func (ss *Session) generate() {
 			return
 		}
 		k := ss.next
-		rows, pos0 := Shape(ss.first, k)
+		rows, pos0 := secure.PlanPass(ss.first, k)
 		pm := &passMat{index: k, rows: rows, pos0: pos0}
 		ss.passes[k] = pm
 		ss.next++
@@ -432,7 +423,7 @@ func (ss *Session) planEnd(k uint64) bool {
 	if k > uint64(ss.spec.MaxSeq) {
 		return true
 	}
-	rows, pos0 := Shape(ss.first, k)
+	rows, pos0 := secure.PlanPass(ss.first, k)
 	return pos0+rows > ss.spec.MaxSeq
 }
 
@@ -521,7 +512,7 @@ func (ss *Session) Deliver(ctx context.Context, party int, k uint64, rows, pos0 
 		ss.cond.Broadcast()
 	}
 	if ss.first > 0 {
-		if wr, wp := Shape(ss.first, k); rows != wr || pos0 != wp || ss.planEnd(k) {
+		if wr, wp := secure.PlanPass(ss.first, k); rows != wr || pos0 != wp || ss.planEnd(k) {
 			return nil, fmt.Errorf("%w: pass %d is %d rows at position %d, not %d at %d (the plan: a prefill of %d rows, then one row per pass, %d positions)",
 				ErrPlan, k, wr, wp, rows, pos0, ss.first, ss.spec.MaxSeq)
 		}

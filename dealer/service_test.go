@@ -45,7 +45,7 @@ func reference(t testing.TB, spec SessionSpec, seed [32]byte, id [16]byte, first
 	}
 	var out [][2][]byte
 	for k := range n {
-		rows, pos0 := Shape(first, uint64(k))
+		rows, pos0 := secure.PlanPass(first, uint64(k))
 		before := d.Gates()
 		if _, err := model.Forward[secure.Tensor](ex, m, secure.Tensor{Rows: rows, Cols: spec.Config.Dim}, rows, pos0, true); err != nil {
 			t.Fatal(err)
@@ -105,7 +105,7 @@ func TestServiceMatchesClientDealer(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for k := range uint64(passes) {
-					rows, pos0 := Shape(5, k)
+					rows, pos0 := secure.PlanPass(5, k)
 					got, err := pull(t, ss, p, k, rows, pos0)
 					if err != nil {
 						errs <- err
@@ -167,7 +167,7 @@ func TestServiceMemoryBound(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for k := range uint64(3) {
-				rows, pos0 := Shape(8, k)
+				rows, pos0 := secure.PlanPass(8, k)
 				d, err := ss.Deliver(context.Background(), p, k, rows, pos0)
 				if err != nil {
 					t.Error(err)

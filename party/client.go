@@ -21,6 +21,7 @@ import (
 	"github.com/hssee/hssee/infer"
 	"github.com/hssee/hssee/model"
 	pb "github.com/hssee/hssee/proto/hsseepb"
+	"github.com/hssee/hssee/secure"
 )
 
 // Progress reports a long pass while it runs: the rounds the slower party
@@ -322,7 +323,7 @@ func (c *Client) Forward(p *infer.Pass) ([2][]uint64, hss.Stats, error) {
 		if c.first == 0 && p.Index == 0 && p.Pos0 == 0 {
 			c.first = p.Rows
 		}
-		if rows, pos0 := planShape(c.first, p.Index); p.Rows != rows || p.Pos0 != pos0 || pos0+rows > c.maxSeq {
+		if rows, pos0 := secure.PlanPass(c.first, p.Index); p.Rows != rows || p.Pos0 != pos0 || pos0+rows > c.maxSeq {
 			return out, hss.Stats{}, fmt.Errorf("party: client: pass %d of %d rows at %d does not follow the dealer plan (%d rows at %d: the prefill, then one row per pass)",
 				p.Index, p.Rows, p.Pos0, rows, pos0)
 		}

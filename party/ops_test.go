@@ -1,12 +1,8 @@
 package party
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"net"
-	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +16,7 @@ import (
 
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
+	"github.com/hssee/hssee/internal/metricstest"
 	"github.com/hssee/hssee/model"
 	pb "github.com/hssee/hssee/proto/hsseepb"
 )
@@ -119,58 +116,10 @@ func TestMaxSessionsPerClient(t *testing.T) {
 	if err := open("client2"); err != nil {
 		t.Fatalf("another certificate under the first's limit: %v", err)
 	}
-	if s := scrape(t, p.srv[1].MetricsHandler(), ""); s[`hssee_party_sessions_refused_total{code="ResourceExhausted",mode="hss",party="1"}`] != 1 {
+	if s := metricstest.ScrapeHandler(t, p.srv[1].MetricsHandler()); s[`hssee_party_sessions_refused_total{code="ResourceExhausted",mode="hss",party="1"}`] != 1 {
 		t.Fatalf("refusal not counted: %v", s)
 	}
 }
-
-// scrape reads a metrics page (from h, or from the URL when h is nil) into
-// series -> value.
-func scrape(t *testing.T, h http.Handler, url string) map[string]float64 {
-	t.Helper()
-	var body io.Reader
-	if h != nil {
-		rec := &recorder{header: http.Header{}}
-		req, _ := http.NewRequest("GET", "/metrics", nil)
-		h.ServeHTTP(rec, req)
-		body = strings.NewReader(rec.body.String())
-	} else {
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET %s: %s", url, resp.Status)
-		}
-		body = resp.Body
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(l, ' ')
-		v, err := strconv.ParseFloat(l[i+1:], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", l, err)
-		}
-		out[l[:i]] = v
-	}
-	return out
-}
-
-type recorder struct {
-	header http.Header
-	body   strings.Builder
-}
-
-func (r *recorder) Header() http.Header         { return r.header }
-func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
-func (r *recorder) WriteHeader(int)             {}
 
 // The metrics of a running party, scraped over HTTP (-metrics) during a
 // generation: sessions, passes, latency, peer bytes and rounds, material
@@ -188,7 +137,7 @@ func TestMetricsScrape(t *testing.T) {
 		t.Cleanup(ms.Close)
 		urls[i] = "http://" + ms.Addr() + "/metrics"
 	}
-	before := scrape(t, nil, urls[1])
+	before := metricstest.Scrape(t, urls[1])
 	c := openClient(t, p, m)
 	eng, err := infer.NewHSSWith(m, hss.Fixed{Frac: infer.DefaultFrac}, testSeq, hss.NewPRG([32]byte{5}), c)
 	if err != nil {
@@ -197,13 +146,13 @@ func TestMetricsScrape(t *testing.T) {
 	if _, err := eng.Forward([]int{1, 40, 7, 300}); err != nil {
 		t.Fatal(err)
 	}
-	mid := scrape(t, nil, urls[1])
+	mid := metricstest.Scrape(t, urls[1])
 	for _, ids := range [][]int{{5}, {77}} {
 		if _, err := eng.Forward(ids); err != nil {
 			t.Fatal(err)
 		}
 	}
-	after := scrape(t, nil, urls[1])
+	after := metricstest.Scrape(t, urls[1])
 	const l = `mode="hss",party="1"` // labels are sorted by name
 	for _, k := range []string{"hssee_party_peer_sent_bytes_total{" + l + "}", "hssee_party_peer_received_bytes_total{" + l + "}",
 		"hssee_party_peer_rounds_total{" + l + "}", `hssee_party_passes_total{mode="hss",outcome="ok",party="1"}`,
@@ -229,13 +178,13 @@ func TestMetricsScrape(t *testing.T) {
 	if _, err := pb.NewSessionClient(c.conns[1]).Close(ctx, &pb.CloseRequest{SessionId: make([]byte, SessionIDLen)}); status.Code(err) != codes.NotFound {
 		t.Fatal(err)
 	}
-	errs := scrape(t, nil, urls[1])
+	errs := metricstest.Scrape(t, urls[1])
 	if k := `hssee_party_grpc_errors_total{code="NotFound",method="/hssee.v1.Session/Close",` + l + `}`; errs[k] != 1 {
 		t.Errorf("%s = %v, want 1", k, errs[k])
 	}
 	c.Close()
 	waitSessions(t, p, 0)
-	end := scrape(t, nil, urls[1])
+	end := metricstest.Scrape(t, urls[1])
 	closed := 0.0
 	for k, v := range end {
 		if strings.HasPrefix(k, "hssee_party_sessions_closed_total{") {
@@ -248,7 +197,7 @@ func TestMetricsScrape(t *testing.T) {
 	if k := "hssee_party_sessions_open{" + l + "}"; end[k] != 0 {
 		t.Errorf("%s = %v after close", k, end[k])
 	}
-	page := scrape(t, nil, urls[0])
+	page := metricstest.Scrape(t, urls[0])
 	if page[`hssee_party_peer_rounds_total{mode="hss",party="0"}`] != after["hssee_party_peer_rounds_total{"+l+"}"] {
 		t.Error("the parties count different rounds")
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hssee/hssee/hss"
 	pb "github.com/hssee/hssee/proto/hsseepb"
+	"github.com/hssee/hssee/secure"
 )
 
 // A session whose material comes from the dealer service pulls it with a
@@ -37,14 +38,6 @@ type dealerError struct {
 }
 
 func (e *dealerError) Error() string { return e.msg }
-
-// planShape is pass k of the dealer plan whose first pass has first rows.
-func planShape(first int, k uint64) (rows, pos0 int) {
-	if k == 0 {
-		return first, 0
-	}
-	return 1, first + int(k) - 1
-}
 
 type feed struct {
 	index      uint64
@@ -93,7 +86,7 @@ func (pl *puller) take(k uint64, rows, pos0 int) (*feed, error) {
 		}
 		pl.first = rows
 	}
-	if wr, wp := planShape(pl.first, k); rows != wr || pos0 != wp {
+	if wr, wp := secure.PlanPass(pl.first, k); rows != wr || pos0 != wp {
 		return nil, status.Errorf(codes.FailedPrecondition,
 			"pass %d of %d rows at %d does not follow the dealer plan (%d rows at %d: a prefill, then one row per pass)", k, rows, pos0, wr, wp)
 	}
@@ -140,7 +133,7 @@ func (pl *puller) tryStart(j uint64) {
 	if pl.stopped || pl.first == 0 || int64(j) > pl.taken+1 || pl.feeds[j] != nil {
 		return
 	}
-	rows, pos0 := planShape(pl.first, j)
+	rows, pos0 := secure.PlanPass(pl.first, j)
 	if pos0+rows > pl.ss.maxSeq {
 		return
 	}

@@ -89,12 +89,6 @@ func AppendKey(out []byte, k hss.MarshalKey) ([]byte, error) { return hss.Append
 // errTooLarge marks a limit exceeded by untrusted input (ResourceExhausted).
 var errTooLarge = errors.New("too large")
 
-// ReadKeys is readKeys for other packages of the deployment (tests and
-// tools that check a material stream).
-func ReadKeys(r io.Reader, party int, limit int64) ([]hss.MarshalKey, int64, error) {
-	return readKeys(r, party, limit)
-}
-
 // readKeys decodes key frames from r until EOF, for party id: every key
 // must be of a registered kind, decode exactly, belong to that party (when
 // its type says), and the total payload may not exceed limit bytes. Memory

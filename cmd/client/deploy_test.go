@@ -5,19 +5,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hssee/hssee/internal/metricstest"
 	"github.com/hssee/hssee/internal/sharedtest"
 	"github.com/hssee/hssee/party"
 	"github.com/hssee/hssee/party/dealersvc"
@@ -390,23 +388,8 @@ func (p *proc) metricsURL(t *testing.T) string {
 // (-1 when absent).
 func scrapeMetric(t *testing.T, url, series string) float64 {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
-	}
-	for l := range strings.Lines(string(b)) {
-		if name, v, ok := strings.Cut(strings.TrimSpace(l), " "); ok && name == series {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
+	if v, ok := metricstest.Scrape(t, url)[series]; ok {
+		return v
 	}
 	return -1
 }

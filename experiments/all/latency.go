@@ -21,7 +21,6 @@ import (
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
 	"github.com/hssee/hssee/model"
-	"github.com/hssee/hssee/model/hf"
 	"github.com/hssee/hssee/model/loader"
 	"github.com/hssee/hssee/party"
 	"github.com/hssee/hssee/secure"
@@ -191,20 +190,9 @@ func measureModel(o *options, lm latencyModel, fx hss.Fixed, work, certs string,
 	if lm.preset != "" {
 		weights = "random"
 	}
-	key, err := ee.GenerateKey(rand.Reader, ee.DefaultMode)
-	if err != nil {
-		return nil, err
-	}
-	em, err := ee.Transform(m, key)
-	if err != nil {
-		return nil, err
-	}
 	eeDir := filepath.Join(work, lm.name+"-ee")
-	if err := hf.Save(eeDir, em); err != nil {
-		return nil, err
-	}
-	// The client's copy is what the parties load, so the fingerprints agree.
-	if em, err = loader.Load(eeDir); err != nil {
+	em, key, err := procs.EEModel(m, eeDir)
+	if err != nil {
 		return nil, err
 	}
 	tls := func(id int) []string {

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/hssee/hssee/experiments/internal/procs"
+	"github.com/hssee/hssee/experiments/internal/stats"
 )
 
 const roleEnv = "HSSEE_EXPERIMENTS_ROLE"
@@ -148,19 +149,7 @@ type machine struct {
 
 func describeMachine() machine {
 	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			k, v, ok := strings.Cut(l, ":")
-			switch {
-			case ok && strings.TrimSpace(k) == "model name" && m.CPU == "":
-				m.CPU = strings.TrimSpace(v)
-			case ok && strings.TrimSpace(k) == "flags" && m.AVX512 == nil:
-				f := " " + v + " "
-				has := strings.Contains(f, " avx512f ") && strings.Contains(f, " vaes ")
-				m.AVX512 = &has
-			}
-		}
-	}
+	m.CPU, m.AVX512 = stats.CPU()
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
 		var kb int64
 		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {

@@ -46,14 +46,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hssee/hssee/ee"
 	"github.com/hssee/hssee/experiments/internal/netem"
 	"github.com/hssee/hssee/experiments/internal/procs"
 	"github.com/hssee/hssee/experiments/internal/stats"
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
 	"github.com/hssee/hssee/model"
-	"github.com/hssee/hssee/model/hf"
 	"github.com/hssee/hssee/model/loader"
 	"github.com/hssee/hssee/party"
 	"github.com/hssee/hssee/secure"
@@ -370,24 +368,14 @@ func measure(o *options) (*result, error) {
 		return nil, fmt.Errorf("%d + %d positions exceed the model's %d", o.promptLen, o.decode, m.Config.MaxSeqLen)
 	}
 	maxSeq := o.promptLen + o.decode
-	key, err := ee.GenerateKey(rand.Reader, ee.DefaultMode)
-	if err != nil {
-		return nil, err
-	}
-	em, err := ee.Transform(m, key)
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "hssee-deploy-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	eeDir := filepath.Join(dir, "ee")
-	if err := hf.Save(eeDir, em); err != nil {
-		return nil, err
-	}
-	if em, err = loader.Load(eeDir); err != nil { // the parties' exact weights (fingerprint)
+	em, _, err := procs.EEModel(m, eeDir)
+	if err != nil {
 		return nil, err
 	}
 	pki, err := party.NewPKI(nil)
@@ -407,9 +395,10 @@ func measure(o *options) (*result, error) {
 	for i := range prompt {
 		prompt[i] = r.IntN(em.Config.VocabSize)
 	}
+	cpu, _ := stats.CPU()
 	res := &result{Config: config{Model: name, Weights: weights, PromptLen: o.promptLen, Decode: o.decode, Frac: o.frac,
 		PartyMbps: o.partyMbps, DealerRTTms: ms(o.dealerRTT), DealerMbps: o.dealerMbps, ClientRTTms: ms(o.clientRTT),
-		ClientMbps: o.clientMbps, CPU: cpuName(), Cores: runtime.NumCPU()}}
+		ClientMbps: o.clientMbps, CPU: cpu, Cores: runtime.NumCPU()}}
 	for _, rtt := range o.rtts {
 		res.Config.RTTs = append(res.Config.RTTs, float64(rtt.Microseconds())/1e3)
 	}
@@ -502,7 +491,7 @@ func session1(eng *infer.HSS, prompt []int, decode int) ([]int, passStats, passS
 	var walls, onlines []float64
 	var sum infer.Costs
 	for range decode {
-		id := argmax(logits)
+		id := model.Argmax(logits)
 		ids = append(ids, id)
 		start := time.Now()
 		if logits, err = eng.Forward([]int{id}); err != nil {
@@ -512,7 +501,7 @@ func session1(eng *infer.HSS, prompt []int, decode int) ([]int, passStats, passS
 		onlines = append(onlines, float64(eng.Last().Online.Microseconds())/1e3)
 		sum = sum.Add(eng.Last())
 	}
-	ids = append(ids, argmax(logits))
+	ids = append(ids, model.Argmax(logits))
 	n := int64(decode)
 	dec.wall, dec.online = stats.Round(stats.Median(walls), 1), stats.Round(stats.Median(onlines), 1)
 	var tot float64
@@ -522,16 +511,6 @@ func session1(eng *infer.HSS, prompt []int, decode int) ([]int, passStats, passS
 	dec.mean = stats.Round(tot/float64(len(walls)), 1)
 	dec.cost = infer.Costs{OnlineBytes: sum.OnlineBytes / n, Rounds: sum.Rounds / n, DealerBytes: sum.DealerBytes / n}
 	return ids, pre, dec, nil
-}
-
-func argmax(v []float32) int {
-	b := 0
-	for i, x := range v {
-		if x > v[b] {
-			b = i
-		}
-	}
-	return b
 }
 
 // deployed runs one session through freshly started processes and links.
@@ -672,19 +651,4 @@ func printTable(w io.Writer, r *result) {
 		fmt.Fprintf(w, "client-aided baseline (material uploaded by the client), %d-token prompt at %g ms: prefill %.0f ms, decode %.0f ms/token, client up %s; modelled for %d tokens: prefill %.0f s, decode %.1f s/token\n",
 			b.PromptLen, b.RTTms, b.PrefillMS, b.DecodeMS, stats.Size(b.ClientUp), c.PromptLen, b.ModelFullPrefMS/1e3, b.ModelFullDecMS/1e3)
 	}
-}
-
-func cpuName() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			if i := strings.Index(l, ":"); i >= 0 {
-				return strings.TrimSpace(l[i+1:])
-			}
-		}
-	}
-	return runtime.GOARCH
 }

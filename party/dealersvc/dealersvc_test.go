@@ -172,7 +172,7 @@ func TestServiceMatchesClientDealer(t *testing.T) {
 			if worst > 0.05 {
 				t.Fatalf("pass %d: |HSS − plain| = %v", i, worst)
 			}
-			if argmax(got[i]) != argmax(want[i]) || argmax(got[i]) != argmax(pl) {
+			if model.Argmax(got[i]) != model.Argmax(want[i]) || model.Argmax(got[i]) != model.Argmax(pl) {
 				t.Fatalf("pass %d: greedy choices differ", i)
 			}
 		}
@@ -187,16 +187,6 @@ func TestServiceMatchesClientDealer(t *testing.T) {
 		c.Close()
 		waitSessions(t, d, 0)
 	}
-}
-
-func argmax(v []float32) int {
-	b := 0
-	for i, x := range v {
-		if x > v[b] {
-			b = i
-		}
-	}
-	return b
 }
 
 func waitSessions(t *testing.T, d *deployment, want int) {

@@ -1,11 +1,9 @@
 package dealersvc
 
 import (
-	"bufio"
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -16,6 +14,7 @@ import (
 	"github.com/hssee/hssee/dealer"
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
+	"github.com/hssee/hssee/internal/metricstest"
 	"github.com/hssee/hssee/party"
 	pb "github.com/hssee/hssee/proto/hsseepb"
 )
@@ -83,31 +82,6 @@ func TestDealerSessionBound(t *testing.T) {
 	}
 }
 
-func scrapeURL(t *testing.T, url string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(l, ' ')
-		v, err := strconv.ParseFloat(l[i+1:], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", l, err)
-		}
-		out[l[:i]] = v
-	}
-	return out
-}
-
 // The dealer's metrics, scraped over HTTP during a generation through it:
 // sessions, passes delivered and material bytes move, and the bytes it
 // counts as sent to each party cover the bytes that party counts as
@@ -136,7 +110,7 @@ func TestDealerMetrics(t *testing.T) {
 	if _, err := eng.Forward(passes[0]); err != nil {
 		t.Fatal(err)
 	}
-	mid := scrapeURL(t, durl)
+	mid := metricstest.Scrape(t, durl)
 	for _, ids := range passes[1:] {
 		if _, err := eng.Forward(ids); err != nil {
 			t.Fatal(err)
@@ -144,14 +118,14 @@ func TestDealerMetrics(t *testing.T) {
 	}
 	c.Close()
 	waitSessions(t, d, 0)
-	end := scrapeURL(t, durl)
+	end := metricstest.Scrape(t, durl)
 	for p := range 2 {
 		pl := `{party="` + strconv.Itoa(p) + `"}`
 		if mid["hssee_dealer_passes_delivered_total"+pl] < 1 || mid["hssee_dealer_material_sent_bytes_total"+pl] <= 0 ||
 			mid["hssee_dealer_pass_generation_seconds_count"+pl] < 1 {
 			t.Errorf("party %d after the prefill: %v", p, mid)
 		}
-		got := scrapeURL(t, purl[p])[`hssee_party_material_received_bytes_total{mode="hss",party="`+strconv.Itoa(p)+`",source="dealer"}`]
+		got := metricstest.Scrape(t, purl[p])[`hssee_party_material_received_bytes_total{mode="hss",party="`+strconv.Itoa(p)+`",source="dealer"}`]
 		if sent := end["hssee_dealer_material_sent_bytes_total"+pl]; got <= 0 || got > sent {
 			t.Errorf("party %d: the dealer sent %v bytes, the party counts %v", p, sent, got)
 		}

@@ -6,6 +6,7 @@ package procs
 
 import (
 	"bufio"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,6 +15,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hssee/hssee/ee"
+	"github.com/hssee/hssee/model"
+	"github.com/hssee/hssee/model/hf"
+	"github.com/hssee/hssee/model/loader"
 	"github.com/hssee/hssee/party"
 	"github.com/hssee/hssee/party/dealersvc"
 )
@@ -30,6 +35,26 @@ func Serve(env string) {
 	case "dealer":
 		os.Exit(dealersvc.Main(os.Args[1:], os.Stderr))
 	}
+}
+
+// EEModel transforms m under a fresh EE key and saves it as a Hugging Face
+// directory at dir, for server processes to load; it returns the model as
+// loaded back from dir (the parties' exact weights, so fingerprints agree)
+// and the key.
+func EEModel(m *model.Model, dir string) (*model.Model, *ee.Key, error) {
+	key, err := ee.GenerateKey(rand.Reader, ee.DefaultMode)
+	if err != nil {
+		return nil, nil, err
+	}
+	em, err := ee.Transform(m, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := hf.Save(dir, em); err != nil {
+		return nil, nil, err
+	}
+	em, err = loader.Load(dir)
+	return em, key, err
 }
 
 // Proc is a running server process.

@@ -8,6 +8,8 @@ package main
 import (
 	"fmt"
 	"time"
+
+	"github.com/hssee/hssee/experiments/internal/stats"
 )
 
 type link struct {
@@ -23,14 +25,9 @@ var links = []link{
 	{"WAN 40 ms / 400 Mbit/s", 40, 400},
 }
 
-// linkDelayMS is what a link adds to a pass of rounds rounds and online
-// bytes (both parties together, each sending about half in every round).
+// delayMS is what the link adds to a pass (stats.LinkDelayMS).
 func (l link) delayMS(rounds, online int64) float64 {
-	d := float64(rounds) * l.RTT / 2
-	if l.Mbps > 0 {
-		d += float64(online) / 2 * 8 / (l.Mbps * 1e6) * 1e3
-	}
-	return d
+	return stats.LinkDelayMS(rounds, online, l.RTT, l.Mbps)
 }
 
 type hssbenchResult struct {

@@ -451,7 +451,7 @@ func measure(o *options) (*result, error) {
 // model is the analytic line for one RTT.
 func (o *options) model(res *result, rtt time.Duration, pt point) (warm, cold, decode float64) {
 	sec := func(bytes float64, mbps float64) float64 { return bytes * 8 / (mbps * 1e6) * 1e3 }
-	half := float64(rtt.Microseconds()) / 2e3
+	rttMS := float64(rtt.Microseconds()) / 1e3
 	client := float64(o.clientRTT.Microseconds()) / 1e3
 	// The client's payload per row sent and per pass received, from the
 	// warm session's counts (input shares scale with rows, output shares
@@ -459,13 +459,13 @@ func (o *options) model(res *result, rtt time.Duration, pt point) (warm, cold, d
 	passes := float64(res.Config.Decode + 1)
 	up := float64(pt.Warm.ClientSent) / float64(res.Config.PromptLen+res.Config.Decode)
 	down := float64(pt.Warm.ClientRecv) / passes
-	warm = res.InProcPrefillMS + float64(res.PrefillRounds)*half + sec(float64(res.PrefillOnline)/2, o.partyMbps) +
+	warm = res.InProcPrefillMS + stats.LinkDelayMS(res.PrefillRounds, res.PrefillOnline, rttMS, o.partyMbps) +
 		sec(up*float64(res.Config.PromptLen)+down, o.clientMbps) + client
 	// Cold, the pass cannot end before its last key is made and has
 	// crossed the larger party's dealer link.
 	material := sec(float64(max(res.PrefillDealer0, res.PrefillDealer1)), o.dealerMbps)
 	cold = max(warm, max(material, res.InProcDealerMS)+client)
-	decode = res.InProcDecodeMS + float64(res.DecodeRounds)*half + sec(float64(res.DecodeOnline)/2, o.partyMbps) +
+	decode = res.InProcDecodeMS + stats.LinkDelayMS(res.DecodeRounds, res.DecodeOnline, rttMS, o.partyMbps) +
 		sec(up+down, o.clientMbps) + client
 	return stats.Round(warm, 1), stats.Round(cold, 1), stats.Round(decode, 1)
 }

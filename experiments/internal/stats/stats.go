@@ -52,3 +52,15 @@ const (
 	SigmaRounds = 1128
 	SigmaDealer = 14.3 * (1 << 30)
 )
+
+// LinkDelayMS is what a link of round trip rttMS and bandwidth mbps (0:
+// unlimited) adds to a pass of rounds protocol rounds and online bytes
+// (both parties together): a round is one message each way at once, so it
+// costs half a round trip, and each party sends about half the bytes.
+func LinkDelayMS(rounds, online int64, rttMS, mbps float64) float64 {
+	d := float64(rounds) * rttMS / 2
+	if mbps > 0 {
+		d += float64(online) / 2 * 8 / (mbps * 1e6) * 1e3
+	}
+	return d
+}

@@ -248,7 +248,12 @@ func (d *deployment) tls(name string) []string {
 
 // start runs the dealer, party 1 and party 0 with the emulated links of
 // round trip rtt between the parties.
-func start(o *options, dir, eeDir string, rtt time.Duration, client *netem.Shared) (*deployment, error) {
+func start(o *options, dir, eeDir string, rtt time.Duration) (*deployment, error) {
+	clientLink := netem.Link{Delay: o.clientRTT / 2, Bandwidth: o.clientMbps * netem.Mbps}
+	client, err := netem.NewShared(clientLink, clientLink)
+	if err != nil {
+		return nil, err
+	}
 	d := &deployment{dir: dir}
 	ok := false
 	defer func() {
@@ -319,6 +324,11 @@ func (d *deployment) cpu() [4]time.Duration {
 	}
 	t[3] = procs.SelfCPU()
 	return t
+}
+
+// dial connects a client to the parties through the client link.
+func (d *deployment) dial(creds *party.Credentials) (*party.Client, error) {
+	return party.Dial([2]string{d.client.parties[0].Addr(), d.client.parties[1].Addr()}, creds)
 }
 
 // wire sums the client proxies' counters.
@@ -517,17 +527,12 @@ func session1(eng *infer.HSS, prompt []int, decode int) ([]int, passStats, passS
 func deployed(o *options, dir, eeDir string, em *model.Model, creds *party.Credentials, fx hss.Fixed, maxSeq int,
 	rtt time.Duration, prompt, want []int, warm bool) (session, error) {
 	var s session
-	clientLink := netem.Link{Delay: o.clientRTT / 2, Bandwidth: o.clientMbps * netem.Mbps}
-	client, err := netem.NewShared(clientLink, clientLink)
-	if err != nil {
-		return s, err
-	}
-	d, err := start(o, dir, eeDir, rtt, client)
+	d, err := start(o, dir, eeDir, rtt)
 	if err != nil {
 		return s, err
 	}
 	defer d.close()
-	c, err := party.Dial([2]string{d.client.parties[0].Addr(), d.client.parties[1].Addr()}, creds)
+	c, err := d.dial(creds)
 	if err != nil {
 		return s, err
 	}
@@ -586,17 +591,12 @@ func deployed(o *options, dir, eeDir string, em *model.Model, creds *party.Crede
 // and models the full prompt from its exact material size.
 func measureBaseline(o *options, dir, eeDir string, em *model.Model, creds *party.Credentials, fx hss.Fixed, res *result) (*baseline, error) {
 	rtt := o.rtts[len(o.rtts)/2]
-	clientLink := netem.Link{Delay: o.clientRTT / 2, Bandwidth: o.clientMbps * netem.Mbps}
-	client, err := netem.NewShared(clientLink, clientLink)
-	if err != nil {
-		return nil, err
-	}
-	d, err := start(o, dir, eeDir, rtt, client)
+	d, err := start(o, dir, eeDir, rtt)
 	if err != nil {
 		return nil, err
 	}
 	defer d.close()
-	c, err := party.Dial([2]string{d.client.parties[0].Addr(), d.client.parties[1].Addr()}, creds)
+	c, err := d.dial(creds)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/hssee/hssee/hss/internal/aesbatch"
 )
 
 // ctrStream is the reference: crypto/cipher's AES-256-CTR of seed from counter block start.
@@ -20,18 +22,16 @@ func ctrStream(seed [32]byte, start uint64) cipher.Stream {
 	return cipher.NewCTR(blk, iv[:])
 }
 
-// TestPRGMatchesCTR checks both keystream paths against crypto/cipher for random sequences of reads
-// (byte reads of every small length, word reads, large reads), many seeds and counter starts near
-// the 32-bit boundary.
+// TestPRGMatchesCTR checks every keystream path this CPU has against crypto/cipher for random
+// sequences of reads (byte reads of every small length, word reads, large reads), many seeds and
+// counter starts near the 32-bit boundary.
 func TestPRGMatchesCTR(t *testing.T) {
-	paths := []bool{false}
-	if useVAES {
-		paths = append(paths, true)
+	levels := []aesbatch.Level{aesbatch.Portable}
+	if aesbatch.CTRLevel == aesbatch.VAES {
+		levels = append(levels, aesbatch.VAES)
 	}
-	defer func(v bool) { useVAES = v }(useVAES)
 	r := rand.New(rand.NewPCG(21, 22))
-	for _, vaes := range paths {
-		useVAES = vaes
+	for _, level := range levels {
 		for trial := range 60 {
 			var seed [32]byte
 			for i := range seed {
@@ -43,12 +43,8 @@ func TestPRGMatchesCTR(t *testing.T) {
 			} else if trial%3 == 2 {
 				start = 1<<63 + uint64(r.IntN(1000))
 			}
-			p := NewPRG(seed)
-			if vaes {
-				p.next = start
-			} else {
-				p.ctr = ctrStream(seed, start)
-			}
+			p := new(PRG)
+			p.ks.Init(seed, start, level)
 			ref := ctrStream(seed, start)
 			for step := range 40 {
 				var n int
@@ -75,29 +71,9 @@ func TestPRGMatchesCTR(t *testing.T) {
 					p.Read(got)
 				}
 				if !bytes.Equal(got, want) {
-					t.Fatalf("vaes=%v trial %d step %d: %d-byte read differs from AES-256-CTR", vaes, trial, step, n)
+					t.Fatalf("level %d trial %d step %d: %d-byte read differs from AES-256-CTR", level, trial, step, n)
 				}
 			}
-		}
-	}
-}
-
-// TestExpandKey256 checks the key schedule against crypto/aes through the first keystream block.
-func TestExpandKey256(t *testing.T) {
-	if !useVAES {
-		t.Skip("no VAES path")
-	}
-	for i := range 20 {
-		var seed [32]byte
-		seed[i] = byte(i + 1)
-		seed[31-i] = byte(3 * i)
-		got := make([]byte, 64)
-		rk := expandKey256(seed)
-		ctrVAES(&rk, &got[0], 1, 0)
-		want := make([]byte, 64)
-		ctrStream(seed, 0).XORKeyStream(want, want)
-		if !bytes.Equal(got, want) {
-			t.Fatalf("seed %d: first blocks differ", i)
 		}
 	}
 }

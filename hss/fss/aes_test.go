@@ -1,11 +1,28 @@
 package fss
 
 import (
+	"crypto/aes"
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/hssee/hssee/hss/internal/aesbatch"
 )
+
+// newAESForTest returns crypto/aes for key (tests compare the batch paths against it).
+func newAESForTest(key [16]byte) aesbatch.Encrypter {
+	c, err := aes.NewCipher(key[:])
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// mmoGeneric is the portable hash of the layer: crypto/aes c, one block at a time.
+func mmoGeneric(c aesbatch.Encrypter, dst, src []block) {
+	aesbatch.MMO(aesbatch.Portable, nil, c, asBlocks(dst), asBlocks(src))
+}
 
 func blocksFromBytes(b []byte) []block {
 	out := make([]block, len(b)/16)

@@ -125,4 +125,26 @@ func (p *Party) MatMulBatch(xs, ys [][]uint64, shapes []MatShape, bits uint) ([]
 	return out, nil
 }
 
+// CostMatMulBatch is the cost of MatMulBatch on the given shapes: one opening of every product's
+// X − A and Y − B together, then one truncation of all outputs.
+func CostMatMulBatch(shapes []MatShape, frac, bits uint) (Cost, error) {
+	bits = normBits(bits)
+	total, err := batchLen("cost matmul batch", shapes)
+	if err != nil {
+		return Cost{}, err
+	}
+	if _, err := CostTrunc(total, frac, bits); err != nil {
+		return Cost{}, err
+	}
+	parts := make([]part, 0, len(shapes)+1)
+	opened := 0
+	for _, s := range shapes {
+		parts = append(parts, part{kind: "matmul", c: costMatMul(s.M, s.K, s.N, bits)})
+		opened += s.M*s.K + s.K*s.N
+	}
+	parts = append(parts, part{kind: "trunc", c: costTrunc(total, frac, bits)})
+	c := seqCost(parts...)
+	return c.Add(open(opened, bits)), nil
+}
+
 func init() { registerSeq("matmulbatch", "matmul", "trunc") }

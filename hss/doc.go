@@ -10,26 +10,87 @@
 //     (see trunc.go for the construction and its error bound);
 //   - Linear: public fixed-point weights times a shared activation (local), then Trunc;
 //   - Mul, Square, MatMul: Beaver products (Beaver, CRYPTO'91) with elementwise, square and matrix
-//     triples (Mohassel–Zhang, SecureML, S&P 2017), and fixed-point variants that fold in Trunc;
-//     RowMul, a row-broadcast product (rowmul.go), and RowMul3, a three-factor one in one round
-//     (rowmul3.go);
+//     triples (Mohassel–Zhang, SecureML, S&P 2017), and fixed-point variants that fold in Trunc
+//     (mul.go, square.go, matmul.go, mulfx.go, batch.go); RowMul, a row-broadcast product
+//     (rowmul.go), and RowMul3, a three-factor one in one round (rowmul3.go);
 //   - DReLU, ReLU (DCF, Boyle et al., Eurocrypt 2021), GeLU, SiLU, Exp (piecewise-cubic DPF
 //     lookups on masked, reduced-width inputs with a (1, ρ, ρ², ρ³) payload, then one truncation,
 //     SIGMA, PETS 2024; GeLU and SiLU add the sign product x·s from the same lookup: 2 rounds,
-//     Exp 2): nonlinear.go, nonlinear_gates.go;
+//     Exp 2): relu.go, act.go, exp.go, on the lookup gate of lut.go and the cubic tables of poly.go;
 //   - Reciprocal and Rsqrt: octave lookups (DCF octave comparisons, a cubic mantissa lookup and
 //     its truncation, one Beaver product), 4 rounds, relative error ≤ 2^-9 on [2^-6, 2^12) and
 //     [2^-8, 2^14): octave.go;
 //   - Max over rows (ReLU tree), causal Softmax (the reciprocal's octave factor folded into
 //     RowMul3), LayerNorm and RMSNorm (the rsqrt reads the untruncated sum of squares, its
-//     octave factor folded into RowMul3): rows.go.
+//     octave factor folded into RowMul3): max.go, softmax.go, norm.go.
 //
 // Every key kind is registered with RegisterKey and serialisable; composite gates carry one key
 // whose parts are the sub-gates' keys in the order they are consumed.
 //
+// # Files
+//
+// One gate, one file: each gate file holds the gate's key type with its codec and the init that
+// registers its kind, its Gen, its Eval and its Cost (and CostStages) function.
+//
+//   - trunc.go: TruncKey; GenTrunc, Trunc, CostTrunc.
+//   - linear.go: local products with public weights (MatMulPublic, MatMulPublicW32, EncodeW32);
+//     GenLinear, Linear, LinearW32, LinearW32Raw, LinearsW32, CostLinear.
+//   - mul.go (with the Beaver products' construction), square.go, matmul.go: MulKey, SquareKey,
+//     MatMulKey; GenMul, Mul, CostMul; GenSquare, Square; GenMatMul, MatMul, MatMulT.
+//   - mulfx.go: FxKey (a product key and its TruncKey); MulFixed, SquareFixed, MatMulFixed,
+//     MatMulTFixed and their Gen functions, CostMulFixed, CostMulFixedStages.
+//   - batch.go: MatMulBatch (composite "matmulbatch"), GenMatMulBatch, CostMatMulBatch.
+//   - cachemm.go: CacheKey, MaskedCache, DealerCache; GenCacheMatMul, CacheMatMul,
+//     CostCacheMatMul, CostCacheMatMulStages.
+//   - rowmul.go, rowmul3.go: RowMulKey, RowMul3Key; GenRowMul, RowMul; GenRowMul3, RowMul3.
+//   - lut.go: the masked-input lookup gate every nonlinear gate is built from: lutSpec, lutKey
+//     (registered with registerLUT), genLUT, evalLUT, costLUT.
+//   - poly.go: the cubic tables of the lookups (polyTables, polySpec) and the polynomial lookup
+//     gate (a lookup, then the truncation of its polynomial term: genPolyGate, evalPolyGate,
+//     polyStages).
+//   - relu.go: GenDReLU, DReLU, GenReLU, ReLU (sign lookups, no table).
+//   - act.go: GenGeLU, GeLU, GenSiLU, SiLU, CostAct, CostActStages.
+//   - exp.go: GenExp, Exp, CostExp.
+//   - octave.go: the octave lookups; GenReciprocal, Reciprocal, GenRsqrt, Rsqrt, and the octave
+//     parts the norms and softmax compose (genOctLO, evalOctLO, octLOPart).
+//   - max.go: GenMax, Max, the ragged max trees softmax uses (maxRows), CostMax.
+//   - softmax.go: GenSoftmax, Softmax, GenSoftmaxHeads, SoftmaxHeads, CostSoftmaxHeads,
+//     CostSoftmaxHeadsStages.
+//   - norm.go: GenLayerNorm, LayerNorm, GenRMSNorm, RMSNorm, CostNorm, CostNormStages.
+//
+// The core the gates share:
+//
+//   - material.go: Key, MarshalKey, Consumable, Material (the key queue and the streaming feed),
+//     RegisterKey, NewKey, KeyKinds.
+//   - seq.go: seqKey, the composite key of a gate made of sub-gates (registerSeq names the kinds
+//     of its parts), and (*Party).sub and finish, which run the sub-gates on its parts.
+//   - keys.go: helpers of the key types (MaxKeyLen, length and shape checks, seed expansion, the
+//     codec of the seed-plus-corrections vector keys).
+//   - cost.go: Cost and Stage, and the helpers that compose them (keyCost, open, seqStages).
+//   - codec.go (Enc, Dec), frame.go (the key frame stream), pack.go (bit packing), party.go
+//     (Party, openings and exchanges), run.go (RunPair, RunPairOver), transport.go (Transport,
+//     Pipe, WithLink), share.go (Share, Reconstruct), local.go (Add, Sub, AddPublic, ScalePublic),
+//     fixed.go (Fixed), prg*.go (the PRG).
+//
+// Harnesses for tests and experiments live in package hss/hsstest (Recorder, ChiSquareUniform, the
+// NonlinearGates catalog); the tests that use them are external (package hss_test: view_test.go,
+// golden_elem_test.go, with export_test.go giving them the internals they need).
+//
+// # Adding a gate
+//
+// A new gate X is one file, x.go, holding: its key type (Kind, Len, Size, PartyID, MarshalBinary,
+// UnmarshalBinary) and an init that registers its kind (RegisterKey for a key type of its own,
+// registerLUT for a lookup key, registerSeq with the kinds of its parts for a composite seqKey);
+// GenX, run by the dealer; (*Party).X, run by each party, which takes its key with takeKey (or
+// p.sub for a composite); and CostX (with CostXStages for a composite), which mirrors both with the
+// helpers of cost.go and is checked against a real run in TestCostsExact (cost_test.go). Package
+// secure uses a gate through its three backends: secure.Party calls (*Party).X and secure.Dealer
+// pushes GenX's keys (secure/backend.go), and secure.Counter counts CostXStages
+// (secure/count.go), each under the Op the gate belongs to.
+//
 // Security model: semi-honest, two non-colluding parties and a trusted dealer. Every value a party
 // receives online is a ring element masked by dealer randomness that is uniform in Z_2^ℓ for the opened
-// width ℓ, so a party's view is independent of the secret (ChiSquareUniform helps test this).
+// width ℓ, so a party's view is independent of the secret (hsstest.ChiSquareUniform helps test this).
 //
 // Warning: nothing here is constant time with respect to public values; secret-dependent branches are
 // avoided in the gates, but no side-channel hardening beyond that is claimed.

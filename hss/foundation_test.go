@@ -389,23 +389,6 @@ func TestMaterial(t *testing.T) {
 	}
 }
 
-func TestChiSquareUniform(t *testing.T) {
-	rng := testRNG(5)
-	v := make([]uint64, 1<<16)
-	rng.Uint64s(v)
-	for _, bits := range []uint{64, 40, 8, 5} {
-		if c := ChiSquareUniform(v, bits); c > ChiSquareLimit(bits) {
-			t.Fatalf("bits=%d: uniform data scored %v > %v", bits, c, ChiSquareLimit(bits))
-		}
-	}
-	for i := range v {
-		v[i] = uint64(i) // top bits all zero for 64-bit values
-	}
-	if c := ChiSquareUniform(v, 64); c < ChiSquareLimit(64) {
-		t.Fatalf("skewed data scored %v", c)
-	}
-}
-
 // TestWithLinkSubMillisecond: simulated LAN rounds (0.5 ms RTT) last at
 // least their one-way delay each, and are not rounded up to the timer's
 // millisecond granularity (logged; the bound is asserted only from below,

@@ -374,56 +374,6 @@ func TestFixedProducts(t *testing.T) {
 	}
 }
 
-// TestViewIndependent records everything party 1 receives while gates run on two very different
-// secrets and checks that the received words are uniform at their opened width.
-func TestViewIndependent(t *testing.T) {
-	const n, bits = 1 << 14, 40
-	fx := Fixed{Frac: 12}
-	rng := testRNG(12)
-	inputs := map[string][]uint64{"zero": make([]uint64, n), "large": make([]uint64, n)}
-	for i := range inputs["large"] {
-		inputs["large"][i] = uint64(int64(1)<<(bits-3) - int64(i))
-	}
-	for name, x := range inputs {
-		sx := shareFor(t, x, rng)
-		t0, k1, _ := GenTrunc(rng, n, fx.Frac, bits)
-		m0, m1, _ := GenMul(rng, n, bits)
-		s0, s1, _ := GenSquare(rng, n, bits)
-		a, b := Pipe()
-		rec := Record(b)
-		_, _, err := RunPairOver(a, rec, fx, NewMaterial(t0, m0, s0), NewMaterial(k1, m1, s1), func(p *Party) error {
-			if _, err := p.Trunc(sx[p.ID], fx.Frac, bits); err != nil {
-				return err
-			}
-			if _, err := p.Mul(sx[p.ID], sx[p.ID], bits); err != nil {
-				return err
-			}
-			_, err := p.Square(sx[p.ID], bits)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs := rec.Received()
-		if len(msgs) != 3 {
-			t.Fatalf("%d rounds", len(msgs))
-		}
-		for i, msg := range msgs {
-			cnt := len(msg) * 8 / bits
-			vals := make([]uint64, cnt)
-			if err := UnpackBits(vals, msg, cnt, bits); err != nil {
-				t.Fatal(err)
-			}
-			if c := ChiSquareUniform(vals, bits); c > ChiSquareLimit(bits) {
-				t.Errorf("%s input, round %d: chi-square %.1f > %.1f", name, i, c, ChiSquareLimit(bits))
-			}
-			if c := ChiSquareUniform(vals, 8); c > ChiSquareLimit(8) { // low byte too
-				t.Errorf("%s input, round %d: low-byte chi-square %.1f", name, i, c)
-			}
-		}
-	}
-}
-
 // TestGateErrors checks that misuse returns errors naming the gate and never panics or deadlocks.
 func TestGateErrors(t *testing.T) {
 	rng := testRNG(13)

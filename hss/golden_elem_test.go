@@ -1,4 +1,4 @@
-package hss
+package hss_test
 
 import (
 	"crypto/sha256"
@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"hash"
 	"testing"
+
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/hss/hsstest"
 )
 
 // TestElementwiseGolden pins the exact outputs and wire messages of the elementwise gates (and the
@@ -18,8 +21,8 @@ import (
 func TestElementwiseGolden(t *testing.T) {
 	type gate struct {
 		name string
-		gen  func(rng *PRG, n int) (Key, Key, error)
-		eval func(p *Party, x, y []uint64) ([]uint64, error)
+		gen  func(rng *hss.PRG, n int) (hss.Key, hss.Key, error)
+		eval func(p *hss.Party, x, y []uint64) ([]uint64, error)
 	}
 	lens := func(n int) []int { // ragged rows summing to n
 		var l []int
@@ -32,28 +35,30 @@ func TestElementwiseGolden(t *testing.T) {
 	var gates []gate
 	for _, w := range []uint{64, 60, 52, 48, 29, 22} {
 		gates = append(gates,
-			gate{fmt.Sprint("trunc", w), func(rng *PRG, n int) (Key, Key, error) { return GenTrunc(rng, n, 14, w) },
-				func(p *Party, x, _ []uint64) ([]uint64, error) { return p.Trunc(x, 14, w) }},
-			gate{fmt.Sprint("mul", w), func(rng *PRG, n int) (Key, Key, error) { return GenMul(rng, n, w) },
-				func(p *Party, x, y []uint64) ([]uint64, error) { return p.Mul(x, y[:len(x)], w) }},
-			gate{fmt.Sprint("mulfx", w), func(rng *PRG, n int) (Key, Key, error) { return GenMulFixed(rng, n, 14, w) },
-				func(p *Party, x, y []uint64) ([]uint64, error) { return p.MulFixed(x, y[:len(x)], w) }},
-			gate{fmt.Sprint("square", w), func(rng *PRG, n int) (Key, Key, error) { return GenSquare(rng, n, w) },
-				func(p *Party, x, _ []uint64) ([]uint64, error) { return p.Square(x, w) }},
-			gate{fmt.Sprint("squarefx", w), func(rng *PRG, n int) (Key, Key, error) { return GenSquareFixed(rng, n, 14, w) },
-				func(p *Party, x, _ []uint64) ([]uint64, error) { return p.SquareFixed(x, w) }},
-			gate{fmt.Sprint("rowmul", w), func(rng *PRG, n int) (Key, Key, error) { return GenRowMul(rng, lens(n), w) },
-				func(p *Party, x, y []uint64) ([]uint64, error) {
+			gate{fmt.Sprint("trunc", w), func(rng *hss.PRG, n int) (hss.Key, hss.Key, error) { return hss.GenTrunc(rng, n, 14, w) },
+				func(p *hss.Party, x, _ []uint64) ([]uint64, error) { return p.Trunc(x, 14, w) }},
+			gate{fmt.Sprint("mul", w), func(rng *hss.PRG, n int) (hss.Key, hss.Key, error) { return hss.GenMul(rng, n, w) },
+				func(p *hss.Party, x, y []uint64) ([]uint64, error) { return p.Mul(x, y[:len(x)], w) }},
+			gate{fmt.Sprint("mulfx", w), func(rng *hss.PRG, n int) (hss.Key, hss.Key, error) { return hss.GenMulFixed(rng, n, 14, w) },
+				func(p *hss.Party, x, y []uint64) ([]uint64, error) { return p.MulFixed(x, y[:len(x)], w) }},
+			gate{fmt.Sprint("square", w), func(rng *hss.PRG, n int) (hss.Key, hss.Key, error) { return hss.GenSquare(rng, n, w) },
+				func(p *hss.Party, x, _ []uint64) ([]uint64, error) { return p.Square(x, w) }},
+			gate{fmt.Sprint("squarefx", w), func(rng *hss.PRG, n int) (hss.Key, hss.Key, error) { return hss.GenSquareFixed(rng, n, 14, w) },
+				func(p *hss.Party, x, _ []uint64) ([]uint64, error) { return p.SquareFixed(x, w) }},
+			gate{fmt.Sprint("rowmul", w), func(rng *hss.PRG, n int) (hss.Key, hss.Key, error) { return hss.GenRowMul(rng, lens(n), w) },
+				func(p *hss.Party, x, y []uint64) ([]uint64, error) {
 					return p.RowMul(x, y[:len(lens(len(x)))], lens(len(x)), w)
 				}},
-			gate{fmt.Sprint("open", w), func(rng *PRG, n int) (Key, Key, error) { return nil, nil, nil },
-				func(p *Party, x, _ []uint64) ([]uint64, error) { return p.OpenBits(x, w) }},
-			gate{fmt.Sprint("exchange", w), func(rng *PRG, n int) (Key, Key, error) { return nil, nil, nil },
-				func(p *Party, x, _ []uint64) ([]uint64, error) { return p.ExchangeBits(x, w) }},
+			gate{fmt.Sprint("open", w), func(rng *hss.PRG, n int) (hss.Key, hss.Key, error) { return nil, nil, nil },
+				func(p *hss.Party, x, _ []uint64) ([]uint64, error) { return p.OpenBits(x, w) }},
+			gate{fmt.Sprint("exchange", w), func(rng *hss.PRG, n int) (hss.Key, hss.Key, error) { return nil, nil, nil },
+				func(p *hss.Party, x, _ []uint64) ([]uint64, error) { return p.ExchangeBits(x, w) }},
 		)
 	}
-	gates = append(gates, gate{"matmul48", func(rng *PRG, n int) (Key, Key, error) { return GenMatMulFixed(rng, n/64, 64, 8, 14, 48) },
-		func(p *Party, x, y []uint64) ([]uint64, error) {
+	gates = append(gates, gate{"matmul48", func(rng *hss.PRG, n int) (hss.Key, hss.Key, error) {
+		return hss.GenMatMulFixed(rng, n/64, 64, 8, 14, 48)
+	},
+		func(p *hss.Party, x, y []uint64) ([]uint64, error) {
 			return p.MatMulFixed(x, y[:64*8], len(x)/64, 64, 8, 48)
 		}})
 
@@ -66,7 +71,7 @@ func TestElementwiseGolden(t *testing.T) {
 			var outs [3][2][]uint64
 			var msgs [2][][]byte
 			for mode := range 3 {
-				rng := NewPRG([32]byte{byte(n), byte(n >> 8), byte(n >> 16), 1})
+				rng := hss.NewPRG([32]byte{byte(n), byte(n >> 8), byte(n >> 16), 1})
 				x, y := make([]uint64, n), make([]uint64, n+512)
 				rng.Uint64s(x)
 				rng.Uint64s(y)
@@ -75,35 +80,35 @@ func TestElementwiseGolden(t *testing.T) {
 					y[i] = uint64(int64(y[i]) >> 44)
 				}
 				sx, sy := make([][]uint64, 2), make([][]uint64, 2)
-				s0, x1, err := Share(x, rng)
+				s0, x1, err := hss.Share(x, rng)
 				if err != nil {
 					t.Fatal(err)
 				}
-				sx[0], sx[1] = ExpandShare(s0, n), x1
-				s0, y1, err := Share(y, rng)
+				sx[0], sx[1] = hss.ExpandShare(s0, n), x1
+				s0, y1, err := hss.Share(y, rng)
 				if err != nil {
 					t.Fatal(err)
 				}
-				sy[0], sy[1] = ExpandShare(s0, n+512), y1
+				sy[0], sy[1] = hss.ExpandShare(s0, n+512), y1
 				k0, k1, err := g.gen(rng, n)
 				if err != nil {
 					t.Fatal(err)
 				}
-				m0, m1 := NewMaterial(), NewMaterial()
+				m0, m1 := hss.NewMaterial(), hss.NewMaterial()
 				if k0 != nil {
 					m0.Push(k0)
 					m1.Push(k1)
 				}
-				t0, t1 := Pipe()
-				var r0, r1 *Recorder
+				t0, t1 := hss.Pipe()
+				var r0, r1 *hsstest.Recorder
 				switch mode {
 				case 1:
-					r0, r1 = Record(t0), Record(t1)
+					r0, r1 = hsstest.Record(t0), hsstest.Record(t1)
 					t0, t1 = r0, r1
 				case 2:
-					t0, t1 = WithLink(t0, 0, 0), WithLink(t1, 0, 0)
+					t0, t1 = hss.WithLink(t0, 0, 0), hss.WithLink(t1, 0, 0)
 				}
-				if _, _, err := RunPairOver(t0, t1, Fixed{Frac: 14}, m0, m1, func(p *Party) error {
+				if _, _, err := hss.RunPairOver(t0, t1, hss.Fixed{Frac: 14}, m0, m1, func(p *hss.Party) error {
 					z, err := g.eval(p, sx[p.ID], sy[p.ID])
 					outs[mode][p.ID] = z
 					return err

@@ -86,6 +86,15 @@ func GenLinear(rng io.Reader, m, n int, frac, bits uint) (k0, k1 *TruncKey, err 
 	return GenTrunc(rng, l, frac, bits)
 }
 
+// CostLinear is the cost of Linear with an [m][n] output (the local product is free).
+func CostLinear(m, n int, frac, bits uint) (Cost, error) {
+	l, ok := mulLen(m, n)
+	if !ok {
+		return Cost{}, fmt.Errorf("hss: cost linear: bad output shape %dx%d", m, n)
+	}
+	return CostTrunc(l, frac, bits)
+}
+
 // Linear computes shares of x·wᵀ + bias for a shared x [m][k] and public fixed-point weights w [n][k]
 // and bias [n] (nil for none), all encoded with p.Fx: a local ring matmul (2·Frac fractional bits),
 // party 0 adds bias·2^Frac, then one Trunc round at the given opening width (0 means 64). The

@@ -26,7 +26,7 @@ import (
 //     mantissa position w = Σ_j b_j·(x·2^(E−e_j) − 2^E + c_j·S) (e_j = lo+j+inFrac, E = hi+inFrac,
 //     c_j the octave's class: 0 for 1/X; the parity of lo+j for 1/√X; S = 2^E plus two index steps,
 //     so that no index meets two classes), so that (w − c_j·S)/2^E + 1 ∈ [1, 2) is the mantissa, and
-//     a cubic lookup on z = ⌊w/2^(E−4)⌉ (the masked-index gate of nonlinear.go with a polynomial part,
+//     a cubic lookup on z = ⌊w/2^(E−4)⌉ (the masked-index gate of lut.go with a polynomial part,
 //     offsets at 2^-14 of the mantissa) returns L = t_c(mantissa) ∈ (1/2, 1] with F fractional bits
 //     after a truncation (one more round).
 //  3. t is a power function, so t(X) = t_c(mantissa)·2^(−sh_j) with sh_j = lo+j (1/X) or
@@ -452,4 +452,47 @@ func (p *Party) Rsqrt(x []uint64) ([]uint64, error) {
 		return nil, fmt.Errorf("hss: rsqrt: %w", err)
 	}
 	return p.evalOct("rsqrt", rsqrtSpec(p.Fx), x)
+}
+
+// costOct is the cost of an octave lookup (genOct / evalOct) on n elements: the thresholds'
+// comparison (64-bit opening), the mantissa lookup and the product with the octave factor.
+func costOct(kind string, n int, s octSpec) (Cost, error) {
+	st, err := octStages(kind, n, s)
+	return SumStages(st), err
+}
+
+// octStages is costOct by stage.
+func octStages(kind string, n int, s octSpec) ([]Stage, error) {
+	pr, err := s.prep()
+	if err != nil {
+		return nil, fmt.Errorf("hss: cost %s: %w", kind, err)
+	}
+	cmp := costLUT(n, pr.cmp)
+	cmp.Online, cmp.Rounds = open(n, 64).Online, 1 // evalThresholds opens at 64 bits
+	return seqStages(kind, part{kind: kind + ".cmp", c: cmp, label: "cmp"}, part{kind: kind + ".lut", c: costLUT(n, pr.lut), label: "lut"},
+		part{kind: "trunc", c: costTrunc(n, pr.lut.fb, pr.lut.tbits)}, part{kind: "mul", c: costMul(n, normBits(s.mulBits))}), nil
+}
+
+// octLOPart is the part of a composite that an octave lookup without its product (genOctLO) is,
+// with its stages: the comparison, the mantissa lookup and its truncation.
+func octLOPart(kind string, n int, s octSpec) (part, error) {
+	pr, err := s.prep()
+	if err != nil {
+		return part{}, fmt.Errorf("hss: cost %s: %w", kind, err)
+	}
+	cmp := costLUT(n, pr.cmp)
+	cmp.Online, cmp.Rounds = open(n, 64).Online, 1 // evalThresholds opens at 64 bits
+	st := seqStages(kind, part{kind: kind + ".cmp", c: cmp, label: "cmp"}, part{kind: kind + ".lut", c: costLUT(n, pr.lut), label: "lut"},
+		part{kind: "trunc", c: costTrunc(n, pr.lut.fb, pr.lut.tbits)})
+	return part{kind: kind + ".lo", label: kind, c: SumStages(st), sub: st}, nil
+}
+
+func init() {
+	for _, k := range []string{"recip.cmp", "recip.lut", "rsqrt.cmp", "rsqrt.lut"} {
+		registerLUT(k)
+	}
+	registerSeq("recip", "recip.cmp", "recip.lut", "trunc", "mul")
+	registerSeq("rsqrt", "rsqrt.cmp", "rsqrt.lut", "trunc", "mul")
+	registerSeq("recip.lo", "recip.cmp", "recip.lut", "trunc")
+	registerSeq("rsqrt.lo", "rsqrt.cmp", "rsqrt.lut", "trunc")
 }

@@ -227,3 +227,11 @@ func (p *Party) RowMul(x, y []uint64, lens []int, bits uint) ([]uint64, error) {
 	}
 	return z, nil
 }
+
+// costRowMul is the cost of RowMul on rows rows of n elements in all.
+func costRowMul(rows, n int, bits uint) Cost {
+	k0 := 2 + 4 + PackedLen(rows, 32) + 32
+	return open(n+rows, bits).Add(keyCost(k0, k0+PackedLen(n, bits)))
+}
+
+func init() { RegisterKey("rowmul", func() MarshalKey { return new(RowMulKey) }) }

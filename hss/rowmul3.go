@@ -193,3 +193,8 @@ func (p *Party) RowMul3(x, y, w []uint64, lens []int, bits uint) ([]uint64, erro
 	}
 	return z, nil
 }
+
+// costRowMul3 is the cost of RowMul3 on rows rows of n elements in all.
+func costRowMul3(rows, n int, bits uint) Cost {
+	return open(n+2*rows, bits).Add(keyCost(rowMul3KeySize(0, rows, n, bits), rowMul3KeySize(1, rows, n, bits)))
+}

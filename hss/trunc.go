@@ -5,6 +5,89 @@ import (
 	"io"
 )
 
+// TruncKey is one party's material for Trunc over N elements: shares of a mask r ∈ Z_2^Bits, of
+// r >> Frac and of msb(r). Party 0 holds only Seed (r0, (r>>f)0 and msb0 are expanded from it); party 1
+// expands r1 from Seed and holds RHi and RMsb explicitly (RMsb reduced mod 2^(64−Bits+Frac), the only
+// part that matters).
+type TruncKey struct {
+	Consumable
+	Party      uint8
+	Frac, Bits uint
+	N          int
+	Seed       [32]byte
+	RHi, RMsb  []uint64 // party 1 only
+}
+
+func (k *TruncKey) Kind() string { return "trunc" }
+func (k *TruncKey) Len() int     { return k.N }
+func (k *TruncKey) msbWidth() uint {
+	return 64 - k.Bits + k.Frac
+}
+
+// Size is the length of MarshalBinary's output.
+func (k *TruncKey) Size() int {
+	s := 3 + 4 + 32
+	if k.Party == 1 {
+		s += PackedLen(k.N, 64)
+		if w := k.msbWidth(); w > 0 {
+			s += PackedLen(k.N, w)
+		}
+	}
+	return s
+}
+
+func (k *TruncKey) MarshalBinary() ([]byte, error) {
+	e := Enc{b: make([]byte, 0, k.Size())}
+	e.U8(k.Party)
+	e.U8(uint8(k.Frac))
+	e.U8(uint8(k.Bits))
+	e.U32(uint32(k.N))
+	e.Seed(k.Seed)
+	if k.Party == 1 {
+		if len(k.RHi) != k.N || len(k.RMsb) != k.N {
+			return nil, fmt.Errorf("hss: trunc key: marshal: %w", errKey)
+		}
+		e.Packed(k.RHi, 64)
+		if w := k.msbWidth(); w > 0 {
+			e.Packed(k.RMsb, w)
+		}
+	}
+	return e.Bytes(), nil
+}
+
+func (k *TruncKey) UnmarshalBinary(b []byte) error {
+	d := NewDec(b)
+	k.Party = d.U8()
+	k.Frac, k.Bits = uint(d.U8()), uint(d.U8())
+	k.N = int(d.U32())
+	k.Seed = d.Seed()
+	if d.Err() == nil {
+		if err := checkParty(k.Party); err != nil {
+			d.Fail(err)
+		} else if k.Bits < 2 || k.Bits > 64 || k.Frac+2 > k.Bits || k.N > MaxKeyLen {
+			d.Fail(fmt.Errorf("frac %d, width %d, length %d: %w", k.Frac, k.Bits, k.N, errKey))
+		}
+	}
+	k.RHi, k.RMsb = nil, nil
+	if d.Err() == nil && k.Party == 1 {
+		k.RHi = d.Packed(k.N, 64)
+		if w := k.msbWidth(); w > 0 {
+			k.RMsb = d.Packed(k.N, w)
+		} else {
+			k.RMsb = make([]uint64, k.N)
+		}
+	}
+	if err := d.Finish(); err != nil {
+		return fmt.Errorf("hss: trunc key: %w", err)
+	}
+	return nil
+}
+
+// PartyID returns the party (0 or 1) the key belongs to.
+func (k *TruncKey) PartyID() int { return int(k.Party) }
+
+func init() { RegisterKey("trunc", func() MarshalKey { return new(TruncKey) }) }
+
 // GenTrunc generates Trunc material for n elements: truncation by frac bits of inputs opened at width
 // bits (0 means 64). The inputs must satisfy |x| < 2^(bits−2) as signed integers; frac ≤ bits−2.
 //
@@ -130,4 +213,22 @@ func (p *Party) truncWith(k *TruncKey, x []uint64, frac, bits uint) ([]uint64, e
 	}
 	putBytes(recv)
 	return out, nil
+}
+
+// CostTrunc is the cost of Trunc (and of GenTrunc's keys) on n elements.
+func CostTrunc(n int, frac, bits uint) (Cost, error) {
+	bits = normBits(bits)
+	if err := checkLen("cost trunc", n); err != nil {
+		return Cost{}, err
+	}
+	if bits < 2 || bits > 64 || frac+2 > bits {
+		return Cost{}, fmt.Errorf("hss: cost trunc: frac %d and width %d need 2 ≤ frac+2 ≤ width ≤ 64", frac, bits)
+	}
+	return costTrunc(n, frac, bits), nil
+}
+
+func costTrunc(n int, frac, bits uint) Cost {
+	k0 := &TruncKey{Party: 0, Frac: frac, Bits: bits, N: n}
+	k1 := &TruncKey{Party: 1, Frac: frac, Bits: bits, N: n}
+	return open(n, bits).Add(keyCost(k0.Size(), k1.Size()))
 }

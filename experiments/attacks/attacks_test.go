@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/hssee/hssee/ee"
-	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/hss/hsstest"
 	"github.com/hssee/hssee/internal/sharedtest"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/model/hf"
@@ -154,7 +154,7 @@ func TestHSSViews(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	limit := hss.ChiSquareLimit(8)
+	limit := hsstest.ChiSquareLimit(8)
 	for party := range 2 {
 		a, b := views[0][party], views[1][party]
 		if err := sameShape(a, b); err != nil {

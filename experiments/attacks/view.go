@@ -7,6 +7,7 @@ import (
 
 	"github.com/hssee/hssee/ee"
 	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/hss/hsstest"
 	"github.com/hssee/hssee/infer"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/model/tokenizer"
@@ -28,8 +29,8 @@ type partyView struct {
 // randomness, and returns what party 0 and party 1 received.
 func hssViews(em *model.Model, tok tokenizer.Tokenizer, k *ee.Key, prompt string, n int, seed byte) ([2]*partyView, error) {
 	a, b := hss.Pipe()
-	r0, r1 := hss.Record(a), hss.Record(b)
-	h, err := infer.NewHSS(em, hss.Fixed{Frac: infer.DefaultFrac}, 0, hss.NewPRG([32]byte{seed, 0xa7}), r0, r1)
+	r0, r1 := hsstest.Record(a), hsstest.Record(b)
+	h, err := infer.NewHSS(em, hss.DefaultParams(), 0, hss.NewPRG([32]byte{seed, 0xa7}), r0, r1)
 	if err != nil {
 		return [2]*partyView{}, err
 	}
@@ -37,8 +38,8 @@ func hssViews(em *model.Model, tok tokenizer.Tokenizer, k *ee.Key, prompt string
 		return [2]*partyView{}, err
 	}
 	var out [2]*partyView
-	for i, rec := range []*hss.Recorder{r0, r1} {
-		v := &partyView{ChiLimit: hss.ChiSquareLimit(8)}
+	for i, rec := range []*hsstest.Recorder{r0, r1} {
+		v := &partyView{ChiLimit: hsstest.ChiSquareLimit(8)}
 		var all []uint64
 		for _, msg := range rec.Received() {
 			v.Rounds++
@@ -49,7 +50,7 @@ func hssViews(em *model.Model, tok tokenizer.Tokenizer, k *ee.Key, prompt string
 				all = append(all, uint64(c))
 			}
 		}
-		v.ChiSq = hss.ChiSquareUniform(all, 8)
+		v.ChiSq = hsstest.ChiSquareUniform(all, 8)
 		out[i] = v
 	}
 	return out, nil

@@ -15,6 +15,8 @@ var layer = []struct {
 	rank   int
 }{
 	{"proto", 0}, {"kernel", 0}, {"internal", 0},
+	{"hss/internal", 0}, // before "hss": the AES layer sits below hss and hss/fss
+	{"hss/hsstest", 2},  // before "hss": test and experiment harnesses over hss, imported by no production package
 	{"hss", 1}, {"model", 1},
 	{"ee", 2},
 	{"secure", 3},

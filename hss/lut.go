@@ -1,16 +1,16 @@
 package hss
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/hssee/hssee/hss/fss"
 )
 
-// This file holds the machinery shared by the nonlinear gates: the masked-input lookup gate ("lut")
-// and the composite key type. The gates themselves are in nonlinear_gates.go.
+// This file holds the masked-input lookup gate ("lut") that every nonlinear gate is built from: its
+// key type (lutKey) with its codec, its Gen, its Eval and its cost. The composite key type is in
+// seq.go, the cubic tables in poly.go; the gates are in relu.go, act.go, exp.go, octave.go, max.go,
+// softmax.go and norm.go.
 //
 // The lookup gate, for shares of x (fixed point, Frac bits), works as follows (SIGMA, Gupta et al.,
 // PETS 2024, §4 "LUT on masked inputs", and Boyle et al., Eurocrypt 2021, for the comparison):
@@ -30,6 +30,10 @@ import (
 //
 // Tables are built so that each entry is right for every x the index can stand for, x ∈
 // [(z−1)·h, (z+1)·h) with h = 2^(k−Frac): the polynomial is fitted over that whole interval.
+//
+// In the nonlinear gates' doc comments, costs are per element; "online" counts the bytes both parties
+// send together, "dealer" the key bytes of both parties together (as Key.Size reports them). f is
+// p.Fx.Frac (the tables are built for the Fixed passed to Gen, which must equal the parties' Fx).
 
 // lutPart is one resolution of a lookup: index shift k, index width m, and, for a polynomial part,
 // its coefficient tables on the window z ∈ [wlo, wlo+len(tabs[t])); a part without tables only
@@ -189,6 +193,124 @@ func (k *lutKey) shapeOK() bool {
 		want = k.n
 	}
 	return len(k.r) == k.n && len(k.mr) == want && len(k.mrr) == want
+}
+
+const (
+	lutHeaderLen = 1 + 4 + 8 + 1 + 1 + 1 // party, n, tag, has DCF, number of DPF batches, mask width
+	fssHeaderLen = 11                    // header fss.DCFKeys/DPFKeys.MarshalBinary prepends
+	maxLUTParts  = 4
+)
+
+// MarshalBinary encodes the key (see Size for its length): the header, then party 0's seed or party
+// 1's shares (r at the mask width, msb(r_0) and msb(r_0)·r at 64 bits with a sign), then the FSS
+// batches, each with a four-byte length.
+func (k *lutKey) MarshalBinary() ([]byte, error) {
+	if k.party != 0 && k.party != 1 || k.n < 0 || k.n > MaxKeyLen || k.rbits < 1 || k.rbits > 64 ||
+		!k.shapeOK() || len(k.dpf) > maxLUTParts {
+		return nil, fmt.Errorf("hss: %s key: marshal: %w", k.kind, errKey)
+	}
+	e := Enc{b: make([]byte, 0, k.Size())}
+	e.U8(uint8(k.party))
+	e.U32(uint32(k.n))
+	e.U64(k.tag)
+	hasDCF := uint8(0)
+	if k.sign() {
+		hasDCF = 1
+	}
+	e.U8(hasDCF)
+	e.U8(uint8(len(k.dpf)))
+	e.U8(uint8(k.rbits))
+	if k.party == 0 {
+		e.Seed(k.seed)
+	} else {
+		e.Packed(k.r, k.rbits)
+		if k.sign() {
+			e.Packed(k.mr, 64)
+			e.Packed(k.mrr, 64)
+		}
+	}
+	if k.dcf != nil {
+		b, err := k.dcf.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("hss: %s key: marshal: %w", k.kind, err)
+		}
+		e.U32(uint32(len(b)))
+		e.b = append(e.b, b...)
+	}
+	for _, d := range k.dpf {
+		b, err := d.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("hss: %s key: marshal: %w", k.kind, err)
+		}
+		e.U32(uint32(len(b)))
+		e.b = append(e.b, b...)
+	}
+	return e.Bytes(), nil
+}
+
+// UnmarshalBinary decodes a key written by MarshalBinary, checking that its parts are consistent.
+func (k *lutKey) UnmarshalBinary(b []byte) error {
+	d := NewDec(b)
+	party := int(d.U8())
+	n := int(d.U32())
+	tag := d.U64()
+	hasDCF := d.U8()
+	ndpf := int(d.U8())
+	rbits := uint(d.U8())
+	if d.Err() == nil && (party > 1 || n > MaxKeyLen || hasDCF > 1 || ndpf > maxLUTParts || rbits < 1 || rbits > 64) {
+		d.Fail(fmt.Errorf("party %d, length %d, parts %d/%d, mask width %d: %w", party, n, hasDCF, ndpf, rbits, errKey))
+	}
+	var seed [32]byte
+	var r, mr, mrr []uint64
+	if party == 0 {
+		seed = d.Seed()
+	} else {
+		r = d.Packed(n, rbits)
+		if hasDCF == 1 {
+			mr, mrr = d.Packed(n, 64), d.Packed(n, 64)
+		}
+	}
+	var dcf *fss.DCFKeys
+	if hasDCF == 1 {
+		raw := d.take(int(d.U32()))
+		if d.Err() == nil {
+			dcf = new(fss.DCFKeys)
+			if err := dcf.UnmarshalBinary(raw); err != nil {
+				d.Fail(err)
+			} else if dcf.N != n || dcf.Party != party || dcf.P != 2 || dcf.Bits < 1 || dcf.Bits > 62 {
+				d.Fail(fmt.Errorf("comparison keys do not match: %w", errKey))
+			}
+		}
+	}
+	var dpf []*fss.DPFKeys
+	for range ndpf {
+		raw := d.take(int(d.U32()))
+		if d.Err() != nil {
+			break
+		}
+		p := new(fss.DPFKeys)
+		if err := p.UnmarshalBinary(raw); err != nil {
+			d.Fail(err)
+			break
+		}
+		if p.N != n || p.Party != party || p.P < 1 || p.P > fss.MaxPayload || p.Bits > fss.MaxWindowBits {
+			d.Fail(fmt.Errorf("lookup keys do not match: %w", errKey))
+			break
+		}
+		dpf = append(dpf, p)
+	}
+	if err := d.Finish(); err != nil {
+		return fmt.Errorf("hss: %s key: %w", k.kind, err)
+	}
+	k.party, k.n, k.tag, k.rbits, k.seed, k.r, k.mr, k.mrr, k.dcf, k.dpf = party, n, tag, rbits, seed, r, mr, mrr, dcf, dpf
+	return nil
+}
+
+// PartyID returns the party (0 or 1) the key belongs to.
+func (k *lutKey) PartyID() int { return k.party }
+
+func registerLUT(kind string) {
+	RegisterKey(kind, func() MarshalKey { return &lutKey{kind: kind} })
 }
 
 func randU64s(rng io.Reader, n int) ([]uint64, error) {
@@ -430,160 +552,24 @@ func evalPoly(d *fss.DPFKeys, part *lutPart, xh, lin []uint64) {
 	})
 }
 
-// polyTables builds the deg+1 coefficient tables of a polynomial part for indices z ∈ [wlo, whi)
-// with index step h = 2^(k−inFrac), dropping drop low offset bits: on x ∈ [(z−1)h − e, (z+1)h + e)
-// (clipped to [xmin, xmax]; e = 2^(drop−inFrac) covers the dropped bits) the target g (target(x) −
-// x·1{z ≥ 0} with sign) is interpolated at the Chebyshev nodes of that interval by a polynomial in
-// t = x − z·h; in the offset d' (units 2^(drop−inFrac)) its coefficient j is encoded with
-// F − j·(inFrac−drop) fractional bits, F = outFrac + fb, so that Σ_j C_j·d'^j ≈ g·2^F. C_0 is then
-// set to the midpoint of the range of g minus the encoded higher terms over the interval, so the
-// error is half the oscillation of the residual (the fit's error, measured in the tests, plus the
-// rounding of the higher coefficients).
-func polyTables(target func(float64) float64, sign bool, deg int, k, inFrac, drop, outFrac, fb uint, wlo, whi int64, xmin, xmax float64) [][]uint64 {
-	return polyTablesZ(func(z int64) (func(float64) float64, float64, float64) {
-		if !sign || z < 0 {
-			return target, xmin, xmax
+// costLUT is the cost of one lookup gate (genLUT / evalLUTWith) on n elements: one opening at the
+// spec's width; per party the header, party 0's seed or party 1's mask shares (and sign shares), a
+// DCF batch when the spec has a sign, and a DPF batch per table part, each with a four-byte length
+// and the fss header (lutKeySize on shape-only batches).
+func costLUT(n int, spec *lutSpec) Cost {
+	var dcf *fss.DCFKeys
+	if spec.signTerm || spec.signBit {
+		dcf = &fss.DCFKeys{Bits: spec.parts[0].m - 1, P: 2, N: n}
+	}
+	var dpf0, dpf1 []*fss.DPFKeys
+	for _, p := range spec.parts {
+		if len(p.tabs) == 0 {
+			continue
 		}
-		return func(x float64) float64 { return target(x) - x }, xmin, xmax
-	}, deg, k, inFrac, drop, outFrac, fb, wlo, whi)
+		// genLUT: party 0's level-Top nodes come from a seed.
+		dpf0 = append(dpf0, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Seeded: p.top() > 0})
+		dpf1 = append(dpf1, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n})
+	}
+	ob := spec.openBits()
+	return open(n, ob).Add(keyCost(lutKeySize(0, n, ob, dcf, dpf0), lutKeySize(1, n, ob, dcf, dpf1)))
 }
-
-// polyTablesZ is polyTables with the target and its input range [xmin, xmax] chosen per index z
-// (the octave lookups fit each class's mantissa function on its own range).
-func polyTablesZ(fz func(z int64) (g func(float64) float64, xmin, xmax float64), deg int, k, inFrac, drop, outFrac, fb uint, wlo, whi int64) [][]uint64 {
-	h := math.Ldexp(1, int(k)-int(inFrac))
-	e := math.Ldexp(1, int(drop)-int(inFrac))
-	pf := int(inFrac - drop)
-	f := int(outFrac + fb)
-	tabs := make([][]uint64, deg+1)
-	for j := range tabs {
-		tabs[j] = make([]uint64, whi-wlo)
-	}
-	const samples = 256
-	for z := wlo; z < whi; z++ {
-		g, xmin, xmax := fz(z)
-		c := float64(z) * h
-		a, b := math.Max(c-h-e, xmin), math.Min(c+h+e, xmax)
-		if a >= b {
-			a = math.Min(math.Max(c, xmin), xmax)
-			b = a
-		}
-		// Interpolate in τ = (x − c)/s, s the interval's half width, at the Chebyshev nodes.
-		mid, s := (a+b)/2, math.Max((b-a)/2, 1e-300)
-		coef := chebFit(g, mid, s, deg) // in powers of (x − mid)
-		// Re-centre at c: powers of t = x − c, with x − mid = t + (c − mid).
-		coef = shiftPoly(coef, c-mid)
-		raw := make([]float64, deg+1)
-		for j := 1; j <= deg; j++ {
-			raw[j] = math.Round(math.Ldexp(coef[j], f-j*pf))
-		}
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for q := 0; q <= samples; q++ {
-			x := a + (b-a)*float64(q)/samples
-			t := (x - c) * math.Ldexp(1, pf) // d' in its units
-			v := 0.0
-			for j := deg; j >= 1; j-- {
-				v = (v + math.Ldexp(raw[j], -f)) * t
-			}
-			r := g(x) - v
-			lo, hi = math.Min(lo, r), math.Max(hi, r)
-		}
-		raw[0] = math.Round(math.Ldexp((lo+hi)/2, f))
-		for j := range tabs {
-			tabs[j][z-wlo] = uint64(int64(raw[j]))
-		}
-	}
-	return tabs
-}
-
-// chebFit returns the coefficients (powers of x − mid) of the degree-deg polynomial interpolating g
-// at the Chebyshev nodes of [mid − s, mid + s].
-func chebFit(g func(float64) float64, mid, s float64, deg int) []float64 {
-	n := deg + 1
-	// Vandermonde system in τ ∈ [−1, 1], solved by Gaussian elimination with partial pivoting.
-	a := make([][]float64, n)
-	for i := range a {
-		tau := math.Cos(math.Pi * (float64(i) + 0.5) / float64(n))
-		a[i] = make([]float64, n+1)
-		p := 1.0
-		for j := range n {
-			a[i][j] = p
-			p *= tau
-		}
-		a[i][n] = g(mid + s*tau)
-	}
-	for col := range n {
-		piv := col
-		for r := col + 1; r < n; r++ {
-			if math.Abs(a[r][col]) > math.Abs(a[piv][col]) {
-				piv = r
-			}
-		}
-		a[col], a[piv] = a[piv], a[col]
-		for r := range n {
-			if r == col {
-				continue
-			}
-			m := a[r][col] / a[col][col]
-			for j := col; j <= n; j++ {
-				a[r][j] -= m * a[col][j]
-			}
-		}
-	}
-	out := make([]float64, n)
-	for j := range n {
-		out[j] = a[j][n] / a[j][j] / math.Pow(s, float64(j)) // τ^j = (x − mid)^j / s^j
-	}
-	return out
-}
-
-// shiftPoly rewrites Σ_j c_j·y^j with y = t + δ as a polynomial in t.
-func shiftPoly(c []float64, delta float64) []float64 {
-	out := make([]float64, len(c))
-	for j, cj := range c {
-		// (t + δ)^j = Σ_i binom(j, i)·t^i·δ^(j−i)
-		b := 1.0
-		for i := 0; i <= j; i++ {
-			out[i] += cj * b * math.Pow(delta, float64(j-i))
-			b = b * float64(j-i) / float64(i+1)
-		}
-	}
-	return out
-}
-
-// seqKey is a composite gate's material: the sub-keys in the order the gate consumes them.
-type seqKey struct {
-	Consumable
-	kind  string
-	n     int
-	parts []MarshalKey
-}
-
-func (k *seqKey) Kind() string { return k.kind }
-func (k *seqKey) Len() int     { return k.n }
-
-// sub returns a party that consumes the composite key's parts (same transport and encoding).
-func (p *Party) sub(kind string, n int) (*Party, error) {
-	if err := p.check(kind); err != nil {
-		return nil, err
-	}
-	k, err := takeKey[*seqKey](p, kind, n)
-	if err != nil {
-		return nil, err
-	}
-	keys := make([]Key, len(k.parts))
-	for i, q := range k.parts {
-		keys[i] = q
-	}
-	return &Party{ID: p.ID, T: p.T, Fx: p.Fx, Keys: NewMaterial(keys...)}, nil
-}
-
-// finish checks that a composite gate consumed all its parts.
-func finish(kind string, q *Party) error {
-	if r := q.Keys.Remaining(); r != 0 {
-		return fmt.Errorf("hss: %s: %d material parts left unused", kind, r)
-	}
-	return nil
-}
-
-var errShape = errors.New("shape mismatch")

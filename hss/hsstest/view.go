@@ -1,8 +1,10 @@
-package hss
+package hsstest
 
 import (
 	"math"
 	"sync"
+
+	"github.com/hssee/hssee/hss"
 )
 
 // ChiSquareUniform returns Pearson's chi-square statistic of the top min(8,bits) bits of vals, taken as
@@ -19,7 +21,7 @@ func ChiSquareUniform(vals []uint64, bits uint) float64 {
 	nb := 1 << top
 	counts := make([]float64, nb)
 	for _, v := range vals {
-		v &= Mask(bits)
+		v &= hss.Mask(bits)
 		counts[v>>(bits-top)]++
 	}
 	exp := float64(len(vals)) / float64(nb)
@@ -40,13 +42,13 @@ func ChiSquareLimit(bits uint) float64 {
 
 // Recorder wraps a Transport and keeps a copy of every message received, to test what a party sees.
 type Recorder struct {
-	Transport
+	hss.Transport
 	mu   sync.Mutex
 	msgs [][]byte
 }
 
 // Record wraps t.
-func Record(t Transport) *Recorder { return &Recorder{Transport: t} }
+func Record(t hss.Transport) *Recorder { return &Recorder{Transport: t} }
 
 // Exchange forwards to the wrapped transport and records the received message.
 func (r *Recorder) Exchange(send []byte) ([]byte, error) {

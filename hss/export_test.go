@@ -1,0 +1,19 @@
+package hss
+
+// Test helpers and internals for the external tests (package hss_test), which may import package
+// hsstest; the internal tests may not (an import cycle).
+var (
+	SeededRNG    = testRNG
+	ShareFor     = shareFor
+	NewNLRNG     = newNLRNG
+	ViewSchedule = viewSchedule
+)
+
+// ExpOpenWidths returns the widths at which Exp opens its masked input and its truncation.
+func ExpOpenWidths(fx Fixed) (lookup, trunc uint, err error) {
+	es, err := expSpec(fx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return es.openBits(), es.tbits, nil
+}

@@ -1,0 +1,313 @@
+package hss
+
+import (
+	"fmt"
+	"io"
+)
+
+const (
+	smRange = 6 // softmax inputs |x| < 2^6
+	// smMaxTol: the comparisons of the softmax's max tree may err between entries within
+	// 2^-smMaxTol of each other (maxSpec: part k = Frac − smMaxTol + 1, centred). See maxSpec.
+	smMaxTol = 6
+)
+
+// maxSpec is the softmax's coarse comparison of differences |d| < 2^(bits−2), bits = smParams's
+// maxBits, and its tolerance tol = 2^(k−1) in raw units: the lookup gate's sign term on one part
+// k = Frac − smMaxTol + 1, m = bits − k (the exact ReLU is the part k = 0, m = bits). It opens
+// d' + r at 64 bits as the exact ReLU does, but its DCF runs on m − 1 bits (13 instead of Frac+8:
+// 22 → 13 at Frac 14): it gives s = 1{z ≥ 0} for the stochastically rounded z = ⌊d'/2^k⌋ + c, c ∈
+// {0, 1} (|z| ≤ 2^(m−2) + 1, so z fits m bits), of the centred d' = d − 2^(k−1) (maxRows subtracts
+// the public 2^(k−1) and adds 2^(k−1)·s back). So s = 1 for d ≥ 2^(k−1), s = 0 for d ≤ −2^(k−1), and
+// either in between: b + s·(a − b) is exactly a or b, and it is the smaller one only when a and b
+// are less than tol = 2^(k−1) (2^-6) apart. Its tag differs from the exact ReLU's (and carries k and
+// bits), so material of one is refused by the other.
+//
+// Why 2^-6: a row of l entries then loses less than ⌈log2 l⌉·2^-6 to its true maximum (≤ 0.11 at
+// 128 columns, 0.19 at 4096), which the public shift of SoftmaxHeads covers; exp's inputs move
+// down by at most that much, so the row sum stays ≥ e^-0.19 ≈ 0.83 (inside Reciprocal's [2^-6,
+// 2^12)) and exp's absolute errors (its truncation, its clipping below −10) grow by at most
+// e^0.19 ≈ 1.2 in the probabilities. 2^-5 would save one more DCF level (12 bits) for twice the
+// shift; the clipping's bias, which the shift increases, already matters for long rows of spread
+// scores (see Softmax).
+func maxSpec(fx Fixed) (spec *lutSpec, tol uint64) {
+	bits, _, _ := smParams(fx)
+	k := fx.Frac - smMaxTol + 1
+	return &lutSpec{parts: []lutPart{{k: k, m: bits - k}}, signTerm: true,
+		tag: 1<<62 | 0x6d<<24 | uint64(k)<<8 | uint64(bits)}, 1 << (k - 1)
+}
+
+// causalLens returns the number of visible columns of every row: row i sees min(cols, pos0+i+1).
+func causalLens(rows, cols, pos0 int) []int {
+	lens := make([]int, rows)
+	for i := range lens {
+		lens[i] = min(cols, pos0+i+1)
+	}
+	return lens
+}
+
+func smParams(fx Fixed) (maxBits, mulBits uint, rs octSpec) {
+	maxBits = fx.Frac + smRange + 3
+	mulBits = min(64, 2*fx.Frac+24)
+	rs = recipSpec(fx)
+	rs.mulBits = mulBits
+	return
+}
+
+func checkSoftmax(op string, rows, cols, pos0 int, fx Fixed) (int, error) {
+	n, err := checkShape(op, rows, cols)
+	if err != nil {
+		return 0, err
+	}
+	if pos0 < 0 || pos0 > MaxKeyLen {
+		return 0, fmt.Errorf("hss: %s: position %d out of range", op, pos0)
+	}
+	if fx.Frac < 8 || fx.Frac > 20 {
+		return 0, fmt.Errorf("hss: %s: frac %d out of range [8,20]", op, fx.Frac)
+	}
+	return n, nil
+}
+
+func init() { registerSeq("softmax", "max", "exp", "recip.lo", "rowmul3", "trunc") }
+
+// GenSoftmax generates material for Softmax on scores [rows × cols] with causal offset pos0.
+func GenSoftmax(rng io.Reader, rows, cols, pos0 int, fx Fixed) (k0, k1 Key, err error) {
+	return GenSoftmaxHeads(rng, 1, rows, cols, pos0, fx)
+}
+
+// headLens is causalLens repeated for each of heads stacked score matrices.
+func headLens(heads, rows, cols, pos0 int) []int {
+	one := causalLens(rows, cols, pos0)
+	lens := make([]int, 0, heads*rows)
+	for range heads {
+		lens = append(lens, one...)
+	}
+	return lens
+}
+
+func checkHeads(op string, heads, rows int) (int, error) {
+	if heads < 1 || rows < 0 || heads > MaxKeyLen/max(rows, 1) {
+		return 0, fmt.Errorf("hss: %s: %d heads of %d rows", op, heads, rows)
+	}
+	return heads * rows, nil
+}
+
+// GenSoftmaxHeads generates material for SoftmaxHeads.
+func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, k1 Key, err error) {
+	all, err := checkHeads("gen softmax", heads, rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := checkSoftmax("gen softmax", all, cols, pos0, fx); err != nil {
+		return nil, nil, err
+	}
+	rows = all
+	lens := headLens(heads, rows/heads, cols, pos0)
+	nv, _ := sumLens("gen softmax", lens)
+	_, mulBits, rs := smParams(fx)
+	var p0, p1 []MarshalKey
+	add := func(a, b MarshalKey) { p0, p1 = append(p0, a), append(p1, b) }
+	ms, _ := maxSpec(fx)
+	m0, m1, err := genMaxRows(rng, lens, ms)
+	if err != nil {
+		return nil, nil, wrapGate("gen softmax", err)
+	}
+	add(m0, m1)
+	e0, e1, err := GenExp(rng, nv, fx)
+	if err != nil {
+		return nil, nil, wrapGate("gen softmax", err)
+	}
+	add(e0.(*seqKey), e1.(*seqKey))
+	r0, r1, err := genOctLO(rng, "recip", rows, rs)
+	if err != nil {
+		return nil, nil, wrapGate("gen softmax", err)
+	}
+	add(r0, r1)
+	w0, w1, err := GenRowMul3(rng, lens, mulBits)
+	if err != nil {
+		return nil, nil, wrapGate("gen softmax", err)
+	}
+	add(w0, w1)
+	t0, t1, err := GenTrunc(rng, nv, rs.outFrac, mulBits)
+	if err != nil {
+		return nil, nil, wrapGate("gen softmax", err)
+	}
+	add(t0, t1)
+	return newSeqKey("softmax", rows*cols, p0...), newSeqKey("softmax", rows*cols, p1...), nil
+}
+
+// Softmax returns shares of the causal softmax of every row of the attention scores x [rows × cols]
+// (Frac fractional bits, 8 ≤ Frac ≤ 20): row i attends to its first l_i = min(cols, pos0+i+1)
+// columns (query i sits at position pos0+i of a sequence whose keys are the columns); the other
+// outputs are exactly 0 and the other inputs are ignored. Inputs: visible scores |x| < 2^6 − 2^-2
+// (scaled QKᵀ of real transformers stays well inside); cols ≤ 4096.
+//
+// Construction (the softmax of SIGMA, Gupta et al., PETS 2024, §5, with a ragged, coarse max tree):
+// m = the max of every row over its l_i visible entries only (maxRows: a tournament tree,
+// max(a, b) = b + s·(a − b), ⌈log2 l_i⌉ levels for row i, the pairs of all rows of a level in one
+// comparison batch); each comparison s is the lookup gate's sign of the stochastically rounded
+// ⌊(a − b − 2^-6)/2^-5⌋ (maxSpec: a DCF on 13 bits instead of the exact ReLU's Frac+8), so it
+// returns exactly a or b and errs only between entries less than 2^-6 apart: m is an entry of the
+// row with max − ⌈log2 l_i⌉·2^-6 < m ≤ max. Softmax is shift-invariant, and m' = m + ⌈log2 l_i⌉·2^-6
+// (a public shift) is ≥ max, so x − m' ∈ (−2^7, 0] stays in Exp's range; e = Exp(x − m') on the
+// visible entries (a DPF lookup and its truncation, 2 rounds); the row sums (local, ≥ e^-0.19) go
+// through the octave lookup of Reciprocal up to its mantissa L and octave factor O (3 rounds; 1/Σe =
+// L·O), and p = e·L·O is one three-factor row-broadcast product (RowMul3) plus Trunc (2 rounds), at
+// width 2·Frac+24: the reciprocal's own product L·O is not taken apart (one round fewer than
+// before, the same value, so the same error).
+//
+// Rounds ⌈log2 max_i l_i⌉ + 7 (⌈log2 cols⌉ + 7 when the last row sees every column; + 8 before
+// RowMul3). Online (both
+// parties, per visible entry, Frac 12): 16 (max tree: one comparison per visible entry but one per
+// row, so about half of a tree over the full matrix in a prefill) + 17.25 (exp) + 12 (product) + 12
+// (trunc) bytes, plus ≈ 43 bytes per row. Dealer: ≈ 0.93 KB (max, at every Frac) + 0.77 KB (exp,
+// product, truncation) per visible entry, ≈ 2.4 KB per row (a 128-token prefill of 6 heads at Frac
+// 14: 3.02 MB online, 85.5 MB dealer of which 38.0 MB party 0's; with the exact max over the full
+// matrix, before party 0's keys were seed-compressed, 3.80 MB and 190 MB). Error: |p − softmax| ≤ 2^-11 (Exp's relative error, ≤ 2^-10, enters as p(1−p)·2^-10·2) +
+// Exp's absolute 2^-Frac per entry (stochastic, unbiased truncation: it averages out in the row
+// sum) + 2^-10·p (reciprocal) + 2^-12 (truncation), Exp's absolute errors growing by at most e^0.19
+// from the shift m' − max: below 2^-8 absolute (measured in the tests). Exp's clipping to 0 below
+// −10 adds a bias, the dropped mass (< l_i·e^-10 relative to the row sum, which the shift increases
+// by at most e^0.19): negligible for rows of hundreds of entries, but rows of thousands of spread
+// scores exceed 2^-8 (4096 scores N(0, 3²): up to 2^-7.0 measured, as with the exact max).
+func (p *Party) Softmax(x []uint64, rows, cols, pos0 int) ([]uint64, error) {
+	return p.SoftmaxHeads(x, 1, rows, cols, pos0)
+}
+
+// SoftmaxHeads is Softmax over heads score matrices [rows × cols] stacked in x ([heads·rows ×
+// cols]), each with the same causal offset pos0, in the rounds of one: the attention of every head
+// of a layer at once (every level of the max trees is one comparison batch over all heads' rows).
+// Costs are those of Softmax on the stacked matrix.
+func (p *Party) SoftmaxHeads(x []uint64, heads, rows, cols, pos0 int) ([]uint64, error) {
+	all, err := checkHeads("softmax", heads, rows)
+	if err != nil {
+		return nil, err
+	}
+	n, err := checkSoftmax("softmax", all, cols, pos0, p.Fx)
+	if err != nil {
+		return nil, err
+	}
+	if len(x) != n {
+		return nil, fmt.Errorf("hss: softmax: %d elements for %d heads of shape %dx%d", len(x), heads, rows, cols)
+	}
+	q, err := p.sub("softmax", n)
+	if err != nil {
+		return nil, err
+	}
+	lens := headLens(heads, rows, cols, pos0)
+	rows = all
+	nv, _ := sumLens("softmax", lens)
+	_, mulBits, rs := smParams(p.Fx)
+	// The visible scores, row after row: the max trees, then exp, run on them only.
+	d := make([]uint64, 0, nv)
+	for r, l := range lens {
+		d = append(d, x[r*cols:r*cols+l]...)
+	}
+	ms, tol := maxSpec(p.Fx)
+	m, err := q.maxRows(d, lens, ms)
+	if err != nil {
+		return nil, wrapGate("softmax", err)
+	}
+	// m' = m + depth·tol ≥ the row's maximum (party 0 adds the public shift), so d = x − m' ≤ 0.
+	i := 0
+	for r, l := range lens {
+		if p.ID == 0 {
+			m[r] += uint64(maxDepth(l)) * tol
+		}
+		for range l {
+			d[i] -= m[r]
+			i++
+		}
+	}
+	e, err := q.Exp(d)
+	if err != nil {
+		return nil, wrapGate("softmax", err)
+	}
+	sums := make([]uint64, rows)
+	i = 0
+	for r, l := range lens {
+		for range l {
+			sums[r] += e[i]
+			i++
+		}
+	}
+	// 1/Σe = L·O (mantissa and octave factor), and e·L·O in one round.
+	invL, invO, err := q.evalOctLO("recip", rs, sums)
+	if err != nil {
+		return nil, wrapGate("softmax", err)
+	}
+	prod, err := q.RowMul3(e, invL, invO, lens, mulBits)
+	if err != nil {
+		return nil, wrapGate("softmax", err)
+	}
+	pr, err := q.Trunc(prod, rs.outFrac, mulBits)
+	if err != nil {
+		return nil, wrapGate("softmax", err)
+	}
+	if err := finish("softmax", q); err != nil {
+		return nil, err
+	}
+	out := make([]uint64, n)
+	i = 0
+	for r, l := range lens {
+		for j := range l {
+			out[r*cols+j] = pr[i]
+			i++
+		}
+	}
+	return out, nil
+}
+
+// causalSum is Σ_i min(cols, pos0+i+1) over rows rows (the visible entries of a causal score matrix).
+func causalSum(rows, cols, pos0 int) int {
+	// Rows i < cols−pos0 see pos0+i+1 columns, the rest all cols.
+	k := min(rows, max(cols-pos0, 0))
+	return k*(pos0+1) + k*(k-1)/2 + (rows-k)*cols
+}
+
+// CostSoftmaxHeads is the cost of SoftmaxHeads on heads stacked causal score matrices [rows × cols]
+// at offset pos0 (and of GenSoftmaxHeads's keys).
+func CostSoftmaxHeads(heads, rows, cols, pos0 int, fx Fixed) (Cost, error) {
+	st, err := CostSoftmaxHeadsStages(heads, rows, cols, pos0, fx)
+	return SumStages(st), err
+}
+
+// CostSoftmaxHeadsStages is CostSoftmaxHeads by stage: the max tree's levels (max/relu), the exp
+// lookup and its truncation, the reciprocal's stages, the row product and its truncation.
+func CostSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed) ([]Stage, error) {
+	all, err := checkHeads("cost softmax", heads, rows)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := checkSoftmax("cost softmax", all, cols, pos0, fx); err != nil {
+		return nil, err
+	}
+	nv := heads * causalSum(rows, cols, pos0)
+	if nv > MaxKeyLen {
+		return nil, fmt.Errorf("hss: cost softmax: %d elements exceed %d", nv, MaxKeyLen)
+	}
+	_, mulBits, rs := smParams(fx)
+	es, err := expSpec(fx)
+	if err != nil {
+		return nil, fmt.Errorf("hss: cost softmax: %w", err)
+	}
+	recip, err := octLOPart("recip", all, rs)
+	if err != nil {
+		return nil, err
+	}
+	// The max trees run over the visible entries of every row; all heads have the same rows.
+	pairs := maxLevels(causalLens(rows, cols, pos0))
+	for i := range pairs {
+		pairs[i] *= heads
+	}
+	ms, _ := maxSpec(fx)
+	mx := maxStages(pairs, ms)
+	ex := polyStages("exp", nv, es)
+	return seqStages("softmax",
+		part{kind: "max", c: SumStages(mx), sub: mx},
+		part{kind: "exp", c: SumStages(ex), sub: ex},
+		recip,
+		part{kind: "rowmul3", c: costRowMul3(all, nv, mulBits)},
+		part{kind: "trunc", c: costTrunc(nv, rs.outFrac, mulBits)},
+	), nil
+}

@@ -1,0 +1,199 @@
+package hss_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/hss/hsstest"
+)
+
+// The view tests: what a party receives is uniform whatever the secret. They are external tests
+// (package hss_test) because they use hsstest's Recorder and chi-square statistic.
+
+// TestViewIndependent records everything party 1 receives while gates run on two very different
+// secrets and checks that the received words are uniform at their opened width.
+func TestViewIndependent(t *testing.T) {
+	const n, bits = 1 << 14, 40
+	fx := hss.Fixed{Frac: 12}
+	rng := hss.SeededRNG(12)
+	inputs := map[string][]uint64{"zero": make([]uint64, n), "large": make([]uint64, n)}
+	for i := range inputs["large"] {
+		inputs["large"][i] = uint64(int64(1)<<(bits-3) - int64(i))
+	}
+	for name, x := range inputs {
+		sx := hss.ShareFor(t, x, rng)
+		t0, k1, _ := hss.GenTrunc(rng, n, fx.Frac, bits)
+		m0, m1, _ := hss.GenMul(rng, n, bits)
+		s0, s1, _ := hss.GenSquare(rng, n, bits)
+		a, b := hss.Pipe()
+		rec := hsstest.Record(b)
+		_, _, err := hss.RunPairOver(a, rec, fx, hss.NewMaterial(t0, m0, s0), hss.NewMaterial(k1, m1, s1), func(p *hss.Party) error {
+			if _, err := p.Trunc(sx[p.ID], fx.Frac, bits); err != nil {
+				return err
+			}
+			if _, err := p.Mul(sx[p.ID], sx[p.ID], bits); err != nil {
+				return err
+			}
+			_, err := p.Square(sx[p.ID], bits)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := rec.Received()
+		if len(msgs) != 3 {
+			t.Fatalf("%d rounds", len(msgs))
+		}
+		for i, msg := range msgs {
+			cnt := len(msg) * 8 / bits
+			vals := make([]uint64, cnt)
+			if err := hss.UnpackBits(vals, msg, cnt, bits); err != nil {
+				t.Fatal(err)
+			}
+			if c := hsstest.ChiSquareUniform(vals, bits); c > hsstest.ChiSquareLimit(bits) {
+				t.Errorf("%s input, round %d: chi-square %.1f > %.1f", name, i, c, hsstest.ChiSquareLimit(bits))
+			}
+			if c := hsstest.ChiSquareUniform(vals, 8); c > hsstest.ChiSquareLimit(8) { // low byte too
+				t.Errorf("%s input, round %d: low-byte chi-square %.1f", name, i, c)
+			}
+		}
+	}
+}
+
+// TestNonlinearView checks that the value a party receives in the GeLU round (the peer's masked share)
+// is uniform for two very different inputs.
+func TestNonlinearView(t *testing.T) {
+	fx := hss.Fixed{Frac: 12}
+	n := 4096
+	if testing.Short() {
+		n = 1024
+	}
+	for _, v := range []float64{-50, 3.25} {
+		rng := hss.NewNLRNG(11)
+		k0, k1, err := hss.GenExp(rng, n, fx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xs := make([]uint64, n)
+		for i := range xs {
+			xs[i] = fx.Encode(math.Min(v, 0))
+		}
+		seed, x1, _ := hss.Share(xs, rng)
+		x0 := hss.ExpandShare(seed, n)
+		t0, t1 := hss.Pipe()
+		rec := hsstest.Record(t1)
+		_, _, err = hss.RunPairOver(t0, rec, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+			in := x0
+			if p.ID == 1 {
+				in = x1
+			}
+			_, e := p.Exp(in)
+			return e
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs := rec.Received()
+		if len(msgs) != 2 {
+			t.Fatalf("%d messages", len(msgs))
+		}
+		// Round 1: the masked input at the index width; round 2: the truncation's masked value.
+		ob, tb, err := hss.ExpOpenWidths(fx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, bits := range []uint{ob, tb} {
+			vals := make([]uint64, n)
+			if err := hss.UnpackBits(vals, msgs[j], n, bits); err != nil {
+				t.Fatal(err)
+			}
+			if chi := hsstest.ChiSquareUniform(vals, bits); chi > hsstest.ChiSquareLimit(bits) {
+				t.Fatalf("input %v, round %d: chi-square %.1f above %.1f", v, j+1, chi, hsstest.ChiSquareLimit(bits))
+			}
+		}
+	}
+}
+
+// TestRowGatesView records what party 1 receives while Softmax and LayerNorm run on two very
+// different inputs and checks that every round's words are uniform at the width they are sent with.
+func TestRowGatesView(t *testing.T) {
+	fx := hss.Fixed{Frac: 12}
+	rows, cols := 64, 64
+	if testing.Short() {
+		rows = 32
+	}
+	n := rows * cols
+	inputs := map[string][]float64{"zero": make([]float64, n), "spread": make([]float64, n)}
+	pr := rand.New(rand.NewPCG(5, 5))
+	for i := range inputs["spread"] {
+		inputs["spread"][i] = pr.NormFloat64() * 10
+	}
+	gain := fx.EncodeVec(make([]float64, cols))
+	for name, xf := range inputs {
+		for _, gate := range []string{"softmax", "layernorm"} {
+			rng := hss.NewNLRNG(17)
+			var k0, k1 hss.Key
+			var err error
+			if gate == "softmax" {
+				k0, k1, err = hss.GenSoftmax(rng, rows, cols, 0, fx)
+			} else {
+				k0, k1, err = hss.GenLayerNorm(rng, rows, cols, fx)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := fx.EncodeVec(xf)
+			seed, x1, _ := hss.Share(x, rng)
+			x0 := hss.ExpandShare(seed, n)
+			a, b := hss.Pipe()
+			rec := hsstest.Record(b)
+			_, _, err = hss.RunPairOver(a, rec, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+				in := x0
+				if p.ID == 1 {
+					in = x1
+				}
+				var e error
+				if gate == "softmax" {
+					_, e = p.Softmax(in, rows, cols, 0)
+				} else {
+					_, e = p.LayerNorm(in, rows, cols, gain, nil, 1e-5)
+				}
+				return e
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := rec.Received()
+			sched := hss.ViewSchedule(gate, rows, cols, fx)
+			if len(msgs) != len(sched) {
+				t.Fatalf("%s/%s: %d rounds, want %d", gate, name, len(msgs), len(sched))
+			}
+			checked := 0
+			for i, msg := range msgs {
+				cnt, bits := sched[i][0], uint(sched[i][1])
+				if len(msg) != hss.PackedLen(cnt, bits) {
+					t.Fatalf("%s/%s round %d: %d bytes, want %d values of %d bits", gate, name, i, len(msg), cnt, bits)
+				}
+				if cnt < 1024 { // too few values for a chi-square test (per-row rounds)
+					continue
+				}
+				vals := make([]uint64, cnt)
+				if err := hss.UnpackBits(vals, msg, cnt, bits); err != nil {
+					t.Fatal(err)
+				}
+				if c := hsstest.ChiSquareUniform(vals, bits); c > hsstest.ChiSquareLimit(bits) {
+					t.Errorf("%s/%s round %d (%d values of %d bits): chi-square %.1f > %.1f", gate, name, i, cnt, bits, c, hsstest.ChiSquareLimit(bits))
+				}
+				if c := hsstest.ChiSquareUniform(vals, 8); c > hsstest.ChiSquareLimit(8) { // low byte too
+					t.Errorf("%s/%s round %d: low-byte chi-square %.1f", gate, name, i, c)
+				}
+				checked++
+			}
+			if checked < 3 {
+				t.Fatalf("%s/%s: only %d rounds checked", gate, name, checked)
+			}
+		}
+	}
+}

@@ -54,7 +54,7 @@ type ServiceConfig struct {
 // then one decoded token per pass), up to MaxSeq positions.
 type SessionSpec struct {
 	Config    model.Config
-	Fx        hss.Fixed
+	Params    hss.Params // validated by Open
 	MaxSeq    int
 	FirstRows int
 	// Owner identifies who opened the session (the dealer service uses the
@@ -139,8 +139,8 @@ func (s *Service) Open(id [16]byte, spec SessionSpec) (*Session, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSpec, err)
 	}
-	if err := spec.Fx.Validate(); err != nil || spec.Fx.Frac == 0 {
-		return nil, fmt.Errorf("%w: bad fixed-point precision", ErrBadSpec)
+	if err := spec.Params.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: bad fixed-point precision: %v", ErrBadSpec, err)
 	}
 	switch {
 	case params(c) > s.cfg.MaxParams:
@@ -169,7 +169,7 @@ func (s *Service) Open(id [16]byte, spec SessionSpec) (*Session, error) {
 		last: time.Now(), done: make(chan struct{})}
 	ss.cond = sync.NewCond(&ss.mu)
 	ss.sink = &passSink{ss: ss}
-	ss.exec, err = secure.NewExec(c, spec.Fx, nil, &secure.Dealer{Rand: hss.NewPRG(seed), Fx: spec.Fx, Sink: ss.sink}, spec.MaxSeq)
+	ss.exec, err = secure.NewExec(c, spec.Params, nil, &secure.Dealer{Rand: hss.NewPRG(seed), Sink: ss.sink}, spec.MaxSeq)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("%w: %v", ErrBadSpec, err)

@@ -21,7 +21,7 @@ func tinySpec(t testing.TB, first int) SessionSpec {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return SessionSpec{Config: c, Fx: hss.Fixed{Frac: 14}, MaxSeq: 16, FirstRows: first}
+	return SessionSpec{Config: c, Params: hss.DefaultParams(), MaxSeq: 16, FirstRows: first}
 }
 
 // reference makes the frames of the plan's passes 0..n-1 the way a
@@ -39,7 +39,7 @@ func reference(t testing.TB, spec SessionSpec, seed [32]byte, id [16]byte, first
 		t.Fatal(err)
 	}
 	d := New(nil)
-	ex, err := secure.NewExec(spec.Config, spec.Fx, nil, &secure.Dealer{Rand: hss.NewPRG(s), Fx: spec.Fx, Sink: d}, spec.MaxSeq)
+	ex, err := secure.NewExec(spec.Config, spec.Params, nil, &secure.Dealer{Rand: hss.NewPRG(s), Sink: d}, spec.MaxSeq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestServiceMemoryBound(t *testing.T) {
 func largestGate(t testing.TB, spec SessionSpec) int64 {
 	m, _ := secure.ShapeModel(spec.Config)
 	d := New(hss.NewPRG([32]byte{}))
-	ex, err := secure.NewExec(spec.Config, spec.Fx, nil, &secure.Dealer{Rand: hss.NewPRG([32]byte{}), Fx: spec.Fx, Sink: d}, spec.MaxSeq)
+	ex, err := secure.NewExec(spec.Config, spec.Params, nil, &secure.Dealer{Rand: hss.NewPRG([32]byte{}), Sink: d}, spec.MaxSeq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestServiceCloseAndRefusals(t *testing.T) {
 		t.Fatalf("too long: %v", err)
 	}
 	huge, _ := model.PresetConfig("llama2-7b")
-	if _, err := NewService(ServiceConfig{MaxParams: 1 << 30}).Open([16]byte{5}, SessionSpec{Config: huge, Fx: spec.Fx, MaxSeq: 8}); !errors.Is(err, ErrBadSpec) {
+	if _, err := NewService(ServiceConfig{MaxParams: 1 << 30}).Open([16]byte{5}, SessionSpec{Config: huge, Params: spec.Params, MaxSeq: 8}); !errors.Is(err, ErrBadSpec) {
 		t.Fatalf("model over the parameter cap: %v", err)
 	}
 	ss2, err := svc.Open([16]byte{6}, spec)

@@ -5,12 +5,9 @@ import (
 	"math"
 )
 
-// DefaultFrac is the default number of fractional bits. SIGMA (PETS 2024) uses 12 for GPT-2; the
-// fixed-point error of the gates in experiments/gates is measured at this setting.
-const DefaultFrac = 12
-
 // Fixed is a two's-complement fixed-point encoding in Z_2^64 with Frac fractional bits:
-// x is represented by round(x·2^Frac) mod 2^64.
+// x is represented by round(x·2^Frac) mod 2^64. An inference takes its Frac from Params
+// (DefaultParams: 14); the gates themselves accept any encoding their own ranges allow.
 type Fixed struct {
 	Frac uint `json:"frac"`
 }

@@ -12,7 +12,9 @@ import (
 // TestCountMatchesMeasured checks secure.Count against the costs infer.HSS
 // measures (transport Stats, dealer.Dealer.Bytes) on small random models:
 // a prefill and decode steps, every step equal in online bytes, rounds and
-// dealer bytes.
+// dealer bytes; at the default parameters and at the edges of the range
+// hss.Params accepts (the least width at the least and the largest Frac,
+// width 64).
 func TestCountMatchesMeasured(t *testing.T) {
 	tiny656k, err := model.PresetConfig("tinystories-656k")
 	if err != nil {
@@ -25,24 +27,30 @@ func TestCountMatchesMeasured(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		cfg            model.Config
-		frac           uint
+		frac, width    uint
 		prompt, decode int
 	}{
-		{"llama-gqa", llama, infer.DefaultFrac, 5, 3},
-		{"gpt2", gpt2, 12, 4, 3},
-		{"tinystories-656k", tiny656k, infer.DefaultFrac, 3, 2},
+		{"llama-gqa", llama, 14, 48, 5, 3},
+		{"gpt2", gpt2, 12, 48, 4, 3},
+		{"tinystories-656k", tiny656k, 14, 48, 3, 2},
+		{"llama-gqa-frac8-width24", llama, hss.MinFrac, 2*hss.MinFrac + hss.WidthHeadroom, 3, 1},
+		{"gpt2-frac14-width36", gpt2, hss.MaxFrac, 2*hss.MaxFrac + hss.WidthHeadroom, 3, 1},
+		{"llama-gqa-frac14-width64", llama, hss.MaxFrac, hss.MaxWidth, 3, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fx := hss.Fixed{Frac: tc.frac}
+			prm, err := hss.NewParams(tc.frac, tc.width)
+			if err != nil {
+				t.Fatal(err)
+			}
 			m, err := model.RandomModel(tc.cfg, 7)
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := infer.NewHSS(m, fx, tc.prompt+tc.decode, hss.NewPRG([32]byte{9}), nil, nil)
+			h, err := infer.NewHSS(m, prm, tc.prompt+tc.decode, hss.NewPRG([32]byte{9}), nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			count, err := secure.Count(tc.cfg, fx, tc.prompt, tc.decode)
+			count, err := secure.Count(tc.cfg, prm, tc.prompt, tc.decode)
 			if err != nil {
 				t.Fatal(err)
 			}

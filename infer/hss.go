@@ -13,12 +13,6 @@ import (
 	"github.com/hssee/hssee/secure"
 )
 
-// DefaultFrac is the fixed-point precision of HSS inference: 14 fractional
-// bits (the norms' gates accept up to 14). On tinystories-656k, 12 bits
-// left the first-step logits up to 0.059 from plain and 7 of 10 greedy
-// 48-token continuations identical; 14 bits gave 0.030 and 9 of 10.
-const DefaultFrac = 14
-
 // Costs are the measured costs of HSS-EE forward passes: online traffic
 // (both parties together) and rounds, the dealer's material (both parties'
 // keys), and wall-clock time of the offline (dealer) and online (parties)
@@ -62,7 +56,8 @@ type HSS struct {
 	Prefetch bool
 
 	m       *model.Model
-	fx      hss.Fixed
+	prm     hss.Params
+	fx      hss.Fixed // prm.Fixed()
 	rng     io.Reader
 	deal    *secure.Exec
 	sink    *sinkSwitch
@@ -174,27 +169,27 @@ type Preloader interface {
 // Local runs both parties in this process over a transport pair, each with
 // its own secure executor and key/value cache.
 type Local struct {
-	fx    hss.Fixed
+	prm   hss.Params
 	m     *model.Model
 	exec  [2]*secure.Exec
 	party [2]*secure.Party
 	t     [2]hss.Transport
 }
 
-// NewLocal prepares in-process parties for m (t0, t1: the parties' ends of
-// a transport; nil: a fresh hss.Pipe).
-func NewLocal(m *model.Model, fx hss.Fixed, maxSeq int, t0, t1 hss.Transport) (*Local, error) {
-	w, err := secure.EncodeWeights(m, fx)
+// NewLocal prepares in-process parties for m at parameters prm (t0, t1:
+// the parties' ends of a transport; nil: a fresh hss.Pipe).
+func NewLocal(m *model.Model, prm hss.Params, maxSeq int, t0, t1 hss.Transport) (*Local, error) {
+	w, err := secure.EncodeWeights(m, prm)
 	if err != nil {
 		return nil, err
 	}
 	if t0 == nil || t1 == nil {
 		t0, t1 = hss.Pipe()
 	}
-	l := &Local{fx: fx, m: m, t: [2]hss.Transport{t0, t1}}
+	l := &Local{prm: prm, m: m, t: [2]hss.Transport{t0, t1}}
 	for i := range l.exec {
 		l.party[i] = &secure.Party{}
-		if l.exec[i], err = secure.NewExec(m.Config, fx, w, l.party[i], maxSeq); err != nil {
+		if l.exec[i], err = secure.NewExec(m.Config, prm, w, l.party[i], maxSeq); err != nil {
 			return nil, err
 		}
 	}
@@ -216,7 +211,7 @@ func (l *Local) Forward(ps *Pass) ([2][]uint64, hss.Stats, error) {
 		mat[i] = hss.NewMaterial(keys...)
 	}
 	var out [2][]uint64
-	s0, s1, err := hss.RunPairOver(l.t[0], l.t[1], l.fx, mat[0], mat[1], func(p *hss.Party) error {
+	s0, s1, err := hss.RunPairOver(l.t[0], l.t[1], l.prm.Fixed(), mat[0], mat[1], func(p *hss.Party) error {
 		var err error
 		out[p.ID], err = l.exec[p.ID].Pass(l.party[p.ID], l.m, p, inputs[p.ID], ps.Rows, ps.Pos0)
 		return err
@@ -236,46 +231,57 @@ type sinkSwitch struct{ d *dealer.Dealer }
 func (s *sinkSwitch) Push(k0, k1 hss.MarshalKey) error { return s.d.Push(k0, k1) }
 
 // NewHSS prepares an in-process HSS-EE engine for m (already transformed by
-// EE when the caller wants EE) with fixed-point encoding fx, for up to
+// EE when the caller wants EE) at parameters prm (hss.DefaultParams, or
+// hss.NewParams), for up to
 // maxSeq positions (<= 0: the model's context). rng is the dealer's and
 // the client's randomness (crypto/rand.Reader in production). t0 and t1
 // are the parties' transport ends (nil: a fresh hss.Pipe).
-func NewHSS(m *model.Model, fx hss.Fixed, maxSeq int, rng io.Reader, t0, t1 hss.Transport) (*HSS, error) {
+func NewHSS(m *model.Model, prm hss.Params, maxSeq int, rng io.Reader, t0, t1 hss.Transport) (*HSS, error) {
 	if m == nil {
 		return nil, errors.New("infer: hss: nil model")
 	}
 	if maxSeq <= 0 {
 		maxSeq = m.Config.MaxSeqLen
 	}
-	l, err := NewLocal(m, fx, maxSeq, t0, t1)
+	if err := prm.Validate(); err != nil {
+		return nil, fmt.Errorf("infer: hss: %w", err)
+	}
+	l, err := NewLocal(m, prm, maxSeq, t0, t1)
 	if err != nil {
 		return nil, err
 	}
-	return NewHSSWith(m, fx, maxSeq, rng, l)
+	return NewHSSWith(m, prm, maxSeq, rng, l)
 }
 
 // NewHSSWith is NewHSS over given parties (for example the deployed
 // servers): the client side of HSS-EE — dealer, sharing, reconstruction.
 // m is the client's copy of the (EE) model: the dealer needs its shape and
-// the client its embedding table.
-func NewHSSWith(m *model.Model, fx hss.Fixed, maxSeq int, rng io.Reader, parties Parties) (*HSS, error) {
+// the client its embedding table. prm must be the parameters the parties
+// run at.
+func NewHSSWith(m *model.Model, prm hss.Params, maxSeq int, rng io.Reader, parties Parties) (*HSS, error) {
 	if m == nil || rng == nil || parties == nil {
 		return nil, errors.New("infer: hss: nil model, randomness or parties")
+	}
+	if err := prm.Validate(); err != nil {
+		return nil, fmt.Errorf("infer: hss: %w", err)
 	}
 	if maxSeq <= 0 {
 		maxSeq = m.Config.MaxSeqLen
 	}
-	h := &HSS{m: m, fx: fx, rng: rng, sink: &sinkSwitch{}, parties: parties, maxSeq: maxSeq}
+	h := &HSS{m: m, prm: prm, fx: prm.Fixed(), rng: rng, sink: &sinkSwitch{}, parties: parties, maxSeq: maxSeq}
 	if ds, ok := parties.(DealerService); ok && ds.DealerService() {
 		h.remote = true
 		return h, nil
 	}
 	var err error
-	if h.deal, err = secure.NewExec(m.Config, fx, nil, &secure.Dealer{Rand: rng, Fx: fx, Sink: h.sink}, maxSeq); err != nil {
+	if h.deal, err = secure.NewExec(m.Config, prm, nil, &secure.Dealer{Rand: rng, Sink: h.sink}, maxSeq); err != nil {
 		return nil, err
 	}
 	return h, nil
 }
+
+// Params are the parameters the engine runs at.
+func (h *HSS) Params() hss.Params { return h.prm }
 
 // Pos is the number of positions in the parties' cache.
 func (h *HSS) Pos() int { return h.pos }

@@ -21,7 +21,7 @@ func benchHSSDecode(b *testing.B, preset string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := infer.NewHSS(m, hss.Fixed{Frac: hss.DefaultFrac}, 0, rand.Reader, nil, nil)
+	h, err := infer.NewHSS(m, hss.Params{Frac: 12, Width: 48}, 0, rand.Reader, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,6 +19,9 @@ import (
 	"github.com/hssee/hssee/model/tokenizer"
 )
 
+// prm12 is the default width at 12 fractional bits, the precision these tests' tolerances were set at.
+var prm12 = hss.Params{Frac: 12, Width: hss.DefaultParams().Width}
+
 // scaledModel is a random model whose activations look like a trained
 // one's: unit-variance embeddings, weights of std 1/√in (RandomModel's are
 // ≈ N(0, 0.02²), which would leave every activation near the fixed-point
@@ -103,7 +106,7 @@ func TestHSSMatchesPlain(t *testing.T) {
 				}
 			}
 			plain := runner(t, m, 0)
-			h, err := infer.NewHSS(m, hss.Fixed{Frac: hss.DefaultFrac}, 0, rand.Reader, nil, nil)
+			h, err := infer.NewHSS(m, prm12, 0, rand.Reader, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,14 +141,14 @@ func TestHSSMatchesPlain(t *testing.T) {
 
 func TestHSSErrors(t *testing.T) {
 	m := scaledModel(t, tinyConfig(model.ArchLlama), 3)
-	fx := hss.Fixed{Frac: hss.DefaultFrac}
-	if _, err := infer.NewHSS(nil, fx, 0, rand.Reader, nil, nil); err == nil {
+	prm := prm12
+	if _, err := infer.NewHSS(nil, prm, 0, rand.Reader, nil, nil); err == nil {
 		t.Error("nil model accepted")
 	}
-	if _, err := infer.NewHSS(m, hss.Fixed{Frac: 70}, 0, rand.Reader, nil, nil); err == nil {
+	if _, err := infer.NewHSS(m, hss.Params{Frac: 70, Width: 64}, 0, rand.Reader, nil, nil); err == nil {
 		t.Error("bad encoding accepted")
 	}
-	h, err := infer.NewHSS(m, fx, 8, rand.Reader, nil, nil)
+	h, err := infer.NewHSS(m, prm, 8, rand.Reader, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +217,7 @@ func TestHSSTinyStories(t *testing.T) {
 		}
 		// Seeded dealer randomness keeps the test reproducible (the stochastic
 		// rounding of truncations depends on it).
-		h, err := infer.NewHSS(m, hss.Fixed{Frac: infer.DefaultFrac}, 0, hss.NewPRG([32]byte{byte(i), 7}), nil, nil)
+		h, err := infer.NewHSS(m, hss.DefaultParams(), 0, hss.NewPRG([32]byte{byte(i), 7}), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,13 +253,13 @@ func TestHSSTinyStories(t *testing.T) {
 // one (two tokens) discards it and still matches plain.
 func TestHSSPrefetch(t *testing.T) {
 	m := scaledModel(t, tinyConfig(model.ArchLlama), 4)
-	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	prm := hss.DefaultParams()
 	plain := runner(t, m, 0)
-	a, err := infer.NewHSS(m, fx, 0, hss.NewPRG([32]byte{1}), nil, nil)
+	a, err := infer.NewHSS(m, prm, 0, hss.NewPRG([32]byte{1}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := infer.NewHSS(m, fx, 0, hss.NewPRG([32]byte{1}), nil, nil)
+	b, err := infer.NewHSS(m, prm, 0, hss.NewPRG([32]byte{1}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,12 +295,12 @@ func (failingPreload) Preload(uint64, [2][]hss.MarshalKey) error { return errors
 // it was for, and leaves the dealer in step with the parties.
 func TestHSSPreloadFailure(t *testing.T) {
 	m := scaledModel(t, tinyConfig(model.ArchLlama), 6)
-	fx := hss.Fixed{Frac: infer.DefaultFrac}
-	l, err := infer.NewLocal(m, fx, m.Config.MaxSeqLen, nil, nil)
+	prm := hss.DefaultParams()
+	l, err := infer.NewLocal(m, prm, m.Config.MaxSeqLen, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := infer.NewHSSWith(m, fx, 0, rand.Reader, failingPreload{l})
+	h, err := infer.NewHSSWith(m, prm, 0, rand.Reader, failingPreload{l})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,13 +340,13 @@ func (c *countingPreload) Preload(uint64, [2][]hss.MarshalKey) error { c.n++; re
 // prepares the material of the N−1 decode steps and nothing after the last.
 func TestGenerateLastPassNoPrefetch(t *testing.T) {
 	m := tinyModel(t)
-	fx := hss.Fixed{Frac: infer.DefaultFrac}
-	l, err := infer.NewLocal(m, fx, m.Config.MaxSeqLen, nil, nil)
+	prm := hss.DefaultParams()
+	l, err := infer.NewLocal(m, prm, m.Config.MaxSeqLen, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cp := &countingPreload{Local: l}
-	h, err := infer.NewHSSWith(m, fx, 0, rand.Reader, cp)
+	h, err := infer.NewHSSWith(m, prm, 0, rand.Reader, cp)
 	if err != nil {
 		t.Fatal(err)
 	}

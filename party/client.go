@@ -36,8 +36,11 @@ type Progress struct {
 // fingerprint other than theirs.
 type Session struct {
 	Fingerprint [32]byte
-	Frac        uint // hss: fixed-point fractional bits
-	MaxSeq      int  // positions (0: the model's context)
+	// Params, hss: the parameters (hss.DefaultParams, or a -frac flag's
+	// DefaultParams().WithFrac). Only Frac is sent: the servers run at the
+	// default width, so Open refuses another.
+	Params hss.Params
+	MaxSeq int // positions (0: the model's context)
 
 	// Dealer, hss: the dealer service's address. With it the client opens
 	// the session at the dealer too, and the parties pull their material
@@ -140,6 +143,12 @@ func (c *Client) Open(s Session) error {
 	if c.open {
 		return errors.New("party: client: session already open")
 	}
+	if err := s.Params.Validate(); err != nil {
+		return fmt.Errorf("party: open session: %w", err)
+	}
+	if w := hss.DefaultParams().Width; s.Params.Width != w {
+		return fmt.Errorf("party: open session: width %d: the servers run at width %d (only the precision is sent)", s.Params.Width, w)
+	}
 	id, err := newSessionID()
 	if err != nil {
 		return err
@@ -151,7 +160,7 @@ func (c *Client) Open(s Session) error {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, to)
 	defer cancel()
-	req := &pb.OpenRequest{SessionId: id[:], Mode: ModeHSS, Fingerprint: s.Fingerprint[:], Frac: uint32(s.Frac),
+	req := &pb.OpenRequest{SessionId: id[:], Mode: ModeHSS, Fingerprint: s.Fingerprint[:], Frac: uint32(s.Params.Frac),
 		MaxSeq: uint32(s.MaxSeq), OutputBits: 32}
 	if s.Dealer != "" {
 		if err := c.openDealer(ctx, s); err != nil {
@@ -206,13 +215,13 @@ func (c *Client) openDealer(ctx context.Context, s Session) error {
 	if err != nil {
 		return fmt.Errorf("party: open session: model shape: %w", err)
 	}
-	resp, err := pb.NewDealerClient(conn).Open(ctx, &pb.DealerOpenRequest{SessionId: c.id[:], Config: js, Frac: uint32(s.Frac),
+	resp, err := pb.NewDealerClient(conn).Open(ctx, &pb.DealerOpenRequest{SessionId: c.id[:], Config: js, Frac: uint32(s.Params.Frac),
 		MaxSeq: uint32(maxSeq), FirstRows: uint32(s.FirstRows)}) // fail fast: a wrong address or certificate shows at once
 	if err != nil {
 		return fmt.Errorf("party: open session: %w", describe(who, err))
 	}
 	c.dealerOpen = true
-	if want := ShapeDigest(s.Config, s.Frac, maxSeq); !bytes.Equal(resp.GetShape(), want[:]) {
+	if want := ShapeDigest(s.Config, s.Params.Frac, maxSeq); !bytes.Equal(resp.GetShape(), want[:]) {
 		return fmt.Errorf("party: open session: %s made the session for another shape", who)
 	}
 	c.first, c.maxSeq = s.FirstRows, maxSeq

@@ -35,9 +35,9 @@ func TestSessionBoundToCertificate(t *testing.T) {
 		t.Fatal("AddClient replaced a certificate")
 	}
 	p := startPair(t, m, m, pki, pki, nil)
-	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	prm := hss.DefaultParams()
 	a := openClient(t, p, m)
-	eng, err := infer.NewHSSWith(m, fx, testSeq, hss.NewPRG([32]byte{5}), a)
+	eng, err := infer.NewHSSWith(m, prm, testSeq, hss.NewPRG([32]byte{5}), a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestSessionBoundToCertificate(t *testing.T) {
 		_, err = pb.NewSessionClient(b.conns[i]).Close(ctx, &pb.CloseRequest{SessionId: a.id[:]})
 		denied("close", err)
 		_, err = pb.NewSessionClient(b.conns[i]).Open(ctx, &pb.OpenRequest{SessionId: a.id[:], Mode: ModeHSS,
-			Fingerprint: p.srv[i].fp[:], Frac: infer.DefaultFrac, MaxSeq: testSeq})
+			Fingerprint: p.srv[i].fp[:], Frac: uint32(hss.DefaultParams().Frac), MaxSeq: testSeq})
 		if status.Code(err) != codes.AlreadyExists {
 			t.Fatalf("open of a taken id with another certificate: %v", err)
 		}
@@ -103,7 +103,7 @@ func TestMaxSessionsPerClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		return c.Open(Session{Fingerprint: model.Fingerprint(m), Frac: infer.DefaultFrac, MaxSeq: testSeq})
+		return c.Open(Session{Fingerprint: model.Fingerprint(m), Params: hss.DefaultParams(), MaxSeq: testSeq})
 	}
 	for range 2 {
 		if err := open("client"); err != nil {
@@ -139,7 +139,7 @@ func TestMetricsScrape(t *testing.T) {
 	}
 	before := metricstest.Scrape(t, urls[1])
 	c := openClient(t, p, m)
-	eng, err := infer.NewHSSWith(m, hss.Fixed{Frac: infer.DefaultFrac}, testSeq, hss.NewPRG([32]byte{5}), c)
+	eng, err := infer.NewHSSWith(m, hss.DefaultParams(), testSeq, hss.NewPRG([32]byte{5}), c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func openClient(t *testing.T, p *pair, m *model.Model) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Open(Session{Fingerprint: model.Fingerprint(m), Frac: infer.DefaultFrac, MaxSeq: testSeq}); err != nil {
+	if err := c.Open(Session{Fingerprint: model.Fingerprint(m), Params: hss.DefaultParams(), MaxSeq: testSeq}); err != nil {
 		c.Close()
 		t.Fatal(err)
 	}
@@ -125,9 +125,9 @@ func TestRemoteMatchesLocal(t *testing.T) {
 	m := testModel(t, 3)
 	pki := testPKI(t)
 	p := startPair(t, m, m, pki, pki, nil)
-	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	prm := hss.DefaultParams()
 	seed := [32]byte{7}
-	local, err := infer.NewHSS(m, fx, testSeq, hss.NewPRG(seed), nil, nil)
+	local, err := infer.NewHSS(m, prm, testSeq, hss.NewPRG(seed), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestRemoteMatchesLocal(t *testing.T) {
 	c := openClient(t, p, m)
 	var progress bool
 	c.OnProgress = func(Progress) { progress = true }
-	remote, err := infer.NewHSSWith(m, fx, testSeq, hss.NewPRG(seed), c)
+	remote, err := infer.NewHSSWith(m, prm, testSeq, hss.NewPRG(seed), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,6 +197,17 @@ func TestEE(t *testing.T) {
 	}
 }
 
+// TestOpenParams: the client refuses invalid parameters, and a width other than the default (only
+// the precision travels), before it sends anything.
+func TestOpenParams(t *testing.T) {
+	for _, prm := range []hss.Params{{}, {Frac: 20, Width: 64}, {Frac: 14, Width: 40}} {
+		err := (&Client{}).Open(Session{Params: prm, MaxSeq: testSeq})
+		if err == nil || !strings.Contains(err.Error(), "party: open session: ") {
+			t.Errorf("%v: %v", prm, err)
+		}
+	}
+}
+
 func TestFingerprintMismatch(t *testing.T) {
 	m, other := testModel(t, 5), testModel(t, 6)
 	pki := testPKI(t)
@@ -207,7 +218,7 @@ func TestFingerprintMismatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		err = c.Open(Session{Fingerprint: model.Fingerprint(other), Frac: 14, MaxSeq: testSeq})
+		err = c.Open(Session{Fingerprint: model.Fingerprint(other), Params: hss.DefaultParams(), MaxSeq: testSeq})
 		if err == nil || !strings.Contains(err.Error(), "fingerprint mismatch") {
 			t.Fatalf("open with another model: %v", err)
 		}
@@ -245,7 +256,7 @@ func TestWrongCA(t *testing.T) {
 		}
 		c.ctx, c.stop = context.WithCancel(context.Background())
 		defer c.Close()
-		err := c.Open(Session{Fingerprint: model.Fingerprint(m), Frac: 14, MaxSeq: testSeq})
+		err := c.Open(Session{Fingerprint: model.Fingerprint(m), Params: hss.DefaultParams(), MaxSeq: testSeq})
 		if err == nil || !strings.Contains(err.Error(), "party 1") {
 			t.Fatalf("open with a rogue party 0: %v", err)
 		}
@@ -259,7 +270,7 @@ func TestWrongCA(t *testing.T) {
 		}
 		defer c.Close()
 		c.OpenTimeout = 2 * time.Second
-		if err := c.Open(Session{Fingerprint: model.Fingerprint(m), Frac: 14, MaxSeq: testSeq}); err == nil {
+		if err := c.Open(Session{Fingerprint: model.Fingerprint(m), Params: hss.DefaultParams(), MaxSeq: testSeq}); err == nil {
 			t.Fatal("a client with a certificate of another CA was served")
 		}
 	})
@@ -270,7 +281,7 @@ func TestClientDisconnectFreesSessions(t *testing.T) {
 	pki := testPKI(t)
 	p := startPair(t, m, m, pki, pki, nil)
 	c := openClient(t, p, m)
-	eng, err := infer.NewHSSWith(m, hss.Fixed{Frac: infer.DefaultFrac}, testSeq, hss.NewPRG([32]byte{1}), c)
+	eng, err := infer.NewHSSWith(m, hss.DefaultParams(), testSeq, hss.NewPRG([32]byte{1}), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,8 +316,8 @@ func TestConcurrentSessions(t *testing.T) {
 	m := testModel(t, 9)
 	pki := testPKI(t)
 	p := startPair(t, m, m, pki, pki, nil)
-	fx := hss.Fixed{Frac: infer.DefaultFrac}
-	local, err := infer.NewHSS(m, fx, testSeq, hss.NewPRG([32]byte{2}), nil, nil)
+	prm := hss.DefaultParams()
+	local, err := infer.NewHSS(m, prm, testSeq, hss.NewPRG([32]byte{2}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,11 +334,11 @@ func TestConcurrentSessions(t *testing.T) {
 				return
 			}
 			defer c.Close()
-			if err := c.Open(Session{Fingerprint: model.Fingerprint(m), Frac: infer.DefaultFrac, MaxSeq: testSeq}); err != nil {
+			if err := c.Open(Session{Fingerprint: model.Fingerprint(m), Params: hss.DefaultParams(), MaxSeq: testSeq}); err != nil {
 				errs <- err.Error()
 				return
 			}
-			eng, _ := infer.NewHSSWith(m, fx, testSeq, hss.NewPRG([32]byte{2}), c)
+			eng, _ := infer.NewHSSWith(m, prm, testSeq, hss.NewPRG([32]byte{2}), c)
 			for i, ids := range [][]int{{1, 40, 7, 300}, {5}, {77}} {
 				l, err := eng.Forward(ids)
 				if err != nil {
@@ -440,15 +451,15 @@ func TestPreload(t *testing.T) {
 	m := testModel(t, 3)
 	pki := testPKI(t)
 	p := startPair(t, m, m, pki, pki, nil)
-	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	prm := hss.DefaultParams()
 	seed := [32]byte{9}
-	local, err := infer.NewHSS(m, fx, testSeq, hss.NewPRG(seed), nil, nil)
+	local, err := infer.NewHSS(m, prm, testSeq, hss.NewPRG(seed), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := steps(t, local)
 	c := openClient(t, p, m)
-	remote, err := infer.NewHSSWith(m, fx, testSeq, hss.NewPRG(seed), c)
+	remote, err := infer.NewHSSWith(m, prm, testSeq, hss.NewPRG(seed), c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func (s *Server) dialLink(ctx context.Context, ss *session) error {
 }
 
 func (s *Server) hello(ss *session) *pb.Hello {
-	return &pb.Hello{SessionId: ss.id[:], Fingerprint: s.fp[:], Frac: uint32(ss.fx.Frac), MaxSeq: uint32(ss.maxSeq),
+	return &pb.Hello{SessionId: ss.id[:], Fingerprint: s.fp[:], Frac: uint32(ss.prm.Frac), MaxSeq: uint32(ss.maxSeq),
 		Party: uint32(s.cfg.ID)}
 }
 
@@ -107,7 +107,7 @@ func (h *peerService) Link(stream pb.Peer_LinkServer) error {
 	case !bytes.Equal(hello.GetFingerprint(), s.fp[:]):
 		s.free(ss, "peer model mismatch")
 		return status.Error(codes.FailedPrecondition, "model fingerprint mismatch between the parties")
-	case hello.GetFrac() != uint32(ss.fx.Frac) || hello.GetMaxSeq() != uint32(ss.maxSeq) || hello.GetParty() != 0:
+	case hello.GetFrac() != uint32(ss.prm.Frac) || hello.GetMaxSeq() != uint32(ss.maxSeq) || hello.GetParty() != 0:
 		s.free(ss, "peer session mismatch")
 		return status.Error(codes.FailedPrecondition, "the parties' sessions differ (precision or length)")
 	}

@@ -63,7 +63,7 @@ type puller struct {
 
 func newPuller(s *Server, ss *session, first int) *puller {
 	pl := &puller{s: s, ss: ss, first: first, feeds: map[uint64]*feed{}, taken: -1,
-		shape: ShapeDigest(s.cfg.Model.Config, ss.fx.Frac, ss.maxSeq)}
+		shape: ShapeDigest(s.cfg.Model.Config, ss.prm.Frac, ss.maxSeq)}
 	if first > 0 {
 		pl.mu.Lock()
 		pl.tryStart(0)

@@ -331,7 +331,7 @@ func (s *Server) passHSS(ss *session, p *pass, send func(*pb.RunResponse) error)
 		}
 	}()
 	// A pulled pass ends with its stream: it must bring no more keys.
-	o, err := ss.exec.Pass(ss.backend, s.cfg.Model, &hss.Party{ID: s.cfg.ID, T: link, Fx: ss.fx, Keys: mat}, in, p.rows, p.pos0)
+	o, err := ss.exec.Pass(ss.backend, s.cfg.Model, &hss.Party{ID: s.cfg.ID, T: link, Fx: ss.prm.Fixed(), Keys: mat}, in, p.rows, p.pos0)
 	if fd != nil {
 		material = fd.bytes.Load()
 	}

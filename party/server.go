@@ -271,19 +271,19 @@ func (s *Server) reap() {
 	}
 }
 
-func (s *Server) encoded(fx hss.Fixed) (*secure.Weights, error) {
+func (s *Server) encoded(prm hss.Params) (*secure.Weights, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if w, ok := s.weights[fx.Frac]; ok {
+	if w, ok := s.weights[prm.Frac]; ok {
 		return w, nil
 	}
 	if len(s.weights) >= 4 {
 		return nil, errors.New("too many fixed-point precisions in use")
 	}
-	w, err := secure.EncodeWeights(s.cfg.Model, fx)
+	w, err := secure.EncodeWeights(s.cfg.Model, prm)
 	if err != nil {
 		return nil, err
 	}
-	s.weights[fx.Frac] = w
+	s.weights[prm.Frac] = w
 	return w, nil
 }

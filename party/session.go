@@ -24,7 +24,7 @@ type session struct {
 	id     SessionID
 	owner  Identity // the certificate that opened it: only it may use the session
 	mode   string
-	fx     hss.Fixed
+	prm    hss.Params // Frac from the Open request, the default width
 	maxSeq int
 	ctx    context.Context // done when the session is freed
 	cancel context.CancelFunc
@@ -183,25 +183,26 @@ func (h *sessionService) open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 	if b := req.GetOutputBits(); b != 0 && b != 32 && b != 64 {
 		return nil, status.Error(codes.InvalidArgument, "output bits must be 32 or 64")
 	}
-	fx := hss.Fixed{Frac: uint(req.GetFrac())}
+	// Only the precision travels; the width is the default (not negotiated).
+	prm := hss.Params{Frac: uint(req.GetFrac()), Width: hss.DefaultParams().Width}
 	if s.cfg.Mode == ModeHSS {
-		if err := fx.Validate(); err != nil || fx.Frac == 0 {
-			return nil, status.Error(codes.InvalidArgument, "bad fixed-point precision")
+		if err := prm.Validate(); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "bad fixed-point precision: %v", err)
 		}
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	now := time.Now()
-	ss := &session{id: id, owner: owner, mode: s.cfg.Mode, fx: fx, maxSeq: maxSeq, ctx: sctx, cancel: cancel, opened: now, last: now, out32: req.GetOutputBits() == 32,
+	ss := &session{id: id, owner: owner, mode: s.cfg.Mode, prm: prm, maxSeq: maxSeq, ctx: sctx, cancel: cancel, opened: now, last: now, out32: req.GetOutputBits() == 32,
 		material: map[uint64][]hss.MarshalKey{}, matCh: make(chan struct{}), linkCh: make(chan struct{})}
 	switch s.cfg.Mode {
 	case ModeHSS:
-		w, err := s.encoded(fx)
+		w, err := s.encoded(prm)
 		if err != nil {
 			cancel()
 			return nil, status.Errorf(codes.ResourceExhausted, "encode weights: %v", err)
 		}
 		ss.backend = &secure.Party{}
-		if ss.exec, err = secure.NewExec(c, fx, w, ss.backend, maxSeq); err != nil {
+		if ss.exec, err = secure.NewExec(c, prm, w, ss.backend, maxSeq); err != nil {
 			cancel()
 			return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 		}
@@ -244,7 +245,7 @@ func (h *sessionService) open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 			return nil, status.Error(codes.Aborted, "session closed while opening")
 		}
 	}
-	s.log.Info("session opened", "session", id.LogID(), "max_seq", maxSeq, "frac", fx.Frac, "dealer", req.GetDealer())
+	s.log.Info("session opened", "session", id.LogID(), "max_seq", maxSeq, "frac", prm.Frac, "dealer", req.GetDealer())
 	return &pb.OpenResponse{Party: uint32(s.cfg.ID), Mode: s.cfg.Mode, MaxSeq: uint32(maxSeq),
 		VocabSize: uint32(c.VocabSize), Dim: uint32(c.Dim)}, nil
 }

@@ -7,20 +7,30 @@ import (
 	"github.com/hssee/hssee/hss"
 )
 
-// width is the ring width (bits) at which linear layers, truncations and
-// Beaver products open their masked values. The gates are exact for values
-// |v| < 2^(width−2) in units of their fractional precision; at width 48
-// and 14 fractional bits a product (28 fractional bits) may reach 2^18 in
-// real units, far beyond what norms, projections and attention produce
-// (softmax already requires scores below 2^6), and each opened value costs
-// 48 bits instead of 64.
-const width = 48
+// params holds a backend's hss.Params, set once by NewExec (bind). The
+// linear layers, truncations and attention products open their masked
+// values at prm.Width bits (see hss.Params for the range that gives);
+// the SwiGLU product, its linear layer and RoPE's fused truncation at 64.
+type params struct {
+	prm   hss.Params
+	bound bool
+}
+
+func (s *params) bind(prm hss.Params) error {
+	if s.bound && s.prm != prm {
+		return fmt.Errorf("secure: backend runs at %v, executor at %v", s.prm, prm)
+	}
+	s.prm, s.bound = prm, true
+	return nil
+}
 
 // Party is the party-side Backend: it evaluates each step with the peer
-// through P, consuming P.Keys in order. It keeps the layers' key and value
-// caches (masked once per row; see hss.CacheMatMul). Use it by pointer.
+// through P (set by Exec.Pass, whose encoding must be the parameters'),
+// consuming P.Keys in order. It keeps the layers' key and value caches
+// (masked once per row; see hss.CacheMatMul). Use it by pointer.
 type Party struct {
-	P      *hss.Party
+	P *hss.Party
+	params
 	kc, vc [][]*hss.MaskedCache // [layer][kv head]
 }
 
@@ -31,7 +41,7 @@ func (b *Party) Linear(x Tensor, w *EncLinear) (Tensor, error) {
 		y, err := b.P.LinearW32Raw(x.V, x.Rows, w.In, w.W, w.Out, w.B)
 		return Tensor{Rows: x.Rows, Cols: w.Out, V: y}, err
 	}
-	y, err := b.P.LinearW32(x.V, x.Rows, w.In, w.W, w.Out, w.B, width)
+	y, err := b.P.LinearW32(x.V, x.Rows, w.In, w.W, w.Out, w.B, b.prm.Width)
 	return Tensor{Rows: x.Rows, Cols: w.Out, V: y}, err
 }
 
@@ -43,7 +53,7 @@ func (b *Party) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 		}
 		ls[i] = hss.LayerW32{Out: w.Out, W: w.W, Bias: w.B}
 	}
-	ys, err := b.P.LinearsW32(x.V, x.Rows, x.Cols, ls, width)
+	ys, err := b.P.LinearsW32(x.V, x.Rows, x.Cols, ls, b.prm.Width)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +81,7 @@ func (b *Party) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 			for r := range x.Rows {
 				row := y[r*w.Out : (r+1)*w.Out]
 				for j, v := range w.B {
-					row[j] += v << b.P.Fx.Frac
+					row[j] += v << b.prm.Frac
 				}
 			}
 		}
@@ -81,17 +91,17 @@ func (b *Party) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 }
 
 func (b *Party) Settle(x Tensor) (Tensor, error) {
-	y, err := b.P.Trunc(x.V, b.P.Fx.Frac, width)
+	y, err := b.P.Trunc(x.V, b.prm.Frac, b.prm.Width)
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
 func (b *Party) TruncWide(x Tensor) (Tensor, error) {
-	y, err := b.P.Trunc(x.V, 2*b.P.Fx.Frac, 64)
+	y, err := b.P.Trunc(x.V, 2*b.prm.Frac, 64)
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
 func (b *Party) Trunc(x Tensor) (Tensor, error) {
-	y, err := b.P.Trunc(x.V, b.P.Fx.Frac, width)
+	y, err := b.P.Trunc(x.V, b.prm.Frac, b.prm.Width)
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
@@ -143,7 +153,7 @@ func (b *Party) attend(cs *[][]*hss.MaskedCache, layer int, xs, add []Tensor, gr
 	for i, x := range xs {
 		xv[i] = x.V
 	}
-	zv, err := b.P.CacheMatMul(c, rows, xv, prods, width)
+	zv, err := b.P.CacheMatMul(c, rows, xv, prods, b.prm.Width)
 	if err != nil {
 		return nil, err
 	}
@@ -213,12 +223,13 @@ type Sink interface {
 }
 
 // Dealer is the dealer-side Backend: on shapes only, it generates each
-// step's material with randomness from Rand and pushes it to Sink. It
-// keeps the masks of the parties' key and value caches. Use it by pointer.
+// step's material, at the parameters NewExec hands it, with randomness
+// from Rand and pushes it to Sink. It keeps the masks of the parties' key
+// and value caches. Use it by pointer.
 type Dealer struct {
-	Rand   io.Reader
-	Fx     hss.Fixed
-	Sink   Sink
+	Rand io.Reader
+	Sink Sink
+	params
 	kc, vc [][]*hss.DealerCache
 }
 
@@ -241,9 +252,9 @@ func pair[K hss.Key](k0, k1 K, err error) (hss.Key, hss.Key, error) { return k0,
 func (d *Dealer) Linear(x Tensor, w *EncLinear) (Tensor, error) {
 	y := Tensor{Rows: x.Rows, Cols: w.Out}
 	if x.Raw {
-		return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, 2*d.Fx.Frac, 64)))
+		return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, 2*d.prm.Frac, 64)))
 	}
-	return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, d.Fx.Frac, width)))
+	return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, d.prm.Frac, d.prm.Width)))
 }
 
 func (d *Dealer) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
@@ -253,7 +264,7 @@ func (d *Dealer) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 		out[i] = Tensor{Rows: x.Rows, Cols: w.Out}
 		total += x.Rows * w.Out
 	}
-	return out, d.push(pair(hss.GenTrunc(d.Rand, total, d.Fx.Frac, width)))
+	return out, d.push(pair(hss.GenTrunc(d.Rand, total, d.prm.Frac, d.prm.Width)))
 }
 
 func (d *Dealer) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
@@ -265,15 +276,15 @@ func (d *Dealer) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 }
 
 func (d *Dealer) Settle(x Tensor) (Tensor, error) {
-	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, d.Fx.Frac, width)))
+	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, d.prm.Frac, d.prm.Width)))
 }
 
 func (d *Dealer) TruncWide(x Tensor) (Tensor, error) {
-	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, 2*d.Fx.Frac, 64)))
+	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, 2*d.prm.Frac, 64)))
 }
 
 func (d *Dealer) Trunc(x Tensor) (Tensor, error) {
-	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, d.Fx.Frac, width)))
+	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, d.prm.Frac, d.prm.Width)))
 }
 
 func (d *Dealer) Mul(x, y Tensor) (Tensor, error) {
@@ -291,7 +302,7 @@ func (d *Dealer) attend(cs *[][]*hss.DealerCache, layer int, xs, add []Tensor, g
 	if err != nil {
 		return nil, err
 	}
-	k0, k1, t0, t1, err := hss.GenCacheMatMul(d.Rand, c, add[0].Rows, prods, d.Fx.Frac, width)
+	k0, k1, t0, t1, err := hss.GenCacheMatMul(d.Rand, c, add[0].Rows, prods, d.prm.Frac, d.prm.Width)
 	if err != nil {
 		return nil, err
 	}
@@ -334,19 +345,19 @@ func (d *Dealer) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	if heads < 1 || x.Rows%heads != 0 {
 		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
 	}
-	return x, d.push(hss.GenSoftmaxHeads(d.Rand, heads, x.Rows/heads, x.Cols, pos0, d.Fx))
+	return x, d.push(hss.GenSoftmaxHeads(d.Rand, heads, x.Rows/heads, x.Cols, pos0, d.prm.Fixed()))
 }
 
 func (d *Dealer) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {
 	if center {
-		return x, d.push(hss.GenLayerNorm(d.Rand, x.Rows, x.Cols, d.Fx))
+		return x, d.push(hss.GenLayerNorm(d.Rand, x.Rows, x.Cols, d.prm.Fixed()))
 	}
-	return x, d.push(hss.GenRMSNorm(d.Rand, x.Rows, x.Cols, d.Fx))
+	return x, d.push(hss.GenRMSNorm(d.Rand, x.Rows, x.Cols, d.prm.Fixed()))
 }
 
 func (d *Dealer) Act(x Tensor, gelu bool) (Tensor, error) {
 	if gelu {
-		return x, d.push(hss.GenGeLU(d.Rand, x.Rows*x.Cols, d.Fx))
+		return x, d.push(hss.GenGeLU(d.Rand, x.Rows*x.Cols, d.prm.Fixed()))
 	}
-	return x, d.push(hss.GenSiLU(d.Rand, x.Rows*x.Cols, d.Fx))
+	return x, d.push(hss.GenSiLU(d.Rand, x.Rows*x.Cols, d.prm.Fixed()))
 }

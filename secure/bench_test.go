@@ -74,22 +74,35 @@ func benchLinears(r *rand.Rand, outs []int, in int) []*EncLinear {
 	return ws
 }
 
+// boundParty and boundDealer are backends bound to prm, used without an Exec.
+func boundParty(p *hss.Party) *Party {
+	b := &Party{P: p}
+	b.bind(prm)
+	return b
+}
+
+func boundDealer(sink Sink) *Dealer {
+	d := &Dealer{Rand: hss.NewPRG([32]byte{1}), Sink: sink}
+	d.bind(prm)
+	return d
+}
+
 // runPair runs f on both parties with the given material and fails b on an error.
 func runPair(b *testing.B, m [2]*hss.Material, f func(p *Party) error) {
 	b.Helper()
-	if _, _, err := hss.RunPair(fx, m[0], m[1], func(p *hss.Party) error { return f(&Party{P: p}) }); err != nil {
+	if _, _, err := hss.RunPair(prm.Fixed(), m[0], m[1], func(p *hss.Party) error { return f(boundParty(p)) }); err != nil {
 		b.Fatal(err)
 	}
 }
 
-var fx = hss.Fixed{Frac: 14}
+var prm = hss.DefaultParams()
 
 func benchLinearsShape(b *testing.B, rows int, outs []int, in int) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ws := benchLinears(r, outs, in)
 	x := benchShares(r, rows*in)
 	sink := &benchSink{}
-	d := &Dealer{Rand: hss.NewPRG([32]byte{1}), Fx: fx, Sink: sink}
+	d := boundDealer(sink)
 	var cpu cpuClock
 	for b.Loop() {
 		b.StopTimer()
@@ -118,7 +131,7 @@ func benchLinearShape(b *testing.B, rows, out, in int) {
 	w := benchLinears(r, []int{out}, in)[0]
 	x := benchShares(r, rows*in)
 	sink := &benchSink{}
-	d := &Dealer{Rand: hss.NewPRG([32]byte{1}), Fx: fx, Sink: sink}
+	d := boundDealer(sink)
 	var cpu cpuClock
 	for b.Loop() {
 		b.StopTimer()
@@ -163,7 +176,7 @@ func benchAttend(b *testing.B, pos0, rows int) {
 	const heads, hd = 6, 48
 	r := rand.New(rand.NewPCG(1, 2))
 	sink := &benchSink{}
-	d := &Dealer{Rand: hss.NewPRG([32]byte{1}), Fx: fx, Sink: sink}
+	d := boundDealer(sink)
 	tensors := func(rows, cols int) ([2][]Tensor, []Tensor) {
 		var t [2][]Tensor
 		var sh []Tensor
@@ -238,13 +251,13 @@ func benchPass(b *testing.B, pos0, rows int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w, err := EncodeWeights(m, fx)
+	w, err := EncodeWeights(m, prm)
 	if err != nil {
 		b.Fatal(err)
 	}
 	c := m.Config
 	sink := &benchSink{}
-	de, err := NewExec(c, fx, nil, &Dealer{Rand: hss.NewPRG([32]byte{1}), Fx: fx, Sink: sink}, c.MaxSeqLen)
+	de, err := NewExec(c, prm, nil, &Dealer{Rand: hss.NewPRG([32]byte{1}), Sink: sink}, c.MaxSeqLen)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -252,14 +265,14 @@ func benchPass(b *testing.B, pos0, rows int) {
 	var pb [2]*Party
 	for i := range pe {
 		pb[i] = &Party{}
-		if pe[i], err = NewExec(c, fx, w, pb[i], c.MaxSeqLen); err != nil {
+		if pe[i], err = NewExec(c, prm, w, pb[i], c.MaxSeqLen); err != nil {
 			b.Fatal(err)
 		}
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	pass := func(pos0, rows int, m2 [2]*hss.Material) {
 		in := benchShares(r, rows*c.Dim)
-		if _, _, err := hss.RunPair(fx, m2[0], m2[1], func(p *hss.Party) error {
+		if _, _, err := hss.RunPair(prm.Fixed(), m2[0], m2[1], func(p *hss.Party) error {
 			pb[p.ID].P = p
 			_, err := model.Forward[Tensor](pe[p.ID], m, Tensor{Rows: rows, Cols: c.Dim, V: in[p.ID]}, rows, pos0, true)
 			return err

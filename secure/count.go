@@ -108,16 +108,16 @@ func (b Breakdown) Map() map[string]hss.Cost {
 
 // Counter is a count-only Backend: on shapes only (Values false, like
 // Dealer) it adds to Cost the exact costs every step would have on the
-// Party and Dealer backends (same widths, Fx.Frac), from the hss.Cost*
-// functions, without generating material: online bytes of both parties,
-// rounds, and both parties' key bytes. Counting is proportional to the
+// Party and Dealer backends at the same hss.Params (handed over by
+// NewExec), from the hss.Cost* functions, without generating material:
+// online bytes of both parties, rounds, and both parties' key bytes. Counting is proportional to the
 // number of steps, not to their sizes.
 //
 // The Counter cannot tell the LM head from another Linear; Count files
 // the last Linear of each pass (the head, always the last step of
 // model.Forward) under OpHead.
 type Counter struct {
-	Fx           hss.Fixed
+	params
 	Cost         Breakdown
 	last         []hss.Stage // the latest Linear's stages
 	kRows, vRows []int       // cache lengths per layer
@@ -139,9 +139,9 @@ func (c *Counter) countStages(op Op, st []hss.Stage, err error) error {
 }
 
 func (c *Counter) Linear(x Tensor, w *EncLinear) (Tensor, error) {
-	frac, bits := c.Fx.Frac, uint(width)
+	frac, bits := c.prm.Frac, c.prm.Width
 	if x.Raw {
-		frac, bits = 2*c.Fx.Frac, 64
+		frac, bits = 2*c.prm.Frac, 64
 	}
 	cost, err := hss.CostLinear(x.Rows, w.Out, frac, bits)
 	c.last = one("trunc", cost)
@@ -155,7 +155,7 @@ func (c *Counter) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 		out[i] = Tensor{Rows: x.Rows, Cols: w.Out}
 		total += x.Rows * w.Out
 	}
-	cost, err := hss.CostTrunc(total, c.Fx.Frac, width)
+	cost, err := hss.CostTrunc(total, c.prm.Frac, c.prm.Width)
 	return out, c.count(OpLinear, cost, err)
 }
 
@@ -169,18 +169,18 @@ func (c *Counter) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 
 // Settle is a Linears group's truncation (OpLinear).
 func (c *Counter) Settle(x Tensor) (Tensor, error) {
-	cost, err := hss.CostTrunc(x.Rows*x.Cols, c.Fx.Frac, width)
+	cost, err := hss.CostTrunc(x.Rows*x.Cols, c.prm.Frac, c.prm.Width)
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.count(OpLinear, cost, err)
 }
 
 // TruncWide is the fused truncation of the projections q, k, v and RoPE (OpRope).
 func (c *Counter) TruncWide(x Tensor) (Tensor, error) {
-	cost, err := hss.CostTrunc(x.Rows*x.Cols, 2*c.Fx.Frac, 64)
+	cost, err := hss.CostTrunc(x.Rows*x.Cols, 2*c.prm.Frac, 64)
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpRope, one("qkv+rope.trunc", cost), err)
 }
 
 func (c *Counter) Trunc(x Tensor) (Tensor, error) {
-	cost, err := hss.CostTrunc(x.Rows*x.Cols, c.Fx.Frac, width)
+	cost, err := hss.CostTrunc(x.Rows*x.Cols, c.prm.Frac, c.prm.Width)
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.count(OpRope, cost, err)
 }
 
@@ -205,7 +205,7 @@ func (c *Counter) attend(rows *[]int, layer int, xs, add []Tensor, group int, va
 	if err != nil {
 		return nil, err
 	}
-	st, err := hss.CostCacheMatMulStages(ks, ts, add[0].Rows, prods, c.Fx.Frac, width)
+	st, err := hss.CostCacheMatMulStages(ks, ts, add[0].Rows, prods, c.prm.Frac, c.prm.Width)
 	if err != nil {
 		return nil, c.countStages(OpAttn, st, err)
 	}
@@ -245,12 +245,12 @@ func (c *Counter) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	if heads < 1 || x.Rows%heads != 0 {
 		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
 	}
-	st, err := hss.CostSoftmaxHeadsStages(heads, x.Rows/heads, x.Cols, pos0, c.Fx)
+	st, err := hss.CostSoftmaxHeadsStages(heads, x.Rows/heads, x.Cols, pos0, c.prm.Fixed())
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpSoftmax, st, err)
 }
 
 func (c *Counter) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {
-	st, err := hss.CostNormStages(x.Rows, x.Cols, c.Fx, center)
+	st, err := hss.CostNormStages(x.Rows, x.Cols, c.prm.Fixed(), center)
 	kind := "rmsnorm"
 	if center {
 		kind = "layernorm"
@@ -259,7 +259,7 @@ func (c *Counter) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, er
 }
 
 func (c *Counter) Act(x Tensor, gelu bool) (Tensor, error) {
-	st, err := hss.CostActStages(x.Rows*x.Cols, c.Fx, gelu)
+	st, err := hss.CostActStages(x.Rows*x.Cols, c.prm.Fixed(), gelu)
 	kind := "silu"
 	if gelu {
 		kind = "gelu"
@@ -302,7 +302,7 @@ func ShapeModel(cfg model.Config) (*model.Model, error) {
 // at position Prompt+i).
 type CountResult struct {
 	Config  model.Config
-	Fx      hss.Fixed
+	Params  hss.Params
 	Prompt  int
 	Prefill Breakdown
 	Decode  []Breakdown
@@ -336,12 +336,12 @@ func (r CountResult) DecodeMean() Breakdown {
 }
 
 // Count returns the exact costs of a prefill of prompt tokens and of
-// decode single-token steps after it, with fixed-point encoding fx, as the
+// decode single-token steps after it, at parameters prm, as the
 // Party and Dealer backends would incur them (see Counter): it runs
 // model.Forward over a weightless model (ShapeModel) with an Exec on a
 // Counter. It takes time proportional to the number of layers and steps
 // and no memory proportional to the model's weights or keys.
-func Count(cfg model.Config, fx hss.Fixed, prompt, decode int) (CountResult, error) {
+func Count(cfg model.Config, prm hss.Params, prompt, decode int) (CountResult, error) {
 	if prompt < 1 || decode < 0 {
 		return CountResult{}, errors.New("secure: count: need at least one prompt token and no negative decode steps")
 	}
@@ -352,8 +352,8 @@ func Count(cfg model.Config, fx hss.Fixed, prompt, decode int) (CountResult, err
 	if err != nil {
 		return CountResult{}, err
 	}
-	ctr := &Counter{Fx: fx}
-	e, err := NewExec(cfg, fx, nil, ctr, prompt+decode)
+	ctr := &Counter{}
+	e, err := NewExec(cfg, prm, nil, ctr, prompt+decode)
 	if err != nil {
 		return CountResult{}, err
 	}
@@ -373,7 +373,7 @@ func Count(cfg model.Config, fx hss.Fixed, prompt, decode int) (CountResult, err
 		}
 		return b, nil
 	}
-	res := CountResult{Config: cfg, Fx: fx, Prompt: prompt}
+	res := CountResult{Config: cfg, Params: prm, Prompt: prompt}
 	if res.Prefill, err = pass(prompt, 0); err != nil {
 		return res, err
 	}

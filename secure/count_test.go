@@ -15,7 +15,7 @@ func BenchmarkCountLarge(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if _, err := Count(cfg, hss.Fixed{Frac: 14}, 512, 2); err != nil {
+		if _, err := Count(cfg, hss.DefaultParams(), 512, 2); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -29,7 +29,7 @@ func TestCountLarge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Count(cfg, hss.Fixed{Frac: 14}, 512, 2)
+	r, err := Count(cfg, hss.DefaultParams(), 512, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,11 +74,11 @@ func TestCountLarge(t *testing.T) {
 func TestCountErrors(t *testing.T) {
 	cfg, _ := model.PresetConfig("stories15M")
 	for _, c := range []struct{ prompt, decode int }{{0, 1}, {1, -1}, {256, 1}} {
-		if _, err := Count(cfg, hss.Fixed{Frac: 14}, c.prompt, c.decode); err == nil {
+		if _, err := Count(cfg, hss.DefaultParams(), c.prompt, c.decode); err == nil {
 			t.Errorf("prompt %d decode %d: no error", c.prompt, c.decode)
 		}
 	}
-	if _, err := Count(cfg, hss.Fixed{Frac: 20}, 4, 0); err == nil {
+	if _, err := Count(cfg, hss.Params{Frac: 20, Width: 64}, 4, 0); err == nil {
 		t.Error("frac 20 (beyond the norms' range): no error")
 	}
 	if _, err := ShapeModel(model.Config{}); err == nil {
@@ -90,8 +90,8 @@ func TestCountErrors(t *testing.T) {
 // and any other step truncates it first (one Trunc round).
 func TestSettleRaw(t *testing.T) {
 	cfg, _ := model.PresetConfig("stories15M")
-	ctr := &Counter{Fx: hss.Fixed{Frac: 14}}
-	e, err := NewExec(cfg, ctr.Fx, nil, ctr, 8)
+	ctr := &Counter{}
+	e, err := NewExec(cfg, hss.DefaultParams(), nil, ctr, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +115,8 @@ func TestSettleRaw(t *testing.T) {
 // RoPE), after which q and k of the group are spent.
 func TestLinearsGroup(t *testing.T) {
 	cfg, _ := model.PresetConfig("stories15M")
-	ctr := &Counter{Fx: hss.Fixed{Frac: 14}}
-	e, err := NewExec(cfg, ctr.Fx, nil, ctr, 8)
+	ctr := &Counter{}
+	e, err := NewExec(cfg, hss.DefaultParams(), nil, ctr, 8)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 // Pass runs one forward pass of m at position pos0 on this party's input
 // shares x [rows × m.Config.Dim] with the peer, through p (its transport,
 // encoding and material), and returns its shares of the last position's
-// logits. The pass must consume its material exactly: a queue must be
+// logits. p's encoding must be the executor's (p.Fx = e.Params().Fixed()). The pass must consume its material exactly: a queue must be
 // empty after it, and a feed (material that arrives while the pass runs)
 // must end with nothing left; anything else means the dealer's walk and
 // the party's differ. It is the one pass of both the in-process parties
@@ -19,6 +19,9 @@ import (
 func (e *Exec) Pass(b *Party, m *model.Model, p *hss.Party, x []uint64, rows, pos0 int) ([]uint64, error) {
 	if e.b != Backend(b) {
 		return nil, fmt.Errorf("secure: pass: the executor does not run over this backend")
+	}
+	if p.Fx != e.fx {
+		return nil, fmt.Errorf("secure: pass: the party encodes with frac %d, the executor runs at %v", p.Fx.Frac, e.prm)
 	}
 	b.P = p
 	out, err := model.Forward[Tensor](e, m, Tensor{Rows: rows, Cols: m.Config.Dim, V: x}, rows, pos0, true)

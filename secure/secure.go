@@ -76,9 +76,13 @@ func shape(rows, cols int, vals bool) Tensor {
 }
 
 // Backend evaluates (or, in the dealer, generates material for) the
-// interactive steps. Inputs and outputs have Fx.Frac fractional bits unless
-// stated.
+// interactive steps at the hss.Params that NewExec hands it. Inputs and
+// outputs have Params.Frac fractional bits unless stated. Party, Dealer and
+// Counter are the backends.
 type Backend interface {
+	// bind sets the parameters (NewExec); it fails if the backend already
+	// runs at others.
+	bind(prm hss.Params) error
 	// Values reports whether tensors carry values (false for the dealer).
 	Values() bool
 	// Linear is x·Wᵀ + b with public encoded weights, truncated back to
@@ -93,7 +97,7 @@ type Backend interface {
 	// x·Wᵀ + b·2^Frac with 2·Frac fractional bits, correct mod 2^64.
 	LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error)
 	// Settle truncates LinearsRaw outputs (concatenated, 2·Frac
-	// fractional bits) by Frac at the linear layers' width: the round and
+	// fractional bits) by Frac at the linear layers' width (Params.Width): the round and
 	// material of Linears's truncation.
 	Settle(x Tensor) (Tensor, error)
 	// TruncWide divides x (3·Frac fractional bits, |x| < 2^(62−3·Frac) in
@@ -130,7 +134,8 @@ type Backend interface {
 // shapes in the dealer) and the RoPE tables. Not safe for concurrent use.
 type Exec struct {
 	cfg  model.Config
-	fx   hss.Fixed
+	prm  hss.Params
+	fx   hss.Fixed // prm.Fixed()
 	b    Backend
 	w    *Weights // nil in the dealer
 	vals bool
@@ -140,14 +145,17 @@ type Exec struct {
 	pos      []int // cached positions per layer (the caches live in the backend)
 }
 
-// NewExec returns an executor for a model with config cfg over backend b,
-// for up to maxSeq positions. w holds the encoded weights; it is needed
-// (and checked against cfg) only when the backend carries values.
-func NewExec(cfg model.Config, fx hss.Fixed, w *Weights, b Backend, maxSeq int) (*Exec, error) {
+// NewExec returns an executor for a model with config cfg at parameters
+// prm over backend b, for up to maxSeq positions. prm is validated here and
+// handed to the backend, which runs at it from then on (a backend serves
+// one executor, or several at the same parameters). w holds the encoded
+// weights; it is needed (and checked against cfg and prm) only when the
+// backend carries values.
+func NewExec(cfg model.Config, prm hss.Params, w *Weights, b Backend, maxSeq int) (*Exec, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("secure: %w", err)
 	}
-	if err := fx.Validate(); err != nil {
+	if err := prm.Validate(); err != nil {
 		return nil, fmt.Errorf("secure: %w", err)
 	}
 	if b == nil {
@@ -156,11 +164,15 @@ func NewExec(cfg model.Config, fx hss.Fixed, w *Weights, b Backend, maxSeq int) 
 	if maxSeq <= 0 || maxSeq > cfg.MaxSeqLen {
 		return nil, fmt.Errorf("secure: max seq %d out of range [1, %d]", maxSeq, cfg.MaxSeqLen)
 	}
-	e := &Exec{cfg: cfg, fx: fx, b: b, w: w, vals: b.Values(), maxSeq: maxSeq, pos: make([]int, cfg.NLayers)}
+	fx := prm.Fixed()
+	e := &Exec{cfg: cfg, prm: prm, fx: fx, b: b, w: w, vals: b.Values(), maxSeq: maxSeq, pos: make([]int, cfg.NLayers)}
 	if e.vals {
 		if w == nil || w.cfg != cfg || w.fx != fx {
 			return nil, errors.New("secure: weights missing or encoded for another model or encoding")
 		}
+	}
+	if err := b.bind(prm); err != nil {
+		return nil, err
 	}
 	if cfg.Arch == model.ArchLlama {
 		half := cfg.HeadDim() / 2
@@ -175,6 +187,9 @@ func NewExec(cfg model.Config, fx hss.Fixed, w *Weights, b Backend, maxSeq int) 
 	}
 	return e, nil
 }
+
+// Params are the parameters the executor and its backend run at.
+func (e *Exec) Params() hss.Params { return e.prm }
 
 // Pos is the number of cached positions.
 func (e *Exec) Pos() int { return e.pos[0] }

@@ -11,7 +11,7 @@ import (
 	"github.com/hssee/hssee/secure"
 )
 
-var fx = hss.Fixed{Frac: 14}
+var prm = hss.DefaultParams()
 
 func tiny(t *testing.T) *model.Model {
 	t.Helper()
@@ -29,7 +29,7 @@ func tiny(t *testing.T) *model.Model {
 func deal(t *testing.T, m *model.Model, rows int) (*hss.Material, *hss.Material) {
 	t.Helper()
 	d := dealer.New(rand.Reader)
-	e, err := secure.NewExec(m.Config, fx, nil, &secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, m.Config.MaxSeqLen)
+	e, err := secure.NewExec(m.Config, prm, nil, &secure.Dealer{Rand: rand.Reader, Sink: d}, m.Config.MaxSeqLen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,12 +43,12 @@ func deal(t *testing.T, m *model.Model, rows int) (*hss.Material, *hss.Material)
 // the given material and returns the joined error.
 func parties(t *testing.T, m *model.Model, m0, m1 *hss.Material, passes ...int) error {
 	t.Helper()
-	w, err := secure.EncodeWeights(m, fx)
+	w, err := secure.EncodeWeights(m, prm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = hss.RunPair(fx, m0, m1, func(p *hss.Party) error {
-		e, err := secure.NewExec(m.Config, fx, w, &secure.Party{P: p}, m.Config.MaxSeqLen)
+	_, _, err = hss.RunPair(prm.Fixed(), m0, m1, func(p *hss.Party) error {
+		e, err := secure.NewExec(m.Config, prm, w, &secure.Party{P: p}, m.Config.MaxSeqLen)
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,7 @@ func TestMaterialMisuse(t *testing.T) {
 	}
 	// The same keys handed out twice (a replayed bundle) are refused.
 	d := dealer.New(rand.Reader)
-	e, _ := secure.NewExec(m.Config, fx, nil, &secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, m.Config.MaxSeqLen)
+	e, _ := secure.NewExec(m.Config, prm, nil, &secure.Dealer{Rand: rand.Reader, Sink: d}, m.Config.MaxSeqLen)
 	if _, err := model.Forward[secure.Tensor](e, m, secure.Tensor{Rows: 1, Cols: m.Config.Dim}, 1, 0, true); err != nil {
 		t.Fatal(err)
 	}
@@ -98,28 +98,61 @@ func TestMaterialMisuse(t *testing.T) {
 func TestExecErrors(t *testing.T) {
 	m := tiny(t)
 	c := m.Config
-	if _, err := secure.NewExec(c, fx, nil, &secure.Party{}, c.MaxSeqLen); err == nil {
+	if _, err := secure.NewExec(c, prm, nil, &secure.Party{}, c.MaxSeqLen); err == nil {
 		t.Error("party executor without weights accepted")
 	}
-	if _, err := secure.NewExec(c, fx, nil, nil, c.MaxSeqLen); err == nil {
+	if _, err := secure.NewExec(c, prm, nil, nil, c.MaxSeqLen); err == nil {
 		t.Error("nil backend accepted")
 	}
-	if _, err := secure.NewExec(c, fx, nil, &secure.Dealer{}, c.MaxSeqLen+1); err == nil {
+	if _, err := secure.NewExec(c, prm, nil, &secure.Dealer{}, c.MaxSeqLen+1); err == nil {
 		t.Error("capacity beyond the context accepted")
 	}
 	other := tiny(t)
 	other.Config.VocabSize = 21
 	other.Embed = append(other.Embed, make([]float32, c.Dim)...)
 	other.LMHead = other.Embed
-	w, err := secure.EncodeWeights(other, fx)
+	w, err := secure.EncodeWeights(other, prm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := secure.NewExec(c, fx, w, &secure.Party{}, c.MaxSeqLen); err == nil {
+	if _, err := secure.NewExec(c, prm, w, &secure.Party{}, c.MaxSeqLen); err == nil {
 		t.Error("weights of another model accepted")
 	}
+	if _, err := secure.NewExec(c, hss.Params{Frac: 14, Width: 30}, nil, &secure.Dealer{}, c.MaxSeqLen); err == nil ||
+		!strings.Contains(err.Error(), "width 30 below") {
+		t.Errorf("width 30 at frac 14: %v", err)
+	}
+	if _, err := secure.EncodeWeights(m, hss.Params{Frac: 20, Width: 64}); err == nil {
+		t.Error("weights at frac 20 accepted")
+	}
+	// A backend runs at the parameters of the executor it was bound to.
+	shared := &secure.Counter{}
+	if _, err := secure.NewExec(c, prm, nil, shared, c.MaxSeqLen); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secure.NewExec(c, prm, nil, shared, c.MaxSeqLen); err != nil {
+		t.Errorf("a backend bound again at the same parameters: %v", err)
+	}
+	if _, err := secure.NewExec(c, hss.Params{Frac: 12, Width: 48}, nil, shared, c.MaxSeqLen); err == nil {
+		t.Error("a backend bound at other parameters accepted")
+	}
+	// A party whose encoding is not the executor's is refused before any gate.
+	wp, err := secure.EncodeWeights(m, prm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := &secure.Party{}
+	pe, err := secure.NewExec(c, prm, wp, pb, c.MaxSeqLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0, _ := hss.Pipe()
+	if _, err := pe.Pass(pb, m, &hss.Party{ID: 0, T: t0, Fx: hss.Fixed{Frac: 12}, Keys: hss.NewMaterial()}, make([]uint64, c.Dim), 1, 0); err == nil ||
+		!strings.Contains(err.Error(), "encodes with frac 12") {
+		t.Errorf("party at frac 12, executor at %v: %v", pe.Params(), err)
+	}
 	d := dealer.New(rand.Reader)
-	e, _ := secure.NewExec(c, fx, nil, &secure.Dealer{Rand: rand.Reader, Fx: fx, Sink: d}, 4)
+	e, _ := secure.NewExec(c, prm, nil, &secure.Dealer{Rand: rand.Reader, Sink: d}, 4)
 	if _, err := model.Forward[secure.Tensor](e, m, secure.Tensor{Rows: 5, Cols: c.Dim}, 5, 0, true); err == nil {
 		t.Error("a pass beyond the capacity accepted")
 	}

@@ -30,27 +30,29 @@ type EncNorm struct {
 // changed afterwards).
 type Weights struct {
 	cfg   model.Config
-	fx    hss.Fixed
+	fx    hss.Fixed // the encoding of prm.Frac
 	lin   map[*float32]*EncLinear
 	norms map[*float32]*EncNorm
 	head  *EncLinear
 }
 
-// EncodeWeights encodes every weight of m with fx. Wq (and its bias) is
+// EncodeWeights encodes every weight of m with prm's fixed-point encoding
+// (prm.Fixed(); the width plays no part, but prm is validated). Wq (and its bias) is
 // scaled by 1/√HeadDim, the attention scale, so scores need no extra
 // rescaling. Linear weights are stored as int32: it fails if one of them
 // is not finite or |w·2^Frac| does not fit (|w| < 2^(31−Frac), 131072 at
 // Frac 14).
-func EncodeWeights(m *model.Model, fx hss.Fixed) (*Weights, error) {
+func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 	if m == nil {
 		return nil, errors.New("secure: encode weights: nil model")
 	}
 	if err := m.Check(); err != nil {
 		return nil, fmt.Errorf("secure: encode weights: %w", err)
 	}
-	if err := fx.Validate(); err != nil {
+	if err := prm.Validate(); err != nil {
 		return nil, fmt.Errorf("secure: encode weights: %w", err)
 	}
+	fx := prm.Fixed()
 	w := &Weights{cfg: m.Config, fx: fx, lin: map[*float32]*EncLinear{}, norms: map[*float32]*EncNorm{}}
 	scale := 1 / math.Sqrt(float64(m.Config.HeadDim()))
 	enc := func(v []float32, s float64) []uint64 {

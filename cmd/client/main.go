@@ -240,7 +240,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 // genOpts are generate's flags, checked.
 type genOpts struct {
 	path, keyPath, mode, tokPath, prompt string
-	frac                                 uint
+	prm                                  hss.Params // -frac over the default width (checked with -mode hss)
 	sessionMode                          ee.Mode
 	n, topK, threads                     int
 	temp, topP                           float64
@@ -261,7 +261,7 @@ func parseGenerate(args []string, stderr io.Writer) (*genOpts, error) {
 	fs.StringVar(&g.path, "model", "", "model: Hugging Face directory (base or EE) or llama2.c .bin")
 	fs.StringVar(&g.keyPath, "key", "", "EE key: run through EE (the base model is transformed in memory)")
 	fs.StringVar(&g.mode, "mode", "", "plain, ee or hss (default: ee with -key, else plain); ee/hss without -key use a fresh session key")
-	fs.UintVar(&g.frac, "frac", infer.DefaultFrac, "hss: fixed-point fractional bits")
+	frac := fs.Uint("frac", hss.DefaultParams().Frac, "hss: fixed-point fractional bits")
 	eeMode := fs.String("ee-mode", string(ee.DefaultMode), "EE mode of a fresh session key: rotate or perm")
 	fs.StringVar(&g.tokPath, "tokenizer", "", "tokenizer (default: the model directory, or tokenizer.bin beside a .bin)")
 	fs.StringVar(&g.prompt, "prompt", "", "prompt text")
@@ -312,6 +312,12 @@ func parseGenerate(args []string, stderr io.Writer) (*genOpts, error) {
 		return nil, usageError{"generate: -dealer HOST:PORT goes with -parties (in process, the dealer is local)"}
 	case g.dealer == "":
 		return nil, usageError{"generate: -dealer wants local or HOST:PORT"}
+	}
+	if g.mode == "hss" {
+		var err error
+		if g.prm, err = hss.DefaultParams().WithFrac(*frac); err != nil {
+			return nil, usageError{fmt.Sprintf("generate: -frac: %v", err)}
+		}
 	}
 	if *parties != "" {
 		a := strings.Split(*parties, ",")
@@ -411,8 +417,7 @@ func (g *genOpts) engine(m *model.Model, tok tokenizer.Tokenizer, stderr io.Writ
 			return nil, err
 		}
 	}
-	sess := party.Session{Fingerprint: model.Fingerprint(m), Frac: g.frac}
-	fx := hss.Fixed{Frac: g.frac}
+	sess := party.Session{Fingerprint: model.Fingerprint(m), Params: g.prm}
 	switch {
 	case g.mode == "hss" && g.deployed():
 		pc, err := party.Dial(g.parties, creds)
@@ -438,7 +443,7 @@ func (g *genOpts) engine(m *model.Model, tok tokenizer.Tokenizer, stderr io.Writ
 		if g.progress {
 			pc.OnProgress = progressDisplay(stderr)
 		}
-		if e.hss, err = infer.NewHSSWith(m, fx, 0, g.rng, pc); err != nil {
+		if e.hss, err = infer.NewHSSWith(m, g.prm, 0, g.rng, pc); err != nil {
 			e.close()
 			return nil, err
 		}
@@ -450,7 +455,7 @@ func (g *genOpts) engine(m *model.Model, tok tokenizer.Tokenizer, stderr io.Writ
 		e.Engine = e.hss
 	case g.mode == "hss":
 		var err error
-		if e.hss, err = infer.NewHSS(m, fx, 0, g.rng, nil, nil); err != nil {
+		if e.hss, err = infer.NewHSS(m, g.prm, 0, g.rng, nil, nil); err != nil {
 			return nil, err
 		}
 		e.Engine = e.hss

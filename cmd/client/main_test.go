@@ -80,6 +80,8 @@ func TestUsageErrors(t *testing.T) {
 		{"generate", "-model", "x", "-mode", "bogus"},
 		{"generate", "-model", "x", "-mode", "plain", "-key", "k"},
 		{"generate", "-model", "x", "-mode", "ee", "-ee-mode", "nope"},
+		{"generate", "-model", "x", "-mode", "hss", "-frac", "16"},
+		{"demo", "-frac", "7"},
 	} {
 		if _, _, err := client(t, args...); !errors.As(err, &u) {
 			t.Errorf("%v: err = %v, want a usage error", args, err)

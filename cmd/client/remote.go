@@ -109,7 +109,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	path := fs.String("model", "", "base model (default: $HSSEE_MODEL, else ../shared/models/tinystories-656k, else random weights)")
 	prompt := fs.String("prompt", "Once upon a time", "prompt text")
 	n := fs.Int("n", 32, "tokens to generate (greedy; stops at end-of-sequence)")
-	frac := fs.Uint("frac", infer.DefaultFrac, "fixed-point fractional bits")
+	frac := fs.Uint("frac", hss.DefaultParams().Frac, "fixed-point fractional bits")
 	dealerMode := fs.String("dealer", "local", "local (the client makes and uploads the material) or service (a dealer service beside the parties streams it to them)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -117,10 +117,13 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if *dealerMode != "local" && *dealerMode != "service" {
 		return usageError{"demo: -dealer wants local or service"}
 	}
+	prm, err := hss.DefaultParams().WithFrac(*frac)
+	if err != nil {
+		return usageError{fmt.Sprintf("demo: -frac: %v", err)}
+	}
 	p := demoModel(*path)
 	var m *model.Model
 	var tok tokenizer.Tokenizer
-	var err error
 	name := p
 	if p == "" {
 		fmt.Fprintln(stderr, "demo: NOTICE: no model found ($HSSEE_MODEL unset, ../shared/models/tinystories-656k absent):\n"+
@@ -187,7 +190,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer pc.Close()
-	sess := party.Session{Fingerprint: model.Fingerprint(em), Frac: *frac}
+	sess := party.Session{Fingerprint: model.Fingerprint(em), Params: prm}
 	if dealerAddr != "" {
 		sess.Dealer, sess.Config, sess.FirstRows = dealerAddr, em.Config, len(plain.PromptIDs)
 	}
@@ -197,7 +200,7 @@ func demo(args []string, stdout, stderr io.Writer) error {
 	if isTerminal(stderr) {
 		pc.OnProgress = progressDisplay(stderr)
 	}
-	eng, err := infer.NewHSSWith(em, hss.Fixed{Frac: *frac}, 0, rand.Reader, pc)
+	eng, err := infer.NewHSSWith(em, prm, 0, rand.Reader, pc)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ package main
 import (
 	"github.com/hssee/hssee/experiments/internal/stats"
 	"github.com/hssee/hssee/hss"
-	"github.com/hssee/hssee/infer"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/secure"
 )
@@ -62,13 +61,13 @@ func countCosts(name string, seq int) (costRow, error) {
 	if err != nil {
 		return costRow{}, err
 	}
-	fx := hss.Fixed{Frac: infer.DefaultFrac}
-	r, err := secure.Count(cfg, fx, seq, 1)
+	prm := hss.DefaultParams()
+	r, err := secure.Count(cfg, prm, seq, 1)
 	if err != nil {
 		return costRow{}, err
 	}
 	d := r.DecodeMean()
-	row := costRow{Model: name, Seq: seq, Frac: fx.Frac, Prefill: toCost(r.Prefill.Total), Decode: toCost(d.Total),
+	row := costRow{Model: name, Seq: seq, Frac: prm.Frac, Prefill: toCost(r.Prefill.Total), Decode: toCost(d.Total),
 		ByClass: byClass(r.Prefill), DecByCls: byClass(d)}
 	if name == "gpt2-124m" && seq == stats.SigmaSeq {
 		ok := float64(row.Prefill.Online) <= stats.SigmaOnline && row.Prefill.Rounds <= stats.SigmaRounds && float64(row.Prefill.Dealer) <= stats.SigmaDealer

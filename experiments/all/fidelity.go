@@ -59,7 +59,7 @@ func runFidelity(o *options) (*fidelityResults, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &fidelityResults{Model: name, DefaultFrac: infer.DefaultFrac, EEMode: string(ee.DefaultMode)}
+	res := &fidelityResults{Model: name, DefaultFrac: hss.DefaultParams().Frac, EEMode: string(ee.DefaultMode)}
 	if dir == "" {
 		res.Model += " (RANDOM weights: ../shared absent)"
 	}
@@ -126,14 +126,14 @@ func runFidelity(o *options) (*fidelityResults, error) {
 		cases[i] = fc
 	}
 
-	tf, err := teacherForced(em, key, cases, infer.DefaultFrac, res.Tokens)
+	tf, err := teacherForced(em, key, cases, hss.DefaultParams().Frac, res.Tokens)
 	if err != nil {
 		return nil, err
 	}
 	res.TeacherForced = tf
 	o.progress("  teacher-forced, frac %d: top-1 %d/%d (%.2f%%), max |Δlogit| %.4g", tf.Frac, tf.Agree, tf.Positions, tf.AgreementPct, tf.MaxAbsDiff)
 	for _, fc := range cases {
-		h, err := infer.NewHSS(em, hss.Fixed{Frac: infer.DefaultFrac}, len(fc.prompt)+res.Tokens, rand.Reader, nil, nil)
+		h, err := infer.NewHSS(em, hss.DefaultParams(), len(fc.prompt)+res.Tokens, rand.Reader, nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -186,7 +186,11 @@ func teacherForced(em *model.Model, key *ee.Key, cases []fidCase, frac uint, n i
 	var sum float64
 	var cnt int
 	for _, fc := range cases {
-		h, err := infer.NewHSS(em, hss.Fixed{Frac: frac}, len(fc.prompt)+n, rand.Reader, nil, nil)
+		prm, err := hss.DefaultParams().WithFrac(frac)
+		if err != nil {
+			return row, err
+		}
+		h, err := infer.NewHSS(em, prm, len(fc.prompt)+n, rand.Reader, nil, nil)
 		if err != nil {
 			return row, err
 		}

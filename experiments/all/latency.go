@@ -93,8 +93,8 @@ func runLatency(o *options) (*latencyResults, error) {
 		ts.lens, ts.decode, ts.modelled = []int{16}, 1, []int{32}
 		grid = []latencyModel{ts}
 	}
-	fx := hss.Fixed{Frac: infer.DefaultFrac}
-	res := &latencyResults{Frac: fx.Frac,
+	prm := hss.DefaultParams()
+	res := &latencyResults{Frac: prm.Frac,
 		Transport: "party 0 and party 1 as separate processes (this binary re-executed as cmd/party0 and cmd/party1), gRPC over loopback TCP with TLS 1.3 (mutual TLS between the parties); dealer in the client process"}
 	work, err := os.MkdirTemp("", "hssee-latency-")
 	if err != nil {
@@ -114,7 +114,7 @@ func runLatency(o *options) (*latencyResults, error) {
 		return nil, err
 	}
 	for _, lm := range grid {
-		pts, err := measureModel(o, lm, fx, work, certs, creds)
+		pts, err := measureModel(o, lm, prm, work, certs, creds)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", lm.name, err)
 		}
@@ -127,7 +127,7 @@ func runLatency(o *options) (*latencyResults, error) {
 			return nil, err
 		}
 		for _, L := range lm.modelled {
-			p, err := modelledPoint(lm.name, cfg, fx, L, res.Fit)
+			p, err := modelledPoint(lm.name, cfg, prm, L, res.Fit)
 			if err != nil {
 				return nil, err
 			}
@@ -158,12 +158,12 @@ func macs(c model.Config, rows, pos0 int) float64 {
 	return float64(rows)*perRow + float64(c.NLayers)*attn + float64(c.VocabSize)*D
 }
 
-func modelledPoint(name string, cfg model.Config, fx hss.Fixed, L int, fit computeFit) (latencyPoint, error) {
-	pre, err := secure.Count(cfg, fx, L, 0)
+func modelledPoint(name string, cfg model.Config, prm hss.Params, L int, fit computeFit) (latencyPoint, error) {
+	pre, err := secure.Count(cfg, prm, L, 0)
 	if err != nil {
 		return latencyPoint{}, err
 	}
-	dec, err := secure.Count(cfg, fx, L-1, 1)
+	dec, err := secure.Count(cfg, prm, L-1, 1)
 	if err != nil {
 		return latencyPoint{}, err
 	}
@@ -181,7 +181,7 @@ func startParty(id int, args ...string) (*procs.Proc, error) {
 	return procs.Start(roleEnv, fmt.Sprintf("party%d", id), args...)
 }
 
-func measureModel(o *options, lm latencyModel, fx hss.Fixed, work, certs string, creds *party.Credentials) ([]latencyPoint, error) {
+func measureModel(o *options, lm latencyModel, prm hss.Params, work, certs string, creds *party.Credentials) ([]latencyPoint, error) {
 	m, _, err := loader.Source(lm.preset, lm.dir, 1)
 	if err != nil {
 		return nil, err
@@ -215,7 +215,7 @@ func measureModel(o *options, lm latencyModel, fx hss.Fixed, work, certs string,
 
 	var pts []latencyPoint
 	for _, L := range lm.lens {
-		p, err := measurePoint(m, em, key, L, lm.decode, fx, addrs, creds)
+		p, err := measurePoint(m, em, key, L, lm.decode, prm, addrs, creds)
 		if err != nil {
 			return nil, fmt.Errorf("length %d: %w (party 0: %s; party 1: %s)", L, err, tail(p0.Log()), tail(p1.Log()))
 		}
@@ -234,7 +234,7 @@ func tail(s string) string {
 	return s
 }
 
-func measurePoint(m, em *model.Model, key *ee.Key, L, decode int, fx hss.Fixed, addrs [2]string, creds *party.Credentials) (latencyPoint, error) {
+func measurePoint(m, em *model.Model, key *ee.Key, L, decode int, prm hss.Params, addrs [2]string, creds *party.Credentials) (latencyPoint, error) {
 	c := m.Config
 	p := latencyPoint{Len: L, Decode: decode, PrefillMACs: macs(c, L, 0)}
 	for i := range decode {
@@ -285,10 +285,10 @@ func measurePoint(m, em *model.Model, key *ee.Key, L, decode int, fx hss.Fixed, 
 		return p, err
 	}
 	defer pc.Close()
-	if err := pc.Open(party.Session{Fingerprint: model.Fingerprint(em), Frac: fx.Frac, MaxSeq: L + decode}); err != nil {
+	if err := pc.Open(party.Session{Fingerprint: model.Fingerprint(em), Params: prm, MaxSeq: L + decode}); err != nil {
 		return p, err
 	}
-	h, err := infer.NewHSSWith(em, fx, L+decode, rand.Reader, pc)
+	h, err := infer.NewHSSWith(em, prm, L+decode, rand.Reader, pc)
 	if err != nil {
 		return p, err
 	}

@@ -35,7 +35,6 @@ import (
 	"strings"
 
 	"github.com/hssee/hssee/hss"
-	"github.com/hssee/hssee/infer"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/secure"
 )
@@ -118,7 +117,7 @@ func run(w io.Writer, args []string) error {
 	name := fs.String("config", "gpt2-124m", "model preset ("+strings.Join(model.PresetNames(), ", ")+") or all")
 	seq := fs.Int("seq", 128, "prompt tokens (prefill)")
 	decode := fs.Int("decode", 1, "decode steps after the prefill (per-token costs are their mean)")
-	frac := fs.Uint("frac", infer.DefaultFrac, "fixed-point fractional bits")
+	frac := fs.Uint("frac", hss.DefaultParams().Frac, "fixed-point fractional bits")
 	jsonOut := fs.Bool("json", false, "one JSON object per config per line")
 	stagesOut := fs.Bool("breakdown", false, "add a table by gate stage with the critical path (the JSON always has it)")
 	if err := fs.Parse(args); err != nil {
@@ -134,7 +133,10 @@ func run(w io.Writer, args []string) error {
 	if *name == "all" {
 		names = model.PresetNames()
 	}
-	fx := hss.Fixed{Frac: *frac}
+	prm, err := hss.DefaultParams().WithFrac(*frac)
+	if err != nil {
+		return fmt.Errorf("-frac: %w", err)
+	}
 	for _, n := range names {
 		cfg, err := model.PresetConfig(n)
 		if err != nil {
@@ -149,7 +151,7 @@ func run(w io.Writer, args []string) error {
 			}
 			return fmt.Errorf("%s: %d+%d positions exceed its context of %d", n, *seq, *decode, cfg.MaxSeqLen)
 		}
-		r, err := secure.Count(cfg, fx, *seq, *decode)
+		r, err := secure.Count(cfg, prm, *seq, *decode)
 		if err != nil {
 			return fmt.Errorf("%s: %w", n, err)
 		}
@@ -169,7 +171,7 @@ func run(w io.Writer, args []string) error {
 
 func newResult(name string, r secure.CountResult, decode int) result {
 	p, d := r.Prefill, r.DecodeMean()
-	res := result{Config: name, Seq: r.Prompt, Decode: decode, Frac: r.Fx.Frac,
+	res := result{Config: name, Seq: r.Prompt, Decode: decode, Frac: r.Params.Frac,
 		OnlineBytes: p.Total.Online, Rounds: p.Total.Rounds, DealerBytes: p.Total.Dealer,
 		DealerBytes0: p.Total.Dealer0, DealerBytes1: p.Total.Dealer1,
 		DecodeOnlineBytes: d.Total.Online, DecodeRounds: d.Total.Rounds, DecodeDealerBytes: d.Total.Dealer,
@@ -203,7 +205,7 @@ func writeTable(w io.Writer, name string, r secure.CountResult, decode int) {
 	if decode == 1 {
 		steps = "step"
 	}
-	fmt.Fprintf(w, "## %s: prefill of %d tokens, per decoded token (mean of %d %s), frac %d\n\n", name, r.Prompt, decode, steps, r.Fx.Frac)
+	fmt.Fprintf(w, "## %s: prefill of %d tokens, per decoded token (mean of %d %s), frac %d\n\n", name, r.Prompt, decode, steps, r.Params.Frac)
 	fmt.Fprintln(w, "| operation | prefill online | prefill rounds | prefill dealer | party 0 / party 1 | decode online | decode rounds | decode dealer | party 0 / party 1 |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	split := func(c hss.Cost) string { return stats.Size(c.Dealer0) + " / " + stats.Size(c.Dealer1) }

@@ -130,6 +130,7 @@ func TestRunErrors(t *testing.T) {
 		{"-seq", "0"},
 		{"-decode", "-1"},
 		{"extra"},
+		{"-frac", "16"}, // beyond the norms' range: refused by hss.Params before counting
 	} {
 		if err := run(&bytes.Buffer{}, args); err == nil {
 			t.Errorf("%v: no error", args)

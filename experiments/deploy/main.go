@@ -152,6 +152,7 @@ type options struct {
 	preset, dir             string
 	promptLen, decode       int
 	frac                    uint
+	prm                     hss.Params // -frac over the default width
 	rtts                    []time.Duration
 	partyMbps               float64
 	dealerRTT               time.Duration
@@ -172,7 +173,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.dir, "model", "", "a model directory or .bin checkpoint instead of a preset")
 	fs.IntVar(&o.promptLen, "prompt-len", 128, "prompt tokens")
 	fs.IntVar(&o.decode, "decode", 32, "decoded tokens per session")
-	fs.UintVar(&o.frac, "frac", infer.DefaultFrac, "fixed-point fractional bits")
+	fs.UintVar(&o.frac, "frac", hss.DefaultParams().Frac, "fixed-point fractional bits")
 	rtts := fs.String("rtt", "0.5ms,2ms,10ms", "round-trip times between the parties")
 	fs.Float64Var(&o.partyMbps, "party-mbps", 1000, "bandwidth between the parties, each direction (Mbit/s)")
 	fs.DurationVar(&o.dealerRTT, "dealer-rtt", 500*time.Microsecond, "round trip between each party and the dealer")
@@ -185,6 +186,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.asJSON, "json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var err error
+	if o.prm, err = hss.DefaultParams().WithFrac(o.frac); err != nil {
+		return fmt.Errorf("-frac: %w", err)
 	}
 	for _, f := range strings.Split(*rtts, ",") {
 		d, err := time.ParseDuration(strings.TrimSpace(f))
@@ -399,7 +404,7 @@ func measure(o *options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	fx := hss.Fixed{Frac: o.frac}
+	prm := o.prm
 	r := mrand.New(mrand.NewPCG(1, 2))
 	prompt := make([]int, o.promptLen)
 	for i := range prompt {
@@ -415,7 +420,7 @@ func measure(o *options) (*result, error) {
 
 	// In process: the compute the links add to, and the reference tokens.
 	o.progress("deploy: %s, in process (both parties and the dealer here)", name)
-	local, err := infer.NewHSS(em, fx, maxSeq, rand.Reader, nil, nil)
+	local, err := infer.NewHSS(em, prm, maxSeq, rand.Reader, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +439,7 @@ func measure(o *options) (*result, error) {
 	for _, rtt := range o.rtts {
 		pt := point{RTTms: float64(rtt.Microseconds()) / 1e3}
 		for _, warm := range []bool{false, true} {
-			s, err := deployed(o, dir, eeDir, em, creds, fx, maxSeq, rtt, prompt, want, warm)
+			s, err := deployed(o, dir, eeDir, em, creds, prm, maxSeq, rtt, prompt, want, warm)
 			if err != nil {
 				return nil, fmt.Errorf("rtt %v: %w", rtt, err)
 			}
@@ -449,7 +454,7 @@ func measure(o *options) (*result, error) {
 		res.Points = append(res.Points, pt)
 	}
 	if o.baseline {
-		b, err := measureBaseline(o, dir, eeDir, em, creds, fx, res)
+		b, err := measureBaseline(o, dir, eeDir, em, creds, prm, res)
 		if err != nil {
 			return nil, fmt.Errorf("baseline: %w", err)
 		}
@@ -524,7 +529,7 @@ func session1(eng *infer.HSS, prompt []int, decode int) ([]int, passStats, passS
 }
 
 // deployed runs one session through freshly started processes and links.
-func deployed(o *options, dir, eeDir string, em *model.Model, creds *party.Credentials, fx hss.Fixed, maxSeq int,
+func deployed(o *options, dir, eeDir string, em *model.Model, creds *party.Credentials, prm hss.Params, maxSeq int,
 	rtt time.Duration, prompt, want []int, warm bool) (session, error) {
 	var s session
 	d, err := start(o, dir, eeDir, rtt)
@@ -539,12 +544,12 @@ func deployed(o *options, dir, eeDir string, em *model.Model, creds *party.Crede
 	defer c.Close()
 	_, _, before, _ := d.wire()
 	start := time.Now()
-	if err := c.Open(party.Session{Fingerprint: model.Fingerprint(em), Frac: fx.Frac, MaxSeq: maxSeq,
+	if err := c.Open(party.Session{Fingerprint: model.Fingerprint(em), Params: prm, MaxSeq: maxSeq,
 		Dealer: d.client.dealer.Addr(), Config: em.Config, FirstRows: len(prompt)}); err != nil {
 		return s, err
 	}
 	if warm {
-		cnt, err := secure.Count(em.Config, fx, len(prompt), 0)
+		cnt, err := secure.Count(em.Config, prm, len(prompt), 0)
 		if err != nil {
 			return s, err
 		}
@@ -556,7 +561,7 @@ func deployed(o *options, dir, eeDir string, em *model.Model, creds *party.Crede
 		s.PrepareMS = ms(time.Since(start) - quiet)
 	}
 	cpu0 := d.cpu()
-	eng, err := infer.NewHSSWith(em, fx, maxSeq, rand.Reader, c)
+	eng, err := infer.NewHSSWith(em, prm, maxSeq, rand.Reader, c)
 	if err != nil {
 		return s, err
 	}
@@ -589,7 +594,7 @@ func deployed(o *options, dir, eeDir string, em *model.Model, creds *party.Crede
 // measureBaseline runs the client-aided design (material made here and
 // uploaded through the client link) on a short prompt at the middle RTT,
 // and models the full prompt from its exact material size.
-func measureBaseline(o *options, dir, eeDir string, em *model.Model, creds *party.Credentials, fx hss.Fixed, res *result) (*baseline, error) {
+func measureBaseline(o *options, dir, eeDir string, em *model.Model, creds *party.Credentials, prm hss.Params, res *result) (*baseline, error) {
 	rtt := o.rtts[len(o.rtts)/2]
 	d, err := start(o, dir, eeDir, rtt)
 	if err != nil {
@@ -602,10 +607,10 @@ func measureBaseline(o *options, dir, eeDir string, em *model.Model, creds *part
 	}
 	defer c.Close()
 	maxSeq := o.baselinePrompt + o.baseDec
-	if err := c.Open(party.Session{Fingerprint: model.Fingerprint(em), Frac: fx.Frac, MaxSeq: maxSeq}); err != nil {
+	if err := c.Open(party.Session{Fingerprint: model.Fingerprint(em), Params: prm, MaxSeq: maxSeq}); err != nil {
 		return nil, err
 	}
-	eng, err := infer.NewHSSWith(em, fx, maxSeq, rand.Reader, c)
+	eng, err := infer.NewHSSWith(em, prm, maxSeq, rand.Reader, c)
 	if err != nil {
 		return nil, err
 	}
@@ -620,7 +625,7 @@ func measureBaseline(o *options, dir, eeDir string, em *model.Model, creds *part
 	up, _, _, _ := d.wire()
 	b := &baseline{PromptLen: o.baselinePrompt, Decode: o.baseDec, RTTms: float64(rtt.Microseconds()) / 1e3,
 		PrefillMS: pre.wall, DecodeMS: dec.wall, ClientUp: up}
-	full, err := secure.Count(em.Config, fx, o.promptLen, 1)
+	full, err := secure.Count(em.Config, prm, o.promptLen, 1)
 	if err != nil {
 		return nil, err
 	}

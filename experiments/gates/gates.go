@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/hss/hsstest"
 )
 
 // instance is one prepared run of a gate: real-valued inputs (the harness encodes and shares them),
@@ -156,8 +157,8 @@ func matMulFixedGate(bits uint) gate {
 	}}
 }
 
-// nonlinearGate adapts an entry of hss.NonlinearGates (helper gates listed by package hss).
-func nonlinearGate(g hss.NonlinearGate) gate {
+// nonlinearGate adapts an entry of hsstest.NonlinearGates (the elementwise gates of package hss).
+func nonlinearGate(g hsstest.NonlinearGate) gate {
 	return gate{name: g.Name, prepare: func(n int, r *rand.Rand, fx hss.Fixed) (*instance, error) {
 		x := uniform(r, n, g.Lo, g.Hi)
 		ref := make([]float64, n)
@@ -317,7 +318,7 @@ func normGate(center bool) gate {
 }
 
 // allGates is the measured table. To add a gate, append a gate{name, prepare} here, or, for an
-// elementwise gate in package hss, add it to hss.NonlinearGates (picked up automatically).
+// elementwise gate in package hss, add it to hsstest.NonlinearGates (picked up automatically).
 func allGates() []gate {
 	gs := []gate{
 		truncGate(64), truncGate(40),
@@ -326,7 +327,7 @@ func allGates() []gate {
 		squareFixedGate(40),
 		matMulFixedGate(64), matMulFixedGate(44),
 	}
-	for _, g := range hss.NonlinearGates {
+	for _, g := range hsstest.NonlinearGates {
 		gs = append(gs, nonlinearGate(g))
 	}
 	return append(gs,

@@ -13,7 +13,7 @@ import (
 // document (cheap enough for plain go test).
 func TestRunJSON(t *testing.T) {
 	var buf bytes.Buffer
-	if err := run(&buf, true, 64, hss.Fixed{Frac: 12}, "", false, 1); err != nil {
+	if err := run(&buf, true, 64, gatesParams(), "", false, 1); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -52,16 +52,16 @@ func TestRunJSON(t *testing.T) {
 
 func TestRunMarkdownAndFlags(t *testing.T) {
 	var buf bytes.Buffer
-	if err := run(&buf, false, 32, hss.Fixed{Frac: 12}, "trunc", false, 2); err != nil {
+	if err := run(&buf, false, 32, gatesParams(), "trunc", false, 2); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "| trunc/64 |") || strings.Contains(buf.String(), "mulfx") {
 		t.Fatalf("unexpected table:\n%s", buf.String())
 	}
-	if run(&buf, false, 0, hss.Fixed{Frac: 12}, "", false, 1) == nil {
+	if run(&buf, false, 0, gatesParams(), "", false, 1) == nil {
 		t.Fatal("n=0 accepted")
 	}
-	if run(&buf, false, 8, hss.Fixed{Frac: 70}, "", false, 1) == nil {
+	if run(&buf, false, 8, hss.Params{Frac: 70, Width: 64}, "", false, 1) == nil {
 		t.Fatal("frac 70 accepted")
 	}
 }

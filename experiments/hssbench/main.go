@@ -82,7 +82,7 @@ func main() {
 	flag.IntVar(&c.decode, "decode", 8, "tokens decoded after the prompt")
 	flag.IntVar(&c.runs, "runs", 3, "plain runs (median); HSS runs once")
 	flag.IntVar(&c.threads, "threads", 0, "plain executor threads (0: all cores)")
-	flag.UintVar(&c.frac, "frac", infer.DefaultFrac, "HSS fixed-point fractional bits")
+	flag.UintVar(&c.frac, "frac", hss.DefaultParams().Frac, "HSS fixed-point fractional bits")
 	flag.DurationVar(&c.rtt, "rtt", 0, "simulated round-trip time between the parties (0: in-memory)")
 	flag.Float64Var(&c.mbps, "mbps", 0, "simulated link bandwidth in Mbit/s (0: unlimited)")
 	jsonOut := flag.Bool("json", false, "print only the JSON line")
@@ -118,6 +118,10 @@ func main() {
 func run(c config, w io.Writer) (*result, error) {
 	if c.promptLen < 1 || c.decode < 1 || c.runs < 1 || c.threads < 0 || c.rtt < 0 || c.mbps < 0 {
 		return nil, errors.New("-prompt-len, -decode and -runs must be positive; -threads, -rtt, -mbps >= 0")
+	}
+	prm, err := hss.DefaultParams().WithFrac(c.frac)
+	if err != nil {
+		return nil, fmt.Errorf("-frac: %w", err)
 	}
 	m, name, err := loader.Source(c.preset, c.path, c.seed)
 	if err != nil {
@@ -178,7 +182,7 @@ func run(c config, w io.Writer) (*result, error) {
 	if c.rtt > 0 || c.mbps > 0 {
 		t0, t1 = hss.WithLink(t0, c.rtt, c.mbps*1e6), hss.WithLink(t1, c.rtt, c.mbps*1e6)
 	}
-	h, err := infer.NewHSS(m, hss.Fixed{Frac: c.frac}, c.promptLen+c.decode, rand.Reader, t0, t1)
+	h, err := infer.NewHSS(m, prm, c.promptLen+c.decode, rand.Reader, t0, t1)
 	if err != nil {
 		return nil, err
 	}

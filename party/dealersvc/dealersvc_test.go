@@ -108,7 +108,7 @@ func (d *deployment) client(t *testing.T, dealerAddr string, first int) (*party.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return c, c.Open(party.Session{Fingerprint: model.Fingerprint(d.m), Frac: infer.DefaultFrac, MaxSeq: testSeq,
+	return c, c.Open(party.Session{Fingerprint: model.Fingerprint(d.m), Params: hss.DefaultParams(), MaxSeq: testSeq,
 		Dealer: dealerAddr, Config: d.m.Config, FirstRows: first})
 }
 
@@ -132,8 +132,8 @@ func run(t *testing.T, eng *infer.HSS) ([][]float32, error) {
 // sends no material.
 func TestServiceMatchesClientDealer(t *testing.T) {
 	d := deploy(t, nil)
-	fx := hss.Fixed{Frac: infer.DefaultFrac}
-	local, err := infer.NewHSS(d.m, fx, testSeq, hss.NewPRG([32]byte{1}), nil, nil)
+	prm := hss.DefaultParams()
+	local, err := infer.NewHSS(d.m, prm, testSeq, hss.NewPRG([32]byte{1}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestServiceMatchesClientDealer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eng, err := infer.NewHSSWith(d.m, fx, testSeq, hss.NewPRG([32]byte{2}), c)
+		eng, err := infer.NewHSSWith(d.m, prm, testSeq, hss.NewPRG([32]byte{2}), c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,12 +207,12 @@ func waitSessions(t *testing.T, d *deployment, want int) {
 // the next one (here with the client's own dealer).
 func TestDealerKilled(t *testing.T) {
 	d := deploy(t, nil)
-	fx := hss.Fixed{Frac: infer.DefaultFrac}
+	prm := hss.DefaultParams()
 	c, err := d.client(t, d.daddr, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := infer.NewHSSWith(d.m, fx, testSeq, hss.NewPRG([32]byte{2}), c)
+	eng, err := infer.NewHSSWith(d.m, prm, testSeq, hss.NewPRG([32]byte{2}), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,10 +248,10 @@ func TestDealerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	if err := c2.Open(party.Session{Fingerprint: model.Fingerprint(d.m), Frac: infer.DefaultFrac, MaxSeq: testSeq}); err != nil {
+	if err := c2.Open(party.Session{Fingerprint: model.Fingerprint(d.m), Params: hss.DefaultParams(), MaxSeq: testSeq}); err != nil {
 		t.Fatal(err)
 	}
-	eng2, err := infer.NewHSSWith(d.m, fx, testSeq, hss.NewPRG([32]byte{3}), c2)
+	eng2, err := infer.NewHSSWith(d.m, prm, testSeq, hss.NewPRG([32]byte{3}), c2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestDealerStall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := infer.NewHSSWith(d.m, hss.Fixed{Frac: infer.DefaultFrac}, testSeq, hss.NewPRG([32]byte{2}), c)
+	eng, err := infer.NewHSSWith(d.m, hss.DefaultParams(), testSeq, hss.NewPRG([32]byte{2}), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestAuthorization(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	err = c.Open(party.Session{Fingerprint: model.Fingerprint(d.m), Frac: infer.DefaultFrac, MaxSeq: testSeq,
+	err = c.Open(party.Session{Fingerprint: model.Fingerprint(d.m), Params: hss.DefaultParams(), MaxSeq: testSeq,
 		Dealer: d.addrs[1], Config: d.m.Config, FirstRows: 4})
 	if err == nil || !strings.Contains(err.Error(), "hssee-dealer") {
 		t.Fatalf("a party's certificate accepted as the dealer's: %v", err)
@@ -329,7 +329,7 @@ func TestAuthorization(t *testing.T) {
 	ctx := context.Background()
 	id := make([]byte, party.SessionIDLen)
 	id[0] = 42
-	open := &pb.DealerOpenRequest{SessionId: id, Config: mustJSON(t, d.m.Config), Frac: infer.DefaultFrac, MaxSeq: testSeq, FirstRows: 3}
+	open := &pb.DealerOpenRequest{SessionId: id, Config: mustJSON(t, d.m.Config), Frac: uint32(hss.DefaultParams().Frac), MaxSeq: testSeq, FirstRows: 3}
 	if _, err := call("party0").Open(ctx, open); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("a party opened a dealer session: %v", err)
 	}
@@ -337,7 +337,7 @@ func TestAuthorization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shape := party.ShapeDigest(d.m.Config, infer.DefaultFrac, testSeq)
+	shape := party.ShapeDigest(d.m.Config, hss.DefaultParams().Frac, testSeq)
 	if !slices.Equal(resp.GetShape(), shape[:]) {
 		t.Fatal("shape digest")
 	}
@@ -417,7 +417,7 @@ func FuzzDecodeSpec(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if spec.Config.Validate() != nil || spec.Fx.Validate() != nil || spec.MaxSeq < 1 || spec.MaxSeq > spec.Config.MaxSeqLen ||
+		if spec.Config.Validate() != nil || spec.Params.Validate() != nil || spec.MaxSeq < 1 || spec.MaxSeq > spec.Config.MaxSeqLen ||
 			spec.FirstRows < 0 || spec.FirstRows > spec.MaxSeq {
 			t.Fatalf("accepted a bad spec %+v", spec)
 		}

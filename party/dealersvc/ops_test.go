@@ -51,7 +51,7 @@ func TestDealerSessionBound(t *testing.T) {
 	a, b := dealerClient(t, d.pki, d.daddr, "client"), dealerClient(t, d.pki, d.daddr, "client2")
 	id := make([]byte, party.SessionIDLen)
 	id[0] = 7
-	open := &pb.DealerOpenRequest{SessionId: id, Config: mustJSON(t, d.m.Config), Frac: infer.DefaultFrac, MaxSeq: testSeq, FirstRows: 3}
+	open := &pb.DealerOpenRequest{SessionId: id, Config: mustJSON(t, d.m.Config), Frac: uint32(hss.DefaultParams().Frac), MaxSeq: testSeq, FirstRows: 3}
 	if _, err := a.Open(ctx, open); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestDealerMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := infer.NewHSSWith(d.m, hss.Fixed{Frac: infer.DefaultFrac}, testSeq, hss.NewPRG([32]byte{2}), c)
+	eng, err := infer.NewHSSWith(d.m, hss.DefaultParams(), testSeq, hss.NewPRG([32]byte{2}), c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,9 +173,9 @@ func DecodeSpec(req *pb.DealerOpenRequest) (party.SessionID, dealer.SessionSpec,
 	if err := spec.Config.Validate(); err != nil {
 		return id, spec, err
 	}
-	spec.Fx = hss.Fixed{Frac: uint(req.GetFrac())}
-	if err := spec.Fx.Validate(); err != nil || req.GetFrac() == 0 {
-		return id, spec, errors.New("bad fixed-point precision")
+	// Only the precision travels; the width is the default (not negotiated).
+	if spec.Params, err = hss.DefaultParams().WithFrac(uint(req.GetFrac())); err != nil {
+		return id, spec, fmt.Errorf("bad fixed-point precision: %w", err)
 	}
 	spec.MaxSeq = int(req.GetMaxSeq())
 	if spec.MaxSeq == 0 {
@@ -215,9 +215,9 @@ func (h *service) open(ctx context.Context, req *pb.DealerOpenRequest) (*pb.Deal
 	if _, err := h.s.svc.Open(id, spec); err != nil {
 		return nil, statusOf(err)
 	}
-	d := party.ShapeDigest(spec.Config, spec.Fx.Frac, spec.MaxSeq)
+	d := party.ShapeDigest(spec.Config, spec.Params.Frac, spec.MaxSeq)
 	h.s.log.Info("session opened", "session", id.LogID(), "dim", spec.Config.Dim, "layers", spec.Config.NLayers,
-		"max_seq", spec.MaxSeq, "frac", spec.Fx.Frac, "first_rows", spec.FirstRows)
+		"max_seq", spec.MaxSeq, "frac", spec.Params.Frac, "first_rows", spec.FirstRows)
 	return &pb.DealerOpenResponse{Shape: d[:], Prefetch: uint32(h.s.svc.Prefetch())}, nil
 }
 
@@ -278,7 +278,7 @@ func (h *service) Material(req *pb.MaterialRequest, stream pb.Dealer_MaterialSer
 		return statusOf(err)
 	}
 	spec := ss.Spec()
-	if want := party.ShapeDigest(spec.Config, spec.Fx.Frac, spec.MaxSeq); !bytes.Equal(req.GetShape(), want[:]) {
+	if want := party.ShapeDigest(spec.Config, spec.Params.Frac, spec.MaxSeq); !bytes.Equal(req.GetShape(), want[:]) {
 		return status.Error(codes.FailedPrecondition, "the party's model shape, precision or length differs from the dealer session's")
 	}
 	start := time.Now()

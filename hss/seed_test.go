@@ -49,6 +49,9 @@ func allKeyGens() []keyGen {
 		{"recip", func(r io.Reader, n int) (Key, Key, error) { return GenReciprocal(r, n, fx) }},
 		{"rsqrt", func(r io.Reader, n int) (Key, Key, error) { return GenRsqrt(r, n, fx) }},
 		{"max/21 (rows of 16, per input)", func(r io.Reader, n int) (Key, Key, error) { return GenMax(r, n/16, 16, 21) }},
+		{"softmax decode (1×64, per score)", func(r io.Reader, n int) (Key, Key, error) {
+			return GenSoftmaxHeads(r, n/64, 1, 64, 63, fx)
+		}},
 		{"softmax (16×16 causal, per score)", func(r io.Reader, n int) (Key, Key, error) {
 			return GenSoftmaxHeads(r, n/256, 16, 16, 0, fx)
 		}},

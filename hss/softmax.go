@@ -68,7 +68,7 @@ func checkSoftmax(op string, rows, cols, pos0 int, fx Fixed) (int, error) {
 	return n, nil
 }
 
-func init() { registerSeq("softmax", "max", "exp", "recip.lo", "rowmul3", "trunc") }
+func init() { registerSeq("softmax", "max", "cmax", "exp", "recip.lo", "rowmul3", "trunc") }
 
 // GenSoftmax generates material for Softmax on scores [rows × cols] with causal offset pos0.
 func GenSoftmax(rng io.Reader, rows, cols, pos0 int, fx Fixed) (k0, k1 Key, err error) {
@@ -107,8 +107,13 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 	_, mulBits, rs := smParams(fx)
 	var p0, p1 []MarshalKey
 	add := func(a, b MarshalKey) { p0, p1 = append(p0, a), append(p1, b) }
-	ms, _ := maxSpec(fx)
-	m0, m1, err := genMaxRows(rng, lens, ms)
+	var m0, m1 *seqKey
+	if smCount(rows / heads) {
+		m0, m1, err = genCountMax(rng, lens, softmaxCmax(fx))
+	} else {
+		ms, _ := maxSpec(fx)
+		m0, m1, err = genMaxRows(rng, lens, ms)
+	}
 	if err != nil {
 		return nil, nil, wrapGate("gen softmax", err)
 	}
@@ -156,8 +161,15 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 // width 2·Frac+24: the reciprocal's own product L·O is not taken apart (one round fewer than
 // before, the same value, so the same error).
 //
+// With one query row per head (a decode step, smCount) the maxima come from counting instead of the
+// tree (countMax: a histogram of the scores in buckets of 2^-1 from one DPF per score, and one zero
+// test per bucket threshold and row; 2 rounds for any row length), with x* < m' ≤ x* + 1: Exp's
+// inputs then lie in (−2^7 − 1/2, 0], and those below −2^7 index outside its window (its opened
+// width wraps them to (2^7 − 1/2, 2^7]), where it returns 0 like any input below −10; its absolute
+// errors grow by at most e (row sum ≥ e^-1).
+//
 // Rounds ⌈log2 max_i l_i⌉ + 7 (⌈log2 cols⌉ + 7 when the last row sees every column; + 8 before
-// RowMul3). Online (both
+// RowMul3), 9 by counting. Online (both
 // parties, per visible entry, Frac 12): 16 (max tree: one comparison per visible entry but one per
 // row, so about half of a tree over the full matrix in a prefill) + 17.25 (exp) + 12 (product) + 12
 // (trunc) bytes, plus ≈ 43 bytes per row. Dealer: ≈ 0.93 KB (max, at every Frac) + 0.77 KB (exp,
@@ -203,17 +215,12 @@ func (p *Party) SoftmaxHeads(x []uint64, heads, rows, cols, pos0 int) ([]uint64,
 	for r, l := range lens {
 		d = append(d, x[r*cols:r*cols+l]...)
 	}
-	ms, tol := maxSpec(p.Fx)
-	m, err := q.maxRows(d, lens, ms)
+	m, err := q.rowMax(d, lens, rows/heads)
 	if err != nil {
 		return nil, wrapGate("softmax", err)
 	}
-	// m' = m + depth·tol ≥ the row's maximum (party 0 adds the public shift), so d = x − m' ≤ 0.
 	i := 0
 	for r, l := range lens {
-		if p.ID == 0 {
-			m[r] += uint64(maxDepth(l)) * tol
-		}
 		for range l {
 			d[i] -= m[r]
 			i++
@@ -295,19 +302,57 @@ func CostSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed) ([]Stage, err
 	if err != nil {
 		return nil, err
 	}
-	// The max trees run over the visible entries of every row; all heads have the same rows.
-	pairs := maxLevels(causalLens(rows, cols, pos0))
-	for i := range pairs {
-		pairs[i] *= heads
+	var mx []Stage
+	mk := "max"
+	if smCount(rows) {
+		mk = "cmax"
+		mx = costCountMax(headLens(heads, rows, cols, pos0), softmaxCmax(fx))
+	} else {
+		// The max trees run over the visible entries of every row; all heads have the same rows.
+		pairs := maxLevels(causalLens(rows, cols, pos0))
+		for i := range pairs {
+			pairs[i] *= heads
+		}
+		ms, _ := maxSpec(fx)
+		mx = maxStages(pairs, ms)
 	}
-	ms, _ := maxSpec(fx)
-	mx := maxStages(pairs, ms)
 	ex := polyStages("exp", nv, es)
 	return seqStages("softmax",
-		part{kind: "max", c: SumStages(mx), sub: mx},
+		part{kind: mk, label: "max", c: SumStages(mx), sub: mx},
 		part{kind: "exp", c: SumStages(ex), sub: ex},
 		recip,
 		part{kind: "rowmul3", c: costRowMul3(all, nv, mulBits)},
 		part{kind: "trunc", c: costTrunc(nv, rs.outFrac, mulBits)},
 	), nil
+}
+
+// smCount reports whether the softmax takes its rows' maxima by counting (countMax, 2 rounds) rather
+// than with the tournament tree (maxRows, ⌈log2 l⌉ rounds): for one query row per head, a decode
+// step. Counting expands a window of 255 DPF outputs per score, ≈ 6× the tree's CPU (measured by
+// BenchmarkSoftmaxMax: 6 heads × 128 keys, both parties on 2 cores, 3.2 vs 0.7–1.2 ms for a decode
+// step, 145 vs 25 ms for a 128-token prefill), for 5 rounds fewer at 128 keys. A decode step is
+// latency-bound (its rounds are most of its time from one cloud region to another), a prefill's
+// 128× more scores make it compute-bound at the RTTs of one region, so only decode steps count. The
+// choice depends on the shape only, so the dealer and the parties make it alike.
+func smCount(rowsPerHead int) bool { return rowsPerHead == 1 }
+
+// rowMax returns shares of m'_r ≥ the maximum of every row (lens[r] entries after those of the rows
+// before it) and above it by at most 1 (counting) or ⌈log2 l_r⌉·2^-6 (tree), the shift that keeps
+// the inputs of Exp at or below 0 (see SoftmaxHeads).
+func (q *Party) rowMax(d []uint64, lens []int, rowsPerHead int) ([]uint64, error) {
+	if smCount(rowsPerHead) {
+		return q.countMax(d, lens, softmaxCmax(q.Fx))
+	}
+	ms, tol := maxSpec(q.Fx)
+	m, err := q.maxRows(d, lens, ms)
+	if err != nil {
+		return nil, err
+	}
+	// m' = m + depth·tol ≥ the row's maximum (party 0 adds the public shift), so d = x − m' ≤ 0.
+	if q.ID == 0 {
+		for r, l := range lens {
+			m[r] += uint64(maxDepth(l)) * tol
+		}
+	}
+	return m, nil
 }

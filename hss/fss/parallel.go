@@ -15,6 +15,7 @@ type Worker struct {
 	lb   []block
 	cur  int
 	ws   []winState // batched window expansion: per-element state
+	nls  []int      // and its elements' numbers of leaves (hashLeaves)
 	pad  []uint64   // and its padded tables
 	pts  []uint64   // EvalPoints: points, control-bit words, replicated seed and final word
 	keys []int      // EvalPoints: key indices (portable path)

@@ -45,6 +45,7 @@ func allKeyGens() []keyGen {
 		{"relu/21", func(r io.Reader, n int) (Key, Key, error) { return GenReLU(r, n, 21) }},
 		{"gelu", func(r io.Reader, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }},
 		{"silu", func(r io.Reader, n int) (Key, Key, error) { return GenSiLU(r, n, fx) }},
+		{"silumul (SiLU(g)·u)", func(r io.Reader, n int) (Key, Key, error) { return GenSiLUMul(r, n, fx) }},
 		{"exp", func(r io.Reader, n int) (Key, Key, error) { return GenExp(r, n, fx) }},
 		{"recip", func(r io.Reader, n int) (Key, Key, error) { return GenReciprocal(r, n, fx) }},
 		{"rsqrt", func(r io.Reader, n int) (Key, Key, error) { return GenRsqrt(r, n, fx) }},

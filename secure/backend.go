@@ -216,6 +216,11 @@ func (b *Party) Act(x Tensor, gelu bool) (Tensor, error) {
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
+func (b *Party) SiLUMul(g, u Tensor) (Tensor, error) {
+	z, err := b.P.SiLUMul(g.V, u.V)
+	return Tensor{Rows: g.Rows, Cols: g.Cols, V: z, Raw: true}, err
+}
+
 // Sink receives the dealer's key pairs in consumption order (party 0's key
 // first); *dealer.Dealer is one.
 type Sink interface {
@@ -360,4 +365,8 @@ func (d *Dealer) Act(x Tensor, gelu bool) (Tensor, error) {
 		return x, d.push(hss.GenGeLU(d.Rand, x.Rows*x.Cols, d.prm.Fixed()))
 	}
 	return x, d.push(hss.GenSiLU(d.Rand, x.Rows*x.Cols, d.prm.Fixed()))
+}
+
+func (d *Dealer) SiLUMul(g, _ Tensor) (Tensor, error) {
+	return Tensor{Rows: g.Rows, Cols: g.Cols, Raw: true}, d.push(hss.GenSiLUMul(d.Rand, g.Rows*g.Cols, d.prm.Fixed()))
 }

@@ -267,6 +267,11 @@ func (c *Counter) Act(x Tensor, gelu bool) (Tensor, error) {
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpAct, prefix(kind, st), err)
 }
 
+func (c *Counter) SiLUMul(g, _ Tensor) (Tensor, error) {
+	st, err := hss.CostSiLUMulStages(g.Rows*g.Cols, c.prm.Fixed())
+	return Tensor{Rows: g.Rows, Cols: g.Cols, Raw: true}, c.countStages(OpAct, prefix("silumul", st), err)
+}
+
 var _ Backend = (*Counter)(nil)
 
 // ShapeModel returns a weightless model of config cfg for the shape-only

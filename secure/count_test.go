@@ -39,6 +39,9 @@ func TestCountLarge(t *testing.T) {
 	for _, b := range append([]Breakdown{r.Prefill}, r.Decode...) {
 		var sum hss.Cost
 		for o, c := range b.Ops {
+			if Op(o) == OpMul && c == (hss.Cost{}) {
+				continue // SwiGLU's product is fused into its activation (hss.SiLUMul)
+			}
 			if c.Rounds <= 0 || c.Online <= 0 || c.Dealer <= 0 || c.Dealer0+c.Dealer1 != c.Dealer || c.Dealer0 > c.Dealer1 {
 				t.Errorf("%v: %+v", Op(o), c)
 			}

@@ -55,6 +55,11 @@ type Tensor struct {
 	// v's (Backend.TruncWide), one round where Linears and Rope took two.
 	grp *rawGroup
 	idx int
+	// silu is set on Act's output for SiLU: the activation is deferred
+	// (silu holds its input) so that Mul can take it with its product in
+	// one gate (Backend.SiLUMul); any other step computes it first
+	// (settle).
+	silu *Tensor
 }
 
 // rawGroup is the untruncated outputs of one Linears call and, once
@@ -127,6 +132,10 @@ type Backend interface {
 	Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error)
 	// Act is SiLU or (gelu) tanh-GeLU, elementwise.
 	Act(x Tensor, gelu bool) (Tensor, error)
+	// SiLUMul is SiLU(g)·u, untruncated like Mul (a Raw tensor with
+	// 2·Frac fractional bits): SwiGLU's activation and product in the
+	// rounds of the activation alone (hss.SiLUMul).
+	SiLUMul(g, u Tensor) (Tensor, error)
 }
 
 // Exec is the secure executor of one model for one party or the dealer: a
@@ -215,6 +224,14 @@ func (e *Exec) BeginLayer(int) error { return nil }
 // only product (SwiGLU's) straight to W2, so this never runs there.
 func (e *Exec) settle(xs ...*Tensor) error {
 	for _, x := range xs {
+		if x.silu != nil {
+			y, err := e.b.Act(*x.silu, false)
+			if err != nil {
+				return err
+			}
+			*x = y
+			continue
+		}
 		if !x.Raw {
 			continue
 		}
@@ -297,7 +314,7 @@ func (e *Exec) Norm(x Tensor, n *model.Norm, rows int) (Tensor, error) {
 }
 
 func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
-	if x.grp != nil { // a Linears output: truncated with its group (a Mul's product goes in untruncated)
+	if x.grp != nil || x.silu != nil { // a Linears output: truncated with its group (a Mul's product goes in untruncated)
 		if err := e.settle(&x); err != nil {
 			return Tensor{}, err
 		}
@@ -572,10 +589,31 @@ func (e *Exec) Act(x Tensor, rows int) (Tensor, error) {
 	if err := e.checkRows("activation", x, rows, e.cfg.HiddenDim); err != nil {
 		return Tensor{}, err
 	}
-	return e.b.Act(x, e.cfg.Arch == model.ArchGPT2)
+	if e.cfg.Arch == model.ArchGPT2 {
+		return e.b.Act(x, true)
+	}
+	// SiLU is deferred: Mul (SwiGLU's product, the only consumer in the
+	// model) takes it in one gate with its product.
+	in := x
+	return Tensor{Rows: x.Rows, Cols: x.Cols, silu: &in}, nil
 }
 
 func (e *Exec) Mul(a, b Tensor, rows int) (Tensor, error) {
+	if a.silu == nil && b.silu != nil {
+		a, b = b, a
+	}
+	if a.silu != nil && b.silu == nil {
+		if err := e.settle(&b); err != nil {
+			return Tensor{}, err
+		}
+		if err := e.checkRows("mul", *a.silu, rows, e.cfg.HiddenDim); err != nil {
+			return Tensor{}, err
+		}
+		if err := e.checkRows("mul", b, rows, e.cfg.HiddenDim); err != nil {
+			return Tensor{}, err
+		}
+		return e.b.SiLUMul(*a.silu, b)
+	}
 	if err := e.settle(&a, &b); err != nil {
 		return Tensor{}, err
 	}

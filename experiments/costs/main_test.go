@@ -14,7 +14,7 @@ func TestRunTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, s := range []string{"## tinystories-656k", "| linear |", "| softmax |", "| norm |", "| act |", "| mul |", "| rope |", "| **total** |",
+	for _, s := range []string{"## tinystories-656k", "| linear |", "| softmax |", "| norm |", "| act |", "| rope |", "| **total** |",
 		"| party 0 / party 1 |"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("table lacks %q:\n%s", s, out)
@@ -78,7 +78,7 @@ func TestRunBreakdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"by gate stage", "| norm | rmsnorm/square |", "| norm | rmsnorm/rsqrt/cmp |", "| softmax | max/relu |",
-		"| act | silu/lut |", "| attention | qk/product |", "| head | trunc | 1 |"} {
+		"| act | silumul/lut |", "| act | silumul/truncmul |", "| attention | qk/product |", "| head | trunc | 1 |"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("breakdown lacks %q:\n%s", s, buf.String())
 		}

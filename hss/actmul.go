@@ -22,9 +22,8 @@ import (
 //	y·u  = y·δ + y·b = y·δ + A·b − R·b + g·M·b
 //	xs·u = ε·δ + ε·b + δ·a + a·b.
 //
-// So the truncation's round carries the product: 2 rounds instead of 3, the same bytes (c, ε and δ
-// at 64 bits each; the truncation opened c at its width ℓ, 57 bits for SiLU at Frac 14), and the
-// same value as Mul(SiLU(g), u) (the truncation's stochastic rounding is the only error; the
+// So the truncation's round carries the product: 2 rounds instead of 3, the same bytes (c at the
+// truncation's width, ε and δ at 64 bits, in one message: openParts), and the same value as Mul(SiLU(g), u) (the truncation's stochastic rounding is the only error; the
 // product is exact mod 2^64).
 
 // TruncMulKey is one party's material for the fused truncation and product over N elements:
@@ -176,8 +175,7 @@ func (p *Party) truncMul(k *TruncMulKey, t, xs, u []uint64, frac, bits uint) ([]
 	if p.ID == 0 {
 		shift = 1 << (bits - 2)
 	}
-	// One opening of c ‖ ε ‖ δ at 64 bits (the sum of the 64-bit shares r0 + r1 is uniform mod 2^64,
-	// so c's bits above the width hide t as well).
+	// One round opens c at the truncation's width and ε ‖ δ at 64 bits.
 	o := getWords(3 * n)
 	defer putWords(o)
 	for i := range n {
@@ -185,7 +183,7 @@ func (p *Party) truncMul(k *TruncMulKey, t, xs, u []uint64, frac, bits uint) ([]
 		o[n+i] = xs[i] - a[i]
 		o[2*n+i] = u[i] - b[i]
 	}
-	if err := p.openInto(o, o, 64); err != nil {
+	if err := p.openParts([][]uint64{o[:n], o[n:]}, []uint{bits, 64}); err != nil {
 		return nil, wrapGate("truncmul", err)
 	}
 	mask, top, wsh := Mask(bits), bits-1, bits-frac
@@ -207,7 +205,7 @@ func (p *Party) truncMul(k *TruncMulKey, t, xs, u []uint64, frac, bits uint) ([]
 func costTruncMul(n int, frac, bits uint) Cost {
 	k0 := &TruncMulKey{Party: 0, Frac: frac, Bits: bits, N: n}
 	k1 := &TruncMulKey{Party: 1, Frac: frac, Bits: bits, N: n}
-	return open(3*n, 64).Add(keyCost(k0.Size(), k1.Size()))
+	return openPartsCost([]int{n, 2 * n}, []uint{bits, 64}).Add(keyCost(k0.Size(), k1.Size()))
 }
 
 // GenSiLUMul generates material for SiLUMul on n elements.

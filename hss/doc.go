@@ -52,7 +52,9 @@
 //   - act.go: GenGeLU, GeLU, GenSiLU, SiLU, CostAct, CostActStages.
 //   - exp.go: GenExp, Exp, CostExp.
 //   - octave.go: the octave lookups; GenReciprocal, Reciprocal, GenRsqrt, Rsqrt, and the octave
-//     parts the norms and softmax compose (genOctLO, evalOctLO, octLOPart).
+//     parts the norms and softmax compose (octIndex, octLORaw).
+//   - trowmul3.go: TruncRowMul3Key; the mantissa's truncation and the row product x·L·O in one
+//     round, and the octave lookup composed with it (genOctMul3, evalOctMul3, octMul3Part).
 //   - max.go: GenMax, Max, the ragged max trees softmax uses (maxRows), CostMax.
 //   - softmax.go: GenSoftmax, Softmax, GenSoftmaxHeads, SoftmaxHeads, CostSoftmaxHeads,
 //     CostSoftmaxHeadsStages.

@@ -50,8 +50,8 @@ func checkNorm(op string, rows, dim int, fx Fixed) (int, error) {
 }
 
 func init() {
-	registerSeq("layernorm", "trunc", "square", "rsqrt.lo", "rowmul3")
-	registerSeq("rmsnorm", "trunc", "square", "rsqrt.lo", "rowmul3")
+	registerSeq("layernorm", "trunc", "square", "rsqrt.lm")
+	registerSeq("rmsnorm", "trunc", "square", "rsqrt.lm")
 }
 
 func genNorm(rng io.Reader, kind string, rows, dim int, fx Fixed, center bool) (k0, k1 Key, err error) {
@@ -75,20 +75,15 @@ func genNorm(rng io.Reader, kind string, rows, dim int, fx Fixed, center bool) (
 		return nil, nil, wrapGate(op, err)
 	}
 	add(s0, s1)
-	r0, r1, err := genOctLO(rng, "rsqrt", rows, rs)
-	if err != nil {
-		return nil, nil, wrapGate(op, err)
-	}
-	add(r0, r1)
 	lens := make([]int, rows)
 	for i := range lens {
 		lens[i] = dim
 	}
-	w0, w1, err := GenRowMul3(rng, lens, 64)
+	r0, r1, err := genOctMul3(rng, "rsqrt", lens, rs, 64)
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
-	add(w0, w1)
+	add(r0, r1)
 	u0, u1, err := GenTrunc(rng, n, fx.Frac+rs.outFrac, 64)
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
@@ -200,17 +195,13 @@ func (p *Party) norm(kind string, x []uint64, rows, dim int, gain, bias []uint64
 			ss[r] += sq[r*dim+j]
 		}
 	}
-	// r = 1/√ = L·O (mantissa and octave factor; Σ read untruncated: see normParams), and d·L·O in
-	// one round.
-	rl, ro, err := q.evalOctLO("rsqrt", rs, ss)
-	if err != nil {
-		return nil, wrapGate(kind, err)
-	}
+	// r = 1/√ = L·O (mantissa and octave factor; Σ read untruncated: see normParams), and d·L·O
+	// with L's truncation in one round (evalOctMul3).
 	lens := make([]int, rows)
 	for i := range lens {
 		lens[i] = dim
 	}
-	z, err := q.RowMul3(d, rl, ro, lens, 64)
+	z, err := q.evalOctMul3("rsqrt", rs, ss, d, lens)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
@@ -259,14 +250,17 @@ func CostNormStages(rows, dim int, fx Fixed, center bool) ([]Stage, error) {
 	if center {
 		parts = append(parts, part{kind: "trunc", c: costTrunc(rows, normMeanShift, 64), label: "mean.trunc"})
 	}
-	rsq, err := octLOPart("rsqrt", rows, rs)
+	lens := make([]int, rows)
+	for i := range lens {
+		lens[i] = dim
+	}
+	rsq, err := octMul3Part("rsqrt", lens, rs, 64)
 	if err != nil {
 		return nil, err
 	}
 	parts = append(parts,
 		part{kind: "square", c: costSquare(n, sqBits)},
 		rsq,
-		part{kind: "rowmul3", c: costRowMul3(rows, n, 64)},
 		part{kind: "trunc", c: costTrunc(n, fx.Frac+rs.outFrac, 64), label: "out.trunc"},
 	)
 	return seqStages("norm", parts...), nil

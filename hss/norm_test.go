@@ -92,9 +92,9 @@ func TestNorms(t *testing.T) {
 						fx.Decode(got[i]), ref[i], e, bound)
 				}
 			}
-			wantR := int64(6) // the rsqrt reads the untruncated sum of squares; RowMul3 takes d·L·O
+			wantR := int64(5) // the rsqrt reads the untruncated sum of squares; RowMul3 takes d·L·O
 			if center {
-				wantR = 7
+				wantR = 6
 			}
 			if s0.Rounds != wantR || s1.Rounds != wantR {
 				t.Fatalf("rounds %d/%d, want %d", s0.Rounds, s1.Rounds, wantR)

@@ -11,7 +11,8 @@ import (
 
 // Octave lookups: a positive power function t(X) (1/X, 1/√X) on a wide range [2^lo, 2^hi) at a
 // fixed RELATIVE resolution, in four rounds (three where the caller multiplies the result by
-// something else anyway: evalOctLO returns L and O, and RowMul3 takes the product of all three). This follows the normalise-then-look-up structure of
+// something else anyway: evalOctMul3, trowmul3.go, takes the mantissa's truncation and the product of
+// L, O and the caller's row in one round). This follows the normalise-then-look-up structure of
 // SIGMA (Gupta et al., PETS 2024, §5: reciprocal and rsqrt from a lookup on a normalised,
 // reduced-precision input), with the normalisation done by comparisons from function secret sharing
 // (Boyle et al., Eurocrypt 2021) instead of a bit decomposition:
@@ -187,16 +188,6 @@ func (s octSpec) prep() (*octPrep, error) {
 }
 
 func genOct(rng io.Reader, kind string, n int, s octSpec) (*seqKey, *seqKey, error) {
-	return genOctParts(rng, kind, n, s, true)
-}
-
-// genOctLO generates material for evalOctLO: the octave lookup without its final product (kind
-// kind.lo).
-func genOctLO(rng io.Reader, kind string, n int, s octSpec) (*seqKey, *seqKey, error) {
-	return genOctParts(rng, kind, n, s, false)
-}
-
-func genOctParts(rng io.Reader, kind string, n int, s octSpec, mul bool) (*seqKey, *seqKey, error) {
 	pr, err := s.prep()
 	if err != nil {
 		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
@@ -212,9 +203,6 @@ func genOctParts(rng io.Reader, kind string, n int, s octSpec, mul bool) (*seqKe
 	t0, t1, err := GenTrunc(rng, n, pr.lut.fb, pr.lut.tbits)
 	if err != nil {
 		return nil, nil, wrapGate("gen "+kind, err)
-	}
-	if !mul {
-		return newSeqKey(kind+".lo", n, c0, l0, t0), newSeqKey(kind+".lo", n, c1, l1, t1), nil
 	}
 	m0, m1, err := GenMul(rng, n, s.mulBits)
 	if err != nil {
@@ -248,31 +236,35 @@ func (p *Party) evalOct(kind string, s octSpec, x []uint64) ([]uint64, error) {
 	return out, nil
 }
 
-// evalOctLO runs the first three rounds of an octave lookup (material of genOctLO) and returns
-// shares of the mantissa value L (outFrac − G fractional bits) and of the octave factor O (G
-// fractional bits), whose product is t(X) with outFrac fractional bits: a caller that multiplies
-// the result by something else anyway (the norms, softmax) takes the product of all three in one
-// round (RowMul3) instead of two.
-func (p *Party) evalOctLO(kind string, s octSpec, x []uint64) (l, o []uint64, err error) {
-	q, err := p.sub(kind+".lo", len(x))
-	if err != nil {
-		return nil, nil, err
-	}
-	if l, o, err = q.octLO(kind, s, x); err != nil {
-		return nil, nil, err
-	}
-	if err := finish(kind, q); err != nil {
-		return nil, nil, err
-	}
-	return l, o, nil
-}
-
 // octLO runs the comparison, the mantissa lookup and its truncation on q's material.
 func (q *Party) octLO(kind string, s octSpec, x []uint64) (lv, fac []uint64, err error) {
 	pr, err := s.prep()
 	if err != nil {
 		return nil, nil, fmt.Errorf("hss: %s: %w", kind, err)
 	}
+	w, fac, err := q.octIndex(kind, s, pr, x)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := len(x)
+	lk, err := takeKey[*lutKey](q, kind+".lut", n)
+	if err != nil {
+		return nil, nil, wrapGate(kind, err)
+	}
+	o, err := q.evalLUTWith(lk, pr.lut, w)
+	if err != nil {
+		return nil, nil, wrapGate(kind, err)
+	}
+	lv, err = q.truncPoly(o, pr.lut)
+	if err != nil {
+		return nil, nil, wrapGate(kind, err)
+	}
+	return lv, fac, nil
+}
+
+// octIndex is the octave lookup's first round: the comparisons with every threshold (kind.cmp) and
+// the lookup input w and octave factor of every element.
+func (q *Party) octIndex(kind string, s octSpec, pr *octPrep, x []uint64) (w, fac []uint64, err error) {
 	ck, err := takeKey[*lutKey](q, kind+".cmp", len(x))
 	if err != nil {
 		return nil, nil, wrapGate(kind, err)
@@ -283,7 +275,7 @@ func (q *Party) octLO(kind string, s octSpec, x []uint64) (lv, fac []uint64, err
 	}
 	n, nb := len(x), s.nb()
 	own := uint64(1 - q.ID)
-	w := make([]uint64, n)
+	w = make([]uint64, n)
 	fac = make([]uint64, n)
 	e := s.e()
 	for i := range n {
@@ -304,19 +296,30 @@ func (q *Party) octLO(kind string, s octSpec, x []uint64) (lv, fac []uint64, err
 		}
 		w[i], fac[i] = acc, f
 	}
-	lk, err := takeKey[*lutKey](q, kind+".lut", n)
+	return w, fac, nil
+}
+
+// octLORaw is octLO without the mantissa's truncation: it returns the lookup's untruncated
+// polynomial term (in a pooled buffer: putWords it) and the octave factor; the mantissa is
+// Trunc(lin, lut.fb, lut.tbits) for the returned spec.
+func (q *Party) octLORaw(kind string, s octSpec, x []uint64) (lin, fac []uint64, lut *lutSpec, err error) {
+	pr, err := s.prep()
 	if err != nil {
-		return nil, nil, wrapGate(kind, err)
+		return nil, nil, nil, fmt.Errorf("hss: %s: %w", kind, err)
+	}
+	w, fac, err := q.octIndex(kind, s, pr, x)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lk, err := takeKey[*lutKey](q, kind+".lut", len(x))
+	if err != nil {
+		return nil, nil, nil, wrapGate(kind, err)
 	}
 	o, err := q.evalLUTWith(lk, pr.lut, w)
 	if err != nil {
-		return nil, nil, wrapGate(kind, err)
+		return nil, nil, nil, wrapGate(kind, err)
 	}
-	lv, err = q.truncPoly(o, pr.lut)
-	if err != nil {
-		return nil, nil, wrapGate(kind, err)
-	}
-	return lv, fac, nil
+	return o.lin, fac, pr.lut, nil
 }
 
 // evalThresholds opens x + r (64 bits, one round) and returns shares of s_j = 1{x ≥ ts[j]} and of
@@ -473,26 +476,10 @@ func octStages(kind string, n int, s octSpec) ([]Stage, error) {
 		part{kind: "trunc", c: costTrunc(n, pr.lut.fb, pr.lut.tbits)}, part{kind: "mul", c: costMul(n, normBits(s.mulBits))}), nil
 }
 
-// octLOPart is the part of a composite that an octave lookup without its product (genOctLO) is,
-// with its stages: the comparison, the mantissa lookup and its truncation.
-func octLOPart(kind string, n int, s octSpec) (part, error) {
-	pr, err := s.prep()
-	if err != nil {
-		return part{}, fmt.Errorf("hss: cost %s: %w", kind, err)
-	}
-	cmp := costLUT(n, pr.cmp)
-	cmp.Online, cmp.Rounds = open(n, 64).Online, 1 // evalThresholds opens at 64 bits
-	st := seqStages(kind, part{kind: kind + ".cmp", c: cmp, label: "cmp"}, part{kind: kind + ".lut", c: costLUT(n, pr.lut), label: "lut"},
-		part{kind: "trunc", c: costTrunc(n, pr.lut.fb, pr.lut.tbits)})
-	return part{kind: kind + ".lo", label: kind, c: SumStages(st), sub: st}, nil
-}
-
 func init() {
 	for _, k := range []string{"recip.cmp", "recip.lut", "rsqrt.cmp", "rsqrt.lut"} {
 		registerLUT(k)
 	}
 	registerSeq("recip", "recip.cmp", "recip.lut", "trunc", "mul")
 	registerSeq("rsqrt", "rsqrt.cmp", "rsqrt.lut", "trunc", "mul")
-	registerSeq("recip.lo", "recip.cmp", "recip.lut", "trunc")
-	registerSeq("rsqrt.lo", "rsqrt.cmp", "rsqrt.lut", "trunc")
 }

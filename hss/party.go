@@ -92,6 +92,56 @@ func (p *Party) openInto(dst, share []uint64, bits uint) error {
 	return nil
 }
 
+// openParts opens several shared vectors in one round, each at its own width (each part packed on
+// its own, padded to a byte): every parts[i] is replaced by its opening mod 2^widths[i]. The cost is
+// that of open on each part, with one round for all (openPartsCost).
+func (p *Party) openParts(parts [][]uint64, widths []uint) error {
+	if err := p.check("open"); err != nil {
+		return err
+	}
+	total := 0
+	for i, v := range parts {
+		if widths[i] < 1 || widths[i] > 64 {
+			return fmt.Errorf("hss: open: width %d out of range [1,64]", widths[i])
+		}
+		total += PackedLen(len(v), widths[i])
+	}
+	msg := getBytes(total)[:0]
+	for i, v := range parts {
+		msg = PackBits(msg, v, widths[i])
+	}
+	recv, taken, err := handOff(p.T, msg)
+	if !taken {
+		putBytes(msg)
+	}
+	if err != nil {
+		return wrapGate("open", wrapGate("exchange", err))
+	}
+	defer putBytes(recv)
+	if len(recv) != total {
+		return fmt.Errorf("hss: open: peer message of %d bytes, want %d", len(recv), total)
+	}
+	off := 0
+	for i, v := range parts {
+		nb := PackedLen(len(v), widths[i])
+		if err := checkPacked(recv[off:off+nb], len(v), widths[i]); err != nil {
+			return fmt.Errorf("hss: open: peer message: %w", err)
+		}
+		unpackAddInto(v, recv[off:off+nb], widths[i], v)
+		off += nb
+	}
+	return nil
+}
+
+// openPartsCost is the cost of openParts on parts of the given lengths and widths.
+func openPartsCost(lens []int, widths []uint) Cost {
+	c := Cost{Rounds: 1}
+	for i, n := range lens {
+		c.Online += 2 * int64(PackedLen(n, widths[i]))
+	}
+	return c
+}
+
 // ---- scratch buffers ------------------------------------------------------------------------------
 
 // Gates draw their temporaries (expanded randomness, values to open, wire messages) from size-classed

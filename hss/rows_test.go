@@ -219,12 +219,13 @@ func contains(s, sub string) bool {
 
 // viewSchedule lists (values, bits) of every round of Softmax (causal, pos0 = 0, rows = cols) or
 // LayerNorm on a rows×cols tensor at Frac 12: what one party receives, round by round.
-func viewSchedule(gate string, rows, cols int, fx Fixed) [][2]int {
+func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 	n := rows * cols
+	one := func(cnt, bits int) [][2]int { return [][2]int{{cnt, bits}} }
 	if gate == "softmax" {
-		var s [][2]int
+		var s [][][2]int
 		for _, pairs := range maxLevels(causalLens(rows, cols, 0)) {
-			s = append(s, [2]int{pairs, 64})
+			s = append(s, one(pairs, 64))
 		}
 		nv := rows * (rows + 1) / 2
 		_, mb, rs := smParams(fx)
@@ -232,13 +233,13 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][2]int {
 		if err != nil {
 			panic(err)
 		}
-		return append(s, [2]int{nv, int(es.openBits())}, [2]int{nv, int(es.tbits)},
-			[2]int{rows, 64}, [2]int{rows, int(rs.k() + rs.idxBits())}, [2]int{rows, int(rs.tbits())},
-			[2]int{nv + 2*rows, int(mb)}, [2]int{nv, int(mb)})
+		return append(s, one(nv, int(es.openBits())), one(nv, int(es.tbits)),
+			one(rows, 64), one(rows, int(rs.k()+rs.idxBits())),
+			[][2]int{{rows, int(rs.tbits())}, {nv + rows, int(mb)}}, one(nv, int(mb)))
 	}
 	sq, _, rs := normParams(fx, cols)
-	return [][2]int{{rows, 64}, {n, int(sq)}, {rows, 64}, {rows, int(rs.k() + rs.idxBits())},
-		{rows, int(rs.tbits())}, {n + 2*rows, 64}, {n, 64}}
+	return [][][2]int{one(rows, 64), one(n, int(sq)), one(rows, 64), one(rows, int(rs.k()+rs.idxBits())),
+		{{rows, int(rs.tbits())}, {n + rows, 64}}, one(n, 64)}
 }
 
 // FuzzRowKeyUnmarshal feeds arbitrary bytes (seeded with real keys) to the decoders of the lookup,
@@ -246,7 +247,7 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][2]int {
 func FuzzRowKeyUnmarshal(f *testing.F) {
 	fx := Fixed{Frac: 12}
 	rng := newNLRNG(51)
-	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3"}
+	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax"}
 	s0, s1, _ := GenSoftmax(rng, 2, 3, 1, fx)
 	l0, l1, _ := GenLayerNorm(rng, 1, 2, fx)
 	r0, r1, _ := GenReciprocal(rng, 1, fx)
@@ -254,7 +255,9 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	e0, e1, _ := GenExp(rng, 2, fx)
 	m0, m1, _ := GenMax(rng, 1, 3, 16)
 	t0, t1, _ := GenRowMul3(rng, []int{1, 2}, 30)
-	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}} {
+	u0, u1, _ := genTruncRowMul3(rng, []int{1, 2}, 20, 40, 30)
+	c0, c1, _ := genCountMax(rng, []int{1, 2}, softmaxCmax(fx))
+	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}} {
 		for _, k := range k { // party 0's seed-compressed keys and party 1's
 			b, _ := k.(MarshalKey).MarshalBinary()
 			f.Add(uint8(i), b)

@@ -91,6 +91,8 @@ func keyParts(t *testing.T, k Key, kinds map[string]bool) (fssBytes, public int)
 		public = PackedLen(len(k.Lens), 32)
 	case *RowMul3Key:
 		public = PackedLen(len(k.Lens), 32)
+	case *TruncRowMul3Key:
+		public = PackedLen(len(k.Lens), 32)
 	}
 	return fssBytes, public
 }

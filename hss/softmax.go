@@ -68,7 +68,7 @@ func checkSoftmax(op string, rows, cols, pos0 int, fx Fixed) (int, error) {
 	return n, nil
 }
 
-func init() { registerSeq("softmax", "max", "cmax", "exp", "recip.lo", "rowmul3", "trunc") }
+func init() { registerSeq("softmax", "max", "cmax", "exp", "recip.lm", "trunc") }
 
 // GenSoftmax generates material for Softmax on scores [rows × cols] with causal offset pos0.
 func GenSoftmax(rng io.Reader, rows, cols, pos0 int, fx Fixed) (k0, k1 Key, err error) {
@@ -123,16 +123,11 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 		return nil, nil, wrapGate("gen softmax", err)
 	}
 	add(e0.(*seqKey), e1.(*seqKey))
-	r0, r1, err := genOctLO(rng, "recip", rows, rs)
+	r0, r1, err := genOctMul3(rng, "recip", lens, rs, mulBits)
 	if err != nil {
 		return nil, nil, wrapGate("gen softmax", err)
 	}
 	add(r0, r1)
-	w0, w1, err := GenRowMul3(rng, lens, mulBits)
-	if err != nil {
-		return nil, nil, wrapGate("gen softmax", err)
-	}
-	add(w0, w1)
 	t0, t1, err := GenTrunc(rng, nv, rs.outFrac, mulBits)
 	if err != nil {
 		return nil, nil, wrapGate("gen softmax", err)
@@ -239,11 +234,7 @@ func (p *Party) SoftmaxHeads(x []uint64, heads, rows, cols, pos0 int) ([]uint64,
 		}
 	}
 	// 1/Σe = L·O (mantissa and octave factor), and e·L·O in one round.
-	invL, invO, err := q.evalOctLO("recip", rs, sums)
-	if err != nil {
-		return nil, wrapGate("softmax", err)
-	}
-	prod, err := q.RowMul3(e, invL, invO, lens, mulBits)
+	prod, err := q.evalOctMul3("recip", rs, sums, e, lens)
 	if err != nil {
 		return nil, wrapGate("softmax", err)
 	}
@@ -298,7 +289,7 @@ func CostSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed) ([]Stage, err
 	if err != nil {
 		return nil, fmt.Errorf("hss: cost softmax: %w", err)
 	}
-	recip, err := octLOPart("recip", all, rs)
+	recip, err := octMul3Part("recip", headLens(heads, rows, cols, pos0), rs, mulBits)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +312,6 @@ func CostSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed) ([]Stage, err
 		part{kind: mk, label: "max", c: SumStages(mx), sub: mx},
 		part{kind: "exp", c: SumStages(ex), sub: ex},
 		recip,
-		part{kind: "rowmul3", c: costRowMul3(all, nv, mulBits)},
 		part{kind: "trunc", c: costTrunc(nv, rs.outFrac, mulBits)},
 	), nil
 }

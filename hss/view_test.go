@@ -172,24 +172,33 @@ func TestRowGatesView(t *testing.T) {
 			}
 			checked := 0
 			for i, msg := range msgs {
-				cnt, bits := sched[i][0], uint(sched[i][1])
-				if len(msg) != hss.PackedLen(cnt, bits) {
-					t.Fatalf("%s/%s round %d: %d bytes, want %d values of %d bits", gate, name, i, len(msg), cnt, bits)
+				want := 0
+				for _, part := range sched[i] {
+					want += hss.PackedLen(part[0], uint(part[1]))
 				}
-				if cnt < 1024 { // too few values for a chi-square test (per-row rounds)
-					continue
+				if len(msg) != want {
+					t.Fatalf("%s/%s round %d: %d bytes, want %d (%v)", gate, name, i, len(msg), want, sched[i])
 				}
-				vals := make([]uint64, cnt)
-				if err := hss.UnpackBits(vals, msg, cnt, bits); err != nil {
-					t.Fatal(err)
+				for _, part := range sched[i] {
+					cnt, bits := part[0], uint(part[1])
+					pb := hss.PackedLen(cnt, bits)
+					m := msg[:pb]
+					msg = msg[pb:]
+					if cnt < 1024 { // too few values for a chi-square test (per-row parts)
+						continue
+					}
+					vals := make([]uint64, cnt)
+					if err := hss.UnpackBits(vals, m, cnt, bits); err != nil {
+						t.Fatal(err)
+					}
+					if c := hsstest.ChiSquareUniform(vals, bits); c > hsstest.ChiSquareLimit(bits) {
+						t.Errorf("%s/%s round %d (%d values of %d bits): chi-square %.1f > %.1f", gate, name, i, cnt, bits, c, hsstest.ChiSquareLimit(bits))
+					}
+					if c := hsstest.ChiSquareUniform(vals, 8); c > hsstest.ChiSquareLimit(8) { // low byte too
+						t.Errorf("%s/%s round %d: low-byte chi-square %.1f", gate, name, i, c)
+					}
+					checked++
 				}
-				if c := hsstest.ChiSquareUniform(vals, bits); c > hsstest.ChiSquareLimit(bits) {
-					t.Errorf("%s/%s round %d (%d values of %d bits): chi-square %.1f > %.1f", gate, name, i, cnt, bits, c, hsstest.ChiSquareLimit(bits))
-				}
-				if c := hsstest.ChiSquareUniform(vals, 8); c > hsstest.ChiSquareLimit(8) { // low byte too
-					t.Errorf("%s/%s round %d: low-byte chi-square %.1f", gate, name, i, c)
-				}
-				checked++
 			}
 			if checked < 3 {
 				t.Fatalf("%s/%s: only %d rounds checked", gate, name, checked)

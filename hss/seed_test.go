@@ -46,6 +46,8 @@ func allKeyGens() []keyGen {
 		{"gelu", func(r io.Reader, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }},
 		{"silu", func(r io.Reader, n int) (Key, Key, error) { return GenSiLU(r, n, fx) }},
 		{"silumul (SiLU(g)·u)", func(r io.Reader, n int) (Key, Key, error) { return GenSiLUMul(r, n, fx) }},
+		{"gelur (truncation and GeLU)", func(r io.Reader, n int) (Key, Key, error) { return GenGeLURaw(r, n, fx, 48) }},
+		{"silumulr (truncations, SiLU(g)·u)", func(r io.Reader, n int) (Key, Key, error) { return GenSiLUMulRaw(r, n, fx, 48) }},
 		{"exp", func(r io.Reader, n int) (Key, Key, error) { return GenExp(r, n, fx) }},
 		{"recip", func(r io.Reader, n int) (Key, Key, error) { return GenReciprocal(r, n, fx) }},
 		{"rsqrt", func(r io.Reader, n int) (Key, Key, error) { return GenRsqrt(r, n, fx) }},
@@ -93,6 +95,14 @@ func keyParts(t *testing.T, k Key, kinds map[string]bool) (fssBytes, public int)
 		public = PackedLen(len(k.Lens), 32)
 	case *TruncRowMul3Key:
 		public = PackedLen(len(k.Lens), 32)
+	case *TruncActKey:
+		fssBytes += k.DCF.Size()
+		for _, d := range k.DPF {
+			if k.Party == 0 && d.Top > 0 && !d.Seeded {
+				t.Errorf("tact: party 0's DPF batch stores its level-Top nodes")
+			}
+			fssBytes += d.Size()
+		}
 	}
 	return fssBytes, public
 }

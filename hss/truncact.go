@@ -1,0 +1,504 @@
+package hss
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/hssee/hssee/hss/fss"
+)
+
+// Truncation and an activation's lookup in one round: the outputs of a linear layer arrive
+// untruncated (2·Frac fractional bits) and the activation (GeLU, or SiLU with its product) reads the
+// truncation's own opening, where a truncation round then the lookup's round took two.
+//
+// Trunc opens c = x + r (+ 2^(ℓ−2)) at ℓ bits and returns y = A(c) − R + g(c)·M (see actmul.go),
+// with g(c) a multiple of 2^(ℓ−f). If the lookup's mask is R itself, its masked input is
+// y + R = A(c) + g(c)·M, which equals the public A(c) modulo 2^(ℓ−f): every index the lookup reads
+// (its DPF windows and its DCF sign, at most k+m ≤ ℓ − f bits) is public after the truncation's
+// round. Its sign term x·s = s·A − s·r' with r' = R − g·M needs s·R and s·M: the DCF carries the
+// payload (1 − 2μ, (1 − 2μ)·R, (1 − 2μ)·M), μ the sign bit of the mask's index, and the dealer
+// shares μ, μ·R and μ·M (the lookup gate of lut.go, with its mask correlated with the truncation's:
+// ABY2.0-style preprocessing, Patra et al., USENIX Security 2021).
+
+// TruncActKey is one party's material for truncAct: the truncation of NT elements (frac Frac, width
+// Bits) and the lookup (spec tag Tag) on the first N of them, with mask R = r >> Frac. Party 0 holds
+// only Seed (r0, R0, M0 for NT elements, μ0, (μR)0, (μM)0 for N) and the FSS batches; party 1
+// expands r1 from Seed and holds R1, μ1, (μR)1 at 64 bits and M1 [NT], (μM)1 [N] at 64 − Bits + Frac
+// bits.
+type TruncActKey struct {
+	Consumable
+	Party      uint8
+	Frac, Bits uint
+	N, NT      int
+	Tag        uint64
+	Seed       [32]byte
+	R, M       []uint64 // party 1 only: [NT]
+	Mu, MuR    []uint64 // party 1 only: [N]
+	MuM        []uint64 // party 1 only: [N]
+	DCF        *fss.DCFKeys
+	DPF        []*fss.DPFKeys
+}
+
+func (k *TruncActKey) Kind() string { return "tact" }
+func (k *TruncActKey) Len() int     { return k.NT }
+
+// PartyID returns the party (0 or 1) the key belongs to.
+func (k *TruncActKey) PartyID() int { return int(k.Party) }
+
+func (k *TruncActKey) msbWidth() uint { return 64 - k.Bits + k.Frac }
+
+func (k *TruncActKey) Size() int {
+	s := 3 + 8 + 8 + 32 + 1
+	if k.Party == 1 {
+		s += PackedLen(k.NT, 64) + PackedLen(2*k.N, 64) + PackedLen(k.NT+k.N, k.msbWidth())
+	}
+	if k.DCF != nil {
+		s += 4 + fssHeaderLen + k.DCF.Size()
+	}
+	for _, d := range k.DPF {
+		s += 4 + fssHeaderLen + d.Size()
+	}
+	return s
+}
+
+func (k *TruncActKey) shapeOK() bool {
+	if k.Party == 0 {
+		return k.R == nil && k.M == nil && k.Mu == nil && k.MuR == nil && k.MuM == nil
+	}
+	return len(k.R) == k.NT && len(k.M) == k.NT && len(k.Mu) == k.N && len(k.MuR) == k.N && len(k.MuM) == k.N
+}
+
+func (k *TruncActKey) MarshalBinary() ([]byte, error) {
+	if k.Party > 1 || k.DCF == nil || len(k.DPF) > maxLUTParts || !k.shapeOK() {
+		return nil, fmt.Errorf("hss: tact key: marshal: %w", errKey)
+	}
+	e := Enc{b: make([]byte, 0, k.Size())}
+	e.U8(k.Party)
+	e.U8(uint8(k.Frac))
+	e.U8(uint8(k.Bits))
+	e.U32(uint32(k.N))
+	e.U32(uint32(k.NT))
+	e.U64(k.Tag)
+	e.Seed(k.Seed)
+	e.U8(uint8(len(k.DPF)))
+	if k.Party == 1 {
+		e.Packed(k.R, 64)
+		e.Packed(k.Mu, 64)
+		e.Packed(k.MuR, 64)
+		e.Packed(k.M, k.msbWidth())
+		e.Packed(k.MuM, k.msbWidth())
+	}
+	for _, m := range append([]interface{ MarshalBinary() ([]byte, error) }{k.DCF}, dpfMarshalers(k.DPF)...) {
+		b, err := m.MarshalBinary()
+		if err != nil {
+			return nil, fmt.Errorf("hss: tact key: marshal: %w", err)
+		}
+		e.U32(uint32(len(b)))
+		e.b = append(e.b, b...)
+	}
+	return e.Bytes(), nil
+}
+
+func dpfMarshalers(ds []*fss.DPFKeys) []interface{ MarshalBinary() ([]byte, error) } {
+	out := make([]interface{ MarshalBinary() ([]byte, error) }, len(ds))
+	for i, d := range ds {
+		out[i] = d
+	}
+	return out
+}
+
+func (k *TruncActKey) UnmarshalBinary(b []byte) error {
+	d := NewDec(b)
+	party := d.U8()
+	frac, bits := uint(d.U8()), uint(d.U8())
+	n, nt := int(d.U32()), int(d.U32())
+	tag := d.U64()
+	seed := d.Seed()
+	ndpf := int(d.U8())
+	if d.Err() == nil && (party > 1 || bits < 2 || bits > 64 || frac+2 > bits || nt > MaxKeyLen || n > nt || ndpf > maxLUTParts) {
+		d.Fail(fmt.Errorf("party %d, frac %d, width %d, lengths %d/%d, %d parts: %w", party, frac, bits, n, nt, ndpf, errKey))
+	}
+	out := TruncActKey{Party: party, Frac: frac, Bits: bits, N: n, NT: nt, Tag: tag, Seed: seed}
+	if d.Err() == nil && party == 1 {
+		w := out.msbWidth()
+		out.R, out.Mu, out.MuR = d.Packed(nt, 64), d.Packed(n, 64), d.Packed(n, 64)
+		out.M, out.MuM = d.Packed(nt, w), d.Packed(n, w)
+	}
+	if d.Err() == nil {
+		raw := d.take(int(d.U32()))
+		if d.Err() == nil {
+			out.DCF = new(fss.DCFKeys)
+			if err := out.DCF.UnmarshalBinary(raw); err != nil {
+				d.Fail(err)
+			} else if out.DCF.N != n || out.DCF.Party != int(party) || out.DCF.P != 3 || out.DCF.Bits < 1 || out.DCF.Bits > 62 {
+				d.Fail(fmt.Errorf("comparison keys do not match: %w", errKey))
+			}
+		}
+	}
+	for range ndpf {
+		raw := d.take(int(d.U32()))
+		if d.Err() != nil {
+			break
+		}
+		p := new(fss.DPFKeys)
+		if err := p.UnmarshalBinary(raw); err != nil {
+			d.Fail(err)
+			break
+		}
+		if p.N != n || p.Party != int(party) || p.P < 1 || p.P > fss.MaxPayload || p.Bits > fss.MaxWindowBits {
+			d.Fail(fmt.Errorf("lookup keys do not match: %w", errKey))
+			break
+		}
+		out.DPF = append(out.DPF, p)
+	}
+	if err := d.Finish(); err != nil {
+		*k = TruncActKey{}
+		return fmt.Errorf("hss: tact key: %w", err)
+	}
+	*k = out
+	return nil
+}
+
+func init() {
+	RegisterKey("tact", func() MarshalKey { return new(TruncActKey) })
+	registerSeq("gelur", "tact", "trunc")
+	registerSeq("silumulr", "tact", "truncmul")
+}
+
+func tactWords(party, n, nt int) int {
+	if party == 0 {
+		return 3*nt + 3*n
+	}
+	return nt
+}
+
+// genTruncAct generates material for truncAct: nt ≥ n elements truncated by frac at width bits, the
+// lookup spec (with a sign term and polynomial parts) on the first n.
+func genTruncAct(rng io.Reader, n, nt int, frac, bits uint, spec *lutSpec) (k0, k1 *TruncActKey, err error) {
+	if n < 0 || nt < n || nt > MaxKeyLen || bits < 2 || bits > 64 || frac+2 > bits || !spec.signTerm {
+		return nil, nil, fmt.Errorf("hss: gen tact: lengths %d/%d, frac %d, width %d out of range", n, nt, frac, bits)
+	}
+	for _, p := range spec.parts {
+		if p.k+p.m > bits-frac {
+			return nil, nil, fmt.Errorf("hss: gen tact: lookup reads %d bits, above the truncation's %d", p.k+p.m, bits-frac)
+		}
+	}
+	s0, s1, err := seeds(rng)
+	if err != nil {
+		return nil, nil, wrapGate("gen tact", err)
+	}
+	b0, b1 := streamScratch(s0, tactWords(0, n, nt)), streamScratch(s1, tactWords(1, n, nt))
+	defer putWords(b0)
+	defer putWords(b1)
+	k0 = &TruncActKey{Party: 0, Frac: frac, Bits: bits, N: n, NT: nt, Tag: spec.tag, Seed: s0}
+	k1 = &TruncActKey{Party: 1, Frac: frac, Bits: bits, N: n, NT: nt, Tag: spec.tag, Seed: s1,
+		R: make([]uint64, nt), M: make([]uint64, nt), Mu: make([]uint64, n), MuR: make([]uint64, n), MuM: make([]uint64, n)}
+	mw := Mask(k1.msbWidth())
+	R, M := make([]uint64, nt), make([]uint64, nt)
+	for i := range nt {
+		r := (b0[i] + b1[i]) & Mask(bits)
+		R[i], M[i] = r>>frac, r>>(bits-1)
+		k1.R[i] = R[i] - b0[nt+i]
+		k1.M[i] = (M[i] - b0[2*nt+i]) & mw
+	}
+	R, M = R[:n], M[:n]
+	for _, p := range spec.parts {
+		if len(p.tabs) == 0 {
+			continue
+		}
+		if p.m > fss.MaxWindowBits || !p.poly() || len(p.tabs) != p.deg+1 {
+			return nil, nil, fmt.Errorf("hss: gen tact: malformed lookup part")
+		}
+		pts := make([]uint64, n)
+		np := p.payload()
+		betas := make([]uint64, np*n)
+		for i := range pts {
+			pts[i] = (R[i] >> p.k) & Mask(p.m)
+			rho, v := (R[i]&Mask(p.k))>>p.drop, uint64(1)
+			for c := range np {
+				betas[np*i+c] = v
+				v *= rho
+			}
+		}
+		gen := fss.GenDPFTop
+		if p.top() > 0 {
+			gen = fss.GenDPFTopSeeded
+		}
+		d0, d1, err := gen(rng, p.m, p.leaf(), p.top(), np, pts, betas)
+		if err != nil {
+			return nil, nil, fmt.Errorf("hss: gen tact: %w", err)
+		}
+		k0.DPF, k1.DPF = append(k0.DPF, d0), append(k1.DPF, d1)
+	}
+	p := spec.parts[0]
+	alphas, betas := make([]uint64, n), make([]uint64, 3*n)
+	mu0, mur0, mum0 := b0[3*nt:3*nt+n], b0[3*nt+n:3*nt+2*n], b0[3*nt+2*n:]
+	for i := range n {
+		rj := (R[i] >> p.k) & Mask(p.m)
+		mu := rj >> (p.m - 1)
+		alphas[i] = rj & Mask(p.m-1)
+		betas[3*i], betas[3*i+1], betas[3*i+2] = 1-2*mu, (1-2*mu)*R[i], (1-2*mu)*M[i]
+		k1.Mu[i] = mu - mu0[i]
+		k1.MuR[i] = mu*R[i] - mur0[i]
+		k1.MuM[i] = (mu*M[i] - mum0[i]) & mw
+	}
+	d0, d1, err := fss.GenDCF(rng, p.m-1, 3, alphas, betas)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: gen tact: %w", err)
+	}
+	k0.DCF, k1.DCF = d0, d1
+	return k0, k1, nil
+}
+
+// truncAct truncates x (nt elements, |x| < 2^(bits−2)) by frac and runs the lookup spec on the first
+// n of the results, in one round: it returns the truncations y and the lookup's outputs (xs = y·s
+// and the untruncated polynomial term lin, in a pooled buffer) for y[:n].
+func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (y []uint64, o *lutOut, err error) {
+	nt := len(x)
+	frac, bits := k.Frac, k.Bits
+	if int(k.Party) != p.ID || k.NT != nt || k.N != n || k.Tag != spec.tag || len(k.DPF) != spec.nlookups() ||
+		!k.shapeOK() || k.DCF == nil || k.DCF.N != n || k.DCF.P != 3 || k.DCF.Bits != spec.parts[0].m-1 {
+		return nil, nil, fmt.Errorf("hss: tact: material does not match the gate")
+	}
+	for j, d := range k.DPF {
+		pt := &spec.parts[j]
+		if d.N != n || d.Bits != pt.m || d.Party != p.ID || d.P != pt.payload() || d.Leaf != pt.leaf() || d.Top != pt.top() {
+			return nil, nil, fmt.Errorf("hss: tact: material does not match the gate")
+		}
+	}
+	buf := streamScratch(k.Seed, tactWords(p.ID, n, nt))
+	defer putWords(buf)
+	r := buf[:nt]
+	R, M, mu, muR, muM := k.R, k.M, k.Mu, k.MuR, k.MuM
+	if p.ID == 0 {
+		R, M = buf[nt:2*nt], buf[2*nt:3*nt]
+		mu, muR, muM = buf[3*nt:3*nt+n], buf[3*nt+n:3*nt+2*n], buf[3*nt+2*n:]
+	}
+	var shift uint64
+	own := uint64(1 - p.ID)
+	if p.ID == 0 {
+		shift = 1 << (bits - 2)
+	}
+	c := make([]uint64, nt)
+	for i := range nt {
+		c[i] = x[i] + r[i] + shift
+	}
+	if err := p.openInto(c, c, bits); err != nil {
+		return nil, nil, wrapGate("tact", err)
+	}
+	top, wsh := bits-1, bits-frac
+	off := uint64(1) << (bits - 2 - frac)
+	y = make([]uint64, nt)
+	xh, g := getWords(n), getWords(n)
+	defer putWords(xh)
+	defer putWords(g)
+	for i := range nt {
+		ci := c[i] & Mask(bits)
+		A := ci>>frac - off
+		gi := ((ci>>top)&1 ^ 1) << wsh
+		y[i] = own*A - R[i] + gi*M[i]
+		if i < n {
+			xh[i], g[i] = A, gi
+		}
+	}
+	o = &lutOut{}
+	for j, part := range spec.parts[:len(k.DPF)] {
+		if o.lin == nil {
+			o.lin = getWords(n)
+			clear(o.lin)
+		}
+		evalPoly(k.DPF[j], &part, xh, o.lin)
+	}
+	part := spec.parts[0]
+	m := part.m
+	in, cs := getWords(n), getWords(3*n)
+	defer putWords(in)
+	defer putWords(cs)
+	for i := range n {
+		in[i] = (xh[i] >> part.k) & Mask(m-1)
+	}
+	if err := fss.EvalBatch(p.ID, k.DCF, in, cs); err != nil {
+		if o.lin != nil {
+			putWords(o.lin)
+		}
+		return nil, nil, fmt.Errorf("hss: tact: %w", err)
+	}
+	o.xs = make([]uint64, n)
+	for i := range n {
+		// As evalLUTWith with the mask r' = R − g·M of y = A − r'.
+		pb := 1 ^ ((xh[i] >> (part.k + m - 1)) & 1)
+		u := mu[i] + cs[3*i]
+		ur := muR[i] + cs[3*i+1] - g[i]*(muM[i]+cs[3*i+2])
+		f := 1 - 2*pb
+		s := own*pb + f*u
+		rp := R[i] - g[i]*M[i]
+		o.xs[i] = s*xh[i] - (pb*rp + f*ur)
+	}
+	return y, o, nil
+}
+
+// costTruncAct is the cost of truncAct (and genTruncAct's keys).
+func costTruncAct(n, nt int, frac, bits uint, spec *lutSpec) Cost {
+	k0 := &TruncActKey{Party: 0, Frac: frac, Bits: bits, N: n, NT: nt, DCF: &fss.DCFKeys{Bits: spec.parts[0].m - 1, P: 3, N: n}}
+	k1 := &TruncActKey{Party: 1, Frac: frac, Bits: bits, N: n, NT: nt, DCF: k0.DCF}
+	for _, p := range spec.parts {
+		if len(p.tabs) == 0 {
+			continue
+		}
+		k0.DPF = append(k0.DPF, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Seeded: p.top() > 0})
+		k1.DPF = append(k1.DPF, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n})
+	}
+	return open(nt, bits).Add(keyCost(k0.Size(), k1.Size()))
+}
+
+// GenGeLURaw generates material for GeLURaw on n elements (truncation at width bits).
+func GenGeLURaw(rng io.Reader, n int, fx Fixed, bits uint) (k0, k1 Key, err error) {
+	s, err := geluSpec(fx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: gen gelur: %w", err)
+	}
+	a0, a1, err := genTruncAct(rng, n, n, fx.Frac, bits, s.tab)
+	if err != nil {
+		return nil, nil, err
+	}
+	t0, t1, err := GenTrunc(rng, n, s.tab.fb, s.tab.tbits)
+	if err != nil {
+		return nil, nil, wrapGate("gen gelur", err)
+	}
+	return newSeqKey("gelur", n, a0, t0), newSeqKey("gelur", n, a1, t1), nil
+}
+
+// GeLURaw returns shares of GeLU(x/2^Frac) (Frac fractional bits) for shares x of an untruncated
+// linear output (2·Frac fractional bits, |x| < 2^(bits−2)): the truncation and GeLU's lookup in
+// one round, then the lookup's truncation: 2 rounds where Trunc and GeLU take 3. Error: GeLU's plus
+// the truncation's unit.
+func (p *Party) GeLURaw(x []uint64, bits uint) ([]uint64, error) {
+	s, err := geluSpec(p.Fx)
+	if err != nil {
+		return nil, fmt.Errorf("hss: gelur: %w", err)
+	}
+	q, err := p.sub("gelur", len(x))
+	if err != nil {
+		return nil, err
+	}
+	k, err := takeKey[*TruncActKey](q, "tact", len(x))
+	if err != nil {
+		return nil, wrapGate("gelur", err)
+	}
+	if k.Frac != p.Fx.Frac || k.Bits != bits {
+		return nil, fmt.Errorf("hss: gelur: material does not match the gate")
+	}
+	_, o, err := q.truncAct(k, s.tab, x, len(x))
+	if err != nil {
+		return nil, wrapGate("gelur", err)
+	}
+	xs := o.xs
+	t, err := q.truncPoly(o, s.tab)
+	if err != nil {
+		return nil, wrapGate("gelur", err)
+	}
+	if err := finish("gelur", q); err != nil {
+		return nil, err
+	}
+	for i := range t {
+		t[i] += xs[i]
+	}
+	return t, nil
+}
+
+// CostGeLURawStages is the cost of GeLURaw (and GenGeLURaw's keys) on n elements by stage.
+func CostGeLURawStages(n int, fx Fixed, bits uint) ([]Stage, error) {
+	if err := checkLen("cost gelur", n); err != nil {
+		return nil, err
+	}
+	s, err := geluSpec(fx)
+	if err != nil {
+		return nil, fmt.Errorf("hss: cost gelur: %w", err)
+	}
+	return seqStages("gelur", part{kind: "tact", c: costTruncAct(n, n, fx.Frac, bits, s.tab), label: "trunc+lut"},
+		part{kind: "trunc", c: costTrunc(n, s.tab.fb, s.tab.tbits)}), nil
+}
+
+// GenSiLUMulRaw generates material for SiLUMulRaw on n elements (truncation at width bits).
+func GenSiLUMulRaw(rng io.Reader, n int, fx Fixed, bits uint) (k0, k1 Key, err error) {
+	s, err := siluSpec(fx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: gen silumulr: %w", err)
+	}
+	nt, ok := mulLen(2, n)
+	if !ok {
+		return nil, nil, fmt.Errorf("hss: gen silumulr: length %d out of range", n)
+	}
+	a0, a1, err := genTruncAct(rng, n, nt, fx.Frac, bits, s.tab)
+	if err != nil {
+		return nil, nil, err
+	}
+	t0, t1, err := genTruncMul(rng, n, s.tab.fb, s.tab.tbits)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newSeqKey("silumulr", n, a0, t0), newSeqKey("silumulr", n, a1, t1), nil
+}
+
+// SiLUMulRaw returns shares of SiLU(g/2^Frac)·(u/2^Frac) (2·Frac fractional bits, untruncated, as
+// SiLUMul) for shares g and u of untruncated linear outputs (2·Frac fractional bits, |·| <
+// 2^(bits−2)): SwiGLU from its projections in 2 rounds (both truncations and SiLU's lookup, then
+// SiLU's truncation with the product), where their truncation and SiLUMul take 3.
+func (p *Party) SiLUMulRaw(g, u []uint64, bits uint) ([]uint64, error) {
+	n := len(g)
+	if len(u) != n {
+		return nil, fmt.Errorf("hss: silumulr: operands have %d and %d elements", n, len(u))
+	}
+	s, err := siluSpec(p.Fx)
+	if err != nil {
+		return nil, fmt.Errorf("hss: silumulr: %w", err)
+	}
+	q, err := p.sub("silumulr", n)
+	if err != nil {
+		return nil, err
+	}
+	k, err := takeKey[*TruncActKey](q, "tact", 2*n)
+	if err != nil {
+		return nil, wrapGate("silumulr", err)
+	}
+	if k.Frac != p.Fx.Frac || k.Bits != bits {
+		return nil, fmt.Errorf("hss: silumulr: material does not match the gate")
+	}
+	gu := make([]uint64, 0, 2*n)
+	gu = append(append(gu, g...), u...)
+	y, o, err := q.truncAct(k, s.tab, gu, n)
+	if err != nil {
+		return nil, wrapGate("silumulr", err)
+	}
+	tk, err := takeKey[*TruncMulKey](q, "truncmul", n)
+	if err != nil {
+		putWords(o.lin)
+		return nil, wrapGate("silumulr", err)
+	}
+	z, err := q.truncMul(tk, o.lin, o.xs, y[n:], s.tab.fb, s.tab.tbits)
+	putWords(o.lin)
+	if err != nil {
+		return nil, wrapGate("silumulr", err)
+	}
+	if err := finish("silumulr", q); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// CostSiLUMulRawStages is the cost of SiLUMulRaw (and GenSiLUMulRaw's keys) on n elements by stage.
+func CostSiLUMulRawStages(n int, fx Fixed, bits uint) ([]Stage, error) {
+	if err := checkLen("cost silumulr", n); err != nil {
+		return nil, err
+	}
+	nt, ok := mulLen(2, n)
+	if !ok {
+		return nil, fmt.Errorf("hss: cost silumulr: length %d out of range", n)
+	}
+	s, err := siluSpec(fx)
+	if err != nil {
+		return nil, fmt.Errorf("hss: cost silumulr: %w", err)
+	}
+	return seqStages("silumulr", part{kind: "tact", c: costTruncAct(n, nt, fx.Frac, bits, s.tab), label: "trunc+lut"},
+		part{kind: "truncmul", c: costTruncMul(n, s.tab.fb, s.tab.tbits)}), nil
+}

@@ -118,7 +118,7 @@ func (k *TruncActKey) UnmarshalBinary(b []byte) error {
 	if d.Err() == nil && (party > 1 || bits < 2 || bits > 64 || frac+2 > bits || nt > MaxKeyLen || n > nt || ndpf > maxLUTParts) {
 		d.Fail(fmt.Errorf("party %d, frac %d, width %d, lengths %d/%d, %d parts: %w", party, frac, bits, n, nt, ndpf, errKey))
 	}
-	out := TruncActKey{Party: party, Frac: frac, Bits: bits, N: n, NT: nt, Tag: tag, Seed: seed}
+	out := &TruncActKey{Party: party, Frac: frac, Bits: bits, N: n, NT: nt, Tag: tag, Seed: seed}
 	if d.Err() == nil && party == 1 {
 		w := out.msbWidth()
 		out.R, out.Mu, out.MuR = d.Packed(nt, 64), d.Packed(n, 64), d.Packed(n, 64)
@@ -155,7 +155,8 @@ func (k *TruncActKey) UnmarshalBinary(b []byte) error {
 		*k = TruncActKey{}
 		return fmt.Errorf("hss: tact key: %w", err)
 	}
-	*k = out
+	k.Party, k.Frac, k.Bits, k.N, k.NT, k.Tag, k.Seed = out.Party, out.Frac, out.Bits, out.N, out.NT, out.Tag, out.Seed
+	k.R, k.M, k.Mu, k.MuR, k.MuM, k.DCF, k.DPF = out.R, out.M, out.Mu, out.MuR, out.MuM, out.DCF, out.DPF
 	return nil
 }
 

@@ -221,6 +221,16 @@ func (b *Party) SiLUMul(g, u Tensor) (Tensor, error) {
 	return Tensor{Rows: g.Rows, Cols: g.Cols, V: z, Raw: true}, err
 }
 
+func (b *Party) GeLURaw(x Tensor) (Tensor, error) {
+	y, err := b.P.GeLURaw(x.V, b.prm.Width)
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
+}
+
+func (b *Party) SiLUMulRaw(g, u Tensor) (Tensor, error) {
+	z, err := b.P.SiLUMulRaw(g.V, u.V, b.prm.Width)
+	return Tensor{Rows: g.Rows, Cols: g.Cols, V: z, Raw: true}, err
+}
+
 // Sink receives the dealer's key pairs in consumption order (party 0's key
 // first); *dealer.Dealer is one.
 type Sink interface {
@@ -369,4 +379,12 @@ func (d *Dealer) Act(x Tensor, gelu bool) (Tensor, error) {
 
 func (d *Dealer) SiLUMul(g, _ Tensor) (Tensor, error) {
 	return Tensor{Rows: g.Rows, Cols: g.Cols, Raw: true}, d.push(hss.GenSiLUMul(d.Rand, g.Rows*g.Cols, d.prm.Fixed()))
+}
+
+func (d *Dealer) GeLURaw(x Tensor) (Tensor, error) {
+	return Tensor{Rows: x.Rows, Cols: x.Cols}, d.push(hss.GenGeLURaw(d.Rand, x.Rows*x.Cols, d.prm.Fixed(), d.prm.Width))
+}
+
+func (d *Dealer) SiLUMulRaw(g, _ Tensor) (Tensor, error) {
+	return Tensor{Rows: g.Rows, Cols: g.Cols, Raw: true}, d.push(hss.GenSiLUMulRaw(d.Rand, g.Rows*g.Cols, d.prm.Fixed(), d.prm.Width))
 }

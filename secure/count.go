@@ -272,6 +272,16 @@ func (c *Counter) SiLUMul(g, _ Tensor) (Tensor, error) {
 	return Tensor{Rows: g.Rows, Cols: g.Cols, Raw: true}, c.countStages(OpAct, prefix("silumul", st), err)
 }
 
+func (c *Counter) GeLURaw(x Tensor) (Tensor, error) {
+	st, err := hss.CostGeLURawStages(x.Rows*x.Cols, c.prm.Fixed(), c.prm.Width)
+	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpAct, prefix("gelur", st), err)
+}
+
+func (c *Counter) SiLUMulRaw(g, _ Tensor) (Tensor, error) {
+	st, err := hss.CostSiLUMulRawStages(g.Rows*g.Cols, c.prm.Fixed(), c.prm.Width)
+	return Tensor{Rows: g.Rows, Cols: g.Cols, Raw: true}, c.countStages(OpAct, prefix("silumulr", st), err)
+}
+
 var _ Backend = (*Counter)(nil)
 
 // ShapeModel returns a weightless model of config cfg for the shape-only

@@ -107,9 +107,14 @@ func TestSettleRaw(t *testing.T) {
 	if err != nil || y.Raw || ctr.Cost.Total.Rounds != 2 {
 		t.Fatalf("linear: %v, raw %v, %d rounds", err, y.Raw, ctr.Cost.Total.Rounds)
 	}
-	a, err := e.Act(g, 1) // settles g first: a truncation, then the activation's rounds
-	if err != nil || a.Raw || ctr.Cost.Ops[OpRope].Rounds != 1 {
-		t.Fatalf("act: %v, raw %v, %d truncation rounds", err, a.Raw, ctr.Cost.Ops[OpRope].Rounds)
+	a, err := e.Act(g, 1) // deferred (SiLU waits for its product)
+	if err != nil || ctr.Cost.Total.Rounds != 2 {
+		t.Fatalf("act: %v, %d rounds", err, ctr.Cost.Total.Rounds)
+	}
+	// Any step but Mul settles it: g's truncation, then the activation's 2 rounds.
+	if err := e.settle(&a); err != nil || a.Raw || a.silu != nil || ctr.Cost.Ops[OpRope].Rounds != 1 ||
+		ctr.Cost.Total.Rounds != 5 {
+		t.Fatalf("act settled: %v, raw %v, %d truncation rounds, %d in all", err, a.Raw, ctr.Cost.Ops[OpRope].Rounds, ctr.Cost.Total.Rounds)
 	}
 }
 
@@ -141,16 +146,59 @@ func TestLinearsGroup(t *testing.T) {
 	if q2 := qkv[0]; e.settle(&q2) == nil {
 		t.Error("q used again after the fused truncation: no error")
 	}
+	// SwiGLU: SiLU waits, and Mul takes both projections untruncated (SiLUMulRaw: their truncations
+	// in SiLU's lookup round, 2 rounds in all, none of them a linear layer's).
 	gu, err := e.Linears(x, [3]*model.Linear{lin(H), lin(H)}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Act(gu[0], 2); err != nil {
+	a, err := e.Act(gu[0], 2)
+	if err != nil {
 		t.Fatal(err)
 	}
-	linear := ctr.Cost.Ops[OpLinear].Rounds
+	act := ctr.Cost.Ops[OpAct].Rounds
+	z, err := e.Mul(a, gu[1], 2)
+	if err != nil || !z.Raw || ctr.Cost.Ops[OpLinear].Rounds != 0 || ctr.Cost.Ops[OpAct].Rounds != act+2 {
+		t.Fatalf("swiglu: %v, raw %v, linear rounds %d, act rounds %d", err, z.Raw, ctr.Cost.Ops[OpLinear].Rounds, ctr.Cost.Ops[OpAct].Rounds-act)
+	}
+	// A projection used otherwise is truncated with its group, once.
+	gu, err = e.Linears(x, [3]*model.Linear{lin(H), lin(H)}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	u := gu[1]
-	if err := e.settle(&u); err != nil || u.Raw || linear != 1 || ctr.Cost.Ops[OpLinear].Rounds != 1 {
-		t.Fatalf("gate/up: %v, raw %v, linear rounds %d then %d", err, u.Raw, linear, ctr.Cost.Ops[OpLinear].Rounds)
+	if err := e.settle(&u); err != nil || u.Raw || ctr.Cost.Ops[OpLinear].Rounds != 1 {
+		t.Fatalf("up: %v, raw %v, linear rounds %d", err, u.Raw, ctr.Cost.Ops[OpLinear].Rounds)
+	}
+	g := gu[0]
+	if err := e.settle(&g); err != nil || g.Raw || ctr.Cost.Ops[OpLinear].Rounds != 1 {
+		t.Fatalf("gate: %v, raw %v, linear rounds %d", err, g.Raw, ctr.Cost.Ops[OpLinear].Rounds)
+	}
+}
+
+// TestLinearGeLU: a linear layer's output waits untruncated; GeLU takes its truncation into its
+// lookup's round (GeLURaw, 2 rounds), and any other consumer truncates it (Linear's own round).
+func TestLinearGeLU(t *testing.T) {
+	cfg, _ := model.PresetConfig("gpt2-124m")
+	ctr := &Counter{}
+	e, err := NewExec(cfg, hss.DefaultParams(), nil, ctr, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := Tensor{Rows: 1, Cols: cfg.Dim}
+	h, err := e.Linear(x, &model.Linear{Out: cfg.HiddenDim, In: cfg.Dim}, 1)
+	if err != nil || !h.Raw || ctr.Cost.Total.Rounds != 0 {
+		t.Fatalf("linear: %v, raw %v, %d rounds", err, h.Raw, ctr.Cost.Total.Rounds)
+	}
+	a, err := e.Act(h, 1)
+	if err != nil || a.Raw || ctr.Cost.Ops[OpAct].Rounds != 2 || ctr.Cost.Total.Rounds != 2 {
+		t.Fatalf("gelu: %v, raw %v, %d act rounds, %d in all", err, a.Raw, ctr.Cost.Ops[OpAct].Rounds, ctr.Cost.Total.Rounds)
+	}
+	y, err := e.Linear(x, &model.Linear{Out: cfg.Dim, In: cfg.Dim}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AddInto(x, y); err != nil || ctr.Cost.Ops[OpLinear].Rounds != 1 {
+		t.Fatalf("residual: %v, %d linear rounds", err, ctr.Cost.Ops[OpLinear].Rounds)
 	}
 }

@@ -136,6 +136,13 @@ type Backend interface {
 	// 2·Frac fractional bits): SwiGLU's activation and product in the
 	// rounds of the activation alone (hss.SiLUMul).
 	SiLUMul(g, u Tensor) (Tensor, error)
+	// GeLURaw is tanh-GeLU of an untruncated linear output (2·Frac
+	// fractional bits) with its truncation in the lookup's round
+	// (hss.GeLURaw).
+	GeLURaw(x Tensor) (Tensor, error)
+	// SiLUMulRaw is SiLUMul of untruncated gate and up projections, their
+	// truncations in SiLU's lookup round (hss.SiLUMulRaw).
+	SiLUMulRaw(g, u Tensor) (Tensor, error)
 }
 
 // Exec is the secure executor of one model for one party or the dealer: a
@@ -225,7 +232,11 @@ func (e *Exec) BeginLayer(int) error { return nil }
 func (e *Exec) settle(xs ...*Tensor) error {
 	for _, x := range xs {
 		if x.silu != nil {
-			y, err := e.b.Act(*x.silu, false)
+			in := *x.silu
+			if err := e.settle(&in); err != nil {
+				return err
+			}
+			y, err := e.b.Act(in, false)
 			if err != nil {
 				return err
 			}
@@ -318,6 +329,13 @@ func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
 		if err := e.settle(&x); err != nil {
 			return Tensor{}, err
 		}
+	}
+	if !x.Raw {
+		// Untruncated, as a group of one: its consumer truncates it (the
+		// same round and key as Linear's own truncation), or, GeLU,
+		// truncates it in its lookup's round (Backend.GeLURaw).
+		out, err := e.Linears(x, [3]*model.Linear{l}, rows)
+		return out[0], err
 	}
 	if err := e.checkRows("linear", x, rows, l.In); err != nil {
 		return Tensor{}, err
@@ -583,19 +601,31 @@ func cols(t Tensor, from, n int, vals bool) Tensor {
 }
 
 func (e *Exec) Act(x Tensor, rows int) (Tensor, error) {
-	if err := e.settle(&x); err != nil {
-		return Tensor{}, err
-	}
 	if err := e.checkRows("activation", x, rows, e.cfg.HiddenDim); err != nil {
 		return Tensor{}, err
 	}
 	if e.cfg.Arch == model.ArchGPT2 {
+		if fusable(x, 1) {
+			return e.b.GeLURaw(x)
+		}
+		if err := e.settle(&x); err != nil {
+			return Tensor{}, err
+		}
 		return e.b.Act(x, true)
 	}
-	// SiLU is deferred: Mul (SwiGLU's product, the only consumer in the
-	// model) takes it in one gate with its product.
+	// SiLU is deferred, on its input as it is (truncated or not): Mul
+	// (SwiGLU's product, the only consumer in the model) takes it in one
+	// gate with its product.
 	in := x
 	return Tensor{Rows: x.Rows, Cols: x.Cols, silu: &in}, nil
+}
+
+// fusable reports whether x is an untruncated output of a Linears group
+// of size outputs that nothing has truncated yet: a gate may then take its
+// truncation into its own first round.
+func fusable(x Tensor, size int) bool {
+	g := x.grp
+	return x.Raw && g != nil && g.done == nil && !g.rotated && len(g.ts) == size
 }
 
 func (e *Exec) Mul(a, b Tensor, rows int) (Tensor, error) {
@@ -603,16 +633,22 @@ func (e *Exec) Mul(a, b Tensor, rows int) (Tensor, error) {
 		a, b = b, a
 	}
 	if a.silu != nil && b.silu == nil {
-		if err := e.settle(&b); err != nil {
-			return Tensor{}, err
-		}
-		if err := e.checkRows("mul", *a.silu, rows, e.cfg.HiddenDim); err != nil {
+		g := *a.silu
+		if err := e.checkRows("mul", g, rows, e.cfg.HiddenDim); err != nil {
 			return Tensor{}, err
 		}
 		if err := e.checkRows("mul", b, rows, e.cfg.HiddenDim); err != nil {
 			return Tensor{}, err
 		}
-		return e.b.SiLUMul(*a.silu, b)
+		// The gate and up projections of one Linears call, untruncated:
+		// their truncations ride on SiLU's lookup round.
+		if fusable(g, 2) && fusable(b, 2) && g.grp == b.grp && g.idx != b.idx {
+			return e.b.SiLUMulRaw(g, b)
+		}
+		if err := e.settle(&g, &b); err != nil {
+			return Tensor{}, err
+		}
+		return e.b.SiLUMul(g, b)
 	}
 	if err := e.settle(&a, &b); err != nil {
 		return Tensor{}, err

@@ -78,7 +78,7 @@ func TestRunBreakdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"by gate stage", "| norm | rmsnorm/square |", "| norm | rmsnorm/rsqrt/cmp |", "| softmax | max/relu |",
-		"| act | silumul/lut |", "| act | silumul/truncmul |", "| attention | qk/product |", "| head | trunc | 1 |"} {
+		"| act | silumulr/trunc+lut |", "| act | silumulr/truncmul |", "| attention | qk/product |", "| head | trunc | 1 |"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("breakdown lacks %q:\n%s", s, buf.String())
 		}

@@ -2,11 +2,11 @@ package ee
 
 import (
 	"fmt"
-	"github.com/hssee/hssee/internal/sharedtest"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/hssee/hssee/internal/sharedtest"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/model/hf"
 )

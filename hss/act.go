@@ -56,45 +56,27 @@ func init() {
 // genAct generates an activation's composite material: the lookup with its sign (kind.lut) and the
 // truncation of its polynomial term.
 func genAct(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*actSpecs, error)) (Key, Key, error) {
-	s, err := spec(fx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
-	}
-	l0, l1, err := genLUT(rng, kind+".lut", n, s.tab)
-	if err != nil {
-		return nil, nil, err
-	}
-	t0, t1, err := GenTrunc(rng, n, s.tab.fb, s.tab.tbits)
-	if err != nil {
-		return nil, nil, wrapGate("gen "+kind, err)
-	}
-	return newSeqKey(kind, n, l0, t0), newSeqKey(kind, n, l1, t1), nil
+	return genPolyGate(rng, kind, n, fx, actTable(spec))
 }
 
-// act evaluates an activation f = ReLU + g with g even (GeLU, SiLU), by f(x) = x·s + T(x·(2s − 1))
-// with T(y) = f(y) − y: the identity f(−y) = f(y) − y makes this exact for either value of s, so
-// the sign may be the coarse s = 1{⌊x/2^-polyStep⌉ ≥ 0} (round 1, a DCF with the product x·s), and
-// it only has to keep y = ±x above −2^-polyStep, where T is small: the table (round 2) then covers
-// y ∈ [−2^-polyStep, window] instead of x ∈ [−window, window]. Round 3 truncates T.
+// actTable is an activation's spec as its lookup's table.
+func actTable(spec func(Fixed) (*actSpecs, error)) func(Fixed) (*lutSpec, error) {
+	return func(fx Fixed) (*lutSpec, error) {
+		s, err := spec(fx)
+		if err != nil {
+			return nil, err
+		}
+		return s.tab, nil
+	}
+}
+
+// act evaluates an activation f = ReLU + g (GeLU, SiLU) as f(x) = x·s + T(x), T(x) = f(x) − x·s for
+// the coarse sign s = 1{⌊x/2^-polyStep⌉ ≥ 0} of the lookup's own index: round 1 opens x masked, and
+// the one lookup gives x·s (a DCF with the product) and T's cubic (a DPF window on the same index,
+// covering both signs); round 2 truncates T.
 func (p *Party) act(kind string, x []uint64, spec func(Fixed) (*actSpecs, error)) ([]uint64, error) {
-	s, err := spec(p.Fx)
+	t, xs, err := p.evalPolyGateSign(kind, x, actTable(spec))
 	if err != nil {
-		return nil, fmt.Errorf("hss: %s: %w", kind, err)
-	}
-	q, err := p.sub(kind, len(x))
-	if err != nil {
-		return nil, err
-	}
-	o, err := q.evalLUT(kind+".lut", s.tab, x)
-	if err != nil {
-		return nil, wrapGate(kind, err)
-	}
-	xs := o.xs
-	t, err := q.truncPoly(o, s.tab)
-	if err != nil {
-		return nil, wrapGate(kind, err)
-	}
-	if err := finish(kind, q); err != nil {
 		return nil, err
 	}
 	for i := range t {

@@ -121,15 +121,9 @@ func truncMulWords(party, n int) int {
 // genTruncMul generates material for truncMul on n elements (truncation by frac of inputs opened at
 // width bits, |x| < 2^(bits−2)).
 func genTruncMul(rng io.Reader, n int, frac, bits uint) (k0, k1 *TruncMulKey, err error) {
-	if err := checkLen("gen truncmul", n); err != nil {
-		return nil, nil, err
-	}
-	if bits < 2 || bits > 64 || frac+2 > bits {
-		return nil, nil, fmt.Errorf("hss: gen truncmul: frac %d and width %d need 2 ≤ frac+2 ≤ width ≤ 64", frac, bits)
-	}
-	s0, s1, err := seeds(rng)
+	s0, s1, err := truncSeeds(rng, "gen truncmul", n, frac, bits)
 	if err != nil {
-		return nil, nil, wrapGate("gen truncmul", err)
+		return nil, nil, err
 	}
 	b0, b1 := streamScratch(s0, truncMulWords(0, n)), streamScratch(s1, truncMulWords(1, n))
 	defer putWords(b0)

@@ -17,11 +17,7 @@ func benchGate(b *testing.B, gen func(io.Reader, int, Fixed) (Key, Key, error), 
 	for i := range x {
 		x[i] = lo + (hi-lo)*float64(i)/n
 	}
-	s0, x1, err := Share(fx.EncodeVec(x), rng)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sh := [2][]uint64{ExpandShare(s0, n), x1}
+	sh := shareFor(b, fx.EncodeVec(x), rng)
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
@@ -59,11 +55,7 @@ func benchNorm(b *testing.B, rows, dim int, center bool) {
 	for j := range g {
 		g[j] = 1 + float64(j%5)/8
 	}
-	s0, x1, err := Share(fx.EncodeVec(x), rng)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sh := [2][]uint64{ExpandShare(s0, n), x1}
+	sh := shareFor(b, fx.EncodeVec(x), rng)
 	gain := fx.EncodeVec(g)
 	b.ResetTimer()
 	for b.Loop() {
@@ -106,11 +98,7 @@ func BenchmarkSoftmax(b *testing.B) {
 	for i := range x {
 		x[i] = float64(i%23)/4 - 3
 	}
-	s0, x1, err := Share(fx.EncodeVec(x), rng)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sh := [2][]uint64{ExpandShare(s0, n), x1}
+	sh := shareFor(b, fx.EncodeVec(x), rng)
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()

@@ -46,16 +46,24 @@
 //   - lut.go: the masked-input lookup gate every nonlinear gate is built from: lutSpec, lutKey
 //     (registered with registerLUT), genLUT, evalLUT, costLUT.
 //   - poly.go: the cubic tables of the lookups (polyTables, polySpec) and the polynomial lookup
-//     gate (a lookup, then the truncation of its polynomial term: genPolyGate, evalPolyGate,
-//     polyStages).
+//     gate (a lookup, then the truncation of its polynomial term: genPolyGate, evalPolyGate and
+//     evalPolyGateSign, which the activations use, polyStages).
 //   - relu.go: GenDReLU, DReLU, GenReLU, ReLU (sign lookups, no table).
 //   - act.go: GenGeLU, GeLU, GenSiLU, SiLU, CostAct, CostActStages.
+//   - actmul.go: TruncMulKey; GenSiLUMul, SiLUMul, CostSiLUMulStages: SwiGLU's activation and product
+//     in two rounds (SiLU's lookup, then its truncation and the Beaver product with u in one opening).
+//   - truncact.go: TruncActKey; GenGeLURaw, GeLURaw, GenSiLUMulRaw, SiLUMulRaw and their Cost*Stages:
+//     a linear layer's truncation and the activation's lookup in one round (the lookup's mask is R).
 //   - exp.go: GenExp, Exp, CostExp.
 //   - octave.go: the octave lookups; GenReciprocal, Reciprocal, GenRsqrt, Rsqrt, and the octave
 //     parts the norms and softmax compose (octIndex, octLORaw).
 //   - trowmul3.go: TruncRowMul3Key; the mantissa's truncation and the row product x·L·O in one
 //     round, and the octave lookup composed with it (genOctMul3, evalOctMul3, octMul3Part).
 //   - max.go: GenMax, Max, the ragged max trees softmax uses (maxRows), CostMax.
+//   - maxcount.go: the counting row max of the softmax's decode steps (genCountMax, countMax,
+//     costCountMax: a histogram from one DPF window per score, one DPF zero test per threshold).
+//   - hss/fss/window_sum.go (package fss): the batched window sums and point evaluations countMax
+//     runs on (EvalWindowSumBatch, EvalPointBatch).
 //   - softmax.go: GenSoftmax, Softmax, GenSoftmaxHeads, SoftmaxHeads, CostSoftmaxHeads,
 //     CostSoftmaxHeadsStages.
 //   - norm.go: GenLayerNorm, LayerNorm, GenRMSNorm, RMSNorm, CostNorm, CostNormStages.
@@ -67,8 +75,10 @@
 //   - seq.go: seqKey, the composite key of a gate made of sub-gates (registerSeq names the kinds
 //     of its parts), and (*Party).sub and finish, which run the sub-gates on its parts.
 //   - keys.go: helpers of the key types (MaxKeyLen, length and shape checks, seed expansion, the
-//     codec of the seed-plus-corrections vector keys).
+//     seed-plus-corrections vector keys: vecKey, the body of MulKey and SquareKey, and their codec).
 //   - cost.go: Cost and Stage, and the helpers that compose them (keyCost, open, seqStages).
+//   - params.go: Params, what the dealer and both parties share (Frac and Width, validated once:
+//     DefaultParams, NewParams, WithFrac).
 //   - codec.go (Enc, Dec), frame.go (the key frame stream), pack.go (bit packing), party.go
 //     (Party, openings and exchanges), run.go (RunPair, RunPairOver), transport.go (Transport,
 //     Pipe, WithLink), share.go (Share, Reconstruct), local.go (Add, Sub, AddPublic, ScalePublic),

@@ -82,11 +82,7 @@ func benchPair(b *testing.B, gen func() (Key, Key, error), eval func(p *Party, x
 	for i := range x {
 		x[i] = -4 + 8*float64(i)/elemBenchN
 	}
-	s0, x1, err := Share(fx.EncodeVec(x), rng)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sh := [2][]uint64{ExpandShare(s0, elemBenchN), x1}
+	sh := shareFor(b, fx.EncodeVec(x), rng)
 	var cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()

@@ -447,34 +447,7 @@ func TestKeyMarshalRoundTrip(t *testing.T) {
 	g0, g1, err := GenSquareFixed(rng, 6, 10, 30)
 	add(g0, g1, err)
 	for _, k := range keys {
-		b, err := k.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(b) != k.Size() {
-			t.Fatalf("%s: Size %d, marshalled %d", k.Kind(), k.Size(), len(b))
-		}
-		k2, err := NewKey(k.Kind())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := k2.UnmarshalBinary(b); err != nil {
-			t.Fatalf("%s: %v", k.Kind(), err)
-		}
-		b2, _ := k2.MarshalBinary()
-		if string(b) != string(b2) || k2.Kind() != k.Kind() || k2.Len() != k.Len() {
-			t.Fatalf("%s: round trip differs", k.Kind())
-		}
-		for cut := range len(b) {
-			k3, _ := NewKey(k.Kind())
-			if k3.UnmarshalBinary(b[:cut]) == nil {
-				t.Fatalf("%s: truncated key (%d of %d bytes) accepted", k.Kind(), cut, len(b))
-			}
-		}
-		k4, _ := NewKey(k.Kind())
-		if k4.UnmarshalBinary(append(b, 0)) == nil {
-			t.Fatalf("%s: trailing byte accepted", k.Kind())
-		}
+		checkKeyCodec(t, k, true)
 	}
 	// Party 0 keys are seed-compressed: constant size whatever the length.
 	if t0.Size() != 39 || m0.Size() != 38 {
@@ -510,18 +483,62 @@ func FuzzKeyUnmarshal(f *testing.F) {
 		add(k1)
 	}
 	f.Add(uint8(0), []byte{1, 12, 64, 255, 255, 255, 255})
-	f.Fuzz(func(t *testing.T, which uint8, b []byte) {
-		kind := kinds[int(which)%len(kinds)]
-		k, _ := NewKey(kind)
-		if err := k.UnmarshalBinary(b); err != nil {
-			return
+	f.Fuzz(func(t *testing.T, which uint8, b []byte) { keyRoundTrip(t, kinds[int(which)%len(kinds)], b) })
+}
+
+// keyRoundTrip is the body of the key fuzzers: a key of the kind that decodes from b re-encodes, to
+// its Size.
+func keyRoundTrip(t *testing.T, kind string, b []byte) {
+	k, _ := NewKey(kind)
+	if err := k.UnmarshalBinary(b); err != nil {
+		return
+	}
+	b2, err := k.MarshalBinary()
+	if err != nil {
+		t.Fatalf("%s: decoded key does not re-encode: %v", kind, err)
+	}
+	if len(b2) != k.Size() {
+		t.Fatalf("%s: Size %d != %d", kind, k.Size(), len(b2))
+	}
+}
+
+// checkKeyCodec checks k's encoding: it is Size bytes long, decodes into a new key of its kind that
+// re-encodes to the same bytes, and its truncations (every one with all, else a few) and the
+// encoding with a trailing byte are refused.
+func checkKeyCodec(t *testing.T, k MarshalKey, all bool) {
+	t.Helper()
+	b, err := k.MarshalBinary()
+	if err != nil {
+		t.Fatalf("%s: %v", k.Kind(), err)
+	}
+	if len(b) != k.Size() {
+		t.Fatalf("%s: Size %d, marshalled %d", k.Kind(), k.Size(), len(b))
+	}
+	k2, err := NewKey(k.Kind())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k2.UnmarshalBinary(b); err != nil {
+		t.Fatalf("%s: %v", k.Kind(), err)
+	}
+	if b2, _ := k2.MarshalBinary(); string(b2) != string(b) || k2.Kind() != k.Kind() || k2.Len() != k.Len() {
+		t.Fatalf("%s: round trip differs", k.Kind())
+	}
+	cuts := []int{0, 1, len(b) / 3, len(b) / 2, len(b) - 1}
+	if all {
+		cuts = cuts[:0]
+		for cut := range len(b) {
+			cuts = append(cuts, cut)
 		}
-		b2, err := k.MarshalBinary()
-		if err != nil {
-			t.Fatalf("%s: decoded key does not re-encode: %v", kind, err)
+	}
+	for _, cut := range cuts {
+		k3, _ := NewKey(k.Kind())
+		if k3.UnmarshalBinary(b[:cut]) == nil {
+			t.Fatalf("%s: truncated key (%d of %d bytes) accepted", k.Kind(), cut, len(b))
 		}
-		if len(b2) != k.Size() {
-			t.Fatalf("%s: Size %d != %d", kind, k.Size(), len(b2))
-		}
-	})
+	}
+	k4, _ := NewKey(k.Kind())
+	if k4.UnmarshalBinary(append(b, 0)) == nil {
+		t.Fatalf("%s: trailing byte accepted", k.Kind())
+	}
 }

@@ -72,6 +72,47 @@ func seeds(rng io.Reader) (s0, s1 [32]byte, err error) {
 // The codec of the vector keys (MulKey, SquareKey, CacheKey): party, width, length, seed, and party
 // 1's corrections packed at the width.
 
+// vecKey is the body MulKey and SquareKey share: one party's share of N elements in Z_2^Bits, the
+// party's seed, and party 1's corrections C.
+type vecKey struct {
+	Consumable
+	Party uint8
+	Bits  uint
+	N     int
+	Seed  [32]byte
+	C     []uint64 // party 1 only
+}
+
+func (k *vecKey) Len() int  { return k.N }
+func (k *vecKey) Size() int { return vecKeySize(k.Party, k.Bits, k.N) }
+
+// PartyID returns the party (0 or 1) the key belongs to.
+func (k *vecKey) PartyID() int { return int(k.Party) }
+
+func (k *vecKey) marshal(kind string) ([]byte, error) {
+	return marshalVecKey(kind, k.Party, k.Bits, k.N, k.Seed, k.C)
+}
+
+func (k *vecKey) unmarshal(kind string, b []byte) error {
+	var err error
+	k.Party, k.Bits, k.N, k.Seed, k.C, err = unmarshalVecKey(kind, b)
+	return err
+}
+
+// genVecSeeds checks the length and width of a vector key's gate and draws the parties' seeds.
+func genVecSeeds(rng io.Reader, gate string, n int, bits uint) (s0, s1 [32]byte, err error) {
+	if err := checkLen(gate, n); err != nil {
+		return s0, s1, err
+	}
+	if bits > 64 {
+		return s0, s1, fmt.Errorf("hss: %s: width %d > 64", gate, bits)
+	}
+	if s0, s1, err = seeds(rng); err != nil {
+		return s0, s1, wrapGate(gate, err)
+	}
+	return s0, s1, nil
+}
+
 func vecKeySize(party uint8, bits uint, n int) int {
 	s := 2 + 4 + 32
 	if party == 1 {

@@ -282,6 +282,17 @@ func (k *lutKey) UnmarshalBinary(b []byte) error {
 			}
 		}
 	}
+	dpf := decodeDPFBatches(d, ndpf, n, party)
+	if err := d.Finish(); err != nil {
+		return fmt.Errorf("hss: %s key: %w", k.kind, err)
+	}
+	k.party, k.n, k.tag, k.rbits, k.seed, k.r, k.mr, k.mrr, k.dcf, k.dpf = party, n, tag, rbits, seed, r, mr, mrr, dcf, dpf
+	return nil
+}
+
+// decodeDPFBatches reads ndpf length-prefixed DPF batches of n keys of party's (the lookup part of
+// lutKey's and TruncActKey's codecs); failures are recorded in d.
+func decodeDPFBatches(d *Dec, ndpf, n, party int) []*fss.DPFKeys {
 	var dpf []*fss.DPFKeys
 	for range ndpf {
 		raw := d.take(int(d.U32()))
@@ -299,11 +310,7 @@ func (k *lutKey) UnmarshalBinary(b []byte) error {
 		}
 		dpf = append(dpf, p)
 	}
-	if err := d.Finish(); err != nil {
-		return fmt.Errorf("hss: %s key: %w", k.kind, err)
-	}
-	k.party, k.n, k.tag, k.rbits, k.seed, k.r, k.mr, k.mrr, k.dcf, k.dpf = party, n, tag, rbits, seed, r, mr, mrr, dcf, dpf
-	return nil
+	return dpf
 }
 
 // PartyID returns the party (0 or 1) the key belongs to.
@@ -350,16 +357,11 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 	sign := spec.signTerm || spec.signBit
 	// Party 0's shares come from its seed (r0 ‖ mr0 ‖ mrr0, as masks expands them); the mask r is
 	// drawn independently, so r1 = r − r0 is uniform too.
-	s0, err := ReadSeed(rng)
+	k0, k1, r, err := newLUTPair(rng, kind, n, spec.tag, ob)
 	if err != nil {
-		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+		return nil, nil, err
 	}
-	r, err := randU64s(rng, n)
-	if err != nil {
-		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
-	}
-	k0 = &lutKey{kind: kind, party: 0, n: n, tag: spec.tag, rbits: ob, seed: s0}
-	k1 = &lutKey{kind: kind, party: 1, n: n, tag: spec.tag, rbits: ob, r: make([]uint64, n)}
+	s0 := k0.seed
 	nw := n
 	if sign {
 		nw = 3 * n
@@ -424,6 +426,21 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 		}
 	}
 	return k0, k1, nil
+}
+
+// newLUTPair starts a lookup key pair of n elements: party 0's seed, the mask r (uniform, drawn
+// independently of the seed; the caller reduces it to the opened width ob) and both keys' headers.
+func newLUTPair(rng io.Reader, kind string, n int, tag uint64, ob uint) (k0, k1 *lutKey, r []uint64, err error) {
+	s0, err := ReadSeed(rng)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+	}
+	if r, err = randU64s(rng, n); err != nil {
+		return nil, nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+	}
+	k0 = &lutKey{kind: kind, party: 0, n: n, tag: tag, rbits: ob, seed: s0}
+	k1 = &lutKey{kind: kind, party: 1, n: n, tag: tag, rbits: ob, r: make([]uint64, n)}
+	return k0, k1, r, nil
 }
 
 // lutOut holds a lookup's outputs: xs (shares of x·s), s (shares of s), lin (shares of

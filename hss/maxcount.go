@@ -84,17 +84,11 @@ func maxLens(lens []int) int {
 // part of both stages of the counting max.
 func genMaskedDPF(rng io.Reader, kind string, n int, tag uint64, k, m, leaf uint) (k0, k1 *lutKey, err error) {
 	ob := k + m
-	s0, err := ReadSeed(rng)
+	k0, k1, r, err := newLUTPair(rng, kind, n, tag, ob)
 	if err != nil {
-		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+		return nil, nil, err
 	}
-	r, err := randU64s(rng, n)
-	if err != nil {
-		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
-	}
-	k0 = &lutKey{kind: kind, party: 0, n: n, tag: tag, rbits: ob, seed: s0}
-	k1 = &lutKey{kind: kind, party: 1, n: n, tag: tag, rbits: ob, r: make([]uint64, n)}
-	b0 := streamScratch(s0, n)
+	b0 := streamScratch(k0.seed, n)
 	defer putWords(b0)
 	pts, ones := make([]uint64, n), make([]uint64, n)
 	for i := range r {

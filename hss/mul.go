@@ -20,45 +20,22 @@ import (
 // matmul.go, the fixed-point variants in mulfx.go.
 
 // MulKey is one party's elementwise Beaver triple share (a, b, c = a·b mod 2^Bits) for N elements.
-// Party 0 expands a0, b0, c0 from Seed; party 1 expands a1, b1 from Seed and holds C.
-type MulKey struct {
-	Consumable
-	Party uint8
-	Bits  uint
-	N     int
-	Seed  [32]byte
-	C     []uint64 // party 1 only
-}
+// Party 0 expands a0, b0, c0 from Seed; party 1 expands a1, b1 from Seed and holds C
+// (the fields Party, Bits, N, Seed and C of vecKey, keys.go).
+type MulKey struct{ vecKey }
 
-func (k *MulKey) Kind() string { return "mul" }
-func (k *MulKey) Len() int     { return k.N }
-func (k *MulKey) Size() int    { return vecKeySize(k.Party, k.Bits, k.N) }
-func (k *MulKey) MarshalBinary() ([]byte, error) {
-	return marshalVecKey("mul", k.Party, k.Bits, k.N, k.Seed, k.C)
-}
-func (k *MulKey) UnmarshalBinary(b []byte) error {
-	var err error
-	k.Party, k.Bits, k.N, k.Seed, k.C, err = unmarshalVecKey("mul", b)
-	return err
-}
-
-// PartyID returns the party (0 or 1) the key belongs to.
-func (k *MulKey) PartyID() int { return int(k.Party) }
+func (k *MulKey) Kind() string                   { return "mul" }
+func (k *MulKey) MarshalBinary() ([]byte, error) { return k.marshal("mul") }
+func (k *MulKey) UnmarshalBinary(b []byte) error { return k.unmarshal("mul", b) }
 
 func init() { RegisterKey("mul", func() MarshalKey { return new(MulKey) }) }
 
 // GenMul generates an elementwise Beaver triple for n elements in Z_2^bits (0 means 64).
 func GenMul(rng io.Reader, n int, bits uint) (k0, k1 *MulKey, err error) {
 	bits = normBits(bits)
-	if err := checkLen("gen mul", n); err != nil {
-		return nil, nil, err
-	}
-	if bits > 64 {
-		return nil, nil, fmt.Errorf("hss: gen mul: width %d > 64", bits)
-	}
-	s0, s1, err := seeds(rng)
+	s0, s1, err := genVecSeeds(rng, "gen mul", n, bits)
 	if err != nil {
-		return nil, nil, wrapGate("gen mul", err)
+		return nil, nil, err
 	}
 	b0, b1 := streamScratch(s0, 3*n), streamScratch(s1, 2*n) // a0, b0, c0; a1, b1
 	defer putWords(b0)
@@ -70,7 +47,7 @@ func GenMul(rng io.Reader, n int, bits uint) (k0, k1 *MulKey, err error) {
 		a, b := v0[0][i]+v1[0][i], v0[1][i]+v1[1][i]
 		c1[i] = (a*b - v0[2][i]) & m
 	}
-	return &MulKey{Party: 0, Bits: bits, N: n, Seed: s0}, &MulKey{Party: 1, Bits: bits, N: n, Seed: s1, C: c1}, nil
+	return &MulKey{vecKey{Party: 0, Bits: bits, N: n, Seed: s0}}, &MulKey{vecKey{Party: 1, Bits: bits, N: n, Seed: s1, C: c1}}, nil
 }
 
 // Mul returns shares of x⊙y mod 2^bits (bits = 0 means 64: the plain ring product), one round with

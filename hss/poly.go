@@ -207,26 +207,33 @@ func genPolyGate(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (
 // evalPolyGate runs a polynomial lookup gate: round 1 the lookup, round 2 the truncation of
 // Σ_j C_j·d'^j.
 func (p *Party) evalPolyGate(kind string, x []uint64, spec func(Fixed) (*lutSpec, error)) ([]uint64, error) {
+	t, _, err := p.evalPolyGateSign(kind, x, spec)
+	return t, err
+}
+
+// evalPolyGateSign is evalPolyGate that also returns the lookup's sign product x·s (the
+// activations', act.go; nil where the table has no sign).
+func (p *Party) evalPolyGateSign(kind string, x []uint64, spec func(Fixed) (*lutSpec, error)) (t, xs []uint64, err error) {
 	s, err := spec(p.Fx)
 	if err != nil {
-		return nil, fmt.Errorf("hss: %s: %w", kind, err)
+		return nil, nil, fmt.Errorf("hss: %s: %w", kind, err)
 	}
 	q, err := p.sub(kind, len(x))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	o, err := q.evalLUT(kind+".lut", s, x)
 	if err != nil {
-		return nil, wrapGate(kind, err)
+		return nil, nil, wrapGate(kind, err)
 	}
-	t, err := q.truncPoly(o, s)
+	t, err = q.truncPoly(o, s)
 	if err != nil {
-		return nil, wrapGate(kind, err)
+		return nil, nil, wrapGate(kind, err)
 	}
 	if err := finish(kind, q); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return t, nil
+	return t, o.xs, nil
 }
 
 // costPolyGate is the cost of a polynomial lookup gate (genPolyGate / evalPolyGate): the lookup, then

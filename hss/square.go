@@ -8,45 +8,22 @@ import (
 // The Beaver square (mul.go): a pair (a, c = a²), one opening of e = x − a.
 
 // SquareKey is one party's square pair share (a, c = a² mod 2^Bits) for N elements. Party 0 expands
-// a0, c0 from Seed; party 1 expands a1 and holds C.
-type SquareKey struct {
-	Consumable
-	Party uint8
-	Bits  uint
-	N     int
-	Seed  [32]byte
-	C     []uint64 // party 1 only
-}
+// a0, c0 from Seed; party 1 expands a1 and holds C (the fields Party, Bits,
+// N, Seed and C of vecKey, keys.go).
+type SquareKey struct{ vecKey }
 
-func (k *SquareKey) Kind() string { return "square" }
-func (k *SquareKey) Len() int     { return k.N }
-func (k *SquareKey) Size() int    { return vecKeySize(k.Party, k.Bits, k.N) }
-func (k *SquareKey) MarshalBinary() ([]byte, error) {
-	return marshalVecKey("square", k.Party, k.Bits, k.N, k.Seed, k.C)
-}
-func (k *SquareKey) UnmarshalBinary(b []byte) error {
-	var err error
-	k.Party, k.Bits, k.N, k.Seed, k.C, err = unmarshalVecKey("square", b)
-	return err
-}
-
-// PartyID returns the party (0 or 1) the key belongs to.
-func (k *SquareKey) PartyID() int { return int(k.Party) }
+func (k *SquareKey) Kind() string                   { return "square" }
+func (k *SquareKey) MarshalBinary() ([]byte, error) { return k.marshal("square") }
+func (k *SquareKey) UnmarshalBinary(b []byte) error { return k.unmarshal("square", b) }
 
 func init() { RegisterKey("square", func() MarshalKey { return new(SquareKey) }) }
 
 // GenSquare generates square pairs (a, a²) for n elements in Z_2^bits (0 means 64).
 func GenSquare(rng io.Reader, n int, bits uint) (k0, k1 *SquareKey, err error) {
 	bits = normBits(bits)
-	if err := checkLen("gen square", n); err != nil {
-		return nil, nil, err
-	}
-	if bits > 64 {
-		return nil, nil, fmt.Errorf("hss: gen square: width %d > 64", bits)
-	}
-	s0, s1, err := seeds(rng)
+	s0, s1, err := genVecSeeds(rng, "gen square", n, bits)
 	if err != nil {
-		return nil, nil, wrapGate("gen square", err)
+		return nil, nil, err
 	}
 	b0, a1 := streamScratch(s0, 2*n), streamScratch(s1, n) // a0, c0; a1
 	defer putWords(b0)
@@ -58,7 +35,7 @@ func GenSquare(rng io.Reader, n int, bits uint) (k0, k1 *SquareKey, err error) {
 		a := v0[0][i] + a1[i]
 		c1[i] = (a*a - v0[1][i]) & m
 	}
-	return &SquareKey{Party: 0, Bits: bits, N: n, Seed: s0}, &SquareKey{Party: 1, Bits: bits, N: n, Seed: s1, C: c1}, nil
+	return &SquareKey{vecKey{Party: 0, Bits: bits, N: n, Seed: s0}}, &SquareKey{vecKey{Party: 1, Bits: bits, N: n, Seed: s1, C: c1}}, nil
 }
 
 // Square returns shares of x⊙x mod 2^bits, one round with bits bits sent per element and party.

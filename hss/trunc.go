@@ -95,15 +95,9 @@ func init() { RegisterKey("trunc", func() MarshalKey { return new(TruncKey) }) }
 // seed) and shares r >> frac and msb(r) = r >> (bits−1) in Z_2^64; party 0's key is only its seed.
 func GenTrunc(rng io.Reader, n int, frac, bits uint) (k0, k1 *TruncKey, err error) {
 	bits = normBits(bits)
-	if err := checkLen("gen trunc", n); err != nil {
-		return nil, nil, err
-	}
-	if bits < 2 || bits > 64 || frac+2 > bits {
-		return nil, nil, fmt.Errorf("hss: gen trunc: frac %d and width %d need 2 ≤ frac+2 ≤ width ≤ 64", frac, bits)
-	}
-	s0, s1, err := seeds(rng)
+	s0, s1, err := truncSeeds(rng, "gen trunc", n, frac, bits)
 	if err != nil {
-		return nil, nil, wrapGate("gen trunc", err)
+		return nil, nil, err
 	}
 	b0, r1 := streamScratch(s0, 3*n), streamScratch(s1, n) // r0, (r>>f)0, msb0; r1
 	defer putWords(b0)
@@ -118,6 +112,21 @@ func GenTrunc(rng io.Reader, n int, frac, bits uint) (k0, k1 *TruncKey, err erro
 		k1.RMsb[i] = (r>>(bits-1) - v0[2][i]) & mw
 	}
 	return k0, k1, nil
+}
+
+// truncSeeds checks a truncation's shape (n elements, frac bits dropped at width bits) and draws both
+// parties' seeds: the start of every generator of truncation masks (GenTrunc, genTruncMul).
+func truncSeeds(rng io.Reader, op string, n int, frac, bits uint) (s0, s1 [32]byte, err error) {
+	if err := checkLen(op, n); err != nil {
+		return s0, s1, err
+	}
+	if bits < 2 || bits > 64 || frac+2 > bits {
+		return s0, s1, fmt.Errorf("hss: %s: frac %d and width %d need 2 ≤ frac+2 ≤ width ≤ 64", op, frac, bits)
+	}
+	if s0, s1, err = seeds(rng); err != nil {
+		return s0, s1, wrapGate(op, err)
+	}
+	return s0, s1, nil
 }
 
 // Trunc returns shares of x / 2^frac for shares x of signed values with |x| < 2^(bits−2) (bits = 0

@@ -135,21 +135,8 @@ func (k *TruncActKey) UnmarshalBinary(b []byte) error {
 			}
 		}
 	}
-	for range ndpf {
-		raw := d.take(int(d.U32()))
-		if d.Err() != nil {
-			break
-		}
-		p := new(fss.DPFKeys)
-		if err := p.UnmarshalBinary(raw); err != nil {
-			d.Fail(err)
-			break
-		}
-		if p.N != n || p.Party != int(party) || p.P < 1 || p.P > fss.MaxPayload || p.Bits > fss.MaxWindowBits {
-			d.Fail(fmt.Errorf("lookup keys do not match: %w", errKey))
-			break
-		}
-		out.DPF = append(out.DPF, p)
+	if d.Err() == nil {
+		out.DPF = decodeDPFBatches(d, ndpf, n, int(party))
 	}
 	if err := d.Finish(); err != nil {
 		*k = TruncActKey{}

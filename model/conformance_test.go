@@ -3,12 +3,12 @@ package model_test
 import (
 	"bufio"
 	"encoding/json"
-	"github.com/hssee/hssee/internal/sharedtest"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/hssee/hssee/internal/sharedtest"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/model/hf"
 )

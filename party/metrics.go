@@ -199,3 +199,12 @@ func (m *MetricsServer) Close() {
 	m.http.Shutdown(ctx)
 	<-m.done
 }
+
+// CountOpen counts a session open's outcome in opened, or in refused under its gRPC code.
+func CountOpen(err error, opened prometheus.Counter, refused *prometheus.CounterVec) {
+	if err != nil {
+		refused.WithLabelValues(status.Code(err).String()).Inc()
+	} else {
+		opened.Inc()
+	}
+}

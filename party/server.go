@@ -216,6 +216,33 @@ func ServeGRPC(g *grpc.Server, lis net.Listener) error {
 	return err
 }
 
+// StopGRPC stops g gracefully until ctx is done, then hard, and then plain (the health port's server).
+func StopGRPC(ctx context.Context, g, plain *grpc.Server) {
+	done := make(chan struct{})
+	go func() { g.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		g.Stop()
+	}
+	plain.Stop()
+}
+
+// ReapLoop calls reap every quarter of idle (at most every 50 ms) until stop is closed: a server's
+// sweep for sessions idle longer than idle.
+func ReapLoop(stop <-chan struct{}, idle time.Duration, reap func(now time.Time)) {
+	tick := time.NewTicker(max(idle/4, 50*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			reap(now)
+		}
+	}
+}
+
 // Shutdown stops accepting calls, reports NOT_SERVING, frees every
 // session and waits for handlers to return (at most until ctx is done,
 // then stops hard).
@@ -231,14 +258,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	for _, ss := range all {
 		s.free(ss, "shutdown")
 	}
-	done := make(chan struct{})
-	go func() { s.grpc.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.grpc.Stop()
-	}
-	s.plain.Stop()
+	StopGRPC(ctx, s.grpc, s.plain)
 	if s.peer != nil {
 		s.peer.Close()
 	}
@@ -248,26 +268,19 @@ func (s *Server) Shutdown(ctx context.Context) {
 }
 
 // reap frees idle sessions.
-func (s *Server) reap() {
-	tick := time.NewTicker(max(s.cfg.IdleTimeout/4, 50*time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-tick.C:
-			s.mu.Lock()
-			var idle []*session
-			for _, ss := range s.sessions {
-				if ss.idleSince(now) > s.cfg.IdleTimeout {
-					idle = append(idle, ss)
-				}
-			}
-			s.mu.Unlock()
-			for _, ss := range idle {
-				s.free(ss, "idle timeout")
-			}
+func (s *Server) reap() { ReapLoop(s.stop, s.cfg.IdleTimeout, s.reapIdle) }
+
+func (s *Server) reapIdle(now time.Time) {
+	s.mu.Lock()
+	var idle []*session
+	for _, ss := range s.sessions {
+		if ss.idleSince(now) > s.cfg.IdleTimeout {
+			idle = append(idle, ss)
 		}
+	}
+	s.mu.Unlock()
+	for _, ss := range idle {
+		s.free(ss, "idle timeout")
 	}
 }
 

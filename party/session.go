@@ -142,11 +142,7 @@ type sessionService struct {
 
 func (h *sessionService) Open(ctx context.Context, req *pb.OpenRequest) (*pb.OpenResponse, error) {
 	resp, err := h.open(ctx, req)
-	if err != nil {
-		h.s.metrics.refused.WithLabelValues(status.Code(err).String()).Inc()
-	} else {
-		h.s.metrics.opened.Inc()
-	}
+	CountOpen(err, h.s.metrics.opened, h.s.metrics.refused)
 	return resp, err
 }
 

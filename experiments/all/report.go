@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
-	"github.com/hssee/hssee/experiments/internal/stats"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hssee/hssee/experiments/internal/stats"
 )
 
 type md struct{ strings.Builder }

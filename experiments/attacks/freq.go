@@ -91,12 +91,33 @@ func observe(seqs [][]int, V int) *observation {
 // of the public corpus (ties broken by id, unobserved tokens last).
 func frequencyGuess(o *observation, lm *bigramLM) []int {
 	V := o.V
-	cr, pr := make([]int, V), make([]int, V)
+	cr, pr := o.byCount(), lm.byFrequency(V)
+	m := make([]int, V)
 	for i := range V {
-		cr[i], pr[i] = i, i
+		m[cr[i]] = pr[i]
 	}
-	slices.SortStableFunc(cr, func(a, b int) int { return o.uni[b] - o.uni[a] })
-	slices.SortStableFunc(pr, func(a, b int) int {
+	return m
+}
+
+// byCount returns the cipher tokens 0..V-1 by observed count, most frequent first (ties broken by
+// id).
+func (o *observation) byCount() []int {
+	r := make([]int, o.V)
+	for i := range r {
+		r[i] = i
+	}
+	slices.SortStableFunc(r, func(a, b int) int { return o.uni[b] - o.uni[a] })
+	return r
+}
+
+// byFrequency returns the tokens 0..V-1 by public-corpus frequency, most frequent first (ties broken
+// by id).
+func (lm *bigramLM) byFrequency(V int) []int {
+	r := make([]int, V)
+	for i := range r {
+		r[i] = i
+	}
+	slices.SortStableFunc(r, func(a, b int) int {
 		switch {
 		case lm.uni[a] > lm.uni[b]:
 			return -1
@@ -105,11 +126,7 @@ func frequencyGuess(o *observation, lm *bigramLM) []int {
 		}
 		return 0
 	})
-	m := make([]int, V)
-	for i := range V {
-		m[cr[i]] = pr[i]
-	}
-	return m
+	return r
 }
 
 // hillClimb improves the mapping m (cipher → plain, a permutation) by
@@ -127,11 +144,7 @@ func hillClimb(o *observation, lm *bigramLM, m []int, iters int, seed uint64, t0
 // observed token.
 func decipher(o *observation, lm *bigramLM, iters int, seed uint64) []int {
 	m := frequencyGuess(o, lm)
-	byCount := make([]int, o.V)
-	for i := range byCount {
-		byCount[i] = i
-	}
-	slices.SortStableFunc(byCount, func(a, b int) int { return o.uni[b] - o.uni[a] })
+	byCount := o.byCount()
 	active := make([]bool, o.V)
 	lo := 0
 	for k := 64; ; k *= 2 {
@@ -164,19 +177,7 @@ func climb(o *observation, lm *bigramLM, m []int, active []bool, iters int, seed
 		return m
 	}
 	// rank of each plain token in the public corpus, and the inverse of m.
-	byRank := make([]int, V)
-	for i := range byRank {
-		byRank[i] = i
-	}
-	slices.SortStableFunc(byRank, func(a, b int) int {
-		switch {
-		case lm.uni[a] > lm.uni[b]:
-			return -1
-		case lm.uni[a] < lm.uni[b]:
-			return 1
-		}
-		return 0
-	})
+	byRank := lm.byFrequency(V)
 	rank := make([]int, V)
 	for i, t := range byRank {
 		rank[t] = i

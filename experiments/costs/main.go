@@ -29,11 +29,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/hssee/hssee/experiments/internal/stats"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/hssee/hssee/experiments/internal/stats"
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/secure"

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/hssee/hssee/experiments/internal/stats"
 	"io"
 	"math"
 	mrand "math/rand/v2"
@@ -34,9 +33,9 @@ import (
 	"time"
 
 	"github.com/hssee/hssee/ee"
+	"github.com/hssee/hssee/experiments/internal/stats"
 	"github.com/hssee/hssee/internal/evalset"
 	"github.com/hssee/hssee/model"
-	"github.com/hssee/hssee/model/loader"
 )
 
 // modeResult is one EE mode's measurements.
@@ -144,14 +143,11 @@ func run(cfg config, w io.Writer) (*report, error) {
 	if len(cfg.modes) == 0 {
 		return nil, errors.New("no EE mode")
 	}
-	m, name, err := loader.Source(cfg.preset, cfg.path, cfg.seed)
+	m, name, err := stats.LoadModel(cfg.preset, cfg.path, cfg.seed, cfg.promptLen, cfg.decode)
 	if err != nil {
 		return nil, err
 	}
 	c := m.Config
-	if cfg.promptLen+cfg.decode > c.MaxSeqLen {
-		return nil, fmt.Errorf("prompt %d + decode %d exceed the context %d", cfg.promptLen, cfg.decode, c.MaxSeqLen)
-	}
 	rng := mrand.New(mrand.NewPCG(cfg.seed, 77))
 	randomIDs := func(n int) []int {
 		ids := make([]int, n)

@@ -19,7 +19,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/hssee/hssee/experiments/internal/stats"
 	"io"
 	mrand "math/rand/v2"
 	"os"
@@ -28,10 +27,10 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hssee/hssee/experiments/internal/stats"
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
 	"github.com/hssee/hssee/model"
-	"github.com/hssee/hssee/model/loader"
 )
 
 type result struct {
@@ -123,14 +122,11 @@ func run(c config, w io.Writer) (*result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("-frac: %w", err)
 	}
-	m, name, err := loader.Source(c.preset, c.path, c.seed)
+	m, name, err := stats.LoadModel(c.preset, c.path, c.seed, c.promptLen, c.decode)
 	if err != nil {
 		return nil, err
 	}
 	cfg := m.Config
-	if c.promptLen+c.decode > cfg.MaxSeqLen {
-		return nil, fmt.Errorf("prompt %d + decode %d exceed the context %d", c.promptLen, c.decode, cfg.MaxSeqLen)
-	}
 	rng := mrand.New(mrand.NewPCG(c.seed, 5))
 	prompt := make([]int, c.promptLen)
 	for i := range prompt {

@@ -162,15 +162,10 @@ func GenDCF(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 *DC
 					if keep == 1 {
 						tKeep = tR
 					}
-					m0, m1 := mask64(t[2*g]), mask64(t[2*g+1])
-					s[2*g] = block{c0k.lo ^ (sCW.lo & m0), c0k.hi ^ (sCW.hi & m0)}
-					s[2*g+1] = block{c1k.lo ^ (sCW.lo & m1), c1k.hi ^ (sCW.hi & m1)}
-					t[2*g] = t0k ^ (t[2*g] & tKeep)
-					t[2*g+1] = t1k ^ (t[2*g+1] & tKeep)
+					keepChildren(s, t, g, c0k, c1k, sCW, t0k, t1k, tKeep)
 				}
 			}
-			lb := leafInputs(blk, s[:2*m], nv)
-			mmoBlocks(lb, lb)
+			lb := leafHashes(blk, s[:2*m], nv)
 			for g := range m {
 				i := a + g
 				neg := mask64(t[2*g+1])
@@ -221,9 +216,9 @@ func copySeeds(d0, d1, s []block, t []uint64) {
 	}
 }
 
-// leafInputs writes the nb leaf-conversion inputs of every seed of s into buf (seed q's at
-// [q·nb, (q+1)·nb)) and returns them.
-func leafInputs(buf, s []block, nb int) []block {
+// leafHashes writes the nb leaf-conversion inputs of every seed of s into buf (seed q's at
+// [q·nb, (q+1)·nb)), hashes them in place and returns them.
+func leafHashes(buf, s []block, nb int) []block {
 	lb := buf[:len(s)*nb]
 	for q, sq := range s {
 		o := lb[q*nb : (q+1)*nb]
@@ -231,7 +226,19 @@ func leafInputs(buf, s []block, nb int) []block {
 			o[j] = block{sq.lo ^ (tweakLeaf + 2*uint64(j)), sq.hi}
 		}
 	}
+	mmoBlocks(lb, lb)
 	return lb
+}
+
+// keepChildren moves key pair g's on-path nodes (party b's at 2g+b of s and t) to their kept
+// children c0k, c1k with control bits t0k, t1k: a party whose control bit is set applies the seed
+// correction sCW and the kept side's control correction tKeep (the level step of DCF and DPF Gen).
+func keepChildren(s []block, t []uint64, g int, c0k, c1k, sCW block, t0k, t1k, tKeep uint64) {
+	m0, m1 := mask64(t[2*g]), mask64(t[2*g+1])
+	s[2*g] = block{c0k.lo ^ (sCW.lo & m0), c0k.hi ^ (sCW.hi & m0)}
+	s[2*g+1] = block{c1k.lo ^ (sCW.lo & m1), c1k.hi ^ (sCW.hi & m1)}
+	t[2*g] = t0k ^ (t[2*g] & tKeep)
+	t[2*g+1] = t1k ^ (t[2*g+1] & tKeep)
 }
 
 // blockVals views blocks as their 64-bit values (block j holds values 2j, 2j+1).

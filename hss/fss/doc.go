@@ -17,13 +17,15 @@
 // The length-doubling PRG is fixed-key AES-128 in Matyas-Meyer-Oseas mode with a distinct tweak per
 // output block, G_j(s) = AES_K(s ⊕ j) ⊕ s ⊕ j (Guo, Katz, Wang, Yu, "Efficient and Secure Multiparty
 // Computation from Fixed-Key Block Ciphers", IEEE S&P 2020). Window expansion and lockstep DCF
-// evaluation (Worker.EvalMulti) hash whole tree levels at once through mmoBlocks: an AVX-512 VAES
-// loop (aes_vaes_amd64.s, ≈ 0.7 ns per block) or an AES-NI one with eight blocks in flight
-// (aes_amd64.s, ≈ 1.4 ns; a single crypto/aes call is ≈ 25 ns), crypto/aes elsewhere or with the
-// purego build tag; they are tested against each other and against FIPS-197. With AVX-512, payload-2
-// DCF batches are walked eight paths per ZMM pass (dcf_avx_amd64.s) and polynomial windows hash their
-// leaves from seeds in registers and take their inner products with VPMULLQ (polydot_amd64.s), each
-// pinned bit for bit to the portable path by the tests.
+// evaluation (Worker.EvalMulti) hash whole tree levels at once through mmoBlocks, over the one AES
+// layer under hss and hss/fss, package hss/internal/aesbatch: an AVX-512 VAES loop (its
+// mmo_vaes_amd64.s, ≈ 0.7 ns per block) or an AES-NI one with eight blocks in flight (its
+// mmo_amd64.s, ≈ 1.4 ns; a single crypto/aes call is ≈ 25 ns), crypto/aes elsewhere or with the
+// purego build tag; they are tested against each other and against FIPS-197 (aesbatch's
+// ctr_vaes_amd64.s is the AES-256-CTR of hss's PRG). With AVX-512, payload-2 DCF batches are walked
+// eight paths per ZMM pass (dcf_avx_amd64.s) and polynomial windows hash their leaves from seeds in
+// registers (aes_vaes_amd64.s, here) and take their inner products with VPMULLQ (polydot_amd64.s),
+// each pinned bit for bit to the portable path by the tests.
 //
 // Keys are stored in flat batches (one batch serves many elements) so that evaluation loops do not
 // allocate; batch evaluation is parallel over elements across GOMAXPROCS.

@@ -376,15 +376,10 @@ func genLevels(k0, k1 *DPFKeys, a int, s []block, t []uint64, blk []block, alpha
 			if keep == 1 {
 				tKeep, t0k, t1k = tR, t0R, t1R
 			}
-			m0, m1 := mask64(t[2*g]), mask64(t[2*g+1])
-			s[2*g] = block{c0k.lo ^ (sCW.lo & m0), c0k.hi ^ (sCW.hi & m0)}
-			s[2*g+1] = block{c1k.lo ^ (sCW.lo & m1), c1k.hi ^ (sCW.hi & m1)}
-			t[2*g] = t0k ^ (t[2*g] & tKeep)
-			t[2*g+1] = t1k ^ (t[2*g+1] & tKeep)
+			keepChildren(s, t, g, c0k, c1k, sCW, t0k, t1k, tKeep)
 		}
 	}
-	lb := leafInputs(blk, s[:2*m], nbk)
-	mmoBlocks(lb, lb)
+	lb := leafHashes(blk, s[:2*m], nbk)
 	for g := range m {
 		i := a + g
 		neg := mask64(t[2*g+1])
@@ -450,16 +445,10 @@ func (w *Worker) EvalWindow(k *DPFKeys, i int, lo uint64, count int, out []uint6
 	v := k.leafVals()
 	fin := k.fin[i*v : (i+1)*v]
 	neg := mask64(uint64(k.Party))
-	lmask := maskBits(k.Leaf)
 	q := 0 // output position
 	for u := range ct {
-		// This leaf covers inputs [leafLo, leafLo+2^Leaf) (unwrapped); the window takes offsets [o1, o2).
-		leafLo := (lo>>k.Leaf + uint64(u)) << k.Leaf
-		o1 := uint64(0)
-		if u == 0 {
-			o1 = lo & lmask
-		}
-		o2 := min(lmask+1, end-leafLo+1)
+		// The window takes offsets [o1, o2) of this leaf.
+		o1, o2 := leafSpan(lo, end, k.Leaf, u)
 		m := mask64(ct[u])
 		src := vals[u*2*nbk+int(o1)*k.P : u*2*nbk+int(o2)*k.P]
 		f := fin[int(o1)*k.P : int(o2)*k.P]
@@ -471,6 +460,17 @@ func (w *Worker) EvalWindow(k *DPFKeys, i int, lo uint64, count int, out []uint6
 		q += int(o2 - o1)
 	}
 	return nil
+}
+
+// leafSpan returns the offsets [o1, o2) that the window [lo, end] (unwrapped) takes of its u-th leaf
+// of 2^leaf inputs, the leaf covering [leafLo, leafLo+2^leaf).
+func leafSpan(lo, end uint64, leaf uint, u int) (o1, o2 uint64) {
+	lmask := maskBits(leaf)
+	leafLo := (lo>>leaf + uint64(u)) << leaf
+	if u == 0 {
+		o1 = lo & lmask
+	}
+	return o1, min(lmask+1, end-leafLo+1)
 }
 
 // EvalWindowDot returns the party's share of Σ_q tab[q]·f_i(lo+q) over the window of len(tab)
@@ -526,12 +526,7 @@ func (w *Worker) EvalWindowDot(k *DPFKeys, i int, lo uint64, tab []uint64) (uint
 	} else {
 		q := 0
 		for u := range ct {
-			leafLo := (lo>>k.Leaf + uint64(u)) << k.Leaf
-			o1 := uint64(0)
-			if u == 0 {
-				o1 = lo & lmask
-			}
-			o2 := min(lmask+1, end-leafLo+1)
+			o1, o2 := leafSpan(lo, end, k.Leaf, u)
 			src := vals[u*2*nbk+int(o1) : u*2*nbk+int(o2)]
 			f := fin[int(o1):int(o2)]
 			tb := tab[q : q+len(src)]

@@ -1,7 +1,6 @@
 package fss
 
 import (
-	"errors"
 	"fmt"
 	"io"
 )
@@ -26,15 +25,9 @@ func genDCFRef(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 
 	v := [2][2][]uint64{{make([]uint64, p), make([]uint64, p)}, {make([]uint64, p), make([]uint64, p)}}
 	c0, c1 := make([]uint64, p), make([]uint64, p)
 	for i, alpha := range alphas {
-		if bits < 64 && alpha>>bits != 0 {
-			return nil, nil, errors.New("fss: dcf gen: threshold does not fit the input width")
-		}
-		s := [2]block{}
-		for b := 0; b < 2; b++ {
-			if s[b], err = readBlock(rng); err != nil {
-				return nil, nil, fmt.Errorf("fss: dcf gen: %w", err)
-			}
-			s[b].lo &^= 1
+		s, err := refRoots(rng, "dcf", "threshold", alpha, bits)
+		if err != nil {
+			return nil, nil, err
 		}
 		k0.seeds[i], k1.seeds[i] = s[0], s[1]
 		t := [2]uint64{0, 1}
@@ -53,7 +46,6 @@ func genDCFRef(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 
 				}
 			}
 			keep, lose := a, 1-a
-			sCW := cs[0][lose].xor(cs[1][lose])
 			neg := mask64(t[1]) // (−1)^{t1}: x ↦ (x ^ neg) − neg
 			w := i*int(bits) + int(l)
 			vcw := k0.vcw[w*p : (w+1)*p]
@@ -67,20 +59,9 @@ func genDCFRef(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 
 				va[j] = va[j] - v[1][keep][j] + v[0][keep][j] + ((x ^ neg) - neg)
 			}
 			copy(k1.vcw[w*p:(w+1)*p], vcw)
-			tL := ct[0][0] ^ ct[1][0] ^ a ^ 1
-			tR := ct[0][1] ^ ct[1][1] ^ a
+			sCW, tcw := refLevel(cs, ct, a, &s, &t)
 			k0.scw[w], k1.scw[w] = sCW, sCW
-			k0.tcw[w] = uint8(tL | tR<<1)
-			k1.tcw[w] = k0.tcw[w]
-			tKeep := tL
-			if keep == 1 {
-				tKeep = tR
-			}
-			for b := 0; b < 2; b++ {
-				m := mask64(t[b])
-				s[b] = block{cs[b][keep].lo ^ (sCW.lo & m), cs[b][keep].hi ^ (sCW.hi & m)}
-				t[b] = ct[b][keep] ^ (t[b] & tKeep)
-			}
+			k0.tcw[w], k1.tcw[w] = tcw, tcw
 		}
 		h.leaf(c0, s[0])
 		h.leaf(c1, s[1])
@@ -114,15 +95,9 @@ func genDPFLeafRef(rng io.Reader, bits, leaf uint, p int, alphas, betas []uint64
 	h := newHasher()
 	c0, c1 := make([]uint64, v), make([]uint64, v)
 	for i, alpha := range alphas {
-		if bits < 64 && alpha>>bits != 0 {
-			return nil, nil, errors.New("fss: dpf gen: point does not fit the input width")
-		}
-		s := [2]block{}
-		for b := 0; b < 2; b++ {
-			if s[b], err = readBlock(rng); err != nil {
-				return nil, nil, fmt.Errorf("fss: dpf gen: %w", err)
-			}
-			s[b].lo &^= 1
+		s, err := refRoots(rng, "dpf", "point", alpha, bits)
+		if err != nil {
+			return nil, nil, err
 		}
 		k0.seeds[i], k1.seeds[i] = s[0], s[1]
 		t := [2]uint64{0, 1}
@@ -135,23 +110,10 @@ func genDPFLeafRef(rng io.Reader, bits, leaf uint, p int, alphas, betas []uint64
 					cs[b][c], ct[b][c] = h.child(s[b], c)
 				}
 			}
-			keep, lose := a, 1-a
-			sCW := cs[0][lose].xor(cs[1][lose])
-			tL := ct[0][0] ^ ct[1][0] ^ a ^ 1
-			tR := ct[0][1] ^ ct[1][1] ^ a
 			w := i*int(d) + int(l)
+			sCW, tcw := refLevel(cs, ct, a, &s, &t)
 			k0.scw[w], k1.scw[w] = sCW, sCW
-			k0.tcw[w] = uint8(tL | tR<<1)
-			k1.tcw[w] = k0.tcw[w]
-			tKeep := tL
-			if keep == 1 {
-				tKeep = tR
-			}
-			for b := 0; b < 2; b++ {
-				m := mask64(t[b])
-				s[b] = block{cs[b][keep].lo ^ (sCW.lo & m), cs[b][keep].hi ^ (sCW.hi & m)}
-				t[b] = ct[b][keep] ^ (t[b] & tKeep)
-			}
+			k0.tcw[w], k1.tcw[w] = tcw, tcw
 		}
 		h.leaf(c0, s[0])
 		h.leaf(c1, s[1])
@@ -168,4 +130,39 @@ func genDPFLeafRef(rng io.Reader, bits, leaf uint, p int, alphas, betas []uint64
 		copy(k1.fin[i*v:(i+1)*v], fin)
 	}
 	return k0, k1, nil
+}
+
+// refLevel ends a level of the reference walks: from the children cs, ct of both parties' on-path
+// nodes and α's bit a at the level, it returns the level's seed correction and control corrections
+// (tL | tR<<1) and moves s and t to the kept children, corrected.
+func refLevel(cs [2][2]block, ct [2][2]uint64, a uint64, s *[2]block, t *[2]uint64) (sCW block, tcw uint8) {
+	keep, lose := a, 1-a
+	sCW = cs[0][lose].xor(cs[1][lose])
+	tL := ct[0][0] ^ ct[1][0] ^ a ^ 1
+	tR := ct[0][1] ^ ct[1][1] ^ a
+	tKeep := tL
+	if keep == 1 {
+		tKeep = tR
+	}
+	for b := 0; b < 2; b++ {
+		m := mask64(t[b])
+		s[b] = block{cs[b][keep].lo ^ (sCW.lo & m), cs[b][keep].hi ^ (sCW.hi & m)}
+		t[b] = ct[b][keep] ^ (t[b] & tKeep)
+	}
+	return sCW, uint8(tL | tR<<1)
+}
+
+// refRoots checks that a key's point α (what it is to the gate op) fits bits bits and draws the two
+// parties' root seeds, their control bits (the low bits) cleared.
+func refRoots(rng io.Reader, op, what string, alpha uint64, bits uint) (s [2]block, err error) {
+	if bits < 64 && alpha>>bits != 0 {
+		return s, fmt.Errorf("fss: %s gen: %s does not fit the input width", op, what)
+	}
+	for b := range s {
+		if s[b], err = readBlock(rng); err != nil {
+			return s, fmt.Errorf("fss: %s gen: %w", op, err)
+		}
+		s[b].lo &^= 1
+	}
+	return s, nil
 }

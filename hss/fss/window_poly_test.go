@@ -88,13 +88,7 @@ func testEvalWindowPolyBatch(t *testing.T) {
 		p          int
 	}{{2, 2, 4}, {3, 2, 4}, {3, 3, 4}, {8, 2, 4}, {9, 2, 4}, {8, 3, 4}, {9, 3, 4}, {8, 1, 4}, {8, 2, 3}, {6, 0, 2}, {10, 3, 1}} {
 		n := 1 + pr.IntN(3*winBatch)
-		alphas, betas := make([]uint64, n), make([]uint64, tc.p*n)
-		for i := range alphas {
-			alphas[i] = pr.Uint64() & maskBits(tc.bits)
-			for c := range tc.p {
-				betas[i*tc.p+c] = pr.Uint64()
-			}
-		}
+		alphas, betas := randPoints(pr, n, tc.bits, tc.p)
 		k0, k1, err := GenDPFLeaf(rng, tc.bits, tc.leaf, tc.p, alphas, betas)
 		if err != nil {
 			t.Fatal(err)
@@ -161,13 +155,7 @@ func TestDPFTop(t *testing.T) {
 		p               int
 	}{{8, 3, 1, 4}, {8, 3, 3, 4}, {9, 3, 3, 4}, {9, 3, 6, 4}, {7, 2, 3, 1}, {5, 0, 5, 2}, {12, 4, 2, 1}} {
 		const n = 150
-		alphas, betas := make([]uint64, n), make([]uint64, tc.p*n)
-		for i := range alphas {
-			alphas[i] = pr.Uint64() & maskBits(tc.bits)
-			for c := range tc.p {
-				betas[tc.p*i+c] = pr.Uint64()
-			}
-		}
+		alphas, betas := randPoints(pr, n, tc.bits, tc.p)
 		a0, a1, err := GenDPFLeaf(newRNG(63), tc.bits, tc.leaf, tc.p, alphas, betas)
 		if err != nil {
 			t.Fatal(err)
@@ -221,17 +209,7 @@ func TestDPFTop(t *testing.T) {
 				}
 			}
 			if tc.p == 4 {
-				coef := make([][]uint64, 4)
-				for j := range coef {
-					coef[j] = make([]uint64, count)
-					for q := range coef[j] {
-						coef[j][q] = pr.Uint64()
-					}
-				}
-				los, us := make([]uint64, n), make([]uint64, n)
-				for i := range los {
-					los[i], us[i] = alphas[i]-uint64(pr.IntN(2*count)), pr.Uint64()
-				}
+				coef, los, us := randPolyInputs(pr, alphas, count)
 				want, got := make([]uint64, n), make([]uint64, n)
 				if err := w.EvalWindowPolyBatch(a, 0, los, coef, us, want); err != nil {
 					t.Fatal(err)
@@ -274,13 +252,7 @@ func TestDPFTopSeeded(t *testing.T) {
 		p               int
 	}{{8, 3, 1, 4}, {8, 3, 3, 4}, {9, 3, 3, 4}, {9, 3, 6, 4}, {7, 2, 3, 1}, {5, 0, 5, 2}, {12, 4, 2, 1}, {3, 0, 3, 2}} {
 		for _, n := range []int{0, 1, 150} {
-			alphas, betas := make([]uint64, n), make([]uint64, tc.p*n)
-			for i := range alphas {
-				alphas[i] = pr.Uint64() & maskBits(tc.bits)
-				for c := range tc.p {
-					betas[tc.p*i+c] = pr.Uint64()
-				}
-			}
+			alphas, betas := randPoints(pr, n, tc.bits, tc.p)
 			g0, g1, err := GenDPFTopSeeded(newRNG(73), tc.bits, tc.leaf, tc.top, tc.p, alphas, betas)
 			if err != nil {
 				t.Fatal(err)
@@ -365,17 +337,7 @@ func TestDPFTopSeeded(t *testing.T) {
 				if tc.p != 4 || n == 0 {
 					continue
 				}
-				coef := make([][]uint64, 4)
-				for j := range coef {
-					coef[j] = make([]uint64, count)
-					for q := range coef[j] {
-						coef[j][q] = pr.Uint64()
-					}
-				}
-				los, us := make([]uint64, n), make([]uint64, n)
-				for i := range los {
-					los[i], us[i] = alphas[i]-uint64(pr.IntN(2*count)), pr.Uint64()
-				}
+				coef, los, us := randPolyInputs(pr, alphas, count)
 				for _, k := range []*DPFKeys{a, b} {
 					got := make([]uint64, n)
 					if err := w.EvalWindowPolyBatch(k, 0, los, coef, us, got); err != nil {
@@ -397,4 +359,33 @@ func TestDPFTopSeeded(t *testing.T) {
 	if _, _, err := GenDPFTopSeeded(newRNG(1), 4, 2, 3, 1, []uint64{1}, []uint64{1}); err == nil {
 		t.Fatal("top deeper than the tree accepted")
 	}
+}
+
+// randPoints draws n random points α_i on bits bits and payloads β_i of p random words.
+func randPoints(pr *rand.Rand, n int, bits uint, p int) (alphas, betas []uint64) {
+	alphas, betas = make([]uint64, n), make([]uint64, p*n)
+	for i := range alphas {
+		alphas[i] = pr.Uint64() & maskBits(bits)
+		for c := range p {
+			betas[p*i+c] = pr.Uint64()
+		}
+	}
+	return alphas, betas
+}
+
+// randPolyInputs draws a polynomial walk's inputs: random cubic coefficients over count positions,
+// and for each point α_i a window start below it (within 2·count) and a multiplier.
+func randPolyInputs(pr *rand.Rand, alphas []uint64, count int) (coef [][]uint64, los, us []uint64) {
+	coef = make([][]uint64, 4)
+	for j := range coef {
+		coef[j] = make([]uint64, count)
+		for q := range coef[j] {
+			coef[j][q] = pr.Uint64()
+		}
+	}
+	los, us = make([]uint64, len(alphas)), make([]uint64, len(alphas))
+	for i := range los {
+		los[i], us[i] = alphas[i]-uint64(pr.IntN(2*count)), pr.Uint64()
+	}
+	return coef, los, us
 }

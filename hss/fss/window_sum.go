@@ -29,7 +29,6 @@ func (w *Worker) EvalWindowSumBatch(k *DPFKeys, i0 int, los []uint64, count int,
 		return nil
 	}
 	v := k.leafVals()
-	lmask := maskBits(k.Leaf)
 	nbk := (v + 1) / 2
 	sub := k.Party == 1 // party 1's shares are negated (see EvalWindow)
 	for b := 0; b < len(los); b += winBatch {
@@ -42,12 +41,7 @@ func (w *Worker) EvalWindowSumBatch(k *DPFKeys, i0 int, los []uint64, count int,
 			fin := k.fin[(i0+b+e)*v : (i0+b+e+1)*v]
 			q := 0
 			for u := range nls[e] {
-				leafLo := (lo>>k.Leaf + uint64(u)) << k.Leaf
-				o1 := uint64(0)
-				if u == 0 {
-					o1 = lo & lmask
-				}
-				o2 := min(lmask+1, end-leafLo+1)
+				o1, o2 := leafSpan(lo, end, k.Leaf, u)
 				m := mask64(ct[ws[e].at+u])
 				src := vals[(p+u)*2*nbk+int(o1) : (p+u)*2*nbk+int(o2)]
 				f := fin[o1:o2]

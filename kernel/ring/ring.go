@@ -10,12 +10,17 @@ import (
 // Check validates the shapes of a ring matmul: x is [m][k], w is [n][k], dst is [m][n], all
 // row-major.
 func Check(dst, x []uint64, m, k int, w []uint64, n int) error {
+	return checkLens(len(dst), len(x), m, k, len(w), n)
+}
+
+// checkLens is Check on the slices' lengths (lx of x, lw of w, ld of dst).
+func checkLens(ld, lx, m, k, lw, n int) error {
 	if m < 0 || k < 0 || n < 0 {
 		return fmt.Errorf("ring: matmul: negative shape %dx%dx%d", m, k, n)
 	}
-	if len(x) != m*k || len(w) != n*k || len(dst) != m*n {
+	if lx != m*k || lw != n*k || ld != m*n {
 		return fmt.Errorf("ring: matmul: shape %dx%dx%d needs x %d, w %d, dst %d values; got %d, %d, %d",
-			m, k, n, m*k, n*k, m*n, len(x), len(w), len(dst))
+			m, k, n, m*k, n*k, m*n, lx, lw, ld)
 	}
 	return nil
 }
@@ -40,14 +45,7 @@ func Reference(dst, x []uint64, m, k int, w []uint64, n int) error {
 
 // CheckW32 is Check for int32 weights.
 func CheckW32(dst, x []uint64, m, k int, w []int32, n int) error {
-	if m < 0 || k < 0 || n < 0 {
-		return fmt.Errorf("ring: matmul: negative shape %dx%dx%d", m, k, n)
-	}
-	if len(x) != m*k || len(w) != n*k || len(dst) != m*n {
-		return fmt.Errorf("ring: matmul: shape %dx%dx%d needs x %d, w %d, dst %d values; got %d, %d, %d",
-			m, k, n, m*k, n*k, m*n, len(x), len(w), len(dst))
-	}
-	return nil
+	return checkLens(len(dst), len(x), m, k, len(w), n)
 }
 
 // ReferenceW32 is the oracle of RingMatMulW32: it widens w (sign extension to int64, then the

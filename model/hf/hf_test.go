@@ -3,7 +3,6 @@ package hf
 import (
 	"encoding/json"
 	"errors"
-	"github.com/hssee/hssee/internal/sharedtest"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hssee/hssee/internal/sharedtest"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/model/safetensors"
 )

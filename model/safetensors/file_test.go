@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"github.com/hssee/hssee/internal/sharedtest"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hssee/hssee/internal/sharedtest"
 )
 
 func randData(r *rand.Rand, n int) []float32 {

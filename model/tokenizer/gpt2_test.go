@@ -46,16 +46,23 @@ func TestGPT2Split(t *testing.T) {
 	}
 }
 
-func TestGPT2Encode(t *testing.T) {
+// gpt2Both parses the test GPT-2 tokenizer from its classic files and from its tokenizer.json.
+func gpt2Both(t *testing.T) (classic, fromJSON *BPE) {
+	t.Helper()
 	v, m := gpt2Files()
 	classic, err := ParseGPT2(v, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromJSON, err := ParseHF(gpt2JSON())
+	fromJSON, err = ParseHF(gpt2JSON())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return classic, fromJSON
+}
+
+func TestGPT2Encode(t *testing.T) {
+	classic, fromJSON := gpt2Both(t)
 	eot, _ := classic.TokenID("<|endoftext|>")
 	if classic.BOS() != eot || classic.EOS() != eot || fromJSON.BOS() != eot || fromJSON.EOS() != eot {
 		t.Fatalf("special ids: classic %d/%d json %d/%d, want %d", classic.BOS(), classic.EOS(), fromJSON.BOS(), fromJSON.EOS(), eot)
@@ -96,15 +103,7 @@ func TestGPT2Encode(t *testing.T) {
 }
 
 func TestGPT2RoundTrip(t *testing.T) {
-	v, m := gpt2Files()
-	classic, err := ParseGPT2(v, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromJSON, err := ParseHF(gpt2JSON())
-	if err != nil {
-		t.Fatal(err)
-	}
+	classic, fromJSON := gpt2Both(t)
 	texts := append(slices.Clone(roundTripStrings), "invalid \xff\xfe utf8 \xc3", "Hello world's 123  end")
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 200 {

@@ -2,10 +2,11 @@ package tokenizer
 
 import (
 	"encoding/json"
-	"github.com/hssee/hssee/internal/sharedtest"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hssee/hssee/internal/sharedtest"
 )
 
 // sharedDir returns the project's shared data directory (repoRoot/../shared),

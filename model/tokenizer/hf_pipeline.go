@@ -47,7 +47,11 @@ func isNull(raw json.RawMessage) bool {
 	return len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
 }
 
+// parseComponent parses one pipeline component; a null or absent one is nil.
 func parseComponent(raw json.RawMessage, depth int) (*hfComponent, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
 	if depth > maxSeqDepth {
 		return nil, fmt.Errorf("nesting deeper than %d: %w", maxSeqDepth, ErrFormat)
 	}
@@ -56,6 +60,20 @@ func parseComponent(raw json.RawMessage, depth int) (*hfComponent, error) {
 		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
 	return &c, nil
+}
+
+// parseSequence parses the parts of a Sequence component with parse, one level deeper, and joins
+// their steps.
+func parseSequence[T any](parts []json.RawMessage, depth int, growth *float64, parse func(json.RawMessage, int, *float64) ([]T, error)) ([]T, error) {
+	var out []T
+	for _, r := range parts {
+		ts, err := parse(r, depth+1, growth)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ts...)
+	}
+	return out, nil
 }
 
 // replacer compiles a Replace pattern into a function.
@@ -87,24 +105,13 @@ func replacer(p *hfPattern, content string, growth *float64) (func(string) strin
 }
 
 func parseNormalizer(raw json.RawMessage, depth int, growth *float64) ([]normalizer, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
 	c, err := parseComponent(raw, depth)
-	if err != nil {
+	if c == nil || err != nil {
 		return nil, err
 	}
 	switch c.Type {
 	case "Sequence":
-		var out []normalizer
-		for _, r := range c.Normalizers {
-			ns, err := parseNormalizer(r, depth+1, growth)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ns...)
-		}
-		return out, nil
+		return parseSequence(c.Normalizers, depth, growth, parseNormalizer)
 	case "Prepend":
 		p := c.Prepend
 		return []normalizer{func(s string) string {
@@ -145,24 +152,13 @@ func parseNormalizer(raw json.RawMessage, depth int, growth *float64) ([]normali
 type preTokenizer func(words []string, first bool) []string
 
 func parsePreTokenizer(raw json.RawMessage, depth int, growth *float64) ([]preTokenizer, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
 	c, err := parseComponent(raw, depth)
-	if err != nil {
+	if c == nil || err != nil {
 		return nil, err
 	}
 	switch c.Type {
 	case "Sequence":
-		var out []preTokenizer
-		for _, r := range c.PreTokenizers {
-			ps, err := parsePreTokenizer(r, depth+1, growth)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ps...)
-		}
-		return out, nil
+		return parseSequence(c.PreTokenizers, depth, growth, parsePreTokenizer)
 	case "ByteLevel":
 		addPrefix := c.AddPrefix == nil || *c.AddPrefix
 		useRegex := c.UseRegex == nil || *c.UseRegex
@@ -259,24 +255,13 @@ type decoderStep struct {
 }
 
 func parseDecoder(raw json.RawMessage, depth int, growth *float64) ([]decoderStep, error) {
-	if isNull(raw) {
-		return nil, nil
-	}
 	c, err := parseComponent(raw, depth)
-	if err != nil {
+	if c == nil || err != nil {
 		return nil, err
 	}
 	switch c.Type {
 	case "Sequence":
-		var out []decoderStep
-		for _, r := range c.Decoders {
-			ds, err := parseDecoder(r, depth+1, growth)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ds...)
-		}
-		return out, nil
+		return parseSequence(c.Decoders, depth, growth, parseDecoder)
 	case "Replace":
 		f, err := replacer(c.Pattern, c.Content, growth)
 		if err != nil {

@@ -116,30 +116,16 @@ func (s *Server) Shutdown(ctx context.Context) {
 		close(s.stop)
 	}
 	s.svc.Shutdown()
-	done := make(chan struct{})
-	go func() { s.grpc.GracefulStop(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		s.grpc.Stop()
-	}
-	s.plain.Stop()
+	party.StopGRPC(ctx, s.grpc, s.plain)
 }
 
 func (s *Server) reap() {
-	tick := time.NewTicker(max(s.cfg.IdleTimeout/4, 50*time.Millisecond))
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-tick.C:
-			if n := s.svc.Reap(s.cfg.IdleTimeout); n > 0 {
-				s.metrics.closed.WithLabelValues("idle").Add(float64(n))
-				s.log.Info("sessions closed", "why", "idle timeout", "sessions", n)
-			}
+	party.ReapLoop(s.stop, s.cfg.IdleTimeout, func(time.Time) {
+		if n := s.svc.Reap(s.cfg.IdleTimeout); n > 0 {
+			s.metrics.closed.WithLabelValues("idle").Add(float64(n))
+			s.log.Info("sessions closed", "why", "idle timeout", "sessions", n)
 		}
-	}
+	})
 }
 
 type service struct {
@@ -193,11 +179,7 @@ func DecodeSpec(req *pb.DealerOpenRequest) (party.SessionID, dealer.SessionSpec,
 
 func (h *service) Open(ctx context.Context, req *pb.DealerOpenRequest) (*pb.DealerOpenResponse, error) {
 	resp, err := h.open(ctx, req)
-	if err != nil {
-		h.s.metrics.refused.WithLabelValues(status.Code(err).String()).Inc()
-	} else {
-		h.s.metrics.opened.Inc()
-	}
+	party.CountOpen(err, h.s.metrics.opened, h.s.metrics.refused)
 	return resp, err
 }
 

@@ -154,22 +154,9 @@ func TestEchoRoundTrips(t *testing.T) {
 func TestBandwidth(t *testing.T) {
 	const size, bw = 8 << 20, 200 * Mbps
 	// A sink that reads everything and reports when it has.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	got := make(chan int64, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- -1
-			return
-		}
-		defer c.Close()
-		n, _ := io.Copy(io.Discard, c)
-		got <- n
-	}()
+	ln := discardSink(t, got)
+	defer ln.Close()
 	p := proxy(t, ln.Addr().String(), Link{Delay: time.Millisecond, Bandwidth: bw}, Link{})
 	c := dial(t, p.Addr())
 	start := time.Now()
@@ -486,21 +473,8 @@ func TestShared(t *testing.T) {
 	done := make(chan int64, 2)
 	var clients []*net.TCPConn
 	for range 2 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := discardSink(t, done)
 		defer ln.Close()
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				done <- -1
-				return
-			}
-			defer c.Close()
-			n, _ := io.Copy(io.Discard, c)
-			done <- n
-		}()
 		p, err := sh.Listen("127.0.0.1:0", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
@@ -526,4 +500,25 @@ func TestShared(t *testing.T) {
 	if el < ideal*9/10 {
 		t.Fatalf("took %v: the proxies did not share the link (ideal %v)", el, ideal)
 	}
+}
+
+// discardSink listens on a loopback port, reads the first connection to its end and sends the byte
+// count to got (−1 if Accept fails).
+func discardSink(t *testing.T, got chan<- int64) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- -1
+			return
+		}
+		defer c.Close()
+		n, _ := io.Copy(io.Discard, c)
+		got <- n
+	}()
+	return ln
 }

@@ -1,6 +1,6 @@
 // Package stats holds what the experiment programs share: medians of
-// repeated measurements, rounding and byte sizes for their tables, and the
-// published figures they compare with.
+// repeated measurements, rounding and byte sizes for their tables, the
+// published figures they compare with, and loading the benchmark model.
 package stats
 
 import (

@@ -63,12 +63,7 @@ func (k *TruncMulKey) MarshalBinary() ([]byte, error) {
 		len(k.RB) != k.N || len(k.MB) != k.N) {
 		return nil, fmt.Errorf("hss: truncmul key: marshal: %w", errKey)
 	}
-	e := Enc{b: make([]byte, 0, k.Size())}
-	e.U8(k.Party)
-	e.U8(uint8(k.Frac))
-	e.U8(uint8(k.Bits))
-	e.U32(uint32(k.N))
-	e.Seed(k.Seed)
+	e := encodeTruncHeader(k.Size(), k.Party, k.Frac, k.Bits, k.N, k.Seed)
 	if k.Party == 1 {
 		e.Packed(k.RHi, 64)
 		e.Packed(k.AB, 64)

@@ -13,16 +13,8 @@ func TestSiLUMul(t *testing.T) {
 	for _, frac := range []uint{12, 14} {
 		fx := Fixed{Frac: frac}
 		const n = 3000
-		pr := rand.New(rand.NewPCG(uint64(frac), 11))
-		gf, uf := make([]float64, n), make([]float64, n)
-		for i := range gf {
-			gf[i] = (pr.Float64()*2 - 1) * 63.4
-			if i%3 == 0 {
-				gf[i] = pr.NormFloat64() * 3
-			}
-			uf[i] = (pr.Float64()*2 - 1) * 40
-		}
-		gf[0], gf[1], uf[0], uf[1] = 63.49, -63.49, -40, 40
+		gf, uf := swigluInputs(n, uint64(frac), 11)
+		uf[0], uf[1] = -40, 40
 		g, u := fx.EncodeVec(gf), fx.EncodeVec(uf)
 		gf, uf = fx.DecodeVec(g), fx.DecodeVec(u)
 		k0, k1, err := GenSiLUMul(newNLRNG(byte(frac)), n, fx)
@@ -91,4 +83,20 @@ func TestTruncMulKeyCodec(t *testing.T) {
 			t.Fatal("width 65 accepted")
 		}
 	}
+}
+
+// swigluInputs draws n gate inputs over SiLU's and GeLU's range (a third of them N(0, 3²), the first
+// two at its ends) and n up projections in [−40, 40).
+func swigluInputs(n int, seed, stream uint64) (gf, uf []float64) {
+	pr := rand.New(rand.NewPCG(seed, stream))
+	gf, uf = make([]float64, n), make([]float64, n)
+	for i := range gf {
+		gf[i] = (pr.Float64()*2 - 1) * 63.4
+		if i%3 == 0 {
+			gf[i] = pr.NormFloat64() * 3
+		}
+		uf[i] = (pr.Float64()*2 - 1) * 40
+	}
+	gf[0], gf[1] = 63.49, -63.49
+	return gf, uf
 }

@@ -36,13 +36,20 @@ func (k *TruncKey) Size() int {
 	return s
 }
 
+// encodeTruncHeader starts the encoding of a truncation key (TruncKey, TruncMulKey) of size bytes:
+// party, frac, width, length and seed.
+func encodeTruncHeader(size int, party uint8, frac, bits uint, n int, seed [32]byte) Enc {
+	e := Enc{b: make([]byte, 0, size)}
+	e.U8(party)
+	e.U8(uint8(frac))
+	e.U8(uint8(bits))
+	e.U32(uint32(n))
+	e.Seed(seed)
+	return e
+}
+
 func (k *TruncKey) MarshalBinary() ([]byte, error) {
-	e := Enc{b: make([]byte, 0, k.Size())}
-	e.U8(k.Party)
-	e.U8(uint8(k.Frac))
-	e.U8(uint8(k.Bits))
-	e.U32(uint32(k.N))
-	e.Seed(k.Seed)
+	e := encodeTruncHeader(k.Size(), k.Party, k.Frac, k.Bits, k.N, k.Seed)
 	if k.Party == 1 {
 		if len(k.RHi) != k.N || len(k.RMsb) != k.N {
 			return nil, fmt.Errorf("hss: trunc key: marshal: %w", errKey)

@@ -2,7 +2,6 @@ package hss
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 )
 
@@ -14,16 +13,7 @@ func TestTruncActGates(t *testing.T) {
 	for _, frac := range []uint{12, 14} {
 		fx := Fixed{Frac: frac}
 		const n = 2000
-		pr := rand.New(rand.NewPCG(uint64(frac), 13))
-		gf, uf := make([]float64, n), make([]float64, n)
-		for i := range gf {
-			gf[i] = (pr.Float64()*2 - 1) * 63.4
-			if i%3 == 0 {
-				gf[i] = pr.NormFloat64() * 3
-			}
-			uf[i] = (pr.Float64()*2 - 1) * 40
-		}
-		gf[0], gf[1] = 63.49, -63.49
+		gf, uf := swigluInputs(n, uint64(frac), 13)
 		raw := func(v []float64) []uint64 { // 2·Frac fractional bits, with sub-unit detail
 			out := make([]uint64, len(v))
 			for i, x := range v {

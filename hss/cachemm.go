@@ -185,6 +185,17 @@ func GenCacheMatMul(rng io.Reader, caches []*DealerCache, add int, prods []Cache
 // (Σ|x_j| + add·ΣK_i)·bits bits, then bits per output. The values must satisfy the range of Trunc
 // at width bits.
 func (p *Party) CacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]uint64, prods []CacheProd, bits uint) ([][]uint64, error) {
+	return p.cacheMatMul(caches, newRows, xs, prods, bits, false)
+}
+
+// CacheMatMulRaw is CacheMatMul without the truncation (one round): the products with 2·Frac
+// fractional bits, correct mod 2^bits, for a consumer that truncates them in its own first round
+// (SoftmaxHeadsRaw). Its material is GenCacheMatMul's CacheKey alone.
+func (p *Party) CacheMatMulRaw(caches []*MaskedCache, newRows [][]uint64, xs [][]uint64, prods []CacheProd, bits uint) ([][]uint64, error) {
+	return p.cacheMatMul(caches, newRows, xs, prods, bits, true)
+}
+
+func (p *Party) cacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]uint64, prods []CacheProd, bits uint, raw bool) ([][]uint64, error) {
 	bits = normBits(bits)
 	if err := p.check("cachemm"); err != nil {
 		return nil, err
@@ -226,9 +237,11 @@ func (p *Party) CacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 	if int(key.Party) != p.ID || key.Bits != bits || (p.ID == 1 && len(key.C) != total) {
 		return nil, fmt.Errorf("hss: cachemm: key is for party %d width %d; call is party %d width %d", key.Party, key.Bits, p.ID, bits)
 	}
-	tk, err := takeKey[*TruncKey](p, "trunc", total)
-	if err != nil {
-		return nil, wrapGate("cachemm", err)
+	var tk *TruncKey
+	if !raw {
+		if tk, err = takeKey[*TruncKey](p, "trunc", total); err != nil {
+			return nil, wrapGate("cachemm", err)
+		}
 	}
 	bNew, a, c := cacheRand(key.Seed, ks, add, xLen, outLen, p.ID == 0)
 	if p.ID == 1 {
@@ -288,10 +301,16 @@ func (p *Party) CacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 		off += outLen[j]
 	}
 	cp.release()
-	z2, err := p.truncFx("cachemm", tk, z, bits)
-	recycle(z, z2)
-	if err != nil {
-		return nil, err
+	var z2 []uint64
+	if raw {
+		z2 = append([]uint64(nil), z...)
+		recycle(z)
+	} else {
+		z2, err = p.truncFx("cachemm", tk, z, bits)
+		recycle(z, z2)
+		if err != nil {
+			return nil, err
+		}
 	}
 	out := make([][]uint64, len(prods))
 	off = 0
@@ -467,6 +486,16 @@ func CostCacheMatMulStages(ks, rows []int, add int, prods []CacheProd, frac, bit
 	}
 	prod := open(n, bits).Add(keyCost(vecKeySize(0, bits, total), vecKeySize(1, bits, total)))
 	return append(stage("product", prod), stage("trunc", costTrunc(total, frac, bits))...), nil
+}
+
+// CostCacheMatMulRawStages is the cost of CacheMatMulRaw: the product's stage of
+// CostCacheMatMulStages alone.
+func CostCacheMatMulRawStages(ks, rows []int, add int, prods []CacheProd, frac, bits uint) ([]Stage, error) {
+	st, err := CostCacheMatMulStages(ks, rows, add, prods, frac, bits)
+	if err != nil {
+		return nil, err
+	}
+	return st[:1], nil
 }
 
 // Truncate drops the cache's rows from pos on.

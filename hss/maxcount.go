@@ -188,6 +188,14 @@ func (p *Party) cmaxCounts(x []uint64, lens []int, s cmaxSpec) ([]uint64, error)
 	if err := p.openInto(xh, xh, s.k+s.m); err != nil {
 		return nil, err
 	}
+	return p.cmaxHist(k.dpf[0], xh, lens, s)
+}
+
+// cmaxHist is round 1's local part: from the public values xh whose bits [k, k+m) are every entry's
+// masked index (I = z + α), the shares of the counts C_r(thi − j), j < thresholds(), of every row r,
+// row after row, in a pooled buffer.
+func (p *Party) cmaxHist(d *fss.DPFKeys, xh []uint64, lens []int, s cmaxSpec) ([]uint64, error) {
+	n := len(xh)
 	win, nt := s.window(), s.thresholds()
 	offs := make([]int, len(lens)+1)
 	for i, l := range lens {
@@ -196,7 +204,6 @@ func (p *Party) cmaxCounts(x []uint64, lens []int, s cmaxSpec) ([]uint64, error)
 	// Every chunk of entries sums its windows row by row (EvalWindowSumBatch: v[j] = [α_i = I_i − thi
 	// + j] = [z_i = thi − j]) and adds each row's part into hist under the lock.
 	hist := make([]uint64, len(lens)*win)
-	d := k.dpf[0]
 	var (
 		mu   sync.Mutex
 		ferr error
@@ -320,4 +327,177 @@ func init() {
 	registerLUT("cmax.hist")
 	registerLUT("cmax.zero")
 	registerSeq("cmax", "cmax.hist", "cmax.zero")
+}
+
+// ---- the counting max on untruncated scores -------------------------------------------------------
+
+// A decode step's scores arrive untruncated from the cache product (CacheMatMulRaw, 2·Frac fractional
+// bits, correct mod 2^bits). Their truncation opens c = x + r and gives y = A(c) − R + g(c)·M (see
+// actmul.go), so with R as the histogram DPF's mask the masked index (y + R) >> k = A(c) >> k
+// (mod 2^m, k + m ≤ bits − Frac) is public once the truncation's round is done: the truncation and
+// the histogram share one round (countMaxRaw), as truncAct shares a truncation with a lookup.
+
+// DPFBatchKey is one party's batch of DPF keys with a parameter tag: a lookup whose mask comes from
+// another key of the same gate (countMaxRaw's histogram, masked by its truncation's R).
+type DPFBatchKey struct {
+	Consumable
+	Party uint8
+	Tag   uint64
+	D     *fss.DPFKeys
+}
+
+func (k *DPFBatchKey) Kind() string { return "dpf" }
+func (k *DPFBatchKey) Len() int {
+	if k.D == nil {
+		return 0
+	}
+	return k.D.N
+}
+
+// PartyID returns the party (0 or 1) the key belongs to.
+func (k *DPFBatchKey) PartyID() int { return int(k.Party) }
+
+func (k *DPFBatchKey) Size() int { return 1 + 8 + 4 + fssHeaderLen + k.D.Size() }
+
+func (k *DPFBatchKey) MarshalBinary() ([]byte, error) {
+	if k.Party > 1 || k.D == nil || k.D.Party != int(k.Party) {
+		return nil, fmt.Errorf("hss: dpf key: marshal: %w", errKey)
+	}
+	b, err := k.D.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("hss: dpf key: marshal: %w", err)
+	}
+	e := Enc{b: make([]byte, 0, k.Size())}
+	e.U8(k.Party)
+	e.U64(k.Tag)
+	e.U32(uint32(len(b)))
+	e.b = append(e.b, b...)
+	return e.Bytes(), nil
+}
+
+func (k *DPFBatchKey) UnmarshalBinary(b []byte) error {
+	d := NewDec(b)
+	party := d.U8()
+	tag := d.U64()
+	if d.Err() == nil && party > 1 {
+		d.Fail(fmt.Errorf("party %d: %w", party, errKey))
+	}
+	var ds []*fss.DPFKeys
+	if d.Err() == nil {
+		raw := d.take(int(d.U32()))
+		if d.Err() == nil {
+			dk := new(fss.DPFKeys)
+			if err := dk.UnmarshalBinary(raw); err != nil {
+				d.Fail(err)
+			} else if dk.Party != int(party) || dk.N > MaxKeyLen || dk.Bits > fss.MaxWindowBits {
+				d.Fail(fmt.Errorf("lookup keys do not match: %w", errKey))
+			} else {
+				ds = append(ds, dk)
+			}
+		}
+	}
+	if err := d.Finish(); err != nil {
+		return fmt.Errorf("hss: dpf key: %w", err)
+	}
+	k.Party, k.Tag, k.D = party, tag, ds[0]
+	return nil
+}
+
+func init() {
+	RegisterKey("dpf", func() MarshalKey { return new(DPFBatchKey) })
+	registerSeq("cmaxr", "trunc", "dpf", "cmax.zero")
+}
+
+// genCountMaxRaw generates material for countMaxRaw: the scores' truncation (frac at width bits), the
+// histogram DPF masked by its R, and the zero tests.
+func genCountMaxRaw(rng io.Reader, lens []int, s cmaxSpec, frac, bits uint) (k0, k1 *seqKey, err error) {
+	n, err := checkMaxLens("gen max", lens)
+	if err != nil {
+		return nil, nil, err
+	}
+	nz, ok := mulLen(len(lens), s.thresholds())
+	if !ok || nz > MaxKeyLen || s.k+s.m > bits-frac {
+		return nil, nil, fmt.Errorf("hss: gen max: %d rows, or index bits %d above %d, out of range", len(lens), s.k+s.m, bits-frac)
+	}
+	t0, t1, err := GenTrunc(rng, n, frac, bits)
+	if err != nil {
+		return nil, nil, wrapGate("gen max", err)
+	}
+	// R = r >> frac, r = r0 + r1 mod 2^bits (as GenTrunc draws them).
+	b0, b1 := streamScratch(t0.Seed, n), streamScratch(t1.Seed, n)
+	defer putWords(b0)
+	defer putWords(b1)
+	pts, ones := make([]uint64, n), make([]uint64, n)
+	for i := range pts {
+		R := ((b0[i] + b1[i]) & Mask(bits)) >> frac
+		pts[i], ones[i] = (R>>s.k)&Mask(s.m), 1
+	}
+	d0, d1, err := fss.GenDPFTop(rng, s.m, s.leaf, 0, 1, pts, ones)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: gen max: %w", err)
+	}
+	z0, z1, err := genMaskedDPF(rng, "cmax.zero", nz, s.tag(2), 0, zeroBits(maxLens(lens)), 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	h0, h1 := &DPFBatchKey{Party: 0, Tag: s.tag(3), D: d0}, &DPFBatchKey{Party: 1, Tag: s.tag(3), D: d1}
+	return newSeqKey("cmaxr", len(lens), t0, h0, z0), newSeqKey("cmaxr", len(lens), t1, h1, z1), nil
+}
+
+// countMaxRaw is countMax on untruncated scores x (2·Frac fractional bits, |x| < 2^(bits−2)): it
+// returns the rows' m' (as countMax) and the truncated scores, in 2 rounds (the truncation with the
+// histogram, then the zero tests).
+func (p *Party) countMaxRaw(x []uint64, lens []int, s cmaxSpec, frac, bits uint) (m, y []uint64, err error) {
+	n, err := checkMaxLens("max", lens)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(x) != n {
+		return nil, nil, fmt.Errorf("hss: max: %d elements for rows of %d in all", len(x), n)
+	}
+	q, err := p.sub("cmaxr", len(lens))
+	if err != nil {
+		return nil, nil, err
+	}
+	tk, err := takeKey[*TruncKey](q, "trunc", n)
+	if err != nil {
+		return nil, nil, wrapGate("max", err)
+	}
+	dk, err := takeKey[*DPFBatchKey](q, "dpf", n)
+	if err != nil {
+		return nil, nil, wrapGate("max", err)
+	}
+	if d := dk.D; int(dk.Party) != p.ID || dk.Tag != s.tag(3) || d.N != n || d.Bits != s.m || d.P != 1 || d.Leaf != s.leaf || d.Top != 0 {
+		return nil, nil, fmt.Errorf("hss: max: material does not match the gate")
+	}
+	pub := getWords(n)
+	defer putWords(pub)
+	if y, err = q.truncPub(tk, x, frac, bits, pub); err != nil {
+		return nil, nil, wrapGate("max", err)
+	}
+	counts, err := q.cmaxHist(dk.D, pub, lens, s)
+	if err != nil {
+		return nil, nil, wrapGate("max", err)
+	}
+	m, err = q.cmaxTop(counts, lens, s)
+	putWords(counts)
+	if err != nil {
+		return nil, nil, wrapGate("max", err)
+	}
+	if err := finish("max", q); err != nil {
+		return nil, nil, err
+	}
+	return m, y, nil
+}
+
+// costCountMaxRaw is the cost of countMaxRaw (and genCountMaxRaw's keys) by stage: the truncation
+// with the histogram, then the zero tests.
+func costCountMaxRaw(lens []int, s cmaxSpec, frac, bits uint) []Stage {
+	n, _ := sumLens("cost max", lens)
+	nz := len(lens) * s.thresholds()
+	w := zeroBits(maxLens(lens))
+	d := &fss.DPFKeys{Bits: s.m, Leaf: s.leaf, P: 1, N: n}
+	hk := &DPFBatchKey{D: d}
+	return seqStages("cmaxr", part{kind: "trunc", label: "trunc", c: costTrunc(n, frac, bits)}, part{kind: "dpf", label: "hist", c: keyCost(hk.Size(), hk.Size())},
+		part{kind: "cmax.zero", label: "zero", c: costMaskedDPF(nz, w, w, 0)})
 }

@@ -145,3 +145,54 @@ func BenchmarkSoftmaxMax(b *testing.B) {
 		}
 	}
 }
+
+// TestSoftmaxHeadsRaw runs a decode step's softmax on untruncated scores (2·Frac fractional bits,
+// mod 2^48, as CacheMatMulRaw returns them): within the softmax's bound of the float64 reference,
+// in 8 rounds (the truncation shares the counting max's first), at the cost its Cost*Stages count.
+func TestSoftmaxHeadsRaw(t *testing.T) {
+	const width = 48
+	for _, c := range []struct {
+		frac             uint
+		heads, cols, pos int
+	}{{14, 4, 129, 128}, {12, 3, 300, 299}, {14, 2, 1, 0}} {
+		fx := Fixed{Frac: c.frac}
+		pr := rand.New(rand.NewPCG(uint64(c.cols), 7))
+		n := c.heads * c.cols
+		xf := make([]float64, n)
+		raw := make([]uint64, n)
+		for i := range xf {
+			xf[i] = pr.NormFloat64() * 4
+			if i%97 == 5 {
+				xf[i] = 63.7 * float64(1-2*(i%2))
+			}
+			raw[i] = uint64(int64(math.Round(math.Ldexp(xf[i], 2*int(c.frac))))) & Mask(width)
+		}
+		k0, k1, err := GenSoftmaxHeadsRaw(newNLRNG(byte(c.cols)), c.heads, 1, c.cols, c.pos, fx, width)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := CostSoftmaxHeadsRawStages(c.heads, 1, c.cols, c.pos, fx, width)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := SumStages(st)
+		got, s0, s1 := runRows(t, fx, [][]uint64{raw}, k0, k1, func(p *Party, in [][]uint64) ([]uint64, error) {
+			return p.SoftmaxHeadsRaw(in[0], c.heads, 1, c.cols, c.pos, width)
+		})
+		if m := (Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: s0.Rounds}).Add(KeyCost(k0, k1)); m != want || s0.Rounds != 8 {
+			t.Fatalf("%+v: measured %+v, counted %+v", c, m, want)
+		}
+		var worst float64
+		for h := range c.heads {
+			ref := softmaxRef(xf[h*c.cols:(h+1)*c.cols], 1, c.cols, c.pos)
+			for j, r := range ref {
+				e := math.Abs(fx.Decode(got[h*c.cols+j]) - r)
+				worst = math.Max(worst, e)
+				if e > 1.0/256 {
+					t.Fatalf("%+v head %d entry %d: got %v want %v", c, h, j, fx.Decode(got[h*c.cols+j]), r)
+				}
+			}
+		}
+		t.Logf("%+v: max abs err %.3g (2^%.2f)", c, worst, math.Log2(worst))
+	}
+}

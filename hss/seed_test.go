@@ -52,6 +52,9 @@ func allKeyGens() []keyGen {
 		{"recip", func(r io.Reader, n int) (Key, Key, error) { return GenReciprocal(r, n, fx) }},
 		{"rsqrt", func(r io.Reader, n int) (Key, Key, error) { return GenRsqrt(r, n, fx) }},
 		{"max/21 (rows of 16, per input)", func(r io.Reader, n int) (Key, Key, error) { return GenMax(r, n/16, 16, 21) }},
+		{"softmax decode on raw scores (1×64, per score)", func(r io.Reader, n int) (Key, Key, error) {
+			return GenSoftmaxHeadsRaw(r, n/64, 1, 64, 63, fx, 48)
+		}},
 		{"softmax decode (1×64, per score)", func(r io.Reader, n int) (Key, Key, error) {
 			return GenSoftmaxHeads(r, n/64, 1, 64, 63, fx)
 		}},
@@ -95,6 +98,8 @@ func keyParts(t *testing.T, k Key, kinds map[string]bool) (fssBytes, public int)
 		public = PackedLen(len(k.Lens), 32)
 	case *TruncRowMul3Key:
 		public = PackedLen(len(k.Lens), 32)
+	case *DPFBatchKey:
+		fssBytes += k.D.Size()
 	case *TruncActKey:
 		fssBytes += k.DCF.Size()
 		for _, d := range k.DPF {

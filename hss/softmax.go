@@ -68,7 +68,7 @@ func checkSoftmax(op string, rows, cols, pos0 int, fx Fixed) (int, error) {
 	return n, nil
 }
 
-func init() { registerSeq("softmax", "max", "cmax", "exp", "recip.lm", "trunc") }
+func init() { registerSeq("softmax", "max", "cmax", "cmaxr", "exp", "recip.lm", "trunc") }
 
 // GenSoftmax generates material for Softmax on scores [rows × cols] with causal offset pos0.
 func GenSoftmax(rng io.Reader, rows, cols, pos0 int, fx Fixed) (k0, k1 Key, err error) {
@@ -94,6 +94,19 @@ func checkHeads(op string, heads, rows int) (int, error) {
 
 // GenSoftmaxHeads generates material for SoftmaxHeads.
 func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, k1 Key, err error) {
+	return genSoftmaxHeads(rng, heads, rows, cols, pos0, fx, 0)
+}
+
+// GenSoftmaxHeadsRaw generates material for SoftmaxHeadsRaw (untruncated scores opened at width
+// bits).
+func GenSoftmaxHeadsRaw(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed, bits uint) (k0, k1 Key, err error) {
+	if !smCount(rows) || bits == 0 {
+		return nil, nil, fmt.Errorf("hss: gen softmax: untruncated scores need one row per head and a width")
+	}
+	return genSoftmaxHeads(rng, heads, rows, cols, pos0, fx, bits)
+}
+
+func genSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed, rawBits uint) (k0, k1 Key, err error) {
 	all, err := checkHeads("gen softmax", heads, rows)
 	if err != nil {
 		return nil, nil, err
@@ -108,9 +121,12 @@ func GenSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed) (k0, 
 	var p0, p1 []MarshalKey
 	add := func(a, b MarshalKey) { p0, p1 = append(p0, a), append(p1, b) }
 	var m0, m1 *seqKey
-	if smCount(rows / heads) {
+	switch {
+	case rawBits > 0:
+		m0, m1, err = genCountMaxRaw(rng, lens, softmaxCmax(fx), fx.Frac, rawBits)
+	case smCount(rows / heads):
 		m0, m1, err = genCountMax(rng, lens, softmaxCmax(fx))
-	} else {
+	default:
 		ms, _ := maxSpec(fx)
 		m0, m1, err = genMaxRows(rng, lens, ms)
 	}
@@ -186,6 +202,21 @@ func (p *Party) Softmax(x []uint64, rows, cols, pos0 int) ([]uint64, error) {
 // of a layer at once (every level of the max trees is one comparison batch over all heads' rows).
 // Costs are those of Softmax on the stacked matrix.
 func (p *Party) SoftmaxHeads(x []uint64, heads, rows, cols, pos0 int) ([]uint64, error) {
+	return p.softmaxHeads(x, heads, rows, cols, pos0, 0)
+}
+
+// SoftmaxHeadsRaw is SoftmaxHeads for one query row per head (a decode step) on untruncated scores
+// x (2·Frac fractional bits, correct mod 2^bits: CacheMatMulRaw's products): their truncation shares
+// the counting max's first round (countMaxRaw), one round fewer than CacheMatMul's truncation then
+// SoftmaxHeads. The same value and error as truncating first.
+func (p *Party) SoftmaxHeadsRaw(x []uint64, heads, rows, cols, pos0 int, bits uint) ([]uint64, error) {
+	if !smCount(rows) || bits == 0 {
+		return nil, fmt.Errorf("hss: softmax: untruncated scores need one row per head and a width")
+	}
+	return p.softmaxHeads(x, heads, rows, cols, pos0, bits)
+}
+
+func (p *Party) softmaxHeads(x []uint64, heads, rows, cols, pos0 int, rawBits uint) ([]uint64, error) {
 	all, err := checkHeads("softmax", heads, rows)
 	if err != nil {
 		return nil, err
@@ -210,7 +241,12 @@ func (p *Party) SoftmaxHeads(x []uint64, heads, rows, cols, pos0 int) ([]uint64,
 	for r, l := range lens {
 		d = append(d, x[r*cols:r*cols+l]...)
 	}
-	m, err := q.rowMax(d, lens, rows/heads)
+	var m []uint64
+	if rawBits > 0 {
+		m, d, err = q.countMaxRaw(d, lens, softmaxCmax(p.Fx), p.Fx.Frac, rawBits)
+	} else {
+		m, err = q.rowMax(d, lens, rows/heads)
+	}
 	if err != nil {
 		return nil, wrapGate("softmax", err)
 	}
@@ -273,6 +309,18 @@ func CostSoftmaxHeads(heads, rows, cols, pos0 int, fx Fixed) (Cost, error) {
 // CostSoftmaxHeadsStages is CostSoftmaxHeads by stage: the max tree's levels (max/relu), the exp
 // lookup and its truncation, the reciprocal's stages, the row product and its truncation.
 func CostSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed) ([]Stage, error) {
+	return costSoftmaxHeadsStages(heads, rows, cols, pos0, fx, 0)
+}
+
+// CostSoftmaxHeadsRawStages is CostSoftmaxHeadsStages for SoftmaxHeadsRaw.
+func CostSoftmaxHeadsRawStages(heads, rows, cols, pos0 int, fx Fixed, bits uint) ([]Stage, error) {
+	if !smCount(rows) || bits == 0 {
+		return nil, fmt.Errorf("hss: cost softmax: untruncated scores need one row per head and a width")
+	}
+	return costSoftmaxHeadsStages(heads, rows, cols, pos0, fx, bits)
+}
+
+func costSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed, rawBits uint) ([]Stage, error) {
 	all, err := checkHeads("cost softmax", heads, rows)
 	if err != nil {
 		return nil, err
@@ -295,7 +343,10 @@ func CostSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed) ([]Stage, err
 	}
 	var mx []Stage
 	mk := "max"
-	if smCount(rows) {
+	if rawBits > 0 {
+		mk = "cmaxr"
+		mx = costCountMaxRaw(headLens(heads, rows, cols, pos0), softmaxCmax(fx), fx.Frac, rawBits)
+	} else if smCount(rows) {
 		mk = "cmax"
 		mx = costCountMax(headLens(heads, rows, cols, pos0), softmaxCmax(fx))
 	} else {

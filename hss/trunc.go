@@ -168,6 +168,12 @@ func (p *Party) Trunc(x []uint64, frac, bits uint) ([]uint64, error) {
 }
 
 func (p *Party) truncWith(k *TruncKey, x []uint64, frac, bits uint) ([]uint64, error) {
+	return p.truncPub(k, x, frac, bits, nil)
+}
+
+// truncPub is truncWith that also writes, when pub is not nil, the public part A(c) = (c >> frac) −
+// 2^(bits−2−frac) of every output (y = A − R + g·M; see actmul.go) into pub.
+func (p *Party) truncPub(k *TruncKey, x []uint64, frac, bits uint, pub []uint64) ([]uint64, error) {
 	if k.Frac != frac || k.Bits != bits || int(k.Party) != p.ID {
 		return nil, fmt.Errorf("hss: trunc: key is for party %d, frac %d, width %d; call is party %d, frac %d, width %d",
 			k.Party, k.Frac, k.Bits, p.ID, frac, bits)
@@ -213,6 +219,11 @@ func (p *Party) truncWith(k *TruncKey, x []uint64, frac, bits uint) ([]uint64, e
 		cs := t[:c1-c0]
 		unpackInto(cs, recv[c0*int(bits)/8:], bits)
 		o, uu, hi, ms := out[c0:c1], u[c0:c1], rhi[c0:c1], rmsb[c0:c1]
+		if pub != nil {
+			for i, v := range cs {
+				pub[c0+i] = ((v+uu[i])&mask)>>frac - (uint64(1) << (bits - 2 - frac))
+			}
+		}
 		if p.ID == 0 {
 			for i, v := range cs {
 				ci := (v + uu[i]) & mask

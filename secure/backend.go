@@ -123,6 +123,12 @@ func caches[C any](cs *[][]*C, layer, n int, mk func() *C) []*C {
 	return (*cs)[layer]
 }
 
+// rawScores reports whether an attention step's scores stay untruncated (CacheMatMulRaw) for the
+// softmax to truncate in its first round (hss.SoftmaxHeadsRaw): for one query row, a decode step,
+// whose softmax takes its maxima by counting. Shape-only, so the parties, the dealer and the counter
+// decide alike.
+func rawScores(values bool, rows int) bool { return !values && rows == 1 }
+
 // cacheProds lists the products of one attention step: query head h
 // against cache h/group.
 func cacheProds(xs []Tensor, group int, values bool) ([]hss.CacheProd, error) {
@@ -153,7 +159,11 @@ func (b *Party) attend(cs *[][]*hss.MaskedCache, layer int, xs, add []Tensor, gr
 	for i, x := range xs {
 		xv[i] = x.V
 	}
-	zv, err := b.P.CacheMatMul(c, rows, xv, prods, b.prm.Width)
+	mm := b.P.CacheMatMul
+	if rawScores(values, xs[0].Rows) {
+		mm = b.P.CacheMatMulRaw
+	}
+	zv, err := mm(c, rows, xv, prods, b.prm.Width)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +200,13 @@ func (b *Party) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	if heads < 1 || x.Rows%heads != 0 {
 		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
 	}
-	y, err := b.P.SoftmaxHeads(x.V, heads, x.Rows/heads, x.Cols, pos0)
+	var y []uint64
+	var err error
+	if rows := x.Rows / heads; rawScores(false, rows) {
+		y, err = b.P.SoftmaxHeadsRaw(x.V, heads, rows, x.Cols, pos0, b.prm.Width)
+	} else {
+		y, err = b.P.SoftmaxHeads(x.V, heads, rows, x.Cols, pos0)
+	}
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
@@ -324,8 +340,10 @@ func (d *Dealer) attend(cs *[][]*hss.DealerCache, layer int, xs, add []Tensor, g
 	if err := d.Sink.Push(k0, k1); err != nil {
 		return nil, err
 	}
-	if err := d.Sink.Push(t0, t1); err != nil {
-		return nil, err
+	if !rawScores(values, xs[0].Rows) {
+		if err := d.Sink.Push(t0, t1); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]Tensor, len(xs))
 	for h, p := range prods {
@@ -359,6 +377,9 @@ func (d *Dealer) Truncate(pos int) {
 func (d *Dealer) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	if heads < 1 || x.Rows%heads != 0 {
 		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
+	}
+	if rows := x.Rows / heads; rawScores(false, rows) {
+		return x, d.push(hss.GenSoftmaxHeadsRaw(d.Rand, heads, rows, x.Cols, pos0, d.prm.Fixed(), d.prm.Width))
 	}
 	return x, d.push(hss.GenSoftmaxHeads(d.Rand, heads, x.Rows/heads, x.Cols, pos0, d.prm.Fixed()))
 }

@@ -205,7 +205,11 @@ func (c *Counter) attend(rows *[]int, layer int, xs, add []Tensor, group int, va
 	if err != nil {
 		return nil, err
 	}
-	st, err := hss.CostCacheMatMulStages(ks, ts, add[0].Rows, prods, c.prm.Frac, c.prm.Width)
+	cost := hss.CostCacheMatMulStages
+	if rawScores(values, xs[0].Rows) {
+		cost = hss.CostCacheMatMulRawStages
+	}
+	st, err := cost(ks, ts, add[0].Rows, prods, c.prm.Frac, c.prm.Width)
 	if err != nil {
 		return nil, c.countStages(OpAttn, st, err)
 	}
@@ -245,7 +249,13 @@ func (c *Counter) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	if heads < 1 || x.Rows%heads != 0 {
 		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
 	}
-	st, err := hss.CostSoftmaxHeadsStages(heads, x.Rows/heads, x.Cols, pos0, c.prm.Fixed())
+	var st []hss.Stage
+	var err error
+	if rows := x.Rows / heads; rawScores(false, rows) {
+		st, err = hss.CostSoftmaxHeadsRawStages(heads, rows, x.Cols, pos0, c.prm.Fixed(), c.prm.Width)
+	} else {
+		st, err = hss.CostSoftmaxHeadsStages(heads, rows, x.Cols, pos0, c.prm.Fixed())
+	}
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpSoftmax, st, err)
 }
 

@@ -3,10 +3,11 @@ package hss
 // Test helpers and internals for the external tests (package hss_test), which may import package
 // hsstest; the internal tests may not (an import cycle).
 var (
-	SeededRNG    = testRNG
-	ShareFor     = shareFor
-	NewNLRNG     = newNLRNG
-	ViewSchedule = viewSchedule
+	SeededRNG          = testRNG
+	ShareFor           = shareFor
+	NewNLRNG           = newNLRNG
+	ViewSchedule       = viewSchedule
+	DecodeViewSchedule = decodeViewSchedule
 )
 
 // ExpOpenWidths returns the widths at which Exp opens its masked input and its truncation.

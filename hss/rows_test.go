@@ -216,6 +216,25 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 		{{rows, int(rs.tbits())}, {n + rows, 64}}, one(n, 64)}
 }
 
+// decodeViewSchedule is what party 1 receives in SoftmaxHeadsRaw over heads rows of cols scores
+// (one query row per head, all visible), per round: the scores' truncation at width 48, the zero
+// tests, exp's lookup and truncation, the reciprocal's comparisons and lookup, its truncation with the
+// row product, and the product's truncation.
+func decodeViewSchedule(heads, cols int, fx Fixed) [][][2]int {
+	n := heads * cols
+	one := func(cnt, bits int) [][2]int { return [][2]int{{cnt, bits}} }
+	s := softmaxCmax(fx)
+	_, mb, rs := smParams(fx)
+	es, err := expSpec(fx)
+	if err != nil {
+		panic(err)
+	}
+	return [][][2]int{one(n, 48), one(heads*s.thresholds(), int(zeroBits(cols))),
+		one(n, int(es.openBits())), one(n, int(es.tbits)),
+		one(heads, 64), one(heads, int(rs.k()+rs.idxBits())),
+		{{heads, int(rs.tbits())}, {n + heads, int(mb)}}, one(n, int(mb))}
+}
+
 // FuzzRowKeyUnmarshal feeds arbitrary bytes (seeded with real keys) to the decoders of the lookup,
 // composite and row-broadcast kinds; a decoded key must re-encode to exactly Size bytes.
 func FuzzRowKeyUnmarshal(f *testing.F) {

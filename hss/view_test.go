@@ -165,44 +165,94 @@ func TestRowGatesView(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			msgs := rec.Received()
-			sched := hss.ViewSchedule(gate, rows, cols, fx)
-			if len(msgs) != len(sched) {
-				t.Fatalf("%s/%s: %d rounds, want %d", gate, name, len(msgs), len(sched))
-			}
-			checked := 0
-			for i, msg := range msgs {
-				want := 0
-				for _, part := range sched[i] {
-					want += hss.PackedLen(part[0], uint(part[1]))
-				}
-				if len(msg) != want {
-					t.Fatalf("%s/%s round %d: %d bytes, want %d (%v)", gate, name, i, len(msg), want, sched[i])
-				}
-				for _, part := range sched[i] {
-					cnt, bits := part[0], uint(part[1])
-					pb := hss.PackedLen(cnt, bits)
-					m := msg[:pb]
-					msg = msg[pb:]
-					if cnt < 1024 { // too few values for a chi-square test (per-row parts)
-						continue
-					}
-					vals := make([]uint64, cnt)
-					if err := hss.UnpackBits(vals, m, cnt, bits); err != nil {
-						t.Fatal(err)
-					}
-					if c := hsstest.ChiSquareUniform(vals, bits); c > hsstest.ChiSquareLimit(bits) {
-						t.Errorf("%s/%s round %d (%d values of %d bits): chi-square %.1f > %.1f", gate, name, i, cnt, bits, c, hsstest.ChiSquareLimit(bits))
-					}
-					if c := hsstest.ChiSquareUniform(vals, 8); c > hsstest.ChiSquareLimit(8) { // low byte too
-						t.Errorf("%s/%s round %d: low-byte chi-square %.1f", gate, name, i, c)
-					}
-					checked++
-				}
-			}
+			checked := checkView(t, gate+"/"+name, rec.Received(), hss.ViewSchedule(gate, rows, cols, fx))
 			if checked < 3 {
-				t.Fatalf("%s/%s: only %d rounds checked", gate, name, checked)
+				t.Fatalf("%s/%s: only %d parts checked", gate, name, checked)
 			}
+		}
+	}
+}
+
+// checkView checks every received message against its schedule (per round, the parts' counts and
+// widths) and the uniformity of every part of 1024 values or more; it returns how many parts it tested.
+func checkView(t *testing.T, name string, msgs [][]byte, sched [][][2]int) int {
+	t.Helper()
+	if len(msgs) != len(sched) {
+		t.Fatalf("%s: %d rounds, want %d", name, len(msgs), len(sched))
+	}
+	checked := 0
+	for i, msg := range msgs {
+		want := 0
+		for _, part := range sched[i] {
+			want += hss.PackedLen(part[0], uint(part[1]))
+		}
+		if len(msg) != want {
+			t.Fatalf("%s round %d: %d bytes, want %d (%v)", name, i, len(msg), want, sched[i])
+		}
+		for _, part := range sched[i] {
+			cnt, bits := part[0], uint(part[1])
+			pb := hss.PackedLen(cnt, bits)
+			m := msg[:pb]
+			msg = msg[pb:]
+			if cnt < 1024 { // too few values for a chi-square test (per-row parts)
+				continue
+			}
+			vals := make([]uint64, cnt)
+			if err := hss.UnpackBits(vals, m, cnt, bits); err != nil {
+				t.Fatal(err)
+			}
+			if c := hsstest.ChiSquareUniform(vals, bits); c > hsstest.ChiSquareLimit(bits) {
+				t.Errorf("%s round %d (%d values of %d bits): chi-square %.1f > %.1f", name, i, cnt, bits, c, hsstest.ChiSquareLimit(bits))
+			}
+			if c := hsstest.ChiSquareUniform(vals, 8); c > hsstest.ChiSquareLimit(8) { // low byte too
+				t.Errorf("%s round %d: low-byte chi-square %.1f", name, i, c)
+			}
+			checked++
+		}
+	}
+	return checked
+}
+
+// TestDecodeSoftmaxView records what party 1 receives during a decode step's softmax on untruncated
+// scores (SoftmaxHeadsRaw: the scores' truncation with the counting max's histogram, the zero tests,
+// exp, the reciprocal and the product) on constant and on spread scores, and checks every part's
+// uniformity at its width.
+func TestDecodeSoftmaxView(t *testing.T) {
+	fx := hss.Fixed{Frac: 14}
+	heads, cols := 8, 256
+	n := heads * cols
+	pr := rand.New(rand.NewPCG(9, 9))
+	for _, name := range []string{"constant", "spread"} {
+		raw := make([]uint64, n)
+		for i := range raw {
+			v := 3.0
+			if name == "spread" {
+				v = pr.NormFloat64() * 10
+			}
+			raw[i] = uint64(int64(math.Round(math.Ldexp(v, 28)))) & hss.Mask(48)
+		}
+		rng := hss.NewNLRNG(23)
+		k0, k1, err := hss.GenSoftmaxHeadsRaw(rng, heads, 1, cols, cols-1, fx, 48)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed, x1, _ := hss.Share(raw, rng)
+		x0 := hss.ExpandShare(seed, n)
+		a, b := hss.Pipe()
+		rec := hsstest.Record(b)
+		_, _, err = hss.RunPairOver(a, rec, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+			in := x0
+			if p.ID == 1 {
+				in = x1
+			}
+			_, e := p.SoftmaxHeadsRaw(in, heads, 1, cols, cols-1, 48)
+			return e
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := checkView(t, "decode softmax/"+name, rec.Received(), hss.DecodeViewSchedule(heads, cols, fx)); c < 4 {
+			t.Fatalf("%s: only %d parts checked", name, c)
 		}
 	}
 }

@@ -256,3 +256,66 @@ func TestDecodeSoftmaxView(t *testing.T) {
 		}
 	}
 }
+
+// TestFusedActView records what party 1 receives in the fused activations on untruncated linear
+// outputs (GeLURaw: the input's truncation with the lookup, then the lookup's truncation;
+// SiLUMulRaw: both inputs' truncations with the lookup, then SiLU's truncation with the product) on
+// constant and on spread inputs, and checks every part's uniformity at its width.
+func TestFusedActView(t *testing.T) {
+	fx := hss.Fixed{Frac: 14}
+	const n, width = 2048, 48
+	pr := rand.New(rand.NewPCG(3, 3))
+	for _, name := range []string{"constant", "spread"} {
+		g, u := make([]uint64, n), make([]uint64, n)
+		for i := range g {
+			gv, uv := 1.5, -2.0
+			if name == "spread" {
+				gv, uv = pr.NormFloat64()*8, pr.NormFloat64()*8
+			}
+			g[i] = uint64(int64(math.Round(math.Ldexp(gv, 28)))) & hss.Mask(width)
+			u[i] = uint64(int64(math.Round(math.Ldexp(uv, 28)))) & hss.Mask(width)
+		}
+		for _, gate := range []string{"gelu", "silumul"} {
+			rng := hss.NewNLRNG(29)
+			var k0, k1 hss.Key
+			var err error
+			if gate == "gelu" {
+				k0, k1, err = hss.GenGeLURaw(rng, n, fx, width)
+			} else {
+				k0, k1, err = hss.GenSiLUMulRaw(rng, n, fx, width)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sg, g1, _ := hss.Share(g, rng)
+			su, u1, _ := hss.Share(u, rng)
+			g0, u0 := hss.ExpandShare(sg, n), hss.ExpandShare(su, n)
+			a, b := hss.Pipe()
+			rec := hsstest.Record(b)
+			_, _, err = hss.RunPairOver(a, rec, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+				gi, ui := g0, u0
+				if p.ID == 1 {
+					gi, ui = g1, u1
+				}
+				var e error
+				if gate == "gelu" {
+					_, e = p.GeLURaw(gi, width)
+				} else {
+					_, e = p.SiLUMulRaw(gi, ui, width)
+				}
+				return e
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tb := int(hss.ActTruncWidth(fx, gate == "gelu"))
+			sched := [][][2]int{{{n, width}}, {{n, tb}}}
+			if gate == "silumul" {
+				sched = [][][2]int{{{2 * n, width}}, {{n, tb}, {2 * n, 64}}}
+			}
+			if c := checkView(t, gate+"/"+name, rec.Received(), sched); c < 2 {
+				t.Fatalf("%s/%s: only %d parts checked", gate, name, c)
+			}
+		}
+	}
+}

@@ -419,18 +419,13 @@ func genCountMaxRaw(rng io.Reader, lens []int, s cmaxSpec, frac, bits uint) (k0,
 	if !ok || nz > MaxKeyLen || s.k+s.m > bits-frac {
 		return nil, nil, fmt.Errorf("hss: gen max: %d rows, or index bits %d above %d, out of range", len(lens), s.k+s.m, bits-frac)
 	}
-	t0, t1, err := GenTrunc(rng, n, frac, bits)
+	t0, t1, R, err := genTruncR(rng, n, frac, bits, true)
 	if err != nil {
 		return nil, nil, wrapGate("gen max", err)
 	}
-	// R = r >> frac, r = r0 + r1 mod 2^bits (as GenTrunc draws them).
-	b0, b1 := streamScratch(t0.Seed, n), streamScratch(t1.Seed, n)
-	defer putWords(b0)
-	defer putWords(b1)
 	pts, ones := make([]uint64, n), make([]uint64, n)
-	for i := range pts {
-		R := ((b0[i] + b1[i]) & Mask(bits)) >> frac
-		pts[i], ones[i] = (R>>s.k)&Mask(s.m), 1
+	for i, v := range R {
+		pts[i], ones[i] = (v>>s.k)&Mask(s.m), 1
 	}
 	d0, d1, err := fss.GenDPFTop(rng, s.m, s.leaf, 0, 1, pts, ones)
 	if err != nil {

@@ -377,6 +377,11 @@ func costSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed, rawBits uint)
 // choice depends on the shape only, so the dealer and the parties make it alike.
 func smCount(rowsPerHead int) bool { return rowsPerHead == 1 }
 
+// SoftmaxTakesRawScores reports whether the softmax of rowsPerHead query rows per head takes its
+// scores untruncated (SoftmaxHeadsRaw, after CacheMatMulRaw): exactly when it counts (smCount). The
+// executors ask it so that the product and the softmax agree.
+func SoftmaxTakesRawScores(rowsPerHead int) bool { return smCount(rowsPerHead) }
+
 // rowMax returns shares of m'_r ≥ the maximum of every row (lens[r] entries after those of the rows
 // before it) and above it by at most 1 (counting) or ⌈log2 l_r⌉·2^-6 (tree), the shift that keeps
 // the inputs of Exp at or below 0 (see SoftmaxHeads).

@@ -101,10 +101,17 @@ func init() { RegisterKey("trunc", func() MarshalKey { return new(TruncKey) }) }
 // The dealer samples r uniform in Z_2^bits as r = r0 + r1 (each share expanded from its party's
 // seed) and shares r >> frac and msb(r) = r >> (bits−1) in Z_2^64; party 0's key is only its seed.
 func GenTrunc(rng io.Reader, n int, frac, bits uint) (k0, k1 *TruncKey, err error) {
+	k0, k1, _, err = genTruncR(rng, n, frac, bits, false)
+	return k0, k1, err
+}
+
+// genTruncR is GenTrunc that also returns, when keepR, the masks' high parts R = r >> frac (for a
+// gate that reuses R as another mask: countMaxRaw).
+func genTruncR(rng io.Reader, n int, frac, bits uint, keepR bool) (k0, k1 *TruncKey, R []uint64, err error) {
 	bits = normBits(bits)
 	s0, s1, err := truncSeeds(rng, "gen trunc", n, frac, bits)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	b0, r1 := streamScratch(s0, 3*n), streamScratch(s1, n) // r0, (r>>f)0, msb0; r1
 	defer putWords(b0)
@@ -112,13 +119,19 @@ func GenTrunc(rng io.Reader, n int, frac, bits uint) (k0, k1 *TruncKey, err erro
 	v0 := [3][]uint64{b0[:n], b0[n : 2*n], b0[2*n:]}
 	k0 = &TruncKey{Party: 0, Frac: frac, Bits: bits, N: n, Seed: s0}
 	k1 = &TruncKey{Party: 1, Frac: frac, Bits: bits, N: n, Seed: s1, RHi: make([]uint64, n), RMsb: make([]uint64, n)}
+	if keepR {
+		R = make([]uint64, n)
+	}
 	mask, mw := Mask(bits), Mask(k1.msbWidth())
 	for i := range n {
 		r := (v0[0][i] + r1[i]) & mask
 		k1.RHi[i] = r>>frac - v0[1][i]
 		k1.RMsb[i] = (r>>(bits-1) - v0[2][i]) & mw
+		if keepR {
+			R[i] = r >> frac
+		}
 	}
-	return k0, k1, nil
+	return k0, k1, R, nil
 }
 
 // truncSeeds checks a truncation's shape (n elements, frac bits dropped at width bits) and draws both

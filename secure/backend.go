@@ -124,10 +124,9 @@ func caches[C any](cs *[][]*C, layer, n int, mk func() *C) []*C {
 }
 
 // rawScores reports whether an attention step's scores stay untruncated (CacheMatMulRaw) for the
-// softmax to truncate in its first round (hss.SoftmaxHeadsRaw): for one query row, a decode step,
-// whose softmax takes its maxima by counting. Shape-only, so the parties, the dealer and the counter
-// decide alike.
-func rawScores(values bool, rows int) bool { return !values && rows == 1 }
+// softmax to truncate in its first round (hss.SoftmaxHeadsRaw; hss decides by the rows per head, a
+// decode step's one). Shape-only, so the parties, the dealer and the counter decide alike.
+func rawScores(values bool, rows int) bool { return !values && hss.SoftmaxTakesRawScores(rows) }
 
 // cacheProds lists the products of one attention step: query head h
 // against cache h/group.

@@ -12,9 +12,9 @@ import (
 // rank-one case): the parties open e = x − a and d = y − b once per row, so a row of L entries costs
 // (L + 1)·bits bits per party instead of 2L·bits with elementwise triples.
 
-// RowMulKey is one party's row-broadcast triple share mod 2^Bits. Lens (public) gives the row
-// lengths. Party 0 expands a0 [N], b0 [rows], c0 [N] from Seed; party 1 expands a1, b1 and holds C.
-type RowMulKey struct {
+// rowKey is the layout of the row-broadcast keys (RowMulKey, RowMul3Key): party, width, the public
+// row lengths Lens (N = Σ Lens), party 0's seed or party 1's seed and corrections C at Bits bits.
+type rowKey struct {
 	Consumable
 	Party uint8
 	Bits  uint
@@ -24,26 +24,27 @@ type RowMulKey struct {
 	C     []uint64 // party 1 only
 }
 
-func (k *RowMulKey) Kind() string { return "rowmul" }
-func (k *RowMulKey) Len() int     { return k.N }
+func (k *rowKey) Len() int { return k.N }
 
 // PartyID returns the party (0 or 1) the key belongs to.
-func (k *RowMulKey) PartyID() int { return int(k.Party) }
+func (k *rowKey) PartyID() int { return int(k.Party) }
 
-// Size is the length of MarshalBinary's output.
-func (k *RowMulKey) Size() int {
-	s := 2 + 4 + PackedLen(len(k.Lens), 32) + 32
-	if k.Party == 1 {
-		s += PackedLen(k.N, k.Bits)
+// rowKeySize is the encoded size of a row key of party's with rows rows and words corrections (party
+// 1) at bits bits.
+func rowKeySize(party, rows, words int, bits uint) int {
+	s := 2 + 4 + PackedLen(rows, 32) + 32
+	if party == 1 {
+		s += PackedLen(words, bits)
 	}
 	return s
 }
 
-func (k *RowMulKey) MarshalBinary() ([]byte, error) {
-	if k.Party > 1 || k.Bits < 1 || k.Bits > 64 || (k.Party == 1 && len(k.C) != k.N) {
-		return nil, fmt.Errorf("hss: rowmul key: marshal: %w", errKey)
+// marshal encodes the key with words corrections (party 1).
+func (k *rowKey) marshal(kind string, words int) ([]byte, error) {
+	if k.Party > 1 || k.Bits < 1 || k.Bits > 64 || (k.Party == 1 && len(k.C) != words) {
+		return nil, fmt.Errorf("hss: %s key: marshal: %w", kind, errKey)
 	}
-	e := Enc{b: make([]byte, 0, k.Size())}
+	e := Enc{b: make([]byte, 0, rowKeySize(int(k.Party), len(k.Lens), words, k.Bits))}
 	encodeRowHeader(&e, k.Party, k.Bits, k.Lens, k.Seed)
 	if k.Party == 1 {
 		e.Packed(k.C, k.Bits)
@@ -51,18 +52,34 @@ func (k *RowMulKey) MarshalBinary() ([]byte, error) {
 	return e.Bytes(), nil
 }
 
-func (k *RowMulKey) UnmarshalBinary(b []byte) error {
+// unmarshal decodes a key written by marshal; words gives the corrections' count for its shape.
+func (k *rowKey) unmarshal(kind string, b []byte, words func(rows, n int) int) error {
 	d := NewDec(b)
 	party, bits, lens, n, seed := decodeRowHeader(d)
 	var c []uint64
-	if party == 1 {
-		c = d.Packed(n, bits)
+	if party == 1 && d.Err() == nil {
+		c = d.Packed(words(len(lens), n), bits)
 	}
 	if err := d.Finish(); err != nil {
-		return fmt.Errorf("hss: rowmul key: %w", err)
+		return fmt.Errorf("hss: %s key: %w", kind, err)
 	}
 	k.Party, k.Bits, k.Lens, k.N, k.Seed, k.C = party, bits, lens, n, seed, c
 	return nil
+}
+
+// RowMulKey is one party's row-broadcast triple share mod 2^Bits. Lens (public) gives the row
+// lengths. Party 0 expands a0 [N], b0 [rows], c0 [N] from Seed; party 1 expands a1, b1 and holds C.
+type RowMulKey struct{ rowKey }
+
+func (k *RowMulKey) Kind() string { return "rowmul" }
+
+// Size is the length of MarshalBinary's output.
+func (k *RowMulKey) Size() int { return rowKeySize(int(k.Party), len(k.Lens), k.N, k.Bits) }
+
+func (k *RowMulKey) MarshalBinary() ([]byte, error) { return k.marshal("rowmul", k.N) }
+
+func (k *RowMulKey) UnmarshalBinary(b []byte) error {
+	return k.unmarshal("rowmul", b, func(_, n int) int { return n })
 }
 
 // encodeRowHeader writes the header the row keys share: party, width, the
@@ -145,8 +162,8 @@ func GenRowMul(rng io.Reader, lens []int, bits uint) (k0, k1 *RowMulKey, err err
 		}
 	}
 	lc := append([]int(nil), lens...)
-	return &RowMulKey{Party: 0, Bits: bits, Lens: lc, N: n, Seed: s0},
-		&RowMulKey{Party: 1, Bits: bits, Lens: append([]int(nil), lens...), N: n, Seed: s1, C: c1}, nil
+	return &RowMulKey{rowKey{Party: 0, Bits: bits, Lens: lc, N: n, Seed: s0}},
+		&RowMulKey{rowKey{Party: 1, Bits: bits, Lens: append([]int(nil), lens...), N: n, Seed: s1, C: c1}}, nil
 }
 
 // RowMul returns shares of x_ij · y_i mod 2^bits for a ragged x (row i has lens[i] entries, stored
@@ -230,8 +247,7 @@ func (p *Party) RowMul(x, y []uint64, lens []int, bits uint) ([]uint64, error) {
 
 // costRowMul is the cost of RowMul on rows rows of n elements in all.
 func costRowMul(rows, n int, bits uint) Cost {
-	k0 := 2 + 4 + PackedLen(rows, 32) + 32
-	return open(n+rows, bits).Add(keyCost(k0, k0+PackedLen(n, bits)))
+	return open(n+rows, bits).Add(keyCost(rowKeySize(0, rows, n, bits), rowKeySize(1, rows, n, bits)))
 }
 
 func init() { RegisterKey("rowmul", func() MarshalKey { return new(RowMulKey) }) }

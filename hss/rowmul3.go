@@ -21,59 +21,22 @@ import (
 // RowMul3Key is one party's share of a three-factor row-broadcast tuple mod 2^Bits. Lens (public)
 // gives the row lengths. Party 0 expands a0 [N], b0, c0, bc0 [rows], ab0, ac0, abc0 [N] from Seed;
 // party 1 expands a1 [N], b1, c1 [rows] and holds C = bc1 [rows] ‖ ab1 ‖ ac1 ‖ abc1 [N each].
-type RowMul3Key struct {
-	Consumable
-	Party uint8
-	Bits  uint
-	Lens  []int
-	N     int // Σ Lens
-	Seed  [32]byte
-	C     []uint64 // party 1 only: rows + 3N words
-}
+type RowMul3Key struct{ rowKey }
 
 func (k *RowMul3Key) Kind() string { return "rowmul3" }
-func (k *RowMul3Key) Len() int     { return k.N }
-
-// PartyID returns the party (0 or 1) the key belongs to.
-func (k *RowMul3Key) PartyID() int { return int(k.Party) }
 
 // Size is the encoded size: party, width, row count, packed row lengths, seed, and party 1's
 // corrections (rows + 3N words at Bits bits).
 func (k *RowMul3Key) Size() int { return rowMul3KeySize(int(k.Party), len(k.Lens), k.N, k.Bits) }
 
 func rowMul3KeySize(party, rows, n int, bits uint) int {
-	s := 2 + 4 + PackedLen(rows, 32) + 32
-	if party == 1 {
-		s += PackedLen(rows+3*n, bits)
-	}
-	return s
+	return rowKeySize(party, rows, rows+3*n, bits)
 }
 
-func (k *RowMul3Key) MarshalBinary() ([]byte, error) {
-	if k.Party > 1 || k.Bits < 1 || k.Bits > 64 || (k.Party == 1 && len(k.C) != len(k.Lens)+3*k.N) {
-		return nil, fmt.Errorf("hss: rowmul3 key: marshal: %w", errKey)
-	}
-	e := Enc{b: make([]byte, 0, k.Size())}
-	encodeRowHeader(&e, k.Party, k.Bits, k.Lens, k.Seed)
-	if k.Party == 1 {
-		e.Packed(k.C, k.Bits)
-	}
-	return e.Bytes(), nil
-}
+func (k *RowMul3Key) MarshalBinary() ([]byte, error) { return k.marshal("rowmul3", len(k.Lens)+3*k.N) }
 
 func (k *RowMul3Key) UnmarshalBinary(b []byte) error {
-	d := NewDec(b)
-	party, bits, lens, n, seed := decodeRowHeader(d)
-	rows := len(lens)
-	var c []uint64
-	if party == 1 && d.Err() == nil {
-		c = d.Packed(rows+3*n, bits)
-	}
-	if err := d.Finish(); err != nil {
-		return fmt.Errorf("hss: rowmul3 key: %w", err)
-	}
-	k.Party, k.Bits, k.Lens, k.N, k.Seed, k.C = party, bits, lens, n, seed, c
-	return nil
+	return k.unmarshal("rowmul3", b, func(rows, n int) int { return rows + 3*n })
 }
 
 func init() { RegisterKey("rowmul3", func() MarshalKey { return new(RowMul3Key) }) }
@@ -114,8 +77,8 @@ func GenRowMul3(rng io.Reader, lens []int, bits uint) (k0, k1 *RowMul3Key, err e
 			i++
 		}
 	}
-	return &RowMul3Key{Party: 0, Bits: bits, Lens: append([]int(nil), lens...), N: n, Seed: s0},
-		&RowMul3Key{Party: 1, Bits: bits, Lens: append([]int(nil), lens...), N: n, Seed: s1, C: c}, nil
+	return &RowMul3Key{rowKey{Party: 0, Bits: bits, Lens: append([]int(nil), lens...), N: n, Seed: s0}},
+		&RowMul3Key{rowKey{Party: 1, Bits: bits, Lens: append([]int(nil), lens...), N: n, Seed: s1, C: c}}, nil
 }
 
 // RowMul3 returns shares of z_ij = x_ij · y_i · w_i mod 2^bits for shares x (Σ lens elements, row

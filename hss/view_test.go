@@ -1,6 +1,7 @@
 package hss_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -27,9 +28,7 @@ func TestViewIndependent(t *testing.T) {
 		t0, k1, _ := hss.GenTrunc(rng, n, fx.Frac, bits)
 		m0, m1, _ := hss.GenMul(rng, n, bits)
 		s0, s1, _ := hss.GenSquare(rng, n, bits)
-		a, b := hss.Pipe()
-		rec := hsstest.Record(b)
-		_, _, err := hss.RunPairOver(a, rec, fx, hss.NewMaterial(t0, m0, s0), hss.NewMaterial(k1, m1, s1), func(p *hss.Party) error {
+		msgs := recordRun(t, fx, hss.NewMaterial(t0, m0, s0), hss.NewMaterial(k1, m1, s1), func(p *hss.Party) error {
 			if _, err := p.Trunc(sx[p.ID], fx.Frac, bits); err != nil {
 				return err
 			}
@@ -39,25 +38,9 @@ func TestViewIndependent(t *testing.T) {
 			_, err := p.Square(sx[p.ID], bits)
 			return err
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs := rec.Received()
-		if len(msgs) != 3 {
-			t.Fatalf("%d rounds", len(msgs))
-		}
-		for i, msg := range msgs {
-			cnt := len(msg) * 8 / bits
-			vals := make([]uint64, cnt)
-			if err := hss.UnpackBits(vals, msg, cnt, bits); err != nil {
-				t.Fatal(err)
-			}
-			if c := hsstest.ChiSquareUniform(vals, bits); c > hsstest.ChiSquareLimit(bits) {
-				t.Errorf("%s input, round %d: chi-square %.1f > %.1f", name, i, c, hsstest.ChiSquareLimit(bits))
-			}
-			if c := hsstest.ChiSquareUniform(vals, 8); c > hsstest.ChiSquareLimit(8) { // low byte too
-				t.Errorf("%s input, round %d: low-byte chi-square %.1f", name, i, c)
-			}
+		// Trunc opens n values, Mul 2n (x − a and y − b), Square n.
+		if c := checkView(t, name+" input", msgs, [][][2]int{{{n, bits}}, {{2 * n, bits}}, {{n, bits}}}); c != 3 {
+			t.Fatalf("%s input: %d parts checked", name, c)
 		}
 	}
 }
@@ -82,9 +65,7 @@ func TestNonlinearView(t *testing.T) {
 		}
 		seed, x1, _ := hss.Share(xs, rng)
 		x0 := hss.ExpandShare(seed, n)
-		t0, t1 := hss.Pipe()
-		rec := hsstest.Record(t1)
-		_, _, err = hss.RunPairOver(t0, rec, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
 			in := x0
 			if p.ID == 1 {
 				in = x1
@@ -92,26 +73,13 @@ func TestNonlinearView(t *testing.T) {
 			_, e := p.Exp(in)
 			return e
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs := rec.Received()
-		if len(msgs) != 2 {
-			t.Fatalf("%d messages", len(msgs))
-		}
 		// Round 1: the masked input at the index width; round 2: the truncation's masked value.
 		ob, tb, err := hss.ExpOpenWidths(fx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for j, bits := range []uint{ob, tb} {
-			vals := make([]uint64, n)
-			if err := hss.UnpackBits(vals, msgs[j], n, bits); err != nil {
-				t.Fatal(err)
-			}
-			if chi := hsstest.ChiSquareUniform(vals, bits); chi > hsstest.ChiSquareLimit(bits) {
-				t.Fatalf("input %v, round %d: chi-square %.1f above %.1f", v, j+1, chi, hsstest.ChiSquareLimit(bits))
-			}
+		if c := checkView(t, fmt.Sprintf("input %v", v), msgs, [][][2]int{{{n, int(ob)}}, {{n, int(tb)}}}); c != 2 {
+			t.Fatalf("input %v: %d parts checked", v, c)
 		}
 	}
 }
@@ -147,9 +115,7 @@ func TestRowGatesView(t *testing.T) {
 			x := fx.EncodeVec(xf)
 			seed, x1, _ := hss.Share(x, rng)
 			x0 := hss.ExpandShare(seed, n)
-			a, b := hss.Pipe()
-			rec := hsstest.Record(b)
-			_, _, err = hss.RunPairOver(a, rec, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+			msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
 				in := x0
 				if p.ID == 1 {
 					in = x1
@@ -162,15 +128,24 @@ func TestRowGatesView(t *testing.T) {
 				}
 				return e
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			checked := checkView(t, gate+"/"+name, rec.Received(), hss.ViewSchedule(gate, rows, cols, fx))
+			checked := checkView(t, gate+"/"+name, msgs, hss.ViewSchedule(gate, rows, cols, fx))
 			if checked < 3 {
 				t.Fatalf("%s/%s: only %d parts checked", gate, name, checked)
 			}
 		}
 	}
+}
+
+// recordRun runs f on both parties over an in-memory pipe with material m0 and m1 and returns every
+// message party 1 received.
+func recordRun(t *testing.T, fx hss.Fixed, m0, m1 *hss.Material, f func(p *hss.Party) error) [][]byte {
+	t.Helper()
+	a, b := hss.Pipe()
+	rec := hsstest.Record(b)
+	if _, _, err := hss.RunPairOver(a, rec, fx, m0, m1, f); err != nil {
+		t.Fatal(err)
+	}
+	return rec.Received()
 }
 
 // checkView checks every received message against its schedule (per round, the parts' counts and
@@ -238,9 +213,7 @@ func TestDecodeSoftmaxView(t *testing.T) {
 		}
 		seed, x1, _ := hss.Share(raw, rng)
 		x0 := hss.ExpandShare(seed, n)
-		a, b := hss.Pipe()
-		rec := hsstest.Record(b)
-		_, _, err = hss.RunPairOver(a, rec, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
 			in := x0
 			if p.ID == 1 {
 				in = x1
@@ -248,10 +221,7 @@ func TestDecodeSoftmaxView(t *testing.T) {
 			_, e := p.SoftmaxHeadsRaw(in, heads, 1, cols, cols-1, 48)
 			return e
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c := checkView(t, "decode softmax/"+name, rec.Received(), hss.DecodeViewSchedule(heads, cols, fx)); c < 4 {
+		if c := checkView(t, "decode softmax/"+name, msgs, hss.DecodeViewSchedule(heads, cols, fx)); c < 4 {
 			t.Fatalf("%s: only %d parts checked", name, c)
 		}
 	}
@@ -290,9 +260,7 @@ func TestFusedActView(t *testing.T) {
 			sg, g1, _ := hss.Share(g, rng)
 			su, u1, _ := hss.Share(u, rng)
 			g0, u0 := hss.ExpandShare(sg, n), hss.ExpandShare(su, n)
-			a, b := hss.Pipe()
-			rec := hsstest.Record(b)
-			_, _, err = hss.RunPairOver(a, rec, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+			msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
 				gi, ui := g0, u0
 				if p.ID == 1 {
 					gi, ui = g1, u1
@@ -305,15 +273,12 @@ func TestFusedActView(t *testing.T) {
 				}
 				return e
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
 			tb := int(hss.ActTruncWidth(fx, gate == "gelu"))
 			sched := [][][2]int{{{n, width}}, {{n, tb}}}
 			if gate == "silumul" {
 				sched = [][][2]int{{{2 * n, width}}, {{n, tb}, {2 * n, 64}}}
 			}
-			if c := checkView(t, gate+"/"+name, rec.Received(), sched); c < 2 {
+			if c := checkView(t, gate+"/"+name, msgs, sched); c < 2 {
 				t.Fatalf("%s/%s: only %d parts checked", gate, name, c)
 			}
 		}

@@ -14,13 +14,6 @@ func refForward(m *Model, ids []int) [][]float64 {
 	c := m.Config
 	D, hd := c.Dim, c.HeadDim()
 	gpt := c.Arch == ArchGPT2
-	f := func(s []float32) []float64 {
-		o := make([]float64, len(s))
-		for i, v := range s {
-			o[i] = float64(v)
-		}
-		return o
-	}
 	lin := func(l Linear, x []float64) []float64 {
 		y := make([]float64, l.Out)
 		for o := range y {
@@ -73,7 +66,7 @@ func refForward(m *Model, ids []int) [][]float64 {
 	T := len(ids)
 	xs := make([][]float64, T)
 	for t, id := range ids {
-		xs[t] = f(m.Embed[id*D : (id+1)*D])
+		xs[t] = f64(m.Embed[id*D : (id+1)*D])
 		if gpt {
 			for j := range xs[t] {
 				xs[t][j] += float64(m.Pos[t*D+j])
@@ -94,26 +87,7 @@ func refForward(m *Model, ids []int) [][]float64 {
 			att := make([]float64, D)
 			for h := 0; h < c.NHeads; h++ {
 				kh := h / (c.NHeads / c.NKVHeads)
-				sc := make([]float64, t+1)
-				var mx = math.Inf(-1)
-				for u := 0; u <= t; u++ {
-					var d float64
-					for j := 0; j < hd; j++ {
-						d += qs[t][h*hd+j] * ks[u][kh*hd+j]
-					}
-					sc[u] = d / math.Sqrt(float64(hd))
-					mx = math.Max(mx, sc[u])
-				}
-				var s float64
-				for u := range sc {
-					sc[u] = math.Exp(sc[u] - mx)
-					s += sc[u]
-				}
-				for u := range sc {
-					for j := 0; j < hd; j++ {
-						att[h*hd+j] += sc[u] / s * vs[u][kh*hd+j]
-					}
-				}
+				refHead(att[h*hd:], qs[t][h*hd:], ks[:t+1], vs[:t+1], kh*hd, hd)
 			}
 			o := lin(L.Wo, att)
 			for j := range xs[t] {

@@ -154,34 +154,54 @@ func TestSoftmaxActivations(t *testing.T) {
 	}
 }
 
+// f64 converts s to float64.
+func f64(s []float32) []float64 {
+	o := make([]float64, len(s))
+	for i, v := range s {
+		o[i] = float64(v)
+	}
+	return o
+}
+
+// refHead adds to out[:hd] one query head's attention, in float64: q[:hd]
+// against the keys ks[u][off:off+hd] and values vs[u][off:off+hd] of every
+// position u < len(ks).
+func refHead(out, q []float64, ks, vs [][]float64, off, hd int) {
+	sc := make([]float64, len(ks))
+	mx := math.Inf(-1)
+	for u := range ks {
+		var d float64
+		for j := 0; j < hd; j++ {
+			d += q[j] * ks[u][off+j]
+		}
+		sc[u] = d / math.Sqrt(float64(hd))
+		mx = math.Max(mx, sc[u])
+	}
+	var s float64
+	for u := range sc {
+		sc[u] = math.Exp(sc[u] - mx)
+		s += sc[u]
+	}
+	for u := range sc {
+		for j := 0; j < hd; j++ {
+			out[j] += sc[u] / s * vs[u][off+j]
+		}
+	}
+}
+
 // refAttention is causal GQA attention in float64.
 func refAttention(q, k, v []float32, pos0, n, nHeads, nKV, hd int) []float64 {
 	dim, kvDim := nHeads*hd, nKV*hd
+	ks, vs := make([][]float64, pos0+n), make([][]float64, pos0+n)
+	for t := range ks {
+		ks[t], vs[t] = f64(k[t*kvDim:(t+1)*kvDim]), f64(v[t*kvDim:(t+1)*kvDim])
+	}
 	out := make([]float64, n*dim)
 	for i := 0; i < n; i++ {
 		for h := 0; h < nHeads; h++ {
 			kh := h / (nHeads / nKV)
 			T := pos0 + i + 1
-			sc := make([]float64, T)
-			mx := math.Inf(-1)
-			for t := 0; t < T; t++ {
-				var d float64
-				for j := 0; j < hd; j++ {
-					d += float64(q[i*dim+h*hd+j]) * float64(k[t*kvDim+kh*hd+j])
-				}
-				sc[t] = d / math.Sqrt(float64(hd))
-				mx = math.Max(mx, sc[t])
-			}
-			var s float64
-			for t := range sc {
-				sc[t] = math.Exp(sc[t] - mx)
-				s += sc[t]
-			}
-			for t := range sc {
-				for j := 0; j < hd; j++ {
-					out[i*dim+h*hd+j] += sc[t] / s * float64(v[t*kvDim+kh*hd+j])
-				}
-			}
+			refHead(out[i*dim+h*hd:], f64(q[i*dim+h*hd:i*dim+(h+1)*hd]), ks[:T], vs[:T], kh*hd, hd)
 		}
 	}
 	return out

@@ -156,15 +156,7 @@ func gemm3x4(x []float32, ldx int, w []float32, ldw int, n int, y []float32, ldy
 	if useAsm && n >= 8 {
 		n8 := n &^ 7
 		gemm3x4AVX2(&x[0], ldx, &w[0], ldw, n8, &y[0], ldy)
-		for i := 0; i < 3; i++ {
-			for j := 0; j < 4; j++ {
-				s := y[i*ldy+j]
-				for k := n8; k < n; k++ {
-					s += x[i*ldx+k] * w[j*ldw+k]
-				}
-				y[i*ldy+j] = s
-			}
-		}
+		gemmTail(x, ldx, w, ldw, n8, n, 3, y, ldy)
 		return
 	}
 	for i := 0; i < 3; i++ {
@@ -186,10 +178,16 @@ func gemm4x4(x []float32, ldx int, w []float32, ldw int, n int, y []float32, ldy
 			clear(y[i*ldy : i*ldy+4])
 		}
 	}
-	for i := 0; i < 4; i++ {
+	gemmTail(x, ldx, w, ldw, n16, n, 4, y, ldy)
+}
+
+// gemmTail adds to y[i*ldy+j], i < rows, j < 4, the products over columns
+// [k0, n) that the assembly kernels leave to Go.
+func gemmTail(x []float32, ldx int, w []float32, ldw int, k0, n, rows int, y []float32, ldy int) {
+	for i := 0; i < rows; i++ {
 		for j := 0; j < 4; j++ {
 			s := y[i*ldy+j]
-			for k := n16; k < n; k++ {
+			for k := k0; k < n; k++ {
 				s += x[i*ldx+k] * w[j*ldw+k]
 			}
 			y[i*ldy+j] = s

@@ -10,32 +10,15 @@ import (
 // decode LM head (1×288×32000).
 var benchShapes = [][3]int{{128, 768, 768}, {1, 768, 768}, {1, 288, 32000}}
 
-func benchMatMul(b *testing.B, m, k, n int, f func(dst, x []uint64, m, k int, w []uint64, n int) error) {
-	x, w, dst := make([]uint64, m*k), make([]uint64, n*k), make([]uint64, m*n)
+// benchMatMul measures f on random operands of shape m×k×n, with either weight type.
+func benchMatMul[W uint64 | int32](b *testing.B, m, k, n int, f func(dst, x []uint64, m, k int, w []W, n int) error) {
+	x, w, dst := make([]uint64, m*k), make([]W, n*k), make([]uint64, m*n)
 	r := rand.New(rand.NewPCG(2, 2))
 	for i := range x {
 		x[i] = r.Uint64()
 	}
 	for i := range w {
-		w[i] = r.Uint64()
-	}
-	b.ResetTimer()
-	for b.Loop() {
-		if err := f(dst, x, m, k, w, n); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(2*m*k*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOPS")
-}
-
-func benchMatMulW32(b *testing.B, m, k, n int, f func(dst, x []uint64, m, k int, w []int32, n int) error) {
-	x, w, dst := make([]uint64, m*k), make([]int32, n*k), make([]uint64, m*n)
-	r := rand.New(rand.NewPCG(2, 2))
-	for i := range x {
-		x[i] = r.Uint64()
-	}
-	for i := range w {
-		w[i] = int32(r.Uint32())
+		w[i] = W(r.Uint64())
 	}
 	b.ResetTimer()
 	for b.Loop() {
@@ -58,8 +41,8 @@ func BenchmarkShapes(b *testing.B) {
 			restore := UsePath(p)
 			b.Run("CPU1/"+p+"/"+name, func(b *testing.B) { benchMatMul(b, m, k, n, CPU{Workers: 1}.RingMatMul) })
 			b.Run("CPU/"+p+"/"+name, func(b *testing.B) { benchMatMul(b, m, k, n, CPU{}.RingMatMul) })
-			b.Run("CPU1W32/"+p+"/"+name, func(b *testing.B) { benchMatMulW32(b, m, k, n, CPU{Workers: 1}.RingMatMulW32) })
-			b.Run("CPUW32/"+p+"/"+name, func(b *testing.B) { benchMatMulW32(b, m, k, n, CPU{}.RingMatMulW32) })
+			b.Run("CPU1W32/"+p+"/"+name, func(b *testing.B) { benchMatMul(b, m, k, n, CPU{Workers: 1}.RingMatMulW32) })
+			b.Run("CPUW32/"+p+"/"+name, func(b *testing.B) { benchMatMul(b, m, k, n, CPU{}.RingMatMulW32) })
 			restore()
 		}
 	}

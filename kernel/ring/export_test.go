@@ -1,7 +1,7 @@
 package ring
 
 // Paths lists the micro-kernel paths this CPU can run; UsePath selects one of them and returns a
-// function that restores the previous selection (for the conformance test in package ring_test).
+// function that restores the previous selection (for the tests here and in package ring_test).
 func Paths() []string {
 	p := []string{"generic"}
 	if hasAVX2 {

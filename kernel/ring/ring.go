@@ -86,7 +86,7 @@ func (c CPU) RingMatMul(dst, x []uint64, m, k int, w []uint64, n int) error {
 	if err := Check(dst, x, m, k, w, n); err != nil {
 		return err
 	}
-	c.tiles(dst, m, k, n, func(i0, i1, j0, j1 int) { block(dst, x, w, k, n, i0, i1, j0, j1) })
+	c.tiles(dst, m, k, n, func(i0, i1, j0, j1 int) { block(dst, x, w, k, n, i0, i1, j0, j1, kernels64) })
 	return nil
 }
 
@@ -96,7 +96,7 @@ func (c CPU) RingMatMulW32(dst, x []uint64, m, k int, w []int32, n int) error {
 	if err := CheckW32(dst, x, m, k, w, n); err != nil {
 		return err
 	}
-	c.tiles(dst, m, k, n, func(i0, i1, j0, j1 int) { blockW32(dst, x, w, k, n, i0, i1, j0, j1) })
+	c.tiles(dst, m, k, n, func(i0, i1, j0, j1 int) { block(dst, x, w, k, n, i0, i1, j0, j1, kernels32) })
 	return nil
 }
 
@@ -160,13 +160,28 @@ func (c CPU) tiles(dst []uint64, m, k, n int, tile func(i0, i1, j0, j1 int)) {
 	wg.Wait()
 }
 
-// block computes dst rows [i0,i1) × columns [j0,j1) with the best micro-kernel the CPU runs.
-func block(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
+// kernels are the assembly micro-kernels for one weight type (int32 weights are sign-extended as
+// they are loaded: VPMOVSXDQ, 8 int32 to 8 int64 lanes, then VPMULLQ as for uint64).
+type kernels[W uint64 | int32] struct {
+	gemm4x4 func(x *uint64, ldx int, w *W, ldw int, k int, dst *uint64, ldd int) // AVX-512
+	gemv1x4 func(x *uint64, w *W, ldw int, k int, dst *uint64)                   // AVX-512
+	dot     func(x *uint64, w *W, k int) uint64                                  // AVX-512
+	gemm2x2 func(x *uint64, ldx int, w *W, ldw int, k int, dst *[4]uint64)       // AVX2
+}
+
+var (
+	kernels64 = &kernels[uint64]{gemm4x4AVX512, gemv1x4AVX512, dotAVX512, gemm2x2AVX2}
+	kernels32 = &kernels[int32]{gemm4x4W32AVX512, gemv1x4W32AVX512, dotW32AVX512, gemm2x2W32AVX2}
+)
+
+// block computes dst rows [i0,i1) × columns [j0,j1) with the best micro-kernel the CPU runs (ks:
+// the assembly kernels for w's type).
+func block[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int, ks *kernels[W]) {
 	switch {
 	case use512:
-		block512(dst, x, w, k, n, i0, i1, j0, j1)
+		block512(dst, x, w, k, n, i0, i1, j0, j1, ks)
 	case useAVX2:
-		blockAVX2(dst, x, w, k, n, i0, i1, j0, j1, gemm2x2AVX2)
+		blockAVX2(dst, x, w, k, n, i0, i1, j0, j1, ks.gemm2x2)
 	default:
 		blockGo(dst, x, w, k, n, i0, i1, j0, j1)
 	}
@@ -175,15 +190,8 @@ func block(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
 // block512 runs the AVX-512 4×4 kernel over full 4×4 sub-blocks, the AVX-512 1×4 kernel over the
 // last m%4 rows (every row for the decode shapes, m = 1), and the AVX-512 dot product over the last
 // n%4 columns. The slicing bounds-checks every row the assembly reads or writes.
-func block512(dst, x, w []uint64, k, n, i0, i1, j0, j1 int) {
-	blockKernels(dst, x, w, k, n, i0, i1, j0, j1, gemm4x4AVX512, gemv1x4AVX512, dotAVX512)
-}
-
-// blockKernels is block512's loop for either weight type, over its 4×4 and 1×4 kernels and dot
-// product.
-func blockKernels[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int,
-	gemm func(x *uint64, ldx int, w *W, ldw int, k int, dst *uint64, ldd int),
-	gemv func(x *uint64, w *W, ldw int, k int, dst *uint64), dot func(x *uint64, w *W, k int) uint64) {
+func block512[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int, ks *kernels[W]) {
+	gemm, gemv, dot := ks.gemm4x4, ks.gemv1x4, ks.dot
 	j4 := j0 + (j1-j0)&^3
 	i := i0
 	for ; i+4 <= i1; i += 4 {
@@ -300,22 +308,4 @@ func dot2x2[W uint64 | int32](x0, x1 []uint64, w0, w1 []W) (s00, s01, s10, s11 u
 		s11 += b * d
 	}
 	return
-}
-
-// blockW32 is block for int32 weights (sign-extended to 64 bits as they are loaded).
-func blockW32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
-	switch {
-	case use512:
-		block512W32(dst, x, w, k, n, i0, i1, j0, j1)
-	case useAVX2:
-		blockAVX2(dst, x, w, k, n, i0, i1, j0, j1, gemm2x2W32AVX2)
-	default:
-		blockGo(dst, x, w, k, n, i0, i1, j0, j1)
-	}
-}
-
-// block512W32 is block512 with int32 weights: the kernels load w with VPMOVSXDQ (8 int32 to 8
-// sign-extended int64 lanes) and multiply with VPMULLQ as before.
-func block512W32(dst, x []uint64, w []int32, k, n, i0, i1, j0, j1 int) {
-	blockKernels(dst, x, w, k, n, i0, i1, j0, j1, gemm4x4W32AVX512, gemv1x4W32AVX512, dotW32AVX512)
 }

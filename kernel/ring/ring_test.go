@@ -7,25 +7,15 @@ import (
 	"testing"
 )
 
-// paths runs f once per micro-kernel path the CPU can run: pure Go, AVX2, AVX-512.
+// paths runs f once per micro-kernel path the CPU can run: pure Go, AVX2, AVX-512 (Paths).
 func paths(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	saved512, savedAVX2 := use512, useAVX2
-	defer func() { use512, useAVX2 = saved512, savedAVX2 }()
-	use512, useAVX2 = false, false
-	t.Run("generic", f)
-	if !hasAVX2 {
-		t.Log("AVX2 not available: AVX2 kernel not tested")
-	} else {
-		useAVX2 = true
-		t.Run("avx2", f)
+	for _, p := range Paths() {
+		t.Run(p, func(t *testing.T) {
+			defer UsePath(p)()
+			f(t)
+		})
 	}
-	if !has512 {
-		t.Log("AVX-512F/DQ/VL not available: AVX-512 kernels not tested")
-		return
-	}
-	use512 = true
-	t.Run("avx512", f)
 }
 
 func TestCPUMatchesReference(t *testing.T) {

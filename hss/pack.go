@@ -122,29 +122,12 @@ func (s *packState) run(out []byte, vals []uint64, bits uint, pair bool) int {
 	acc, nacc, pos := s.acc, s.nacc, s.pos
 	i := 0
 	if pair {
-		w := 2 * bits
 		for ; i+1 < len(vals) && pos+8 <= len(out); i += 2 {
-			v := vals[i]&mask | (vals[i+1]&mask)<<bits
-			acc |= v << nacc
-			binary.LittleEndian.PutUint64(out[pos:pos+8], acc)
-			nacc += w
-			full := uint64(nacc >> 6)
-			nacc &= 63
-			pos += int(full) << 3
-			m := -full
-			acc = acc&^m | v>>(w-nacc)&m
+			acc, nacc, pos = put(out, pos, acc, vals[i]&mask|(vals[i+1]&mask)<<bits, nacc, 2*bits)
 		}
 	} else {
 		for ; i < len(vals) && pos+8 <= len(out); i++ {
-			v := vals[i] & mask
-			acc |= v << nacc
-			binary.LittleEndian.PutUint64(out[pos:pos+8], acc)
-			nacc += bits
-			full := uint64(nacc >> 6)
-			nacc &= 63
-			pos += int(full) << 3
-			m := -full
-			acc = acc&^m | v>>(bits-nacc)&m // when the word is full: the top nacc bits of v
+			acc, nacc, pos = put(out, pos, acc, vals[i]&mask, nacc, bits)
 		}
 	}
 	s.acc, s.nacc, s.pos = acc, nacc, pos
@@ -169,38 +152,41 @@ func (s *packState) run2(out []byte, vals []uint64, bits uint, pair bool) int {
 	if pair {
 		w := 2 * bits
 		for i := 0; i+1 < h; i += 2 {
-			v0 := a[i]&mask | (a[i+1]&mask)<<bits
-			v1 := b[i]&mask | (b[i+1]&mask)<<bits
-			acc0 |= v0 << nacc
-			acc1 |= v1 << nacc
-			binary.LittleEndian.PutUint64(oa[pos:pos+8], acc0)
-			binary.LittleEndian.PutUint64(ob[pos:pos+8], acc1)
-			nacc += w
-			full := uint64(nacc >> 6)
-			nacc &= 63
-			pos += int(full) << 3
-			m := -full
-			acc0 = acc0&^m | v0>>(w-nacc)&m
-			acc1 = acc1&^m | v1>>(w-nacc)&m
+			acc0, acc1, nacc, pos = put2(oa, ob, pos, acc0, acc1, a[i]&mask|(a[i+1]&mask)<<bits, b[i]&mask|(b[i+1]&mask)<<bits, nacc, w)
 		}
 	} else {
 		for i := range h {
-			v0, v1 := a[i]&mask, b[i]&mask
-			acc0 |= v0 << nacc
-			acc1 |= v1 << nacc
-			binary.LittleEndian.PutUint64(oa[pos:pos+8], acc0)
-			binary.LittleEndian.PutUint64(ob[pos:pos+8], acc1)
-			nacc += bits
-			full := uint64(nacc >> 6)
-			nacc &= 63
-			pos += int(full) << 3
-			m := -full
-			acc0 = acc0&^m | v0>>(bits-nacc)&m
-			acc1 = acc1&^m | v1>>(bits-nacc)&m
+			acc0, acc1, nacc, pos = put2(oa, ob, pos, acc0, acc1, a[i]&mask, b[i]&mask, nacc, bits)
 		}
 	}
 	s.acc, s.nacc, s.pos = 0, 0, len(oa)+len(ob)
 	return 2 * h
+}
+
+// put is one step of run and run2 without data-dependent branches: it stores acc | v<<nacc (v of
+// w < 64 bits, reduced) as the word at pos and returns the pending output moved on by w bits: when
+// the word is full, pos moves on a word and acc keeps the top nacc bits of v.
+func put(out []byte, pos int, acc, v uint64, nacc, w uint) (uint64, uint, int) {
+	acc |= v << nacc
+	binary.LittleEndian.PutUint64(out[pos:pos+8], acc)
+	nacc += w
+	full := uint64(nacc >> 6)
+	nacc &= 63
+	m := -full
+	return acc&^m | v>>(w-nacc)&m, nacc, pos + int(full)<<3
+}
+
+// put2 is put for run2's two chains, which share the offset and position.
+func put2(oa, ob []byte, pos int, acc0, acc1, v0, v1 uint64, nacc, w uint) (uint64, uint64, uint, int) {
+	acc0 |= v0 << nacc
+	acc1 |= v1 << nacc
+	binary.LittleEndian.PutUint64(oa[pos:pos+8], acc0)
+	binary.LittleEndian.PutUint64(ob[pos:pos+8], acc1)
+	nacc += w
+	full := uint64(nacc >> 6)
+	nacc &= 63
+	m := -full
+	return acc0&^m | v0>>(w-nacc)&m, acc1&^m | v1>>(w-nacc)&m, nacc, pos + int(full)<<3
 }
 
 // step adds one value of the given width (< 64 bits, already reduced).

@@ -60,6 +60,20 @@ func tokenOut(id int) *int {
 	return &id
 }
 
+// configTail is how both families' config.json end: the embedding tie, the
+// special tokens and the weights' dtype.
+type configTail struct {
+	TieWordEmbeddings bool   `json:"tie_word_embeddings"`
+	BOSTokenID        *int   `json:"bos_token_id"`
+	EOSTokenID        *int   `json:"eos_token_id"`
+	TorchDType        string `json:"torch_dtype"`
+}
+
+func tailOut(c model.Config) configTail {
+	return configTail{TieWordEmbeddings: c.TiedEmbed, BOSTokenID: tokenOut(c.BOS), EOSTokenID: tokenOut(c.EOS),
+		TorchDType: "float32"}
+}
+
 type llamaConfigOut struct {
 	Architectures         []string  `json:"architectures"`
 	ModelType             string    `json:"model_type"`
@@ -76,10 +90,7 @@ type llamaConfigOut struct {
 	HiddenAct             string    `json:"hidden_act"`
 	AttentionBias         bool      `json:"attention_bias"`
 	MLPBias               bool      `json:"mlp_bias"`
-	TieWordEmbeddings     bool      `json:"tie_word_embeddings"`
-	BOSTokenID            *int      `json:"bos_token_id"`
-	EOSTokenID            *int      `json:"eos_token_id"`
-	TorchDType            string    `json:"torch_dtype"`
+	configTail
 }
 
 func llamaOut(m *model.Model) (any, []safetensors.Tensor) {
@@ -96,8 +107,7 @@ func llamaOut(m *model.Model) (any, []safetensors.Tensor) {
 		HiddenSize: c.Dim, IntermediateSize: c.HiddenDim, NumHiddenLayers: c.NLayers,
 		NumAttentionHeads: c.NHeads, NumKeyValueHeads: c.NKVHeads, VocabSize: c.VocabSize,
 		MaxPositionEmbeddings: c.MaxSeqLen, RMSNormEps: c.NormEps, RopeTheta: c.RopeTheta,
-		HiddenAct: "silu", AttentionBias: attnBias, MLPBias: mlpBias, TieWordEmbeddings: c.TiedEmbed,
-		BOSTokenID: tokenOut(c.BOS), EOSTokenID: tokenOut(c.EOS), TorchDType: "float32",
+		HiddenAct: "silu", AttentionBias: attnBias, MLPBias: mlpBias, configTail: tailOut(c),
 	}
 	D, hd := c.Dim, c.HeadDim()
 	ts := []safetensors.Tensor{{Name: "model.embed_tokens.weight", Shape: []int{c.VocabSize, D}, Data: m.Embed}}
@@ -154,10 +164,7 @@ type gpt2ConfigOut struct {
 	VocabSize          int      `json:"vocab_size"`
 	LayerNormEpsilon   float32  `json:"layer_norm_epsilon"`
 	ActivationFunction string   `json:"activation_function"`
-	TieWordEmbeddings  bool     `json:"tie_word_embeddings"`
-	BOSTokenID         *int     `json:"bos_token_id"`
-	EOSTokenID         *int     `json:"eos_token_id"`
-	TorchDType         string   `json:"torch_dtype"`
+	configTail
 }
 
 func gpt2Out(m *model.Model) (any, []safetensors.Tensor) {
@@ -166,8 +173,7 @@ func gpt2Out(m *model.Model) (any, []safetensors.Tensor) {
 		Architectures: []string{"GPT2LMHeadModel"}, ModelType: "gpt2",
 		NEmbd: c.Dim, NLayer: c.NLayers, NHead: c.NHeads, NInner: c.HiddenDim,
 		NPositions: c.MaxSeqLen, NCtx: c.MaxSeqLen, VocabSize: c.VocabSize,
-		LayerNormEpsilon: c.NormEps, ActivationFunction: "gelu_new", TieWordEmbeddings: c.TiedEmbed,
-		BOSTokenID: tokenOut(c.BOS), EOSTokenID: tokenOut(c.EOS), TorchDType: "float32",
+		LayerNormEpsilon: c.NormEps, ActivationFunction: "gelu_new", configTail: tailOut(c),
 	}
 	D := c.Dim
 	const pre = "transformer."

@@ -322,31 +322,36 @@ func (h *service) Material(req *pb.MaterialRequest, stream pb.Dealer_MaterialSer
 	}
 }
 
+// statusCodes are the gRPC codes of the service's errors, the first that
+// an error matches.
+var statusCodes = []struct {
+	err  error
+	code codes.Code
+}{
+	{dealer.ErrNoSession, codes.NotFound},
+	{dealer.ErrExists, codes.AlreadyExists},
+	{dealer.ErrTooMany, codes.ResourceExhausted},
+	{dealer.ErrDelivered, codes.FailedPrecondition},
+	{dealer.ErrPlan, codes.FailedPrecondition},
+	{dealer.ErrBadSpec, codes.InvalidArgument},
+	{dealer.ErrClosed, codes.Aborted},
+	{dealer.ErrShutdown, codes.Unavailable},
+	{dealer.ErrNotOwner, codes.PermissionDenied},
+}
+
 // statusOf maps the service's errors to gRPC statuses (their messages
-// carry no secret: shapes, pass numbers and limits).
+// carry no secret: shapes, pass numbers and limits); any other error is
+// Internal.
 func statusOf(err error) error {
-	var code codes.Code
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return status.FromContextError(err).Err()
-	case errors.Is(err, dealer.ErrNoSession):
-		code = codes.NotFound
-	case errors.Is(err, dealer.ErrExists):
-		code = codes.AlreadyExists
-	case errors.Is(err, dealer.ErrTooMany):
-		code = codes.ResourceExhausted
-	case errors.Is(err, dealer.ErrDelivered), errors.Is(err, dealer.ErrPlan):
-		code = codes.FailedPrecondition
-	case errors.Is(err, dealer.ErrBadSpec):
-		code = codes.InvalidArgument
-	case errors.Is(err, dealer.ErrClosed):
-		code = codes.Aborted
-	case errors.Is(err, dealer.ErrShutdown):
-		code = codes.Unavailable
-	case errors.Is(err, dealer.ErrNotOwner):
-		code = codes.PermissionDenied
-	default:
-		code = codes.Internal
+	}
+	code := codes.Internal
+	for _, c := range statusCodes {
+		if errors.Is(err, c.err) {
+			code = c.code
+			break
+		}
 	}
 	return status.Error(code, err.Error())
 }

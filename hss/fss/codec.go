@@ -38,20 +38,8 @@ func appendU64s(b []byte, v []uint64) []byte {
 	return b
 }
 
-func appendTCW(b []byte, t []uint8) []byte {
-	var acc byte
-	for i, x := range t {
-		acc |= (x & 3) << (2 * (i % 4))
-		if i%4 == 3 {
-			b = append(b, acc)
-			acc = 0
-		}
-	}
-	if len(t)%4 != 0 {
-		b = append(b, acc)
-	}
-	return b
-}
+// appendTCW packs control corrections (tL | tR<<1), four to a byte, low bits first.
+func appendTCW(b []byte, t []uint8) []byte { return appendFields(b, t, 2) }
 
 func readBlocks(dst []block, b []byte) []byte {
 	for i := range dst {
@@ -67,16 +55,8 @@ func readU64s(dst []uint64, b []byte) []byte {
 	return b[8*len(dst):]
 }
 
-func readTCW(dst []uint8, b []byte) ([]byte, error) {
-	nb := (2*len(dst) + 7) / 8
-	for i := range dst {
-		dst[i] = (b[i/4] >> (2 * (i % 4))) & 3
-	}
-	if r := len(dst) % 4; r != 0 && b[nb-1]>>(2*r) != 0 {
-		return nil, errors.New("nonzero padding bits")
-	}
-	return b[nb:], nil
-}
+// readTCW unpacks len(dst) control corrections written by appendTCW; the padding bits must be zero.
+func readTCW(dst []uint8, b []byte) ([]byte, error) { return readFields(dst, b, 2) }
 
 func parseHeader(b []byte, magic string) (party int, bits uint, p, n int, rest []byte, err error) {
 	if len(b) < headerLen || string(b[:4]) != magic {
@@ -270,31 +250,41 @@ func (k *DPFKeys) UnmarshalBinary(b []byte) error {
 }
 
 // appendBits packs 0/1 values, eight to a byte, low bit first.
-func appendBits(b []byte, t []uint8) []byte {
+func appendBits(b []byte, t []uint8) []byte { return appendFields(b, t, 1) }
+
+// readBits unpacks len(dst) bits written by appendBits; the padding bits must be zero.
+func readBits(dst []uint8, b []byte) ([]byte, error) { return readFields(dst, b, 1) }
+
+// appendFields packs values of w bits (w = 1 or 2: 8/w to a byte), low bits first, the last byte
+// padded with zero bits.
+func appendFields(b []byte, t []uint8, w uint) []byte {
 	var acc byte
 	for i, x := range t {
-		acc |= (x & 1) << (i % 8)
-		if i%8 == 7 {
+		sh := w * uint(i) & 7 // the value's bit offset in its byte
+		acc |= (x & (1<<w - 1)) << sh
+		if sh == 8-w {
 			b = append(b, acc)
 			acc = 0
 		}
 	}
-	if len(t)%8 != 0 {
+	if w*uint(len(t))&7 != 0 {
 		b = append(b, acc)
 	}
 	return b
 }
 
-// readBits unpacks len(dst) bits written by appendBits; the padding bits must be zero.
-func readBits(dst []uint8, b []byte) ([]byte, error) {
-	nb := (len(dst) + 7) / 8
+// readFields unpacks len(dst) values of w bits written by appendFields; the padding bits must be
+// zero.
+func readFields(dst []uint8, b []byte, w uint) ([]byte, error) {
+	nb := (int(w)*len(dst) + 7) / 8
 	if len(b) < nb {
 		return nil, errTruncated
 	}
 	for i := range dst {
-		dst[i] = b[i/8] >> (i % 8) & 1
+		o := w * uint(i)
+		dst[i] = b[o>>3] >> (o & 7) & (1<<w - 1)
 	}
-	if pad := len(dst) % 8; pad != 0 && b[nb-1]>>pad != 0 {
+	if pad := w * uint(len(dst)) & 7; pad != 0 && b[nb-1]>>pad != 0 {
 		return nil, errors.New("non-zero padding bits")
 	}
 	return b[nb:], nil

@@ -125,11 +125,7 @@ func GenDCF(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 *DC
 					keep, lose := ab, 1-ab
 					b0, b1 := blk[2*g*per:(2*g+1)*per], blk[(2*g+1)*per:(2*g+2)*per]
 					c0k, c0l, c1k, c1l := b0[int(keep)*pc], b0[int(lose)*pc], b1[int(keep)*pc], b1[int(lose)*pc]
-					t0k, t0l, t1k, t1l := c0k.lo&1, c0l.lo&1, c1k.lo&1, c1l.lo&1
-					c0k.lo &^= 1
-					c0l.lo &^= 1
-					c1k.lo &^= 1
-					c1l.lo &^= 1
+					t0k, t0l, t1k, t1l := ctlBit(&c0k), ctlBit(&c0l), ctlBit(&c1k), ctlBit(&c1l)
 					sCW := c0l.xor(c1l)
 					neg := mask64(t[2*g+1]) // (−1)^{t1}: x ↦ (x ^ neg) − neg
 					w := i*int(bits) + int(l)
@@ -148,20 +144,9 @@ func GenDCF(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 *DC
 						vg[j] = vg[j] - v1k[j] + v0k[j] + ((x ^ neg) - neg)
 					}
 					copy(k1.vcw[w*p:(w+1)*p], vcw)
-					// Control bits of the left (c = 0) and right children of both parties.
-					tl0, tl1, tr0, tr1 := t0l, t1l, t0k, t1k
-					if keep == 0 {
-						tl0, tl1, tr0, tr1 = t0k, t1k, t0l, t1l
-					}
-					tL := tl0 ^ tl1 ^ ab ^ 1
-					tR := tr0 ^ tr1 ^ ab
+					tcw, tKeep := levelTCW(ab, t0k^t1k, t0l^t1l)
 					k0.scw[w], k1.scw[w] = sCW, sCW
-					k0.tcw[w] = uint8(tL | tR<<1)
-					k1.tcw[w] = k0.tcw[w]
-					tKeep := tL
-					if keep == 1 {
-						tKeep = tR
-					}
+					k0.tcw[w], k1.tcw[w] = tcw, tcw
 					keepChildren(s, t, g, c0k, c1k, sCW, t0k, t1k, tKeep)
 				}
 			}
@@ -228,6 +213,22 @@ func leafHashes(buf, s []block, nb int) []block {
 	}
 	mmoBlocks(lb, lb)
 	return lb
+}
+
+// ctlBit returns a child's control bit, its seed's low bit, and clears that bit.
+func ctlBit(c *block) uint64 {
+	t := c.lo & 1
+	c.lo &^= 1
+	return t
+}
+
+// levelTCW returns a level's control corrections tL | tR<<1 for the point's bit ab (the side kept)
+// from the XORs of both parties' control bits at the kept child (tk) and at the lost one (tl): the
+// correction of the lost child makes the parties' bits equal there, that of the kept child makes them
+// differ. tKeep is the kept child's correction.
+func levelTCW(ab, tk, tl uint64) (tcw uint8, tKeep uint64) {
+	tKeep = tk ^ 1
+	return uint8(tKeep<<ab | tl<<(1-ab)), tKeep
 }
 
 // keepChildren moves key pair g's on-path nodes (party b's at 2g+b of s and t) to their kept

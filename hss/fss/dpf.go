@@ -359,23 +359,13 @@ func genLevels(k0, k1 *DPFKeys, a int, s []block, t []uint64, blk []block, alpha
 			ab := bit(alphas[i], bits, l)
 			keep, lose := ab, 1-ab
 			c := b[4*g : 4*g+4] // party 0 left, right; party 1 left, right
-			t0L, t0R, t1L, t1R := c[0].lo&1, c[1].lo&1, c[2].lo&1, c[3].lo&1
 			c0k, c0l, c1k, c1l := c[keep], c[lose], c[2+keep], c[2+lose]
-			c0k.lo &^= 1
-			c0l.lo &^= 1
-			c1k.lo &^= 1
-			c1l.lo &^= 1
+			t0k, t0l, t1k, t1l := ctlBit(&c0k), ctlBit(&c0l), ctlBit(&c1k), ctlBit(&c1l)
 			sCW := c0l.xor(c1l)
-			tL := t0L ^ t1L ^ ab ^ 1
-			tR := t0R ^ t1R ^ ab
+			tcw, tKeep := levelTCW(ab, t0k^t1k, t0l^t1l)
 			w := i*nl + int(l-from)
 			k0.scw[w], k1.scw[w] = sCW, sCW
-			k0.tcw[w] = uint8(tL | tR<<1)
-			k1.tcw[w] = k0.tcw[w]
-			tKeep, t0k, t1k := tL, t0L, t1L
-			if keep == 1 {
-				tKeep, t0k, t1k = tR, t0R, t1R
-			}
+			k0.tcw[w], k1.tcw[w] = tcw, tcw
 			keepChildren(s, t, g, c0k, c1k, sCW, t0k, t1k, tKeep)
 		}
 	}

@@ -21,27 +21,24 @@ func genDCFRef(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 
 	n := len(alphas)
 	k0, k1 = newDCFKeys(0, bits, p, n), newDCFKeys(1, bits, p, n)
 	h := newHasher()
+	c0, c1 := make([]uint64, p), make([]uint64, p)
 	va := make([]uint64, p)
 	v := [2][2][]uint64{{make([]uint64, p), make([]uint64, p)}, {make([]uint64, p), make([]uint64, p)}}
-	c0, c1 := make([]uint64, p), make([]uint64, p)
 	for i, alpha := range alphas {
-		s, err := refRoots(rng, "dcf", "threshold", alpha, bits)
+		s, t, err := refRoots(rng, "dcf", "threshold", alpha, bits)
 		if err != nil {
 			return nil, nil, err
 		}
 		k0.seeds[i], k1.seeds[i] = s[0], s[1]
-		t := [2]uint64{0, 1}
 		beta := betas[i*p : (i+1)*p]
 		for j := range va {
 			va[j] = 0
 		}
 		for l := uint(0); l < bits; l++ {
 			a := bit(alpha, bits, l)
-			var cs [2][2]block
-			var ct [2][2]uint64
+			cs, ct := refChildren(h, s)
 			for b := 0; b < 2; b++ {
 				for c := uint64(0); c < 2; c++ {
-					cs[b][c], ct[b][c] = h.child(s[b], c)
 					h.values(v[b][c], s[b], c)
 				}
 			}
@@ -63,9 +60,7 @@ func genDCFRef(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 
 			k0.scw[w], k1.scw[w] = sCW, sCW
 			k0.tcw[w], k1.tcw[w] = tcw, tcw
 		}
-		h.leaf(c0, s[0])
-		h.leaf(c1, s[1])
-		neg := mask64(t[1])
+		neg := refLeaves(h, c0, c1, s, t)
 		for j := 0; j < p; j++ {
 			x := c1[j] - c0[j] - va[j]
 			k0.fin[i*p+j] = (x ^ neg) - neg
@@ -95,29 +90,19 @@ func genDPFLeafRef(rng io.Reader, bits, leaf uint, p int, alphas, betas []uint64
 	h := newHasher()
 	c0, c1 := make([]uint64, v), make([]uint64, v)
 	for i, alpha := range alphas {
-		s, err := refRoots(rng, "dpf", "point", alpha, bits)
+		s, t, err := refRoots(rng, "dpf", "point", alpha, bits)
 		if err != nil {
 			return nil, nil, err
 		}
 		k0.seeds[i], k1.seeds[i] = s[0], s[1]
-		t := [2]uint64{0, 1}
 		for l := uint(0); l < d; l++ {
-			a := bit(alpha, bits, l)
-			var cs [2][2]block
-			var ct [2][2]uint64
-			for b := 0; b < 2; b++ {
-				for c := uint64(0); c < 2; c++ {
-					cs[b][c], ct[b][c] = h.child(s[b], c)
-				}
-			}
+			cs, ct := refChildren(h, s)
 			w := i*int(d) + int(l)
-			sCW, tcw := refLevel(cs, ct, a, &s, &t)
+			sCW, tcw := refLevel(cs, ct, bit(alpha, bits, l), &s, &t)
 			k0.scw[w], k1.scw[w] = sCW, sCW
 			k0.tcw[w], k1.tcw[w] = tcw, tcw
 		}
-		h.leaf(c0, s[0])
-		h.leaf(c1, s[1])
-		neg := mask64(t[1])
+		neg := refLeaves(h, c0, c1, s, t)
 		low := int(alpha & maskBits(leaf))
 		fin := k0.fin[i*v : (i+1)*v]
 		for j := range fin {
@@ -130,6 +115,25 @@ func genDPFLeafRef(rng io.Reader, bits, leaf uint, p int, alphas, betas []uint64
 		copy(k1.fin[i*v:(i+1)*v], fin)
 	}
 	return k0, k1, nil
+}
+
+// refChildren expands both parties' on-path seeds s into their children's seeds cs[b][c] and control
+// bits ct[b][c] (c = 0 the left child).
+func refChildren(h *hasher, s [2]block) (cs [2][2]block, ct [2][2]uint64) {
+	for b := 0; b < 2; b++ {
+		for c := uint64(0); c < 2; c++ {
+			cs[b][c], ct[b][c] = h.child(s[b], c)
+		}
+	}
+	return cs, ct
+}
+
+// refLeaves hashes both parties' final seeds into c0 and c1 and returns the sign mask of the final
+// correction, (−1)^{t1} as x ↦ (x ^ neg) − neg.
+func refLeaves(h *hasher, c0, c1 []uint64, s [2]block, t [2]uint64) (neg uint64) {
+	h.leaf(c0, s[0])
+	h.leaf(c1, s[1])
+	return mask64(t[1])
 }
 
 // refLevel ends a level of the reference walks: from the children cs, ct of both parties' on-path
@@ -153,16 +157,16 @@ func refLevel(cs [2][2]block, ct [2][2]uint64, a uint64, s *[2]block, t *[2]uint
 }
 
 // refRoots checks that a key's point α (what it is to the gate op) fits bits bits and draws the two
-// parties' root seeds, their control bits (the low bits) cleared.
-func refRoots(rng io.Reader, op, what string, alpha uint64, bits uint) (s [2]block, err error) {
+// parties' root seeds, their control bits (the low bits) cleared; t is the roots' control bits (0, 1).
+func refRoots(rng io.Reader, op, what string, alpha uint64, bits uint) (s [2]block, t [2]uint64, err error) {
 	if bits < 64 && alpha>>bits != 0 {
-		return s, fmt.Errorf("fss: %s gen: %s does not fit the input width", op, what)
+		return s, t, fmt.Errorf("fss: %s gen: %s does not fit the input width", op, what)
 	}
 	for b := range s {
 		if s[b], err = readBlock(rng); err != nil {
-			return s, fmt.Errorf("fss: %s gen: %w", op, err)
+			return s, t, fmt.Errorf("fss: %s gen: %w", op, err)
 		}
 		s[b].lo &^= 1
 	}
-	return s, nil
+	return s, [2]uint64{0, 1}, nil
 }

@@ -66,7 +66,11 @@
 //     runs on (EvalWindowSumBatch, EvalPointBatch).
 //   - softmax.go: GenSoftmax, Softmax, GenSoftmaxHeads, SoftmaxHeads, CostSoftmaxHeads,
 //     CostSoftmaxHeadsStages.
-//   - norm.go: GenLayerNorm, LayerNorm, GenRMSNorm, RMSNorm, CostNorm, CostNormStages.
+//   - truncsq.go: TruncSqKey; a truncation and the square of x ± Trunc(t) in one round (the norms'
+//     first round: LayerNorm's mean, or RMSNormRes's pending residual).
+//   - norm.go: GenLayerNorm, LayerNorm, GenRMSNorm, RMSNorm, GenRMSNormRes, RMSNormRes (RMSNorm of
+//     x + Trunc(t), the residual's truncation in the squares' round), CostNorm, CostNormStages,
+//     CostRMSNormResStages.
 //
 // The core the gates share:
 //

@@ -50,11 +50,35 @@ func checkNorm(op string, rows, dim int, fx Fixed) (int, error) {
 }
 
 func init() {
-	registerSeq("layernorm", "trunc", "square", "rsqrt.lm")
-	registerSeq("rmsnorm", "trunc", "square", "rsqrt.lm")
+	registerSeq("layernorm", "truncsq", "rsqrt.lm", "trunc")
+	registerSeq("rmsnorm", "square", "rsqrt.lm", "trunc")
+	registerSeq("rmsnormres", "truncsq", "rsqrt.lm", "trunc")
 }
 
-func genNorm(rng io.Reader, kind string, rows, dim int, fx Fixed, center bool) (k0, k1 Key, err error) {
+// ResTrunc is the pending truncation of a residual stream z = x + Trunc(t, Frac, Bits) that
+// RMSNormRes takes in its first round.
+type ResTrunc struct{ Frac, Bits uint }
+
+func (r ResTrunc) check(op string) error {
+	if r.Bits < 2 || r.Bits > 64 || r.Frac+2 > r.Bits {
+		return fmt.Errorf("hss: %s: residual truncation by %d at width %d", op, r.Frac, r.Bits)
+	}
+	return nil
+}
+
+// normKind is the key kind of a norm: LayerNorm (center), RMSNorm, or RMSNorm of a pending residual.
+func normKind(center bool, res *ResTrunc) string {
+	switch {
+	case center:
+		return "layernorm"
+	case res != nil:
+		return "rmsnormres"
+	}
+	return "rmsnorm"
+}
+
+func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc) (k0, k1 Key, err error) {
+	kind := normKind(center, res)
 	op := "gen " + kind
 	n, err := checkNorm(op, rows, dim, fx)
 	if err != nil {
@@ -63,18 +87,29 @@ func genNorm(rng io.Reader, kind string, rows, dim int, fx Fixed, center bool) (
 	sqBits, _, rs := normParams(fx, dim)
 	var p0, p1 []MarshalKey
 	add := func(a, b MarshalKey) { p0, p1 = append(p0, a), append(p1, b) }
-	if center {
-		a, b, err := GenTrunc(rng, rows, normMeanShift, 64)
+	switch {
+	case center:
+		a, b, err := genTruncSquare(rng, n, rows, normMeanShift, 64, sqBits, true)
 		if err != nil {
 			return nil, nil, wrapGate(op, err)
 		}
 		add(a, b)
+	case res != nil:
+		if err := res.check(op); err != nil {
+			return nil, nil, err
+		}
+		a, b, err := genTruncSquare(rng, n, n, res.Frac, res.Bits, sqBits, false)
+		if err != nil {
+			return nil, nil, wrapGate(op, err)
+		}
+		add(a, b)
+	default:
+		s0, s1, err := GenSquare(rng, n, sqBits)
+		if err != nil {
+			return nil, nil, wrapGate(op, err)
+		}
+		add(s0, s1)
 	}
-	s0, s1, err := GenSquare(rng, n, sqBits)
-	if err != nil {
-		return nil, nil, wrapGate(op, err)
-	}
-	add(s0, s1)
 	lens := make([]int, rows)
 	for i := range lens {
 		lens[i] = dim
@@ -94,12 +129,18 @@ func genNorm(rng io.Reader, kind string, rows, dim int, fx Fixed, center bool) (
 
 // GenLayerNorm generates material for LayerNorm over rows×dim elements.
 func GenLayerNorm(rng io.Reader, rows, dim int, fx Fixed) (k0, k1 Key, err error) {
-	return genNorm(rng, "layernorm", rows, dim, fx, true)
+	return genNorm(rng, rows, dim, fx, true, nil)
 }
 
 // GenRMSNorm generates material for RMSNorm over rows×dim elements.
 func GenRMSNorm(rng io.Reader, rows, dim int, fx Fixed) (k0, k1 Key, err error) {
-	return genNorm(rng, "rmsnorm", rows, dim, fx, false)
+	return genNorm(rng, rows, dim, fx, false, nil)
+}
+
+// GenRMSNormRes generates material for RMSNormRes over rows×dim elements with the residual's
+// truncation res.
+func GenRMSNormRes(rng io.Reader, rows, dim int, fx Fixed, res ResTrunc) (k0, k1 Key, err error) {
+	return genNorm(rng, rows, dim, fx, false, &res)
 }
 
 // LayerNorm returns shares of γ ⊙ (x − μ)/√(σ² + eps) + β for every row of x [rows × dim] (Frac
@@ -110,24 +151,26 @@ func GenRMSNorm(rng io.Reader, rows, dim int, fx Fixed) (k0, k1 Key, err error) 
 // |γ_i·(x_i − μ)/σ| < 2^13.
 //
 // Construction (the LayerNorm of SIGMA, Gupta et al., PETS 2024, with this package's gates):
-// μ = Trunc(Σx·⌊2^32/dim⌉, 32) (1 round); d = x − μ; Σd² from Square at width sqBits = 2·Frac +
-// max(32, 18+⌊log2 dim⌋) (1 round); the octave lookup reads S = Σd² + eps·dim UNtruncated as
+// μ = Trunc(Σx·⌊2^32/dim⌉, 32), d = x − μ and d⊙d at width sqBits = 2·Frac + max(32, 18+⌊log2 dim⌋)
+// in one round (truncSquare, truncsq.go: the square's masks correlated with the truncation's); the octave lookup reads S = Σd² + eps·dim UNtruncated as
 // (σ²+eps)·ρ with 2·Frac+l fractional bits, l = ⌊log2 dim⌋, ρ = dim/2^l ∈ [1,2) (its thresholds
 // scaled by 2^l: truncate-reduce, SIGMA and LLAMA, Gupta et al., PETS 2022; see normParams for why
 // sqBits suffices although S is correct only mod 2^sqBits), √ρ folded into the public gain; r = 1/√(ρ(σ²+eps))
 // (range [2^-16, 2^15): the octave lookup up to its mantissa L and octave factor O, r = L·O, 3
 // rounds); y = Trunc(γ√ρ ⊙ RowMul3(d, L, O)) + β (2 rounds, 64-bit: the three-factor row product
 // takes d·L·O in one round, the same value as RowMul(d, L·O)).
-// Rounds 7 (9 before the variance's truncation was dropped and RowMul3 took the rsqrt's product). Online (both parties, per element): 14
-// (square) + 16 (row product) + 16 (trunc) bytes, plus ≈ 110 bytes per row. Dealer: ≈ 27.5 bytes per
-// element (party 1's triple and truncation shares), ≈ 4.6 KB per row at dim 4096 and Frac 12 (party
+// Rounds 5 (6 before the mean's truncation rode on the squares' round; 9 before the variance's
+// truncation was dropped and RowMul3 took the rsqrt's product). Online (both parties, per element): 14
+// (square) + 16 (row product) + 16 (trunc) bytes, plus ≈ 110 bytes per row. Dealer: ≈ 31.5 bytes per
+// element (party 1's square, m·M and truncation shares), ≈ 4.6 KB per row at dim 4096 and Frac 12 (party
 // 0: 2.3 KB; the comparison's DCF key grows with ⌊log2 dim⌋: 3.4 KB per row before). Error: |y −
 // y_ref| ≤ |γ|·(2^-9·|ŷ| + 2^-Frac/σ) + 2^(1−Frac), ŷ the normalised value (the second term is the
 // mean's rounding; the variance is no longer rounded, so the bound now holds down to σ²+eps = 2^-16,
 // where it held from 2^-12 before), measured in TestNorms and at the range's ends in
 // TestNormRangeEdges.
 func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps float64) ([]uint64, error) {
-	return p.norm("layernorm", x, rows, dim, gain, bias, eps, true)
+	_, y, err := p.norm(x, nil, nil, rows, dim, gain, bias, eps, true)
+	return y, err
 }
 
 // RMSNorm returns shares of γ ⊙ x/√(mean(x²) + eps) for every row of x [rows × dim] (Frac
@@ -135,57 +178,88 @@ func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps fl
 //
 // Range: mean(x²) + eps ∈ [2^-16, 2^14), dim as for LayerNorm, |γ_i·x_i/rms| < 2^13. Construction as
 // LayerNorm without the mean (Zhang and Sennrich, 2019, for the function; SIGMA-style gates; the
-// rsqrt reads the untruncated sum of squares, RowMul3 takes d·L·O). Rounds 6 (8 before). Online (both parties, per
+// rsqrt reads the untruncated sum of squares, RowMul3 takes d·L·O). Rounds 5 (7 before). Online (both parties, per
 // element): 14 + 16 + 16 bytes, plus ≈ 94 bytes per row. Dealer: ≈ 27.5 bytes per element, ≈ 4.6 KB
 // per row at dim 4096. Error: |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac) on the whole range (before: from 2^-12 up).
 func (p *Party) RMSNorm(x []uint64, rows, dim int, gain []uint64, eps float64) ([]uint64, error) {
-	return p.norm("rmsnorm", x, rows, dim, gain, nil, eps, false)
+	_, y, err := p.norm(x, nil, nil, rows, dim, gain, nil, eps, false)
+	return y, err
 }
 
-func (p *Party) norm(kind string, x []uint64, rows, dim int, gain, bias []uint64, eps float64, center bool) ([]uint64, error) {
+// RMSNormRes is RMSNorm of a residual stream whose last addition waits for its truncation:
+// z = x + Trunc(t, res.Frac, res.Bits) (x with Frac fractional bits, t untruncated, |t| < 2^(Bits−2)).
+// It returns shares of z (the residual stream, as Trunc and an addition give it) and of RMSNorm(z),
+// with the truncation in the squares' round (truncSquare, truncsq.go): 5 rounds where Trunc then
+// RMSNorm take 6. Range and error: RMSNorm's, for z.
+func (p *Party) RMSNormRes(x, t []uint64, res ResTrunc, rows, dim int, gain []uint64, eps float64) (z, y []uint64, err error) {
+	if len(t) != len(x) {
+		return nil, nil, fmt.Errorf("hss: rmsnormres: %d residual and %d pending elements", len(x), len(t))
+	}
+	return p.norm(x, t, &res, rows, dim, gain, nil, eps, false)
+}
+
+// norm is LayerNorm (center), RMSNorm, or (res) RMSNorm of x + Trunc(t); it returns the norm's input
+// (x, or for res the residual x + Trunc(t)) and its output.
+func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []uint64, eps float64, center bool) ([]uint64, []uint64, error) {
+	kind := normKind(center, res)
 	n, err := checkNorm(kind, rows, dim, p.Fx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(x) != n {
-		return nil, fmt.Errorf("hss: %s: %d elements for shape %dx%d", kind, len(x), rows, dim)
+		return nil, nil, fmt.Errorf("hss: %s: %d elements for shape %dx%d", kind, len(x), rows, dim)
 	}
 	if len(gain) != dim || (bias != nil && len(bias) != dim) {
-		return nil, fmt.Errorf("hss: %s: gain/bias of %d/%d elements for dimension %d", kind, len(gain), len(bias), dim)
+		return nil, nil, fmt.Errorf("hss: %s: gain/bias of %d/%d elements for dimension %d", kind, len(gain), len(bias), dim)
 	}
 	if !(eps >= 0 && eps < 1) {
-		return nil, fmt.Errorf("hss: %s: eps %v out of range [0,1)", kind, eps)
+		return nil, nil, fmt.Errorf("hss: %s: eps %v out of range [0,1)", kind, eps)
+	}
+	if res != nil {
+		if err := res.check(kind); err != nil {
+			return nil, nil, err
+		}
 	}
 	q, err := p.sub(kind, n)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f := p.Fx.Frac
 	sqBits, l, rs := normParams(p.Fx, dim)
 	own := uint64(1 - p.ID)
-	d := x
-	if center {
+	in, d := x, x
+	var sq []uint64
+	switch {
+	case center:
+		// d = x − μ, μ = Trunc(Σx·⌊2^32/dim⌉, 32), and d⊙d in one round.
 		sums := make([]uint64, rows)
+		c := uint64(math.Round(math.Ldexp(1, normMeanShift) / float64(dim)))
 		for r := range rows {
 			for j := range dim {
 				sums[r] += x[r*dim+j]
 			}
-			sums[r] *= uint64(math.Round(math.Ldexp(1, normMeanShift) / float64(dim)))
+			sums[r] *= c
 		}
-		mu, err := q.Trunc(sums, normMeanShift, 64)
+		k, err := takeKey[*TruncSqKey](q, "truncsq", n)
 		if err != nil {
-			return nil, wrapGate(kind, err)
+			return nil, nil, wrapGate(kind, err)
 		}
-		d = make([]uint64, n)
-		for r := range rows {
-			for j := range dim {
-				d[r*dim+j] = x[r*dim+j] - mu[r]
-			}
+		if d, sq, err = q.truncSquare(k, x, sums, normMeanShift, 64, sqBits, true); err != nil {
+			return nil, nil, wrapGate(kind, err)
 		}
-	}
-	sq, err := q.Square(d, sqBits)
-	if err != nil {
-		return nil, wrapGate(kind, err)
+	case res != nil:
+		k, err := takeKey[*TruncSqKey](q, "truncsq", n)
+		if err != nil {
+			return nil, nil, wrapGate(kind, err)
+		}
+		if d, sq, err = q.truncSquare(k, x, t, res.Frac, res.Bits, sqBits, false); err != nil {
+			return nil, nil, wrapGate(kind, err)
+		}
+		in = d
+	default:
+		if sq, err = q.Square(d, sqBits); err != nil {
+			return nil, nil, wrapGate(kind, err)
+		}
 	}
 	epsRaw := own * uint64(math.Round(math.Ldexp(eps*float64(dim), int(2*f))))
 	ss := make([]uint64, rows)
@@ -203,7 +277,7 @@ func (p *Party) norm(kind string, x []uint64, rows, dim int, gain, bias []uint64
 	}
 	z, err := q.evalOctMul3("rsqrt", rs, ss, d, lens)
 	if err != nil {
-		return nil, wrapGate(kind, err)
+		return nil, nil, wrapGate(kind, err)
 	}
 	sr := math.Sqrt(float64(dim) / math.Ldexp(1, int(l)))
 	g := make([]uint64, dim)
@@ -217,7 +291,7 @@ func (p *Party) norm(kind string, x []uint64, rows, dim int, gain, bias []uint64
 	}
 	y, err := q.Trunc(z, f+rs.outFrac, 64)
 	if err != nil {
-		return nil, wrapGate(kind, err)
+		return nil, nil, wrapGate(kind, err)
 	}
 	if bias != nil && p.ID == 0 {
 		for r := range rows {
@@ -227,9 +301,9 @@ func (p *Party) norm(kind string, x []uint64, rows, dim int, gain, bias []uint64
 		}
 	}
 	if err := finish(kind, q); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return y, nil
+	return in, y, nil
 }
 
 // CostNorm is the cost of LayerNorm (center) or RMSNorm on rows×dim elements.
@@ -238,17 +312,35 @@ func CostNorm(rows, dim int, fx Fixed, center bool) (Cost, error) {
 	return SumStages(st), err
 }
 
+// CostRMSNormResStages is CostNormStages for RMSNormRes: the residual's truncation with the
+// squares, then RMSNorm's stages.
+func CostRMSNormResStages(rows, dim int, fx Fixed, res ResTrunc) ([]Stage, error) {
+	if err := res.check("cost rmsnormres"); err != nil {
+		return nil, err
+	}
+	return costNormStages(rows, dim, fx, false, &res)
+}
+
 // CostNormStages is CostNorm by stage: the mean's truncation (LayerNorm), the squares, the rsqrt's
 // stages (on the untruncated sum of squares), the row product and the output's truncation.
 func CostNormStages(rows, dim int, fx Fixed, center bool) ([]Stage, error) {
+	return costNormStages(rows, dim, fx, center, nil)
+}
+
+func costNormStages(rows, dim int, fx Fixed, center bool, res *ResTrunc) ([]Stage, error) {
 	n, err := checkNorm("cost norm", rows, dim, fx)
 	if err != nil {
 		return nil, err
 	}
 	sqBits, _, rs := normParams(fx, dim)
-	var parts []part
-	if center {
-		parts = append(parts, part{kind: "trunc", c: costTrunc(rows, normMeanShift, 64), label: "mean.trunc"})
+	var first part
+	switch {
+	case center:
+		first = part{kind: "truncsq", c: costTruncSquare(n, rows, normMeanShift, 64, sqBits), label: "mean+square"}
+	case res != nil:
+		first = part{kind: "truncsq", c: costTruncSquare(n, n, res.Frac, res.Bits, sqBits), label: "res+square"}
+	default:
+		first = part{kind: "square", c: costSquare(n, sqBits)}
 	}
 	lens := make([]int, rows)
 	for i := range lens {
@@ -258,10 +350,9 @@ func CostNormStages(rows, dim int, fx Fixed, center bool) ([]Stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts = append(parts,
-		part{kind: "square", c: costSquare(n, sqBits)},
+	parts := []part{first,
 		rsq,
 		part{kind: "trunc", c: costTrunc(n, fx.Frac+rs.outFrac, 64), label: "out.trunc"},
-	)
-	return seqStages("norm", parts...), nil
+	}
+	return seqStages(normKind(center, res), parts...), nil
 }

@@ -92,15 +92,73 @@ func TestNorms(t *testing.T) {
 						fx.Decode(got[i]), ref[i], e, bound)
 				}
 			}
-			wantR := int64(5) // the rsqrt reads the untruncated sum of squares; RowMul3 takes d·L·O
-			if center {
-				wantR = 6
-			}
+			// The rsqrt reads the untruncated sum of squares; RowMul3 takes d·L·O; LayerNorm's mean
+			// is truncated in the squares' round (truncSquare).
+			wantR := int64(5)
 			if s0.Rounds != wantR || s1.Rounds != wantR {
 				t.Fatalf("rounds %d/%d, want %d", s0.Rounds, s1.Rounds, wantR)
 			}
 			t.Logf("norm center=%v %dx%d: max abs err %.3g, err/bound %.2f, online %.1f B/elem, dealer %.0f B/elem",
 				center, c.rows, c.dim, worst, worstRel, float64(s0.BytesSent+s1.BytesSent)/float64(len(x)), float64(k0.Size()+k1.Size())/float64(len(x)))
+		}
+	}
+}
+
+// TestRMSNormRes checks RMSNorm of a pending residual z = x + Trunc(t) against float64 (z within
+// Trunc's unit, the norm within RMSNorm's bound of the float64 norm of the z it returns) for both
+// truncations the executor defers: a linear layer's (by Frac at width 48) and a linear layer on an
+// untruncated product (by 2·Frac at width 64), in 5 rounds.
+func TestRMSNormRes(t *testing.T) {
+	fx := Fixed{Frac: 14}
+	const rows, dim, eps = 4, 256, 1e-5
+	for ci, res := range []ResTrunc{{Frac: 14, Bits: 48}, {Frac: 28, Bits: 64}} {
+		pr := rand.New(rand.NewPCG(uint64(ci), 17))
+		xf, tf := make([]float64, rows*dim), make([]float64, rows*dim)
+		for i := range xf {
+			s := math.Exp2(float64(-4 + 3*(i/dim)))
+			xf[i], tf[i] = pr.NormFloat64()*s, pr.NormFloat64()*s
+		}
+		x := fx.EncodeVec(xf)
+		tr := make([]uint64, len(tf)) // t with Frac+res.Frac fractional bits
+		for i, v := range tf {
+			tr[i] = uint64(int64(math.Round(math.Ldexp(v, int(fx.Frac+res.Frac)))))
+		}
+		gf := make([]float64, dim)
+		for j := range gf {
+			gf[j] = 1 + 0.3*pr.NormFloat64()
+		}
+		g := fx.EncodeVec(gf)
+		gf = fx.DecodeVec(g)
+		k0, k1, err := GenRMSNormRes(newNLRNG(byte(60+ci)), rows, dim, fx, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var zs [2][]uint64
+		got, s0, s1 := runRows(t, fx, [][]uint64{x, tr}, k0, k1, func(p *Party, in [][]uint64) ([]uint64, error) {
+			z, y, err := p.RMSNormRes(in[0], in[1], res, rows, dim, g, eps)
+			zs[p.ID] = z
+			return y, err
+		})
+		zf := make([]float64, len(x))
+		for i := range zf {
+			zf[i] = fx.Decode(zs[0][i] + zs[1][i])
+			want := fx.Decode(x[i]) + math.Ldexp(float64(int64(tr[i])), -int(fx.Frac+res.Frac))
+			if e := math.Abs(zf[i] - want); e > 1/fx.Scale() {
+				t.Fatalf("res %v: residual %d got %v want %v", res, i, zf[i], want)
+			}
+		}
+		ref := normRef(zf, gf, nil, rows, dim, eps, false)
+		for i := range ref {
+			bound := math.Abs(ref[i])/512 + 2/fx.Scale()
+			if e := math.Abs(fx.Decode(got[i]) - ref[i]); e > bound {
+				t.Fatalf("res %v: entry %d got %v want %v, err %g > %g", res, i, fx.Decode(got[i]), ref[i], e, bound)
+			}
+		}
+		if s0.Rounds != 5 || s1.Rounds != 5 {
+			t.Fatalf("res %v: rounds %d/%d, want 5", res, s0.Rounds, s1.Rounds)
+		}
+		if c, err := CostRMSNormResStages(rows, dim, fx, res); err != nil || SumStages(c).Online != s0.BytesSent+s1.BytesSent {
+			t.Fatalf("res %v: cost %+v (%v), measured %d bytes", res, SumStages(c), err, s0.BytesSent+s1.BytesSent)
 		}
 	}
 }

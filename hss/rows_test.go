@@ -191,8 +191,9 @@ func contains(s, sub string) bool {
 	return false
 }
 
-// viewSchedule lists (values, bits) of every round of Softmax (causal, pos0 = 0, rows = cols) or
-// LayerNorm on a rows×cols tensor at Frac 12: what one party receives, round by round.
+// viewSchedule lists (values, bits) of every round of Softmax (causal, pos0 = 0, rows = cols),
+// LayerNorm, or RMSNormRes (a residual truncated at width 48) on a rows×cols tensor: what one party
+// receives, round by round.
 func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 	n := rows * cols
 	one := func(cnt, bits int) [][2]int { return [][2]int{{cnt, bits}} }
@@ -212,7 +213,11 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 			[][2]int{{rows, int(rs.tbits())}, {nv + rows, int(mb)}}, one(nv, int(mb)))
 	}
 	sq, _, rs := normParams(fx, cols)
-	return [][][2]int{one(rows, 64), one(n, int(sq)), one(rows, 64), one(rows, int(rs.k()+rs.idxBits())),
+	first := [][2]int{{rows, 64}, {n, int(sq)}} // the mean's truncation with the squares
+	if gate == "rmsnormres" {
+		first = [][2]int{{n, 48}, {n, int(sq)}} // the residual's truncation with the squares
+	}
+	return [][][2]int{first, one(rows, 64), one(rows, int(rs.k()+rs.idxBits())),
 		{{rows, int(rs.tbits())}, {n + rows, 64}}, one(n, 64)}
 }
 
@@ -240,7 +245,7 @@ func decodeViewSchedule(heads, cols int, fx Fixed) [][][2]int {
 func FuzzRowKeyUnmarshal(f *testing.F) {
 	fx := Fixed{Frac: 12}
 	rng := newNLRNG(51)
-	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax"}
+	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax", "rmsnormres", "truncsq"}
 	s0, s1, _ := GenSoftmax(rng, 2, 3, 1, fx)
 	l0, l1, _ := GenLayerNorm(rng, 1, 2, fx)
 	r0, r1, _ := GenReciprocal(rng, 1, fx)
@@ -250,7 +255,9 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	t0, t1, _ := GenRowMul3(rng, []int{1, 2}, 30)
 	u0, u1, _ := genTruncRowMul3(rng, []int{1, 2}, 20, 40, 30)
 	c0, c1, _ := genCountMax(rng, []int{1, 2}, softmaxCmax(fx))
-	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}} {
+	n0, n1, _ := GenRMSNormRes(rng, 1, 2, fx, ResTrunc{Frac: 12, Bits: 48})
+	q0, q1, _ := genTruncSquare(rng, 4, 2, 12, 48, 40, true)
+	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}} {
 		for _, k := range k { // party 0's seed-compressed keys and party 1's
 			b, _ := k.(MarshalKey).MarshalBinary()
 			f.Add(uint8(i), b)

@@ -63,6 +63,9 @@ func allKeyGens() []keyGen {
 		}},
 		{"layernorm (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) { return GenLayerNorm(r, n/64, 64, fx) }},
 		{"rmsnorm (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) { return GenRMSNorm(r, n/64, 64, fx) }},
+		{"rmsnormres (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) {
+			return GenRMSNormRes(r, n/64, 64, fx, ResTrunc{Frac: fx.Frac, Bits: 48})
+		}},
 	}
 }
 

@@ -148,6 +148,43 @@ func recordRun(t *testing.T, fx hss.Fixed, m0, m1 *hss.Material, f func(p *hss.P
 	return rec.Received()
 }
 
+// TestNormResView records what party 1 receives during RMSNormRes (the residual's truncation with
+// the squares, then RMSNorm's rounds) on zero and on spread inputs and checks every part's uniformity
+// at its width.
+func TestNormResView(t *testing.T) {
+	fx := hss.Fixed{Frac: 14}
+	rows, cols := 4, 512
+	n := rows * cols
+	res := hss.ResTrunc{Frac: fx.Frac, Bits: 48}
+	pr := rand.New(rand.NewPCG(7, 7))
+	gain := fx.EncodeVec(make([]float64, cols))
+	for _, name := range []string{"zero", "spread"} {
+		xf, tf := make([]float64, n), make([]float64, n)
+		if name == "spread" {
+			for i := range xf {
+				xf[i], tf[i] = pr.NormFloat64()*10, pr.NormFloat64()*10*fx.Scale()
+			}
+		}
+		rng := hss.NewNLRNG(19)
+		k0, k1, err := hss.GenRMSNormRes(rng, rows, cols, fx, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sh [2][2][]uint64
+		for i, v := range [][]uint64{fx.EncodeVec(xf), fx.EncodeVec(tf)} {
+			seed, v1, _ := hss.Share(v, rng)
+			sh[0][i], sh[1][i] = hss.ExpandShare(seed, n), v1
+		}
+		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+			_, _, e := p.RMSNormRes(sh[p.ID][0], sh[p.ID][1], res, rows, cols, gain, 1e-5)
+			return e
+		})
+		if checked := checkView(t, "rmsnormres/"+name, msgs, hss.ViewSchedule("rmsnormres", rows, cols, fx)); checked < 4 {
+			t.Fatalf("rmsnormres/%s: only %d parts checked", name, checked)
+		}
+	}
+}
+
 // checkView checks every received message against its schedule (per round, the parts' counts and
 // widths) and the uniformity of every part of 1024 values or more; it returns how many parts it tested.
 func checkView(t *testing.T, name string, msgs [][]byte, sched [][][2]int) int {

@@ -16,6 +16,15 @@ type params struct {
 	bound bool
 }
 
+// resTrunc is a pending residual's truncation (see residual): a linear
+// layer's, or (wide) a linear layer's of an untruncated product.
+func (s *params) resTrunc(wide bool) hss.ResTrunc {
+	if wide {
+		return hss.ResTrunc{Frac: 2 * s.prm.Frac, Bits: 64}
+	}
+	return hss.ResTrunc{Frac: s.prm.Frac, Bits: s.prm.Width}
+}
+
 func (s *params) bind(prm hss.Params) error {
 	if s.bound && s.prm != prm {
 		return fmt.Errorf("secure: backend runs at %v, executor at %v", s.prm, prm)
@@ -78,10 +87,14 @@ func (b *Party) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 			if len(w.B) != w.Out {
 				return nil, fmt.Errorf("secure: linears: bias of %d values for %d outputs", len(w.B), w.Out)
 			}
+			sh := b.prm.Frac // the bias at the output's scale: 2·Frac, or 3·Frac for a Raw x
+			if x.Raw {
+				sh *= 2
+			}
 			for r := range x.Rows {
 				row := y[r*w.Out : (r+1)*w.Out]
 				for j, v := range w.B {
-					row[j] += v << b.prm.Frac
+					row[j] += v << sh
 				}
 			}
 		}
@@ -207,6 +220,11 @@ func (b *Party) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 		y, err = b.P.SoftmaxHeads(x.V, heads, rows, x.Cols, pos0)
 	}
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
+}
+
+func (b *Party) NormRes(x, t Tensor, wide bool, n *EncNorm, eps float64) (Tensor, Tensor, error) {
+	z, y, err := b.P.RMSNormRes(x.V, t.V, b.resTrunc(wide), x.Rows, x.Cols, n.Gain, eps)
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: z}, Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
 func (b *Party) Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error) {
@@ -381,6 +399,10 @@ func (d *Dealer) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 		return x, d.push(hss.GenSoftmaxHeadsRaw(d.Rand, heads, rows, x.Cols, pos0, d.prm.Fixed(), d.prm.Width))
 	}
 	return x, d.push(hss.GenSoftmaxHeads(d.Rand, heads, x.Rows/heads, x.Cols, pos0, d.prm.Fixed()))
+}
+
+func (d *Dealer) NormRes(x, _ Tensor, wide bool, _ *EncNorm, _ float64) (Tensor, Tensor, error) {
+	return x, x, d.push(hss.GenRMSNormRes(d.Rand, x.Rows, x.Cols, d.prm.Fixed(), d.resTrunc(wide)))
 }
 
 func (d *Dealer) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {

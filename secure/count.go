@@ -77,6 +77,21 @@ func (b *Breakdown) addStage(op Op, s hss.Stage, calls int64) {
 	e.Crit += s.Crit
 }
 
+// dropEmpty removes the stages that no call ran (the linear layers'
+// truncation when the head was the only one left: Count moves it to OpHead).
+func (b *Breakdown) dropEmpty() {
+	kept := b.Stages[:0]
+	b.index = map[string]int{}
+	for _, s := range b.Stages {
+		if s.Calls == 0 && s.Cost == (hss.Cost{}) {
+			continue
+		}
+		b.index[s.Op.String()+"/"+s.Name] = len(kept)
+		kept = append(kept, s)
+	}
+	b.Stages = kept
+}
+
 // addStages adds one call of a gate of op with the given stages.
 func (b *Breakdown) addStages(op Op, st []hss.Stage) {
 	for _, s := range st {
@@ -259,6 +274,12 @@ func (c *Counter) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpSoftmax, st, err)
 }
 
+func (c *Counter) NormRes(x, _ Tensor, wide bool, _ *EncNorm, _ float64) (Tensor, Tensor, error) {
+	st, err := hss.CostRMSNormResStages(x.Rows, x.Cols, c.prm.Fixed(), c.resTrunc(wide))
+	y := Tensor{Rows: x.Rows, Cols: x.Cols}
+	return y, y, c.countStages(OpNorm, prefix("rmsnorm", st), err)
+}
+
 func (c *Counter) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {
 	st, err := hss.CostNormStages(x.Rows, x.Cols, c.prm.Fixed(), center)
 	kind := "rmsnorm"
@@ -396,6 +417,7 @@ func Count(cfg model.Config, prm hss.Params, prompt, decode int) (CountResult, e
 			s.Cost, s.Crit = s.Cost.Scale(-1), -s.Crit
 			b.addStage(OpLinear, s, -1)
 		}
+		b.dropEmpty()
 		return b, nil
 	}
 	res := CountResult{Config: cfg, Params: prm, Prompt: prompt}

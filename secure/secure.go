@@ -60,6 +60,32 @@ type Tensor struct {
 	// one gate (Backend.SiLUMul); any other step computes it first
 	// (settle).
 	silu *Tensor
+	// lin is set on the output of a Linear of an untruncated product
+	// (x Raw): the layer is deferred (V nil) so that AddInto can leave its
+	// truncation to the next RMSNorm; any other step computes it as
+	// Backend.Linear does (settle).
+	lin *rawLinear
+	// res is set on AddInto's output when the addend's truncation waits
+	// for the next RMSNorm (V nil): see residual.
+	res *residual
+}
+
+// rawLinear is a deferred Linear of an untruncated product.
+type rawLinear struct {
+	x Tensor
+	w *EncLinear
+}
+
+// residual is a residual stream whose last addition waits for its
+// truncation: acc + Trunc(t), t untruncated — a linear layer's output
+// (by Frac at Params.Width), or, wide, a linear layer's of an untruncated
+// product (3·Frac fractional bits, by 2·Frac at width 64). RMSNorm takes
+// the truncation into its squares' round (Backend.NormRes) and records the
+// sum in done; any other step truncates and adds first (settle).
+type residual struct {
+	acc, t Tensor
+	wide   bool
+	done   *Tensor
 }
 
 // rawGroup is the untruncated outputs of one Linears call and, once
@@ -69,6 +95,7 @@ type rawGroup struct {
 	ts      []Tensor
 	done    []Tensor
 	rotated bool
+	taken   bool // a group of one that AddInto made a pending residual's addend
 }
 
 // shape returns an empty tensor of the given shape, with values when vals.
@@ -143,6 +170,10 @@ type Backend interface {
 	// SiLUMulRaw is SiLUMul of untruncated gate and up projections, their
 	// truncations in SiLU's lookup round (hss.SiLUMulRaw).
 	SiLUMulRaw(g, u Tensor) (Tensor, error)
+	// NormRes is RMSNorm of the residual stream x + Trunc(t) (see
+	// residual; wide selects the truncation) with the truncation in the
+	// squares' round (hss.RMSNormRes): it returns the sum and its norm.
+	NormRes(x, t Tensor, wide bool, n *EncNorm, eps float64) (z, y Tensor, err error)
 }
 
 // Exec is the secure executor of one model for one party or the dealer: a
@@ -231,6 +262,21 @@ func (e *Exec) BeginLayer(int) error { return nil }
 // only product (SwiGLU's) straight to W2, so this never runs there.
 func (e *Exec) settle(xs ...*Tensor) error {
 	for _, x := range xs {
+		if r := x.res; r != nil {
+			if err := e.settleRes(r); err != nil {
+				return err
+			}
+			*x = *r.done
+			continue
+		}
+		if l := x.lin; l != nil {
+			y, err := e.b.Linear(l.x, l.w)
+			if err != nil {
+				return err
+			}
+			*x = y
+			continue
+		}
 		if x.silu != nil {
 			in := *x.silu
 			if err := e.settle(&in); err != nil {
@@ -253,6 +299,9 @@ func (e *Exec) settle(xs ...*Tensor) error {
 			if g.rotated && x.idx < 2 {
 				return errors.New("secure: q or k used after RoPE's fused truncation")
 			}
+			if g.taken {
+				return errors.New("secure: a linear output used after AddInto took it")
+			}
 			*x = g.done[x.idx]
 			continue
 		}
@@ -263,6 +312,30 @@ func (e *Exec) settle(xs ...*Tensor) error {
 		t.Raw = false
 		*x = t
 	}
+	return nil
+}
+
+// settleRes truncates a pending residual's addend and adds it, once.
+func (e *Exec) settleRes(r *residual) error {
+	if r.done != nil {
+		return nil
+	}
+	trunc := e.b.Settle
+	if r.wide {
+		trunc = e.b.TruncWide
+	}
+	t, err := trunc(r.t)
+	if err != nil {
+		return err
+	}
+	sum := Tensor{Rows: r.acc.Rows, Cols: r.acc.Cols}
+	if e.vals {
+		sum.V = make([]uint64, len(r.acc.V))
+		for i, v := range r.acc.V {
+			sum.V[i] = v + t.V[i]
+		}
+	}
+	r.done = &sum
 	return nil
 }
 
@@ -308,8 +381,15 @@ func (e *Exec) checkRows(op string, x Tensor, rows, cols int) error {
 }
 
 func (e *Exec) Norm(x Tensor, n *model.Norm, rows int) (Tensor, error) {
-	if err := e.settle(&x); err != nil {
-		return Tensor{}, err
+	center := e.cfg.Arch == model.ArchGPT2
+	r := x.res
+	if r == nil || r.done != nil || center {
+		if err := e.settle(&x); err != nil {
+			return Tensor{}, err
+		}
+	}
+	if r != nil && r.done == nil {
+		x = r.acc
 	}
 	if err := e.checkRows("norm", x, rows, e.cfg.Dim); err != nil {
 		return Tensor{}, err
@@ -321,11 +401,20 @@ func (e *Exec) Norm(x Tensor, n *model.Norm, rows int) (Tensor, error) {
 			return Tensor{}, err
 		}
 	}
-	return e.b.Norm(x, en, float64(e.cfg.NormEps), e.cfg.Arch == model.ArchGPT2)
+	if r != nil && r.done == nil {
+		// The residual's truncation rides on the squares' round.
+		z, y, err := e.b.NormRes(r.acc, r.t, r.wide, en, float64(e.cfg.NormEps))
+		if err != nil {
+			return Tensor{}, err
+		}
+		r.done = &z
+		return y, nil
+	}
+	return e.b.Norm(x, en, float64(e.cfg.NormEps), center)
 }
 
 func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
-	if x.grp != nil || x.silu != nil { // a Linears output: truncated with its group (a Mul's product goes in untruncated)
+	if x.grp != nil || x.silu != nil || x.lin != nil || x.res != nil { // a Linears output: truncated with its group (a Mul's product goes in untruncated)
 		if err := e.settle(&x); err != nil {
 			return Tensor{}, err
 		}
@@ -347,7 +436,8 @@ func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
 			return Tensor{}, err
 		}
 	}
-	return e.b.Linear(x, el)
+	// Deferred: AddInto may leave its truncation to the next RMSNorm.
+	return Tensor{Rows: rows, Cols: l.Out, Raw: true, lin: &rawLinear{x: x, w: el}}, nil
 }
 
 // Linears computes up to three linear layers of the same input, untruncated
@@ -404,7 +494,25 @@ func (e *Exec) Head(x Tensor, rows int) (Tensor, error) {
 }
 
 func (e *Exec) AddInto(acc, y Tensor) (Tensor, error) {
-	if err := e.settle(&acc, &y); err != nil {
+	if err := e.settle(&acc); err != nil {
+		return Tensor{}, err
+	}
+	if e.cfg.Arch == model.ArchLlama && acc.Rows == y.Rows && acc.Cols == y.Cols {
+		// The residual stream's next consumer is RMSNorm, which takes the
+		// addend's truncation into its first round (residual).
+		if fusable(y, 1) {
+			y.grp.taken = true // its truncation is the residual's now
+			return Tensor{Rows: acc.Rows, Cols: acc.Cols, res: &residual{acc: acc, t: y.grp.ts[0]}}, nil
+		}
+		if l := y.lin; l != nil {
+			ts, err := e.b.LinearsRaw(l.x, []*EncLinear{l.w})
+			if err != nil {
+				return Tensor{}, err
+			}
+			return Tensor{Rows: acc.Rows, Cols: acc.Cols, res: &residual{acc: acc, t: ts[0], wide: true}}, nil
+		}
+	}
+	if err := e.settle(&y); err != nil {
 		return Tensor{}, err
 	}
 	if acc.Rows != y.Rows || acc.Cols != y.Cols || len(acc.V) != len(y.V) {
@@ -625,7 +733,7 @@ func (e *Exec) Act(x Tensor, rows int) (Tensor, error) {
 // truncation into its own first round.
 func fusable(x Tensor, size int) bool {
 	g := x.grp
-	return x.Raw && g != nil && g.done == nil && !g.rotated && len(g.ts) == size
+	return x.Raw && g != nil && g.done == nil && !g.rotated && !g.taken && len(g.ts) == size
 }
 
 func (e *Exec) Mul(a, b Tensor, rows int) (Tensor, error) {
@@ -663,15 +771,29 @@ func (e *Exec) Mul(a, b Tensor, rows int) (Tensor, error) {
 }
 
 func (e *Exec) Rows(x Tensor, from, n, cols int) (Tensor, error) {
+	if r := x.res; r != nil && r.done == nil {
+		// A pending residual keeps waiting, on the rows taken (the final
+		// norm of a prefill's last row).
+		if x.Cols != cols || from < 0 || n < 0 || from+n > x.Rows {
+			return Tensor{}, fmt.Errorf("secure: rows %d…%d of a %dx%d tensor", from, from+n, x.Rows, x.Cols)
+		}
+		acc, t := e.rows(r.acc, from, n), e.rows(r.t, from, n)
+		return Tensor{Rows: n, Cols: cols, res: &residual{acc: acc, t: t, wide: r.wide}}, nil
+	}
 	if err := e.settle(&x); err != nil {
 		return Tensor{}, err
 	}
 	if x.Cols != cols || from < 0 || n < 0 || from+n > x.Rows {
 		return Tensor{}, fmt.Errorf("secure: rows %d…%d of a %dx%d tensor", from, from+n, x.Rows, x.Cols)
 	}
-	out := Tensor{Rows: n, Cols: cols}
+	return e.rows(x, from, n), nil
+}
+
+// rows returns rows from…from+n−1 of x (a view).
+func (e *Exec) rows(x Tensor, from, n int) Tensor {
+	out := Tensor{Rows: n, Cols: x.Cols}
 	if e.vals {
-		out.V = x.V[from*cols : (from+n)*cols]
+		out.V = x.V[from*x.Cols : (from+n)*x.Cols]
 	}
-	return out, nil
+	return out
 }

@@ -125,8 +125,6 @@ func GenDCF(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 *DC
 					keep, lose := ab, 1-ab
 					b0, b1 := blk[2*g*per:(2*g+1)*per], blk[(2*g+1)*per:(2*g+2)*per]
 					c0k, c0l, c1k, c1l := b0[int(keep)*pc], b0[int(lose)*pc], b1[int(keep)*pc], b1[int(lose)*pc]
-					t0k, t0l, t1k, t1l := ctlBit(&c0k), ctlBit(&c0l), ctlBit(&c1k), ctlBit(&c1l)
-					sCW := c0l.xor(c1l)
 					neg := mask64(t[2*g+1]) // (−1)^{t1}: x ↦ (x ^ neg) − neg
 					w := i*int(bits) + int(l)
 					vcw := k0.vcw[w*p : (w+1)*p]
@@ -144,17 +142,14 @@ func GenDCF(rng io.Reader, bits uint, p int, alphas, betas []uint64) (k0, k1 *DC
 						vg[j] = vg[j] - v1k[j] + v0k[j] + ((x ^ neg) - neg)
 					}
 					copy(k1.vcw[w*p:(w+1)*p], vcw)
-					tcw, tKeep := levelTCW(ab, t0k^t1k, t0l^t1l)
-					k0.scw[w], k1.scw[w] = sCW, sCW
-					k0.tcw[w], k1.tcw[w] = tcw, tcw
-					keepChildren(s, t, g, c0k, c1k, sCW, t0k, t1k, tKeep)
+					sCW, tcw := descend(s, t, g, ab, c0k, c0l, c1k, c1l)
+					k0.scw[w], k1.scw[w], k0.tcw[w], k1.tcw[w] = sCW, sCW, tcw, tcw
 				}
 			}
 			lb := leafHashes(blk, s[:2*m], nv)
 			for g := range m {
 				i := a + g
-				neg := mask64(t[2*g+1])
-				v0, v1 := blockVals(lb[2*g*nv:(2*g+1)*nv]), blockVals(lb[(2*g+1)*nv:(2*g+2)*nv])
+				v0, v1, neg := leafShares(lb, t, g, nv)
 				fin := k0.fin[i*p : (i+1)*p]
 				vg := va[g*p : (g+1)*p]
 				for j := range fin {
@@ -215,31 +210,34 @@ func leafHashes(buf, s []block, nb int) []block {
 	return lb
 }
 
-// ctlBit returns a child's control bit, its seed's low bit, and clears that bit.
-func ctlBit(c *block) uint64 {
-	t := c.lo & 1
-	c.lo &^= 1
-	return t
-}
-
-// levelTCW returns a level's control corrections tL | tR<<1 for the point's bit ab (the side kept)
-// from the XORs of both parties' control bits at the kept child (tk) and at the lost one (tl): the
-// correction of the lost child makes the parties' bits equal there, that of the kept child makes them
-// differ. tKeep is the kept child's correction.
-func levelTCW(ab, tk, tl uint64) (tcw uint8, tKeep uint64) {
-	tKeep = tk ^ 1
-	return uint8(tKeep<<ab | tl<<(1-ab)), tKeep
-}
-
-// keepChildren moves key pair g's on-path nodes (party b's at 2g+b of s and t) to their kept
-// children c0k, c1k with control bits t0k, t1k: a party whose control bit is set applies the seed
-// correction sCW and the kept side's control correction tKeep (the level step of DCF and DPF Gen).
-func keepChildren(s []block, t []uint64, g int, c0k, c1k, sCW block, t0k, t1k, tKeep uint64) {
+// descend ends a level of key pair g's generation (DCF and DPF Gen). From the point's bit ab (the
+// side kept) and the hashed children of both parties' on-path nodes (c0k, c1k the kept ones, c0l, c1l
+// the lost ones; a child's control bit is its low bit) it returns the level's seed correction sCW and
+// control corrections tcw = tL | tR<<1: the lost child's makes both parties' control bits equal
+// there, the kept child's makes them differ. It moves the nodes (party b's at 2g+b of s and t) to the
+// kept children: a party whose control bit is set applies sCW and the kept side's correction.
+func descend(s []block, t []uint64, g int, ab uint64, c0k, c0l, c1k, c1l block) (sCW block, tcw uint8) {
+	t0k, t1k := c0k.lo&1, c1k.lo&1
+	c0k.lo &^= 1
+	c1k.lo &^= 1
+	sCW = c0l.xor(c1l)
+	tLose := sCW.lo & 1
+	sCW.lo &^= 1
+	tKeep := t0k ^ t1k ^ 1
+	tcw = uint8(tKeep<<ab | tLose<<(1-ab))
 	m0, m1 := mask64(t[2*g]), mask64(t[2*g+1])
 	s[2*g] = block{c0k.lo ^ (sCW.lo & m0), c0k.hi ^ (sCW.hi & m0)}
 	s[2*g+1] = block{c1k.lo ^ (sCW.lo & m1), c1k.hi ^ (sCW.hi & m1)}
 	t[2*g] = t0k ^ (t[2*g] & tKeep)
 	t[2*g+1] = t1k ^ (t[2*g+1] & tKeep)
+	return sCW, tcw
+}
+
+// leafShares returns the leaf values of key pair g's final nodes (party b's at 2g+b of t; lb as
+// leafHashes returns it for nb blocks a seed) and the sign mask (−1)^{t1} of its final correction,
+// as x ↦ (x ^ neg) − neg.
+func leafShares(lb []block, t []uint64, g, nb int) (v0, v1 []uint64, neg uint64) {
+	return blockVals(lb[2*g*nb : (2*g+1)*nb]), blockVals(lb[(2*g+1)*nb : (2*g+2)*nb]), mask64(t[2*g+1])
 }
 
 // blockVals views blocks as their 64-bit values (block j holds values 2j, 2j+1).

@@ -359,21 +359,15 @@ func genLevels(k0, k1 *DPFKeys, a int, s []block, t []uint64, blk []block, alpha
 			ab := bit(alphas[i], bits, l)
 			keep, lose := ab, 1-ab
 			c := b[4*g : 4*g+4] // party 0 left, right; party 1 left, right
-			c0k, c0l, c1k, c1l := c[keep], c[lose], c[2+keep], c[2+lose]
-			t0k, t0l, t1k, t1l := ctlBit(&c0k), ctlBit(&c0l), ctlBit(&c1k), ctlBit(&c1l)
-			sCW := c0l.xor(c1l)
-			tcw, tKeep := levelTCW(ab, t0k^t1k, t0l^t1l)
+			sCW, tcw := descend(s, t, g, ab, c[keep], c[lose], c[2+keep], c[2+lose])
 			w := i*nl + int(l-from)
-			k0.scw[w], k1.scw[w] = sCW, sCW
-			k0.tcw[w], k1.tcw[w] = tcw, tcw
-			keepChildren(s, t, g, c0k, c1k, sCW, t0k, t1k, tKeep)
+			k0.scw[w], k1.scw[w], k0.tcw[w], k1.tcw[w] = sCW, sCW, tcw, tcw
 		}
 	}
 	lb := leafHashes(blk, s[:2*m], nbk)
 	for g := range m {
 		i := a + g
-		neg := mask64(t[2*g+1])
-		c0, c1 := blockVals(lb[2*g*nbk:(2*g+1)*nbk]), blockVals(lb[(2*g+1)*nbk:(2*g+2)*nbk])
+		c0, c1, neg := leafShares(lb, t, g, nbk)
 		low := int(alphas[i] & maskBits(leaf))
 		fin := k0.fin[i*v : (i+1)*v]
 		beta := betas[i*p : (i+1)*p]

@@ -3,6 +3,7 @@ package fss
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
@@ -382,18 +383,13 @@ func TestDCFDigest(t *testing.T) {
 func FuzzDCFUnmarshal(f *testing.F) {
 	rng := newRNG(7)
 	k0, _, _ := GenDCF(rng, 9, 2, []uint64{3, 100}, make([]uint64, 4))
-	b, _ := k0.MarshalBinary()
-	f.Add(b)
+	addEncoding(f, k0)
 	f.Add([]byte("DCF1"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var k DCFKeys
-		if err := k.UnmarshalBinary(data); err != nil {
+		if !decodesCanonically(t, &k, data) {
 			return
-		}
-		out, err := k.MarshalBinary()
-		if err != nil || !bytes.Equal(out, data) {
-			t.Fatal("accepted encoding is not canonical")
 		}
 		xs := make([]uint64, k.N)
 		if err := EvalBatch(k.Party, &k, xs, make([]uint64, k.N*k.P)); err != nil {
@@ -405,26 +401,18 @@ func FuzzDCFUnmarshal(f *testing.F) {
 func FuzzDPFUnmarshal(f *testing.F) {
 	rng := newRNG(8)
 	k0, _, _ := GenDPF(rng, 9, 2, []uint64{3, 100}, make([]uint64, 4))
-	b, _ := k0.MarshalBinary()
-	f.Add(b)
+	addEncoding(f, k0)
 	f.Add([]byte("DPF1"))
 	e0, _, _ := GenDPFLeaf(rng, 9, 3, 1, []uint64{3, 100}, make([]uint64, 2))
-	b, _ = e0.MarshalBinary()
-	f.Add(b)
+	addEncoding(f, e0)
 	t0, _, _ := GenDPFTop(rng, 8, 3, 3, 4, []uint64{3, 100}, make([]uint64, 8))
-	b, _ = t0.MarshalBinary()
-	f.Add(b)
+	addEncoding(f, t0)
 	s0, _, _ := GenDPFTopSeeded(rng, 8, 3, 3, 4, []uint64{3, 100}, make([]uint64, 8))
-	b, _ = s0.MarshalBinary()
-	f.Add(b)
+	addEncoding(f, s0)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var k DPFKeys
-		if err := k.UnmarshalBinary(data); err != nil {
+		if !decodesCanonically(t, &k, data) {
 			return
-		}
-		out, err := k.MarshalBinary()
-		if err != nil || !bytes.Equal(out, data) {
-			t.Fatal("accepted encoding is not canonical")
 		}
 		w := NewWorker()
 		o := make([]uint64, k.P)
@@ -438,6 +426,32 @@ func FuzzDPFUnmarshal(f *testing.F) {
 			}
 		}
 	})
+}
+
+// addEncoding adds k's encoding to f's seed corpus.
+func addEncoding(f *testing.F, k encoding.BinaryMarshaler) {
+	b, err := k.MarshalBinary()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+}
+
+// decodesCanonically decodes data into k and reports whether k accepted it; an accepted encoding must
+// be k's encoding again.
+func decodesCanonically(t *testing.T, k interface {
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}, data []byte) bool {
+	t.Helper()
+	if err := k.UnmarshalBinary(data); err != nil {
+		return false
+	}
+	out, err := k.MarshalBinary()
+	if err != nil || !bytes.Equal(out, data) {
+		t.Fatal("accepted encoding is not canonical")
+	}
+	return true
 }
 
 func benchDCF(b *testing.B, bits uint) {

@@ -10,10 +10,7 @@ import (
 func TestEvalWindowPoly(t *testing.T) {
 	rng := newRNG(31)
 	pr := rand.New(rand.NewPCG(31, 32))
-	for _, tc := range []struct {
-		bits, leaf uint
-		p          int
-	}{{4, 0, 1}, {6, 2, 2}, {8, 2, 4}, {8, 1, 3}, {9, 2, 4}, {7, 0, 4}} {
+	for _, tc := range []leafShape{{4, 0, 1}, {6, 2, 2}, {8, 2, 4}, {8, 1, 3}, {9, 2, 4}, {7, 0, 4}} {
 		const n = 40
 		count := min(1<<tc.bits, 21)
 		alphas, betas := make([]uint64, n), make([]uint64, tc.p*n)
@@ -31,13 +28,7 @@ func TestEvalWindowPoly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		coef := make([][]uint64, tc.p)
-		for j := range coef {
-			coef[j] = make([]uint64, count)
-			for q := range coef[j] {
-				coef[j][q] = pr.Uint64()
-			}
-		}
+		coef := randCoef(pr, tc.p, count)
 		w := NewWorker()
 		for i := range alphas {
 			lo := alphas[i] - uint64(pr.IntN(2*count)) // in the window about half the time
@@ -83,10 +74,7 @@ func TestEvalWindowPolyBatch(t *testing.T) {
 func testEvalWindowPolyBatch(t *testing.T) {
 	rng := newRNG(33)
 	pr := rand.New(rand.NewPCG(33, 34))
-	for _, tc := range []struct {
-		bits, leaf uint
-		p          int
-	}{{2, 2, 4}, {3, 2, 4}, {3, 3, 4}, {8, 2, 4}, {9, 2, 4}, {8, 3, 4}, {9, 3, 4}, {8, 1, 4}, {8, 2, 3}, {6, 0, 2}, {10, 3, 1}} {
+	for _, tc := range []leafShape{{2, 2, 4}, {3, 2, 4}, {3, 3, 4}, {8, 2, 4}, {9, 2, 4}, {8, 3, 4}, {9, 3, 4}, {8, 1, 4}, {8, 2, 3}, {6, 0, 2}, {10, 3, 1}} {
 		n := 1 + pr.IntN(3*winBatch)
 		alphas, betas := randPoints(pr, n, tc.bits, tc.p)
 		k0, k1, err := GenDPFLeaf(rng, tc.bits, tc.leaf, tc.p, alphas, betas)
@@ -96,13 +84,7 @@ func testEvalWindowPolyBatch(t *testing.T) {
 		w := NewWorker()
 		for _, count := range []int{1, 2, 3, 4, 5, 17, 22, 41, 1 << tc.bits} {
 			count = min(count, 1<<tc.bits)
-			coef := make([][]uint64, tc.p)
-			for j := range coef {
-				coef[j] = make([]uint64, count)
-				for q := range coef[j] {
-					coef[j][q] = pr.Uint64()
-				}
-			}
+			coef := randCoef(pr, tc.p, count)
 			los, us := make([]uint64, n), make([]uint64, n)
 			for i := range los {
 				switch pr.IntN(4) {
@@ -145,15 +127,25 @@ func testEvalWindowPolyBatch(t *testing.T) {
 	}
 }
 
+// leafShape is a DPF batch's input width, early-terminated levels and payload.
+type leafShape struct {
+	bits, leaf uint
+	p          int
+}
+
+// topCases are the batch shapes of the top-level tests: input width, early-terminated levels, top
+// levels and payload.
+var topCases = []struct {
+	bits, leaf, top uint
+	p               int
+}{{8, 3, 1, 4}, {8, 3, 3, 4}, {9, 3, 3, 4}, {9, 3, 6, 4}, {7, 2, 3, 1}, {5, 0, 5, 2}, {12, 4, 2, 1}, {3, 0, 3, 2}}
+
 // TestDPFTop pins keys with precomputed top levels to the same keys without: identical shares from
 // EvalPoint, EvalWindow and the batched polynomial walk (wrapping windows included), a codec round
 // trip, and refusal of bad top-level headers.
 func TestDPFTop(t *testing.T) {
 	pr := rand.New(rand.NewPCG(61, 62))
-	for _, tc := range []struct {
-		bits, leaf, top uint
-		p               int
-	}{{8, 3, 1, 4}, {8, 3, 3, 4}, {9, 3, 3, 4}, {9, 3, 6, 4}, {7, 2, 3, 1}, {5, 0, 5, 2}, {12, 4, 2, 1}} {
+	for _, tc := range topCases {
 		const n = 150
 		alphas, betas := randPoints(pr, n, tc.bits, tc.p)
 		a0, a1, err := GenDPFLeaf(newRNG(63), tc.bits, tc.leaf, tc.p, alphas, betas)
@@ -191,17 +183,8 @@ func TestDPFTop(t *testing.T) {
 			}
 			count := min(1<<tc.bits, 23)
 			for i := range n {
-				lo := alphas[i] - uint64(pr.IntN(count))
-				if i%3 == 0 {
-					lo = maskBits(tc.bits) - uint64(pr.IntN(count))
-				}
-				want, got := make([]uint64, count*tc.p), make([]uint64, count*tc.p)
-				if err := w.EvalWindow(a, i, lo, count, want); err != nil {
-					t.Fatal(err)
-				}
-				if err := w.EvalWindow(&dec, i, lo, count, got); err != nil {
-					t.Fatal(err)
-				}
+				lo := windowStart(pr, alphas[i], tc.bits, count, i%3 == 0)
+				want, got := evalWindows(t, w, a, &dec, i, lo, count)
 				for j := range want {
 					if got[j] != want[j] {
 						t.Fatalf("bits %d top %d party %d key %d: window value %d %x, want %x", tc.bits, tc.top, pi, i, j, got[j], want[j])
@@ -247,10 +230,7 @@ func TestDPFTop(t *testing.T) {
 // correction words, party 1's the size of GenDPFTop's; malformed DPF4 encodings are refused.
 func TestDPFTopSeeded(t *testing.T) {
 	pr := rand.New(rand.NewPCG(71, 72))
-	for _, tc := range []struct {
-		bits, leaf, top uint
-		p               int
-	}{{8, 3, 1, 4}, {8, 3, 3, 4}, {9, 3, 3, 4}, {9, 3, 6, 4}, {7, 2, 3, 1}, {5, 0, 5, 2}, {12, 4, 2, 1}, {3, 0, 3, 2}} {
+	for _, tc := range topCases {
 		for _, n := range []int{0, 1, 150} {
 			alphas, betas := randPoints(pr, n, tc.bits, tc.p)
 			g0, g1, err := GenDPFTopSeeded(newRNG(73), tc.bits, tc.leaf, tc.top, tc.p, alphas, betas)
@@ -315,17 +295,8 @@ func TestDPFTopSeeded(t *testing.T) {
 							}
 						}
 					}
-					lo := alphas[i] - uint64(pr.IntN(count))
-					if i%3 == 0 {
-						lo = maskBits(tc.bits) - uint64(pr.IntN(count))
-					}
-					y0, y1 := make([]uint64, count*tc.p), make([]uint64, count*tc.p)
-					if err := w.EvalWindow(a, i, lo, count, y0); err != nil {
-						t.Fatal(err)
-					}
-					if err := w.EvalWindow(b, i, lo, count, y1); err != nil {
-						t.Fatal(err)
-					}
+					lo := windowStart(pr, alphas[i], tc.bits, count, i%3 == 0)
+					y0, y1 := evalWindows(t, w, a, b, i, lo, count)
 					for q := range count {
 						for c := range tc.p {
 							if y0[q*tc.p+c]+y1[q*tc.p+c] != want(lo+uint64(q), c) {
@@ -376,16 +347,44 @@ func randPoints(pr *rand.Rand, n int, bits uint, p int) (alphas, betas []uint64)
 // randPolyInputs draws a polynomial walk's inputs: random cubic coefficients over count positions,
 // and for each point α_i a window start below it (within 2·count) and a multiplier.
 func randPolyInputs(pr *rand.Rand, alphas []uint64, count int) (coef [][]uint64, los, us []uint64) {
-	coef = make([][]uint64, 4)
+	coef = randCoef(pr, 4, count)
+	los, us = make([]uint64, len(alphas)), make([]uint64, len(alphas))
+	for i := range los {
+		los[i], us[i] = alphas[i]-uint64(pr.IntN(2*count)), pr.Uint64()
+	}
+	return coef, los, us
+}
+
+// randCoef draws p random coefficient tables over count positions.
+func randCoef(pr *rand.Rand, p, count int) [][]uint64 {
+	coef := make([][]uint64, p)
 	for j := range coef {
 		coef[j] = make([]uint64, count)
 		for q := range coef[j] {
 			coef[j][q] = pr.Uint64()
 		}
 	}
-	los, us = make([]uint64, len(alphas)), make([]uint64, len(alphas))
-	for i := range los {
-		los[i], us[i] = alphas[i]-uint64(pr.IntN(2*count)), pr.Uint64()
+	return coef
+}
+
+// windowStart draws the start of a window of count positions on bits bits: below α (within count),
+// or if wrap near the top of the domain, so that most such windows wrap around.
+func windowStart(pr *rand.Rand, alpha uint64, bits uint, count int, wrap bool) uint64 {
+	if wrap {
+		return maskBits(bits) - uint64(pr.IntN(count))
 	}
-	return coef, los, us
+	return alpha - uint64(pr.IntN(count))
+}
+
+// evalWindows returns EvalWindow of key i of the batches a and b over count positions from lo.
+func evalWindows(t *testing.T, w *Worker, a, b *DPFKeys, i int, lo uint64, count int) (ya, yb []uint64) {
+	t.Helper()
+	ya, yb = make([]uint64, count*a.P), make([]uint64, count*b.P)
+	if err := w.EvalWindow(a, i, lo, count, ya); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.EvalWindow(b, i, lo, count, yb); err != nil {
+		t.Fatal(err)
+	}
+	return ya, yb
 }

@@ -141,6 +141,18 @@ func caches[C any](cs *[][]*C, layer, n int, mk func() *C) []*C {
 // decode step's one). Shape-only, so the parties, the dealer and the counter decide alike.
 func rawScores(values bool, rows int) bool { return !values && hss.SoftmaxTakesRawScores(rows) }
 
+// attendMode is how an attention step opens its operands and returns its products: a decode step's
+// scores stay untruncated at Width for the softmax (rawScores); the products with the values stay
+// untruncated at width 64 (2·Frac fractional bits, correct mod 2^64) for the output projection,
+// whose truncation by 2·Frac (Linear of a Raw input, or the next RMSNorm's) then covers both: one
+// round where the values' truncation and the projection's took two. Shape-only, like rawScores.
+func (s *params) attendMode(values bool, rows int) (raw bool, bits uint) {
+	if values {
+		return true, 64
+	}
+	return rawScores(values, rows), s.prm.Width
+}
+
 // cacheProds lists the products of one attention step: query head h
 // against cache h/group.
 func cacheProds(xs []Tensor, group int, values bool) ([]hss.CacheProd, error) {
@@ -172,10 +184,11 @@ func (b *Party) attend(cs *[][]*hss.MaskedCache, layer int, xs, add []Tensor, gr
 		xv[i] = x.V
 	}
 	mm := b.P.CacheMatMul
-	if rawScores(values, xs[0].Rows) {
+	raw, bits := b.attendMode(values, xs[0].Rows)
+	if raw {
 		mm = b.P.CacheMatMulRaw
 	}
-	zv, err := mm(c, rows, xv, prods, b.prm.Width)
+	zv, err := mm(c, rows, xv, prods, bits)
 	if err != nil {
 		return nil, err
 	}
@@ -350,14 +363,15 @@ func (d *Dealer) attend(cs *[][]*hss.DealerCache, layer int, xs, add []Tensor, g
 	if err != nil {
 		return nil, err
 	}
-	k0, k1, t0, t1, err := hss.GenCacheMatMul(d.Rand, c, add[0].Rows, prods, d.prm.Frac, d.prm.Width)
+	raw, bits := d.attendMode(values, xs[0].Rows)
+	k0, k1, t0, t1, err := hss.GenCacheMatMul(d.Rand, c, add[0].Rows, prods, d.prm.Frac, bits)
 	if err != nil {
 		return nil, err
 	}
 	if err := d.Sink.Push(k0, k1); err != nil {
 		return nil, err
 	}
-	if !rawScores(values, xs[0].Rows) {
+	if !raw {
 		if err := d.Sink.Push(t0, t1); err != nil {
 			return nil, err
 		}

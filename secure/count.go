@@ -221,10 +221,11 @@ func (c *Counter) attend(rows *[]int, layer int, xs, add []Tensor, group int, va
 		return nil, err
 	}
 	cost := hss.CostCacheMatMulStages
-	if rawScores(values, xs[0].Rows) {
+	raw, bits := c.attendMode(values, xs[0].Rows)
+	if raw {
 		cost = hss.CostCacheMatMulRawStages
 	}
-	st, err := cost(ks, ts, add[0].Rows, prods, c.prm.Frac, c.prm.Width)
+	st, err := cost(ks, ts, add[0].Rows, prods, c.prm.Frac, bits)
 	if err != nil {
 		return nil, c.countStages(OpAttn, st, err)
 	}

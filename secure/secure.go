@@ -687,6 +687,7 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 		return Tensor{}, fmt.Errorf("values: %w", err)
 	}
 	out := shape(rows, D, e.vals)
+	out.Raw = true // 2·Frac fractional bits, correct mod 2^64 (attendMode): Wo truncates
 	if e.vals {
 		for h, o := range heads {
 			for i := range rows {

@@ -7,21 +7,18 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/hssee/hssee/experiments/internal/records"
 )
 
 // deployResult mirrors experiments/deploy's JSON.
 type deployResult struct {
 	Config struct {
-		Model       string    `json:"model"`
-		Weights     string    `json:"weights"`
-		PromptLen   int       `json:"prompt_len"`
-		Decode      int       `json:"decode"`
-		PartyMbps   float64   `json:"party_mbps"`
-		DealerRTTms float64   `json:"dealer_rtt_ms"`
-		DealerMbps  float64   `json:"dealer_mbps"`
-		ClientRTTms float64   `json:"client_rtt_ms"`
-		ClientMbps  float64   `json:"client_mbps"`
-		RTTs        []float64 `json:"rtts_ms"`
+		Model     string `json:"model"`
+		Weights   string `json:"weights"`
+		PromptLen int    `json:"prompt_len"`
+		Decode    int    `json:"decode"`
+		records.DeployLinks
 	} `json:"config"`
 	InProcPrefillMS float64 `json:"inproc_prefill_online_ms"`
 	InProcDecodeMS  float64 `json:"inproc_decode_online_ms_per_token"`
@@ -40,31 +37,14 @@ type deployResult struct {
 		MDec  float64       `json:"model_decode_ms_per_token"`
 		Bar   float64       `json:"decode_bar_ms"`
 	} `json:"points"`
-	Baseline *struct {
-		PromptLen       int     `json:"prompt_len"`
-		Decode          int     `json:"decode"`
-		RTTms           float64 `json:"rtt_ms"`
-		PrefillMS       float64 `json:"prefill_ms"`
-		DecodeMS        float64 `json:"decode_ms_per_token"`
-		ClientUp        int64   `json:"client_wire_up_bytes"`
-		ModelFullPrefMS float64 `json:"model_full_prefill_ms"`
-		ModelFullDecMS  float64 `json:"model_full_decode_ms"`
-	} `json:"baseline"`
+	Baseline *records.DeployBaseline `json:"baseline"`
 }
 
+// deploySession is a measured session as results.json keeps it (with a
+// cold session's zero prepare_ms).
 type deploySession struct {
-	PrepareMS   float64  `json:"prepare_ms"`
-	PrefillMS   float64  `json:"prefill_ms"`
-	DecodeMS    float64  `json:"decode_ms_per_token"`
-	DecodeMean  float64  `json:"decode_ms_mean"`
-	ClientUp    int64    `json:"client_wire_up_bytes"`
-	ClientDown  int64    `json:"client_wire_down_bytes"`
-	ClientSent  int64    `json:"client_payload_sent_bytes"`
-	ClientRecv  int64    `json:"client_payload_recv_bytes"`
-	DealerWire  [2]int64 `json:"dealer_wire_bytes"`
-	PeerWire    int64    `json:"peer_wire_bytes"`
-	DealerBytes int64    `json:"dealer_key_bytes"`
-	IDsEqual    bool     `json:"same_tokens_as_in_process"`
+	PrepareMS float64 `json:"prepare_ms"`
+	records.DeploySession
 }
 
 type deployResults struct {

@@ -2,31 +2,12 @@ package main
 
 // Experiment 1: EE overhead and fidelity (experiments/eebench).
 
-type eeMode struct {
-	Mode              string  `json:"mode"`
-	VanillaMS         float64 `json:"vanilla_ms"`
-	EEMS              float64 `json:"ee_ms"`
-	OverheadPct       float64 `json:"ee_overhead_pct"`
-	VanillaDecodeTokS float64 `json:"vanilla_decode_tok_s"`
-	EEDecodeTokS      float64 `json:"ee_decode_tok_s"`
-	TokenAgreementPct float64 `json:"token_agreement_pct"`
-	MaxAbsLogitDiff   float64 `json:"max_abs_logit_diff"`
-	GreedyIdentical   int     `json:"greedy_identical"`
-	Prompts           int     `json:"prompts"`
-	PositionsCompared int     `json:"positions_compared"`
-	GoldenGreedy      int     `json:"golden_greedy_match,omitempty"`
-}
+import "github.com/hssee/hssee/experiments/internal/records"
 
 type eeRun struct {
-	Label     string   `json:"label"`   // what the row is (weights, prompts)
-	Args      []string `json:"command"` // eebench flags
-	Model     string   `json:"model"`
-	Params    int64    `json:"params"`
-	Threads   int      `json:"threads"`
-	PromptLen int      `json:"prompt_len"`
-	Decode    int      `json:"decode"`
-	Runs      int      `json:"runs"`
-	Modes     []eeMode `json:"modes"`
+	Label string   `json:"label"`   // what the row is (weights, prompts)
+	Args  []string `json:"command"` // eebench flags
+	records.EERun
 }
 
 type eeResults struct {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hssee/hssee/experiments/internal/records"
 	"github.com/hssee/hssee/experiments/internal/stats"
 )
 
@@ -30,25 +31,16 @@ func (l link) delayMS(rounds, online int64) float64 {
 	return stats.LinkDelayMS(rounds, online, l.RTT, l.Mbps)
 }
 
+// hssbenchResult is what results.json keeps of experiments/hssbench's JSON.
 type hssbenchResult struct {
-	Model           string  `json:"model"`
-	Params          int64   `json:"params"`
-	PromptLen       int     `json:"prompt_len"`
-	Decode          int     `json:"decode"`
-	RTTms           float64 `json:"rtt_ms"`
-	Mbps            float64 `json:"mbps"`
-	PlainPrefillMS  float64 `json:"plain_prefill_ms"`
-	PlainDecodeMS   float64 `json:"plain_decode_ms_per_token"`
-	HSSPrefillMS    float64 `json:"hss_prefill_online_ms"`
-	HSSPrefillOffMS float64 `json:"hss_prefill_offline_ms"`
-	HSSDecodeMS     float64 `json:"hss_decode_online_ms_per_token"`
-	HSSDecodeOffMS  float64 `json:"hss_decode_offline_ms_per_token"`
-	PrefillOnlineB  int64   `json:"prefill_online_bytes"`
-	PrefillRounds   int64   `json:"prefill_rounds"`
-	PrefillDealerB  int64   `json:"prefill_dealer_bytes"`
-	DecodeOnlineB   int64   `json:"decode_online_bytes_per_token"`
-	DecodeRounds    int64   `json:"decode_rounds_per_token"`
-	DecodeDealerB   int64   `json:"decode_dealer_bytes_per_token"`
+	Model     string  `json:"model"`
+	Params    int64   `json:"params"`
+	PromptLen int     `json:"prompt_len"`
+	Decode    int     `json:"decode"`
+	RTTms     float64 `json:"rtt_ms"`
+	Mbps      float64 `json:"mbps"`
+	records.HSSTimes
+	records.HSSCosts
 }
 
 type networkRow struct {

@@ -48,6 +48,7 @@ import (
 
 	"github.com/hssee/hssee/experiments/internal/netem"
 	"github.com/hssee/hssee/experiments/internal/procs"
+	"github.com/hssee/hssee/experiments/internal/records"
 	"github.com/hssee/hssee/experiments/internal/stats"
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
@@ -60,35 +61,20 @@ import (
 const roleEnv = "HSSEE_DEPLOY_ROLE"
 
 type config struct {
-	Model       string    `json:"model"`
-	Weights     string    `json:"weights"`
-	PromptLen   int       `json:"prompt_len"`
-	Decode      int       `json:"decode"`
-	Frac        uint      `json:"frac"`
-	PartyMbps   float64   `json:"party_mbps"`
-	DealerRTTms float64   `json:"dealer_rtt_ms"`
-	DealerMbps  float64   `json:"dealer_mbps"`
-	ClientRTTms float64   `json:"client_rtt_ms"`
-	ClientMbps  float64   `json:"client_mbps"`
-	RTTs        []float64 `json:"rtts_ms"`
-	CPU         string    `json:"cpu"`
-	Cores       int       `json:"cores"`
+	Model     string `json:"model"`
+	Weights   string `json:"weights"`
+	PromptLen int    `json:"prompt_len"`
+	Decode    int    `json:"decode"`
+	Frac      uint   `json:"frac"`
+	records.DeployLinks
+	CPU   string `json:"cpu"`
+	Cores int    `json:"cores"`
 }
 
 // session is one measured session through the emulated links.
 type session struct {
-	PrepareMS   float64  `json:"prepare_ms,omitempty"` // warm: open until the parties held the prefill's material
-	PrefillMS   float64  `json:"prefill_ms"`           // the prompt's Forward, wall
-	DecodeMS    float64  `json:"decode_ms_per_token"`  // median over the decoded tokens
-	DecodeMean  float64  `json:"decode_ms_mean"`
-	ClientUp    int64    `json:"client_wire_up_bytes"`   // client → servers, TLS records and all
-	ClientDown  int64    `json:"client_wire_down_bytes"` // servers → client
-	ClientSent  int64    `json:"client_payload_sent_bytes"`
-	ClientRecv  int64    `json:"client_payload_recv_bytes"`
-	DealerWire  [2]int64 `json:"dealer_wire_bytes"` // dealer → party 0, party 1
-	PeerWire    int64    `json:"peer_wire_bytes"`   // party 0 ↔ party 1, both ways
-	DealerBytes int64    `json:"dealer_key_bytes"`  // material the parties consumed (key bytes)
-	IDsEqual    bool     `json:"same_tokens_as_in_process"`
+	PrepareMS float64 `json:"prepare_ms,omitempty"` // warm: open until the parties held the prefill's material
+	records.DeploySession
 	// CPU seconds each process spent from the prompt\'s submission to the
 	// session\'s end (dealer, party 0, party 1, this client process with
 	// the emulator): all share this machine\'s cores.
@@ -111,33 +97,22 @@ type point struct {
 	DecodeBarMS float64 `json:"decode_bar_ms"`
 }
 
-type baseline struct {
-	PromptLen       int     `json:"prompt_len"`
-	Decode          int     `json:"decode"`
-	RTTms           float64 `json:"rtt_ms"`
-	PrefillMS       float64 `json:"prefill_ms"`
-	DecodeMS        float64 `json:"decode_ms_per_token"`
-	ClientUp        int64   `json:"client_wire_up_bytes"`
-	ModelFullPrefMS float64 `json:"model_full_prefill_ms"` // the -prompt-len prefill, modelled: material over the client link
-	ModelFullDecMS  float64 `json:"model_full_decode_ms"`
-}
-
 type result struct {
 	Config config `json:"config"`
 	// In process (both parties, no network), same passes.
-	InProcPrefillMS float64   `json:"inproc_prefill_online_ms"`
-	InProcDealerMS  float64   `json:"inproc_prefill_dealer_ms"` // making the prefill\'s material here (one core)
-	InProcDecodeMS  float64   `json:"inproc_decode_online_ms_per_token"`
-	PrefillRounds   int64     `json:"prefill_rounds"`
-	PrefillOnline   int64     `json:"prefill_online_bytes"`
-	PrefillDealer   int64     `json:"prefill_dealer_bytes"`
-	PrefillDealer0  int64     `json:"prefill_dealer_bytes_party0"`
-	PrefillDealer1  int64     `json:"prefill_dealer_bytes_party1"`
-	DecodeRounds    int64     `json:"decode_rounds_per_token"`
-	DecodeOnline    int64     `json:"decode_online_bytes_per_token"`
-	DecodeDealer    int64     `json:"decode_dealer_bytes_per_token"`
-	Points          []point   `json:"points"`
-	Baseline        *baseline `json:"baseline,omitempty"`
+	InProcPrefillMS float64                 `json:"inproc_prefill_online_ms"`
+	InProcDealerMS  float64                 `json:"inproc_prefill_dealer_ms"` // making the prefill\'s material here (one core)
+	InProcDecodeMS  float64                 `json:"inproc_decode_online_ms_per_token"`
+	PrefillRounds   int64                   `json:"prefill_rounds"`
+	PrefillOnline   int64                   `json:"prefill_online_bytes"`
+	PrefillDealer   int64                   `json:"prefill_dealer_bytes"`
+	PrefillDealer0  int64                   `json:"prefill_dealer_bytes_party0"`
+	PrefillDealer1  int64                   `json:"prefill_dealer_bytes_party1"`
+	DecodeRounds    int64                   `json:"decode_rounds_per_token"`
+	DecodeOnline    int64                   `json:"decode_online_bytes_per_token"`
+	DecodeDealer    int64                   `json:"decode_dealer_bytes_per_token"`
+	Points          []point                 `json:"points"`
+	Baseline        *records.DeployBaseline `json:"baseline,omitempty"`
 }
 
 func main() {
@@ -412,8 +387,8 @@ func measure(o *options) (*result, error) {
 	}
 	cpu, _ := stats.CPU()
 	res := &result{Config: config{Model: name, Weights: weights, PromptLen: o.promptLen, Decode: o.decode, Frac: o.frac,
-		PartyMbps: o.partyMbps, DealerRTTms: ms(o.dealerRTT), DealerMbps: o.dealerMbps, ClientRTTms: ms(o.clientRTT),
-		ClientMbps: o.clientMbps, CPU: cpu, Cores: runtime.NumCPU()}}
+		DeployLinks: records.DeployLinks{PartyMbps: o.partyMbps, DealerRTTms: ms(o.dealerRTT), DealerMbps: o.dealerMbps,
+			ClientRTTms: ms(o.clientRTT), ClientMbps: o.clientMbps}, CPU: cpu, Cores: runtime.NumCPU()}}
 	for _, rtt := range o.rtts {
 		res.Config.RTTs = append(res.Config.RTTs, float64(rtt.Microseconds())/1e3)
 	}
@@ -594,7 +569,7 @@ func deployed(o *options, dir, eeDir string, em *model.Model, creds *party.Crede
 // measureBaseline runs the client-aided design (material made here and
 // uploaded through the client link) on a short prompt at the middle RTT,
 // and models the full prompt from its exact material size.
-func measureBaseline(o *options, dir, eeDir string, em *model.Model, creds *party.Credentials, prm hss.Params, res *result) (*baseline, error) {
+func measureBaseline(o *options, dir, eeDir string, em *model.Model, creds *party.Credentials, prm hss.Params, res *result) (*records.DeployBaseline, error) {
 	rtt := o.rtts[len(o.rtts)/2]
 	d, err := start(o, dir, eeDir, rtt)
 	if err != nil {
@@ -623,7 +598,7 @@ func measureBaseline(o *options, dir, eeDir string, em *model.Model, creds *part
 		return nil, err
 	}
 	up, _, _, _ := d.wire()
-	b := &baseline{PromptLen: o.baselinePrompt, Decode: o.baseDec, RTTms: float64(rtt.Microseconds()) / 1e3,
+	b := &records.DeployBaseline{PromptLen: o.baselinePrompt, Decode: o.baseDec, RTTms: float64(rtt.Microseconds()) / 1e3,
 		PrefillMS: pre.wall, DecodeMS: dec.wall, ClientUp: up}
 	full, err := secure.Count(em.Config, prm, o.promptLen, 1)
 	if err != nil {

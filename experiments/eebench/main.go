@@ -33,38 +33,17 @@ import (
 	"time"
 
 	"github.com/hssee/hssee/ee"
+	"github.com/hssee/hssee/experiments/internal/records"
 	"github.com/hssee/hssee/experiments/internal/stats"
 	"github.com/hssee/hssee/internal/evalset"
 	"github.com/hssee/hssee/model"
 )
 
-// modeResult is one EE mode's measurements.
-type modeResult struct {
-	Mode               string  `json:"mode"`
-	VanillaMS          float64 `json:"vanilla_ms"` // median prefill+decode of one run
-	EEMS               float64 `json:"ee_ms"`
-	OverheadPct        float64 `json:"ee_overhead_pct"` // (EE / vanilla - 1) * 100, medians
-	VanillaDecodeTokS  float64 `json:"vanilla_decode_tok_s"`
-	EEDecodeTokS       float64 `json:"ee_decode_tok_s"`
-	TokenAgreementPct  float64 `json:"token_agreement_pct"` // teacher-forced top-1, all positions
-	MaxAbsLogitDiff    float64 `json:"max_abs_logit_diff"`
-	GreedyIdentical    int     `json:"greedy_identical"` // prompts whose free-running continuation is identical
-	Prompts            int     `json:"prompts"`
-	PositionsCompared  int     `json:"positions_compared"`
-	GoldenGreedyPrompt int     `json:"golden_greedy_match,omitempty"` // EE continuation == the reference implementation's
-}
-
 type report struct {
-	OverheadPct       float64      `json:"ee_overhead_pct"`
-	TokenAgreementPct float64      `json:"token_agreement_pct"`
-	MaxAbsLogitDiff   float64      `json:"max_abs_logit_diff"`
-	Model             string       `json:"model"`
-	Params            int64        `json:"params"`
-	Threads           int          `json:"threads"`
-	PromptLen         int          `json:"prompt_len"`
-	Decode            int          `json:"decode"`
-	Runs              int          `json:"runs"`
-	Modes             []modeResult `json:"modes"`
+	OverheadPct       float64 `json:"ee_overhead_pct"`
+	TokenAgreementPct float64 `json:"token_agreement_pct"`
+	MaxAbsLogitDiff   float64 `json:"max_abs_logit_diff"`
+	records.EERun
 }
 
 type config struct {
@@ -199,8 +178,8 @@ func run(cfg config, w io.Writer) (*report, error) {
 	}
 
 	latPrompt := randomIDs(cfg.promptLen)
-	rep := &report{Model: name, Params: c.WeightCount(), Threads: cfg.threads, PromptLen: cfg.promptLen,
-		Decode: cfg.decode, Runs: cfg.runs, TokenAgreementPct: 100}
+	rep := &report{TokenAgreementPct: 100, EERun: records.EERun{Model: name, Params: c.WeightCount(), Threads: cfg.threads,
+		PromptLen: cfg.promptLen, Decode: cfg.decode, Runs: cfg.runs}}
 	if rep.Threads == 0 {
 		rep.Threads = runtime.GOMAXPROCS(0)
 	}
@@ -240,7 +219,7 @@ func run(cfg config, w io.Writer) (*report, error) {
 		rep.MaxAbsLogitDiff = max(rep.MaxAbsLogitDiff, mr.MaxAbsLogitDiff)
 		greedyCol := fmt.Sprintf("%d/%d", mr.GreedyIdentical, mr.Prompts)
 		if cases[0].golden != nil {
-			greedyCol += fmt.Sprintf(" (reference: %d/%d)", mr.GoldenGreedyPrompt, mr.Prompts)
+			greedyCol += fmt.Sprintf(" (reference: %d/%d)", mr.GoldenGreedy, mr.Prompts)
 		}
 		fmt.Fprintf(w, "| %s | %.2f | %.2f | %+.2f%% | %.1f / %.1f | %.3f%% of %d | %.3g | %s |\n",
 			mode, mr.VanillaMS, mr.EEMS, mr.OverheadPct, mr.VanillaDecodeTokS, mr.EEDecodeTokS,
@@ -294,7 +273,7 @@ func greedy(r *model.Runner, key *ee.Key, prompt []int, n int, after func()) ([]
 
 // measure times vanilla and EE alternately (warm-up first) and fills the
 // latency fields.
-func measure(van, er *model.Runner, key *ee.Key, prompt []int, cfg config) (*modeResult, error) {
+func measure(van, er *model.Runner, key *ee.Key, prompt []int, cfg config) (*records.EEMode, error) {
 	// One run: a prefill, then cfg.decode single-token steps.
 	once := func(r *model.Runner, k *ee.Key) (total, decode time.Duration, err error) {
 		var first time.Duration
@@ -339,7 +318,7 @@ func measure(van, er *model.Runner, key *ee.Key, prompt []int, cfg config) (*mod
 		}
 	}
 	mv, me := stats.Median(vt), stats.Median(et)
-	return &modeResult{
+	return &records.EEMode{
 		VanillaMS: stats.Round(mv, 3), EEMS: stats.Round(me, 3), OverheadPct: stats.Round((me/mv-1)*100, 2),
 		VanillaDecodeTokS: stats.Round(float64(cfg.decode)/(stats.Median(vd)/1e3), 1),
 		EEDecodeTokS:      stats.Round(float64(cfg.decode)/(stats.Median(ed)/1e3), 1),
@@ -347,7 +326,7 @@ func measure(van, er *model.Runner, key *ee.Key, prompt []int, cfg config) (*mod
 }
 
 // fidelity compares the EE model with vanilla after decryption.
-func fidelity(er *model.Runner, key *ee.Key, cases []fidelityCase, vanCont [][]int, vanLogits [][][]float32, mr *modeResult) error {
+func fidelity(er *model.Runner, key *ee.Key, cases []fidelityCase, vanCont [][]int, vanLogits [][][]float32, mr *records.EEMode) error {
 	agree, total := 0, 0
 	for i, fc := range cases {
 		cont, err := greedy(er, key, fc.prompt, fc.gen, nil)
@@ -359,7 +338,7 @@ func fidelity(er *model.Runner, key *ee.Key, cases []fidelityCase, vanCont [][]i
 			mr.GreedyIdentical++
 		}
 		if fc.golden != nil && slices.Equal(cont, fc.golden) {
-			mr.GoldenGreedyPrompt++
+			mr.GoldenGreedy++
 		}
 		ids := append(slices.Clone(fc.prompt), vanCont[i]...)
 		enc, err := key.EncryptIDs(ids)

@@ -42,7 +42,7 @@ func TestRunGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := rep.Modes[0]
-	if m.Prompts != 10 || m.GoldenGreedyPrompt < 9 || m.GreedyIdentical < 9 || rep.MaxAbsLogitDiff > 1e-3 {
+	if m.Prompts != 10 || m.GoldenGreedy < 9 || m.GreedyIdentical < 9 || rep.MaxAbsLogitDiff > 1e-3 {
 		t.Fatalf("mode %+v", m)
 	}
 }

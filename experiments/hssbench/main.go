@@ -27,6 +27,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hssee/hssee/experiments/internal/records"
 	"github.com/hssee/hssee/experiments/internal/stats"
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
@@ -43,22 +44,12 @@ type result struct {
 	RTTms     float64 `json:"rtt_ms"`
 	Mbps      float64 `json:"mbps"`
 
-	PlainPrefillMS  float64 `json:"plain_prefill_ms"`
-	PlainDecodeMS   float64 `json:"plain_decode_ms_per_token"`
-	HSSPrefillMS    float64 `json:"hss_prefill_online_ms"`
-	HSSPrefillOffMS float64 `json:"hss_prefill_offline_ms"`
-	HSSDecodeMS     float64 `json:"hss_decode_online_ms_per_token"`
-	HSSDecodeOffMS  float64 `json:"hss_decode_offline_ms_per_token"`
+	records.HSSTimes
 	PrefillRatio    float64 `json:"prefill_ratio"` // HSS online / plain
 	DecodeRatio     float64 `json:"decode_ratio"`
 	PrefillRatioAll float64 `json:"prefill_ratio_with_offline"`
 	DecodeRatioAll  float64 `json:"decode_ratio_with_offline"`
-	PrefillOnlineB  int64   `json:"prefill_online_bytes"`
-	PrefillRounds   int64   `json:"prefill_rounds"`
-	PrefillDealerB  int64   `json:"prefill_dealer_bytes"`
-	DecodeOnlineB   int64   `json:"decode_online_bytes_per_token"`
-	DecodeRounds    int64   `json:"decode_rounds_per_token"`
-	DecodeDealerB   int64   `json:"decode_dealer_bytes_per_token"`
+	records.HSSCosts
 	MaxAbsLogitDiff float64 `json:"max_abs_logit_diff"`
 }
 

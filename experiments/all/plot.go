@@ -44,25 +44,36 @@ func headroom(p *plot.Plot, log bool, entries int) {
 	p.Y.Max = p.Y.Min + (p.Y.Max-p.Y.Min)/(1-frac)
 }
 
-func (c chart) save(dir, file string) error {
+// newPlot is a plot in the report's style: its title, the y axis's label
+// and the legend's fonts, the legend at the top, a grid, and a log y axis
+// with logY.
+func newPlot(title, yLabel string, logY bool) *plot.Plot {
 	p := plot.New()
-	p.Title.Text = c.Title
-	p.X.Label.Text = c.XLabel
-	p.Y.Label.Text = c.YLabel
+	p.Title.Text = title
+	p.Y.Label.Text = yLabel
 	p.Title.TextStyle.Font.Size = vg.Points(13)
-	p.X.Label.TextStyle.Font.Size = vg.Points(11)
 	p.Y.Label.TextStyle.Font.Size = vg.Points(11)
 	p.Legend.Top = true
-	p.Legend.Left = true
 	p.Legend.TextStyle.Font.Size = vg.Points(9)
 	p.Add(plotter.NewGrid())
-	if c.LogX {
-		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	if logY {
+		logAxis(&p.Y)
 	}
-	if c.LogY {
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	return p
+}
+
+func logAxis(a *plot.Axis) {
+	a.Scale = plot.LogScale{}
+	a.Tick.Marker = plot.LogTicks{Prec: -1}
+}
+
+func (c chart) save(dir, file string) error {
+	p := newPlot(c.Title, c.YLabel, c.LogY)
+	p.X.Label.Text = c.XLabel
+	p.X.Label.TextStyle.Font.Size = vg.Points(11)
+	p.Legend.Left = true
+	if c.LogX {
+		logAxis(&p.X)
 	}
 	xmin, xmax := math.Inf(1), math.Inf(-1)
 	for _, s := range c.Series {
@@ -141,18 +152,7 @@ type bars struct {
 }
 
 func (b bars) save(dir, file string) error {
-	p := plot.New()
-	p.Title.Text = b.Title
-	p.Y.Label.Text = b.YLabel
-	p.Title.TextStyle.Font.Size = vg.Points(13)
-	p.Y.Label.TextStyle.Font.Size = vg.Points(11)
-	p.Legend.Top = true
-	p.Legend.TextStyle.Font.Size = vg.Points(9)
-	p.Add(plotter.NewGrid())
-	if b.LogY {
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	}
+	p := newPlot(b.Title, b.YLabel, b.LogY)
 	w := vg.Points(float64(110 / max(1, len(b.Names))))
 	if w < vg.Points(6) {
 		w = vg.Points(6)

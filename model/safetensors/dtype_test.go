@@ -6,12 +6,31 @@ import (
 	"testing"
 )
 
+// knownValue is a 16-bit float's bits and the float32 they stand for.
+type knownValue struct {
+	h    uint16
+	want float32
+}
+
+// checkKnown checks that the format's decoder (name+"ToFloat32") maps each
+// value's bits to its float32, exactly, and its encoder ("Float32To"+name)
+// maps the float32 back to the bits.
+func checkKnown(t *testing.T, name string, decode func(uint16) float32, encode func(float32) uint16, values []knownValue) {
+	t.Helper()
+	for _, c := range values {
+		got := decode(c.h)
+		if math.Float32bits(got) != math.Float32bits(c.want) {
+			t.Errorf("%sToFloat32(%#04x) = %v, want %v", name, c.h, got, c.want)
+		}
+		if back := encode(c.want); back != c.h {
+			t.Errorf("Float32To%s(%v) = %#04x, want %#04x", name, c.want, back, c.h)
+		}
+	}
+}
+
 func TestHalfKnownValues(t *testing.T) {
 	inf := float32(math.Inf(1))
-	for _, c := range []struct {
-		h    uint16
-		want float32
-	}{
+	checkKnown(t, "Half", HalfToFloat32, Float32ToHalf, []knownValue{
 		{0x0000, 0},
 		{0x3c00, 1},
 		{0xc000, -2},
@@ -26,15 +45,7 @@ func TestHalfKnownValues(t *testing.T) {
 		{0xfc00, -inf},           // -Inf
 		{0x3bff, 1 - 0x1p-11},    // just below one
 		{0x4248, 3.140625},       // pi in half
-	} {
-		got := HalfToFloat32(c.h)
-		if math.Float32bits(got) != math.Float32bits(c.want) {
-			t.Errorf("HalfToFloat32(%#04x) = %v, want %v", c.h, got, c.want)
-		}
-		if back := Float32ToHalf(c.want); back != c.h {
-			t.Errorf("Float32ToHalf(%v) = %#04x, want %#04x", c.want, back, c.h)
-		}
-	}
+	})
 	if z := HalfToFloat32(0x8000); math.Float32bits(z) != 0x80000000 {
 		t.Errorf("HalfToFloat32(0x8000) = %v, want -0", z)
 	}
@@ -131,10 +142,7 @@ func TestFloat32ToHalfRounding(t *testing.T) {
 
 func TestBFloat16(t *testing.T) {
 	inf := float32(math.Inf(1))
-	for _, c := range []struct {
-		h    uint16
-		want float32
-	}{
+	checkKnown(t, "BFloat16", BFloat16ToFloat32, Float32ToBFloat16, []knownValue{
 		{0x3f80, 1},
 		{0xc000, -2},
 		{0x0001, 0x1p-133}, // smallest subnormal
@@ -144,15 +152,7 @@ func TestBFloat16(t *testing.T) {
 		{0x7f80, inf},
 		{0xff80, -inf},
 		{0x4049, 3.140625},
-	} {
-		got := BFloat16ToFloat32(c.h)
-		if math.Float32bits(got) != math.Float32bits(c.want) {
-			t.Errorf("BFloat16ToFloat32(%#04x) = %v, want %v", c.h, got, c.want)
-		}
-		if back := Float32ToBFloat16(c.want); back != c.h {
-			t.Errorf("Float32ToBFloat16(%v) = %#04x, want %#04x", c.want, back, c.h)
-		}
-	}
+	})
 	for _, c := range []struct {
 		f    float32
 		want uint16

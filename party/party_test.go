@@ -16,6 +16,7 @@ import (
 
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
+	"github.com/hssee/hssee/internal/waitfor"
 	"github.com/hssee/hssee/model"
 )
 
@@ -159,12 +160,10 @@ func TestRemoteMatchesLocal(t *testing.T) {
 
 func waitSessions(t *testing.T, p *pair, want int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if p.srv[0].Sessions() == want && p.srv[1].Sessions() == want {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if waitfor.Until(5*time.Second, 20*time.Millisecond, func() bool {
+		return p.srv[0].Sessions() == want && p.srv[1].Sessions() == want
+	}) {
+		return
 	}
 	t.Fatalf("sessions: party 0 %d, party 1 %d, want %d", p.srv[0].Sessions(), p.srv[1].Sessions(), want)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hssee/hssee/dealer"
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/infer"
+	"github.com/hssee/hssee/internal/waitfor"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/party"
 	pb "github.com/hssee/hssee/proto/hsseepb"
@@ -191,12 +192,10 @@ func TestServiceMatchesClientDealer(t *testing.T) {
 
 func waitSessions(t *testing.T, d *deployment, want int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if d.parties[0].Sessions() == want && d.parties[1].Sessions() == want && d.dealer.svc.Stats().Sessions == want {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if waitfor.Until(5*time.Second, 20*time.Millisecond, func() bool {
+		return d.parties[0].Sessions() == want && d.parties[1].Sessions() == want && d.dealer.svc.Stats().Sessions == want
+	}) {
+		return
 	}
 	t.Fatalf("sessions: party 0 %d, party 1 %d, dealer %d, want %d", d.parties[0].Sessions(), d.parties[1].Sessions(),
 		d.dealer.svc.Stats().Sessions, want)
@@ -236,12 +235,8 @@ func TestDealerKilled(t *testing.T) {
 		t.Fatalf("the client learned of the dead dealer after %v", el)
 	}
 	t.Logf("client error after %v: %v", time.Since(start).Round(time.Millisecond), err)
-	deadline := time.Now().Add(5 * time.Second)
-	for d.parties[0].Sessions()+d.parties[1].Sessions() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the parties kept the failed session")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !waitfor.Until(5*time.Second, 20*time.Millisecond, func() bool { return d.parties[0].Sessions()+d.parties[1].Sessions() == 0 }) {
+		t.Fatal("the parties kept the failed session")
 	}
 	c2, err := party.Dial(d.addrs, creds(t, d.pki, "client"))
 	if err != nil {

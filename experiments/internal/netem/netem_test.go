@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hssee/hssee/internal/waitfor"
 )
 
 // The timing tests assert generous bounds only: they must pass on a busy
@@ -414,11 +416,8 @@ func isReset(err error) bool {
 
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s (goroutines %d)", what, runtime.NumGoroutine())
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !waitfor.Until(10*time.Second, 5*time.Millisecond, cond) {
+		t.Fatalf("timed out waiting for %s (goroutines %d)", what, runtime.NumGoroutine())
 	}
 }
 

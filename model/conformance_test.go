@@ -1,27 +1,14 @@
 package model_test
 
 import (
-	"bufio"
-	"encoding/json"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/hssee/hssee/internal/evalset"
 	"github.com/hssee/hssee/internal/sharedtest"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/model/hf"
 )
-
-// sharedDir is /work/shared relative to this package: repo root's sibling.
-func sharedDir(t *testing.T) string { return sharedtest.Dir(t) }
-
-type golden struct {
-	Prompt      string    `json:"prompt"`
-	PromptIDs   []int     `json:"prompt_ids"`
-	GreedyIDs   []int     `json:"greedy_ids"`
-	FirstLogits []float32 `json:"first_logits"`
-}
 
 // TestConformanceTinyStories runs the real tinystories-656k checkpoint
 // (Hugging Face layout, rotate-half RoPE) on the golden prompts produced by
@@ -30,27 +17,12 @@ type golden struct {
 // 48-token greedy continuations must match for at least 9 of 10 prompts
 // (float differences may flip a late near-tie).
 func TestConformanceTinyStories(t *testing.T) {
-	shared := sharedDir(t)
-	m, err := hf.Load(filepath.Join(shared, "models", "tinystories-656k"))
+	m, err := hf.Load(sharedtest.TinyStories(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(shared, "eval", "tinystories-656k-golden.jsonl"))
+	cases, err := evalset.Load(sharedtest.Golden(t))
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var cases []golden
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var g golden
-		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
-			t.Fatal(err)
-		}
-		cases = append(cases, g)
-	}
-	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	if len(cases) < 10 {

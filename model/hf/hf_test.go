@@ -513,10 +513,8 @@ func TestSaveErrors(t *testing.T) {
 	}
 }
 
-func sharedDir(t *testing.T) string { return sharedtest.Dir(t) }
-
 func TestLoadTinyStories(t *testing.T) {
-	dir := filepath.Join(sharedDir(t), "models", "tinystories-656k")
+	dir := sharedtest.TinyStories(t)
 	m, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -218,13 +218,11 @@ func TestWriteErrors(t *testing.T) {
 	}
 }
 
-func sharedDir(t *testing.T) string { return sharedtest.Dir(t) }
-
 // The real HF model converts to llama2.c (interleaved q/k rows) and back to
 // HF (half rows) without changing a bit, other than the settings llama2.c
 // cannot store.
 func TestTinyStoriesConversion(t *testing.T) {
-	orig, err := hf.Load(filepath.Join(sharedDir(t), "models", "tinystories-656k"))
+	orig, err := hf.Load(sharedtest.TinyStories(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -295,10 +295,8 @@ func TestDirBadIndex(t *testing.T) {
 	}
 }
 
-func sharedDir(t *testing.T) string { return sharedtest.Dir(t) }
-
 func TestRealTinyStories(t *testing.T) {
-	path := filepath.Join(sharedDir(t), "models", "tinystories-656k", "model.safetensors")
+	path := sharedtest.Path(t, "models", "tinystories-656k", "model.safetensors")
 	f, err := Open(path)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hssee/hssee/internal/sharedtest"
 )
 
 // longText is about n bytes of TinyStories-like prose.
@@ -21,7 +23,7 @@ func TestEncodeLongTextFast(t *testing.T) {
 	text := longText(256 << 10)
 	for _, p := range []string{
 		tinyStoriesPath(t),
-		filepath.Join(sharedDir(t), "models", "llama2c", "tokenizer.bin"),
+		sharedtest.Path(t, "models", "llama2c", "tokenizer.bin"),
 	} {
 		tk := mustLoad(t, p)
 		start := time.Now()
@@ -62,7 +64,7 @@ func benchEncode(b *testing.B, path string, n int) {
 func BenchmarkEncode(b *testing.B) {
 	b.Run("tinystories-16KiB", func(b *testing.B) { benchEncode(b, tinyStoriesPath(b), 16<<10) })
 	b.Run("llama2c-32k-16KiB", func(b *testing.B) {
-		benchEncode(b, filepath.Join(sharedDir(b), "models", "llama2c", "tokenizer.bin"), 16<<10)
+		benchEncode(b, sharedtest.Path(b, "models", "llama2c", "tokenizer.bin"), 16<<10)
 	})
 	b.Run("gpt2-tiny-16KiB", func(b *testing.B) {
 		v, m := gpt2Files()

@@ -2,19 +2,14 @@ package tokenizer
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hssee/hssee/internal/sharedtest"
 )
 
-// sharedDir returns the project's shared data directory (repoRoot/../shared),
-// skipping the test only when that directory does not exist.
-func sharedDir(t testing.TB) string { return sharedtest.Dir(t) }
-
 func tinyStoriesPath(t testing.TB) string {
-	return filepath.Join(sharedDir(t), "models", "tinystories-656k", "tokenizer.json")
+	return sharedtest.Path(t, "models", "tinystories-656k", "tokenizer.json")
 }
 
 func mustLoad(t testing.TB, path string) Tokenizer {

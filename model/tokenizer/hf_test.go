@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -10,31 +9,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hssee/hssee/internal/evalset"
+	"github.com/hssee/hssee/internal/sharedtest"
 )
 
-type golden struct {
-	Prompt    string `json:"prompt"`
-	PromptIDs []int  `json:"prompt_ids"`
-}
-
-func readGolden(t *testing.T) []golden {
+// readGolden reads the golden prompts (../shared/eval).
+func readGolden(t *testing.T) []evalset.Case {
 	t.Helper()
-	f, err := os.Open(filepath.Join(sharedDir(t), "eval", "tinystories-656k-golden.jsonl"))
+	out, err := evalset.Load(sharedtest.Golden(t))
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []golden
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		var g golden
-		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, g)
-	}
-	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	if len(out) != 10 {
@@ -565,14 +549,14 @@ func TestLoadDispatch(t *testing.T) {
 	}
 
 	// Real files, when present.
-	shared := sharedDir(t)
-	if _, ok := mustLoad(t, filepath.Join(shared, "models", "tinystories-656k")).(*BPE); !ok {
+	if _, ok := mustLoad(t, sharedtest.TinyStories(t)).(*BPE); !ok {
 		t.Error("tinystories dir did not load as BPE")
 	}
-	if _, ok := mustLoad(t, filepath.Join(shared, "models", "llama2c", "tok512.bin")).(*Llama2c); !ok {
+	tok512 := sharedtest.Path(t, "models", "llama2c", "tok512.bin")
+	if _, ok := mustLoad(t, tok512).(*Llama2c); !ok {
 		t.Error("tok512.bin did not load as Llama2c")
 	}
-	bin, err := os.ReadFile(filepath.Join(shared, "models", "llama2c", "tok512.bin"))
+	bin, err := os.ReadFile(tok512)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,15 +6,16 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hssee/hssee/internal/sharedtest"
 )
 
 func llamaFile(t testing.TB, name string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(sharedDir(t), "models", "llama2c", name))
+	data, err := os.ReadFile(sharedtest.Path(t, "models", "llama2c", name))
 	if err != nil {
 		t.Fatal(err)
 	}

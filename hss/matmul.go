@@ -135,20 +135,30 @@ func ringMatMulNN(a, b []uint64, m, k, n int) ([]uint64, error) {
 // in one round, sending (m·k + k·n)·bits bits per party.
 func (p *Party) MatMul(x, y []uint64, m, k, n int, bits uint) ([]uint64, error) {
 	bits = normBits(bits)
-	if err := p.check("matmul"); err != nil {
+	mn, err := p.checkMatMul("matmul", x, y, m, k, n)
+	if err != nil {
 		return nil, err
-	}
-	mk, ok1 := mulLen(m, k)
-	kn, ok2 := mulLen(k, n)
-	mn, ok3 := mulLen(m, n)
-	if !ok1 || !ok2 || !ok3 || len(x) != mk || len(y) != kn {
-		return nil, fmt.Errorf("hss: matmul: operands of %d and %d elements do not fit shape %dx%dx%d", len(x), len(y), m, k, n)
 	}
 	key, err := takeKey[*MatMulKey](p, "matmul", mn)
 	if err != nil {
 		return nil, err
 	}
 	return p.matMulWith(key, x, y, m, k, n, bits)
+}
+
+// checkMatMul checks the party and the operands X [m×k], Y [k×n] of the matrix product gate op and
+// returns the output length m·n.
+func (p *Party) checkMatMul(op string, x, y []uint64, m, k, n int) (int, error) {
+	if err := p.check(op); err != nil {
+		return 0, err
+	}
+	mk, ok1 := mulLen(m, k)
+	kn, ok2 := mulLen(k, n)
+	mn, ok3 := mulLen(m, n)
+	if !ok1 || !ok2 || !ok3 || len(x) != mk || len(y) != kn {
+		return 0, fmt.Errorf("hss: %s: operands of %d and %d elements do not fit shape %dx%dx%d", op, len(x), len(y), m, k, n)
+	}
+	return mn, nil
 }
 
 // MatMulT is MatMul with the second operand given transposed: yT [n×k] (for Q·Kᵀ with K stored

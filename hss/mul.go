@@ -32,39 +32,71 @@ func init() { RegisterKey("mul", func() MarshalKey { return new(MulKey) }) }
 
 // GenMul generates an elementwise Beaver triple for n elements in Z_2^bits (0 means 64).
 func GenMul(rng io.Reader, n int, bits uint) (k0, k1 *MulKey, err error) {
-	bits = normBits(bits)
-	s0, s1, err := genVecSeeds(rng, "gen mul", n, bits)
+	k0, k1 = new(MulKey), new(MulKey)
+	err = genBeaver(rng, "gen mul", n, bits, 2, &k0.vecKey, &k1.vecKey, func(c1 []uint64, m uint64, r0, r1 [][]uint64) {
+		for i := range c1 {
+			a, b := r0[0][i]+r1[0][i], r0[1][i]+r1[1][i]
+			c1[i] = (a*b - r0[2][i]) & m
+		}
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	b0, b1 := streamScratch(s0, 3*n), streamScratch(s1, 2*n) // a0, b0, c0; a1, b1
+	return k0, k1, nil
+}
+
+// genBeaver generates a Beaver key pair k0, k1 over n elements in Z_2^bits (0 means 64) with r masks
+// (a, then b): party 0 expands its shares of the masks and of the product c from its seed, party 1
+// those of the masks, and prod sets party 1's product shares c1 (mod 2^bits: m is the mask) from the
+// parties' expanded words (r0[j], r1[j]: mask j; r0[r]: c0).
+func genBeaver(rng io.Reader, gate string, n int, bits uint, r int, k0, k1 *vecKey, prod func(c1 []uint64, m uint64, r0, r1 [][]uint64)) error {
+	bits = normBits(bits)
+	s0, s1, err := genVecSeeds(rng, gate, n, bits)
+	if err != nil {
+		return err
+	}
+	b0, b1 := streamScratch(s0, (r+1)*n), streamScratch(s1, r*n)
 	defer putWords(b0)
 	defer putWords(b1)
-	v0, v1 := [3][]uint64{b0[:n], b0[n : 2*n], b0[2*n:]}, [2][]uint64{b1[:n], b1[n:]}
 	c1 := make([]uint64, n)
-	m := Mask(bits)
-	for i := range n {
-		a, b := v0[0][i]+v1[0][i], v0[1][i]+v1[1][i]
-		c1[i] = (a*b - v0[2][i]) & m
+	prod(c1, Mask(bits), splitWords(b0, r+1, n), splitWords(b1, r, n))
+	k0.Party, k0.Bits, k0.N, k0.Seed = 0, bits, n, s0
+	k1.Party, k1.Bits, k1.N, k1.Seed, k1.C = 1, bits, n, s1, c1
+	return nil
+}
+
+// splitWords cuts the first k·n words of b into k consecutive pieces of n words.
+func splitWords(b []uint64, k, n int) [][]uint64 {
+	s := make([][]uint64, k)
+	for j := range s {
+		s[j] = b[j*n : (j+1)*n]
 	}
-	return &MulKey{vecKey{Party: 0, Bits: bits, N: n, Seed: s0}}, &MulKey{vecKey{Party: 1, Bits: bits, N: n, Seed: s1, C: c1}}, nil
+	return s
 }
 
 // Mul returns shares of x⊙y mod 2^bits (bits = 0 means 64: the plain ring product), one round with
 // 2·bits bits sent per element and party. Output words hold values in [0, 2^bits).
 func (p *Party) Mul(x, y []uint64, bits uint) ([]uint64, error) {
 	bits = normBits(bits)
-	if err := p.check("mul"); err != nil {
+	if err := p.checkElemwise("mul", x, y); err != nil {
 		return nil, err
-	}
-	if len(x) != len(y) {
-		return nil, fmt.Errorf("hss: mul: operands have %d and %d elements", len(x), len(y))
 	}
 	k, err := takeKey[*MulKey](p, "mul", len(x))
 	if err != nil {
 		return nil, err
 	}
 	return p.mulWith(k, x, y, bits)
+}
+
+// checkElemwise checks the party and the operands of the elementwise product gate op.
+func (p *Party) checkElemwise(op string, x, y []uint64) error {
+	if err := p.check(op); err != nil {
+		return err
+	}
+	if len(x) != len(y) {
+		return fmt.Errorf("hss: %s: operands have %d and %d elements", op, len(x), len(y))
+	}
+	return nil
 }
 
 func (p *Party) mulWith(k *MulKey, x, y []uint64, bits uint) ([]uint64, error) {
@@ -77,29 +109,17 @@ func (p *Party) mulWith(k *MulKey, x, y []uint64, bits uint) ([]uint64, error) {
 
 // mulInto is mulWith writing the product shares into z (len(z) == len(x)).
 func (p *Party) mulInto(z []uint64, k *MulKey, x, y []uint64, bits uint) error {
-	if k.Bits != bits || int(k.Party) != p.ID {
-		return fmt.Errorf("hss: mul: key is for party %d width %d; call is party %d width %d", k.Party, k.Bits, p.ID, bits)
-	}
 	n := len(x)
-	if p.ID == 1 && len(k.C) != n {
-		return fmt.Errorf("hss: mul: malformed key")
+	// One scratch buffer: a, b (and c0), then e ‖ d (opened in place of x − a ‖ y − b).
+	buf, c, err := p.beaverScratch("mul", &k.vecKey, n, bits, 2)
+	if err != nil {
+		return err
 	}
-	// Party 0 expands a0, b0, c0 from its seed, party 1 a1, b1 (the same draws as expand).
-	nr := 2 * n
-	if p.ID == 0 {
-		nr = 3 * n
-	}
-	// One scratch buffer: the expanded triple, then e ‖ d (opened in place of x − a ‖ y − b).
-	buf := getWords(nr + 2*n)
 	defer putWords(buf)
-	NewPRG(k.Seed).Uint64s(buf[:nr])
-	a, b, c := buf[:n], buf[n:2*n], k.C
-	if p.ID == 0 {
-		c = buf[2*n : 3*n]
-	}
-	ed := buf[nr : nr+2*n]
+	a, b := buf[:n], buf[n:2*n]
+	ed := buf[len(buf)-2*n:]
 	e, d := ed[:n], ed[n:]
-	x, y, c, z = x[:n], y[:n], c[:n], z[:n]
+	x, y, z = x[:n], y[:n], z[:n]
 	for i := range n {
 		e[i] = x[i] - a[i]
 		d[i] = y[i] - b[i]
@@ -118,6 +138,29 @@ func (p *Party) mulInto(z []uint64, k *MulKey, x, y []uint64, bits uint) error {
 		}
 	}
 	return nil
+}
+
+// beaverScratch checks the Beaver key k of the gate op for n elements at width bits and returns a
+// pooled buffer (the caller putWords it) that holds the party's shares of the r masks (r words of n,
+// expanded from the seed as expand draws them; party 0's share of the product c after them) and r
+// words of n more for the openings, and the party's share c of the product.
+func (p *Party) beaverScratch(op string, k *vecKey, n int, bits uint, r int) (buf, c []uint64, err error) {
+	if k.Bits != bits || int(k.Party) != p.ID {
+		return nil, nil, fmt.Errorf("hss: %s: key is for party %d width %d; call is party %d width %d", op, k.Party, k.Bits, p.ID, bits)
+	}
+	if p.ID == 1 && len(k.C) != n {
+		return nil, nil, fmt.Errorf("hss: %s: malformed key", op)
+	}
+	nr, c := r*n, k.C
+	if p.ID == 0 {
+		nr += n
+	}
+	buf = getWords(nr + r*n)
+	NewPRG(k.Seed).Uint64s(buf[:nr])
+	if p.ID == 0 {
+		c = buf[r*n : nr]
+	}
+	return buf, c[:n], nil
 }
 
 // CostMul is the cost of Mul (untruncated Beaver product) on n elements at width bits.

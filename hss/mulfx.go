@@ -165,22 +165,25 @@ func takeFx[P Key](p *Party, kind string, n int) (P, *TruncKey, error) {
 // relative to the exact product of the encoded operands.
 func (p *Party) MulFixed(x, y []uint64, bits uint) ([]uint64, error) {
 	bits = normBits(bits)
-	if err := p.check("mulfx"); err != nil {
+	if err := p.checkElemwise("mulfx", x, y); err != nil {
 		return nil, err
 	}
-	if len(x) != len(y) {
-		return nil, fmt.Errorf("hss: mulfx: operands have %d and %d elements", len(x), len(y))
-	}
-	mk, tk, err := takeFx[*MulKey](p, "mulfx", len(x))
+	return fxElemwise(p, "mulfx", len(x), bits, func(z []uint64, k *MulKey) error { return p.mulInto(z, k, x, y, bits) })
+}
+
+// fxElemwise is the fixed-point elementwise gate op on n elements: it takes the op's key pair, has
+// prod write the product shares at width bits into a scratch z with the product key and truncates z.
+func fxElemwise[K Key](p *Party, op string, n int, bits uint, prod func(z []uint64, k K) error) ([]uint64, error) {
+	k, tk, err := takeFx[K](p, op, n)
 	if err != nil {
 		return nil, err
 	}
-	z := getWords(len(x))
+	z := getWords(n)
 	defer putWords(z)
-	if err := p.mulInto(z, mk, x, y, bits); err != nil {
-		return nil, wrapGate("mulfx", err)
+	if err := prod(z, k); err != nil {
+		return nil, wrapGate(op, err)
 	}
-	return p.truncFx("mulfx", tk, z, bits)
+	return p.truncFx(op, tk, z, bits)
 }
 
 func (p *Party) truncFx(op string, tk *TruncKey, z []uint64, bits uint) ([]uint64, error) {
@@ -201,16 +204,7 @@ func (p *Party) SquareFixed(x []uint64, bits uint) ([]uint64, error) {
 	if err := p.check("squarefx"); err != nil {
 		return nil, err
 	}
-	sk, tk, err := takeFx[*SquareKey](p, "squarefx", len(x))
-	if err != nil {
-		return nil, err
-	}
-	z := getWords(len(x))
-	defer putWords(z)
-	if err := p.squareInto(z, sk, x, bits); err != nil {
-		return nil, wrapGate("squarefx", err)
-	}
-	return p.truncFx("squarefx", tk, z, bits)
+	return fxElemwise(p, "squarefx", len(x), bits, func(z []uint64, k *SquareKey) error { return p.squareInto(z, k, x, bits) })
 }
 
 // MatMulFixed returns shares of the fixed-point matrix product X·Y (X [m×k], Y [k×n]): a matrix-triple
@@ -218,14 +212,9 @@ func (p *Party) SquareFixed(x []uint64, bits uint) ([]uint64, error) {
 // |·| < 2^(bits−2) in units of 2^−2Frac; error < 1 unit of 2^−Frac.
 func (p *Party) MatMulFixed(x, y []uint64, m, k, n int, bits uint) ([]uint64, error) {
 	bits = normBits(bits)
-	if err := p.check("matmulfx"); err != nil {
+	mn, err := p.checkMatMul("matmulfx", x, y, m, k, n)
+	if err != nil {
 		return nil, err
-	}
-	mk, ok1 := mulLen(m, k)
-	kn, ok2 := mulLen(k, n)
-	mn, ok3 := mulLen(m, n)
-	if !ok1 || !ok2 || !ok3 || len(x) != mk || len(y) != kn {
-		return nil, fmt.Errorf("hss: matmulfx: operands of %d and %d elements do not fit shape %dx%dx%d", len(x), len(y), m, k, n)
 	}
 	key, tk, err := takeFx[*MatMulKey](p, "matmulfx", mn)
 	if err != nil {

@@ -1,7 +1,6 @@
 package hss
 
 import (
-	"fmt"
 	"io"
 )
 
@@ -20,22 +19,17 @@ func init() { RegisterKey("square", func() MarshalKey { return new(SquareKey) })
 
 // GenSquare generates square pairs (a, a²) for n elements in Z_2^bits (0 means 64).
 func GenSquare(rng io.Reader, n int, bits uint) (k0, k1 *SquareKey, err error) {
-	bits = normBits(bits)
-	s0, s1, err := genVecSeeds(rng, "gen square", n, bits)
+	k0, k1 = new(SquareKey), new(SquareKey)
+	err = genBeaver(rng, "gen square", n, bits, 1, &k0.vecKey, &k1.vecKey, func(c1 []uint64, m uint64, r0, r1 [][]uint64) {
+		for i := range c1 {
+			a := r0[0][i] + r1[0][i]
+			c1[i] = (a*a - r0[1][i]) & m
+		}
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	b0, a1 := streamScratch(s0, 2*n), streamScratch(s1, n) // a0, c0; a1
-	defer putWords(b0)
-	defer putWords(a1)
-	v0 := [2][]uint64{b0[:n], b0[n:]}
-	c1 := make([]uint64, n)
-	m := Mask(bits)
-	for i := range n {
-		a := v0[0][i] + a1[i]
-		c1[i] = (a*a - v0[1][i]) & m
-	}
-	return &SquareKey{vecKey{Party: 0, Bits: bits, N: n, Seed: s0}}, &SquareKey{vecKey{Party: 1, Bits: bits, N: n, Seed: s1, C: c1}}, nil
+	return k0, k1, nil
 }
 
 // Square returns shares of x⊙x mod 2^bits, one round with bits bits sent per element and party.
@@ -61,26 +55,14 @@ func (p *Party) squareWith(k *SquareKey, x []uint64, bits uint) ([]uint64, error
 
 // squareInto is squareWith writing the square shares into z (len(z) == len(x)).
 func (p *Party) squareInto(z []uint64, k *SquareKey, x []uint64, bits uint) error {
-	if k.Bits != bits || int(k.Party) != p.ID {
-		return fmt.Errorf("hss: square: key is for party %d width %d; call is party %d width %d", k.Party, k.Bits, p.ID, bits)
-	}
 	n := len(x)
-	if p.ID == 1 && len(k.C) != n {
-		return fmt.Errorf("hss: square: malformed key")
+	buf, c, err := p.beaverScratch("square", &k.vecKey, n, bits, 1) // a (and c0), then e
+	if err != nil {
+		return err
 	}
-	nr := n
-	if p.ID == 0 {
-		nr = 2 * n
-	}
-	buf := getWords(nr + n)
 	defer putWords(buf)
-	NewPRG(k.Seed).Uint64s(buf[:nr])
-	a, c := buf[:n], k.C
-	if p.ID == 0 {
-		c = buf[n : 2*n]
-	}
-	e := buf[nr : nr+n]
-	x, c, z = x[:n], c[:n], z[:n]
+	a, e := buf[:n], buf[len(buf)-n:]
+	x, z = x[:n], z[:n]
 	for i := range n {
 		e[i] = x[i] - a[i]
 	}

@@ -13,27 +13,24 @@ import (
 // w [n][k] (int64 values stored as uint64), using the installed kernel backend. With x and w both at
 // Frac fractional bits, y has 2·Frac.
 func MatMulPublic(x []uint64, m, k int, w []uint64, n int) ([]uint64, error) {
-	l, err := publicOut(m, n)
-	if err != nil {
-		return nil, err
-	}
-	y := make([]uint64, l)
-	if err := kernel.RingMatMul(y, x, m, k, w, n); err != nil {
-		return nil, wrapGate("matmul public", err)
-	}
-	return y, nil
+	return publicProduct(m, n, func(y []uint64) error { return kernel.RingMatMul(y, x, m, k, w, n) })
 }
 
 // MatMulPublicW32 is MatMulPublic with the public weights stored as int32 (see EncodeW32): each
 // weight is sign-extended to 64 bits in the kernel, so y is exactly MatMulPublic's on the widened
 // weights, while the weights take half the memory (and half the traffic that bounds decode).
 func MatMulPublicW32(x []uint64, m, k int, w []int32, n int) ([]uint64, error) {
+	return publicProduct(m, n, func(y []uint64) error { return kernel.RingMatMulW32(y, x, m, k, w, n) })
+}
+
+// publicProduct returns a new [m][n] output y of a public-weight product that matmul computes.
+func publicProduct(m, n int, matmul func(y []uint64) error) ([]uint64, error) {
 	l, err := publicOut(m, n)
 	if err != nil {
 		return nil, err
 	}
 	y := make([]uint64, l)
-	if err := kernel.RingMatMulW32(y, x, m, k, w, n); err != nil {
+	if err := matmul(y); err != nil {
 		return nil, wrapGate("matmul public", err)
 	}
 	return y, nil

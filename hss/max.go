@@ -58,6 +58,16 @@ func checkMaxLens(op string, lens []int) (int, error) {
 	return n, nil
 }
 
+// checkMaxRows checks the rows of the online row maxima, lens entries each, against their elements
+// x and returns the number of entries.
+func checkMaxRows(x []uint64, lens []int) (int, error) {
+	n, err := checkMaxLens("max", lens)
+	if err == nil && len(x) != n {
+		err = fmt.Errorf("hss: max: %d elements for rows of %d in all", len(x), n)
+	}
+	return n, err
+}
+
 func init() { registerSeq("max", "relu") }
 
 // GenMax generates material for Max over rows×cols elements of width bits.
@@ -122,12 +132,8 @@ func (p *Party) Max(x []uint64, rows, cols int, bits uint) ([]uint64, error) {
 // all rows' pairs: ⌈log2 max(lens)⌉ rounds. With the exact ReLU spec the result is the maximum; with
 // a coarse one (maxSpec) it is the entry of the row that its comparisons picked (see SoftmaxHeads).
 func (p *Party) maxRows(x []uint64, lens []int, spec *lutSpec) ([]uint64, error) {
-	n, err := checkMaxLens("max", lens)
-	if err != nil {
+	if _, err := checkMaxRows(x, lens); err != nil {
 		return nil, err
-	}
-	if len(x) != n {
-		return nil, fmt.Errorf("hss: max: %d elements for rows of %d in all", len(x), n)
 	}
 	q, err := p.sub("max", len(lens))
 	if err != nil {

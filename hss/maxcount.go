@@ -141,12 +141,8 @@ func genCountMax(rng io.Reader, lens []int, s cmaxSpec) (k0, k1 *seqKey, err err
 // after those of the rows before it; signed scores whose index z stays in [tlo, thi]): x*_r < m'_r ≤
 // x*_r + 2^(k+1) for the row's maximum x*_r (see the top of this file). Rounds 2.
 func (p *Party) countMax(x []uint64, lens []int, s cmaxSpec) ([]uint64, error) {
-	n, err := checkMaxLens("max", lens)
-	if err != nil {
+	if _, err := checkMaxRows(x, lens); err != nil {
 		return nil, err
-	}
-	if len(x) != n {
-		return nil, fmt.Errorf("hss: max: %d elements for rows of %d in all", len(x), n)
 	}
 	q, err := p.sub("cmax", len(lens))
 	if err != nil {
@@ -443,12 +439,9 @@ func genCountMaxRaw(rng io.Reader, lens []int, s cmaxSpec, frac, bits uint) (k0,
 // returns the rows' m' (as countMax) and the truncated scores, in 2 rounds (the truncation with the
 // histogram, then the zero tests).
 func (p *Party) countMaxRaw(x []uint64, lens []int, s cmaxSpec, frac, bits uint) (m, y []uint64, err error) {
-	n, err := checkMaxLens("max", lens)
+	n, err := checkMaxRows(x, lens)
 	if err != nil {
 		return nil, nil, err
-	}
-	if len(x) != n {
-		return nil, nil, fmt.Errorf("hss: max: %d elements for rows of %d in all", len(x), n)
 	}
 	q, err := p.sub("cmaxr", len(lens))
 	if err != nil {

@@ -156,43 +156,35 @@ const minPooled = 1 << 12 // smaller buffers are just allocated
 var bytePools, wordPools [64]sync.Pool
 
 // getBytes returns a buffer of length n (contents arbitrary).
-func getBytes(n int) []byte {
-	if n < minPooled {
-		return make([]byte, n)
-	}
-	c := bits.Len(uint(n - 1))
-	if v := bytePools[c].Get(); v != nil {
-		return unsafe.Slice((*byte)(v.(unsafe.Pointer)), 1<<c)[:n]
-	}
-	return make([]byte, n, 1<<c)
-}
+func getBytes(n int) []byte { return getPooled[byte](&bytePools, n) }
 
 // putBytes hands b's memory back; the caller must not use b (or any slice of it) afterwards.
-func putBytes(b []byte) {
+func putBytes(b []byte) { putPooled(&bytePools, b) }
+
+// getWords returns a buffer of n words (contents arbitrary).
+func getWords(n int) []uint64 { return getPooled[uint64](&wordPools, n) }
+
+// putWords hands w's memory back; the caller must not use w (or any slice of it) afterwards.
+func putWords(w []uint64) { putPooled(&wordPools, w) }
+
+// getPooled returns a buffer of n elements from the pools of its element type (contents arbitrary).
+func getPooled[T byte | uint64](pools *[64]sync.Pool, n int) []T {
+	if n < minPooled {
+		return make([]T, n)
+	}
+	c := bits.Len(uint(n - 1))
+	if v := pools[c].Get(); v != nil {
+		return unsafe.Slice((*T)(v.(unsafe.Pointer)), 1<<c)[:n]
+	}
+	return make([]T, n, 1<<c)
+}
+
+// putPooled hands b's memory back to the pools of its element type.
+func putPooled[T byte | uint64](pools *[64]sync.Pool, b []T) {
 	if cap(b) < minPooled {
 		return
 	}
-	bytePools[bits.Len(uint(cap(b)))-1].Put(unsafe.Pointer(unsafe.SliceData(b)))
-}
-
-// getWords returns a buffer of n words (contents arbitrary).
-func getWords(n int) []uint64 {
-	if n < minPooled {
-		return make([]uint64, n)
-	}
-	c := bits.Len(uint(n - 1))
-	if v := wordPools[c].Get(); v != nil {
-		return unsafe.Slice((*uint64)(v.(unsafe.Pointer)), 1<<c)[:n]
-	}
-	return make([]uint64, n, 1<<c)
-}
-
-// putWords hands w's memory back; the caller must not use w (or any slice of it) afterwards.
-func putWords(w []uint64) {
-	if cap(w) < minPooled {
-		return
-	}
-	wordPools[bits.Len(uint(cap(w)))-1].Put(unsafe.Pointer(unsafe.SliceData(w)))
+	pools[bits.Len(uint(cap(b)))-1].Put(unsafe.Pointer(unsafe.SliceData(b)))
 }
 
 // take pops the next key of the given kind and length from the party's material.

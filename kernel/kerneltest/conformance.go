@@ -35,29 +35,7 @@ func Conformance(t *testing.T, b kernel.Backend) {
 	}
 	for _, s := range shapes {
 		for _, fl := range fills {
-			m, k, n := s[0], s[1], s[2]
-			x, w := make([]uint64, m*k), make([]uint64, n*k)
-			for i := range x {
-				x[i] = fl.f()
-			}
-			for i := range w {
-				w[i] = fl.f()
-			}
-			want, got := make([]uint64, m*n), make([]uint64, m*n)
-			for i := range got {
-				got[i] = 0xdeadbeef
-			}
-			if err := kernel.ReferenceRingMatMul(want, x, m, k, w, n); err != nil {
-				t.Fatalf("%s: reference %v: %v", b.Name(), s, err)
-			}
-			if err := b.RingMatMul(got, x, m, k, w, n); err != nil {
-				t.Fatalf("%s: RingMatMul %v %s: %v", b.Name(), s, fl.name, err)
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("%s: RingMatMul %v %s: element %d = %#x, want %#x", b.Name(), s, fl.name, i, got[i], want[i])
-				}
-			}
+			checkProduct(t, b.Name(), "RingMatMul", s, fl.name, fl.f, fl.f, kernel.ReferenceRingMatMul, b.RingMatMul)
 		}
 	}
 	fills32 := []struct {
@@ -76,29 +54,7 @@ func Conformance(t *testing.T, b kernel.Backend) {
 	}
 	for _, s := range shapes {
 		for _, fl := range fills32 {
-			m, k, n := s[0], s[1], s[2]
-			x, w := make([]uint64, m*k), make([]int32, n*k)
-			for i := range x {
-				x[i] = fl.x()
-			}
-			for i := range w {
-				w[i] = fl.w()
-			}
-			want, got := make([]uint64, m*n), make([]uint64, m*n)
-			for i := range got {
-				got[i] = 0xdeadbeef
-			}
-			if err := kernel.ReferenceRingMatMulW32(want, x, m, k, w, n); err != nil {
-				t.Fatalf("%s: reference w32 %v: %v", b.Name(), s, err)
-			}
-			if err := b.RingMatMulW32(got, x, m, k, w, n); err != nil {
-				t.Fatalf("%s: RingMatMulW32 %v %s: %v", b.Name(), s, fl.name, err)
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("%s: RingMatMulW32 %v %s: element %d = %#x, want %#x", b.Name(), s, fl.name, i, got[i], want[i])
-				}
-			}
+			checkProduct(t, b.Name(), "RingMatMulW32", s, fl.name, fl.x, fl.w, kernel.ReferenceRingMatMulW32, b.RingMatMulW32)
 		}
 	}
 	bad := []struct {
@@ -129,5 +85,35 @@ func Conformance(t *testing.T, b kernel.Backend) {
 				t.Errorf("%s: w32: %s: no error", b.Name(), c.name)
 			}
 		}()
+	}
+}
+
+// checkProduct fills x and w of shape s (m, k, n) from fx and fw and checks that mul (the backend's
+// product called name) computes exactly what ref does, over a dst it must overwrite.
+func checkProduct[W uint64 | int32](t *testing.T, backend, name string, s [3]int, fill string, fx func() uint64, fw func() W,
+	ref, mul func(dst, x []uint64, m, k int, w []W, n int) error) {
+	t.Helper()
+	m, k, n := s[0], s[1], s[2]
+	x, w := make([]uint64, m*k), make([]W, n*k)
+	for i := range x {
+		x[i] = fx()
+	}
+	for i := range w {
+		w[i] = fw()
+	}
+	want, got := make([]uint64, m*n), make([]uint64, m*n)
+	for i := range got {
+		got[i] = 0xdeadbeef
+	}
+	if err := ref(want, x, m, k, w, n); err != nil {
+		t.Fatalf("%s: reference %s %v: %v", backend, name, s, err)
+	}
+	if err := mul(got, x, m, k, w, n); err != nil {
+		t.Fatalf("%s: %s %v %s: %v", backend, name, s, fill, err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("%s: %s %v %s: element %d = %#x, want %#x", backend, name, s, fill, i, got[i], want[i])
+		}
 	}
 }

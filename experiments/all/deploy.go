@@ -125,11 +125,9 @@ func reportDeploy(m *md, r *results, dir string) error {
 				{Name: "bar: 2 × (in-process + rounds·RTT)", X: rtts, Y: bar, Color: 3, Modelled: true},
 			}}},
 	} {
-		if err := ch.c.save(dir, ch.file); err != nil {
+		if err := m.figure(dir, ch.file, ch.file, ch.c); err != nil {
 			return err
 		}
-		m.p("![%s](%s)", ch.file, ch.file)
-		m.p("")
 	}
 	return nil
 }

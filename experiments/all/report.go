@@ -14,6 +14,17 @@ type md struct{ strings.Builder }
 
 func (m *md) p(format string, args ...any) { fmt.Fprintf(m, format+"\n", args...) }
 
+// figure saves a plot (a chart or bars) as dir/file and shows it with its
+// alt text.
+func (m *md) figure(dir, file, alt string, fig interface{ save(dir, file string) error }) error {
+	if err := fig.save(dir, file); err != nil {
+		return err
+	}
+	m.p("![%s](%s)", alt, file)
+	m.p("")
+	return nil
+}
+
 func writeReport(o *options, r *results) error {
 	var m md
 	mc := r.Machine
@@ -69,12 +80,7 @@ func reportEE(m *md, r *results, dir string) error {
 	m.p("")
 	b := bars{Title: "EE latency overhead vs vanilla (prefill + decode, medians)", YLabel: "EE overhead (%)",
 		Groups: groups, Names: names, Values: vals[:len(names)]}
-	if err := b.save(dir, "ee_overhead.png"); err != nil {
-		return err
-	}
-	m.p("![EE overhead](ee_overhead.png)")
-	m.p("")
-	return nil
+	return m.figure(dir, "ee_overhead.png", "EE overhead", b)
 }
 
 // shortPaths shows ../shared paths relative to the repository.
@@ -167,11 +173,9 @@ func reportLatency(m *md, r *results, dir string) error {
 			}
 		}
 		file := "latency_" + phase + ".png"
-		if err := c.save(dir, file); err != nil {
+		if err := m.figure(dir, file, phase+" latency", c); err != nil {
 			return err
 		}
-		m.p("![%s latency](%s)", phase, file)
-		m.p("")
 	}
 	return nil
 }
@@ -237,11 +241,9 @@ func reportNetwork(m *md, r *results, dir string) error {
 			c.Series = append(c.Series, meas, mod)
 		}
 		file := "network_" + phase + ".png"
-		if err := c.save(dir, file); err != nil {
+		if err := m.figure(dir, file, "network "+phase, c); err != nil {
 			return err
 		}
-		m.p("![network %s](%s)", phase, file)
-		m.p("")
 	}
 	return nil
 }
@@ -322,11 +324,9 @@ func reportCosts(m *md, r *results, dir string) error {
 	m.p("")
 	b := bars{Title: "Where the online bytes go (prefill of 128 tokens, exact count)", YLabel: "share of online bytes (%)",
 		Groups: groups, Names: names, Values: vals}
-	if err := b.save(dir, "costs_breakdown.png"); err != nil {
+	if err := m.figure(dir, "costs_breakdown.png", "cost breakdown", b); err != nil {
 		return err
 	}
-	m.p("![cost breakdown](costs_breakdown.png)")
-	m.p("")
 	for _, row := range c.Rows {
 		if row.Model != "gpt2-124m" {
 			continue
@@ -334,11 +334,9 @@ func reportCosts(m *md, r *results, dir string) error {
 		b := bars{Title: "gpt2-124m, 128 tokens: this project vs SIGMA (PETS 2024)", YLabel: "relative to SIGMA (SIGMA = 1)",
 			Groups: []string{"online bytes", "rounds", "dealer (key) bytes"}, Names: []string{"SIGMA (published)", "HSS-EE (exact count)"},
 			Values: [][]float64{{1, 1, 1}, {float64(row.Prefill.Online) / stats.SigmaOnline, float64(row.Prefill.Rounds) / stats.SigmaRounds, float64(row.Prefill.Dealer) / stats.SigmaDealer}}}
-		if err := b.save(dir, "costs_vs_sigma.png"); err != nil {
+		if err := m.figure(dir, "costs_vs_sigma.png", "costs vs SIGMA", b); err != nil {
 			return err
 		}
-		m.p("![costs vs SIGMA](costs_vs_sigma.png)")
-		m.p("")
 	}
 	return nil
 }
@@ -378,12 +376,7 @@ func reportFidelity(m *md, r *results, dir string) error {
 	c := chart{Title: "HSS-EE logit error vs fixed-point precision (" + strings.Fields(f.Model)[0] + ")",
 		XLabel: "fractional bits of the fixed-point encoding", YLabel: "|HSS-EE logit − plain logit| (logit units)", LogY: true,
 		Series: []series{maxS, meanS}}
-	if err := c.save(dir, "fidelity_frac.png"); err != nil {
-		return err
-	}
-	m.p("![fidelity vs frac](fidelity_frac.png)")
-	m.p("")
-	return nil
+	return m.figure(dir, "fidelity_frac.png", "fidelity vs frac", c)
 }
 
 func reportSubSecond(m *md, r *results, dir string) error {
@@ -424,10 +417,5 @@ func reportSubSecond(m *md, r *results, dir string) error {
 	} {
 		c.Series = append(c.Series, series{Name: comp.name, X: rtts, Y: s.rttCurve(comp.ms, 10000, rtts), Modelled: true, Color: i})
 	}
-	if err := c.save(dir, "subsecond_rtt.png"); err != nil {
-		return err
-	}
-	m.p("![sub-second LLaMA-7B](subsecond_rtt.png)")
-	m.p("")
-	return nil
+	return m.figure(dir, "subsecond_rtt.png", "sub-second LLaMA-7B", c)
 }

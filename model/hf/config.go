@@ -111,11 +111,22 @@ func parseConfig(b []byte) (spec, error) {
 	return s, nil
 }
 
-func required(name string, p *int) (int, error) {
-	if p == nil {
-		return 0, fmt.Errorf("hf: config: missing %s", name)
+// intKey is a required integer key of config.json and where its value goes.
+type intKey struct {
+	name string
+	p    *int
+	dst  *int
+}
+
+// requireAll sets every key's dst; a missing key is an error naming it.
+func requireAll(keys ...intKey) error {
+	for _, k := range keys {
+		if k.p == nil {
+			return fmt.Errorf("hf: config: missing %s", k.name)
+		}
+		*k.dst = *k.p
 	}
-	return *p, nil
+	return nil
 }
 
 func orInt(p *int, def int) int {
@@ -178,21 +189,11 @@ func isNull(raw json.RawMessage) bool {
 
 func (h *hfConfig) llama() (spec, error) {
 	c := model.Config{Arch: model.ArchLlama, RopeStyle: model.RopeHalf, BOS: 1, EOS: 2}
-	var err error
-	for _, f := range []struct {
-		name string
-		p    *int
-		dst  *int
-	}{
-		{"hidden_size", h.HiddenSize, &c.Dim},
-		{"intermediate_size", h.IntermediateSize, &c.HiddenDim},
-		{"num_hidden_layers", h.NumHiddenLayers, &c.NLayers},
-		{"num_attention_heads", h.NumAttentionHeads, &c.NHeads},
-		{"vocab_size", h.VocabSize, &c.VocabSize},
-	} {
-		if *f.dst, err = required(f.name, f.p); err != nil {
-			return spec{}, err
-		}
+	err := requireAll(intKey{"hidden_size", h.HiddenSize, &c.Dim}, intKey{"intermediate_size", h.IntermediateSize, &c.HiddenDim},
+		intKey{"num_hidden_layers", h.NumHiddenLayers, &c.NLayers}, intKey{"num_attention_heads", h.NumAttentionHeads, &c.NHeads},
+		intKey{"vocab_size", h.VocabSize, &c.VocabSize})
+	if err != nil {
+		return spec{}, err
 	}
 	c.NKVHeads = orInt(h.NumKeyValueHeads, c.NHeads)
 	c.MaxSeqLen = orInt(h.MaxPositionEmbeddings, 2048)
@@ -226,20 +227,10 @@ func orString(p *string, def string) string {
 
 func (h *hfConfig) gpt2() (spec, error) {
 	c := model.Config{Arch: model.ArchGPT2, BOS: 50256, EOS: 50256}
-	var err error
-	for _, f := range []struct {
-		name string
-		p    *int
-		dst  *int
-	}{
-		{"n_embd", h.NEmbd, &c.Dim},
-		{"n_layer", h.NLayer, &c.NLayers},
-		{"n_head", h.NHead, &c.NHeads},
-		{"vocab_size", h.VocabSize, &c.VocabSize},
-	} {
-		if *f.dst, err = required(f.name, f.p); err != nil {
-			return spec{}, err
-		}
+	err := requireAll(intKey{"n_embd", h.NEmbd, &c.Dim}, intKey{"n_layer", h.NLayer, &c.NLayers},
+		intKey{"n_head", h.NHead, &c.NHeads}, intKey{"vocab_size", h.VocabSize, &c.VocabSize})
+	if err != nil {
+		return spec{}, err
 	}
 	c.NKVHeads = c.NHeads
 	switch {

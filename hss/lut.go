@@ -488,48 +488,72 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 	if err := p.openInto(xh, xh, ob); err != nil {
 		return nil, fmt.Errorf("hss: %s: %w", kind, err)
 	}
-	out := &lutOut{}
-	for j, part := range spec.parts[:len(k.dpf)] {
-		if out.lin == nil {
-			out.lin = getWords(n) // the caller's, to hand back (putWords) once truncated
-			clear(out.lin)
-		}
-		evalPoly(k.dpf[j], &part, xh, out.lin)
-	}
+	out := &lutOut{lin: polyTerms(k.dpf, spec, xh)} // lin: the caller's, to hand back (putWords) once truncated
 	if k.dcf != nil {
 		part := spec.parts[0]
-		m := part.m
-		if k.dcf.N != n || k.dcf.Bits != m-1 || k.dcf.P != 2 {
+		if k.dcf.N != n || k.dcf.Bits != part.m-1 || k.dcf.P != 2 {
 			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 		}
-		in, c := getWords(n), getWords(2*n)
-		defer putWords(in)
-		defer putWords(c)
-		for i := range in {
-			in[i] = (xh[i] >> part.k) & Mask(m-1)
-		}
-		if err := fss.EvalBatch(p.ID, k.dcf, in, c); err != nil {
+		c, err := evalSignDCF(p.ID, k.dcf, &part, xh)
+		if err != nil {
 			return nil, fmt.Errorf("hss: %s: %w", kind, err)
 		}
+		defer putWords(c)
 		out.s = make([]uint64, n)
 		if spec.signTerm {
 			out.xs = make([]uint64, n)
 		}
 		own := uint64(1 - p.ID) // party 0 adds public terms
-		for i := range in {
-			pb := 1 ^ ((xh[i] >> (part.k + m - 1)) & 1) // 1 ⊕ msb(I)
-			u := mr[i] + c[2*i]
-			ur := mrr[i] + c[2*i+1]
-			f := 1 - 2*pb
-			s := own*pb + f*u
+		for i := range n {
+			s, sx := signStep(own, signBit(&part, xh[i]), mr[i]+c[2*i], mrr[i]+c[2*i+1], r[i], xh[i])
 			out.s[i] = s
 			if spec.signTerm {
-				sr := pb*r[i] + f*ur
-				out.xs[i] = s*xh[i] - sr
+				out.xs[i] = sx
 			}
 		}
 	}
 	return out, nil
+}
+
+// polyTerms returns the sum of the polynomial parts' terms (evalPoly of the DPF keys dpf, one per
+// part from the first) at the opened x̂ in a pooled buffer, or nil when there are none.
+func polyTerms(dpf []*fss.DPFKeys, spec *lutSpec, xh []uint64) []uint64 {
+	if len(dpf) == 0 {
+		return nil
+	}
+	lin := getWords(len(xh))
+	clear(lin)
+	for j, part := range spec.parts[:len(dpf)] {
+		evalPoly(dpf[j], &part, xh, lin)
+	}
+	return lin
+}
+
+// evalSignDCF evaluates the sign DCF d of the lookup's first part on the opened x̂ (its input: the
+// part's m−1 bits above k) and returns its outputs, d.P per element, in a pooled buffer.
+func evalSignDCF(id int, d *fss.DCFKeys, part *lutPart, xh []uint64) ([]uint64, error) {
+	in, c := getWords(len(xh)), getWords(d.P*len(xh))
+	defer putWords(in)
+	for i := range in {
+		in[i] = (xh[i] >> part.k) & Mask(part.m-1)
+	}
+	if err := fss.EvalBatch(id, d, in, c); err != nil {
+		putWords(c)
+		return nil, err
+	}
+	return c, nil
+}
+
+// signBit is pb = 1 ⊕ msb(I) of the first part's m-bit input I at bit k of the opened x̂.
+func signBit(part *lutPart, xh uint64) uint64 { return 1 ^ ((xh >> (part.k + part.m - 1)) & 1) }
+
+// signStep is the sign rule of Boyle et al. (Eurocrypt 2021, §4) for one element: from pb = 1 ⊕
+// msb(I), the party's shares u of the sign mask and ur of its product with the mask r (r the party's
+// share of the mask of x̂, own = 1 for party 0) it returns the party's shares of the sign s and of s·x.
+func signStep(own, pb, u, ur, r, xh uint64) (s, sx uint64) {
+	f := 1 - 2*pb
+	s = own*pb + f*u
+	return s, s*xh - (pb*r + f*ur)
 }
 
 // truncPoly returns the truncation of a lookup's polynomial term (by the spec's fb bits, at its

@@ -289,38 +289,21 @@ func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (y []
 			xh[i], g[i] = A, gi
 		}
 	}
-	o = &lutOut{}
-	for j, part := range spec.parts[:len(k.DPF)] {
-		if o.lin == nil {
-			o.lin = getWords(n)
-			clear(o.lin)
-		}
-		evalPoly(k.DPF[j], &part, xh, o.lin)
-	}
+	o = &lutOut{lin: polyTerms(k.DPF, spec, xh)}
 	part := spec.parts[0]
-	m := part.m
-	in, cs := getWords(n), getWords(3*n)
-	defer putWords(in)
-	defer putWords(cs)
-	for i := range n {
-		in[i] = (xh[i] >> part.k) & Mask(m-1)
-	}
-	if err := fss.EvalBatch(p.ID, k.DCF, in, cs); err != nil {
+	cs, err := evalSignDCF(p.ID, k.DCF, &part, xh)
+	if err != nil {
 		if o.lin != nil {
 			putWords(o.lin)
 		}
 		return nil, nil, fmt.Errorf("hss: tact: %w", err)
 	}
+	defer putWords(cs)
 	o.xs = make([]uint64, n)
 	for i := range n {
 		// As evalLUTWith with the mask r' = R − g·M of y = A − r'.
-		pb := 1 ^ ((xh[i] >> (part.k + m - 1)) & 1)
-		u := mu[i] + cs[3*i]
 		ur := muR[i] + cs[3*i+1] - g[i]*(muM[i]+cs[3*i+2])
-		f := 1 - 2*pb
-		s := own*pb + f*u
-		rp := R[i] - g[i]*M[i]
-		o.xs[i] = s*xh[i] - (pb*rp + f*ur)
+		_, o.xs[i] = signStep(own, signBit(&part, xh[i]), mu[i]+cs[3*i], ur, R[i]-g[i]*M[i], xh[i])
 	}
 	return y, o, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -164,14 +165,7 @@ func (d *Dir) Info(name string) (TensorInfo, bool) {
 // Metadata merges the __metadata__ maps of the shards; for a key present in
 // several shards the value of the first shard in file-name order wins.
 func (d *Dir) Metadata() map[string]string {
-	if d.meta == nil {
-		return nil
-	}
-	m := make(map[string]string, len(d.meta))
-	for k, v := range d.meta {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(d.meta)
 }
 
 // Float32 reads a tensor from the shard that holds it; see File.Float32.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/bits"
 	"os"
@@ -255,14 +256,7 @@ func (f *File) Info(name string) (TensorInfo, bool) {
 
 // Metadata returns a copy of the __metadata__ map (nil when absent).
 func (f *File) Metadata() map[string]string {
-	if f.meta == nil {
-		return nil
-	}
-	m := make(map[string]string, len(f.meta))
-	for k, v := range f.meta {
-		m[k] = v
-	}
-	return m
+	return maps.Clone(f.meta)
 }
 
 // chunkBytes is the read granularity of Float32 (a multiple of 8).

@@ -148,12 +148,16 @@ func (k *Key) GoString() string { return k.String() }
 
 // Format implements fmt.Formatter so that every verb (%v, %+v, %#v, %x, %s,
 // %q, ...) prints String and never the secret bytes.
-func (k *Key) Format(f fmt.State, verb rune) {
+func (k *Key) Format(f fmt.State, verb rune) { formatAs(f, verb, k.String()) }
+
+// formatAs prints s for every verb (quoted for %q): the Format of the
+// types that hold secrets.
+func formatAs(f fmt.State, verb rune, s string) {
 	if verb == 'q' {
-		fmt.Fprintf(f, "%q", k.String())
+		fmt.Fprintf(f, "%q", s)
 		return
 	}
-	io.WriteString(f, k.String())
+	io.WriteString(f, s)
 }
 
 // LogValue implements slog.LogValuer.

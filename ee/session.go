@@ -156,13 +156,7 @@ func (s *Session) String() string {
 func (s *Session) GoString() string { return s.String() }
 
 // Format prints String for every verb.
-func (s *Session) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", s.String())
-		return
-	}
-	io.WriteString(f, s.String())
-}
+func (s *Session) Format(f fmt.State, verb rune) { formatAs(f, verb, s.String()) }
 
 // LogValue implements slog.LogValuer.
 func (s *Session) LogValue() slog.Value { return slog.StringValue(s.String()) }

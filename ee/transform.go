@@ -498,24 +498,19 @@ func dense(w []float32, r, c int) *mat.Dense {
 	return mat.NewDense(r, c, vec64(w))
 }
 
-func vec64(x []float32) []float64 {
-	if x == nil {
-		return nil
-	}
-	out := make([]float64, len(x))
-	for i, v := range x {
-		out[i] = float64(v)
-	}
-	return out
-}
+// vec64 and to32v widen and narrow a vector (nil stays nil).
+var (
+	vec64 = convert[float64, float32]
+	to32v = convert[float32, float64]
+)
 
-func to32v(x []float64) []float32 {
+func convert[To, From float32 | float64](x []From) []To {
 	if x == nil {
 		return nil
 	}
-	out := make([]float32, len(x))
+	out := make([]To, len(x))
 	for i, v := range x {
-		out[i] = float32(v)
+		out[i] = To(v)
 	}
 	return out
 }

@@ -1,38 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hssee/hssee/internal/sharedtest"
 )
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // A step shows its name and elapsed time once it runs longer than the
 // threshold, and its line is cleared when it ends; a nil display (-quiet,
 // or not a terminal) writes nothing.
 func TestStageLine(t *testing.T) {
-	var buf lockedBuf
+	var buf syncBuf
 	s := newStageLine(&buf, true)
 	s.after, s.tick = 20*time.Millisecond, 5*time.Millisecond
 	s.Stage("transform: transforming the weights")

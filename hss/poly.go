@@ -189,19 +189,29 @@ func cachedSpec[S any](name string, fx Fixed, build func(Fixed) (S, error)) (S, 
 // genPolyGate generates a polynomial lookup gate's composite material: the lookup (kind.lut), then
 // the truncation of its polynomial term.
 func genPolyGate(rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*lutSpec, error)) (Key, Key, error) {
+	return genStaged(rng, kind, n, fx, spec, func(s *lutSpec) (MarshalKey, MarshalKey, error) {
+		return genLUT(rng, kind+".lut", n, s)
+	}, GenTrunc)
+}
+
+// genStaged generates the composite material of a lookup gate kind on n elements: first's keys for
+// the lookup s = spec(fx), then trunc's keys for the truncation of its polynomial term (by s.fb at
+// width s.tbits).
+func genStaged[T MarshalKey](rng io.Reader, kind string, n int, fx Fixed, spec func(Fixed) (*lutSpec, error),
+	first func(s *lutSpec) (MarshalKey, MarshalKey, error), trunc func(io.Reader, int, uint, uint) (T, T, error)) (Key, Key, error) {
 	s, err := spec(fx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
 	}
-	l0, l1, err := genLUT(rng, kind+".lut", n, s)
+	a0, a1, err := first(s)
 	if err != nil {
 		return nil, nil, err
 	}
-	t0, t1, err := GenTrunc(rng, n, s.fb, s.tbits)
+	t0, t1, err := trunc(rng, n, s.fb, s.tbits)
 	if err != nil {
 		return nil, nil, wrapGate("gen "+kind, err)
 	}
-	return newSeqKey(kind, n, l0, t0), newSeqKey(kind, n, l1, t1), nil
+	return newSeqKey(kind, n, a0, t0), newSeqKey(kind, n, a1, t1), nil
 }
 
 // evalPolyGate runs a polynomial lookup gate: round 1 the lookup, round 2 the truncation of

@@ -324,19 +324,16 @@ func costTruncAct(n, nt int, frac, bits uint, spec *lutSpec) Cost {
 
 // GenGeLURaw generates material for GeLURaw on n elements (truncation at width bits).
 func GenGeLURaw(rng io.Reader, n int, fx Fixed, bits uint) (k0, k1 Key, err error) {
-	s, err := geluSpec(fx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("hss: gen gelur: %w", err)
-	}
-	a0, a1, err := genTruncAct(rng, n, n, fx.Frac, bits, s.tab)
-	if err != nil {
-		return nil, nil, err
-	}
-	t0, t1, err := GenTrunc(rng, n, s.tab.fb, s.tab.tbits)
-	if err != nil {
-		return nil, nil, wrapGate("gen gelur", err)
-	}
-	return newSeqKey("gelur", n, a0, t0), newSeqKey("gelur", n, a1, t1), nil
+	return genRaw(rng, "gelur", n, n, fx, bits, geluSpec, GenTrunc)
+}
+
+// genRaw generates the material of the raw-input gate kind on n elements: the fused truncation (nt
+// elements, by fx.Frac at width bits) and lookup of the activation spec, then trunc's keys for the
+// lookup's truncation.
+func genRaw[T MarshalKey](rng io.Reader, kind string, n, nt int, fx Fixed, bits uint, spec func(Fixed) (*actSpecs, error), trunc func(io.Reader, int, uint, uint) (T, T, error)) (Key, Key, error) {
+	return genStaged(rng, kind, n, fx, actTable(spec), func(s *lutSpec) (MarshalKey, MarshalKey, error) {
+		return genTruncAct(rng, n, nt, fx.Frac, bits, s)
+	}, trunc)
 }
 
 // GeLURaw returns shares of GeLU(x/2^Frac) (Frac fractional bits) for shares x of an untruncated
@@ -392,23 +389,11 @@ func CostGeLURawStages(n int, fx Fixed, bits uint) ([]Stage, error) {
 
 // GenSiLUMulRaw generates material for SiLUMulRaw on n elements (truncation at width bits).
 func GenSiLUMulRaw(rng io.Reader, n int, fx Fixed, bits uint) (k0, k1 Key, err error) {
-	s, err := siluSpec(fx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("hss: gen silumulr: %w", err)
-	}
 	nt, ok := mulLen(2, n)
 	if !ok {
 		return nil, nil, fmt.Errorf("hss: gen silumulr: length %d out of range", n)
 	}
-	a0, a1, err := genTruncAct(rng, n, nt, fx.Frac, bits, s.tab)
-	if err != nil {
-		return nil, nil, err
-	}
-	t0, t1, err := genTruncMul(rng, n, s.tab.fb, s.tab.tbits)
-	if err != nil {
-		return nil, nil, err
-	}
-	return newSeqKey("silumulr", n, a0, t0), newSeqKey("silumulr", n, a1, t1), nil
+	return genRaw(rng, "silumulr", n, nt, fx, bits, siluSpec, genTruncMul)
 }
 
 // SiLUMulRaw returns shares of SiLU(g/2^Frac)·(u/2^Frac) (2·Frac fractional bits, untruncated, as

@@ -245,7 +245,7 @@ func decodeViewSchedule(heads, cols int, fx Fixed) [][][2]int {
 func FuzzRowKeyUnmarshal(f *testing.F) {
 	fx := Fixed{Frac: 12}
 	rng := newNLRNG(51)
-	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax", "rmsnormres", "truncsq"}
+	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax", "rmsnormres", "truncsq", "cachemmt", "cachemmt.c"}
 	s0, s1, _ := GenSoftmax(rng, 2, 3, 1, fx)
 	l0, l1, _ := GenLayerNorm(rng, 1, 2, fx)
 	r0, r1, _ := GenReciprocal(rng, 1, fx)
@@ -257,7 +257,9 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	c0, c1, _ := genCountMax(rng, []int{1, 2}, softmaxCmax(fx))
 	n0, n1, _ := GenRMSNormRes(rng, 1, 2, fx, ResTrunc{Frac: 12, Bits: 48})
 	q0, q1, _ := genTruncSquare(rng, 4, 2, 12, 48, 40, true)
-	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}} {
+	a0, a1, _ := GenCacheMatMulTrunc(rng, []*DealerCache{{K: 2}}, 1, []CacheProd{{Cache: 0, M: 1}}, 2, 12, 32, fx, false)
+	ac0, ac1 := a0.(*seqKey).parts[1], a1.(*seqKey).parts[1]
+	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}, {a0, a1}, {ac0, ac1}} {
 		for _, k := range k { // party 0's seed-compressed keys and party 1's
 			b, _ := k.(MarshalKey).MarshalBinary()
 			f.Add(uint8(i), b)

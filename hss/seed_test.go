@@ -41,6 +41,9 @@ func allKeyGens() []keyGen {
 			k0, k1, _, _, err := GenCacheMatMul(r, []*DealerCache{{K: 8}}, n, []CacheProd{{Cache: 0, M: 1}}, 14, 64)
 			return k0, k1, err
 		}},
+		{"cachemmt/36 (per output: n rows added, K 8, truncations)", func(r io.Reader, n int) (Key, Key, error) {
+			return GenCacheMatMulTrunc(r, []*DealerCache{{K: 8}}, n, []CacheProd{{Cache: 0, M: 1}}, 8, 14, 36, fx, false)
+		}},
 		{"drelu/21", func(r io.Reader, n int) (Key, Key, error) { return GenDReLU(r, n, 21) }},
 		{"relu/21", func(r io.Reader, n int) (Key, Key, error) { return GenReLU(r, n, 21) }},
 		{"gelu", func(r io.Reader, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }},

@@ -185,6 +185,43 @@ func TestNormResView(t *testing.T) {
 	}
 }
 
+// TestCacheMatMulTruncView records what party 1 receives in CacheMatMulTrunc (one opening: the
+// truncation of the queries, the new keys and v at width 64; then the scores' truncation at
+// ScoreBits) on zero and on spread inputs and checks every part's uniformity at its width.
+func TestCacheMatMulTruncView(t *testing.T) {
+	fx := hss.Fixed{Frac: 14}
+	const K, add, extra = 16, 64, 256
+	bits := hss.ScoreBits(fx)
+	pr := rand.New(rand.NewPCG(3, 3))
+	for _, name := range []string{"zero", "spread"} {
+		prods := []hss.CacheProd{{Cache: 0, M: add}, {Cache: 0, M: add}}
+		n := 2*add*K + add*K + extra
+		in := make([]float64, n)
+		if name == "spread" {
+			for i := range in {
+				in[i] = pr.NormFloat64() * 4 * fx.Scale() // untruncated: Frac extra bits
+			}
+		}
+		rng := hss.NewNLRNG(23)
+		k0, k1, err := hss.GenCacheMatMulTrunc(rng, []*hss.DealerCache{{K: K}}, add, prods, extra, fx.Frac, bits, fx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed, x1, _ := hss.Share(fx.EncodeVec(in), rng)
+		sh := [2][]uint64{hss.ExpandShare(seed, n), x1}
+		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+			x := sh[p.ID]
+			xs := [][]uint64{x[:add*K], x[add*K : 2*add*K]}
+			_, _, e := p.CacheMatMulTrunc([]*hss.MaskedCache{{K: K}}, [][]uint64{x[2*add*K : 3*add*K]}, xs, x[3*add*K:], prods, fx.Frac, bits, false)
+			return e
+		})
+		sched := [][][2]int{{{n, 64}}, {{2 * add * add, int(bits)}}}
+		if checked := checkView(t, "cachemmt/"+name, msgs, sched); checked != 2 {
+			t.Fatalf("cachemmt/%s: %d parts checked", name, checked)
+		}
+	}
+}
+
 // checkView checks every received message against its schedule (per round, the parts' counts and
 // widths) and the uniformity of every part of 1024 values or more; it returns how many parts it tested.
 func checkView(t *testing.T, name string, msgs [][]byte, sched [][][2]int) int {

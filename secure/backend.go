@@ -25,6 +25,15 @@ func (s *params) resTrunc(wide bool) hss.ResTrunc {
 	return hss.ResTrunc{Frac: s.prm.Frac, Bits: s.prm.Width}
 }
 
+// scoreWidth is the width untruncated scores x are correct at: x.width
+// (AttendScoresTrunc's hss.ScoreBits) or Params.Width (AttendScores).
+func (s *params) scoreWidth(x Tensor) uint {
+	if x.width != 0 {
+		return x.width
+	}
+	return s.prm.Width
+}
+
 func (s *params) bind(prm hss.Params) error {
 	if s.bound && s.prm != prm {
 		return fmt.Errorf("secure: backend runs at %v, executor at %v", s.prm, prm)
@@ -203,6 +212,35 @@ func (b *Party) attend(cs *[][]*hss.MaskedCache, layer int, xs, add []Tensor, gr
 	return out, nil
 }
 
+func (b *Party) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error) {
+	if len(newK) == 0 || len(qs) != len(newK)*group {
+		return nil, Tensor{}, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
+	}
+	k := newK[0].Cols
+	c := caches(&b.kc, layer, len(newK), func() *hss.MaskedCache { return &hss.MaskedCache{K: k} })
+	prods, err := cacheProds(qs, group, false)
+	if err != nil {
+		return nil, Tensor{}, err
+	}
+	rows, xv := make([][]uint64, len(newK)), make([][]uint64, len(qs))
+	for i, a := range newK {
+		rows[i] = a.V
+	}
+	for i, x := range qs {
+		xv[i] = x.V
+	}
+	raw, bits := rawScores(false, qs[0].Rows), hss.ScoreBits(b.prm.Fixed())
+	zv, vt, err := b.P.CacheMatMulTrunc(c, rows, xv, v.V, prods, frac, bits, raw)
+	if err != nil {
+		return nil, Tensor{}, err
+	}
+	out := make([]Tensor, len(qs))
+	for h, z := range zv {
+		out[h] = Tensor{Rows: qs[h].Rows, Cols: c[prods[h].Cache].Rows, V: z, width: bits}
+	}
+	return out, Tensor{Rows: v.Rows, Cols: v.Cols, V: vt}, nil
+}
+
 func (b *Party) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
 	return b.attend(&b.kc, layer, qs, newK, group, false)
 }
@@ -228,7 +266,7 @@ func (b *Party) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	var y []uint64
 	var err error
 	if rows := x.Rows / heads; rawScores(false, rows) {
-		y, err = b.P.SoftmaxHeadsRaw(x.V, heads, rows, x.Cols, pos0, b.prm.Width)
+		y, err = b.P.SoftmaxHeadsRaw(x.V, heads, rows, x.Cols, pos0, b.scoreWidth(x))
 	} else {
 		y, err = b.P.SoftmaxHeads(x.V, heads, rows, x.Cols, pos0)
 	}
@@ -387,6 +425,27 @@ func (d *Dealer) attend(cs *[][]*hss.DealerCache, layer int, xs, add []Tensor, g
 	return out, nil
 }
 
+func (d *Dealer) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error) {
+	if len(newK) == 0 || len(qs) != len(newK)*group {
+		return nil, Tensor{}, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
+	}
+	k := newK[0].Cols
+	c := caches(&d.kc, layer, len(newK), func() *hss.DealerCache { return &hss.DealerCache{K: k} })
+	prods, err := cacheProds(qs, group, false)
+	if err != nil {
+		return nil, Tensor{}, err
+	}
+	raw, bits := rawScores(false, qs[0].Rows), hss.ScoreBits(d.prm.Fixed())
+	if err := d.push(hss.GenCacheMatMulTrunc(d.Rand, c, newK[0].Rows, prods, v.Rows*v.Cols, frac, bits, d.prm.Fixed(), raw)); err != nil {
+		return nil, Tensor{}, err
+	}
+	out := make([]Tensor, len(qs))
+	for h, p := range prods {
+		out[h] = Tensor{Rows: qs[h].Rows, Cols: c[p.Cache].Rows, width: bits}
+	}
+	return out, Tensor{Rows: v.Rows, Cols: v.Cols}, nil
+}
+
 func (d *Dealer) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
 	return d.attend(&d.kc, layer, qs, newK, group, false)
 }
@@ -410,7 +469,7 @@ func (d *Dealer) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
 	}
 	if rows := x.Rows / heads; rawScores(false, rows) {
-		return x, d.push(hss.GenSoftmaxHeadsRaw(d.Rand, heads, rows, x.Cols, pos0, d.prm.Fixed(), d.prm.Width))
+		return x, d.push(hss.GenSoftmaxHeadsRaw(d.Rand, heads, rows, x.Cols, pos0, d.prm.Fixed(), d.scoreWidth(x)))
 	}
 	return x, d.push(hss.GenSoftmaxHeads(d.Rand, heads, x.Rows/heads, x.Cols, pos0, d.prm.Fixed()))
 }

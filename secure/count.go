@@ -245,6 +245,35 @@ func (c *Counter) attend(rows *[]int, layer int, xs, add []Tensor, group int, va
 	return out, c.countStages(OpAttn, prefix(pre, st), nil)
 }
 
+func (c *Counter) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error) {
+	if len(newK) == 0 || len(qs) != len(newK)*group {
+		return nil, Tensor{}, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
+	}
+	for len(c.kRows) <= layer {
+		c.kRows = append(c.kRows, 0)
+	}
+	k, t, add := newK[0].Cols, c.kRows[layer], newK[0].Rows
+	ks, ts := make([]int, len(newK)), make([]int, len(newK))
+	for i := range ks {
+		ks[i], ts[i] = k, t
+	}
+	prods, err := cacheProds(qs, group, false)
+	if err != nil {
+		return nil, Tensor{}, err
+	}
+	raw, bits := rawScores(false, qs[0].Rows), hss.ScoreBits(c.prm.Fixed())
+	st, err := hss.CostCacheMatMulTruncStages(ks, ts, add, prods, v.Rows*v.Cols, frac, bits, c.prm.Fixed(), raw)
+	if err := c.countStages(OpAttn, prefix("qkv+qk", st), err); err != nil {
+		return nil, Tensor{}, err
+	}
+	c.kRows[layer] = t + add
+	out := make([]Tensor, len(qs))
+	for h, x := range qs {
+		out[h] = Tensor{Rows: x.Rows, Cols: t + add, width: bits}
+	}
+	return out, Tensor{Rows: v.Rows, Cols: v.Cols}, nil
+}
+
 func (c *Counter) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
 	return c.attend(&c.kRows, layer, qs, newK, group, false)
 }
@@ -268,7 +297,7 @@ func (c *Counter) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
 	var st []hss.Stage
 	var err error
 	if rows := x.Rows / heads; rawScores(false, rows) {
-		st, err = hss.CostSoftmaxHeadsRawStages(heads, rows, x.Cols, pos0, c.prm.Fixed(), c.prm.Width)
+		st, err = hss.CostSoftmaxHeadsRawStages(heads, rows, x.Cols, pos0, c.prm.Fixed(), c.scoreWidth(x))
 	} else {
 		st, err = hss.CostSoftmaxHeadsStages(heads, rows, x.Cols, pos0, c.prm.Fixed())
 	}

@@ -42,6 +42,9 @@ func TestCountLarge(t *testing.T) {
 			if Op(o) == OpMul && c == (hss.Cost{}) {
 				continue // SwiGLU's product is fused into its activation (hss.SiLUMul)
 			}
+			if Op(o) == OpRope && c == (hss.Cost{}) {
+				continue // checked below
+			}
 			if Op(o) == OpLinear && c == (hss.Cost{}) {
 				continue // Wo's and W2's truncations ride on the next RMSNorm's squares (hss.RMSNormRes)
 			}
@@ -66,8 +69,8 @@ func TestCountLarge(t *testing.T) {
 		if ops != b.Ops || crit != b.Total.Rounds {
 			t.Errorf("stages sum to %+v (critical path %d), ops %+v (rounds %d)", ops, crit, b.Ops, b.Total.Rounds)
 		}
-		// One head round; one RoPE truncation per layer.
-		if b.Ops[OpHead].Rounds != 1 || b.Ops[OpRope].Rounds != int64(cfg.NLayers) {
+		// One head round; RoPE's truncation rides on the scores' round (AttendScoresTrunc).
+		if b.Ops[OpHead].Rounds != 1 || b.Ops[OpRope] != (hss.Cost{}) {
 			t.Errorf("head %d, rope %d rounds", b.Ops[OpHead].Rounds, b.Ops[OpRope].Rounds)
 		}
 	}
@@ -170,6 +173,48 @@ func TestResidualToNorm(t *testing.T) {
 	}
 }
 
+// TestAttendFused: a decode step's attention on Rope's pending q, k and v (LLaMA) or a Linears group
+// (GPT-2) truncates them in the scores' round: the scores, then the softmax on untruncated scores at
+// hss.ScoreBits, then the values' product; the projections cost no round of their own.
+func TestAttendFused(t *testing.T) {
+	for _, name := range []string{"stories15M", "gpt2-124m"} {
+		cfg, _ := model.PresetConfig(name)
+		ctr := &Counter{}
+		e, err := NewExec(cfg, hss.DefaultParams(), nil, ctr, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		D, KV := cfg.Dim, cfg.KVDim()
+		lin := func(out int) *model.Linear { return &model.Linear{Out: out, In: D} }
+		for pos, rows := range []int{3, 1} {
+			pos0 := 3 * pos
+			qkv, err := e.Linears(Tensor{Rows: rows, Cols: D}, [3]*model.Linear{lin(D), lin(KV), lin(KV)}, rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, k := qkv[0], qkv[1]
+			if cfg.Arch == model.ArchLlama {
+				if q, k, err = e.Rope(q, k, rows, pos0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := ctr.Cost
+			if _, err := e.Attend(0, q, k, qkv[2], rows, pos0); err != nil {
+				t.Fatalf("%s rows %d: %v", name, rows, err)
+			}
+			attn, rope, sm := ctr.Cost.Ops[OpAttn].Rounds-before.Ops[OpAttn].Rounds, ctr.Cost.Ops[OpRope].Rounds-before.Ops[OpRope].Rounds,
+				ctr.Cost.Ops[OpSoftmax].Rounds-before.Ops[OpSoftmax].Rounds
+			want := int64(3) // scores with the projections' truncation, their truncation, values
+			if rows == 1 {
+				want = 2 // the softmax truncates the scores
+			}
+			if attn != want || rope != 0 || ctr.Cost.Ops[OpLinear].Rounds != 0 || sm == 0 {
+				t.Fatalf("%s rows %d: attention %d rounds (want %d), rope %d, linear %d", name, rows, attn, want, rope, ctr.Cost.Ops[OpLinear].Rounds)
+			}
+		}
+	}
+}
+
 // TestLinearsGroup: Linears is local; the first step that needs an output truncates the whole group
 // in one round; Rope folds q's, k's and v's truncation into its own (one round for projections and
 // RoPE), after which q and k of the group are spent.
@@ -188,12 +233,16 @@ func TestLinearsGroup(t *testing.T) {
 		t.Fatalf("linears: %v, %d rounds", err, ctr.Cost.Total.Rounds)
 	}
 	q, k, err := e.Rope(qkv[0], qkv[1], 2, 0)
-	if err != nil || q.Raw || k.Raw || ctr.Cost.Total.Rounds != 1 || ctr.Cost.Ops[OpRope].Rounds != 1 {
+	if err != nil || q.rope == nil || k.rope != q.rope || ctr.Cost.Total.Rounds != 0 {
 		t.Fatalf("rope: %v, %d rounds", err, ctr.Cost.Total.Rounds)
 	}
+	// Pending for Attend; any other step truncates q, k and v in one round (TruncWide), once.
 	v := qkv[2]
-	if err := e.settle(&v); err != nil || v.Raw || ctr.Cost.Total.Rounds != 1 {
+	if err := e.settle(&v); err != nil || v.Raw || ctr.Cost.Total.Rounds != 1 || ctr.Cost.Ops[OpRope].Rounds != 1 {
 		t.Fatalf("v after rope: %v, raw %v, %d rounds", err, v.Raw, ctr.Cost.Total.Rounds)
+	}
+	if err := e.settle(&q, &k); err != nil || q.Raw || k.Raw || q.Cols != cfg.Dim || ctr.Cost.Total.Rounds != 1 {
+		t.Fatalf("q, k after rope: %v, %d rounds", err, ctr.Cost.Total.Rounds)
 	}
 	if q2 := qkv[0]; e.settle(&q2) == nil {
 		t.Error("q used again after the fused truncation: no error")

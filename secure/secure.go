@@ -68,6 +68,25 @@ type Tensor struct {
 	// res is set on AddInto's output when the addend's truncation waits
 	// for the next RMSNorm (V nil): see residual.
 	res *residual
+	// rope is set on Rope's q and k (idx 0, 1) when their truncation waits
+	// for Attend (V nil): see ropeOut.
+	rope *ropeOut
+	// width is, for untruncated attention scores, the width they are
+	// correct at (0: Params.Width).
+	width uint
+}
+
+// ropeOut is Rope's untruncated output for one Linears group of q, k and
+// v: per row the rotated queries then keys (3·Frac fractional bits), then
+// v shifted to 3·Frac. Attend truncates them in its scores' round
+// (Backend.AttendScoresTrunc); any other step truncates all three by
+// 2·Frac at width 64 first (TruncWide), once (done).
+type ropeOut struct {
+	y           Tensor
+	rows, d, kv int
+	g           *rawGroup
+	done        []Tensor // q, k once truncated
+	used        bool     // Attend took them
 }
 
 // rawLinear is a deferred Linear of an untruncated product.
@@ -95,7 +114,8 @@ type rawGroup struct {
 	ts      []Tensor
 	done    []Tensor
 	rotated bool
-	taken   bool // a group of one that AddInto made a pending residual's addend
+	rope    *ropeOut // set with rotated: the truncation of v waits with q's and k's
+	taken   bool     // AddInto (a group of one) or Attend (q, k, v) took the outputs
 }
 
 // shape returns an empty tensor of the given shape, with values when vals.
@@ -146,6 +166,12 @@ type Backend interface {
 	// head) to layer's key cache and returns every query head's scores
 	// qs[h]·K_gᵀ [rows × T], g = h/group, T the cache length after.
 	AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error)
+	// AttendScoresTrunc is AttendScores on untruncated queries and new keys
+	// (frac extra fractional bits), with v: their truncation by frac at
+	// width 64 is the products' opening (hss.CacheMatMulTrunc). It returns
+	// the scores — untruncated at width hss.ScoreBits for a decode step
+	// (rawScores), else truncated — and v truncated.
+	AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error)
 	// AttendValues appends the new values to layer's value cache and
 	// returns every head's ps[h]·V_g [rows × HeadDim].
 	AttendValues(layer int, ps, newV []Tensor, group int) ([]Tensor, error)
@@ -269,6 +295,13 @@ func (e *Exec) settle(xs ...*Tensor) error {
 			*x = *r.done
 			continue
 		}
+		if r := x.rope; r != nil {
+			if err := e.settleRope(r); err != nil {
+				return err
+			}
+			*x = r.done[x.idx]
+			continue
+		}
 		if l := x.lin; l != nil {
 			y, err := e.b.Linear(l.x, l.w)
 			if err != nil {
@@ -293,6 +326,11 @@ func (e *Exec) settle(xs ...*Tensor) error {
 			continue
 		}
 		if g := x.grp; g != nil {
+			if g.rope != nil {
+				if err := e.settleRope(g.rope); err != nil {
+					return err
+				}
+			}
 			if err := e.settleGroup(g); err != nil {
 				return err
 			}
@@ -336,6 +374,32 @@ func (e *Exec) settleRes(r *residual) error {
 		}
 	}
 	r.done = &sum
+	return nil
+}
+
+// settleRope truncates Rope's pending q, k and v (TruncWide), once.
+func (e *Exec) settleRope(r *ropeOut) error {
+	if r.done != nil {
+		return nil
+	}
+	if r.used {
+		return errors.New("secure: q or k used after the attention took them")
+	}
+	t, err := e.b.TruncWide(r.y)
+	if err != nil {
+		return err
+	}
+	rows, D, KV := r.rows, r.d, r.kv
+	qo, ko := shape(rows, D, e.vals), shape(rows, KV, e.vals)
+	vo := Tensor{Rows: r.g.ts[2].Rows, Cols: r.g.ts[2].Cols}
+	if e.vals {
+		for i := range rows {
+			copy(qo.V[i*D:(i+1)*D], t.V[i*(D+KV):i*(D+KV)+D])
+			copy(ko.V[i*KV:(i+1)*KV], t.V[i*(D+KV)+D:(i+1)*(D+KV)])
+		}
+		vo.V = t.V[rows*(D+KV):]
+	}
+	r.done, r.g.done = []Tensor{qo, ko}, []Tensor{{}, {}, vo}
 	return nil
 }
 
@@ -574,14 +638,14 @@ func (e *Exec) Rope(q, k Tensor, rows, pos0 int) (Tensor, Tensor, error) {
 			y.V[rows*(D+KV)+i] = x << e.fx.Frac
 		}
 	}
-	var t Tensor
-	var err error
 	if fused {
-		t, err = e.b.TruncWide(y)
-	} else {
-		y.Rows, y.Cols = rows, D+KV
-		t, err = e.b.Trunc(y)
+		// Untruncated: Attend truncates q, k and v in its scores' round.
+		r := &ropeOut{y: y, rows: rows, d: D, kv: KV, g: g}
+		g.rotated, g.rope = true, r
+		return Tensor{Rows: rows, Cols: D, Raw: true, rope: r, idx: 0}, Tensor{Rows: rows, Cols: KV, Raw: true, rope: r, idx: 1}, nil
 	}
+	y.Rows, y.Cols = rows, D+KV
+	t, err := e.b.Trunc(y)
 	if err != nil {
 		return Tensor{}, Tensor{}, err
 	}
@@ -591,13 +655,6 @@ func (e *Exec) Rope(q, k Tensor, rows, pos0 int) (Tensor, Tensor, error) {
 			copy(qo.V[i*D:(i+1)*D], t.V[i*(D+KV):i*(D+KV)+D])
 			copy(ko.V[i*KV:(i+1)*KV], t.V[i*(D+KV)+D:(i+1)*(D+KV)])
 		}
-	}
-	if fused {
-		vo := Tensor{Rows: v.Rows, Cols: v.Cols}
-		if e.vals {
-			vo.V = t.V[rows*(D+KV):]
-		}
-		g.done, g.rotated = []Tensor{{}, {}, vo}, true
 	}
 	return qo, ko, nil
 }
@@ -629,11 +686,32 @@ func ropePair(style model.RopeStyle, half, j int) (int, int) {
 // head, scores = q_h·K_gᵀ, the causal softmax and P·V_g (g the head's KV
 // group); the 1/√HeadDim scale is in the encoded Wq.
 func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error) {
-	if err := e.settle(&q, &k, &v); err != nil {
-		return Tensor{}, err
-	}
 	c := e.cfg
 	KV, D, hd := c.KVDim(), c.Dim, c.HeadDim()
+	// The projections untruncated (Rope's pending output, or a Linears
+	// group without RoPE): their truncation is the scores' opening.
+	var frac uint
+	switch r := q.rope; {
+	case r != nil && k.rope == r && r.done == nil && !r.used && v.grp == r.g && v.idx == 2 && r.rows == rows:
+		frac = 2 * e.fx.Frac
+		r.used, r.g.taken = true, true
+		q, k, v = Tensor{Rows: rows, Cols: D}, Tensor{Rows: rows, Cols: KV}, Tensor{Rows: rows, Cols: KV}
+		if e.vals {
+			q.V, k.V, v.V = make([]uint64, rows*D), make([]uint64, rows*KV), r.y.V[rows*(D+KV):]
+			for i := range rows {
+				copy(q.V[i*D:(i+1)*D], r.y.V[i*(D+KV):i*(D+KV)+D])
+				copy(k.V[i*KV:(i+1)*KV], r.y.V[i*(D+KV)+D:(i+1)*(D+KV)])
+			}
+		}
+	case fusable(q, 3) && k.grp == q.grp && v.grp == q.grp && q.idx == 0 && k.idx == 1 && v.idx == 2:
+		frac = e.fx.Frac
+		q.grp.taken = true
+		q.Raw, k.Raw, v.Raw, q.grp, k.grp, v.grp = false, false, false, nil, nil, nil
+	default:
+		if err := e.settle(&q, &k, &v); err != nil {
+			return Tensor{}, err
+		}
+	}
 	if err := e.checkRows("attention q", q, rows, D); err != nil {
 		return Tensor{}, err
 	}
@@ -657,12 +735,23 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 	for g := range ks {
 		ks[g], vs[g] = cols(k, g*hd, hd, e.vals), cols(v, g*hd, hd, e.vals)
 	}
-	scores, err := e.b.AttendScores(layer, qs, ks, group)
+	var scores []Tensor
+	var err error
+	if frac > 0 {
+		var vt Tensor
+		scores, vt, err = e.b.AttendScoresTrunc(layer, qs, ks, v, group, frac)
+		for g := range vs {
+			vs[g] = cols(vt, g*hd, hd, e.vals)
+		}
+	} else {
+		scores, err = e.b.AttendScores(layer, qs, ks, group)
+	}
 	if err != nil {
 		return Tensor{}, fmt.Errorf("scores: %w", err)
 	}
 	e.pos[layer] = T
 	stacked := shape(c.NHeads*rows, T, e.vals)
+	stacked.width = scores[0].width
 	for h, s := range scores {
 		if s.Rows != rows || s.Cols != T {
 			return Tensor{}, fmt.Errorf("secure: attention: scores %dx%d, want %dx%d", s.Rows, s.Cols, rows, T)

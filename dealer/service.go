@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/internal/idle"
 	"github.com/hssee/hssee/model"
 	"github.com/hssee/hssee/secure"
 )
@@ -166,7 +167,7 @@ func (s *Service) Open(id [16]byte, spec SessionSpec) (*Session, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ss := &Session{svc: s, id: id, spec: spec, model: m, ctx: ctx, cancel: cancel, passes: map[uint64]*passMat{},
-		last: time.Now(), done: make(chan struct{})}
+		act: idle.New(time.Now()), done: make(chan struct{})}
 	ss.cond = sync.NewCond(&ss.mu)
 	ss.sink = &passSink{ss: ss}
 	ss.exec, err = secure.NewExec(c, spec.Params, nil, &secure.Dealer{Rand: hss.NewPRG(seed), Sink: ss.sink}, spec.MaxSeq)
@@ -261,7 +262,7 @@ func (s *Service) Reap(idle time.Duration) int {
 	s.mu.Lock()
 	var old [][16]byte
 	for id, ss := range s.sessions {
-		if ss.idleSince(now) > idle {
+		if ss.act.Idle(now) > idle {
 			old = append(old, id)
 		}
 	}
@@ -299,7 +300,8 @@ type Session struct {
 
 	ctx    context.Context // done when the session ends
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the generator has returned
+	done   chan struct{}  // closed when the generator has returned
+	act    *idle.Activity // streams in progress, the last event (for Reap)
 
 	mu        sync.Mutex
 	cond      *sync.Cond
@@ -308,8 +310,6 @@ type Session struct {
 	next      uint64              // the next pass to make
 	delivered uint64              // every pass below this was delivered to both parties (or dropped)
 	err       error               // the session failed or ended
-	busy      int                 // streams in progress
-	last      time.Time
 }
 
 // passMat is one pass's material: each party's key frames not yet handed
@@ -327,15 +327,6 @@ type passMat struct {
 
 // Spec is the session's request.
 func (ss *Session) Spec() SessionSpec { return ss.spec }
-
-func (ss *Session) idleSince(now time.Time) time.Duration {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.busy > 0 {
-		return 0
-	}
-	return now.Sub(ss.last)
-}
 
 // stop ends the session with err: the generator returns, waiting streams
 // fail, and all material is dropped.
@@ -500,7 +491,7 @@ func (ss *Session) Deliver(ctx context.Context, party int, k uint64, rows, pos0 
 	defer ss.wakeOn(ctx)()
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	ss.last = time.Now()
+	ss.act.Touch(0)
 	if ss.err != nil {
 		return nil, ss.err
 	}
@@ -524,9 +515,9 @@ func (ss *Session) Deliver(ctx context.Context, party int, k uint64, rows, pos0 
 	// passes ahead of the oldest undelivered one, so a party asking far
 	// ahead waits for the other party to catch up).
 	for ss.err == nil && ctx.Err() == nil && ss.passes[k] == nil && ss.next <= k {
-		ss.busy++
+		ss.act.Hold(1)
 		ss.cond.Wait()
-		ss.busy--
+		ss.act.Hold(-1)
 	}
 	if ss.err != nil {
 		return nil, ss.err
@@ -539,7 +530,7 @@ func (ss *Session) Deliver(ctx context.Context, party int, k uint64, rows, pos0 
 		return nil, ErrDelivered
 	}
 	pm.taken[party] = true
-	ss.busy++
+	ss.act.Hold(1)
 	return &Delivery{ss: ss, pm: pm, party: party, Rows: pm.rows, Pos0: pm.pos0}, nil
 }
 
@@ -564,7 +555,7 @@ func (d *Delivery) Next(ctx context.Context) ([][]byte, error) {
 	case len(pm.frames[d.party]) > 0:
 		fs := pm.frames[d.party]
 		ss.drop(pm, d.party)
-		ss.last = time.Now()
+		ss.act.Touch(0)
 		return fs, nil
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
@@ -590,8 +581,7 @@ func (d *Delivery) Close() {
 		return
 	}
 	d.ended = true
-	ss.busy--
-	ss.last = time.Now()
+	ss.act.Touch(-1)
 	pm.finished[d.party] = true
 	ss.drop(pm, d.party)
 	ss.advance()

@@ -92,7 +92,7 @@ func (h *sessionService) Run(stream pb.Session_RunServer) error {
 			why = "bad request"
 			return rpcError(stream.Context(), "run", err)
 		}
-		ss.touch(1)
+		ss.act.Touch(1)
 		start := time.Now()
 		var out []byte
 		var traffic hss.Stats
@@ -103,7 +103,7 @@ func (h *sessionService) Run(stream pb.Session_RunServer) error {
 		case ModeEE:
 			out, err = s.passEE(ss, p)
 		}
-		ss.touch(-1)
+		ss.act.Touch(-1)
 		s.observePass(ss, p, time.Since(start), traffic, material, err)
 		if err != nil {
 			why = "pass failed"

@@ -274,7 +274,7 @@ func (s *Server) reapIdle(now time.Time) {
 	s.mu.Lock()
 	var idle []*session
 	for _, ss := range s.sessions {
-		if ss.idleSince(now) > s.cfg.IdleTimeout {
+		if ss.act.Idle(now) > s.cfg.IdleTimeout {
 			idle = append(idle, ss)
 		}
 	}

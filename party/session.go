@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/hssee/hssee/hss"
+	"github.com/hssee/hssee/internal/idle"
 	"github.com/hssee/hssee/model"
 	pb "github.com/hssee/hssee/proto/hsseepb"
 	"github.com/hssee/hssee/secure"
@@ -29,10 +30,9 @@ type session struct {
 	ctx    context.Context // done when the session is freed
 	cancel context.CancelFunc
 	opened time.Time
+	act    *idle.Activity // Run streams and uploads in progress, the last event
 
 	mu       sync.Mutex
-	last     time.Time
-	busy     int // Run streams and uploads in progress
 	running  bool
 	material map[uint64][]hss.MarshalKey
 	matCh    chan struct{} // closed (and replaced) on each upload
@@ -47,22 +47,6 @@ type session struct {
 	runner  *model.Runner
 	pull    *puller // material from the dealer service (nil: uploads)
 	out32   bool    // output shares go out mod 2^32
-}
-
-func (ss *session) idleSince(now time.Time) time.Duration {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.busy > 0 {
-		return 0
-	}
-	return now.Sub(ss.last)
-}
-
-func (ss *session) touch(delta int) {
-	ss.mu.Lock()
-	ss.busy += delta
-	ss.last = time.Now()
-	ss.mu.Unlock()
 }
 
 // free removes ss and releases everything it holds (its peer link too).
@@ -188,7 +172,7 @@ func (h *sessionService) open(ctx context.Context, req *pb.OpenRequest) (*pb.Ope
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	now := time.Now()
-	ss := &session{id: id, owner: owner, mode: s.cfg.Mode, prm: prm, maxSeq: maxSeq, ctx: sctx, cancel: cancel, opened: now, last: now, out32: req.GetOutputBits() == 32,
+	ss := &session{id: id, owner: owner, mode: s.cfg.Mode, prm: prm, maxSeq: maxSeq, ctx: sctx, cancel: cancel, opened: now, act: idle.New(now), out32: req.GetOutputBits() == 32,
 		material: map[uint64][]hss.MarshalKey{}, matCh: make(chan struct{}), linkCh: make(chan struct{})}
 	switch s.cfg.Mode {
 	case ModeHSS:

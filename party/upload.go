@@ -94,8 +94,8 @@ func (h *sessionService) Upload(stream pb.Session_UploadServer) error {
 	if pass < max(next, started) || pass > next+2 {
 		return status.Errorf(codes.InvalidArgument, "material for pass %d, expected pass %d..%d", pass, max(next, started), next+2)
 	}
-	ss.touch(1)
-	defer ss.touch(-1)
+	ss.act.Touch(1)
+	defer ss.act.Touch(-1)
 	r := &chunkReader{recv: stream.Recv, limit: s.cfg.MaxMaterial}
 	keys, n, err := readKeys(r, s.cfg.ID, s.cfg.MaxMaterial)
 	s.metrics.material.WithLabelValues("upload").Add(float64(r.total))

@@ -106,28 +106,27 @@ func reportDeploy(m *md, r *results, dir string) error {
 			c.ClientMbps, b.PromptLen, b.RTTms, b.PrefillMS, b.DecodeMS, size(b.ClientUp), c.PromptLen, b.ModelFullPrefMS/1e3, b.ModelFullDecMS/1e3)
 		m.p("")
 	}
-	for _, ch := range []struct {
-		file string
-		c    chart
-	}{
-		{"deploy_prefill.png", chart{Title: "Deployed prefill (" + c.Model + ", three processes, emulated links)", XLabel: "RTT between the parties (ms)",
-			YLabel: "prefill wall time (ms)", LogY: true, LogX: true, XTicks: rtts, Series: []series{
-				{Name: "cold (material made and streamed during the prefill)", X: rtts, Y: cold, Color: 0, Shape: 0},
-				{Name: "warm (material in place)", X: rtts, Y: warm, Color: 1, Shape: 1},
-				{Name: "cold: modelled", X: rtts, Y: mcold, Color: 0, Modelled: true},
-				{Name: "warm: modelled", X: rtts, Y: mwarm, Color: 1, Modelled: true},
-			}, HLine: 3000, HLineName: "3 s bar"}},
-		{"deploy_decode.png", chart{Title: "Deployed decode (" + c.Model + ", three processes, emulated links)", XLabel: "RTT between the parties (ms)",
-			YLabel: "ms per decoded token", LogY: true, LogX: true, XTicks: rtts, Series: []series{
-				{Name: "cold session", X: rtts, Y: dcold, Color: 0, Shape: 0},
-				{Name: "warm session", X: rtts, Y: dwarm, Color: 1, Shape: 1},
-				{Name: "modelled", X: rtts, Y: mdec, Color: 2, Modelled: true},
-				{Name: "bar: 2 × (in-process + rounds·RTT)", X: rtts, Y: bar, Color: 3, Modelled: true},
-			}}},
-	} {
-		if err := m.figure(dir, ch.file, ch.file, ch.c); err != nil {
-			return err
+	// Both charts: the measured cold and warm sessions and two modelled
+	// series over the parties' RTT.
+	rttChart := func(phase, yLabel string, ss ...series) chart {
+		for i := range ss {
+			ss[i].X = rtts
 		}
+		return chart{Title: "Deployed " + phase + " (" + c.Model + ", three processes, emulated links)", XLabel: "RTT between the parties (ms)",
+			YLabel: yLabel, LogY: true, LogX: true, XTicks: rtts, Series: ss}
 	}
-	return nil
+	prefill := rttChart("prefill", "prefill wall time (ms)",
+		series{Name: "cold (material made and streamed during the prefill)", Y: cold, Color: 0, Shape: 0},
+		series{Name: "warm (material in place)", Y: warm, Color: 1, Shape: 1},
+		series{Name: "cold: modelled", Y: mcold, Color: 0, Modelled: true},
+		series{Name: "warm: modelled", Y: mwarm, Color: 1, Modelled: true})
+	prefill.HLine, prefill.HLineName = 3000, "3 s bar"
+	if err := m.figure(dir, "deploy_prefill.png", "deploy_prefill.png", prefill); err != nil {
+		return err
+	}
+	return m.figure(dir, "deploy_decode.png", "deploy_decode.png", rttChart("decode", "ms per decoded token",
+		series{Name: "cold session", Y: dcold, Color: 0, Shape: 0},
+		series{Name: "warm session", Y: dwarm, Color: 1, Shape: 1},
+		series{Name: "modelled", Y: mdec, Color: 2, Modelled: true},
+		series{Name: "bar: 2 × (in-process + rounds·RTT)", Y: bar, Color: 3, Modelled: true}))
 }

@@ -167,27 +167,14 @@ func TestCacheMatMulReference(t *testing.T) {
 					}
 					mats[d] = [2]*Material{NewMaterial(k0, t0), NewMaterial(k1, t1)}
 				}
-				var got, want [2][][]uint64
-				if _, _, err := RunPair(fx, mats[0][0], mats[0][1], func(p *Party) error {
-					o, err := p.CacheMatMul(pc[p.ID], newRows[p.ID], xs[p.ID], prods, bits)
-					got[p.ID] = o
-					return err
-				}); err != nil {
-					t.Fatal(err)
-				}
-				if _, _, err := RunPair(fx, mats[1][0], mats[1][1], func(p *Party) error {
-					o, err := refCacheMatMul(p, rc[p.ID], newRows[p.ID], xs[p.ID], prods, bits)
-					want[p.ID] = o
-					return err
-				}); err != nil {
-					t.Fatal(err)
-				}
+				got := runOuts(t, fx, mats[0], func(p *Party) ([][]uint64, error) {
+					return p.CacheMatMul(pc[p.ID], newRows[p.ID], xs[p.ID], prods, bits)
+				})
+				want := runOuts(t, fx, mats[1], func(p *Party) ([][]uint64, error) {
+					return refCacheMatMul(p, rc[p.ID], newRows[p.ID], xs[p.ID], prods, bits)
+				})
+				sameOuts(t, got, want, fmt.Sprintf("step %d (products %+v)", step, prods))
 				for p := range 2 {
-					for j := range prods {
-						if !slices.Equal(got[p][j], want[p][j]) {
-							t.Fatalf("step %d party %d product %d (%+v): outputs differ from the reference", step, p, j, prods[j])
-						}
-					}
 					for i, c := range pc[p] {
 						ref := rc[p][i]
 						for row := range c.Rows {

@@ -2,6 +2,7 @@ package hss
 
 import (
 	"fmt"
+	"io"
 	"syscall"
 	"testing"
 	"time"
@@ -150,20 +151,19 @@ func BenchmarkRowMul(b *testing.B) {
 
 // Dealer side of the same gates (offline phase).
 func BenchmarkGenTrunc(b *testing.B) {
-	rng := NewPRG([32]byte{3})
-	b.SetBytes(int64(8 * elemBenchN))
-	for b.Loop() {
-		if _, _, err := GenTrunc(rng, elemBenchN, 14, 48); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchGenElems(b, 3, func(rng io.Reader, n int) error { _, _, err := GenTrunc(rng, n, 14, 48); return err })
 }
 
 func BenchmarkGenMulFixed(b *testing.B) {
-	rng := NewPRG([32]byte{4})
+	benchGenElems(b, 4, func(rng io.Reader, n int) error { _, _, err := GenMulFixed(rng, n, 14, 48); return err })
+}
+
+// benchGenElems times gen's material for elemBenchN elements from the PRG of the given seed byte.
+func benchGenElems(b *testing.B, seed byte, gen func(rng io.Reader, n int) error) {
+	rng := NewPRG([32]byte{seed})
 	b.SetBytes(int64(8 * elemBenchN))
 	for b.Loop() {
-		if _, _, err := GenMulFixed(rng, elemBenchN, 14, 48); err != nil {
+		if err := gen(rng, elemBenchN); err != nil {
 			b.Fatal(err)
 		}
 	}

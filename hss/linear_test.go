@@ -1,6 +1,7 @@
 package hss
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -50,20 +51,15 @@ func TestLinearsW32Reference(t *testing.T) {
 				}
 				mats[d] = [2]*Material{NewMaterial(k0), NewMaterial(k1)}
 			}
-			var got, want [2][][]uint64
-			if _, _, err := RunPair(fx, mats[0][0], mats[0][1], func(p *Party) error {
-				o, err := p.LinearsW32(sh[p.ID], m, k, layers, bits)
-				got[p.ID] = o
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := RunPair(fx, mats[1][0], mats[1][1], func(p *Party) error {
+			got := runOuts(t, fx, mats[0], func(p *Party) ([][]uint64, error) {
+				return p.LinearsW32(sh[p.ID], m, k, layers, bits)
+			})
+			want := runOuts(t, fx, mats[1], func(p *Party) ([][]uint64, error) {
 				var y []uint64
 				for _, l := range layers {
 					yl, err := MatMulPublicW32(sh[p.ID], m, k, l.W, l.Out)
 					if err != nil {
-						return err
+						return nil, err
 					}
 					if l.Bias != nil && p.ID == 0 {
 						for i := range yl {
@@ -73,22 +69,18 @@ func TestLinearsW32Reference(t *testing.T) {
 					y = append(y, yl...)
 				}
 				z, err := p.Trunc(y, fx.Frac, bits)
+				if err != nil {
+					return nil, err
+				}
+				var outs [][]uint64
 				off := 0
 				for _, l := range layers {
-					want[p.ID] = append(want[p.ID], z[off:off+m*l.Out])
+					outs = append(outs, z[off:off+m*l.Out])
 					off += m * l.Out
 				}
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			for p := range 2 {
-				for i := range layers {
-					if !slices.Equal(got[p][i], want[p][i]) {
-						t.Fatalf("m %d, %d layers: party %d layer %d differs from the reference", m, len(layers), p, i)
-					}
-				}
-			}
+				return outs, nil
+			})
+			sameOuts(t, got, want, fmt.Sprintf("m %d, %d layers", m, len(layers)))
 			if len(layers) == 1 {
 				var one [2][]uint64
 				k0, k1, _ := GenTrunc(NewPRG(seed), n, fx.Frac, bits)
@@ -171,5 +163,34 @@ func TestLinearW32Raw(t *testing.T) {
 			}
 		}
 		t.Logf("operands up to %g: max error %.3g (2^-Frac = %.3g)", scale, worst, 1/fx.Scale())
+	}
+}
+
+// runOuts runs eval on both parties with their material m and returns both parties' outputs.
+func runOuts(t *testing.T, fx Fixed, m [2]*Material, eval func(p *Party) ([][]uint64, error)) [2][][]uint64 {
+	t.Helper()
+	var outs [2][][]uint64
+	if _, _, err := RunPair(fx, m[0], m[1], func(p *Party) error {
+		o, err := eval(p)
+		outs[p.ID] = o
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return outs
+}
+
+// sameOuts fails t (in the case what) where a party's output of got differs from want's.
+func sameOuts(t *testing.T, got, want [2][][]uint64, what string) {
+	t.Helper()
+	for p := range 2 {
+		if len(got[p]) != len(want[p]) {
+			t.Fatalf("%s: party %d: %d outputs, want %d", what, p, len(got[p]), len(want[p]))
+		}
+		for j := range want[p] {
+			if !slices.Equal(got[p][j], want[p][j]) {
+				t.Fatalf("%s: party %d output %d differs from the reference", what, p, j)
+			}
+		}
 	}
 }

@@ -13,29 +13,18 @@ func (t *nlRNG) Read(b []byte) (int, error) { return t.r.Read(b) }
 
 func newNLRNG(seed byte) *nlRNG { return &nlRNG{rand.NewChaCha8([32]byte{seed, 'n', 'l'})} }
 
-// runNL shares xs, runs eval on both parties with material k0/k1 and returns the decoded output.
-func runNL(t *testing.T, fx Fixed, xs []uint64, k0, k1 Key, eval func(p *Party, x []uint64) ([]uint64, error)) ([]uint64, Stats, Stats) {
+// runNL generates a gate's material for len(xs) elements with gen from rng, runs eval on both
+// parties' shares of xs (runRows with one input) and returns the reconstructed output, both parties'
+// traffic and the material's size (both parties).
+func runNL(t *testing.T, fx Fixed, xs []uint64, gen func(rng *nlRNG, n int) (Key, Key, error), rng *nlRNG,
+	eval func(p *Party, x []uint64) ([]uint64, error)) (out []uint64, s0, s1 Stats, dealer int) {
 	t.Helper()
-	rng := newNLRNG(99)
-	seed, x1, err := Share(xs, rng)
+	k0, k1, err := gen(rng, len(xs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	x0 := ExpandShare(seed, len(xs))
-	var outs [2][]uint64
-	s0, s1, err := RunPair(fx, NewMaterial(k0), NewMaterial(k1), func(p *Party) error {
-		in := x0
-		if p.ID == 1 {
-			in = x1
-		}
-		o, err := eval(p, in)
-		outs[p.ID] = o
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Reconstruct(outs[0], outs[1]), s0, s1
+	out, s0, s1 = runRows(t, fx, [][]uint64{xs}, k0, k1, func(p *Party, in [][]uint64) ([]uint64, error) { return eval(p, in[0]) })
+	return out, s0, s1, k0.Size() + k1.Size()
 }
 
 func TestNonlinearActivations(t *testing.T) {
@@ -85,11 +74,7 @@ func TestNonlinearActivations(t *testing.T) {
 				}
 				xs[i] = fx.Encode(v)
 			}
-			k0, k1, err := c.gen(rng, n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, s0, s1 := runNL(t, fx, xs, k0, k1, c.eval)
+			out, s0, s1, dealer := runNL(t, fx, xs, c.gen, rng, c.eval)
 			var worst float64
 			for i := range xs {
 				x := fx.Decode(xs[i])
@@ -107,7 +92,7 @@ func TestNonlinearActivations(t *testing.T) {
 				t.Fatalf("rounds %d/%d, want %d", s0.Rounds, s1.Rounds, want)
 			}
 			t.Logf("%s: max abs err %.3g (2^%.2f), online %.1f B/elem, dealer %.0f B/elem", c.name, worst, math.Log2(worst),
-				float64(s0.BytesSent+s1.BytesSent)/float64(n), float64(k0.Size()+k1.Size())/float64(n))
+				float64(s0.BytesSent+s1.BytesSent)/float64(n), float64(dealer)/float64(n))
 		})
 	}
 }

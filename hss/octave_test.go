@@ -44,11 +44,7 @@ func TestReciprocalRsqrt(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			pr := rand.New(rand.NewPCG(uint64(ci), 3))
 			xs := fx.EncodeVec(logUniform(pr, n, c.lo, c.hi))
-			k0, k1, err := c.gen(newNLRNG(byte(60+ci)), n)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, s0, s1 := runNL(t, fx, xs, k0, k1, c.eval)
+			got, s0, s1, dealer := runNL(t, fx, xs, c.gen, newNLRNG(byte(60+ci)), c.eval)
 			var worst float64
 			for i := range xs {
 				x := fx.Decode(xs[i])
@@ -63,7 +59,7 @@ func TestReciprocalRsqrt(t *testing.T) {
 				t.Fatalf("rounds %d/%d, want 4", s0.Rounds, s1.Rounds)
 			}
 			t.Logf("%s: max rel err %.3g (2^%.2f), online %.2f B/elem, dealer %.0f B/elem", c.name, worst, math.Log2(worst),
-				float64(s0.BytesSent+s1.BytesSent)/float64(n), float64(k0.Size()+k1.Size())/float64(n))
+				float64(s0.BytesSent+s1.BytesSent)/float64(n), float64(dealer)/float64(n))
 		})
 	}
 }

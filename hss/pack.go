@@ -285,8 +285,7 @@ func unpackInto(dst []uint64, b []byte, bits uint) {
 		k, off := bp>>3, uint(bp&7)
 		var t [9]byte
 		copy(t[:], b[k:])
-		v := binary.LittleEndian.Uint64(t[:])>>off | uint64(t[8])<<1<<(63-off)
-		dst[i] = v & mask
+		dst[i] = load9(t[:], off) & mask
 		bp += int(bits)
 	}
 }
@@ -304,31 +303,35 @@ func unpackBytes(dst []uint64, b []byte, w int, mask uint64) (int, int) {
 // unpackShort decodes values of at most 56 bits (bp%8 + bits ≤ 63: one unaligned 8-byte load holds
 // the whole value) while the load stays inside b.
 func unpackShort(dst []uint64, b []byte, bits uint, mask uint64) (int, int) {
-	i, bp := 0, 0
-	for ; i < len(dst); i++ {
-		k := bp >> 3
-		if k+8 > len(b) {
-			break
-		}
-		dst[i] = binary.LittleEndian.Uint64(b[k:k+8]) >> (bp & 7) & mask
-		bp += int(bits)
+	n := loadable(len(dst), len(b), bits, 8)
+	for i := range n {
+		bp := i * int(bits)
+		dst[i] = binary.LittleEndian.Uint64(b[bp>>3:bp>>3+8]) >> (bp & 7) & mask
 	}
-	return i, bp
+	return n, n * int(bits)
 }
 
 // unpackLong decodes values of 57..63 bits, which may reach into a ninth byte, while the loads stay
 // inside b.
 func unpackLong(dst []uint64, b []byte, bits uint, mask uint64) (int, int) {
-	i, bp := 0, 0
-	for ; i < len(dst); i++ {
-		k := bp >> 3
-		if k+9 > len(b) {
-			break
-		}
-		g := b[k : k+9]
-		off := uint(bp & 7)
-		dst[i] = (binary.LittleEndian.Uint64(g[:8])>>off | uint64(g[8])<<1<<(63-off)) & mask
-		bp += int(bits)
+	n := loadable(len(dst), len(b), bits, 9)
+	for i := range n {
+		bp := i * int(bits)
+		dst[i] = load9(b[bp>>3:bp>>3+9], uint(bp&7)) & mask
 	}
-	return i, bp
+	return n, n * int(bits)
+}
+
+// loadable is how many of n values of the given width, from the start of nb bytes, can be read with
+// a load of span bytes at each value's first byte inside the bytes.
+func loadable(n, nb int, bits uint, span int) int {
+	if nb < span {
+		return 0
+	}
+	return min(n, (8*(nb-span)+7)/int(bits)+1)
+}
+
+// load9 returns the 64 bits from bit off (< 8) of the 9 bytes g.
+func load9(g []byte, off uint) uint64 {
+	return binary.LittleEndian.Uint64(g[:8])>>off | uint64(g[8])<<1<<(63-off)
 }

@@ -113,7 +113,7 @@ func TestSoftmaxHeads(t *testing.T) {
 			}
 		}
 	}
-	if want := int64(math.Ceil(math.Log2(cols))) + 6; s0.Rounds != want {
+	if want := int64(math.Ceil(math.Log2(cols))) + 5; s0.Rounds != want {
 		t.Fatalf("%d rounds, want %d", s0.Rounds, want)
 	}
 	if _, _, err := GenSoftmaxHeads(newNLRNG(3), 0, rows, cols, pos0, fx); err == nil {

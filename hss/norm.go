@@ -275,7 +275,7 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 	for i := range lens {
 		lens[i] = dim
 	}
-	z, err := q.evalOctMul3("rsqrt", rs, ss, d, lens)
+	z, err := q.evalOctMul3("rsqrt", rs, ss, func() ([]uint64, error) { return d, nil }, lens)
 	if err != nil {
 		return nil, nil, wrapGate(kind, err)
 	}

@@ -203,14 +203,7 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 			s = append(s, one(pairs, 64))
 		}
 		nv := rows * (rows + 1) / 2
-		_, mb, rs := smParams(fx)
-		es, err := expSpec(fx)
-		if err != nil {
-			panic(err)
-		}
-		return append(s, one(nv, int(es.openBits())), one(nv, int(es.tbits)),
-			one(rows, 64), one(rows, int(rs.k()+rs.idxBits())),
-			[][2]int{{rows, int(rs.tbits())}, {nv + rows, int(mb)}}, one(nv, int(mb)))
+		return append(s, expRecipSchedule(fx, nv, rows)...)
 	}
 	sq, _, rs := normParams(fx, cols)
 	first := [][2]int{{rows, 64}, {n, int(sq)}} // the mean's truncation with the squares
@@ -223,21 +216,32 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 
 // decodeViewSchedule is what party 1 receives in SoftmaxHeadsRaw over heads rows of cols scores
 // (one query row per head, all visible), per round: the scores' truncation at width 48, the zero
-// tests, exp's lookup and truncation, the reciprocal's comparisons and lookup, its truncation with the
-// row product, and the product's truncation.
+// tests, then expRecipSchedule.
 func decodeViewSchedule(heads, cols int, fx Fixed) [][][2]int {
 	n := heads * cols
 	one := func(cnt, bits int) [][2]int { return [][2]int{{cnt, bits}} }
 	s := softmaxCmax(fx)
+	return append([][][2]int{one(n, 48), one(heads*s.thresholds(), int(zeroBits(cols)))}, expRecipSchedule(fx, n, heads)...)
+}
+
+// expRecipSchedule is what party 1 receives in the softmax after the max, for nv visible scores in
+// rows rows: exp's lookup; exp's truncation riding on the reciprocal's comparisons (or its own round
+// where the reciprocal cannot read exp's untruncated sums); the reciprocal's lookup; its truncation
+// with the row product; the product's truncation.
+func expRecipSchedule(fx Fixed, nv, rows int) [][][2]int {
+	one := func(cnt, bits int) [][2]int { return [][2]int{{cnt, bits}} }
 	_, mb, rs := smParams(fx)
 	es, err := expSpec(fx)
 	if err != nil {
 		panic(err)
 	}
-	return [][][2]int{one(n, 48), one(heads*s.thresholds(), int(zeroBits(cols))),
-		one(n, int(es.openBits())), one(n, int(es.tbits)),
-		one(heads, 64), one(heads, int(rs.k()+rs.idxBits())),
-		{{heads, int(rs.tbits())}, {n + heads, int(mb)}}, one(n, int(mb))}
+	s := [][][2]int{one(nv, int(es.openBits()))}
+	if smRide(fx, rs) {
+		s = append(s, [][2]int{{rows, 64}, {nv, int(es.tbits)}})
+	} else {
+		s = append(s, one(nv, int(es.tbits)), one(rows, 64))
+	}
+	return append(s, one(rows, int(rs.k()+rs.idxBits())), [][2]int{{rows, int(rs.tbits())}, {nv + rows, int(mb)}}, one(nv, int(mb)))
 }
 
 // FuzzRowKeyUnmarshal feeds arbitrary bytes (seeded with real keys) to the decoders of the lookup,

@@ -46,13 +46,28 @@ func causalLens(rows, cols, pos0 int) []int {
 	return lens
 }
 
+// smParams returns the softmax's widths and its reciprocal's spec. Where it validates (the
+// comparisons' width hi + Frac + fb + 2 ≤ 62: Frac ≤ 14), the reciprocal reads the row sums of exp's
+// polynomial term untruncated (inFrac = Frac + exp's fb, the truncate-reduce of the norms), so that
+// exp's truncation, which the row sums then do not wait for, rides on the reciprocal's comparisons
+// (smRide: one round for both).
 func smParams(fx Fixed) (maxBits, mulBits uint, rs octSpec) {
 	maxBits = fx.Frac + smRange + 3
 	mulBits = min(64, 2*fx.Frac+24)
 	rs = recipSpec(fx)
 	rs.mulBits = mulBits
+	if es, err := expSpec(fx); err == nil {
+		raw := rs
+		raw.inFrac = fx.Frac + es.fb
+		if raw.validate() == nil {
+			rs = raw
+		}
+	}
 	return
 }
+
+// smRide reports whether the softmax's reciprocal reads exp's untruncated row sums (smParams).
+func smRide(fx Fixed, rs octSpec) bool { return rs.inFrac != fx.Frac }
 
 func checkSoftmax(op string, rows, cols, pos0 int, fx Fixed) (int, error) {
 	n, err := checkShape(op, rows, cols)
@@ -166,11 +181,13 @@ func genSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed, rawBi
 // returns exactly a or b and errs only between entries less than 2^-6 apart: m is an entry of the
 // row with max − ⌈log2 l_i⌉·2^-6 < m ≤ max. Softmax is shift-invariant, and m' = m + ⌈log2 l_i⌉·2^-6
 // (a public shift) is ≥ max, so x − m' ∈ (−2^7, 0] stays in Exp's range; e = Exp(x − m') on the
-// visible entries (a DPF lookup and its truncation, 2 rounds); the row sums (local, ≥ e^-0.19) go
-// through the octave lookup of Reciprocal up to its mantissa L and octave factor O (3 rounds; 1/Σe =
-// L·O), and p = e·L·O is one three-factor row-broadcast product (RowMul3) plus Trunc (2 rounds), at
-// width 2·Frac+24: the reciprocal's own product L·O is not taken apart (one round fewer than
-// before, the same value, so the same error).
+// visible entries (a DPF lookup and its truncation); the row sums of exp's untruncated polynomial
+// terms (local, ≥ e^-0.19; read with Frac + fb fractional bits, so they do not wait for exp's
+// truncation, which rides on the reciprocal's first round: expRecipRide) go through the octave lookup
+// of Reciprocal up to its mantissa L and octave factor O (1/Σe = L·O), and p = e·L·O is one
+// three-factor row-broadcast product (RowMul3) plus Trunc, at width 2·Frac+24: exp, the reciprocal
+// and the product take 5 rounds (7 before exp's truncation rode on the comparisons and RowMul3 took
+// the reciprocal's own product).
 //
 // With one query row per head (a decode step, smCount) the maxima come from counting instead of the
 // tree (countMax: a histogram of the scores in buckets of 2^-1 from one DPF per score, and one zero
@@ -179,8 +196,8 @@ func genSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed, rawBi
 // width wraps them to (2^7 − 1/2, 2^7]), where it returns 0 like any input below −10; its absolute
 // errors grow by at most e (row sum ≥ e^-1).
 //
-// Rounds ⌈log2 max_i l_i⌉ + 7 (⌈log2 cols⌉ + 7 when the last row sees every column; + 8 before
-// RowMul3), 9 by counting. Online (both
+// Rounds ⌈log2 max_i l_i⌉ + 5 (⌈log2 cols⌉ + 5 when the last row sees every column), 7 by counting
+// (at Frac ≤ 14; one more above, where the reciprocal cannot read exp's untruncated sums). Online (both
 // parties, per visible entry, Frac 12): 16 (max tree: one comparison per visible entry but one per
 // row, so about half of a tree over the full matrix in a prefill) + 17.25 (exp) + 12 (product) + 12
 // (trunc) bytes, plus ≈ 43 bytes per row. Dealer: ≈ 0.93 KB (max, at every Frac) + 0.77 KB (exp,
@@ -257,20 +274,12 @@ func (p *Party) softmaxHeads(x []uint64, heads, rows, cols, pos0 int, rawBits ui
 			i++
 		}
 	}
-	e, err := q.Exp(d)
-	if err != nil {
-		return nil, wrapGate("softmax", err)
+	var prod []uint64
+	if smRide(p.Fx, rs) {
+		prod, err = q.expRecipRide(d, lens, rs)
+	} else {
+		prod, err = q.expRecip(d, lens, rs)
 	}
-	sums := make([]uint64, rows)
-	i = 0
-	for r, l := range lens {
-		for range l {
-			sums[r] += e[i]
-			i++
-		}
-	}
-	// 1/Σe = L·O (mantissa and octave factor), and e·L·O in one round.
-	prod, err := q.evalOctMul3("recip", rs, sums, e, lens)
 	if err != nil {
 		return nil, wrapGate("softmax", err)
 	}
@@ -290,6 +299,75 @@ func (p *Party) softmaxHeads(x []uint64, heads, rows, cols, pos0 int, rawBits ui
 		}
 	}
 	return out, nil
+}
+
+// expRecip returns e·L·O for e = Exp(d) and L·O = 1/Σe per row (lens entries each): Exp (2 rounds),
+// then the reciprocal with the row product (evalOctMul3, 3 rounds).
+func (q *Party) expRecip(d []uint64, lens []int, rs octSpec) ([]uint64, error) {
+	e, err := q.Exp(d)
+	if err != nil {
+		return nil, err
+	}
+	sums := make([]uint64, len(lens))
+	i := 0
+	for r, l := range lens {
+		for range l {
+			sums[r] += e[i]
+			i++
+		}
+	}
+	// 1/Σe = L·O (mantissa and octave factor), and e·L·O in one round.
+	return q.evalOctMul3("recip", rs, sums, func() ([]uint64, error) { return e, nil }, lens)
+}
+
+// expRecipRide is expRecip in 4 rounds: the reciprocal reads the row sums of exp's untruncated
+// polynomial term (rs.inFrac = Frac + fb; the sum of the untruncated terms, which the truncations
+// would round entry by entry), so exp's truncation opens in the reciprocal's first round (rider).
+func (q *Party) expRecipRide(d []uint64, lens []int, rs octSpec) ([]uint64, error) {
+	es, err := expSpec(q.Fx)
+	if err != nil {
+		return nil, err
+	}
+	eq, err := q.sub("exp", len(d))
+	if err != nil {
+		return nil, err
+	}
+	o, err := eq.evalLUT("exp.lut", es, d)
+	if err != nil {
+		return nil, wrapGate("exp", err)
+	}
+	defer putWords(o.lin)
+	tk, err := takeKey[*TruncKey](eq, "trunc", len(d))
+	if err != nil {
+		return nil, wrapGate("exp", err)
+	}
+	if err := finish("exp", eq); err != nil {
+		return nil, err
+	}
+	sums := make([]uint64, len(lens))
+	i := 0
+	for r, l := range lens {
+		for range l {
+			sums[r] += o.lin[i]
+			i++
+		}
+	}
+	u, release, err := eq.truncMask(tk, o.lin, es.fb, es.tbits)
+	if err != nil {
+		return nil, wrapGate("exp", err)
+	}
+	defer release()
+	rq, rd := q.riding(PackBits(nil, u, es.tbits))
+	return rq.evalOctMul3("recip", rs, sums, func() ([]uint64, error) {
+		// After the reciprocal's comparisons, which carried exp's truncation.
+		if !rd.used {
+			return nil, fmt.Errorf("hss: exp: truncation not sent")
+		}
+		if err := checkPacked(rd.got, len(u), es.tbits); err != nil {
+			return nil, fmt.Errorf("hss: exp: peer message: %w", err)
+		}
+		return eq.truncOpen(tk, u, rd.got, es.fb, es.tbits, nil), nil
+	}, lens)
 }
 
 // causalSum is Σ_i min(cols, pos0+i+1) over rows rows (the visible entries of a causal score matrix).
@@ -359,6 +437,9 @@ func costSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed, rawBits uint)
 		mx = maxStages(pairs, ms)
 	}
 	ex := polyStages("exp", nv, es)
+	if smRide(fx, rs) { // exp's truncation rides on the reciprocal's comparisons
+		ex[1].Rounds, ex[1].Crit = 0, 0
+	}
 	return seqStages("softmax",
 		part{kind: mk, label: "max", c: SumStages(mx), sub: mx},
 		part{kind: "exp", c: SumStages(ex), sub: ex},

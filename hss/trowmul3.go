@@ -281,7 +281,9 @@ func genOctMul3(rng io.Reader, kind string, lens []int, s octSpec, bits uint) (*
 // evalOctMul3 returns shares of x_ij · L_i · O_i mod 2^bits, L_i·O_i the octave lookup of kind on
 // v_i (one value per row; e.g. 1/v or 1/√v): 3 rounds (the comparisons, the mantissa's lookup, then
 // its truncation with the row product), where the lookup, its truncation and RowMul3 took 4.
-func (p *Party) evalOctMul3(kind string, s octSpec, v, x []uint64, lens []int) ([]uint64, error) {
+//
+// x is called once the lookup's rounds are done (a caller may finish x in them: expRecipRide).
+func (p *Party) evalOctMul3(kind string, s octSpec, v []uint64, x func() ([]uint64, error), lens []int) ([]uint64, error) {
 	q, err := p.sub(kind+".lm", len(v))
 	if err != nil {
 		return nil, err
@@ -291,14 +293,18 @@ func (p *Party) evalOctMul3(kind string, s octSpec, v, x []uint64, lens []int) (
 		return nil, err
 	}
 	defer putWords(lin)
-	k, err := takeKey[*TruncRowMul3Key](q, "trowmul3", len(x))
+	xv, err := x()
+	if err != nil {
+		return nil, wrapGate(kind, err)
+	}
+	k, err := takeKey[*TruncRowMul3Key](q, "trowmul3", len(xv))
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
 	if k.Frac != lut.fb || k.TBits != lut.tbits {
 		return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 	}
-	z, err := q.truncRowMul3(k, x, lin, fac, lens)
+	z, err := q.truncRowMul3(k, xv, lin, fac, lens)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}

@@ -187,13 +187,32 @@ func (p *Party) truncWith(k *TruncKey, x []uint64, frac, bits uint) ([]uint64, e
 // truncPub is truncWith that also writes, when pub is not nil, the public part A(c) = (c >> frac) −
 // 2^(bits−2−frac) of every output (y = A − R + g·M; see actmul.go) into pub.
 func (p *Party) truncPub(k *TruncKey, x []uint64, frac, bits uint, pub []uint64) ([]uint64, error) {
+	u, release, err := p.truncMask(k, x, frac, bits)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	// Open c = u + peer's u mod 2^ℓ and finish each chunk of c while it is in L1.
+	recv, err := p.exchangePacked(u, bits)
+	if err != nil {
+		return nil, wrapGate("trunc", wrapGate("open", err))
+	}
+	out := p.truncOpen(k, u, recv, frac, bits, pub)
+	putBytes(recv)
+	return out, nil
+}
+
+// truncMask checks a truncation's material and returns the party's masked inputs u = x + r (+
+// 2^(ℓ−2) for party 0), to be opened at width bits (truncOpen finishes), and the release of their
+// buffer.
+func (p *Party) truncMask(k *TruncKey, x []uint64, frac, bits uint) (u []uint64, release func(), err error) {
 	if k.Frac != frac || k.Bits != bits || int(k.Party) != p.ID {
-		return nil, fmt.Errorf("hss: trunc: key is for party %d, frac %d, width %d; call is party %d, frac %d, width %d",
+		return nil, nil, fmt.Errorf("hss: trunc: key is for party %d, frac %d, width %d; call is party %d, frac %d, width %d",
 			k.Party, k.Frac, k.Bits, p.ID, frac, bits)
 	}
 	n := len(x)
 	if p.ID == 1 && (len(k.RHi) != n || len(k.RMsb) != n) {
-		return nil, fmt.Errorf("hss: trunc: malformed key")
+		return nil, nil, fmt.Errorf("hss: trunc: malformed key")
 	}
 	// Party 0 expands r0, (r>>f)0 and msb0 from its seed, party 1 r1 (the same draws as expand).
 	nr := n
@@ -201,23 +220,27 @@ func (p *Party) truncPub(k *TruncKey, x []uint64, frac, bits uint, pub []uint64)
 		nr = 3 * n
 	}
 	buf := streamScratch(k.Seed, nr)
-	defer putWords(buf)
-	r, rhi, rmsb := buf[:n], k.RHi, k.RMsb
-	if p.ID == 0 {
-		rhi, rmsb = buf[n:2*n], buf[2*n:]
-	}
 	var shift uint64
 	if p.ID == 0 {
 		shift = 1 << (bits - 2)
 	}
-	u := r // reuse: u = x + r (+ 2^(ℓ−2))
+	u = buf[:n] // reuse r: u = x + r (+ 2^(ℓ−2))
 	for i := range u {
 		u[i] += x[i] + shift
 	}
-	// Open c = u + peer's u mod 2^ℓ and finish each chunk of c while it is in L1.
-	recv, err := p.exchangePacked(u, bits)
-	if err != nil {
-		return nil, wrapGate("trunc", wrapGate("open", err))
+	return u, func() { putWords(buf) }, nil
+}
+
+// truncOpen finishes a truncation from the party's masked inputs u (truncMask) and the peer's,
+// recv (packed at width bits): it returns the shares of x / 2^frac and, when pub is not nil, writes
+// the public parts A(c) into pub.
+func (p *Party) truncOpen(k *TruncKey, u []uint64, recv []byte, frac, bits uint, pub []uint64) []uint64 {
+	n := len(u)
+	rhi, rmsb := k.RHi, k.RMsb
+	if p.ID == 0 {
+		// Party 0's (r>>f)0 and msb0 follow r0 (= u's buffer) in its seed's stream.
+		all := u[:3*n]
+		rhi, rmsb = all[n:2*n], all[2*n:]
 	}
 	out := make([]uint64, n)
 	rhi, rmsb = rhi[:n], rmsb[:n]
@@ -251,8 +274,7 @@ func (p *Party) truncPub(k *TruncKey, x []uint64, frac, bits uint, pub []uint64)
 			}
 		}
 	}
-	putBytes(recv)
-	return out, nil
+	return out
 }
 
 // CostTrunc is the cost of Trunc (and of GenTrunc's keys) on n elements.

@@ -451,10 +451,7 @@ type lutOut struct {
 
 // evalLUT runs the lookup gate (one round) on shares x.
 func (p *Party) evalLUT(kind string, spec *lutSpec, x []uint64) (*lutOut, error) {
-	if err := p.check(kind); err != nil {
-		return nil, err
-	}
-	k, err := takeKey[*lutKey](p, kind, len(x))
+	k, err := takeChecked[*lutKey](p, kind, len(x))
 	if err != nil {
 		return nil, err
 	}

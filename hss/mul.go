@@ -28,42 +28,49 @@ func (k *MulKey) Kind() string                   { return "mul" }
 func (k *MulKey) MarshalBinary() ([]byte, error) { return k.marshal("mul") }
 func (k *MulKey) UnmarshalBinary(b []byte) error { return k.unmarshal("mul", b) }
 
-func init() { RegisterKey("mul", func() MarshalKey { return new(MulKey) }) }
+// The elementwise Beaver kinds: the product's triples and the square's pairs.
+func init() {
+	RegisterKey("mul", func() MarshalKey { return new(MulKey) })
+	RegisterKey("square", func() MarshalKey { return new(SquareKey) })
+}
 
 // GenMul generates an elementwise Beaver triple for n elements in Z_2^bits (0 means 64).
 func GenMul(rng io.Reader, n int, bits uint) (k0, k1 *MulKey, err error) {
-	k0, k1 = new(MulKey), new(MulKey)
-	err = genBeaver(rng, "gen mul", n, bits, 2, &k0.vecKey, &k1.vecKey, func(c1 []uint64, m uint64, r0, r1 [][]uint64) {
+	return genBeaver[MulKey](rng, "gen mul", n, bits, 2, func(c1 []uint64, m uint64, r0, r1 [][]uint64) {
 		for i := range c1 {
 			a, b := r0[0][i]+r1[0][i], r0[1][i]+r1[1][i]
 			c1[i] = (a*b - r0[2][i]) & m
 		}
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return k0, k1, nil
 }
 
-// genBeaver generates a Beaver key pair k0, k1 over n elements in Z_2^bits (0 means 64) with r masks
-// (a, then b): party 0 expands its shares of the masks and of the product c from its seed, party 1
-// those of the masks, and prod sets party 1's product shares c1 (mod 2^bits: m is the mask) from the
-// parties' expanded words (r0[j], r1[j]: mask j; r0[r]: c0).
-func genBeaver(rng io.Reader, gate string, n int, bits uint, r int, k0, k1 *vecKey, prod func(c1 []uint64, m uint64, r0, r1 [][]uint64)) error {
+// genBeaver generates a Beaver key pair (MulKey, SquareKey) over n elements in Z_2^bits (0 means 64)
+// with r masks (a, then b): party 0 expands its shares of the masks and of the product c from its
+// seed, party 1 those of the masks, and prod sets party 1's product shares c1 (mod 2^bits: m is the
+// mask) from the parties' expanded words (r0[j], r1[j]: mask j; r0[r]: c0).
+func genBeaver[K any, P interface {
+	*K
+	vec() *vecKey
+}](rng io.Reader, gate string, n int, bits uint, r int, prod func(c1 []uint64, m uint64, r0, r1 [][]uint64)) (*K, *K, error) {
 	bits = normBits(bits)
 	s0, s1, err := genVecSeeds(rng, gate, n, bits)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	b0, b1 := streamScratch(s0, (r+1)*n), streamScratch(s1, r*n)
 	defer putWords(b0)
 	defer putWords(b1)
 	c1 := make([]uint64, n)
 	prod(c1, Mask(bits), splitWords(b0, r+1, n), splitWords(b1, r, n))
-	k0.Party, k0.Bits, k0.N, k0.Seed = 0, bits, n, s0
-	k1.Party, k1.Bits, k1.N, k1.Seed, k1.C = 1, bits, n, s1, c1
-	return nil
+	k0, k1 := new(K), new(K)
+	v0, v1 := P(k0).vec(), P(k1).vec()
+	v0.Party, v0.Bits, v0.N, v0.Seed = 0, bits, n, s0
+	v1.Party, v1.Bits, v1.N, v1.Seed, v1.C = 1, bits, n, s1, c1
+	return k0, k1, nil
 }
+
+// vec is the vector key under a Beaver key (genBeaver).
+func (k *vecKey) vec() *vecKey { return k }
 
 // splitWords cuts the first k·n words of b into k consecutive pieces of n words.
 func splitWords(b []uint64, k, n int) [][]uint64 {
@@ -120,6 +127,7 @@ func (p *Party) mulInto(z []uint64, k *MulKey, x, y []uint64, bits uint) error {
 	ed := buf[len(buf)-2*n:]
 	e, d := ed[:n], ed[n:]
 	x, y, z = x[:n], y[:n], z[:n]
+	m := Mask(bits)
 	for i := range n {
 		e[i] = x[i] - a[i]
 		d[i] = y[i] - b[i]
@@ -127,7 +135,6 @@ func (p *Party) mulInto(z []uint64, k *MulKey, x, y []uint64, bits uint) error {
 	if err := p.openInto(ed, ed, bits); err != nil {
 		return wrapGate("mul", err)
 	}
-	m := Mask(bits)
 	if p.ID == 0 {
 		for i := range n {
 			z[i] = (c[i] + e[i]*b[i] + d[i]*a[i] + e[i]*d[i]) & m

@@ -187,6 +187,15 @@ func putPooled[T byte | uint64](pools *[64]sync.Pool, b []T) {
 	pools[bits.Len(uint(cap(b)))-1].Put(unsafe.Pointer(unsafe.SliceData(b)))
 }
 
+// takeChecked checks the party for the gate kind and pops the kind's next key for n elements.
+func takeChecked[K Key](p *Party, kind string, n int) (K, error) {
+	if err := p.check(kind); err != nil {
+		var zero K
+		return zero, err
+	}
+	return takeKey[K](p, kind, n)
+}
+
 // take pops the next key of the given kind and length from the party's material.
 func takeKey[K Key](p *Party, kind string, n int) (K, error) {
 	var zero K

@@ -15,30 +15,20 @@ func (k *SquareKey) Kind() string                   { return "square" }
 func (k *SquareKey) MarshalBinary() ([]byte, error) { return k.marshal("square") }
 func (k *SquareKey) UnmarshalBinary(b []byte) error { return k.unmarshal("square", b) }
 
-func init() { RegisterKey("square", func() MarshalKey { return new(SquareKey) }) }
-
 // GenSquare generates square pairs (a, a²) for n elements in Z_2^bits (0 means 64).
 func GenSquare(rng io.Reader, n int, bits uint) (k0, k1 *SquareKey, err error) {
-	k0, k1 = new(SquareKey), new(SquareKey)
-	err = genBeaver(rng, "gen square", n, bits, 1, &k0.vecKey, &k1.vecKey, func(c1 []uint64, m uint64, r0, r1 [][]uint64) {
+	return genBeaver[SquareKey](rng, "gen square", n, bits, 1, func(c1 []uint64, m uint64, r0, r1 [][]uint64) {
 		for i := range c1 {
 			a := r0[0][i] + r1[0][i]
 			c1[i] = (a*a - r0[1][i]) & m
 		}
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return k0, k1, nil
 }
 
 // Square returns shares of x⊙x mod 2^bits, one round with bits bits sent per element and party.
 func (p *Party) Square(x []uint64, bits uint) ([]uint64, error) {
 	bits = normBits(bits)
-	if err := p.check("square"); err != nil {
-		return nil, err
-	}
-	k, err := takeKey[*SquareKey](p, "square", len(x))
+	k, err := takeChecked[*SquareKey](p, "square", len(x))
 	if err != nil {
 		return nil, err
 	}
@@ -63,13 +53,13 @@ func (p *Party) squareInto(z []uint64, k *SquareKey, x []uint64, bits uint) erro
 	defer putWords(buf)
 	a, e := buf[:n], buf[len(buf)-n:]
 	x, z = x[:n], z[:n]
+	m := Mask(bits)
 	for i := range n {
 		e[i] = x[i] - a[i]
 	}
 	if err := p.openInto(e, e, bits); err != nil {
 		return wrapGate("square", err)
 	}
-	m := Mask(bits)
 	if p.ID == 0 {
 		for i := range n {
 			z[i] = (c[i] + 2*e[i]*a[i] + e[i]*e[i]) & m

@@ -8,9 +8,9 @@ import (
 
 // CacheMatMulTrunc: the attention's truncation of q, k and v and the scores q·Kᵀ in one round.
 //
-// Trunc at width 64 by f opens c = t + r + 2^62 and returns y = A − R + g·M with A = (c >> f) −
-// 2^(62−f) and g ∈ {0, 2^(64−f)} public (trunc.go). Read mod 2^w for w ≤ 64 − f, the wrap term g·M
-// vanishes: y ≡ A − R (mod 2^w). So a product that is needed only mod 2^w (the scores: w =
+// Trunc at width ℓ by f opens c = t + r + 2^(ℓ−2) and returns y = A − R + g·M with A = (c >> f) −
+// 2^(ℓ−2−f) and g ∈ {0, 2^(ℓ−f)} public (trunc.go). Read mod 2^w for w ≤ ℓ − f, the wrap term g·M
+// vanishes: y ≡ A − R (mod 2^w); the gate opens at ℓ = f + w (truncWidth), the least that allows it. So a product that is needed only mod 2^w (the scores: w =
 // ScoreBits, their range is the softmax's) can take the truncation's opening as its Beaver
 // opening: E = A (public) with mask −R for a fresh operand, and for a cache row F = A (public) with
 // cache mask B = −R, where a Beaver product (masked-cache variant, cachemm.go) opens E = X − A' and
@@ -18,7 +18,7 @@ import (
 // A'·Bᵀ for CacheMatMul. This is the truncate-reduce of SIGMA (Gupta et al., PETS 2024: a value
 // truncated in a wide ring and used in a narrow one) combined with ABY2.0's use of a value through
 // its opened masked form (Patra et al., USENIX Security 2021). The view is the truncation's: c is
-// uniform at 64 bits.
+// uniform at ℓ bits.
 //
 // In a decode step the attention's q, k and v projections then cost one round (their truncation)
 // before the softmax, where the truncation and the product took two.
@@ -27,6 +27,10 @@ import (
 // inputs |x| < 2^6 with 2·Frac fractional bits untruncated need 2·Frac + 8 bits (Trunc's range at that
 // width).
 func ScoreBits(fx Fixed) uint { return 2*fx.Frac + smRange + 2 }
+
+// truncWidth is the width CacheMatMulTrunc's truncation opens at: frac + bits, so that its wrap term
+// vanishes mod 2^bits. Its inputs must satisfy Trunc's range at that width, |t| < 2^(frac+bits−2).
+func truncWidth(frac, bits uint) uint { return frac + bits }
 
 // CacheTKey is one party's share of C for CacheMatMulTrunc's products (N outputs at width Bits): party
 // 0 expands it from Seed, party 1 holds it (the fields of vecKey).
@@ -69,7 +73,7 @@ func cacheTShapes(op string, ks, rows []int, add int, prods []CacheProd, extra i
 }
 
 // GenCacheMatMulTrunc appends add rows to each dealer cache and generates material for
-// CacheMatMulTrunc: one truncation by frac at width 64 of the products' operands, the new rows and
+// CacheMatMulTrunc: one truncation by frac at width frac + bits (truncWidth) of the products' operands, the new rows and
 // extra more values; the products' C at width bits (frac + bits ≤ 64); and, unless raw, a truncation
 // of the products by fx.Frac at width bits.
 func GenCacheMatMulTrunc(rng io.Reader, caches []*DealerCache, add int, prods []CacheProd, extra int, frac, bits uint, fx Fixed, raw bool) (k0, k1 Key, err error) {
@@ -85,7 +89,7 @@ func GenCacheMatMulTrunc(rng io.Reader, caches []*DealerCache, add int, prods []
 	if err != nil {
 		return nil, nil, err
 	}
-	t0, t1, R, err := genTruncR(rng, nIn, frac, 64, true)
+	t0, t1, R, err := genTruncR(rng, nIn, frac, truncWidth(frac, bits), true)
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
@@ -138,8 +142,8 @@ func GenCacheMatMulTrunc(rng io.Reader, caches []*DealerCache, add int, prods []
 	return newSeqKey("cachemmt", total, p0...), newSeqKey("cachemmt", total, p1...), nil
 }
 
-// CacheMatMulTrunc truncates by frac (at width 64) the products' operands xs, the new cache rows
-// newRows and extra, all untruncated (|·| < 2^62), in one round; appends the truncated rows to the
+// CacheMatMulTrunc truncates by frac (at width frac + bits) the products' operands xs, the new cache
+// rows newRows and extra, all untruncated (|·| < 2^(frac+bits−2)), in one round; appends the truncated rows to the
 // caches and returns every product xs[j]·Y_iᵀ (scores only) mod 2^bits with 2·Frac fractional bits —
 // truncated by Frac at width bits in a second round unless raw — and the truncation of extra (the
 // attention's v, correct mod 2^64). See the top of this file. Every row of every cache must have come
@@ -197,7 +201,7 @@ func (p *Party) CacheMatMulTrunc(caches []*MaskedCache, newRows, xs [][]uint64, 
 	}
 	// One round: y = A − R + g·M ≡ A − R (mod 2^bits); the masks' shares are y − [party 0]·A.
 	pub := make([]uint64, nIn)
-	y, err := q.truncPub(tk, in, frac, 64, pub)
+	y, err := q.truncPub(tk, in, frac, truncWidth(frac, bits), pub)
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
@@ -283,7 +287,7 @@ func CostCacheMatMulTruncStages(ks, rows []int, add int, prods []CacheProd, extr
 	// The first stage carries the C key too, with its framing in the composite.
 	fr := 1 + len("cachemmt.c") + 4
 	parts := []part{{kind: "trunc", label: "trunc+product",
-		c: costTrunc(nIn, frac, 64).Add(keyCost(vecKeySize(0, bits, total)+fr, vecKeySize(1, bits, total)+fr))}}
+		c: costTrunc(nIn, frac, truncWidth(frac, bits)).Add(keyCost(vecKeySize(0, bits, total)+fr, vecKeySize(1, bits, total)+fr))}}
 	if !raw {
 		parts = append(parts, part{kind: "trunc", c: costTrunc(total, fx.Frac, bits), label: "trunc"})
 	}

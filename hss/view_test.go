@@ -186,7 +186,7 @@ func TestNormResView(t *testing.T) {
 }
 
 // TestCacheMatMulTruncView records what party 1 receives in CacheMatMulTrunc (one opening: the
-// truncation of the queries, the new keys and v at width 64; then the scores' truncation at
+// truncation of the queries, the new keys and v at width Frac + ScoreBits; then the scores' truncation at
 // ScoreBits) on zero and on spread inputs and checks every part's uniformity at its width.
 func TestCacheMatMulTruncView(t *testing.T) {
 	fx := hss.Fixed{Frac: 14}
@@ -215,7 +215,7 @@ func TestCacheMatMulTruncView(t *testing.T) {
 			_, _, e := p.CacheMatMulTrunc([]*hss.MaskedCache{{K: K}}, [][]uint64{x[2*add*K : 3*add*K]}, xs, x[3*add*K:], prods, fx.Frac, bits, false)
 			return e
 		})
-		sched := [][][2]int{{{n, 64}}, {{2 * add * add, int(bits)}}}
+		sched := [][][2]int{{{n, int(fx.Frac + bits)}}, {{2 * add * add, int(bits)}}}
 		if checked := checkView(t, "cachemmt/"+name, msgs, sched); checked != 2 {
 			t.Fatalf("cachemmt/%s: %d parts checked", name, checked)
 		}

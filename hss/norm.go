@@ -147,8 +147,9 @@ func GenRMSNormRes(rng io.Reader, rows, dim int, fx Fixed, res ResTrunc) (k0, k1
 // fractional bits, 8 ≤ Frac ≤ 14), with public gain γ and bias β (len dim, encoded with Frac
 // fractional bits; bias may be nil) and μ, σ² the row's mean and (biased) variance.
 //
-// Range: rows with σ² + eps ∈ [2^-16, 2^14) (at dim 2^l: [2^-16, 2^15)/ρ), |μ| < 2^18, dim ≤ 65536,
-// |γ_i·(x_i − μ)/σ| < 2^13.
+// Range: rows with σ² + eps ∈ [2^-16, 2^14) (at dim 2^l: [2^-16, 2^15)/ρ), |μ| < 2^(30−Frac), dim ≤ 65536,
+// |γ_i·(x_i − μ)/σ| < 2^(50−3·Frac) (2^14 at Frac 12, 2^8 at 14: the output's truncation reads
+// γ·d·L·O with 3·Frac + 12 fractional bits at width 64).
 //
 // Construction (the LayerNorm of SIGMA, Gupta et al., PETS 2024, with this package's gates):
 // μ = Trunc(Σx·⌊2^32/dim⌉, 32), d = x − μ and d⊙d at width sqBits = 2·Frac + max(32, 18+⌊log2 dim⌋)
@@ -176,7 +177,7 @@ func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps fl
 // RMSNorm returns shares of γ ⊙ x/√(mean(x²) + eps) for every row of x [rows × dim] (Frac
 // fractional bits, 8 ≤ Frac ≤ 14) and public gain γ (len dim, Frac fractional bits).
 //
-// Range: mean(x²) + eps ∈ [2^-16, 2^14), dim as for LayerNorm, |γ_i·x_i/rms| < 2^13. Construction as
+// Range: mean(x²) + eps ∈ [2^-16, 2^14), dim as for LayerNorm, |γ_i·x_i/rms| < 2^(50−3·Frac). Construction as
 // LayerNorm without the mean (Zhang and Sennrich, 2019, for the function; SIGMA-style gates; the
 // rsqrt reads the untruncated sum of squares, RowMul3 takes d·L·O). Rounds 5 (7 before). Online (both parties, per
 // element): 14 + 16 + 16 bytes, plus ≈ 94 bytes per row. Dealer: ≈ 27.5 bytes per element, ≈ 4.6 KB

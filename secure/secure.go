@@ -19,13 +19,18 @@
 // EncodeWeights.
 //
 // Protocol per layer (LLaMA; GPT-2 replaces RMSNorm by LayerNorm, SiLU·up
-// by GeLU and has no RoPE): RMSNorm; Linear Q, K, V (one truncation round
-// each); RoPE (local product with the public cos/sin, one truncation);
-// attention: Q·Kᵀ, the causal softmax and P·V, each for all heads at once
-// (Beaver matrix products against the key and value caches, whose rows are
-// masked once when appended: hss.CacheMatMul; stacked softmax); Linear O; residual add (local); RMSNorm; Linear W1, W3 (one round); SiLU;
-// product (Beaver); Linear W2; residual add. 1/√HeadDim is folded into the
-// encoded Wq. See the hss gates for each step's error bound and cost.
+// by GeLU and has no RoPE), with each truncation in the round of the gate
+// after it: RMSNorm, whose first round also truncates the residual
+// stream's pending addend (hss.RMSNormRes); Linear Q, K, V and RoPE (local,
+// untruncated); the scores Q·Kᵀ, whose opening is q's, k's and v's
+// truncation (hss.CacheMatMulTrunc); the causal softmax of all heads at
+// once; P·V against the value cache (rows masked once when appended:
+// hss.CacheMatMul), untruncated; Linear O (local, its truncation and P·V's
+// pending for the next RMSNorm); RMSNorm; Linear W1, W3 (local); SiLU(W1)·W3
+// with both projections' truncations in SiLU's lookup round
+// (hss.SiLUMulRaw); Linear W2 (local, pending likewise). 1/√HeadDim is
+// folded into the encoded Wq. See the hss gates for each step's error
+// bound and cost.
 package secure
 
 import (

@@ -32,22 +32,11 @@ import (
 // holds only Seed (r0, R0, M0, a0, b0, (ab)0, (Rb)0, (Mb)0 are expanded from it); party 1 expands r1,
 // a1, b1 from Seed and holds the other shares.
 type TruncMulKey struct {
-	Consumable
-	Party      uint8
-	Frac, Bits uint
-	N          int
-	Seed       [32]byte
-	RHi, RMsb  []uint64 // party 1 only
+	TruncKey            // the truncation's part (Len, PartyID and msbWidth are its own)
 	AB, RB, MB []uint64 // party 1 only
 }
 
 func (k *TruncMulKey) Kind() string { return "truncmul" }
-func (k *TruncMulKey) Len() int     { return k.N }
-
-// PartyID returns the party (0 or 1) the key belongs to.
-func (k *TruncMulKey) PartyID() int { return int(k.Party) }
-
-func (k *TruncMulKey) msbWidth() uint { return 64 - k.Bits + k.Frac }
 
 // Size is the length of MarshalBinary's output.
 func (k *TruncMulKey) Size() int {
@@ -76,18 +65,8 @@ func (k *TruncMulKey) MarshalBinary() ([]byte, error) {
 
 func (k *TruncMulKey) UnmarshalBinary(b []byte) error {
 	d := NewDec(b)
-	party := d.U8()
-	frac, bits := uint(d.U8()), uint(d.U8())
-	n := int(d.U32())
-	seed := d.Seed()
-	if d.Err() == nil {
-		if err := checkParty(party); err != nil {
-			d.Fail(err)
-		} else if bits < 2 || bits > 64 || frac+2 > bits || n > MaxKeyLen {
-			d.Fail(fmt.Errorf("frac %d, width %d, length %d: %w", frac, bits, n, errKey))
-		}
-	}
-	*k = TruncMulKey{Party: party, Frac: frac, Bits: bits, N: n, Seed: seed}
+	party, frac, bits, n, seed := decodeTruncHeader(d)
+	*k = TruncMulKey{TruncKey: TruncKey{Party: party, Frac: frac, Bits: bits, N: n, Seed: seed}}
 	if d.Err() == nil && party == 1 {
 		w := k.msbWidth()
 		k.RHi, k.AB, k.RB = d.Packed(n, 64), d.Packed(n, 64), d.Packed(n, 64)
@@ -123,9 +102,9 @@ func genTruncMul(rng io.Reader, n int, frac, bits uint) (k0, k1 *TruncMulKey, er
 	b0, b1 := streamScratch(s0, truncMulWords(0, n)), streamScratch(s1, truncMulWords(1, n))
 	defer putWords(b0)
 	defer putWords(b1)
-	k0 = &TruncMulKey{Party: 0, Frac: frac, Bits: bits, N: n, Seed: s0}
-	k1 = &TruncMulKey{Party: 1, Frac: frac, Bits: bits, N: n, Seed: s1, RHi: make([]uint64, n),
-		RMsb: make([]uint64, n), AB: make([]uint64, n), RB: make([]uint64, n), MB: make([]uint64, n)}
+	k0 = &TruncMulKey{TruncKey: TruncKey{Party: 0, Frac: frac, Bits: bits, N: n, Seed: s0}}
+	k1 = &TruncMulKey{TruncKey: TruncKey{Party: 1, Frac: frac, Bits: bits, N: n, Seed: s1, RHi: make([]uint64, n),
+		RMsb: make([]uint64, n)}, AB: make([]uint64, n), RB: make([]uint64, n), MB: make([]uint64, n)}
 	mask, mw := Mask(bits), Mask(k1.msbWidth())
 	for i := range n {
 		r0, rh0, m0 := b0[i], b0[n+i], b0[2*n+i]
@@ -192,8 +171,8 @@ func (p *Party) truncMul(k *TruncMulKey, t, xs, u []uint64, frac, bits uint) ([]
 
 // costTruncMul is the cost of truncMul (and genTruncMul's keys) on n elements.
 func costTruncMul(n int, frac, bits uint) Cost {
-	k0 := &TruncMulKey{Party: 0, Frac: frac, Bits: bits, N: n}
-	k1 := &TruncMulKey{Party: 1, Frac: frac, Bits: bits, N: n}
+	k0 := &TruncMulKey{TruncKey: TruncKey{Party: 0, Frac: frac, Bits: bits, N: n}}
+	k1 := &TruncMulKey{TruncKey: TruncKey{Party: 1, Frac: frac, Bits: bits, N: n}}
 	return openPartsCost([]int{n, 2 * n}, []uint{bits, 64}).Add(keyCost(k0.Size(), k1.Size()))
 }
 

@@ -245,11 +245,7 @@ func (p *Party) cacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 	}
 	bNew, a, c := cacheRand(key.Seed, ks, add, xLen, outLen, p.ID == 0)
 	if p.ID == 1 {
-		c = make([][]uint64, len(prods))
-		off := 0
-		for j, n := range outLen {
-			c[j], off = key.C[off:off+n], off+n
-		}
+		c = splitLens(key.C, outLen)
 	}
 	// One opening: E_j = X_j − A_j for every operand, then F = Y − B for every cache's new rows.
 	send := getWords(nSend)
@@ -275,49 +271,65 @@ func (p *Party) cacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 	// The caches take their new rows (the opened F is sign-extended from bits by the products' final
 	// mask: only the low bits of every product are used).
 	for i, cache := range caches {
-		k := cache.K
-		f, b := opened[off:off+add*k], bNew[i]
-		cache.FB = slices.Grow(cache.FB, 2*add*k)
-		for r := range add {
-			cache.FB = append(cache.FB, f[r*k:(r+1)*k]...)
-			cache.FB = append(cache.FB, b[r*k:(r+1)*k]...)
-		}
-		cache.Rows += add
-		off += add * k
+		cache.appendRows(opened[off:off+add*cache.K], bNew[i], add)
+		off += add * cache.K
 	}
-	// Z_i = [i=0]·E·F + E·B_i + A_i·F + C_i = [E·[i=0] + A_i | E]·[F | B_i] + C_i: one product per
-	// operand, over the concatenated inner dimension, written straight into the truncation's input.
+	return p.cacheOutputs("cachemm", caches, prods, es, a, c, outLen, total, bits, tk)
+}
+
+// appendRows appends add rows to the cache: the opened F and the party's share of their masks B
+// (add·K values each).
+func (c *MaskedCache) appendRows(f, b []uint64, add int) {
+	k := c.K
+	c.FB = slices.Grow(c.FB, 2*add*k)
+	for r := range add {
+		c.FB = append(c.FB, f[r*k:(r+1)*k]...)
+		c.FB = append(c.FB, b[r*k:(r+1)*k]...)
+	}
+	c.Rows += add
+}
+
+// cacheOutputs returns every product's shares Z_j = [E_j·[i=0] + A_j | E_j]·[F | B]ᵀ + C_j mod 2^bits
+// ([i=0]·E·F + E·B + A·F + C: one product per operand over the concatenated inner dimension), then,
+// if tk is not nil, their truncation by Frac at width bits (one round).
+func (p *Party) cacheOutputs(op string, caches []*MaskedCache, prods []CacheProd, es, as, cs [][]uint64, outLen []int, total int, bits uint, tk *TruncKey) ([][]uint64, error) {
 	z := getWords(total)
 	var cp cacheProducts
-	off = 0
+	off := 0
 	for j, pr := range prods {
 		zj := z[off : off+outLen[j]]
-		if err := cp.product(zj, caches[pr.Cache], pr.Cache, es[j], a[j], pr.M, pr.Values, p.ID == 0); err != nil {
+		if err := cp.product(zj, caches[pr.Cache], pr.Cache, es[j], as[j], pr.M, pr.Values, p.ID == 0); err != nil {
 			recycle(z)
 			cp.release()
-			return nil, wrapGate("cachemm", err)
+			return nil, wrapGate(op, err)
 		}
-		addMaskInto(zj, c[j], Mask(bits))
+		addMaskInto(zj, cs[j], Mask(bits))
 		off += outLen[j]
 	}
 	cp.release()
 	var z2 []uint64
-	if raw {
+	if tk == nil {
 		z2 = append([]uint64(nil), z...)
 		recycle(z)
 	} else {
-		z2, err = p.truncFx("cachemm", tk, z, bits)
+		var err error
+		z2, err = p.truncFx(op, tk, z, bits)
 		recycle(z, z2)
 		if err != nil {
 			return nil, err
 		}
 	}
-	out := make([][]uint64, len(prods))
-	off = 0
-	for j, n := range outLen {
-		out[j], off = z2[off:off+n:off+n], off+n
+	return splitLens(z2, outLen), nil
+}
+
+// splitLens cuts v into consecutive parts of the given lengths (each capped at its length).
+func splitLens(v []uint64, lens []int) [][]uint64 {
+	out := make([][]uint64, len(lens))
+	off := 0
+	for j, n := range lens {
+		out[j], off = v[off:off+n:off+n], off+n
 	}
-	return out, nil
+	return out
 }
 
 // subInto sets dst = x − y elementwise.

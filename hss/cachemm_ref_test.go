@@ -37,11 +37,7 @@ func refCacheMatMul(p *Party, caches []*refCache, newRows, xs [][]uint64, prods 
 	}
 	bNew, a, c := cacheRand(key.Seed, ks, add, xLen, outLen, p.ID == 0)
 	if p.ID == 1 {
-		c = make([][]uint64, len(prods))
-		off := 0
-		for j, n := range outLen {
-			c[j], off = key.C[off:off+n], off+n
-		}
+		c = splitLens(key.C, outLen)
 	}
 	var send []uint64
 	for j, x := range xs {

@@ -1,6 +1,7 @@
 package hss
 
 import (
+	"io"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -15,25 +16,12 @@ func TestCacheMatMul(t *testing.T) {
 	const K, bits = 4, 48
 	r := rand.New(rand.NewPCG(3, 4))
 	rng := testRNG(9)
-	dc := []*DealerCache{{K: K}, {K: K}}
-	var pc [2][]*MaskedCache
-	for i := range pc {
-		pc[i] = []*MaskedCache{{K: K}, {K: K}}
-	}
+	dc, pc := twoCaches(K)
 	var plain [2][]float64 // the caches in the clear
 	var sent []int64
 	for step, add := range []int{3, 1, 1} {
 		T := len(plain[0])/K + add
-		var newRows [2][][]uint64
-		for c := range 2 {
-			rows := make([]float64, add*K)
-			for i := range rows {
-				rows[i] = r.Float64()*4 - 2
-			}
-			plain[c] = append(plain[c], fx.DecodeVec(fx.EncodeVec(rows))...)
-			sh := shareFor(t, fx.EncodeVec(rows), rng)
-			newRows[0], newRows[1] = append(newRows[0], sh[0]), append(newRows[1], sh[1])
-		}
+		newRows := drawCacheRows(t, r, rng, &plain, add*K, fx.EncodeVec, fx.DecodeVec)
 		prods := []CacheProd{{Cache: 0, M: add}, {Cache: 1, M: add}, {Cache: 0, M: add, Values: true}}
 		var xf [][]float64
 		var xs [2][][]uint64
@@ -112,4 +100,30 @@ func TestCacheMatMul(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cachemm") {
 		t.Fatalf("mismatched material: %v", err)
 	}
+}
+
+// twoCaches returns the dealer's and both parties' states of two empty caches of width k.
+func twoCaches(k int) ([]*DealerCache, [2][]*MaskedCache) {
+	var pc [2][]*MaskedCache
+	for i := range pc {
+		pc[i] = []*MaskedCache{{K: k}, {K: k}}
+	}
+	return []*DealerCache{{K: k}, {K: k}}, pc
+}
+
+// drawCacheRows draws n new values in [−2, 2) for each of two caches, appends them as the parties
+// will hold them (dec(enc(rows))) to plain, and returns both parties' shares of enc(rows) per cache.
+func drawCacheRows(t *testing.T, r *rand.Rand, rng io.Reader, plain *[2][]float64, n int, enc func([]float64) []uint64, dec func([]uint64) []float64) [2][][]uint64 {
+	t.Helper()
+	var newRows [2][][]uint64
+	for c := range 2 {
+		rows := make([]float64, n)
+		for i := range rows {
+			rows[i] = r.Float64()*4 - 2
+		}
+		plain[c] = append(plain[c], dec(enc(rows))...)
+		sh := shareFor(t, enc(rows), rng)
+		newRows[0], newRows[1] = append(newRows[0], sh[0]), append(newRows[1], sh[1])
+	}
+	return newRows
 }

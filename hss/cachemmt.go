@@ -3,7 +3,6 @@ package hss
 import (
 	"fmt"
 	"io"
-	"slices"
 )
 
 // CacheMatMulTrunc: the attention's truncation of q, k and v and the scores q·Kᵀ in one round.
@@ -216,15 +215,8 @@ func (p *Party) CacheMatMulTrunc(caches []*MaskedCache, newRows, xs [][]uint64, 
 		es[j], as[j], off = pub[off:off+n], mask[off:off+n], off+n
 	}
 	for _, cache := range caches {
-		k := cache.K
-		f, b := pub[off:off+add*k], mask[off:off+add*k]
-		cache.FB = slices.Grow(cache.FB, 2*add*k)
-		for r := range add {
-			cache.FB = append(cache.FB, f[r*k:(r+1)*k]...)
-			cache.FB = append(cache.FB, b[r*k:(r+1)*k]...)
-		}
-		cache.Rows += add
-		off += add * k
+		cache.appendRows(pub[off:off+add*cache.K], mask[off:off+add*cache.K], add)
+		off += add * cache.K
 	}
 	v := y[off:]
 	c := ck.C
@@ -232,43 +224,19 @@ func (p *Party) CacheMatMulTrunc(caches []*MaskedCache, newRows, xs [][]uint64, 
 		c = streamScratch(ck.Seed, total)
 		defer putWords(c)
 	}
-	z := getWords(total)
-	var cp cacheProducts
-	off = 0
-	for j, pr := range prods {
-		zj := z[off : off+outLen[j]]
-		if err := cp.product(zj, caches[pr.Cache], pr.Cache, es[j], as[j], pr.M, false, p.ID == 0); err != nil {
-			recycle(z)
-			cp.release()
+	cs := splitLens(c, outLen)
+	var tk2 *TruncKey
+	if !raw {
+		if tk2, err = takeKey[*TruncKey](q, "trunc", total); err != nil {
 			return nil, nil, wrapGate(op, err)
 		}
-		addMaskInto(zj, c[off:off+outLen[j]], Mask(bits))
-		off += outLen[j]
 	}
-	cp.release()
-	var z2 []uint64
-	if raw {
-		z2 = append([]uint64(nil), z...)
-		recycle(z)
-	} else {
-		tk2, err := takeKey[*TruncKey](q, "trunc", total)
-		if err != nil {
-			recycle(z)
-			return nil, nil, wrapGate(op, err)
-		}
-		z2, err = q.truncFx(op, tk2, z, bits)
-		recycle(z, z2)
-		if err != nil {
-			return nil, nil, err
-		}
+	out, err := q.cacheOutputs(op, caches, prods, es, as, cs, outLen, total, bits, tk2)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := finish(op, q); err != nil {
 		return nil, nil, err
-	}
-	out := make([][]uint64, len(prods))
-	off = 0
-	for j, n := range outLen {
-		out[j], off = z2[off:off+n:off+n], off+n
 	}
 	return out, v, nil
 }

@@ -19,11 +19,7 @@ func TestCacheMatMulTrunc(t *testing.T) {
 		for _, raw := range []bool{true, false} {
 			r := rand.New(rand.NewPCG(uint64(frac), 4))
 			rng := testRNG(uint64(frac))
-			dc := []*DealerCache{{K: K}, {K: K}}
-			var pc [2][]*MaskedCache
-			for i := range pc {
-				pc[i] = []*MaskedCache{{K: K}, {K: K}}
-			}
+			dc, pc := twoCaches(K)
 			// enc encodes v with Frac+frac fractional bits (untruncated).
 			enc := func(v []float64) []uint64 {
 				out := make([]uint64, len(v))
@@ -32,20 +28,18 @@ func TestCacheMatMulTrunc(t *testing.T) {
 				}
 				return out
 			}
+			dec := func(v []uint64) []float64 {
+				out := make([]float64, len(v))
+				for i, x := range v {
+					out[i] = math.Ldexp(float64(int64(x)), -int(fx.Frac+frac))
+				}
+				return out
+			}
 			var plain [2][]float64
 			var sent []int64
 			for step, add := range []int{3, 1, 1} {
 				T := len(plain[0])/K + add
-				var newRows [2][][]uint64
-				for c := range 2 {
-					rows := make([]float64, add*K)
-					for i := range rows {
-						rows[i] = r.Float64()*4 - 2
-					}
-					plain[c] = append(plain[c], rows...)
-					sh := shareFor(t, enc(rows), rng)
-					newRows[0], newRows[1] = append(newRows[0], sh[0]), append(newRows[1], sh[1])
-				}
+				newRows := drawCacheRows(t, r, rng, &plain, add*K, enc, dec)
 				prods := []CacheProd{{Cache: 0, M: add}, {Cache: 1, M: add}, {Cache: 1, M: add}}
 				var xf [][]float64
 				var xs [2][][]uint64

@@ -1,6 +1,7 @@
 package hss
 
 import (
+	"io"
 	"errors"
 	"fmt"
 	"math"
@@ -11,7 +12,7 @@ import (
 )
 
 // shareFor splits x into party shares with rng.
-func shareFor(t testing.TB, x []uint64, rng *PRG) [2][]uint64 {
+func shareFor(t testing.TB, x []uint64, rng io.Reader) [2][]uint64 {
 	t.Helper()
 	seed, x1, err := Share(x, rng)
 	if err != nil {

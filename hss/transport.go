@@ -19,6 +19,11 @@ func (s Stats) Add(o Stats) Stats {
 	return Stats{BytesSent: s.BytesSent + o.BytesSent, BytesRecv: s.BytesRecv + o.BytesRecv, Rounds: s.Rounds + o.Rounds}
 }
 
+// Round returns s with one more round that sent and received the given numbers of bytes.
+func (s Stats) Round(sent, recv int) Stats {
+	return Stats{BytesSent: s.BytesSent + int64(sent), BytesRecv: s.BytesRecv + int64(recv), Rounds: s.Rounds + 1}
+}
+
 // Sub returns s − o (the traffic between two snapshots).
 func (s Stats) Sub(o Stats) Stats {
 	return Stats{BytesSent: s.BytesSent - o.BytesSent, BytesRecv: s.BytesRecv - o.BytesRecv, Rounds: s.Rounds - o.Rounds}
@@ -79,9 +84,7 @@ func (p *pipeEnd) exchangeOwned(msg []byte) ([]byte, error) {
 	case recv = <-p.in:
 	}
 	p.smu.Lock()
-	p.stats.BytesSent += int64(len(msg))
-	p.stats.BytesRecv += int64(len(recv))
-	p.stats.Rounds++
+	p.stats = p.stats.Round(len(msg), len(recv))
 	p.smu.Unlock()
 	return recv, nil
 }

@@ -62,19 +62,26 @@ func (k *TruncKey) MarshalBinary() ([]byte, error) {
 	return e.Bytes(), nil
 }
 
-func (k *TruncKey) UnmarshalBinary(b []byte) error {
-	d := NewDec(b)
-	k.Party = d.U8()
-	k.Frac, k.Bits = uint(d.U8()), uint(d.U8())
-	k.N = int(d.U32())
-	k.Seed = d.Seed()
+// decodeTruncHeader reads encodeTruncHeader's fields and checks them (failing d): a party, 2 ≤
+// frac+2 ≤ bits ≤ 64 and a length up to MaxKeyLen.
+func decodeTruncHeader(d *Dec) (party uint8, frac, bits uint, n int, seed [32]byte) {
+	party = d.U8()
+	frac, bits = uint(d.U8()), uint(d.U8())
+	n = int(d.U32())
+	seed = d.Seed()
 	if d.Err() == nil {
-		if err := checkParty(k.Party); err != nil {
+		if err := checkParty(party); err != nil {
 			d.Fail(err)
-		} else if k.Bits < 2 || k.Bits > 64 || k.Frac+2 > k.Bits || k.N > MaxKeyLen {
-			d.Fail(fmt.Errorf("frac %d, width %d, length %d: %w", k.Frac, k.Bits, k.N, errKey))
+		} else if bits < 2 || bits > 64 || frac+2 > bits || n > MaxKeyLen {
+			d.Fail(fmt.Errorf("frac %d, width %d, length %d: %w", frac, bits, n, errKey))
 		}
 	}
+	return party, frac, bits, n, seed
+}
+
+func (k *TruncKey) UnmarshalBinary(b []byte) error {
+	d := NewDec(b)
+	k.Party, k.Frac, k.Bits, k.N, k.Seed = decodeTruncHeader(d)
 	k.RHi, k.RMsb = nil, nil
 	if d.Err() == nil && k.Party == 1 {
 		k.RHi = d.Packed(k.N, 64)

@@ -58,19 +58,14 @@ func (k *TruncSqKey) MarshalBinary() ([]byte, error) {
 	if k.Party > 1 || k.Party == 1 && (len(k.RHi) != k.T || len(k.RMsb) != k.T || len(k.MM) != k.N || len(k.MMs) != k.N) {
 		return nil, fmt.Errorf("hss: truncsq key: marshal: %w", errKey)
 	}
-	e := Enc{b: make([]byte, 0, k.Size())}
-	e.U8(k.Party)
-	e.U8(uint8(k.Frac))
-	e.U8(uint8(k.Bits))
+	e := encodeTruncHeader(k.Size(), k.Party, k.Frac, k.Bits, k.N, k.Seed)
 	e.U8(uint8(k.SqBits))
 	var neg uint8
 	if k.Neg {
 		neg = 1
 	}
 	e.U8(neg)
-	e.U32(uint32(k.N))
 	e.U32(uint32(k.T))
-	e.Seed(k.Seed)
 	if k.Party == 1 {
 		e.Packed(k.RHi, 64)
 		e.Packed(k.RMsb, k.msbWidth())
@@ -82,15 +77,10 @@ func (k *TruncSqKey) MarshalBinary() ([]byte, error) {
 
 func (k *TruncSqKey) UnmarshalBinary(b []byte) error {
 	d := NewDec(b)
-	party := d.U8()
-	frac, bits, sqBits := uint(d.U8()), uint(d.U8()), uint(d.U8())
-	neg := d.U8()
-	n, t := int(d.U32()), int(d.U32())
-	seed := d.Seed()
+	party, frac, bits, n, seed := decodeTruncHeader(d)
+	sqBits, neg, t := uint(d.U8()), d.U8(), int(d.U32())
 	if d.Err() == nil {
-		if err := checkParty(party); err != nil {
-			d.Fail(err)
-		} else if err := checkTruncSq(n, t, frac, bits, sqBits); err != nil || neg > 1 {
+		if err := checkTruncSq(n, t, frac, bits, sqBits); err != nil || neg > 1 {
 			d.Fail(fmt.Errorf("frac %d, width %d, square width %d, lengths %d/%d: %w", frac, bits, sqBits, n, t, errKey))
 		}
 	}

@@ -63,14 +63,9 @@ func TestNonlinearView(t *testing.T) {
 		for i := range xs {
 			xs[i] = fx.Encode(math.Min(v, 0))
 		}
-		seed, x1, _ := hss.Share(xs, rng)
-		x0 := hss.ExpandShare(seed, n)
+		sh := hss.ShareFor(t, xs, rng)
 		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
-			in := x0
-			if p.ID == 1 {
-				in = x1
-			}
-			_, e := p.Exp(in)
+			_, e := p.Exp(sh[p.ID])
 			return e
 		})
 		// Round 1: the masked input at the index width; round 2: the truncation's masked value.
@@ -113,13 +108,9 @@ func TestRowGatesView(t *testing.T) {
 				t.Fatal(err)
 			}
 			x := fx.EncodeVec(xf)
-			seed, x1, _ := hss.Share(x, rng)
-			x0 := hss.ExpandShare(seed, n)
+			sh := hss.ShareFor(t, x, rng)
 			msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
-				in := x0
-				if p.ID == 1 {
-					in = x1
-				}
+				in := sh[p.ID]
 				var e error
 				if gate == "softmax" {
 					_, e = p.Softmax(in, rows, cols, 0)
@@ -170,13 +161,9 @@ func TestNormResView(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var sh [2][2][]uint64
-		for i, v := range [][]uint64{fx.EncodeVec(xf), fx.EncodeVec(tf)} {
-			seed, v1, _ := hss.Share(v, rng)
-			sh[0][i], sh[1][i] = hss.ExpandShare(seed, n), v1
-		}
+		sx, st := hss.ShareFor(t, fx.EncodeVec(xf), rng), hss.ShareFor(t, fx.EncodeVec(tf), rng)
 		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
-			_, _, e := p.RMSNormRes(sh[p.ID][0], sh[p.ID][1], res, rows, cols, gain, 1e-5)
+			_, _, e := p.RMSNormRes(sx[p.ID], st[p.ID], res, rows, cols, gain, 1e-5)
 			return e
 		})
 		if checked := checkView(t, "rmsnormres/"+name, msgs, hss.ViewSchedule("rmsnormres", rows, cols, fx)); checked < 4 {
@@ -207,8 +194,7 @@ func TestCacheMatMulTruncView(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seed, x1, _ := hss.Share(fx.EncodeVec(in), rng)
-		sh := [2][]uint64{hss.ExpandShare(seed, n), x1}
+		sh := hss.ShareFor(t, fx.EncodeVec(in), rng)
 		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
 			x := sh[p.ID]
 			xs := [][]uint64{x[:add*K], x[add*K : 2*add*K]}
@@ -285,14 +271,9 @@ func TestDecodeSoftmaxView(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seed, x1, _ := hss.Share(raw, rng)
-		x0 := hss.ExpandShare(seed, n)
+		sh := hss.ShareFor(t, raw, rng)
 		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
-			in := x0
-			if p.ID == 1 {
-				in = x1
-			}
-			_, e := p.SoftmaxHeadsRaw(in, heads, 1, cols, cols-1, 48)
+			_, e := p.SoftmaxHeadsRaw(sh[p.ID], heads, 1, cols, cols-1, 48)
 			return e
 		})
 		if c := checkView(t, "decode softmax/"+name, msgs, hss.DecodeViewSchedule(heads, cols, fx)); c < 4 {
@@ -331,14 +312,9 @@ func TestFusedActView(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sg, g1, _ := hss.Share(g, rng)
-			su, u1, _ := hss.Share(u, rng)
-			g0, u0 := hss.ExpandShare(sg, n), hss.ExpandShare(su, n)
+			sg, su := hss.ShareFor(t, g, rng), hss.ShareFor(t, u, rng)
 			msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
-				gi, ui := g0, u0
-				if p.ID == 1 {
-					gi, ui = g1, u1
-				}
+				gi, ui := sg[p.ID], su[p.ID]
 				var e error
 				if gate == "gelu" {
 					_, e = p.GeLURaw(gi, width)

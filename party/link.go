@@ -68,9 +68,7 @@ func (l *Link) Exchange(send []byte) ([]byte, error) {
 		return nil, l.err
 	}
 	l.smu.Lock()
-	l.stats.BytesSent += int64(len(send))
-	l.stats.BytesRecv += int64(len(recv))
-	l.stats.Rounds++
+	l.stats = l.stats.Round(len(send), len(recv))
 	l.smu.Unlock()
 	return recv, nil
 }

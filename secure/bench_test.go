@@ -97,25 +97,32 @@ func runPair(b *testing.B, m [2]*hss.Material, f func(p *Party) error) {
 
 var prm = hss.DefaultParams()
 
-func benchLinearsShape(b *testing.B, rows int, outs []int, in int) {
+// benchLinearsShape measures Linears (one truncation for all outs), or with one output and single
+// set, Linear, on rows inputs of width in.
+func benchLinearsShape(b *testing.B, rows int, outs []int, in int, single bool) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ws := benchLinears(r, outs, in)
 	x := benchShares(r, rows*in)
 	sink := &benchSink{}
 	d := boundDealer(sink)
+	run := func(be Backend, x Tensor) error {
+		if single {
+			_, err := be.Linear(x, ws[0])
+			return err
+		}
+		_, err := be.Linears(x, ws)
+		return err
+	}
 	var cpu cpuClock
 	for b.Loop() {
 		b.StopTimer()
-		if _, err := d.Linears(Tensor{Rows: rows, Cols: in}, ws); err != nil {
+		if err := run(d, Tensor{Rows: rows, Cols: in}); err != nil {
 			b.Fatal(err)
 		}
 		m := sink.materials()
 		b.StartTimer()
 		cpu.start()
-		runPair(b, m, func(p *Party) error {
-			_, err := p.Linears(Tensor{Rows: rows, Cols: in, V: x[p.P.ID]}, ws)
-			return err
-		})
+		runPair(b, m, func(p *Party) error { return run(p, Tensor{Rows: rows, Cols: in, V: x[p.P.ID]}) })
 		cpu.stop()
 	}
 	cpu.report(b)
@@ -126,48 +133,23 @@ func benchLinearsShape(b *testing.B, rows int, outs []int, in int) {
 	b.ReportMetric(float64(macs)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
 }
 
-func benchLinearShape(b *testing.B, rows, out, in int) {
-	r := rand.New(rand.NewPCG(1, 2))
-	w := benchLinears(r, []int{out}, in)[0]
-	x := benchShares(r, rows*in)
-	sink := &benchSink{}
-	d := boundDealer(sink)
-	var cpu cpuClock
-	for b.Loop() {
-		b.StopTimer()
-		if _, err := d.Linear(Tensor{Rows: rows, Cols: in}, w); err != nil {
-			b.Fatal(err)
-		}
-		m := sink.materials()
-		b.StartTimer()
-		cpu.start()
-		runPair(b, m, func(p *Party) error {
-			_, err := p.Linear(Tensor{Rows: rows, Cols: in, V: x[p.P.ID]}, w)
-			return err
-		})
-		cpu.stop()
-	}
-	cpu.report(b)
-	b.ReportMetric(float64(rows*out*in)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
-}
-
 // BenchmarkLinears: the prefill's QKV (3 × 288×288) and W1/W3 (2 × 768×288) of 128 rows, and the
 // decode step's (1 row).
 func BenchmarkLinears(b *testing.B) {
-	b.Run("QKV/128", func(b *testing.B) { benchLinearsShape(b, 128, []int{288, 288, 288}, 288) })
-	b.Run("W13/128", func(b *testing.B) { benchLinearsShape(b, 128, []int{768, 768}, 288) })
-	b.Run("QKV/1", func(b *testing.B) { benchLinearsShape(b, 1, []int{288, 288, 288}, 288) })
-	b.Run("W13/1", func(b *testing.B) { benchLinearsShape(b, 1, []int{768, 768}, 288) })
+	b.Run("QKV/128", func(b *testing.B) { benchLinearsShape(b, 128, []int{288, 288, 288}, 288, false) })
+	b.Run("W13/128", func(b *testing.B) { benchLinearsShape(b, 128, []int{768, 768}, 288, false) })
+	b.Run("QKV/1", func(b *testing.B) { benchLinearsShape(b, 1, []int{288, 288, 288}, 288, false) })
+	b.Run("W13/1", func(b *testing.B) { benchLinearsShape(b, 1, []int{768, 768}, 288, false) })
 }
 
 // BenchmarkLinear: the prefill's Wo (288×288) and W2 (288×768) of 128 rows, the decode step's, and
 // the LM head (32000×288) of one row.
 func BenchmarkLinear(b *testing.B) {
-	b.Run("O/128", func(b *testing.B) { benchLinearShape(b, 128, 288, 288) })
-	b.Run("W2/128", func(b *testing.B) { benchLinearShape(b, 128, 288, 768) })
-	b.Run("O/1", func(b *testing.B) { benchLinearShape(b, 1, 288, 288) })
-	b.Run("W2/1", func(b *testing.B) { benchLinearShape(b, 1, 288, 768) })
-	b.Run("Head/1", func(b *testing.B) { benchLinearShape(b, 1, 32000, 288) })
+	b.Run("O/128", func(b *testing.B) { benchLinearsShape(b, 128, []int{288}, 288, true) })
+	b.Run("W2/128", func(b *testing.B) { benchLinearsShape(b, 128, []int{288}, 768, true) })
+	b.Run("O/1", func(b *testing.B) { benchLinearsShape(b, 1, []int{288}, 288, true) })
+	b.Run("W2/1", func(b *testing.B) { benchLinearsShape(b, 1, []int{288}, 768, true) })
+	b.Run("Head/1", func(b *testing.B) { benchLinearsShape(b, 1, []int{32000}, 288, true) })
 }
 
 // benchAttend runs one layer's AttendScores and AttendValues (6 heads of 48) for rows new rows on a

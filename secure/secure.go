@@ -172,8 +172,9 @@ type Backend interface {
 	// qs[h]·K_gᵀ [rows × T], g = h/group, T the cache length after.
 	AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error)
 	// AttendScoresTrunc is AttendScores on untruncated queries and new keys
-	// (frac extra fractional bits), with v: their truncation by frac at
-	// width 64 is the products' opening (hss.CacheMatMulTrunc). It returns
+	// (frac extra fractional bits), with v: their truncation by frac (at
+	// width frac + hss.ScoreBits) is the products' opening
+	// (hss.CacheMatMulTrunc). It returns
 	// the scores — untruncated at width hss.ScoreBits for a decode step
 	// (rawScores), else truncated — and v truncated.
 	AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error)
@@ -331,6 +332,9 @@ func (e *Exec) settle(xs ...*Tensor) error {
 			continue
 		}
 		if g := x.grp; g != nil {
+			if g.taken {
+				return errors.New("secure: a linear output used after a fused gate took it")
+			}
 			if g.rope != nil {
 				if err := e.settleRope(g.rope); err != nil {
 					return err
@@ -341,9 +345,6 @@ func (e *Exec) settle(xs ...*Tensor) error {
 			}
 			if g.rotated && x.idx < 2 {
 				return errors.New("secure: q or k used after RoPE's fused truncation")
-			}
-			if g.taken {
-				return errors.New("secure: a linear output used after AddInto took it")
 			}
 			*x = g.done[x.idx]
 			continue

@@ -1,9 +1,9 @@
 package hss
 
 import (
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"slices"

@@ -214,17 +214,23 @@ func (p *Party) SiLUMul(g, u []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, wrapGate("silumul", err)
 	}
-	k, err := takeKey[*TruncMulKey](q, "truncmul", len(g))
+	return q.siluTimes("silumul", o, u, s.tab)
+}
+
+// siluTimes ends SwiGLU (SiLUMul, SiLUMulRaw) on SiLU's lookup o of the gate: SiLU's truncation and
+// the product with u in one round (truncMul, the composite's last part), and hands o's polynomial
+// term back to the pool.
+func (q *Party) siluTimes(kind string, o *lutOut, u []uint64, tab *lutSpec) ([]uint64, error) {
+	defer putWords(o.lin)
+	k, err := takeKey[*TruncMulKey](q, "truncmul", len(u))
 	if err != nil {
-		putWords(o.lin)
-		return nil, wrapGate("silumul", err)
+		return nil, wrapGate(kind, err)
 	}
-	z, err := q.truncMul(k, o.lin, o.xs, u, s.tab.fb, s.tab.tbits)
-	putWords(o.lin)
+	z, err := q.truncMul(k, o.lin, o.xs, u, tab.fb, tab.tbits)
 	if err != nil {
-		return nil, wrapGate("silumul", err)
+		return nil, wrapGate(kind, err)
 	}
-	if err := finish("silumul", q); err != nil {
+	if err := finish(kind, q); err != nil {
 		return nil, err
 	}
 	return z, nil

@@ -69,6 +69,16 @@ func seeds(rng io.Reader) (s0, s1 [32]byte, err error) {
 	return
 }
 
+// seedStreams draws both parties' seeds (the start of a generator whose keys party 0 holds as a seed
+// alone) and expands w0 and w1 words from them; release hands the buffers back to the pool.
+func seedStreams(rng io.Reader, op string, w0, w1 int) (s0, s1 [32]byte, b0, b1 []uint64, release func(), err error) {
+	if s0, s1, err = seeds(rng); err != nil {
+		return s0, s1, nil, nil, nil, wrapGate(op, err)
+	}
+	b0, b1 = streamScratch(s0, w0), streamScratch(s1, w1)
+	return s0, s1, b0, b1, func() { putWords(b0); putWords(b1) }, nil
+}
+
 // The codec of the vector keys (MulKey, SquareKey, CacheKey): party, width, length, seed, and party
 // 1's corrections packed at the width.
 

@@ -142,14 +142,12 @@ func GenRowMul(rng io.Reader, lens []int, bits uint) (k0, k1 *RowMulKey, err err
 	if bits > 64 || len(lens) > MaxKeyLen {
 		return nil, nil, fmt.Errorf("hss: gen rowmul: width %d or %d rows out of range", bits, len(lens))
 	}
-	s0, s1, err := seeds(rng)
-	if err != nil {
-		return nil, nil, wrapGate("gen rowmul", err)
-	}
 	rows := len(lens)
-	b0, b1 := streamScratch(s0, 2*n+rows), streamScratch(s1, n+rows) // a0, b0, c0; a1, b1
-	defer putWords(b0)
-	defer putWords(b1)
+	s0, s1, b0, b1, release, err := seedStreams(rng, "gen rowmul", 2*n+rows, n+rows) // a0, b0, c0; a1, b1
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
 	v0, v1 := [3][]uint64{b0[:n], b0[n : n+rows], b0[n+rows:]}, [2][]uint64{b1[:n], b1[n:]}
 	c1 := make([]uint64, n)
 	m := Mask(bits)

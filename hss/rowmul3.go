@@ -51,14 +51,12 @@ func GenRowMul3(rng io.Reader, lens []int, bits uint) (k0, k1 *RowMul3Key, err e
 	if bits > 64 || len(lens) > MaxKeyLen || len(lens)+3*n > MaxKeyLen {
 		return nil, nil, fmt.Errorf("hss: gen rowmul3: width %d or %d rows of %d elements out of range", bits, len(lens), n)
 	}
-	s0, s1, err := seeds(rng)
-	if err != nil {
-		return nil, nil, wrapGate("gen rowmul3", err)
-	}
 	rows := len(lens)
-	b0, b1 := streamScratch(s0, 4*n+3*rows), streamScratch(s1, n+2*rows)
-	defer putWords(b0)
-	defer putWords(b1)
+	s0, s1, b0, b1, release, err := seedStreams(rng, "gen rowmul3", 4*n+3*rows, n+2*rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
 	a0, bb0, cc0, bc0 := b0[:n], b0[n:n+rows], b0[n+rows:n+2*rows], b0[n+2*rows:n+3*rows]
 	ab0, ac0, abc0 := b0[n+3*rows:2*n+3*rows], b0[2*n+3*rows:3*n+3*rows], b0[3*n+3*rows:4*n+3*rows]
 	a1, bb1, cc1 := b1[:n], b1[n:n+rows], b1[n+rows:n+2*rows]

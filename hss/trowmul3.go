@@ -137,13 +137,11 @@ func genTruncRowMul3(rng io.Reader, lens []int, frac, tbits, bits uint) (k0, k1 
 	if bits > 64 || tbits < 2 || tbits > 64 || frac+2 > tbits || rows > MaxKeyLen || 2*rows+3*n > MaxKeyLen {
 		return nil, nil, fmt.Errorf("hss: gen trowmul3: widths %d/%d, frac %d or %d rows of %d elements out of range", tbits, bits, frac, rows, n)
 	}
-	s0, s1, err := seeds(rng)
+	s0, s1, b0, b1, release, err := seedStreams(rng, "gen trowmul3", trowWords(0, rows, n), trowWords(1, rows, n))
 	if err != nil {
-		return nil, nil, wrapGate("gen trowmul3", err)
+		return nil, nil, err
 	}
-	b0, b1 := streamScratch(s0, trowWords(0, rows, n)), streamScratch(s1, trowWords(1, rows, n))
-	defer putWords(b0)
-	defer putWords(b1)
+	defer release()
 	k0 = &TruncRowMul3Key{Party: 0, Frac: frac, TBits: tbits, Bits: bits, Lens: append([]int(nil), lens...), N: n, Seed: s0}
 	k1 = &TruncRowMul3Key{Party: 1, Frac: frac, TBits: tbits, Bits: bits, Lens: append([]int(nil), lens...), N: n, Seed: s1,
 		C: make([]uint64, 2*rows+3*n), CM: make([]uint64, 2*rows+2*n)}

@@ -171,13 +171,11 @@ func genTruncAct(rng io.Reader, n, nt int, frac, bits uint, spec *lutSpec) (k0, 
 			return nil, nil, fmt.Errorf("hss: gen tact: lookup reads %d bits, above the truncation's %d", p.k+p.m, bits-frac)
 		}
 	}
-	s0, s1, err := seeds(rng)
+	s0, s1, b0, b1, release, err := seedStreams(rng, "gen tact", tactWords(0, n, nt), tactWords(1, n, nt))
 	if err != nil {
-		return nil, nil, wrapGate("gen tact", err)
+		return nil, nil, err
 	}
-	b0, b1 := streamScratch(s0, tactWords(0, n, nt)), streamScratch(s1, tactWords(1, n, nt))
-	defer putWords(b0)
-	defer putWords(b1)
+	defer release()
 	k0 = &TruncActKey{Party: 0, Frac: frac, Bits: bits, N: n, NT: nt, Tag: spec.tag, Seed: s0}
 	k1 = &TruncActKey{Party: 1, Frac: frac, Bits: bits, N: n, NT: nt, Tag: spec.tag, Seed: s1,
 		R: make([]uint64, nt), M: make([]uint64, nt), Mu: make([]uint64, n), MuR: make([]uint64, n), MuM: make([]uint64, n)}
@@ -426,20 +424,7 @@ func (p *Party) SiLUMulRaw(g, u []uint64, bits uint) ([]uint64, error) {
 	if err != nil {
 		return nil, wrapGate("silumulr", err)
 	}
-	tk, err := takeKey[*TruncMulKey](q, "truncmul", n)
-	if err != nil {
-		putWords(o.lin)
-		return nil, wrapGate("silumulr", err)
-	}
-	z, err := q.truncMul(tk, o.lin, o.xs, y[n:], s.tab.fb, s.tab.tbits)
-	putWords(o.lin)
-	if err != nil {
-		return nil, wrapGate("silumulr", err)
-	}
-	if err := finish("silumulr", q); err != nil {
-		return nil, err
-	}
-	return z, nil
+	return q.siluTimes("silumulr", o, y[n:], s.tab)
 }
 
 // CostSiLUMulRawStages is the cost of SiLUMulRaw (and GenSiLUMulRaw's keys) on n elements by stage.

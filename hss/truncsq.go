@@ -127,13 +127,11 @@ func genTruncSquare(rng io.Reader, n, t int, frac, bits, sqBits uint, neg bool) 
 	if err := checkTruncSq(n, t, frac, bits, sqBits); err != nil {
 		return nil, nil, fmt.Errorf("hss: gen truncsq: %w", err)
 	}
-	s0, s1, err := seeds(rng)
+	s0, s1, b0, b1, release, err := seedStreams(rng, "gen truncsq", truncSqWords(0, n, t), truncSqWords(1, n, t))
 	if err != nil {
-		return nil, nil, wrapGate("gen truncsq", err)
+		return nil, nil, err
 	}
-	b0, b1 := streamScratch(s0, truncSqWords(0, n, t)), streamScratch(s1, truncSqWords(1, n, t))
-	defer putWords(b0)
-	defer putWords(b1)
+	defer release()
 	k0 = &TruncSqKey{Party: 0, Frac: frac, Bits: bits, SqBits: sqBits, Neg: neg, N: n, T: t, Seed: s0}
 	k1 = &TruncSqKey{Party: 1, Frac: frac, Bits: bits, SqBits: sqBits, Neg: neg, N: n, T: t, Seed: s1,
 		RHi: make([]uint64, t), RMsb: make([]uint64, t), MM: make([]uint64, n), MMs: make([]uint64, n)}

@@ -21,11 +21,12 @@ const (
 // only mod 2^sqBits: the octave lookup's comparisons read Σ mod 2^cmpBits (cmpBits = normHi+2f+l+2)
 // and its mantissa lookup w mod 2^(normHi+2f+l+3) (w = Σ_j b_j·Σ·2^(E−e_j) + …, so the unknown
 // multiple of 2^sqBits in Σ's shares only adds multiples of 2^sqBits to w), so sqBits ≥
-// normHi+2f+l+3 makes the lookup exact: sqBits = 2f + max(32, normHi+l+3) ≤ 2·14+34 = 62 for
-// Frac ≤ 14 and dim ≤ 2^16 (and Σ < 2^(normHi+1+2f+l) ≤ 2^(sqBits−2) on the range).
+// normHi+2f+l+3 makes the lookup exact: sqBits = 2f + normHi + l + 3 ≤ 2·14+34 = 62 for Frac ≤ 14
+// and dim ≤ 2^16 (and Σ < 2^(normHi+1+2f+l) ≤ 2^(sqBits−2) on the range). (It was 2f + max(32, …)
+// before: 5 bits more per opened and dealt square at dim 768.)
 func normParams(fx Fixed, dim int) (sqBits uint, l uint, rs octSpec) {
 	l = uint(bits.Len(uint(dim)) - 1)
-	sqBits = min(64, 2*fx.Frac+max(32, normHi+l+3))
+	sqBits = min(64, 2*fx.Frac+normHi+l+3)
 	// The rsqrt's error scales every output of the row (the final norm's
 	// scales the logits): a 9-bit mantissa table left tinystories-656k's
 	// greedy HSS continuations 8/10 identical to plain, 12 bits 10/10; the

@@ -29,13 +29,28 @@ type MaskedCache struct {
 	K    int
 	Rows int
 	FB   []uint64 // [Rows][2K]
+	// Width is the width the rows are correct at (0: none yet): the least width any of them was
+	// appended at (CacheMatMul's bits; CacheMatMulTrunc's rows are correct mod 2^bits only). A
+	// product at a wider width is refused (widthOK).
+	Width uint
 }
 
-// DealerCache is the dealer's state of a cache: the whole mask B [Rows × K].
+// DealerCache is the dealer's state of a cache: the whole mask B [Rows × K], and the width its rows
+// are correct at as MaskedCache's.
 type DealerCache struct {
-	K    int
-	Rows int
-	B    []uint64
+	K     int
+	Rows  int
+	B     []uint64
+	Width uint
+}
+
+// checkCacheWidth checks that a product at width bits may read a cache whose rows are correct at
+// width (0: no rows yet); the rows it appends are correct at bits, so the cache's width becomes bits.
+func checkCacheWidth(op string, i int, width, bits uint) error {
+	if width != 0 && bits > width {
+		return fmt.Errorf("hss: %s: cache %d holds rows correct at %d bits, product at %d", op, i, width, bits)
+	}
+	return nil
 }
 
 // CacheProd is one product against a cache: X has M rows; Values selects X·Y (X [M×Rows]) instead
@@ -146,6 +161,11 @@ func GenCacheMatMul(rng io.Reader, caches []*DealerCache, add int, prods []Cache
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
+	for i, c := range caches {
+		if err := checkCacheWidth("gen cachemm", i, c.Width, bits); err != nil {
+			return nil, nil, nil, nil, err
+		}
+	}
 	s0, s1, err := seeds(rng)
 	if err != nil {
 		return nil, nil, nil, nil, wrapGate("gen cachemm", err)
@@ -157,6 +177,7 @@ func GenCacheMatMul(rng io.Reader, caches []*DealerCache, add int, prods []Cache
 			c.B = append(c.B, b0[i][j]+b1[i][j])
 		}
 		c.Rows += add
+		c.Width = bits
 	}
 	msk := Mask(bits)
 	c1 := make([]uint64, 0, total)
@@ -213,6 +234,9 @@ func (p *Party) cacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 			return nil, fmt.Errorf("hss: cachemm: caches get %d and %d new rows", add, a)
 		} else {
 			add = a
+		}
+		if err := checkCacheWidth("cachemm", i, c.Width, bits); err != nil {
+			return nil, err
 		}
 		ks[i], rows[i] = c.K, c.Rows
 	}
@@ -271,15 +295,16 @@ func (p *Party) cacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 	// The caches take their new rows (the opened F is sign-extended from bits by the products' final
 	// mask: only the low bits of every product are used).
 	for i, cache := range caches {
-		cache.appendRows(opened[off:off+add*cache.K], bNew[i], add)
+		cache.appendRows(opened[off:off+add*cache.K], bNew[i], add, bits)
 		off += add * cache.K
 	}
 	return p.cacheOutputs("cachemm", caches, prods, es, a, c, outLen, total, bits, tk)
 }
 
-// appendRows appends add rows to the cache: the opened F and the party's share of their masks B
-// (add·K values each).
-func (c *MaskedCache) appendRows(f, b []uint64, add int) {
+// appendRows appends add rows to the cache, correct at width bits: the opened F and the party's
+// share of their masks B (add·K values each).
+func (c *MaskedCache) appendRows(f, b []uint64, add int, bits uint) {
+	c.Width = bits
 	k := c.K
 	c.FB = slices.Grow(c.FB, 2*add*k)
 	for r := range add {

@@ -88,6 +88,11 @@ func GenCacheMatMulTrunc(rng io.Reader, caches []*DealerCache, add int, prods []
 	if err != nil {
 		return nil, nil, err
 	}
+	for i, c := range caches {
+		if err := checkCacheWidth(op, i, c.Width, bits); err != nil {
+			return nil, nil, err
+		}
+	}
 	t0, t1, R, err := genTruncR(rng, nIn, frac, truncWidth(frac, bits), true)
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
@@ -102,6 +107,7 @@ func GenCacheMatMulTrunc(rng io.Reader, caches []*DealerCache, add int, prods []
 			c.B = append(c.B, -v)
 		}
 		c.Rows += add
+		c.Width = bits
 		off += add * c.K
 	}
 	s0, s1, err := genVecSeeds(rng, op, total, bits)
@@ -166,6 +172,9 @@ func (p *Party) CacheMatMulTrunc(caches []*MaskedCache, newRows, xs [][]uint64, 
 		} else {
 			add = a
 		}
+		if err := checkCacheWidth(op, i, c.Width, bits); err != nil {
+			return nil, nil, err
+		}
 		ks[i], rows[i] = c.K, c.Rows
 	}
 	xLen, outLen, total, nIn, err := cacheTShapes(op, ks, rows, add, prods, len(extra), frac, bits)
@@ -215,7 +224,7 @@ func (p *Party) CacheMatMulTrunc(caches []*MaskedCache, newRows, xs [][]uint64, 
 		es[j], as[j], off = pub[off:off+n], mask[off:off+n], off+n
 	}
 	for _, cache := range caches {
-		cache.appendRows(pub[off:off+add*cache.K], mask[off:off+add*cache.K], add)
+		cache.appendRows(pub[off:off+add*cache.K], mask[off:off+add*cache.K], add, bits)
 		off += add * cache.K
 	}
 	v := y[off:]

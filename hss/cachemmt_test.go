@@ -127,3 +127,35 @@ func TestCacheMatMulTrunc(t *testing.T) {
 		t.Fatal("frac 30 with products at 36 bits: no error")
 	}
 }
+
+// TestCacheWidthMixing: a key cache grown by CacheMatMulTrunc holds rows correct mod 2^ScoreBits
+// only, so a wider CacheMatMul product against it is refused (by the dealer and by the parties).
+func TestCacheWidthMixing(t *testing.T) {
+	fx := Fixed{Frac: 14}
+	bits := ScoreBits(fx)
+	rng := testRNG(5)
+	dc := []*DealerCache{{K: 4}}
+	prods := []CacheProd{{Cache: 0, M: 1}}
+	k0, k1, err := GenCacheMatMulTrunc(rng, dc, 1, prods, 0, fx.Frac, bits, fx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, _, err := GenCacheMatMul(rng, dc, 1, prods, fx.Frac, 48); err == nil {
+		t.Fatal("dealer: a 48-bit product against a 36-bit cache: no error")
+	}
+	pc := [2][]*MaskedCache{{{K: 4}}, {{K: 4}}}
+	_, _, err = RunPair(fx, NewMaterial(k0), NewMaterial(k1), func(p *Party) error {
+		_, _, err := p.CacheMatMulTrunc(pc[p.ID], [][]uint64{make([]uint64, 4)}, [][]uint64{make([]uint64, 4)}, nil, prods, fx.Frac, bits, true)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := Pipe()
+	for id, tr := range []Transport{a, b} {
+		p := &Party{ID: id, T: tr, Fx: fx, Keys: NewMaterial()}
+		if _, err := p.CacheMatMul(pc[id], [][]uint64{make([]uint64, 4)}, [][]uint64{make([]uint64, 4)}, prods, 48); err == nil {
+			t.Fatalf("party %d: a 48-bit product against a 36-bit cache: no error", id)
+		}
+	}
+}

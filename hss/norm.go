@@ -158,9 +158,9 @@ func GenRMSNormRes(rng io.Reader, rows, dim int, fx Fixed, res ResTrunc) (k0, k1
 // (σ²+eps)·ρ with 2·Frac+l fractional bits, l = ⌊log2 dim⌋, ρ = dim/2^l ∈ [1,2) (its thresholds
 // scaled by 2^l: truncate-reduce, SIGMA and LLAMA, Gupta et al., PETS 2022; see normParams for why
 // sqBits suffices although S is correct only mod 2^sqBits), √ρ folded into the public gain; r = 1/√(ρ(σ²+eps))
-// (range [2^-16, 2^15): the octave lookup up to its mantissa L and octave factor O, r = L·O, 3
-// rounds); y = Trunc(γ√ρ ⊙ RowMul3(d, L, O)) + β (2 rounds, 64-bit: the three-factor row product
-// takes d·L·O in one round, the same value as RowMul(d, L·O)).
+// (range [2^-16, 2^15)) is the octave lookup's mantissa L and octave factor O (comparisons, then the
+// mantissa's lookup: 2 rounds), and d·L·O one three-factor row product with L's truncation (1 round,
+// 64-bit: evalOctMul3); y = Trunc(γ√ρ ⊙ d·L·O) + β (1 round).
 // Rounds 5 (6 before the mean's truncation rode on the squares' round; 9 before the variance's
 // truncation was dropped and RowMul3 took the rsqrt's product). Online (both parties, per element): 14
 // (square) + 16 (row product) + 16 (trunc) bytes, plus ≈ 110 bytes per row. Dealer: ≈ 31.5 bytes per

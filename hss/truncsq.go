@@ -24,7 +24,7 @@ import (
 
 // TruncSqKey is one party's material for truncSquare: T truncation masks (r ∈ Z_2^Bits, R = r >>
 // Frac, M = msb(r)) and N square masks a with the shares of m² (mod 2^SqBits) and m·M (mod
-// 2^mmWidth), m = a ∓ R of element i's truncation (i·T/N). Party 0 holds only Seed; party 1 expands
+// 2^mmWidth: SqBits − (Bits − Frac) − 1 bits), m = a ∓ R of element i's truncation (i·T/N). Party 0 holds only Seed; party 1 expands
 // r1 and a1 from Seed and holds RHi, RMsb (T each) and MM, MMs (N each).
 type TruncSqKey struct {
 	Consumable
@@ -43,7 +43,14 @@ func (k *TruncSqKey) Len() int     { return k.N }
 func (k *TruncSqKey) PartyID() int { return int(k.Party) }
 
 func (k *TruncSqKey) msbWidth() uint { return 64 - k.Bits + k.Frac }
-func (k *TruncSqKey) mmWidth() uint  { return min(k.SqBits, k.msbWidth()) }
+
+// mmWidth is the width m·M matters at: it enters z² only as 2G·(m·M) mod 2^SqBits, G = ±2^(Bits−Frac).
+func (k *TruncSqKey) mmWidth() uint {
+	if need := int(k.SqBits) - int(k.Bits-k.Frac) - 1; need > 1 {
+		return uint(need)
+	}
+	return 1
+}
 
 // Size is the length of MarshalBinary's output.
 func (k *TruncSqKey) Size() int {

@@ -8,9 +8,11 @@ import (
 )
 
 // params holds a backend's hss.Params, set once by NewExec (bind). The
-// linear layers, truncations and attention products open their masked
-// values at prm.Width bits (see hss.Params for the range that gives);
-// the SwiGLU product, its linear layer and RoPE's fused truncation at 64.
+// linear layers' truncations open their masked values at prm.Width bits
+// (see hss.Params for the range that gives); the SwiGLU product, the
+// products with the values and a linear layer of either at 64; the
+// attention's q, k, v truncation at Frac + hss.ScoreBits (or 4·Frac + 8 for
+// LLaMA's rotated values) and its scores at hss.ScoreBits (attendMode).
 type params struct {
 	prm   hss.Params
 	bound bool

@@ -47,11 +47,12 @@ import (
 type Tensor struct {
 	Rows, Cols int
 	V          []uint64
-	// Raw marks an untruncated product (Backend.Mul): V has 2·Frac
-	// fractional bits and is correct mod 2^64. Linear consumes it directly
-	// (one truncation by 2·Frac after the local product: the SwiGLU product
-	// costs no truncation round of its own); every other step of Exec
-	// truncates it first (settle).
+	// Raw marks an untruncated value: a product (Backend.Mul, the products
+	// with the values: 2·Frac fractional bits, correct mod 2^64), which
+	// Linear consumes directly (one truncation by 2·Frac after the local
+	// product: the SwiGLU product costs no truncation round of its own), or
+	// one of the pending kinds below (grp, lin, rope), each with its own
+	// rule; every other step of Exec truncates it first (settle).
 	Raw bool
 	// grp is set on the outputs of Linears (Raw, untruncated, 2·Frac
 	// fractional bits): the first step that needs one of them truncates
@@ -159,7 +160,9 @@ type Backend interface {
 	Settle(x Tensor) (Tensor, error)
 	// TruncWide divides x (3·Frac fractional bits, |x| < 2^(62−3·Frac) in
 	// real units) by 2^(2·Frac) at width 64: RoPE's rotation of the
-	// untruncated q and k, with v, in one round.
+	// untruncated q and k, with v, in one round when they do not go to
+	// Attend; and a pending wide residual's addend when no RMSNorm takes it
+	// (the Counter books both under OpRope).
 	TruncWide(x Tensor) (Tensor, error)
 	// Mul is the elementwise product, untruncated: a Raw tensor with
 	// 2·Frac fractional bits, correct mod 2^64 (one round). Linear given a
@@ -173,13 +176,16 @@ type Backend interface {
 	AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error)
 	// AttendScoresTrunc is AttendScores on untruncated queries and new keys
 	// (frac extra fractional bits), with v: their truncation by frac (at
-	// width frac + hss.ScoreBits) is the products' opening
-	// (hss.CacheMatMulTrunc). It returns
+	// width frac + hss.ScoreBits, so |q|, |k|, |v| < 2^(Frac+6) in real
+	// units) is the products' opening (hss.CacheMatMulTrunc); the key
+	// cache's rows are then correct mod 2^ScoreBits only, and AttendScores
+	// refuses it. It returns
 	// the scores — untruncated at width hss.ScoreBits for a decode step
 	// (rawScores), else truncated — and v truncated.
 	AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error)
 	// AttendValues appends the new values to layer's value cache and
-	// returns every head's ps[h]·V_g [rows × HeadDim].
+	// returns every head's ps[h]·V_g [rows × HeadDim], untruncated (2·Frac
+	// fractional bits, correct mod 2^64: attendMode).
 	AttendValues(layer int, ps, newV []Tensor, group int) ([]Tensor, error)
 	// Truncate drops every cache's positions from pos on.
 	Truncate(pos int)
@@ -359,6 +365,20 @@ func (e *Exec) settle(xs ...*Tensor) error {
 	return nil
 }
 
+// settlePending settles the tensors whose values a gate's fusion does not take as they are (a
+// deferred Linear, a pending residual, Rope's pending q or k: V nil), leaving raw groups and
+// deferred activations to the caller's fusion rules.
+func (e *Exec) settlePending(xs ...*Tensor) error {
+	for _, x := range xs {
+		if x.lin != nil || x.res != nil || x.rope != nil {
+			if err := e.settle(x); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // settleRes truncates a pending residual's addend and adds it, once.
 func (e *Exec) settleRes(r *residual) error {
 	if r.done != nil {
@@ -484,7 +504,7 @@ func (e *Exec) Norm(x Tensor, n *model.Norm, rows int) (Tensor, error) {
 }
 
 func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
-	if x.grp != nil || x.silu != nil || x.lin != nil || x.res != nil { // a Linears output: truncated with its group (a Mul's product goes in untruncated)
+	if x.grp != nil || x.silu != nil || x.lin != nil || x.res != nil || x.rope != nil { // a Linears output: truncated with its group (a Mul's product goes in untruncated)
 		if err := e.settle(&x); err != nil {
 			return Tensor{}, err
 		}
@@ -604,7 +624,7 @@ func (e *Exec) AddInto(acc, y Tensor) (Tensor, error) {
 // Attend then finds v truncated.
 func (e *Exec) Rope(q, k Tensor, rows, pos0 int) (Tensor, Tensor, error) {
 	g := q.grp
-	fused := q.Raw && k.Raw && g != nil && k.grp == g && g.done == nil && len(g.ts) == 3 && q.idx == 0 && k.idx == 1
+	fused := fusable(q, 3) && k.Raw && k.grp == g && q.idx == 0 && k.idx == 1
 	if !fused {
 		if err := e.settle(&q, &k); err != nil {
 			return Tensor{}, Tensor{}, err
@@ -805,6 +825,9 @@ func cols(t Tensor, from, n int, vals bool) Tensor {
 }
 
 func (e *Exec) Act(x Tensor, rows int) (Tensor, error) {
+	if err := e.settlePending(&x); err != nil {
+		return Tensor{}, err
+	}
 	if err := e.checkRows("activation", x, rows, e.cfg.HiddenDim); err != nil {
 		return Tensor{}, err
 	}
@@ -833,6 +856,9 @@ func fusable(x Tensor, size int) bool {
 }
 
 func (e *Exec) Mul(a, b Tensor, rows int) (Tensor, error) {
+	if err := e.settlePending(&a, &b); err != nil {
+		return Tensor{}, err
+	}
 	if a.silu == nil && b.silu != nil {
 		a, b = b, a
 	}

@@ -217,37 +217,70 @@ func (p *Party) CacheMatMulRaw(caches []*MaskedCache, newRows [][]uint64, xs [][
 }
 
 func (p *Party) cacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]uint64, prods []CacheProd, bits uint, raw bool) ([][]uint64, error) {
+	cc, err := p.cachePrepare("cachemm", caches, newRows, xs, prods, bits)
+	if err != nil {
+		return nil, err
+	}
+	var tk *TruncKey
+	if !raw {
+		if tk, err = takeKey[*TruncKey](p, "trunc", cc.total); err != nil {
+			return nil, wrapGate("cachemm", err)
+		}
+	}
+	opened, err := p.OpenBits(cc.send, cc.bits)
+	recycle(cc.send, opened)
+	if err != nil {
+		return nil, wrapGate("cachemm", err)
+	}
+	return p.cacheFinish(cc, opened, tk)
+}
+
+// cacheCall is one CacheMatMul between its opening and its products: the shapes, the party's
+// randomness (the new rows' masks, every product's A and C) and the values to open, send.
+type cacheCall struct {
+	op           string
+	caches       []*MaskedCache
+	prods        []CacheProd
+	xLen, outLen []int
+	total, add   int
+	bits         uint
+	bNew, a, c   [][]uint64
+	send         []uint64 // E_j = X_j − A_j for every operand, then F = Y − B for every cache's new rows
+}
+
+// cachePrepare checks a CacheMatMul call, takes its CacheKey and returns the values to open.
+func (p *Party) cachePrepare(op string, caches []*MaskedCache, newRows [][]uint64, xs [][]uint64, prods []CacheProd, bits uint) (*cacheCall, error) {
 	bits = normBits(bits)
-	if err := p.check("cachemm"); err != nil {
+	if err := p.check(op); err != nil {
 		return nil, err
 	}
 	if len(newRows) != len(caches) || len(xs) != len(prods) {
-		return nil, fmt.Errorf("hss: cachemm: %d row sets for %d caches, %d operands for %d products", len(newRows), len(caches), len(xs), len(prods))
+		return nil, fmt.Errorf("hss: %s: %d row sets for %d caches, %d operands for %d products", op, len(newRows), len(caches), len(xs), len(prods))
 	}
 	ks, rows := make([]int, len(caches)), make([]int, len(caches))
 	add := -1
 	for i, c := range caches {
 		if c == nil || c.K <= 0 || len(c.FB) != 2*c.Rows*c.K || len(newRows[i])%c.K != 0 {
-			return nil, fmt.Errorf("hss: cachemm: malformed cache %d or new rows", i)
+			return nil, fmt.Errorf("hss: %s: malformed cache %d or new rows", op, i)
 		}
 		if a := len(newRows[i]) / c.K; add >= 0 && a != add {
-			return nil, fmt.Errorf("hss: cachemm: caches get %d and %d new rows", add, a)
+			return nil, fmt.Errorf("hss: %s: caches get %d and %d new rows", op, add, a)
 		} else {
 			add = a
 		}
-		if err := checkCacheWidth("cachemm", i, c.Width, bits); err != nil {
+		if err := checkCacheWidth(op, i, c.Width, bits); err != nil {
 			return nil, err
 		}
 		ks[i], rows[i] = c.K, c.Rows
 	}
-	xLen, outLen, total, err := cacheShapes("cachemm", ks, rows, add, prods)
+	xLen, outLen, total, err := cacheShapes(op, ks, rows, add, prods)
 	if err != nil {
 		return nil, err
 	}
 	nSend := 0
 	for j := range xs {
 		if len(xs[j]) != xLen[j] {
-			return nil, fmt.Errorf("hss: cachemm: operand %d has %d elements, want %d", j, len(xs[j]), xLen[j])
+			return nil, fmt.Errorf("hss: %s: operand %d has %d elements, want %d", op, j, len(xs[j]), xLen[j])
 		}
 		nSend += xLen[j]
 	}
@@ -256,49 +289,43 @@ func (p *Party) cacheMatMul(caches []*MaskedCache, newRows [][]uint64, xs [][]ui
 	}
 	key, err := takeKey[*CacheKey](p, "cachemm", total)
 	if err != nil {
-		return nil, err
+		return nil, wrapGate(op, err)
 	}
 	if int(key.Party) != p.ID || key.Bits != bits || (p.ID == 1 && len(key.C) != total) {
-		return nil, fmt.Errorf("hss: cachemm: key is for party %d width %d; call is party %d width %d", key.Party, key.Bits, p.ID, bits)
+		return nil, fmt.Errorf("hss: %s: key is for party %d width %d; call is party %d width %d", op, key.Party, key.Bits, p.ID, bits)
 	}
-	var tk *TruncKey
-	if !raw {
-		if tk, err = takeKey[*TruncKey](p, "trunc", total); err != nil {
-			return nil, wrapGate("cachemm", err)
-		}
-	}
-	bNew, a, c := cacheRand(key.Seed, ks, add, xLen, outLen, p.ID == 0)
+	cc := &cacheCall{op: op, caches: caches, prods: prods, xLen: xLen, outLen: outLen, total: total, add: add, bits: bits}
+	cc.bNew, cc.a, cc.c = cacheRand(key.Seed, ks, add, xLen, outLen, p.ID == 0)
 	if p.ID == 1 {
-		c = splitLens(key.C, outLen)
+		cc.c = splitLens(key.C, outLen)
 	}
-	// One opening: E_j = X_j − A_j for every operand, then F = Y − B for every cache's new rows.
-	send := getWords(nSend)
+	cc.send = getWords(nSend)
 	off := 0
 	for j, x := range xs {
-		subInto(send[off:off+len(x)], x, a[j])
+		subInto(cc.send[off:off+len(x)], x, cc.a[j])
 		off += len(x)
 	}
 	for i, y := range newRows {
-		subInto(send[off:off+len(y)], y, bNew[i])
+		subInto(cc.send[off:off+len(y)], y, cc.bNew[i])
 		off += len(y)
 	}
-	opened, err := p.OpenBits(send, bits)
-	recycle(send, opened)
-	if err != nil {
-		return nil, wrapGate("cachemm", err)
-	}
-	off = 0
-	es := make([][]uint64, len(xs))
-	for j, n := range xLen {
+	return cc, nil
+}
+
+// cacheFinish takes a CacheMatMul's opened values (mod 2^bits): the caches take their new rows (the
+// opened F is sign-extended from bits by the products' final mask: only the low bits of every
+// product are used), then the products, truncated if tk is not nil.
+func (p *Party) cacheFinish(cc *cacheCall, opened []uint64, tk *TruncKey) ([][]uint64, error) {
+	off := 0
+	es := make([][]uint64, len(cc.xLen))
+	for j, n := range cc.xLen {
 		es[j], off = opened[off:off+n], off+n
 	}
-	// The caches take their new rows (the opened F is sign-extended from bits by the products' final
-	// mask: only the low bits of every product are used).
-	for i, cache := range caches {
-		cache.appendRows(opened[off:off+add*cache.K], bNew[i], add, bits)
-		off += add * cache.K
+	for i, cache := range cc.caches {
+		cache.appendRows(opened[off:off+cc.add*cache.K], cc.bNew[i], cc.add, cc.bits)
+		off += cc.add * cache.K
 	}
-	return p.cacheOutputs("cachemm", caches, prods, es, a, c, outLen, total, bits, tk)
+	return p.cacheOutputs(cc.op, cc.caches, cc.prods, es, cc.a, cc.c, cc.outLen, cc.total, cc.bits, tk)
 }
 
 // appendRows appends add rows to the cache, correct at width bits: the opened F and the party's

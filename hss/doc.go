@@ -69,6 +69,8 @@
 //   - cachemmt.go: CacheTKey; GenCacheMatMulTrunc, CacheMatMulTrunc, CostCacheMatMulTruncStages,
 //     ScoreBits: the attention's q, k, v truncation as the scores' Beaver opening (one round).
 //   - ride.go: rider, Party.riding: one gate's opening carried in another gate's message.
+//   - smvalues.go: GenSoftmaxValues, SoftmaxValues, CostSoftmaxValuesStages: the attention's softmax
+//     and its product with the value caches, normalised after the product (riders on the reciprocal).
 //   - truncsq.go: TruncSqKey; a truncation and the square of x ± Trunc(t) in one round (the norms'
 //     first round: LayerNorm's mean, or RMSNormRes's pending residual).
 //   - norm.go: GenLayerNorm, LayerNorm, GenRMSNorm, RMSNorm, GenRMSNormRes, RMSNormRes (RMSNorm of

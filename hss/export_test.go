@@ -8,6 +8,7 @@ var (
 	NewNLRNG           = newNLRNG
 	ViewSchedule       = viewSchedule
 	DecodeViewSchedule = decodeViewSchedule
+	SMVViewSchedule    = smvViewSchedule
 )
 
 // ExpOpenWidths returns the widths at which Exp opens its masked input and its truncation.

@@ -224,6 +224,27 @@ func decodeViewSchedule(heads, cols int, fx Fixed) [][][2]int {
 	return append([][][2]int{one(n, 48), one(heads*s.thresholds(), int(zeroBits(cols)))}, expRecipSchedule(fx, n, heads)...)
 }
 
+// smvViewSchedule is what party 1 receives in SoftmaxValues for a decode step of heads query rows
+// on cols untruncated scores (width rawBits) each, against kv value caches of width k: the scores'
+// truncation with the histogram, the zero tests, exp's lookup, exp's truncation riding on the
+// reciprocal's comparisons, the products' opening riding on the reciprocal's lookup, the reciprocal's
+// truncation with the row product on e·V, and the output's truncation.
+func smvViewSchedule(heads, cols, k, kv int, fx Fixed, rawBits uint) [][][2]int {
+	n := heads * cols
+	one := func(cnt, bits int) [][2]int { return [][2]int{{cnt, bits}} }
+	s := softmaxCmax(fx)
+	rs, _ := smvSpec(fx)
+	es, err := expSpec(fx)
+	if err != nil {
+		panic(err)
+	}
+	return [][][2]int{one(n, int(rawBits)), one(heads*s.thresholds(), int(zeroBits(cols))), one(n, int(es.openBits())),
+		{{heads, 64}, {n, int(es.tbits)}},
+		{{heads, int(rs.k() + rs.idxBits())}, {n + kv*k, 64}},
+		{{heads, int(rs.tbits())}, {heads*k + heads, 64}},
+		one(heads*k, 64)}
+}
+
 // expRecipSchedule is what party 1 receives in the softmax after the max, for nv visible scores in
 // rows rows: exp's lookup; exp's truncation riding on the reciprocal's comparisons (or its own round
 // where the reciprocal cannot read exp's untruncated sums); the reciprocal's lookup; its truncation
@@ -249,7 +270,7 @@ func expRecipSchedule(fx Fixed, nv, rows int) [][][2]int {
 func FuzzRowKeyUnmarshal(f *testing.F) {
 	fx := Fixed{Frac: 12}
 	rng := newNLRNG(51)
-	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax", "rmsnormres", "truncsq", "cachemmt", "cachemmt.c"}
+	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax", "rmsnormres", "truncsq", "cachemmt", "cachemmt.c", "smv"}
 	s0, s1, _ := GenSoftmax(rng, 2, 3, 1, fx)
 	l0, l1, _ := GenLayerNorm(rng, 1, 2, fx)
 	r0, r1, _ := GenReciprocal(rng, 1, fx)
@@ -263,7 +284,8 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	q0, q1, _ := genTruncSquare(rng, 4, 2, 12, 48, 40, true)
 	a0, a1, _ := GenCacheMatMulTrunc(rng, []*DealerCache{{K: 2}}, 1, []CacheProd{{Cache: 0, M: 1}}, 2, 12, 32, fx, false)
 	ac0, ac1 := a0.(*seqKey).parts[1], a1.(*seqKey).parts[1]
-	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}, {a0, a1}, {ac0, ac1}} {
+	v0, v1, _ := GenSoftmaxValues(rng, 2, 2, 1, fx, 0, []*DealerCache{{K: 2}}, 2)
+	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}, {a0, a1}, {ac0, ac1}, {v0, v1}} {
 		for _, k := range k { // party 0's seed-compressed keys and party 1's
 			b, _ := k.(MarshalKey).MarshalBinary()
 			f.Add(uint8(i), b)

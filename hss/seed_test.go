@@ -64,6 +64,14 @@ func allKeyGens() []keyGen {
 		{"softmax (16×16 causal, per score)", func(r io.Reader, n int) (Key, Key, error) {
 			return GenSoftmaxHeads(r, n/256, 16, 16, 0, fx)
 		}},
+		{"softmax with values, decode (1×64, per score; K 8)", func(r io.Reader, n int) (Key, Key, error) {
+			heads := n / 64
+			dc := make([]*DealerCache, heads)
+			for i := range dc {
+				dc[i] = &DealerCache{K: 8}
+			}
+			return GenSoftmaxValues(r, heads, 1, 63, fx, 0, dc, 1)
+		}},
 		{"layernorm (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) { return GenLayerNorm(r, n/64, 64, fx) }},
 		{"rmsnorm (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) { return GenRMSNorm(r, n/64, 64, fx) }},
 		{"rmsnormres (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) {

@@ -135,16 +135,7 @@ func genSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed, rawBi
 	_, mulBits, rs := smParams(fx)
 	var p0, p1 []MarshalKey
 	add := func(a, b MarshalKey) { p0, p1 = append(p0, a), append(p1, b) }
-	var m0, m1 *seqKey
-	switch {
-	case rawBits > 0:
-		m0, m1, err = genCountMaxRaw(rng, lens, softmaxCmax(fx), fx.Frac, rawBits)
-	case smCount(rows / heads):
-		m0, m1, err = genCountMax(rng, lens, softmaxCmax(fx))
-	default:
-		ms, _ := maxSpec(fx)
-		m0, m1, err = genMaxRows(rng, lens, ms)
-	}
+	m0, m1, err := genSoftmaxMax(rng, lens, rows/heads, fx, rawBits)
 	if err != nil {
 		return nil, nil, wrapGate("gen softmax", err)
 	}
@@ -165,6 +156,37 @@ func genSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed, rawBi
 	}
 	add(t0, t1)
 	return newSeqKey("softmax", rows*cols, p0...), newSeqKey("softmax", rows*cols, p1...), nil
+}
+
+// genSoftmaxMax generates the material of a softmax's row maxima over the visible lengths lens
+// (rowsPerHead rows per head): counting on untruncated scores (rawBits > 0), counting, or the tree.
+func genSoftmaxMax(rng io.Reader, lens []int, rowsPerHead int, fx Fixed, rawBits uint) (m0, m1 *seqKey, err error) {
+	switch {
+	case rawBits > 0:
+		return genCountMaxRaw(rng, lens, softmaxCmax(fx), fx.Frac, rawBits)
+	case smCount(rowsPerHead):
+		return genCountMax(rng, lens, softmaxCmax(fx))
+	}
+	ms, _ := maxSpec(fx)
+	return genMaxRows(rng, lens, ms)
+}
+
+// softmaxMaxStages is the cost of genSoftmaxMax's material and its use by stage, with the kind of
+// its key.
+func softmaxMaxStages(heads, rows, cols, pos0 int, fx Fixed, rawBits uint) ([]Stage, string) {
+	switch {
+	case rawBits > 0:
+		return costCountMaxRaw(headLens(heads, rows, cols, pos0), softmaxCmax(fx), fx.Frac, rawBits), "cmaxr"
+	case smCount(rows):
+		return costCountMax(headLens(heads, rows, cols, pos0), softmaxCmax(fx)), "cmax"
+	}
+	// The max trees run over the visible entries of every row; all heads have the same rows.
+	pairs := maxLevels(causalLens(rows, cols, pos0))
+	for i := range pairs {
+		pairs[i] *= heads
+	}
+	ms, _ := maxSpec(fx)
+	return maxStages(pairs, ms), "max"
 }
 
 // Softmax returns shares of the causal softmax of every row of the attention scores x [rows × cols]
@@ -234,45 +256,19 @@ func (p *Party) SoftmaxHeadsRaw(x []uint64, heads, rows, cols, pos0 int, bits ui
 }
 
 func (p *Party) softmaxHeads(x []uint64, heads, rows, cols, pos0 int, rawBits uint) ([]uint64, error) {
-	all, err := checkHeads("softmax", heads, rows)
+	n, err := checkSoftmaxCall("softmax", x, heads, rows, cols, pos0, p.Fx)
 	if err != nil {
 		return nil, err
-	}
-	n, err := checkSoftmax("softmax", all, cols, pos0, p.Fx)
-	if err != nil {
-		return nil, err
-	}
-	if len(x) != n {
-		return nil, fmt.Errorf("hss: softmax: %d elements for %d heads of shape %dx%d", len(x), heads, rows, cols)
 	}
 	q, err := p.sub("softmax", n)
 	if err != nil {
 		return nil, err
 	}
 	lens := headLens(heads, rows, cols, pos0)
-	rows = all
-	nv, _ := sumLens("softmax", lens)
 	_, mulBits, rs := smParams(p.Fx)
-	// The visible scores, row after row: the max trees, then exp, run on them only.
-	d := make([]uint64, 0, nv)
-	for r, l := range lens {
-		d = append(d, x[r*cols:r*cols+l]...)
-	}
-	var m []uint64
-	if rawBits > 0 {
-		m, d, err = q.countMaxRaw(d, lens, softmaxCmax(p.Fx), p.Fx.Frac, rawBits)
-	} else {
-		m, err = q.rowMax(d, lens, rows/heads)
-	}
+	d, err := q.softmaxShift(x, lens, rows, cols, rawBits)
 	if err != nil {
-		return nil, wrapGate("softmax", err)
-	}
-	i := 0
-	for r, l := range lens {
-		for range l {
-			d[i] -= m[r]
-			i++
-		}
+		return nil, err
 	}
 	var prod []uint64
 	if smRide(p.Fx, rs) {
@@ -290,15 +286,65 @@ func (p *Party) softmaxHeads(x []uint64, heads, rows, cols, pos0 int, rawBits ui
 	if err := finish("softmax", q); err != nil {
 		return nil, err
 	}
+	return scatterRows(pr, lens, n, cols), nil
+}
+
+// scatterRows places v (row r's lens[r] visible entries, row after row) at the start of each row of
+// an n-element matrix of cols columns, zeros elsewhere.
+func scatterRows(v []uint64, lens []int, n, cols int) []uint64 {
 	out := make([]uint64, n)
-	i = 0
+	i := 0
 	for r, l := range lens {
-		for j := range l {
-			out[r*cols+j] = pr[i]
+		copy(out[r*cols:r*cols+l], v[i:i+l])
+		i += l
+	}
+	return out
+}
+
+// checkSoftmaxCall checks a softmax on heads stacked score matrices [rows × cols] in x and returns
+// the number of scores.
+func checkSoftmaxCall(op string, x []uint64, heads, rows, cols, pos0 int, fx Fixed) (int, error) {
+	all, err := checkHeads(op, heads, rows)
+	if err != nil {
+		return 0, err
+	}
+	n, err := checkSoftmax(op, all, cols, pos0, fx)
+	if err != nil {
+		return 0, err
+	}
+	if len(x) != n {
+		return 0, fmt.Errorf("hss: %s: %d elements for %d heads of shape %dx%d", op, len(x), heads, rows, cols)
+	}
+	return n, nil
+}
+
+// softmaxShift returns the visible scores of x (row r of the stacked matrices sees lens[r] of its
+// cols columns), row after row, each minus its row's maximum (the max trees over rowsPerHead rows per
+// head, or counting; with rawBits > 0 the scores are untruncated and countMaxRaw truncates them).
+func (q *Party) softmaxShift(x []uint64, lens []int, rowsPerHead, cols int, rawBits uint) ([]uint64, error) {
+	nv, _ := sumLens("softmax", lens)
+	d := make([]uint64, 0, nv)
+	for r, l := range lens {
+		d = append(d, x[r*cols:r*cols+l]...)
+	}
+	var m []uint64
+	var err error
+	if rawBits > 0 {
+		m, d, err = q.countMaxRaw(d, lens, softmaxCmax(q.Fx), q.Fx.Frac, rawBits)
+	} else {
+		m, err = q.rowMax(d, lens, rowsPerHead)
+	}
+	if err != nil {
+		return nil, wrapGate("softmax", err)
+	}
+	i := 0
+	for r, l := range lens {
+		for range l {
+			d[i] -= m[r]
 			i++
 		}
 	}
-	return out, nil
+	return d, nil
 }
 
 // expRecip returns e·L·O for e = Exp(d) and L·O = 1/Σe per row (lens entries each): Exp (2 rounds),
@@ -357,7 +403,8 @@ func (q *Party) expRecipRide(d []uint64, lens []int, rs octSpec) ([]uint64, erro
 		return nil, wrapGate("exp", err)
 	}
 	defer release()
-	rq, rd := q.riding(PackBits(nil, u, es.tbits))
+	msg := PackBits(nil, u, es.tbits)
+	rq, rd := q.riding(0, func() ([]byte, error) { return msg, nil })
 	return rq.evalOctMul3("recip", rs, sums, func() ([]uint64, error) {
 		// After the reciprocal's comparisons, which carried exp's truncation.
 		if !rd.used {
@@ -419,23 +466,7 @@ func costSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed, rawBits uint)
 	if err != nil {
 		return nil, err
 	}
-	var mx []Stage
-	mk := "max"
-	if rawBits > 0 {
-		mk = "cmaxr"
-		mx = costCountMaxRaw(headLens(heads, rows, cols, pos0), softmaxCmax(fx), fx.Frac, rawBits)
-	} else if smCount(rows) {
-		mk = "cmax"
-		mx = costCountMax(headLens(heads, rows, cols, pos0), softmaxCmax(fx))
-	} else {
-		// The max trees run over the visible entries of every row; all heads have the same rows.
-		pairs := maxLevels(causalLens(rows, cols, pos0))
-		for i := range pairs {
-			pairs[i] *= heads
-		}
-		ms, _ := maxSpec(fx)
-		mx = maxStages(pairs, ms)
-	}
+	mx, mk := softmaxMaxStages(heads, rows, cols, pos0, fx, rawBits)
 	ex := polyStages("exp", nv, es)
 	if smRide(fx, rs) { // exp's truncation rides on the reciprocal's comparisons
 		ex[1].Rounds, ex[1].Crit = 0, 0

@@ -208,6 +208,65 @@ func TestCacheMatMulTruncView(t *testing.T) {
 	}
 }
 
+// TestSoftmaxValuesView records what party 1 receives during a decode step's SoftmaxValues on
+// untruncated scores (two riders: exp's truncation on the reciprocal's comparisons, the products'
+// opening on its lookup) on constant and on spread scores, and checks every part's layout and
+// uniformity.
+func TestSoftmaxValuesView(t *testing.T) {
+	fx := hss.Fixed{Frac: 14}
+	const heads, kv, k = 8, 4, 64
+	cols := 129 // 1032 scores: enough for the chi-square tests
+	raw := hss.ScoreBits(fx)
+	n := heads * cols
+	pr := rand.New(rand.NewPCG(11, 11))
+	for _, name := range []string{"constant", "spread"} {
+		x := make([]uint64, n)
+		for i := range x {
+			v := 1.0
+			if name == "spread" {
+				v = pr.NormFloat64() * 3
+			}
+			x[i] = uint64(int64(math.Round(math.Ldexp(v, int(2*fx.Frac))))) & hss.Mask(raw)
+		}
+		rng := hss.NewNLRNG(29)
+		dc := make([]*hss.DealerCache, kv)
+		var pc [2][]*hss.MaskedCache
+		for i := range dc {
+			dc[i] = &hss.DealerCache{K: k}
+			pc[0], pc[1] = append(pc[0], &hss.MaskedCache{K: k}), append(pc[1], &hss.MaskedCache{K: k})
+		}
+		// A cache of cols−1 rows first (its material and run are not recorded), then the step.
+		k0, k1, err := hss.GenSoftmaxValues(rng, heads, cols-1, 0, fx, 0, dc, heads/kv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pre := func(p *hss.Party, x []uint64, rows, pos0 int, rawBits uint) error {
+			v := make([][]uint64, kv)
+			for i := range v {
+				v[i] = hss.ShareFor(t, make([]uint64, rows*k), rng)[p.ID]
+			}
+			_, err := p.SoftmaxValues(x, heads, rows, pos0+rows, pos0, rawBits, pc[p.ID], v, heads/kv)
+			return err
+		}
+		if _, _, err := hss.RunPair(fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+			return pre(p, make([]uint64, heads*(cols-1)*(cols-1)), cols-1, 0, 0)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		k0, k1, err = hss.GenSoftmaxValues(rng, heads, 1, cols-1, fx, raw, dc, heads/kv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh := hss.ShareFor(t, x, rng)
+		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+			return pre(p, sh[p.ID], 1, cols-1, raw)
+		})
+		if c := checkView(t, "smv/"+name, msgs, hss.SMVViewSchedule(heads, cols, k, kv, fx, raw)); c < 4 {
+			t.Fatalf("%s: only %d parts checked", name, c)
+		}
+	}
+}
+
 // checkView checks every received message against its schedule (per round, the parts' counts and
 // widths) and the uniformity of every part of 1024 values or more; it returns how many parts it tested.
 func checkView(t *testing.T, name string, msgs [][]byte, sched [][][2]int) int {

@@ -9,10 +9,10 @@ import (
 
 // params holds a backend's hss.Params, set once by NewExec (bind). The
 // linear layers' truncations open their masked values at prm.Width bits
-// (see hss.Params for the range that gives); the SwiGLU product, the
-// products with the values and a linear layer of either at 64; the
-// attention's q, k, v truncation at Frac + hss.ScoreBits (or 4·Frac + 8 for
-// LLaMA's rotated values) and its scores at hss.ScoreBits (attendMode).
+// (see hss.Params for the range that gives); the SwiGLU product and its
+// linear layer, and the products with the values (hss.SoftmaxValues), at
+// 64; the attention's q, k, v truncation at Frac + hss.ScoreBits (or
+// 4·Frac + 8 for LLaMA's rotated values) and its scores at hss.ScoreBits.
 type params struct {
 	prm   hss.Params
 	bound bool
@@ -147,69 +147,53 @@ func caches[C any](cs *[][]*C, layer, n int, mk func() *C) []*C {
 	return (*cs)[layer]
 }
 
-// rawScores reports whether an attention step's scores stay untruncated (CacheMatMulRaw) for the
-// softmax to truncate in its first round (hss.SoftmaxHeadsRaw; hss decides by the rows per head, a
-// decode step's one). Shape-only, so the parties, the dealer and the counter decide alike.
-func rawScores(values bool, rows int) bool { return !values && hss.SoftmaxTakesRawScores(rows) }
+// rawScores reports whether an attention step's scores stay untruncated (CacheMatMulRaw,
+// CacheMatMulTrunc) for the softmax to truncate in its first round (hss.SoftmaxHeadsRaw,
+// hss.SoftmaxValues; hss decides by the rows per head, a decode step's one). Shape-only, so the
+// parties, the dealer and the counter decide alike.
+func rawScores(rows int) bool { return hss.SoftmaxTakesRawScores(rows) }
 
-// attendMode is how an attention step opens its operands and returns its products: a decode step's
-// scores stay untruncated at Width for the softmax (rawScores); the products with the values stay
-// untruncated at width 64 (2·Frac fractional bits, correct mod 2^64) for the output projection,
-// whose truncation by 2·Frac (Linear of a Raw input, or the next RMSNorm's) then covers both: one
-// round where the values' truncation and the projection's took two. Shape-only, like rawScores.
-func (s *params) attendMode(values bool, rows int) (raw bool, bits uint) {
-	if values {
-		return true, 64
-	}
-	return rawScores(values, rows), s.prm.Width
-}
-
-// cacheProds lists the products of one attention step: query head h
-// against cache h/group.
-func cacheProds(xs []Tensor, group int, values bool) ([]hss.CacheProd, error) {
+// cacheProds lists the score products of one attention step: query head h
+// against key cache h/group.
+func cacheProds(xs []Tensor, group int) ([]hss.CacheProd, error) {
 	prods := make([]hss.CacheProd, len(xs))
 	for h, x := range xs {
 		if group < 1 {
 			return nil, fmt.Errorf("secure: attention: group %d", group)
 		}
-		prods[h] = hss.CacheProd{Cache: h / group, M: x.Rows, Values: values}
+		prods[h] = hss.CacheProd{Cache: h / group, M: x.Rows}
 	}
 	return prods, nil
 }
 
-func (b *Party) attend(cs *[][]*hss.MaskedCache, layer int, xs, add []Tensor, group int, values bool) ([]Tensor, error) {
-	if len(add) == 0 || len(xs) != len(add)*group {
-		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(xs), len(add), group)
+func (b *Party) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
+	if len(newK) == 0 || len(qs) != len(newK)*group {
+		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
 	}
-	k := add[0].Cols
-	c := caches(cs, layer, len(add), func() *hss.MaskedCache { return &hss.MaskedCache{K: k} })
-	prods, err := cacheProds(xs, group, values)
+	k := newK[0].Cols
+	c := caches(&b.kc, layer, len(newK), func() *hss.MaskedCache { return &hss.MaskedCache{K: k} })
+	prods, err := cacheProds(qs, group)
 	if err != nil {
 		return nil, err
 	}
-	rows, xv := make([][]uint64, len(add)), make([][]uint64, len(xs))
-	for i, a := range add {
+	rows, xv := make([][]uint64, len(newK)), make([][]uint64, len(qs))
+	for i, a := range newK {
 		rows[i] = a.V
 	}
-	for i, x := range xs {
+	for i, x := range qs {
 		xv[i] = x.V
 	}
 	mm := b.P.CacheMatMul
-	raw, bits := b.attendMode(values, xs[0].Rows)
-	if raw {
+	if rawScores(qs[0].Rows) {
 		mm = b.P.CacheMatMulRaw
 	}
-	zv, err := mm(c, rows, xv, prods, bits)
+	zv, err := mm(c, rows, xv, prods, b.prm.Width)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Tensor, len(xs))
+	out := make([]Tensor, len(qs))
 	for h, z := range zv {
-		cols := c[prods[h].Cache].Rows
-		if values {
-			cols = k
-		}
-		out[h] = Tensor{Rows: xs[h].Rows, Cols: cols, V: z}
+		out[h] = Tensor{Rows: qs[h].Rows, Cols: c[prods[h].Cache].Rows, V: z}
 	}
 	return out, nil
 }
@@ -220,7 +204,7 @@ func (b *Party) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group 
 	}
 	k := newK[0].Cols
 	c := caches(&b.kc, layer, len(newK), func() *hss.MaskedCache { return &hss.MaskedCache{K: k} })
-	prods, err := cacheProds(qs, group, false)
+	prods, err := cacheProds(qs, group)
 	if err != nil {
 		return nil, Tensor{}, err
 	}
@@ -231,7 +215,7 @@ func (b *Party) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group 
 	for i, x := range qs {
 		xv[i] = x.V
 	}
-	raw, bits := rawScores(false, qs[0].Rows), hss.ScoreBits(b.prm.Fixed())
+	raw, bits := rawScores(qs[0].Rows), hss.ScoreBits(b.prm.Fixed())
 	zv, vt, err := b.P.CacheMatMulTrunc(c, rows, xv, v.V, prods, frac, bits, raw)
 	if err != nil {
 		return nil, Tensor{}, err
@@ -241,14 +225,6 @@ func (b *Party) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group 
 		out[h] = Tensor{Rows: qs[h].Rows, Cols: c[prods[h].Cache].Rows, V: z, width: bits}
 	}
 	return out, Tensor{Rows: v.Rows, Cols: v.Cols, V: vt}, nil
-}
-
-func (b *Party) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
-	return b.attend(&b.kc, layer, qs, newK, group, false)
-}
-
-func (b *Party) AttendValues(layer int, ps, newV []Tensor, group int) ([]Tensor, error) {
-	return b.attend(&b.vc, layer, ps, newV, group, true)
 }
 
 func (b *Party) Truncate(pos int) {
@@ -261,18 +237,39 @@ func (b *Party) Truncate(pos int) {
 	}
 }
 
-func (b *Party) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
-	if heads < 1 || x.Rows%heads != 0 {
-		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
+// smvArgs checks a SoftmaxValues call and returns its rows per head and the scores' width
+// (untruncated decode scores) or 0.
+func (s *params) smvArgs(x Tensor, heads int, newV []Tensor) (rows int, rawBits uint, err error) {
+	if heads < 1 || x.Rows%heads != 0 || len(newV) == 0 {
+		return 0, 0, fmt.Errorf("secure: softmax: %d rows for %d heads, %d value caches", x.Rows, heads, len(newV))
 	}
-	var y []uint64
-	var err error
-	if rows := x.Rows / heads; rawScores(false, rows) {
-		y, err = b.P.SoftmaxHeadsRaw(x.V, heads, rows, x.Cols, pos0, b.scoreWidth(x))
-	} else {
-		y, err = b.P.SoftmaxHeads(x.V, heads, rows, x.Cols, pos0)
+	rows = x.Rows / heads
+	if rawScores(rows) {
+		rawBits = s.scoreWidth(x)
 	}
-	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
+	return rows, rawBits, nil
+}
+
+func (b *Party) SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tensor, group int) ([]Tensor, error) {
+	rows, rawBits, err := b.smvArgs(x, heads, newV)
+	if err != nil {
+		return nil, err
+	}
+	k := newV[0].Cols
+	c := caches(&b.vc, layer, len(newV), func() *hss.MaskedCache { return &hss.MaskedCache{K: k} })
+	nr := make([][]uint64, len(newV))
+	for i, v := range newV {
+		nr[i] = v.V
+	}
+	ys, err := b.P.SoftmaxValues(x.V, heads, rows, x.Cols, pos0, rawBits, c, nr, group)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Tensor, heads)
+	for h, y := range ys {
+		out[h] = Tensor{Rows: rows, Cols: k, V: y}
+	}
+	return out, nil
 }
 
 func (b *Party) NormRes(x, t Tensor, wide bool, n *EncNorm, eps float64) (Tensor, Tensor, error) {
@@ -393,36 +390,31 @@ func (d *Dealer) Mul(x, y Tensor) (Tensor, error) {
 	return x, d.push(pair(hss.GenMul(d.Rand, x.Rows*x.Cols, 64)))
 }
 
-func (d *Dealer) attend(cs *[][]*hss.DealerCache, layer int, xs, add []Tensor, group int, values bool) ([]Tensor, error) {
-	if len(add) == 0 || len(xs) != len(add)*group {
-		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(xs), len(add), group)
+func (d *Dealer) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
+	if len(newK) == 0 || len(qs) != len(newK)*group {
+		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
 	}
-	k := add[0].Cols
-	c := caches(cs, layer, len(add), func() *hss.DealerCache { return &hss.DealerCache{K: k} })
-	prods, err := cacheProds(xs, group, values)
+	k := newK[0].Cols
+	c := caches(&d.kc, layer, len(newK), func() *hss.DealerCache { return &hss.DealerCache{K: k} })
+	prods, err := cacheProds(qs, group)
 	if err != nil {
 		return nil, err
 	}
-	raw, bits := d.attendMode(values, xs[0].Rows)
-	k0, k1, t0, t1, err := hss.GenCacheMatMul(d.Rand, c, add[0].Rows, prods, d.prm.Frac, bits)
+	k0, k1, t0, t1, err := hss.GenCacheMatMul(d.Rand, c, newK[0].Rows, prods, d.prm.Frac, d.prm.Width)
 	if err != nil {
 		return nil, err
 	}
 	if err := d.Sink.Push(k0, k1); err != nil {
 		return nil, err
 	}
-	if !raw {
+	if !rawScores(qs[0].Rows) {
 		if err := d.Sink.Push(t0, t1); err != nil {
 			return nil, err
 		}
 	}
-	out := make([]Tensor, len(xs))
+	out := make([]Tensor, len(qs))
 	for h, p := range prods {
-		cols := c[p.Cache].Rows
-		if values {
-			cols = k
-		}
-		out[h] = Tensor{Rows: xs[h].Rows, Cols: cols}
+		out[h] = Tensor{Rows: qs[h].Rows, Cols: c[p.Cache].Rows}
 	}
 	return out, nil
 }
@@ -433,11 +425,11 @@ func (d *Dealer) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group
 	}
 	k := newK[0].Cols
 	c := caches(&d.kc, layer, len(newK), func() *hss.DealerCache { return &hss.DealerCache{K: k} })
-	prods, err := cacheProds(qs, group, false)
+	prods, err := cacheProds(qs, group)
 	if err != nil {
 		return nil, Tensor{}, err
 	}
-	raw, bits := rawScores(false, qs[0].Rows), hss.ScoreBits(d.prm.Fixed())
+	raw, bits := rawScores(qs[0].Rows), hss.ScoreBits(d.prm.Fixed())
 	if err := d.push(hss.GenCacheMatMulTrunc(d.Rand, c, newK[0].Rows, prods, v.Rows*v.Cols, frac, bits, d.prm.Fixed(), raw)); err != nil {
 		return nil, Tensor{}, err
 	}
@@ -446,14 +438,6 @@ func (d *Dealer) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group
 		out[h] = Tensor{Rows: qs[h].Rows, Cols: c[p.Cache].Rows, width: bits}
 	}
 	return out, Tensor{Rows: v.Rows, Cols: v.Cols}, nil
-}
-
-func (d *Dealer) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
-	return d.attend(&d.kc, layer, qs, newK, group, false)
-}
-
-func (d *Dealer) AttendValues(layer int, ps, newV []Tensor, group int) ([]Tensor, error) {
-	return d.attend(&d.vc, layer, ps, newV, group, true)
 }
 
 func (d *Dealer) Truncate(pos int) {
@@ -466,14 +450,21 @@ func (d *Dealer) Truncate(pos int) {
 	}
 }
 
-func (d *Dealer) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
-	if heads < 1 || x.Rows%heads != 0 {
-		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
+func (d *Dealer) SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tensor, group int) ([]Tensor, error) {
+	rows, rawBits, err := d.smvArgs(x, heads, newV)
+	if err != nil {
+		return nil, err
 	}
-	if rows := x.Rows / heads; rawScores(false, rows) {
-		return x, d.push(hss.GenSoftmaxHeadsRaw(d.Rand, heads, rows, x.Cols, pos0, d.prm.Fixed(), d.scoreWidth(x)))
+	k := newV[0].Cols
+	c := caches(&d.vc, layer, len(newV), func() *hss.DealerCache { return &hss.DealerCache{K: k} })
+	if err := d.push(hss.GenSoftmaxValues(d.Rand, heads, rows, pos0, d.prm.Fixed(), rawBits, c, group)); err != nil {
+		return nil, err
 	}
-	return x, d.push(hss.GenSoftmaxHeads(d.Rand, heads, x.Rows/heads, x.Cols, pos0, d.prm.Fixed()))
+	out := make([]Tensor, heads)
+	for h := range out {
+		out[h] = Tensor{Rows: rows, Cols: k}
+	}
+	return out, nil
 }
 
 func (d *Dealer) NormRes(x, _ Tensor, wide bool, _ *EncNorm, _ float64) (Tensor, Tensor, error) {

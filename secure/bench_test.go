@@ -152,7 +152,7 @@ func BenchmarkLinear(b *testing.B) {
 	b.Run("Head/1", func(b *testing.B) { benchLinearsShape(b, 1, []int{32000}, 288, true) })
 }
 
-// benchAttend runs one layer's AttendScores and AttendValues (6 heads of 48) for rows new rows on a
+// benchAttend runs one layer's AttendScores and SoftmaxValues (6 heads of 48) for rows new rows on a
 // cache of pos0 rows (filled once; every iteration's rows are dropped again outside the timer).
 func benchAttend(b *testing.B, pos0, rows int) {
 	const heads, hd = 6, 48
@@ -172,30 +172,37 @@ func benchAttend(b *testing.B, pos0, rows int) {
 		return t, sh
 	}
 	parties := [2]*Party{{}, {}}
+	for _, be := range parties {
+		if err := be.bind(prm); err != nil { // the dealer's parameters (boundDealer)
+			b.Fatal(err)
+		}
+	}
 	// prepare deals one step's material and returns the step.
 	prepare := func(pos0, rows int) func() {
 		T := pos0 + rows
 		q, qs := tensors(rows, hd)
 		k, ks := tensors(rows, hd)
-		pr, ps := tensors(rows, T)
 		v, vs := tensors(rows, hd)
 		if _, err := d.AttendScores(0, qs, ks, 1); err != nil {
 			b.Fatal(err)
 		}
-		scores := sink.materials()
-		if _, err := d.AttendValues(0, ps, vs, 1); err != nil {
+		if _, err := d.SoftmaxValues(0, Tensor{Rows: heads * rows, Cols: T}, heads, pos0, vs, 1); err != nil {
 			b.Fatal(err)
 		}
-		values := sink.materials()
+		m := sink.materials()
 		return func() {
-			runPair(b, scores, func(p *Party) error {
-				parties[p.P.ID].P = p.P
-				_, err := parties[p.P.ID].AttendScores(0, q[p.P.ID], k[p.P.ID], 1)
-				return err
-			})
-			runPair(b, values, func(p *Party) error {
-				parties[p.P.ID].P = p.P
-				_, err := parties[p.P.ID].AttendValues(0, pr[p.P.ID], v[p.P.ID], 1)
+			runPair(b, m, func(p *Party) error {
+				be := parties[p.P.ID]
+				be.P = p.P
+				scores, err := be.AttendScores(0, q[p.P.ID], k[p.P.ID], 1)
+				if err != nil {
+					return err
+				}
+				x := Tensor{Rows: heads * rows, Cols: T}
+				for _, s := range scores {
+					x.V = append(x.V, s.V...)
+				}
+				_, err = be.SoftmaxValues(0, x, heads, pos0, v[p.P.ID], 1)
 				return err
 			})
 		}
@@ -218,7 +225,8 @@ func benchAttend(b *testing.B, pos0, rows int) {
 	cpu.report(b)
 }
 
-// BenchmarkAttend: one layer's masked-cache products (scores and values, 6 heads of 48) of the
+// BenchmarkAttend: one layer's masked-cache products with the softmax between them (scores, then
+// SoftmaxValues; 6 heads of 48) of the
 // 128-token prefill and of a decode step after 128 positions.
 func BenchmarkAttend(b *testing.B) {
 	b.Run("prefill/128", func(b *testing.B) { benchAttend(b, 0, 128) })

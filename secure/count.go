@@ -204,45 +204,36 @@ func (c *Counter) Mul(x, y Tensor) (Tensor, error) {
 	return Tensor{Rows: x.Rows, Cols: x.Cols, Raw: true}, c.countStages(OpMul, one("mul", cost), err)
 }
 
-func (c *Counter) attend(rows *[]int, layer int, xs, add []Tensor, group int, values bool) ([]Tensor, error) {
-	if len(add) == 0 || len(xs) != len(add)*group {
-		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(xs), len(add), group)
+func (c *Counter) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
+	if len(newK) == 0 || len(qs) != len(newK)*group {
+		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
 	}
-	for len(*rows) <= layer {
-		*rows = append(*rows, 0)
+	for len(c.kRows) <= layer {
+		c.kRows = append(c.kRows, 0)
 	}
-	k, t := add[0].Cols, (*rows)[layer]
-	ks, ts := make([]int, len(add)), make([]int, len(add))
+	k, t, add := newK[0].Cols, c.kRows[layer], newK[0].Rows
+	ks, ts := make([]int, len(newK)), make([]int, len(newK))
 	for i := range ks {
 		ks[i], ts[i] = k, t
 	}
-	prods, err := cacheProds(xs, group, values)
+	prods, err := cacheProds(qs, group)
 	if err != nil {
 		return nil, err
 	}
 	cost := hss.CostCacheMatMulStages
-	raw, bits := c.attendMode(values, xs[0].Rows)
-	if raw {
+	if rawScores(qs[0].Rows) {
 		cost = hss.CostCacheMatMulRawStages
 	}
-	st, err := cost(ks, ts, add[0].Rows, prods, c.prm.Frac, bits)
-	if err != nil {
-		return nil, c.countStages(OpAttn, st, err)
+	st, err := cost(ks, ts, add, prods, c.prm.Frac, c.prm.Width)
+	if err := c.countStages(OpAttn, prefix("qk", st), err); err != nil {
+		return nil, err
 	}
-	(*rows)[layer] = t + add[0].Rows
-	out := make([]Tensor, len(xs))
-	for h, x := range xs {
-		cols := t + add[0].Rows
-		if values {
-			cols = k
-		}
-		out[h] = Tensor{Rows: x.Rows, Cols: cols}
+	c.kRows[layer] = t + add
+	out := make([]Tensor, len(qs))
+	for h, x := range qs {
+		out[h] = Tensor{Rows: x.Rows, Cols: t + add}
 	}
-	pre := "qk"
-	if values {
-		pre = "pv"
-	}
-	return out, c.countStages(OpAttn, prefix(pre, st), nil)
+	return out, nil
 }
 
 func (c *Counter) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error) {
@@ -257,11 +248,11 @@ func (c *Counter) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, grou
 	for i := range ks {
 		ks[i], ts[i] = k, t
 	}
-	prods, err := cacheProds(qs, group, false)
+	prods, err := cacheProds(qs, group)
 	if err != nil {
 		return nil, Tensor{}, err
 	}
-	raw, bits := rawScores(false, qs[0].Rows), hss.ScoreBits(c.prm.Fixed())
+	raw, bits := rawScores(qs[0].Rows), hss.ScoreBits(c.prm.Fixed())
 	st, err := hss.CostCacheMatMulTruncStages(ks, ts, add, prods, v.Rows*v.Cols, frac, bits, c.prm.Fixed(), raw)
 	if err := c.countStages(OpAttn, prefix("qkv+qk", st), err); err != nil {
 		return nil, Tensor{}, err
@@ -274,14 +265,6 @@ func (c *Counter) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, grou
 	return out, Tensor{Rows: v.Rows, Cols: v.Cols}, nil
 }
 
-func (c *Counter) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
-	return c.attend(&c.kRows, layer, qs, newK, group, false)
-}
-
-func (c *Counter) AttendValues(layer int, ps, newV []Tensor, group int) ([]Tensor, error) {
-	return c.attend(&c.vRows, layer, ps, newV, group, true)
-}
-
 func (c *Counter) Truncate(pos int) {
 	for _, rs := range [][]int{c.kRows, c.vRows} {
 		for i := range rs {
@@ -290,18 +273,29 @@ func (c *Counter) Truncate(pos int) {
 	}
 }
 
-func (c *Counter) Softmax(x Tensor, heads, pos0 int) (Tensor, error) {
-	if heads < 1 || x.Rows%heads != 0 {
-		return Tensor{}, fmt.Errorf("secure: softmax: %d rows for %d heads", x.Rows, heads)
+func (c *Counter) SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tensor, group int) ([]Tensor, error) {
+	rows, rawBits, err := c.smvArgs(x, heads, newV)
+	if err != nil {
+		return nil, err
 	}
-	var st []hss.Stage
-	var err error
-	if rows := x.Rows / heads; rawScores(false, rows) {
-		st, err = hss.CostSoftmaxHeadsRawStages(heads, rows, x.Cols, pos0, c.prm.Fixed(), c.scoreWidth(x))
-	} else {
-		st, err = hss.CostSoftmaxHeadsStages(heads, rows, x.Cols, pos0, c.prm.Fixed())
+	for len(c.vRows) <= layer {
+		c.vRows = append(c.vRows, 0)
 	}
-	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpSoftmax, st, err)
+	k := newV[0].Cols
+	ks, before := make([]int, len(newV)), make([]int, len(newV))
+	for i := range ks {
+		ks[i], before[i] = k, c.vRows[layer]
+	}
+	st, err := hss.CostSoftmaxValuesStages(heads, rows, pos0, c.prm.Fixed(), rawBits, ks, before, group)
+	if err := c.countStages(OpSoftmax, st, err); err != nil {
+		return nil, err
+	}
+	c.vRows[layer] += rows
+	out := make([]Tensor, heads)
+	for h := range out {
+		out[h] = Tensor{Rows: rows, Cols: k}
+	}
+	return out, nil
 }
 
 func (c *Counter) NormRes(x, _ Tensor, wide bool, _ *EncNorm, _ float64) (Tensor, Tensor, error) {

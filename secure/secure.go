@@ -24,9 +24,9 @@
 // stream's pending addend (hss.RMSNormRes); Linear Q, K, V and RoPE (local,
 // untruncated); the scores Q·Kᵀ, whose opening is q's, k's and v's
 // truncation (hss.CacheMatMulTrunc); the causal softmax of all heads at
-// once; P·V against the value cache (rows masked once when appended:
-// hss.CacheMatMul), untruncated; Linear O (local, its truncation and P·V's
-// pending for the next RMSNorm); RMSNorm; Linear W1, W3 (local); SiLU(W1)·W3
+// once with its product with the value caches (rows masked once when
+// appended), normalised after the product (hss.SoftmaxValues); Linear O
+// (local, its truncation pending for the next RMSNorm); RMSNorm; Linear W1, W3 (local); SiLU(W1)·W3
 // with both projections' truncations in SiLU's lookup round
 // (hss.SiLUMulRaw); Linear W2 (local, pending likewise). 1/√HeadDim is
 // folded into the encoded Wq. See the hss gates for each step's error
@@ -183,16 +183,8 @@ type Backend interface {
 	// the scores — untruncated at width hss.ScoreBits for a decode step
 	// (rawScores), else truncated — and v truncated.
 	AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error)
-	// AttendValues appends the new values to layer's value cache and
-	// returns every head's ps[h]·V_g [rows × HeadDim], untruncated (2·Frac
-	// fractional bits, correct mod 2^64: attendMode).
-	AttendValues(layer int, ps, newV []Tensor, group int) ([]Tensor, error)
 	// Truncate drops every cache's positions from pos on.
 	Truncate(pos int)
-	// Softmax is the causal softmax of each row of heads stacked score
-	// matrices x [heads·rows × pos0+rows]: row i of each sees its first
-	// pos0+i+1 columns.
-	Softmax(x Tensor, heads, pos0 int) (Tensor, error)
 	// Norm is RMSNorm (bias nil, center false) or LayerNorm of each row.
 	Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error)
 	// Act is SiLU or (gelu) tanh-GeLU, elementwise.
@@ -208,6 +200,15 @@ type Backend interface {
 	// SiLUMulRaw is SiLUMul of untruncated gate and up projections, their
 	// truncations in SiLU's lookup round (hss.SiLUMulRaw).
 	SiLUMulRaw(g, u Tensor) (Tensor, error)
+	// SoftmaxValues is the causal softmax of each row of heads stacked
+	// score matrices x [heads·rows × pos0+rows] (row i of each sees its
+	// first pos0+i+1 columns) and its product with layer's value caches,
+	// normalised after the product (hss.SoftmaxValues): appends newV (one tensor
+	// [rows × HeadDim] per KV head) to layer's value caches and returns
+	// every head's softmax(x_h)·V_{h/group} [rows × HeadDim] with Frac
+	// fractional bits, x the heads' stacked scores (untruncated at their
+	// width for a decode step: hss.SoftmaxHeadsRaw).
+	SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tensor, group int) ([]Tensor, error)
 	// NormRes is RMSNorm of the residual stream x + Trunc(t) (see
 	// residual; wide selects the truncation) with the truncation in the
 	// squares' round (hss.RMSNormRes): it returns the sum and its norm.
@@ -786,23 +787,13 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 			copy(stacked.V[h*rows*T:], s.V)
 		}
 	}
-	all, err := e.b.Softmax(stacked, c.NHeads, pos0)
+	// The softmax with its product with the values, normalised after the
+	// product (hss.SoftmaxValues): the attention's output at Frac bits.
+	heads, err := e.b.SoftmaxValues(layer, stacked, c.NHeads, pos0, vs, group)
 	if err != nil {
-		return Tensor{}, fmt.Errorf("softmax: %w", err)
-	}
-	probs := make([]Tensor, c.NHeads)
-	for h := range probs {
-		probs[h] = Tensor{Rows: rows, Cols: T}
-		if e.vals {
-			probs[h].V = all.V[h*rows*T : (h+1)*rows*T]
-		}
-	}
-	heads, err := e.b.AttendValues(layer, probs, vs, group)
-	if err != nil {
-		return Tensor{}, fmt.Errorf("values: %w", err)
+		return Tensor{}, fmt.Errorf("softmax and values: %w", err)
 	}
 	out := shape(rows, D, e.vals)
-	out.Raw = true // 2·Frac fractional bits, correct mod 2^64 (attendMode): Wo truncates
 	if e.vals {
 		for h, o := range heads {
 			for i := range rows {

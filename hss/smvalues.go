@@ -1,0 +1,289 @@
+package hss
+
+import (
+	"fmt"
+	"io"
+)
+
+// SoftmaxValues: the attention's softmax and its product with the values, normalised after the
+// product: softmax(x)·V = (e·V)/Σe with e = exp(x − max) (the deferred normalisation of FlashAttention,
+// Dao et al., NeurIPS 2022). The products e·V need only e, so their Beaver opening (a CacheMatMul
+// against the value caches) rides on the reciprocal's mantissa lookup (rider), and the normalisation
+// is the reciprocal's own row product on e·V (evalOctMul3, K values per row instead of the row's
+// visible scores) followed by one truncation: after exp's lookup, 4 rounds (exp's truncation with the
+// reciprocal's comparisons, the lookup with the products' opening, the row product, the truncation)
+// where Softmax then the values' product take 5.
+//
+// The reciprocal here keeps 12 mantissa bits (outFrac = G + 12, G its largest octave shift), so e·V·L·O
+// has 2·Frac + G + 12 fractional bits at width 64: the outputs (convex combinations of the value
+// rows) must stay below 2^(50 − 2·Frac − G) in real units: 2^11 at Frac 14.
+
+// smvSpec is SoftmaxValues' reciprocal: the softmax's (reading exp's untruncated row sums) with 12
+// mantissa bits and its product at width 64; ok is false where the softmax cannot read the sums
+// untruncated (Frac > 14).
+func smvSpec(fx Fixed) (rs octSpec, ok bool) {
+	_, _, rs = smParams(fx)
+	if !smRide(fx, rs) {
+		return rs, false
+	}
+	rs.outFrac, rs.mulBits = uint(rs.g()+12), 64
+	return rs, rs.validate() == nil
+}
+
+func init() { registerSeq("smv", "max", "cmax", "cmaxr", "exp", "recip.lm", "cachemm", "trunc") }
+
+// smvShape checks a SoftmaxValues call: heads score matrices [rows × cols] (cols = the value caches'
+// length after the add new rows), value caches of widths ks (one per KV head, heads = group·len(ks)),
+// and returns the products (head h against cache h/group) and the per-row output lengths.
+func smvShape(op string, heads, rows, cols, pos0 int, fx Fixed, ks []int, group int) (prods []CacheProd, lensK []int, rs octSpec, err error) {
+	if _, err := checkHeads(op, heads, rows); err != nil {
+		return nil, nil, rs, err
+	}
+	if _, err := checkSoftmax(op, heads*rows, cols, pos0, fx); err != nil {
+		return nil, nil, rs, err
+	}
+	if len(ks) == 0 || group < 1 || heads != group*len(ks) || cols != pos0+rows {
+		return nil, nil, rs, fmt.Errorf("hss: %s: %d heads for %d value caches of group %d, %d columns at %d+%d", op, heads, len(ks), group, cols, pos0, rows)
+	}
+	rs, ok := smvSpec(fx)
+	if !ok {
+		return nil, nil, rs, fmt.Errorf("hss: %s: frac %d above 14", op, fx.Frac)
+	}
+	prods = make([]CacheProd, heads)
+	for h := range prods {
+		prods[h] = CacheProd{Cache: h / group, M: rows, Values: true}
+		for range rows {
+			lensK = append(lensK, ks[h/group])
+		}
+	}
+	return prods, lensK, rs, nil
+}
+
+// GenSoftmaxValues appends rows new rows to each dealer value cache and generates material for
+// SoftmaxValues on heads score matrices [rows × pos0+rows] (untruncated at width rawBits for one
+// query row per head when rawBits > 0, as SoftmaxHeadsRaw).
+func GenSoftmaxValues(rng io.Reader, heads, rows, pos0 int, fx Fixed, rawBits uint, caches []*DealerCache, group int) (k0, k1 Key, err error) {
+	const op = "gen smv"
+	ks := make([]int, len(caches))
+	for i, c := range caches {
+		if c == nil || c.K <= 0 {
+			return nil, nil, fmt.Errorf("hss: %s: malformed cache %d", op, i)
+		}
+		ks[i] = c.K
+	}
+	cols := pos0 + rows
+	prods, lensK, rs, err := smvShape(op, heads, rows, cols, pos0, fx, ks, group)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rawBits > 0 && !smCount(rows) {
+		return nil, nil, fmt.Errorf("hss: %s: untruncated scores need one row per head", op)
+	}
+	lens := headLens(heads, rows, cols, pos0)
+	nv, _ := sumLens(op, lens)
+	var p0, p1 []MarshalKey
+	add := func(a, b MarshalKey, err error) error {
+		p0, p1 = append(p0, a), append(p1, b)
+		return err
+	}
+	m0, m1, err := genSoftmaxMax(rng, lens, rows, fx, rawBits)
+	if err := add(m0, m1, err); err != nil {
+		return nil, nil, wrapGate(op, err)
+	}
+	e0, e1, err := GenExp(rng, nv, fx)
+	if err != nil {
+		return nil, nil, wrapGate(op, err)
+	}
+	r0, r1, err := genOctMul3(rng, "recip", lensK, rs, rs.mulBits)
+	if err := add(e0.(*seqKey), e1.(*seqKey), nil); err != nil || add(r0, r1, err) != nil {
+		return nil, nil, wrapGate(op, err)
+	}
+	c0, c1, _, _, err := GenCacheMatMul(rng, caches, rows, prods, fx.Frac, 64)
+	if err := add(c0, c1, err); err != nil {
+		return nil, nil, wrapGate(op, err)
+	}
+	nOut := 0
+	for _, k := range lensK {
+		nOut += k
+	}
+	t0, t1, err := GenTrunc(rng, nOut, fx.Frac+rs.outFrac, 64)
+	if err := add(t0, t1, err); err != nil {
+		return nil, nil, wrapGate(op, err)
+	}
+	return newSeqKey("smv", heads*rows*cols, p0...), newSeqKey("smv", heads*rows*cols, p1...), nil
+}
+
+// SoftmaxValues returns, for heads stacked score matrices x [heads·rows × cols] (causal at pos0, cols
+// = pos0+rows; untruncated at width rawBits for one query row per head when rawBits > 0), every
+// head's softmax(x_h)·V_{h/group} [rows × K] (Frac fractional bits), appending newRows[g] (rows × K
+// shares) to value cache g first (see the top of this file). Rounds: the max's (tree or counting),
+// exp's lookup, then 4. Error: Softmax's relative errors on each output (the reciprocal at 2^-11
+// relative) plus the truncation's unit; the value rows must keep the outputs below
+// 2^(50 − 2·Frac − G) (2^11 at Frac 14).
+func (p *Party) SoftmaxValues(x []uint64, heads, rows, cols, pos0 int, rawBits uint, caches []*MaskedCache, newRows [][]uint64, group int) ([][]uint64, error) {
+	const op = "smv"
+	n, err := checkSoftmaxCall(op, x, heads, rows, cols, pos0, p.Fx)
+	if err != nil {
+		return nil, err
+	}
+	ks := make([]int, len(caches))
+	for i, c := range caches {
+		if c == nil || c.K <= 0 {
+			return nil, fmt.Errorf("hss: %s: malformed cache %d", op, i)
+		}
+		ks[i] = c.K
+	}
+	prods, lensK, rs, err := smvShape(op, heads, rows, cols, pos0, p.Fx, ks, group)
+	if err != nil {
+		return nil, err
+	}
+	if rawBits > 0 && !smCount(rows) {
+		return nil, fmt.Errorf("hss: %s: untruncated scores need one row per head", op)
+	}
+	es, err := expSpec(p.Fx)
+	if err != nil {
+		return nil, err
+	}
+	q, err := p.sub(op, n)
+	if err != nil {
+		return nil, err
+	}
+	lens := headLens(heads, rows, cols, pos0)
+	d, err := q.softmaxShift(x, lens, rows, cols, rawBits)
+	if err != nil {
+		return nil, err
+	}
+	// Exp's lookup; its truncation rides on the reciprocal's comparisons (rider 1), the products'
+	// opening on its lookup (rider 2, made once exp's truncation is open).
+	eq, err := q.sub("exp", len(d))
+	if err != nil {
+		return nil, err
+	}
+	o, err := eq.evalLUT("exp.lut", es, d)
+	if err != nil {
+		return nil, wrapGate("exp", err)
+	}
+	defer putWords(o.lin)
+	tk, err := takeKey[*TruncKey](eq, "trunc", len(d))
+	if err != nil {
+		return nil, wrapGate("exp", err)
+	}
+	if err := finish("exp", eq); err != nil {
+		return nil, err
+	}
+	sums := make([]uint64, len(lens))
+	i := 0
+	for r, l := range lens {
+		for range l {
+			sums[r] += o.lin[i]
+			i++
+		}
+	}
+	u, release, err := eq.truncMask(tk, o.lin, es.fb, es.tbits)
+	if err != nil {
+		return nil, wrapGate("exp", err)
+	}
+	defer release()
+	expMsg := PackBits(nil, u, es.tbits)
+	q1, r1 := q.riding(0, func() ([]byte, error) { return expMsg, nil })
+	var cc *cacheCall
+	q2, r2 := q1.riding(1, func() ([]byte, error) {
+		if err := checkPacked(r1.got, len(u), es.tbits); err != nil {
+			return nil, fmt.Errorf("hss: exp: peer message: %w", err)
+		}
+		e := scatterRows(q.truncOpen(tk, u, r1.got, es.fb, es.tbits, nil), lens, n, cols)
+		xs := make([][]uint64, heads)
+		for h := range xs {
+			xs[h] = e[h*rows*cols : (h+1)*rows*cols]
+		}
+		var err error
+		if cc, err = q.cachePrepare(op, caches, newRows, xs, prods, 64); err != nil {
+			return nil, err
+		}
+		return PackBits(nil, cc.send, 64), nil
+	})
+	prod, err := q2.evalOctMul3("recip", rs, sums, func() ([]uint64, error) {
+		if cc == nil || !r2.used {
+			return nil, fmt.Errorf("hss: %s: the products' opening was not sent", op)
+		}
+		opened := make([]uint64, len(cc.send))
+		if err := checkPacked(r2.got, len(opened), 64); err != nil {
+			return nil, fmt.Errorf("hss: %s: peer message: %w", op, err)
+		}
+		unpackAddInto(opened, r2.got, 64, cc.send)
+		recycle(cc.send)
+		ev, err := q.cacheFinish(cc, opened, nil)
+		if err != nil {
+			return nil, err
+		}
+		x := make([]uint64, 0, len(ev)*rows*ks[0])
+		for _, v := range ev {
+			x = append(x, v...)
+		}
+		return x, nil
+	}, lensK)
+	if err != nil {
+		return nil, wrapGate(op, err)
+	}
+	y, err := q.Trunc(prod, p.Fx.Frac+rs.outFrac, 64)
+	if err != nil {
+		return nil, wrapGate(op, err)
+	}
+	if err := finish(op, q); err != nil {
+		return nil, err
+	}
+	return splitLens(y, lensPerHead(heads, rows, ks, group)), nil
+}
+
+// lensPerHead is every head's output length, rows·K of its cache.
+func lensPerHead(heads, rows int, ks []int, group int) []int {
+	out := make([]int, heads)
+	for h := range out {
+		out[h] = rows * ks[h/group]
+	}
+	return out
+}
+
+// CostSoftmaxValuesStages is the cost of SoftmaxValues (and GenSoftmaxValues's keys) by stage, for
+// value caches of widths ks holding cacheRows rows before the call.
+func CostSoftmaxValuesStages(heads, rows, pos0 int, fx Fixed, rawBits uint, ks, cacheRows []int, group int) ([]Stage, error) {
+	const op = "cost smv"
+	cols := pos0 + rows
+	prods, lensK, rs, err := smvShape(op, heads, rows, cols, pos0, fx, ks, group)
+	if err != nil {
+		return nil, err
+	}
+	if len(cacheRows) != len(ks) {
+		return nil, fmt.Errorf("hss: %s: %d lengths for %d caches", op, len(cacheRows), len(ks))
+	}
+	lens := headLens(heads, rows, cols, pos0)
+	nv, _ := sumLens(op, lens)
+	es, err := expSpec(fx)
+	if err != nil {
+		return nil, err
+	}
+	mx, mk := softmaxMaxStages(heads, rows, cols, pos0, fx, rawBits)
+	ex := polyStages("exp", nv, es)
+	ex[1].Rounds, ex[1].Crit = 0, 0 // rides on the reciprocal's comparisons
+	recip, err := octMul3Part("recip", lensK, rs, rs.mulBits)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := CostCacheMatMulStages(ks, cacheRows, rows, prods, fx.Frac, 64)
+	if err != nil {
+		return nil, err
+	}
+	cmc := cm[0].Cost
+	cmc.Rounds = 0 // rides on the reciprocal's lookup
+	nOut := 0
+	for _, k := range lensK {
+		nOut += k
+	}
+	return seqStages("smv",
+		part{kind: mk, label: "max", c: SumStages(mx), sub: mx},
+		part{kind: "exp", c: SumStages(ex), sub: ex},
+		recip,
+		part{kind: "cachemm", c: cmc, label: "ev"},
+		part{kind: "trunc", c: costTrunc(nOut, fx.Frac+rs.outFrac, 64)},
+	), nil
+}

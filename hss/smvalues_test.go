@@ -1,0 +1,106 @@
+package hss
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSoftmaxValues runs the softmax with its product with the values over three steps (a causal
+// 3-row prefill with the max tree, then single rows with counting, on truncated and on untruncated
+// scores) against float64 softmax(x)·V with grouped value caches, and checks the rounds (the max's,
+// then 5) and that the counted cost is what the parties send and hold.
+func TestSoftmaxValues(t *testing.T) {
+	fx := Fixed{Frac: 14}
+	const heads, group, K = 4, 2, 8
+	raw := ScoreBits(fx)
+	r := rand.New(rand.NewPCG(7, 8))
+	rng := testRNG(21)
+	dc := []*DealerCache{{K: K}, {K: K}}
+	var pc [2][]*MaskedCache
+	for i := range pc {
+		pc[i] = []*MaskedCache{{K: K}, {K: K}}
+	}
+	var plain [2][]float64 // the value caches in the clear
+	pos0 := 0
+	for step, c := range []struct {
+		rows    int
+		rawBits uint
+	}{{3, 0}, {1, 0}, {1, raw}} {
+		rows, cols := c.rows, pos0+c.rows
+		newRows := drawCacheRows(t, r, rng, &plain, rows*K, fx.EncodeVec, fx.DecodeVec)
+		xf := make([]float64, heads*rows*cols)
+		for i := range xf {
+			xf[i] = r.NormFloat64() * 2
+		}
+		x := fx.EncodeVec(xf)
+		xf = fx.DecodeVec(x)
+		if c.rawBits > 0 { // untruncated scores: 2·Frac fractional bits, mod 2^rawBits
+			for i, v := range xf {
+				x[i] = uint64(int64(math.Round(math.Ldexp(v, int(2*fx.Frac))))) & Mask(c.rawBits)
+			}
+		}
+		ks := []int{K, K}
+		before := []int{pos0, pos0}
+		k0, k1, err := GenSoftmaxValues(rng, heads, rows, pos0, fx, c.rawBits, dc, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh := shareFor(t, x, rng)
+		var outs [2][][]uint64
+		s0, s1, err := RunPair(fx, NewMaterial(k0), NewMaterial(k1), func(p *Party) error {
+			o, err := p.SoftmaxValues(sh[p.ID], heads, rows, cols, pos0, c.rawBits, pc[p.ID], newRows[p.ID], group)
+			outs[p.ID] = o
+			return err
+		})
+		if err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		st, err := CostSoftmaxValuesStages(heads, rows, pos0, fx, c.rawBits, ks, before, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := (Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: s0.Rounds}).Add(KeyCost(k0, k1)); m != SumStages(st) {
+			t.Fatalf("step %d: measured %+v, counted %+v", step, m, SumStages(st))
+		}
+		wantR := int64(smMaxRounds(rows, cols)) + 5
+		if rows == 1 {
+			wantR = 2 + 5
+		}
+		if s0.Rounds != wantR {
+			t.Fatalf("step %d: %d rounds, want %d", step, s0.Rounds, wantR)
+		}
+		var worst float64
+		for h := range heads {
+			got := fx.DecodeVec(Reconstruct(outs[0][h], outs[1][h]))
+			v := plain[h/group]
+			for i := range rows {
+				l := pos0 + i + 1
+				row := xf[(h*rows+i)*cols : (h*rows+i)*cols+l]
+				mx := math.Inf(-1)
+				for _, s := range row {
+					mx = math.Max(mx, s)
+				}
+				var sum float64
+				p := make([]float64, l)
+				for j, s := range row {
+					p[j] = math.Exp(s - mx)
+					sum += p[j]
+				}
+				for k := range K {
+					var want float64
+					for j := range l {
+						want += p[j] / sum * v[j*K+k]
+					}
+					e := math.Abs(got[i*K+k] - want)
+					worst = math.Max(worst, e)
+					if e > 1.0/128 {
+						t.Fatalf("step %d head %d row %d col %d: got %v want %v", step, h, i, k, got[i*K+k], want)
+					}
+				}
+			}
+		}
+		t.Logf("step %d (%d rows, raw %d): max abs err %.3g, %d rounds", step, rows, c.rawBits, worst, s0.Rounds)
+		pos0 += rows
+	}
+}

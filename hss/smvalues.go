@@ -140,10 +140,6 @@ func (p *Party) SoftmaxValues(x []uint64, heads, rows, cols, pos0 int, rawBits u
 	if rawBits > 0 && !smCount(rows) {
 		return nil, fmt.Errorf("hss: %s: untruncated scores need one row per head", op)
 	}
-	es, err := expSpec(p.Fx)
-	if err != nil {
-		return nil, err
-	}
 	q, err := p.sub(op, n)
 	if err != nil {
 		return nil, err
@@ -155,54 +151,29 @@ func (p *Party) SoftmaxValues(x []uint64, heads, rows, cols, pos0 int, rawBits u
 	}
 	// Exp's lookup; its truncation rides on the reciprocal's comparisons (rider 1), the products'
 	// opening on its lookup (rider 2, made once exp's truncation is open).
-	eq, err := q.sub("exp", len(d))
+	ex, err := q.expRide(d, lens)
 	if err != nil {
 		return nil, err
 	}
-	o, err := eq.evalLUT("exp.lut", es, d)
-	if err != nil {
-		return nil, wrapGate("exp", err)
-	}
-	defer putWords(o.lin)
-	tk, err := takeKey[*TruncKey](eq, "trunc", len(d))
-	if err != nil {
-		return nil, wrapGate("exp", err)
-	}
-	if err := finish("exp", eq); err != nil {
-		return nil, err
-	}
-	sums := make([]uint64, len(lens))
-	i := 0
-	for r, l := range lens {
-		for range l {
-			sums[r] += o.lin[i]
-			i++
-		}
-	}
-	u, release, err := eq.truncMask(tk, o.lin, es.fb, es.tbits)
-	if err != nil {
-		return nil, wrapGate("exp", err)
-	}
-	defer release()
-	expMsg := PackBits(nil, u, es.tbits)
-	q1, r1 := q.riding(0, func() ([]byte, error) { return expMsg, nil })
+	defer ex.close()
+	q1, r1 := q.riding(0, func() ([]byte, error) { return ex.msg, nil })
 	var cc *cacheCall
 	q2, r2 := q1.riding(1, func() ([]byte, error) {
-		if err := checkPacked(r1.got, len(u), es.tbits); err != nil {
-			return nil, fmt.Errorf("hss: exp: peer message: %w", err)
+		ev, err := ex.open(r1)
+		if err != nil {
+			return nil, err
 		}
-		e := scatterRows(q.truncOpen(tk, u, r1.got, es.fb, es.tbits, nil), lens, n, cols)
+		e := scatterRows(ev, lens, n, cols)
 		xs := make([][]uint64, heads)
 		for h := range xs {
 			xs[h] = e[h*rows*cols : (h+1)*rows*cols]
 		}
-		var err error
 		if cc, err = q.cachePrepare(op, caches, newRows, xs, prods, 64); err != nil {
 			return nil, err
 		}
 		return PackBits(nil, cc.send, 64), nil
 	})
-	prod, err := q2.evalOctMul3("recip", rs, sums, func() ([]uint64, error) {
+	prod, err := q2.evalOctMul3("recip", rs, ex.sums, func() ([]uint64, error) {
 		if cc == nil || !r2.used {
 			return nil, fmt.Errorf("hss: %s: the products' opening was not sent", op)
 		}

@@ -370,6 +370,33 @@ func (q *Party) expRecip(d []uint64, lens []int, rs octSpec) ([]uint64, error) {
 // polynomial term (rs.inFrac = Frac + fb; the sum of the untruncated terms, which the truncations
 // would round entry by entry), so exp's truncation opens in the reciprocal's first round (rider).
 func (q *Party) expRecipRide(d []uint64, lens []int, rs octSpec) ([]uint64, error) {
+	x, err := q.expRide(d, lens)
+	if err != nil {
+		return nil, err
+	}
+	defer x.close()
+	rq, rd := q.riding(0, func() ([]byte, error) { return x.msg, nil })
+	return rq.evalOctMul3("recip", rs, x.sums, func() ([]uint64, error) {
+		// After the reciprocal's comparisons, which carried exp's truncation.
+		return x.open(rd)
+	}, lens)
+}
+
+// expRider is exp's lookup on a softmax's shifted scores with its truncation made ready to ride on a
+// later gate's opening (rider): the row sums of the untruncated polynomial terms (what the
+// reciprocal reads), the masked terms to send (msg) and what finishes the truncation (open).
+type expRider struct {
+	q       *Party // exp's composite
+	es      *lutSpec
+	tk      *TruncKey
+	lin, u  []uint64
+	release func()
+	sums    []uint64
+	msg     []byte
+}
+
+// expRide runs exp's lookup on d (rows of lens entries) and prepares its truncation (see expRider).
+func (q *Party) expRide(d []uint64, lens []int) (*expRider, error) {
 	es, err := expSpec(q.Fx)
 	if err != nil {
 		return nil, err
@@ -382,39 +409,46 @@ func (q *Party) expRecipRide(d []uint64, lens []int, rs octSpec) ([]uint64, erro
 	if err != nil {
 		return nil, wrapGate("exp", err)
 	}
-	defer putWords(o.lin)
-	tk, err := takeKey[*TruncKey](eq, "trunc", len(d))
-	if err != nil {
+	x := &expRider{q: eq, es: es, lin: o.lin, release: func() {}}
+	if x.tk, err = takeKey[*TruncKey](eq, "trunc", len(d)); err != nil {
+		x.close()
 		return nil, wrapGate("exp", err)
 	}
 	if err := finish("exp", eq); err != nil {
+		x.close()
 		return nil, err
 	}
-	sums := make([]uint64, len(lens))
+	x.sums = make([]uint64, len(lens))
 	i := 0
 	for r, l := range lens {
 		for range l {
-			sums[r] += o.lin[i]
+			x.sums[r] += o.lin[i]
 			i++
 		}
 	}
-	u, release, err := eq.truncMask(tk, o.lin, es.fb, es.tbits)
-	if err != nil {
+	if x.u, x.release, err = eq.truncMask(x.tk, o.lin, es.fb, es.tbits); err != nil {
+		x.close()
 		return nil, wrapGate("exp", err)
 	}
-	defer release()
-	msg := PackBits(nil, u, es.tbits)
-	rq, rd := q.riding(0, func() ([]byte, error) { return msg, nil })
-	return rq.evalOctMul3("recip", rs, sums, func() ([]uint64, error) {
-		// After the reciprocal's comparisons, which carried exp's truncation.
-		if !rd.used {
-			return nil, fmt.Errorf("hss: exp: truncation not sent")
-		}
-		if err := checkPacked(rd.got, len(u), es.tbits); err != nil {
-			return nil, fmt.Errorf("hss: exp: peer message: %w", err)
-		}
-		return eq.truncOpen(tk, u, rd.got, es.fb, es.tbits, nil), nil
-	}, lens)
+	x.msg = PackBits(nil, x.u, es.tbits)
+	return x, nil
+}
+
+// open finishes exp's truncation from the peer's part of the message rd carried: shares of e.
+func (x *expRider) open(rd *rider) ([]uint64, error) {
+	if !rd.used {
+		return nil, fmt.Errorf("hss: exp: truncation not sent")
+	}
+	if err := checkPacked(rd.got, len(x.u), x.es.tbits); err != nil {
+		return nil, fmt.Errorf("hss: exp: peer message: %w", err)
+	}
+	return x.q.truncOpen(x.tk, x.u, rd.got, x.es.fb, x.es.tbits, nil), nil
+}
+
+// close hands the lookup's and the truncation's buffers back to the pool.
+func (x *expRider) close() {
+	putWords(x.lin)
+	x.release()
 }
 
 // causalSum is Σ_i min(cols, pos0+i+1) over rows rows (the visible entries of a causal score matrix).

@@ -204,19 +204,42 @@ func (c *Counter) Mul(x, y Tensor) (Tensor, error) {
 	return Tensor{Rows: x.Rows, Cols: x.Cols, Raw: true}, c.countStages(OpMul, one("mul", cost), err)
 }
 
-func (c *Counter) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
+// scoreCall is one attention step's shapes in the counter: the key caches' widths ks and lengths ts
+// before the step (all t), the new rows add and the products.
+type scoreCall struct {
+	ks, ts []int
+	t, add int
+	prods  []hss.CacheProd
+}
+
+func (c *Counter) scores(layer int, qs, newK []Tensor, group int) (scoreCall, error) {
 	if len(newK) == 0 || len(qs) != len(newK)*group {
-		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
+		return scoreCall{}, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
 	}
 	for len(c.kRows) <= layer {
 		c.kRows = append(c.kRows, 0)
 	}
-	k, t, add := newK[0].Cols, c.kRows[layer], newK[0].Rows
-	ks, ts := make([]int, len(newK)), make([]int, len(newK))
-	for i := range ks {
-		ks[i], ts[i] = k, t
+	sc := scoreCall{t: c.kRows[layer], add: newK[0].Rows, ks: make([]int, len(newK)), ts: make([]int, len(newK))}
+	for i := range sc.ks {
+		sc.ks[i], sc.ts[i] = newK[0].Cols, sc.t
 	}
-	prods, err := cacheProds(qs, group)
+	var err error
+	sc.prods, err = cacheProds(qs, group)
+	return sc, err
+}
+
+// scoreOutputs advances layer's key cache past a counted step and returns the scores' shapes.
+func (c *Counter) scoreOutputs(layer int, sc scoreCall, qs []Tensor, width uint) []Tensor {
+	c.kRows[layer] = sc.t + sc.add
+	out := make([]Tensor, len(qs))
+	for h, x := range qs {
+		out[h] = Tensor{Rows: x.Rows, Cols: sc.t + sc.add, width: width}
+	}
+	return out
+}
+
+func (c *Counter) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
+	sc, err := c.scores(layer, qs, newK, group)
 	if err != nil {
 		return nil, err
 	}
@@ -224,45 +247,24 @@ func (c *Counter) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tenso
 	if rawScores(qs[0].Rows) {
 		cost = hss.CostCacheMatMulRawStages
 	}
-	st, err := cost(ks, ts, add, prods, c.prm.Frac, c.prm.Width)
+	st, err := cost(sc.ks, sc.ts, sc.add, sc.prods, c.prm.Frac, c.prm.Width)
 	if err := c.countStages(OpAttn, prefix("qk", st), err); err != nil {
 		return nil, err
 	}
-	c.kRows[layer] = t + add
-	out := make([]Tensor, len(qs))
-	for h, x := range qs {
-		out[h] = Tensor{Rows: x.Rows, Cols: t + add}
-	}
-	return out, nil
+	return c.scoreOutputs(layer, sc, qs, 0), nil
 }
 
 func (c *Counter) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error) {
-	if len(newK) == 0 || len(qs) != len(newK)*group {
-		return nil, Tensor{}, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
-	}
-	for len(c.kRows) <= layer {
-		c.kRows = append(c.kRows, 0)
-	}
-	k, t, add := newK[0].Cols, c.kRows[layer], newK[0].Rows
-	ks, ts := make([]int, len(newK)), make([]int, len(newK))
-	for i := range ks {
-		ks[i], ts[i] = k, t
-	}
-	prods, err := cacheProds(qs, group)
+	sc, err := c.scores(layer, qs, newK, group)
 	if err != nil {
 		return nil, Tensor{}, err
 	}
 	raw, bits := rawScores(qs[0].Rows), hss.ScoreBits(c.prm.Fixed())
-	st, err := hss.CostCacheMatMulTruncStages(ks, ts, add, prods, v.Rows*v.Cols, frac, bits, c.prm.Fixed(), raw)
+	st, err := hss.CostCacheMatMulTruncStages(sc.ks, sc.ts, sc.add, sc.prods, v.Rows*v.Cols, frac, bits, c.prm.Fixed(), raw)
 	if err := c.countStages(OpAttn, prefix("qkv+qk", st), err); err != nil {
 		return nil, Tensor{}, err
 	}
-	c.kRows[layer] = t + add
-	out := make([]Tensor, len(qs))
-	for h, x := range qs {
-		out[h] = Tensor{Rows: x.Rows, Cols: t + add, width: bits}
-	}
-	return out, Tensor{Rows: v.Rows, Cols: v.Cols}, nil
+	return c.scoreOutputs(layer, sc, qs, bits), Tensor{Rows: v.Rows, Cols: v.Cols}, nil
 }
 
 func (c *Counter) Truncate(pos int) {

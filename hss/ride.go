@@ -42,8 +42,8 @@ func (r *rider) Exchange(send []byte) ([]byte, error) {
 	return recv[:len(send):len(send)], nil
 }
 
-// riding returns a party like p (the same material) whose exchange after the next skip also
-// carries extra's message (see rider).
+// riding returns a party like p (the same material) whose exchange after its next skip exchanges
+// also carries extra's message (see rider).
 func (p *Party) riding(skip int, extra func() ([]byte, error)) (*Party, *rider) {
 	r := &rider{Transport: p.T, skip: skip, extra: extra}
 	return &Party{ID: p.ID, T: r, Fx: p.Fx, Keys: p.Keys}, r

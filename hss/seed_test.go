@@ -68,7 +68,7 @@ func allKeyGens() []keyGen {
 			heads := n / 64
 			dc := make([]*DealerCache, heads)
 			for i := range dc {
-				dc[i] = &DealerCache{K: 8}
+				dc[i] = &DealerCache{K: 8, Rows: 63, B: make([]uint64, 63*8)} // 63 positions cached
 			}
 			return GenSoftmaxValues(r, heads, 1, 63, fx, 0, dc, 1)
 		}},

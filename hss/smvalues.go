@@ -32,9 +32,10 @@ func smvSpec(fx Fixed) (rs octSpec, ok bool) {
 
 func init() { registerSeq("smv", "max", "cmax", "cmaxr", "exp", "recip.lm", "cachemm", "trunc") }
 
-// smvShape checks a SoftmaxValues call: heads score matrices [rows × cols] (cols = the value caches'
-// length after the add new rows), value caches of widths ks (one per KV head, heads = group·len(ks)),
-// and returns the products (head h against cache h/group) and the per-row output lengths.
+// smvShape checks a SoftmaxValues call: heads score matrices [rows × cols] (cols = pos0 + rows), value
+// caches of widths ks (one per KV head, heads = group·len(ks)), and returns the products (head h
+// against cache h/group) and the per-row output lengths. The callers check that every cache holds
+// pos0 rows (checkSMVCaches).
 func smvShape(op string, heads, rows, cols, pos0 int, fx Fixed, ks []int, group int) (prods []CacheProd, lensK []int, rs octSpec, err error) {
 	if _, err := checkHeads(op, heads, rows); err != nil {
 		return nil, nil, rs, err
@@ -59,6 +60,16 @@ func smvShape(op string, heads, rows, cols, pos0 int, fx Fixed, ks []int, group 
 	return prods, lensK, rs, nil
 }
 
+// checkSMVCaches checks that every value cache holds pos0 rows before a step.
+func checkSMVCaches(op string, rowsOf func(i int) int, n, pos0 int) error {
+	for i := range n {
+		if r := rowsOf(i); r != pos0 {
+			return fmt.Errorf("hss: %s: value cache %d holds %d rows, the step starts at %d", op, i, r, pos0)
+		}
+	}
+	return nil
+}
+
 // GenSoftmaxValues appends rows new rows to each dealer value cache and generates material for
 // SoftmaxValues on heads score matrices [rows × pos0+rows] (untruncated at width rawBits for one
 // query row per head when rawBits > 0, as SoftmaxHeadsRaw).
@@ -74,6 +85,9 @@ func GenSoftmaxValues(rng io.Reader, heads, rows, pos0 int, fx Fixed, rawBits ui
 	cols := pos0 + rows
 	prods, lensK, rs, err := smvShape(op, heads, rows, cols, pos0, fx, ks, group)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkSMVCaches(op, func(i int) int { return caches[i].Rows }, len(caches), pos0); err != nil {
 		return nil, nil, err
 	}
 	if rawBits > 0 && !smCount(rows) {
@@ -136,6 +150,17 @@ func (p *Party) SoftmaxValues(x []uint64, heads, rows, cols, pos0 int, rawBits u
 	prods, lensK, rs, err := smvShape(op, heads, rows, cols, pos0, p.Fx, ks, group)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkSMVCaches(op, func(i int) int { return caches[i].Rows }, len(caches), pos0); err != nil {
+		return nil, err
+	}
+	if len(newRows) != len(caches) {
+		return nil, fmt.Errorf("hss: %s: %d row sets for %d value caches", op, len(newRows), len(caches))
+	}
+	for i, r := range newRows {
+		if len(r) != rows*ks[i] {
+			return nil, fmt.Errorf("hss: %s: %d new values for cache %d, want %d", op, len(r), i, rows*ks[i])
+		}
 	}
 	if rawBits > 0 && !smCount(rows) {
 		return nil, fmt.Errorf("hss: %s: untruncated scores need one row per head", op)

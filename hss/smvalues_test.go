@@ -3,12 +3,13 @@ package hss
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
-// TestSoftmaxValues runs the softmax with its product with the values over three steps (a causal
-// 3-row prefill with the max tree, then single rows with counting, on truncated and on untruncated
-// scores) against float64 softmax(x)·V with grouped value caches, and checks the rounds (the max's,
+// TestSoftmaxValues runs the softmax with its product with the values over four steps (a causal
+// 3-row prefill and a 2-row chunk after it with the max tree, then single rows with counting, on
+// truncated and on untruncated scores) against float64 softmax(x)·V with grouped value caches, and checks the rounds (the max's,
 // then 5) and that the counted cost is what the parties send and hold.
 func TestSoftmaxValues(t *testing.T) {
 	fx := Fixed{Frac: 14}
@@ -26,7 +27,7 @@ func TestSoftmaxValues(t *testing.T) {
 	for step, c := range []struct {
 		rows    int
 		rawBits uint
-	}{{3, 0}, {1, 0}, {1, raw}} {
+	}{{3, 0}, {2, 0}, {1, 0}, {1, raw}} { // a prefill, a chunk of it, decode steps
 		rows, cols := c.rows, pos0+c.rows
 		newRows := drawCacheRows(t, r, rng, &plain, rows*K, fx.EncodeVec, fx.DecodeVec)
 		xf := make([]float64, heads*rows*cols)
@@ -102,5 +103,27 @@ func TestSoftmaxValues(t *testing.T) {
 		}
 		t.Logf("step %d (%d rows, raw %d): max abs err %.3g, %d rounds", step, rows, c.rawBits, worst, s0.Rounds)
 		pos0 += rows
+	}
+}
+
+// TestSoftmaxValuesErrors: value caches that do not hold pos0 rows, or new rows of the wrong length,
+// are refused before anything is opened.
+func TestSoftmaxValuesErrors(t *testing.T) {
+	fx := Fixed{Frac: 14}
+	if _, _, err := GenSoftmaxValues(testRNG(1), 2, 1, 3, fx, 0, []*DealerCache{{K: 4}}, 2); err == nil {
+		t.Fatal("dealer: empty cache at position 3: no error")
+	}
+	k0, k1, err := GenSoftmaxValues(testRNG(1), 2, 2, 0, fx, 0, []*DealerCache{{K: 4}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, rows := range map[string][][]uint64{"short rows": {make([]uint64, 4)}, "no rows": nil} {
+		_, _, err := RunPair(fx, NewMaterial(k0), NewMaterial(k1), func(p *Party) error {
+			_, err := p.SoftmaxValues(make([]uint64, 2*2*2), 2, 2, 2, 0, 0, []*MaskedCache{{K: 4}}, rows, 2)
+			return err
+		})
+		if err == nil || !strings.Contains(err.Error(), "smv") {
+			t.Fatalf("%s: %v", name, err)
+		}
 	}
 }

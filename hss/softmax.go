@@ -426,10 +426,12 @@ func (q *Party) expRide(d []uint64, lens []int) (*expRider, error) {
 			i++
 		}
 	}
-	if x.u, x.release, err = eq.truncMask(x.tk, o.lin, es.fb, es.tbits); err != nil {
+	u, release, err := eq.truncMask(x.tk, o.lin, es.fb, es.tbits)
+	if err != nil {
 		x.close()
 		return nil, wrapGate("exp", err)
 	}
+	x.u, x.release = u, release
 	x.msg = PackBits(nil, x.u, es.tbits)
 	return x, nil
 }

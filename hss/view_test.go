@@ -214,8 +214,8 @@ func TestCacheMatMulTruncView(t *testing.T) {
 // uniformity.
 func TestSoftmaxValuesView(t *testing.T) {
 	fx := hss.Fixed{Frac: 14}
-	const heads, kv, k = 8, 4, 64
-	cols := 129 // 1032 scores: enough for the chi-square tests
+	const heads, kv, k = 8, 4, 128 // heads·k ≥ 1024: the products' and the output's parts are tested too
+	cols := 129                    // 1032 scores: enough for the chi-square tests
 	raw := hss.ScoreBits(fx)
 	n := heads * cols
 	pr := rand.New(rand.NewPCG(11, 11))
@@ -240,16 +240,27 @@ func TestSoftmaxValuesView(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pre := func(p *hss.Party, x []uint64, rows, pos0 int, rawBits uint) error {
-			v := make([][]uint64, kv)
-			for i := range v {
-				v[i] = hss.ShareFor(t, make([]uint64, rows*k), rng)[p.ID]
+		// values draws both parties' shares of rows new value rows per cache (before the run: the
+		// parties' goroutines must not share rng), uniform in [−2, 2).
+		values := func(rows int) [2][][]uint64 {
+			var v [2][][]uint64
+			for range kv {
+				f := make([]float64, rows*k)
+				for i := range f {
+					f[i] = pr.Float64()*4 - 2
+				}
+				sh := hss.ShareFor(t, fx.EncodeVec(f), rng)
+				v[0], v[1] = append(v[0], sh[0]), append(v[1], sh[1])
 			}
-			_, err := p.SoftmaxValues(x, heads, rows, pos0+rows, pos0, rawBits, pc[p.ID], v, heads/kv)
+			return v
+		}
+		pre := func(p *hss.Party, x []uint64, v [2][][]uint64, rows, pos0 int, rawBits uint) error {
+			_, err := p.SoftmaxValues(x, heads, rows, pos0+rows, pos0, rawBits, pc[p.ID], v[p.ID], heads/kv)
 			return err
 		}
+		v0 := values(cols - 1)
 		if _, _, err := hss.RunPair(fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
-			return pre(p, make([]uint64, heads*(cols-1)*(cols-1)), cols-1, 0, 0)
+			return pre(p, make([]uint64, heads*(cols-1)*(cols-1)), v0, cols-1, 0, 0)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -257,11 +268,11 @@ func TestSoftmaxValuesView(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sh := hss.ShareFor(t, x, rng)
+		sh, v1 := hss.ShareFor(t, x, rng), values(1)
 		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
-			return pre(p, sh[p.ID], 1, cols-1, raw)
+			return pre(p, sh[p.ID], v1, 1, cols-1, raw)
 		})
-		if c := checkView(t, "smv/"+name, msgs, hss.SMVViewSchedule(heads, cols, k, kv, fx, raw)); c < 4 {
+		if c := checkView(t, "smv/"+name, msgs, hss.SMVViewSchedule(heads, cols, k, kv, fx, raw)); c < 6 {
 			t.Fatalf("%s: only %d parts checked", name, c)
 		}
 	}

@@ -207,7 +207,7 @@ type Backend interface {
 	// [rows × HeadDim] per KV head) to layer's value caches and returns
 	// every head's softmax(x_h)·V_{h/group} [rows × HeadDim] with Frac
 	// fractional bits, x the heads' stacked scores (untruncated at their
-	// width for a decode step: hss.SoftmaxHeadsRaw).
+	// width for a decode step: hss.SoftmaxValues' rawBits).
 	SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tensor, group int) ([]Tensor, error)
 	// NormRes is RMSNorm of the residual stream x + Trunc(t) (see
 	// residual; wide selects the truncation) with the truncation in the

@@ -366,11 +366,17 @@ func (d *Dealer) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 }
 
 func (d *Dealer) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
+	return linearShapes(x, ws), nil
+}
+
+// linearShapes is the outputs' shapes of linear layers ws on x (the shape-only backends' LinearsRaw:
+// the layers are local, with no material).
+func linearShapes(x Tensor, ws []*EncLinear) []Tensor {
 	out := make([]Tensor, len(ws))
 	for i, w := range ws {
 		out[i] = Tensor{Rows: x.Rows, Cols: w.Out}
 	}
-	return out, nil
+	return out
 }
 
 func (d *Dealer) Settle(x Tensor) (Tensor, error) {

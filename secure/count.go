@@ -175,11 +175,7 @@ func (c *Counter) Linears(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 }
 
 func (c *Counter) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
-	out := make([]Tensor, len(ws))
-	for i, w := range ws {
-		out[i] = Tensor{Rows: x.Rows, Cols: w.Out}
-	}
-	return out, nil
+	return linearShapes(x, ws), nil
 }
 
 // Settle is a Linears group's truncation (OpLinear).

@@ -20,9 +20,13 @@
 //   - Reciprocal and Rsqrt: octave lookups (DCF octave comparisons, a cubic mantissa lookup and
 //     its truncation, one Beaver product), 4 rounds, relative error ≤ 2^-9 on [2^-6, 2^12) and
 //     [2^-8, 2^14): octave.go;
-//   - Max over rows (ReLU tree), causal Softmax (the reciprocal's octave factor folded into
-//     RowMul3), LayerNorm and RMSNorm (the rsqrt reads the untruncated sum of squares, its
-//     octave factor folded into RowMul3): max.go, softmax.go, norm.go.
+//   - Max over rows (ReLU tree, or counting for a decode step), causal Softmax (the reciprocal's
+//     octave factor folded into RowMul3, exp's truncation riding on its comparisons), LayerNorm and
+//     RMSNorm (the rsqrt reads the untruncated sum of squares, its octave factor folded into
+//     RowMul3; the first round truncates the mean or a pending residual with the squares):
+//     max.go, maxcount.go, softmax.go, norm.go, truncsq.go;
+//   - the attention's fused steps: the q, k, v truncation as the scores' opening (cachemmt.go) and
+//     the softmax with its product with the values, normalised after it (smvalues.go).
 //
 // Every key kind is registered with RegisterKey and serialisable; composite gates carry one key
 // whose parts are the sub-gates' keys in the order they are consumed.

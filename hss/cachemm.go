@@ -149,26 +149,38 @@ func cacheProduct(x, y []uint64, m, k, t int, values bool) ([]uint64, error) {
 // CacheMatMul with those caches and products, then a truncation of all outputs by frac at width
 // bits (0 means 64).
 func GenCacheMatMul(rng io.Reader, caches []*DealerCache, add int, prods []CacheProd, frac, bits uint) (k0, k1 *CacheKey, t0, t1 *TruncKey, err error) {
+	if k0, k1, err = GenCacheMatMulRaw(rng, caches, add, prods, bits); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if t0, t1, err = GenTrunc(rng, k0.N, frac, normBits(bits)); err != nil {
+		return nil, nil, nil, nil, wrapGate("gen cachemm", err)
+	}
+	return k0, k1, t0, t1, nil
+}
+
+// GenCacheMatMulRaw is GenCacheMatMul without the truncation: material for CacheMatMulRaw (and the
+// products inside SoftmaxValues).
+func GenCacheMatMulRaw(rng io.Reader, caches []*DealerCache, add int, prods []CacheProd, bits uint) (k0, k1 *CacheKey, err error) {
 	bits = normBits(bits)
 	ks, rows := make([]int, len(caches)), make([]int, len(caches))
 	for i, c := range caches {
 		if c == nil || c.K <= 0 || len(c.B) != c.Rows*c.K {
-			return nil, nil, nil, nil, fmt.Errorf("hss: gen cachemm: malformed cache %d", i)
+			return nil, nil, fmt.Errorf("hss: gen cachemm: malformed cache %d", i)
 		}
 		ks[i], rows[i] = c.K, c.Rows
 	}
 	xLen, outLen, total, err := cacheShapes("gen cachemm", ks, rows, add, prods)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, err
 	}
 	for i, c := range caches {
 		if err := checkCacheWidth("gen cachemm", i, c.Width, bits); err != nil {
-			return nil, nil, nil, nil, err
+			return nil, nil, err
 		}
 	}
 	s0, s1, err := seeds(rng)
 	if err != nil {
-		return nil, nil, nil, nil, wrapGate("gen cachemm", err)
+		return nil, nil, wrapGate("gen cachemm", err)
 	}
 	b0, a0, c0 := cacheRand(s0, ks, add, xLen, outLen, true)
 	b1, a1, _ := cacheRand(s1, ks, add, xLen, outLen, false)
@@ -186,18 +198,14 @@ func GenCacheMatMul(rng io.Reader, caches []*DealerCache, add int, prods []Cache
 		a := Reconstruct(a0[i], a1[i])
 		c, err := cacheProduct(a, dc.B, p.M, dc.K, dc.Rows, p.Values)
 		if err != nil {
-			return nil, nil, nil, nil, wrapGate("gen cachemm", err)
+			return nil, nil, wrapGate("gen cachemm", err)
 		}
 		for j := range c {
 			c1 = append(c1, (c[j]-c0[i][j])&msk)
 		}
 	}
-	t0, t1, err = GenTrunc(rng, total, frac, bits)
-	if err != nil {
-		return nil, nil, nil, nil, wrapGate("gen cachemm", err)
-	}
 	return &CacheKey{Party: 0, Bits: bits, N: total, Seed: s0},
-		&CacheKey{Party: 1, Bits: bits, N: total, Seed: s1, C: c1}, t0, t1, nil
+		&CacheKey{Party: 1, Bits: bits, N: total, Seed: s1, C: c1}, nil
 }
 
 // CacheMatMul appends newRows[i] ([add × K_i] shares) to cache i, opening them masked, and returns

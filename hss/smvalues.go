@@ -112,7 +112,7 @@ func GenSoftmaxValues(rng io.Reader, heads, rows, pos0 int, fx Fixed, rawBits ui
 	if err := add(e0.(*seqKey), e1.(*seqKey), nil); err != nil || add(r0, r1, err) != nil {
 		return nil, nil, wrapGate(op, err)
 	}
-	c0, c1, _, _, err := GenCacheMatMul(rng, caches, rows, prods, fx.Frac, 64)
+	c0, c1, err := GenCacheMatMulRaw(rng, caches, rows, prods, 64)
 	if err := add(c0, c1, err); err != nil {
 		return nil, nil, wrapGate(op, err)
 	}

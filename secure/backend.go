@@ -153,29 +153,27 @@ func caches[C any](cs *[][]*C, layer, n int, mk func() *C) []*C {
 // parties, the dealer and the counter decide alike.
 func rawScores(rows int) bool { return hss.SoftmaxTakesRawScores(rows) }
 
-// cacheProds lists the score products of one attention step: query head h
-// against key cache h/group.
-func cacheProds(xs []Tensor, group int) ([]hss.CacheProd, error) {
-	prods := make([]hss.CacheProd, len(xs))
-	for h, x := range xs {
-		if group < 1 {
-			return nil, fmt.Errorf("secure: attention: group %d", group)
-		}
+// cacheProds checks one attention step's query heads qs against its new
+// keys (one tensor per KV head, heads = group·KV heads) and lists its score
+// products: query head h against key cache h/group.
+func cacheProds(qs, newK []Tensor, group int) ([]hss.CacheProd, error) {
+	if len(newK) == 0 || group < 1 || len(qs) != len(newK)*group {
+		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
+	}
+	prods := make([]hss.CacheProd, len(qs))
+	for h, x := range qs {
 		prods[h] = hss.CacheProd{Cache: h / group, M: x.Rows}
 	}
 	return prods, nil
 }
 
 func (b *Party) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
-	if len(newK) == 0 || len(qs) != len(newK)*group {
-		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
-	}
-	k := newK[0].Cols
-	c := caches(&b.kc, layer, len(newK), func() *hss.MaskedCache { return &hss.MaskedCache{K: k} })
-	prods, err := cacheProds(qs, group)
+	prods, err := cacheProds(qs, newK, group)
 	if err != nil {
 		return nil, err
 	}
+	k := newK[0].Cols
+	c := caches(&b.kc, layer, len(newK), func() *hss.MaskedCache { return &hss.MaskedCache{K: k} })
 	rows, xv := make([][]uint64, len(newK)), make([][]uint64, len(qs))
 	for i, a := range newK {
 		rows[i] = a.V
@@ -199,15 +197,12 @@ func (b *Party) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor,
 }
 
 func (b *Party) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error) {
-	if len(newK) == 0 || len(qs) != len(newK)*group {
-		return nil, Tensor{}, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
-	}
-	k := newK[0].Cols
-	c := caches(&b.kc, layer, len(newK), func() *hss.MaskedCache { return &hss.MaskedCache{K: k} })
-	prods, err := cacheProds(qs, group)
+	prods, err := cacheProds(qs, newK, group)
 	if err != nil {
 		return nil, Tensor{}, err
 	}
+	k := newK[0].Cols
+	c := caches(&b.kc, layer, len(newK), func() *hss.MaskedCache { return &hss.MaskedCache{K: k} })
 	rows, xv := make([][]uint64, len(newK)), make([][]uint64, len(qs))
 	for i, a := range newK {
 		rows[i] = a.V
@@ -397,23 +392,24 @@ func (d *Dealer) Mul(x, y Tensor) (Tensor, error) {
 }
 
 func (d *Dealer) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error) {
-	if len(newK) == 0 || len(qs) != len(newK)*group {
-		return nil, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
+	prods, err := cacheProds(qs, newK, group)
+	if err != nil {
+		return nil, err
 	}
 	k := newK[0].Cols
 	c := caches(&d.kc, layer, len(newK), func() *hss.DealerCache { return &hss.DealerCache{K: k} })
-	prods, err := cacheProds(qs, group)
-	if err != nil {
-		return nil, err
-	}
-	k0, k1, t0, t1, err := hss.GenCacheMatMul(d.Rand, c, newK[0].Rows, prods, d.prm.Frac, d.prm.Width)
-	if err != nil {
-		return nil, err
-	}
-	if err := d.Sink.Push(k0, k1); err != nil {
-		return nil, err
-	}
-	if !rawScores(qs[0].Rows) {
+	if rawScores(qs[0].Rows) {
+		if err := d.push(pair(hss.GenCacheMatMulRaw(d.Rand, c, newK[0].Rows, prods, d.prm.Width))); err != nil {
+			return nil, err
+		}
+	} else {
+		k0, k1, t0, t1, err := hss.GenCacheMatMul(d.Rand, c, newK[0].Rows, prods, d.prm.Frac, d.prm.Width)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.Sink.Push(k0, k1); err != nil {
+			return nil, err
+		}
 		if err := d.Sink.Push(t0, t1); err != nil {
 			return nil, err
 		}
@@ -426,15 +422,12 @@ func (d *Dealer) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor
 }
 
 func (d *Dealer) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error) {
-	if len(newK) == 0 || len(qs) != len(newK)*group {
-		return nil, Tensor{}, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
-	}
-	k := newK[0].Cols
-	c := caches(&d.kc, layer, len(newK), func() *hss.DealerCache { return &hss.DealerCache{K: k} })
-	prods, err := cacheProds(qs, group)
+	prods, err := cacheProds(qs, newK, group)
 	if err != nil {
 		return nil, Tensor{}, err
 	}
+	k := newK[0].Cols
+	c := caches(&d.kc, layer, len(newK), func() *hss.DealerCache { return &hss.DealerCache{K: k} })
 	raw, bits := rawScores(qs[0].Rows), hss.ScoreBits(d.prm.Fixed())
 	if err := d.push(hss.GenCacheMatMulTrunc(d.Rand, c, newK[0].Rows, prods, v.Rows*v.Cols, frac, bits, d.prm.Fixed(), raw)); err != nil {
 		return nil, Tensor{}, err

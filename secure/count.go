@@ -209,19 +209,18 @@ type scoreCall struct {
 }
 
 func (c *Counter) scores(layer int, qs, newK []Tensor, group int) (scoreCall, error) {
-	if len(newK) == 0 || len(qs) != len(newK)*group {
-		return scoreCall{}, fmt.Errorf("secure: attention: %d heads for %d caches of group %d", len(qs), len(newK), group)
+	prods, err := cacheProds(qs, newK, group)
+	if err != nil {
+		return scoreCall{}, err
 	}
 	for len(c.kRows) <= layer {
 		c.kRows = append(c.kRows, 0)
 	}
-	sc := scoreCall{t: c.kRows[layer], add: newK[0].Rows, ks: make([]int, len(newK)), ts: make([]int, len(newK))}
+	sc := scoreCall{t: c.kRows[layer], add: newK[0].Rows, ks: make([]int, len(newK)), ts: make([]int, len(newK)), prods: prods}
 	for i := range sc.ks {
 		sc.ks[i], sc.ts[i] = newK[0].Cols, sc.t
 	}
-	var err error
-	sc.prods, err = cacheProds(qs, group)
-	return sc, err
+	return sc, nil
 }
 
 // scoreOutputs advances layer's key cache past a counted step and returns the scores' shapes.

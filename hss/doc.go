@@ -57,7 +57,8 @@
 //   - actmul.go: TruncMulKey; GenSiLUMul, SiLUMul, CostSiLUMulStages: SwiGLU's activation and product
 //     in two rounds (SiLU's lookup, then its truncation and the Beaver product with u in one opening).
 //   - truncact.go: TruncActKey; GenGeLURaw, GeLURaw, GenSiLUMulRaw, SiLUMulRaw and their Cost*Stages:
-//     a linear layer's truncation and the activation's lookup in one round (the lookup's mask is R).
+//     a linear layer's truncation (by Frac, or by NormRawFrac for a layer of NormRaw's output) and the
+//     activation's lookup in one round (the lookup's mask is R).
 //   - exp.go: GenExp, Exp, CostExp.
 //   - octave.go: the octave lookups; GenReciprocal, Reciprocal, GenRsqrt, Rsqrt, and the octave
 //     parts the norms and softmax compose (octIndex, octLORaw).
@@ -78,8 +79,9 @@
 //   - truncsq.go: TruncSqKey; a truncation and the square of x ± Trunc(t) in one round (the norms'
 //     first round: LayerNorm's mean, or RMSNormRes's pending residual).
 //   - norm.go: GenLayerNorm, LayerNorm, GenRMSNorm, RMSNorm, GenRMSNormRes, RMSNormRes (RMSNorm of
-//     x + Trunc(t), the residual's truncation in the squares' round), CostNorm, CostNormStages,
-//     CostRMSNormResStages.
+//     x + Trunc(t), the residual's truncation in the squares' round), GenNormRaw, NormRaw (the
+//     norms without gain and output truncation, for a linear layer with the gain folded in:
+//     NormRawFrac, NormRawGain), CostNorm, CostNormStages, CostRMSNormResStages, CostNormRawStages.
 //
 // The core the gates share:
 //

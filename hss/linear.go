@@ -107,21 +107,25 @@ func (p *Party) LinearW32(x []uint64, m, k int, w []int32, n int, bias []uint64,
 	return p.linear(m, n, bias, bits, func(y []uint64) error { return kernel.RingMatMulW32(y, x, m, k, w, n) })
 }
 
-// LinearW32Raw is LinearW32 on an untruncated product x (2·Frac fractional bits, correct mod 2^64,
-// such as Mul's output): the local product has 3·Frac fractional bits, party 0 adds bias·2^(2·Frac),
-// and one Trunc by 2·Frac at width 64 brings it back to Frac bits (material: GenLinear(m, n, 2·Frac,
-// 64)). The product's own truncation round is saved (truncate-reduce, SIGMA, PETS 2024), and the
-// result is at least as precise (one rounding instead of two). Range: |x·wᵀ + bias| < 2^(62−3·Frac)
-// in real units (2^20 at Frac 14), |x| < 2^(62−2·Frac).
-func (p *Party) LinearW32Raw(x []uint64, m, k int, w []int32, n int, bias []uint64) ([]uint64, error) {
+// LinearW32Raw is LinearW32 on an untruncated x with Frac + extra fractional bits, correct mod 2^64:
+// a product (extra = Frac, such as Mul's output) or a norm's raw output (extra = NormRawFrac − Frac,
+// the norm's gain folded into w). The local product has 2·Frac + extra fractional bits, party 0 adds
+// bias·2^(Frac+extra), and one Trunc by Frac + extra at width 64 brings it back to Frac bits
+// (material: GenLinear(m, n, Frac+extra, 64)). The input's own truncation round is saved
+// (truncate-reduce, SIGMA, PETS 2024), and the result is at least as precise (one rounding instead
+// of two). Range: |x·wᵀ + bias| < 2^(62−2·Frac−extra) in real units (2^20 for a product at Frac 14).
+func (p *Party) LinearW32Raw(x []uint64, m, k int, w []int32, n int, bias []uint64, extra uint) ([]uint64, error) {
+	if extra < 1 || 2*p.Fx.Frac+extra > 62 {
+		return nil, fmt.Errorf("hss: linear: input with %d extra fractional bits out of range", extra)
+	}
 	if bias != nil {
 		sh := make([]uint64, len(bias))
 		for i, b := range bias {
-			sh[i] = b << p.Fx.Frac
+			sh[i] = b << extra
 		}
 		bias = sh
 	}
-	return p.linearFrac(m, n, bias, 2*p.Fx.Frac, 64, func(y []uint64) error { return kernel.RingMatMulW32(y, x, m, k, w, n) })
+	return p.linearFrac(m, n, bias, p.Fx.Frac+extra, 64, func(y []uint64) error { return kernel.RingMatMulW32(y, x, m, k, w, n) })
 }
 
 func (p *Party) linear(m, n int, bias []uint64, bits uint, matmul func(y []uint64) error) ([]uint64, error) {

@@ -138,7 +138,7 @@ func TestLinearW32Raw(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			out[p.ID], err = p.LinearW32Raw(z, m, k, w, n, bias)
+			out[p.ID], err = p.LinearW32Raw(z, m, k, w, n, bias, fx.Frac)
 			return err
 		})
 		if err != nil {

@@ -1,6 +1,7 @@
 package hss
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -24,7 +25,9 @@ const (
 // normHi+2f+l+3 makes the lookup exact: sqBits = 2f + normHi + l + 3 ≤ 2·14+34 = 62 for Frac ≤ 14
 // and dim ≤ 2^16 (and Σ < 2^(normHi+1+2f+l) ≤ 2^(sqBits−2) on the range). (It was 2f + max(32, …)
 // before: 5 bits more per opened and dealt square at dim 768.)
-func normParams(fx Fixed, dim int) (sqBits uint, l uint, rs octSpec) {
+//
+// raw selects NormRaw's rsqrt: Frac + NormRawExtra output bits instead of Frac + RecipExtra.
+func normParams(fx Fixed, dim int, raw bool) (sqBits uint, l uint, rs octSpec) {
 	l = uint(bits.Len(uint(dim)) - 1)
 	sqBits = min(64, 2*fx.Frac+normHi+l+3)
 	// The rsqrt's error scales every output of the row (the final norm's
@@ -33,7 +36,27 @@ func normParams(fx Fixed, dim int) (sqBits uint, l uint, rs octSpec) {
 	// cubic mantissa pieces (octave.go) are at 2^-14.
 	rs = octSpec{target: octRsqrt, lo: normLo, hi: normHi, inFrac: 2*fx.Frac + l,
 		outFrac: fx.Frac + RecipExtra, mulBits: 64}
+	if raw {
+		rs.outFrac = fx.Frac + NormRawExtra
+	}
 	return
+}
+
+// NormRawExtra is the number of fractional bits NormRaw's rsqrt has beyond Frac: its output
+// d·r has NormRawFrac = 2·Frac + NormRawExtra fractional bits, so a linear layer of it has
+// 3·Frac + NormRawExtra and fits a truncation at width 64 below 2^(53 − 3·Frac) (2^11 at Frac
+// 14). The rsqrt's mantissa then keeps Frac + 2 bits (2^-16 at Frac 14, 2^-14 at 12), within the
+// norms' 2^-9 relative bound.
+const NormRawExtra = 9
+
+// NormRawFrac is the number of fractional bits of NormRaw's output.
+func NormRawFrac(fx Fixed) uint { return 2*fx.Frac + NormRawExtra }
+
+// NormRawGain is the factor √(dim/2^⌊log2 dim⌋) ∈ [1, √2) by which NormRaw's output falls short of
+// the normalised row (the rsqrt reads the row's sum of squares as (σ²+eps)·ρ: normParams): the
+// caller folds it, with the norm's gain, into the next linear layer's weights.
+func NormRawGain(dim int) float64 {
+	return math.Sqrt(float64(dim) / math.Ldexp(1, bits.Len(uint(dim))-1))
 }
 
 func checkNorm(op string, rows, dim int, fx Fixed) (int, error) {
@@ -54,6 +77,9 @@ func init() {
 	registerSeq("layernorm", "truncsq", "rsqrt.lm", "trunc")
 	registerSeq("rmsnorm", "square", "rsqrt.lm", "trunc")
 	registerSeq("rmsnormres", "truncsq", "rsqrt.lm", "trunc")
+	registerSeq("layernormraw", "truncsq", "rsqrt.lm")
+	registerSeq("rmsnormraw", "square", "rsqrt.lm")
+	registerSeq("rmsnormresraw", "truncsq", "rsqrt.lm")
 }
 
 // ResTrunc is the pending truncation of a residual stream z = x + Trunc(t, Frac, Bits) that
@@ -67,25 +93,33 @@ func (r ResTrunc) check(op string) error {
 	return nil
 }
 
-// normKind is the key kind of a norm: LayerNorm (center), RMSNorm, or RMSNorm of a pending residual.
-func normKind(center bool, res *ResTrunc) string {
+// normKind is the key kind of a norm: LayerNorm (center), RMSNorm, or RMSNorm of a pending residual;
+// raw for NormRaw's.
+func normKind(center bool, res *ResTrunc, raw bool) string {
+	k := "rmsnorm"
 	switch {
 	case center:
-		return "layernorm"
+		k = "layernorm"
 	case res != nil:
-		return "rmsnormres"
+		k = "rmsnormres"
 	}
-	return "rmsnorm"
+	if raw {
+		k += "raw"
+	}
+	return k
 }
 
-func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc) (k0, k1 Key, err error) {
-	kind := normKind(center, res)
+func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc, raw bool) (k0, k1 Key, err error) {
+	kind := normKind(center, res, raw)
 	op := "gen " + kind
 	n, err := checkNorm(op, rows, dim, fx)
 	if err != nil {
 		return nil, nil, err
 	}
-	sqBits, _, rs := normParams(fx, dim)
+	if center && res != nil {
+		return nil, nil, fmt.Errorf("hss: %s: LayerNorm of a pending residual", op)
+	}
+	sqBits, _, rs := normParams(fx, dim, raw)
 	var p0, p1 []MarshalKey
 	add := func(a, b MarshalKey) { p0, p1 = append(p0, a), append(p1, b) }
 	switch {
@@ -120,28 +154,36 @@ func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc)
 		return nil, nil, wrapGate(op, err)
 	}
 	add(r0, r1)
-	u0, u1, err := GenTrunc(rng, n, fx.Frac+rs.outFrac, 64)
-	if err != nil {
-		return nil, nil, wrapGate(op, err)
+	if !raw {
+		u0, u1, err := GenTrunc(rng, n, fx.Frac+rs.outFrac, 64)
+		if err != nil {
+			return nil, nil, wrapGate(op, err)
+		}
+		add(u0, u1)
 	}
-	add(u0, u1)
 	return newSeqKey(kind, n, p0...), newSeqKey(kind, n, p1...), nil
 }
 
 // GenLayerNorm generates material for LayerNorm over rows×dim elements.
 func GenLayerNorm(rng io.Reader, rows, dim int, fx Fixed) (k0, k1 Key, err error) {
-	return genNorm(rng, rows, dim, fx, true, nil)
+	return genNorm(rng, rows, dim, fx, true, nil, false)
 }
 
 // GenRMSNorm generates material for RMSNorm over rows×dim elements.
 func GenRMSNorm(rng io.Reader, rows, dim int, fx Fixed) (k0, k1 Key, err error) {
-	return genNorm(rng, rows, dim, fx, false, nil)
+	return genNorm(rng, rows, dim, fx, false, nil, false)
 }
 
 // GenRMSNormRes generates material for RMSNormRes over rows×dim elements with the residual's
 // truncation res.
 func GenRMSNormRes(rng io.Reader, rows, dim int, fx Fixed, res ResTrunc) (k0, k1 Key, err error) {
-	return genNorm(rng, rows, dim, fx, false, &res)
+	return genNorm(rng, rows, dim, fx, false, &res, false)
+}
+
+// GenNormRaw generates material for NormRaw over rows×dim elements: LayerNorm (center) or
+// RMSNorm, of a pending residual with truncation res (RMSNorm only; nil for none).
+func GenNormRaw(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc) (k0, k1 Key, err error) {
+	return genNorm(rng, rows, dim, fx, center, res, true)
 }
 
 // LayerNorm returns shares of γ ⊙ (x − μ)/√(σ² + eps) + β for every row of x [rows × dim] (Frac
@@ -171,7 +213,7 @@ func GenRMSNormRes(rng io.Reader, rows, dim int, fx Fixed, res ResTrunc) (k0, k1
 // where it held from 2^-12 before), measured in TestNorms and at the range's ends in
 // TestNormRangeEdges.
 func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps float64) ([]uint64, error) {
-	_, y, err := p.norm(x, nil, nil, rows, dim, gain, bias, eps, true)
+	_, y, err := p.norm(x, nil, nil, rows, dim, gain, bias, eps, true, false)
 	return y, err
 }
 
@@ -184,7 +226,7 @@ func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps fl
 // element): 14 + 16 + 16 bytes, plus ≈ 94 bytes per row. Dealer: ≈ 27.5 bytes per element, ≈ 4.6 KB
 // per row at dim 4096. Error: |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac) on the whole range (before: from 2^-12 up).
 func (p *Party) RMSNorm(x []uint64, rows, dim int, gain []uint64, eps float64) ([]uint64, error) {
-	_, y, err := p.norm(x, nil, nil, rows, dim, gain, nil, eps, false)
+	_, y, err := p.norm(x, nil, nil, rows, dim, gain, nil, eps, false, false)
 	return y, err
 }
 
@@ -197,13 +239,34 @@ func (p *Party) RMSNormRes(x, t []uint64, res ResTrunc, rows, dim int, gain []ui
 	if len(t) != len(x) {
 		return nil, nil, fmt.Errorf("hss: rmsnormres: %d residual and %d pending elements", len(x), len(t))
 	}
-	return p.norm(x, t, &res, rows, dim, gain, nil, eps, false)
+	return p.norm(x, t, &res, rows, dim, gain, nil, eps, false, false)
+}
+
+// NormRaw is the norm (LayerNorm if center, else RMSNorm; of the residual x + Trunc(t, res) if res
+// is not nil, t then holding the pending addend, RMSNorm only) without its gain, bias and output
+// truncation: it returns the norm's input (x, or the residual) and z = d·r with NormRawFrac(Fx) =
+// 2·Frac + NormRawExtra fractional bits untruncated, d = x − μ (LayerNorm) or x, r = 1/√(ρ(σ²+eps))
+// (ρ: NormRawGain). So γ ⊙ ŷ + β = γ·NormRawGain(dim) ⊙ z/2^NormRawFrac + β, and a linear layer W
+// that reads the norm's output can read z instead, with γ·NormRawGain folded into its weights and
+// W·β into its bias: one truncation of the layer's output (by NormRawFrac, which the next gate can
+// take in its own round: GeLURaw, SiLUMulRaw) replaces the norm's output truncation — 4 rounds.
+// Range as LayerNorm's and RMSNorm's; error as theirs without the output's truncation (the
+// rsqrt's mantissa keeps Frac + 2 bits).
+func (p *Party) NormRaw(x, t []uint64, res *ResTrunc, rows, dim int, eps float64, center bool) (in, z []uint64, err error) {
+	if res != nil && len(t) != len(x) {
+		return nil, nil, fmt.Errorf("hss: normraw: %d residual and %d pending elements", len(x), len(t))
+	}
+	if center && res != nil {
+		return nil, nil, errors.New("hss: normraw: LayerNorm of a pending residual")
+	}
+	gain := make([]uint64, dim) // unused: the caller folds the gain
+	return p.norm(x, t, res, rows, dim, gain, nil, eps, center, true)
 }
 
 // norm is LayerNorm (center), RMSNorm, or (res) RMSNorm of x + Trunc(t); it returns the norm's input
-// (x, or for res the residual x + Trunc(t)) and its output.
-func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []uint64, eps float64, center bool) ([]uint64, []uint64, error) {
-	kind := normKind(center, res)
+// (x, or for res the residual x + Trunc(t)) and its output, or (raw) NormRaw's.
+func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []uint64, eps float64, center, raw bool) ([]uint64, []uint64, error) {
+	kind := normKind(center, res, raw)
 	n, err := checkNorm(kind, rows, dim, p.Fx)
 	if err != nil {
 		return nil, nil, err
@@ -227,7 +290,7 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 		return nil, nil, err
 	}
 	f := p.Fx.Frac
-	sqBits, l, rs := normParams(p.Fx, dim)
+	sqBits, l, rs := normParams(p.Fx, dim, raw)
 	own := uint64(1 - p.ID)
 	in, d := x, x
 	var sq []uint64
@@ -281,6 +344,12 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 	if err != nil {
 		return nil, nil, wrapGate(kind, err)
 	}
+	if raw {
+		if err := finish(kind, q); err != nil {
+			return nil, nil, err
+		}
+		return in, z, nil
+	}
 	sr := math.Sqrt(float64(dim) / math.Ldexp(1, int(l)))
 	g := make([]uint64, dim)
 	for j := range g {
@@ -320,21 +389,35 @@ func CostRMSNormResStages(rows, dim int, fx Fixed, res ResTrunc) ([]Stage, error
 	if err := res.check("cost rmsnormres"); err != nil {
 		return nil, err
 	}
-	return costNormStages(rows, dim, fx, false, &res)
+	return costNormStages(rows, dim, fx, false, &res, false)
+}
+
+// CostNormRawStages is the cost of NormRaw (and GenNormRaw's keys) by stage: CostNormStages (or
+// CostRMSNormResStages) without the output's truncation.
+func CostNormRawStages(rows, dim int, fx Fixed, center bool, res *ResTrunc) ([]Stage, error) {
+	if res != nil {
+		if err := res.check("cost normraw"); err != nil {
+			return nil, err
+		}
+		if center {
+			return nil, errors.New("hss: cost normraw: LayerNorm of a pending residual")
+		}
+	}
+	return costNormStages(rows, dim, fx, center, res, true)
 }
 
 // CostNormStages is CostNorm by stage: the mean's truncation (LayerNorm), the squares, the rsqrt's
 // stages (on the untruncated sum of squares), the row product and the output's truncation.
 func CostNormStages(rows, dim int, fx Fixed, center bool) ([]Stage, error) {
-	return costNormStages(rows, dim, fx, center, nil)
+	return costNormStages(rows, dim, fx, center, nil, false)
 }
 
-func costNormStages(rows, dim int, fx Fixed, center bool, res *ResTrunc) ([]Stage, error) {
+func costNormStages(rows, dim int, fx Fixed, center bool, res *ResTrunc, raw bool) ([]Stage, error) {
 	n, err := checkNorm("cost norm", rows, dim, fx)
 	if err != nil {
 		return nil, err
 	}
-	sqBits, _, rs := normParams(fx, dim)
+	sqBits, _, rs := normParams(fx, dim, raw)
 	var first part
 	switch {
 	case center:
@@ -352,9 +435,9 @@ func costNormStages(rows, dim int, fx Fixed, center bool, res *ResTrunc) ([]Stag
 	if err != nil {
 		return nil, err
 	}
-	parts := []part{first,
-		rsq,
-		part{kind: "trunc", c: costTrunc(n, fx.Frac+rs.outFrac, 64), label: "out.trunc"},
+	parts := []part{first, rsq}
+	if !raw {
+		parts = append(parts, part{kind: "trunc", c: costTrunc(n, fx.Frac+rs.outFrac, 64), label: "out.trunc"})
 	}
-	return seqStages(normKind(center, res), parts...), nil
+	return seqStages(normKind(center, res, raw), parts...), nil
 }

@@ -239,3 +239,96 @@ func TestNormRangeEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestNormRaw checks NormRaw (LayerNorm, RMSNorm, RMSNorm of a pending residual) against the
+// float64 norm with unit gain: z·NormRawGain/2^NormRawFrac within the norms' relative bound 2^-9
+// plus the mean's rounding (LayerNorm), in 4 rounds at the cost CostNormRawStages counts.
+func TestNormRaw(t *testing.T) {
+	const eps = 1e-5
+	cases := []struct {
+		frac      uint
+		rows, dim int
+		center    bool
+		res       *ResTrunc
+	}{
+		{12, 6, 96, true, nil}, {14, 3, 768, true, nil}, {14, 4, 96, false, nil},
+		{12, 3, 768, false, nil}, {14, 4, 256, false, &ResTrunc{Frac: 14, Bits: 48}},
+		{14, 3, 96, false, &ResTrunc{Frac: 28, Bits: 64}},
+	}
+	for ci, c := range cases {
+		fx := Fixed{Frac: c.frac}
+		pr := rand.New(rand.NewPCG(uint64(ci), 23))
+		n := c.rows * c.dim
+		xf, tf := make([]float64, n), make([]float64, n)
+		sig := make([]float64, c.rows)
+		for r := range c.rows {
+			sig[r] = math.Exp2(-5 + 11*float64(r)/float64(c.rows))
+			mu := pr.NormFloat64() * sig[r]
+			for j := range c.dim {
+				xf[r*c.dim+j] = mu + pr.NormFloat64()*sig[r]
+				if c.res != nil {
+					xf[r*c.dim+j], tf[r*c.dim+j] = xf[r*c.dim+j]/2, xf[r*c.dim+j]/2
+				}
+			}
+		}
+		x := fx.EncodeVec(xf)
+		tr := make([]uint64, n) // the pending addend, Frac+res.Frac fractional bits
+		if c.res != nil {
+			for i, v := range tf {
+				tr[i] = uint64(int64(math.Round(math.Ldexp(v, int(fx.Frac+c.res.Frac)))))
+			}
+		}
+		k0, k1, err := GenNormRaw(newNLRNG(byte(90+ci)), c.rows, c.dim, fx, c.center, c.res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := CostNormRawStages(c.rows, c.dim, fx, c.center, c.res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := SumStages(st)
+		if got := KeyCost(k0, k1); got.Dealer != want.Dealer || got.Dealer0 != want.Dealer0 {
+			t.Fatalf("case %d: keys %+v, counted %+v", ci, got, want)
+		}
+		var ins [2][]uint64
+		got, s0, s1 := runRows(t, fx, [][]uint64{x, tr}, k0, k1, func(p *Party, in [][]uint64) ([]uint64, error) {
+			var t []uint64
+			if c.res != nil {
+				t = in[1]
+			}
+			a, z, err := p.NormRaw(in[0], t, c.res, c.rows, c.dim, eps, c.center)
+			ins[p.ID] = a
+			return z, err
+		})
+		if s0.Rounds != 4 || s1.Rounds != 4 || s0.BytesSent+s1.BytesSent != want.Online || want.Rounds != 4 {
+			t.Fatalf("case %d: %d/%d rounds, %d bytes; counted %+v", ci, s0.Rounds, s1.Rounds, s0.BytesSent+s1.BytesSent, want)
+		}
+		zin := make([]float64, n) // the norm's input as the parties hold it
+		for i := range zin {
+			zin[i] = fx.Decode(ins[0][i] + ins[1][i])
+			if c.res == nil && ins[0][i]+ins[1][i] != x[i] {
+				t.Fatalf("case %d: input %d changed", ci, i)
+			}
+		}
+		ones := make([]float64, c.dim)
+		for j := range ones {
+			ones[j] = 1
+		}
+		ref := normRef(zin, ones, nil, c.rows, c.dim, eps, c.center)
+		sc := NormRawGain(c.dim) * math.Ldexp(1, -int(NormRawFrac(fx)))
+		var worst float64
+		for i := range ref {
+			v := float64(int64(got[i])) * sc
+			bound := math.Abs(ref[i])/512 + 1/fx.Scale()
+			if c.center {
+				bound += 1 / fx.Scale() / sig[i/c.dim]
+			}
+			e := math.Abs(v - ref[i])
+			worst = math.Max(worst, e/bound)
+			if e > bound {
+				t.Fatalf("case %d entry %d (σ %g): got %v want %v, err %g > %g", ci, i, sig[i/c.dim], v, ref[i], e, bound)
+			}
+		}
+		t.Logf("case %d (frac %d, %dx%d, center %v, res %v): err/bound %.3f", ci, c.frac, c.rows, c.dim, c.center, c.res != nil, worst)
+	}
+}

@@ -2,6 +2,7 @@ package hss
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -192,8 +193,8 @@ func contains(s, sub string) bool {
 }
 
 // viewSchedule lists (values, bits) of every round of Softmax (causal, pos0 = 0, rows = cols),
-// LayerNorm, or RMSNormRes (a residual truncated at width 48) on a rows×cols tensor: what one party
-// receives, round by round.
+// LayerNorm, or RMSNormRes (a residual truncated at width 48), or their NormRaw ("layernormraw",
+// "rmsnormresraw") on a rows×cols tensor: what one party receives, round by round.
 func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 	n := rows * cols
 	one := func(cnt, bits int) [][2]int { return [][2]int{{cnt, bits}} }
@@ -205,13 +206,17 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 		nv := rows * (rows + 1) / 2
 		return append(s, expRecipSchedule(fx, nv, rows)...)
 	}
-	sq, _, rs := normParams(fx, cols)
+	raw := strings.HasSuffix(gate, "raw") // NormRaw: no output truncation
+	sq, _, rs := normParams(fx, cols, raw)
 	first := [][2]int{{rows, 64}, {n, int(sq)}} // the mean's truncation with the squares
-	if gate == "rmsnormres" {
+	if strings.HasPrefix(gate, "rmsnormres") {
 		first = [][2]int{{n, 48}, {n, int(sq)}} // the residual's truncation with the squares
 	}
-	return [][][2]int{first, one(rows, 64), one(rows, int(rs.k()+rs.idxBits())),
-		{{rows, int(rs.tbits())}, {n + rows, 64}}, one(n, 64)}
+	s := [][][2]int{first, one(rows, 64), one(rows, int(rs.k()+rs.idxBits())), {{rows, int(rs.tbits())}, {n + rows, 64}}}
+	if !raw {
+		s = append(s, one(n, 64))
+	}
+	return s
 }
 
 // decodeViewSchedule is what party 1 receives in SoftmaxHeadsRaw over heads rows of cols scores
@@ -270,7 +275,7 @@ func expRecipSchedule(fx Fixed, nv, rows int) [][][2]int {
 func FuzzRowKeyUnmarshal(f *testing.F) {
 	fx := Fixed{Frac: 12}
 	rng := newNLRNG(51)
-	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax", "rmsnormres", "truncsq", "cachemmt", "cachemmt.c", "smv"}
+	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax", "rmsnormres", "truncsq", "cachemmt", "cachemmt.c", "smv", "rmsnormresraw", "layernormraw"}
 	s0, s1, _ := GenSoftmax(rng, 2, 3, 1, fx)
 	l0, l1, _ := GenLayerNorm(rng, 1, 2, fx)
 	r0, r1, _ := GenReciprocal(rng, 1, fx)
@@ -285,7 +290,9 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	a0, a1, _ := GenCacheMatMulTrunc(rng, []*DealerCache{{K: 2}}, 1, []CacheProd{{Cache: 0, M: 1}}, 2, 12, 32, fx, false)
 	ac0, ac1 := a0.(*seqKey).parts[1], a1.(*seqKey).parts[1]
 	v0, v1, _ := GenSoftmaxValues(rng, 2, 2, 0, fx, 0, []*DealerCache{{K: 2}}, 2)
-	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}, {a0, a1}, {ac0, ac1}, {v0, v1}} {
+	nr0, nr1, _ := GenNormRaw(rng, 1, 2, fx, false, &ResTrunc{Frac: 12, Bits: 48})
+	lr0, lr1, _ := GenNormRaw(rng, 1, 2, fx, true, nil)
+	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}, {a0, a1}, {ac0, ac1}, {v0, v1}, {nr0, nr1}, {lr0, lr1}} {
 		for _, k := range k { // party 0's seed-compressed keys and party 1's
 			b, _ := k.(MarshalKey).MarshalBinary()
 			f.Add(uint8(i), b)

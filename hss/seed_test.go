@@ -49,8 +49,8 @@ func allKeyGens() []keyGen {
 		{"gelu", func(r io.Reader, n int) (Key, Key, error) { return GenGeLU(r, n, fx) }},
 		{"silu", func(r io.Reader, n int) (Key, Key, error) { return GenSiLU(r, n, fx) }},
 		{"silumul (SiLU(g)·u)", func(r io.Reader, n int) (Key, Key, error) { return GenSiLUMul(r, n, fx) }},
-		{"gelur (truncation and GeLU)", func(r io.Reader, n int) (Key, Key, error) { return GenGeLURaw(r, n, fx, 48) }},
-		{"silumulr (truncations, SiLU(g)·u)", func(r io.Reader, n int) (Key, Key, error) { return GenSiLUMulRaw(r, n, fx, 48) }},
+		{"gelur (truncation and GeLU)", func(r io.Reader, n int) (Key, Key, error) { return GenGeLURaw(r, n, fx, fx.Frac, 48) }},
+		{"silumulr (truncations, SiLU(g)·u)", func(r io.Reader, n int) (Key, Key, error) { return GenSiLUMulRaw(r, n, fx, fx.Frac, 48) }},
 		{"exp", func(r io.Reader, n int) (Key, Key, error) { return GenExp(r, n, fx) }},
 		{"recip", func(r io.Reader, n int) (Key, Key, error) { return GenReciprocal(r, n, fx) }},
 		{"rsqrt", func(r io.Reader, n int) (Key, Key, error) { return GenRsqrt(r, n, fx) }},
@@ -76,6 +76,11 @@ func allKeyGens() []keyGen {
 		{"rmsnorm (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) { return GenRMSNorm(r, n/64, 64, fx) }},
 		{"rmsnormres (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) {
 			return GenRMSNormRes(r, n/64, 64, fx, ResTrunc{Frac: fx.Frac, Bits: 48})
+		}},
+		{"layernormraw (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) { return GenNormRaw(r, n/64, 64, fx, true, nil) }},
+		{"rmsnormraw (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) { return GenNormRaw(r, n/64, 64, fx, false, nil) }},
+		{"rmsnormresraw (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) {
+			return GenNormRaw(r, n/64, 64, fx, false, &ResTrunc{Frac: fx.Frac, Bits: 48})
 		}},
 	}
 }

@@ -320,25 +320,41 @@ func costTruncAct(n, nt int, frac, bits uint, spec *lutSpec) Cost {
 	return open(nt, bits).Add(keyCost(k0.Size(), k1.Size()))
 }
 
-// GenGeLURaw generates material for GeLURaw on n elements (truncation at width bits).
-func GenGeLURaw(rng io.Reader, n int, fx Fixed, bits uint) (k0, k1 Key, err error) {
-	return genRaw(rng, "gelur", n, n, fx, bits, geluSpec, GenTrunc)
+// GenGeLURaw generates material for GeLURaw on n elements (truncation by frac at width bits).
+func GenGeLURaw(rng io.Reader, n int, fx Fixed, frac, bits uint) (k0, k1 Key, err error) {
+	if err := checkRawFrac("gen gelur", fx, frac); err != nil {
+		return nil, nil, err
+	}
+	return genRaw(rng, "gelur", n, n, fx, frac, bits, geluSpec, GenTrunc)
+}
+
+// checkRawFrac checks the truncation of a raw-input gate: by at least Frac (its input has
+// Frac + frac fractional bits, its output Frac).
+func checkRawFrac(op string, fx Fixed, frac uint) error {
+	if frac < fx.Frac || frac > 62 {
+		return fmt.Errorf("hss: %s: truncation by %d bits out of range [%d, 62]", op, frac, fx.Frac)
+	}
+	return nil
 }
 
 // genRaw generates the material of the raw-input gate kind on n elements: the fused truncation (nt
-// elements, by fx.Frac at width bits) and lookup of the activation spec, then trunc's keys for the
+// elements, by frac at width bits) and lookup of the activation spec, then trunc's keys for the
 // lookup's truncation.
-func genRaw[T MarshalKey](rng io.Reader, kind string, n, nt int, fx Fixed, bits uint, spec func(Fixed) (*actSpecs, error), trunc func(io.Reader, int, uint, uint) (T, T, error)) (Key, Key, error) {
+func genRaw[T MarshalKey](rng io.Reader, kind string, n, nt int, fx Fixed, frac, bits uint, spec func(Fixed) (*actSpecs, error), trunc func(io.Reader, int, uint, uint) (T, T, error)) (Key, Key, error) {
 	return genStaged(rng, kind, n, fx, actTable(spec), func(s *lutSpec) (MarshalKey, MarshalKey, error) {
-		return genTruncAct(rng, n, nt, fx.Frac, bits, s)
+		return genTruncAct(rng, n, nt, frac, bits, s)
 	}, trunc)
 }
 
-// GeLURaw returns shares of GeLU(x/2^Frac) (Frac fractional bits) for shares x of an untruncated
-// linear output (2·Frac fractional bits, |x| < 2^(bits−2)): the truncation and GeLU's lookup in
-// one round, then the lookup's truncation: 2 rounds where Trunc and GeLU take 3. Error: GeLU's plus
-// the truncation's unit.
-func (p *Party) GeLURaw(x []uint64, bits uint) ([]uint64, error) {
+// GeLURaw returns shares of GeLU(x/2^frac) (Frac fractional bits) for shares x of an untruncated
+// linear output (Frac + frac fractional bits, frac ≥ Frac: 2·Frac for a linear layer of a truncated
+// input, more for one of a norm's untruncated output, NormRaw; |x| < 2^(bits−2)): the truncation
+// and GeLU's lookup in one round, then the lookup's truncation: 2 rounds where Trunc and GeLU take
+// 3. Error: GeLU's plus the truncation's unit.
+func (p *Party) GeLURaw(x []uint64, frac, bits uint) ([]uint64, error) {
+	if err := checkRawFrac("gelur", p.Fx, frac); err != nil {
+		return nil, err
+	}
 	s, err := geluSpec(p.Fx)
 	if err != nil {
 		return nil, fmt.Errorf("hss: gelur: %w", err)
@@ -351,7 +367,7 @@ func (p *Party) GeLURaw(x []uint64, bits uint) ([]uint64, error) {
 	if err != nil {
 		return nil, wrapGate("gelur", err)
 	}
-	if k.Frac != p.Fx.Frac || k.Bits != bits {
+	if k.Frac != frac || k.Bits != bits {
 		return nil, fmt.Errorf("hss: gelur: material does not match the gate")
 	}
 	_, o, err := q.truncAct(k, s.tab, x, len(x))
@@ -373,35 +389,45 @@ func (p *Party) GeLURaw(x []uint64, bits uint) ([]uint64, error) {
 }
 
 // CostGeLURawStages is the cost of GeLURaw (and GenGeLURaw's keys) on n elements by stage.
-func CostGeLURawStages(n int, fx Fixed, bits uint) ([]Stage, error) {
+func CostGeLURawStages(n int, fx Fixed, frac, bits uint) ([]Stage, error) {
 	if err := checkLen("cost gelur", n); err != nil {
+		return nil, err
+	}
+	if err := checkRawFrac("cost gelur", fx, frac); err != nil {
 		return nil, err
 	}
 	s, err := geluSpec(fx)
 	if err != nil {
 		return nil, fmt.Errorf("hss: cost gelur: %w", err)
 	}
-	return seqStages("gelur", part{kind: "tact", c: costTruncAct(n, n, fx.Frac, bits, s.tab), label: "trunc+lut"},
+	return seqStages("gelur", part{kind: "tact", c: costTruncAct(n, n, frac, bits, s.tab), label: "trunc+lut"},
 		part{kind: "trunc", c: costTrunc(n, s.tab.fb, s.tab.tbits)}), nil
 }
 
-// GenSiLUMulRaw generates material for SiLUMulRaw on n elements (truncation at width bits).
-func GenSiLUMulRaw(rng io.Reader, n int, fx Fixed, bits uint) (k0, k1 Key, err error) {
+// GenSiLUMulRaw generates material for SiLUMulRaw on n elements (truncations by frac at width bits).
+func GenSiLUMulRaw(rng io.Reader, n int, fx Fixed, frac, bits uint) (k0, k1 Key, err error) {
 	nt, ok := mulLen(2, n)
 	if !ok {
 		return nil, nil, fmt.Errorf("hss: gen silumulr: length %d out of range", n)
 	}
-	return genRaw(rng, "silumulr", n, nt, fx, bits, siluSpec, genTruncMul)
+	if err := checkRawFrac("gen silumulr", fx, frac); err != nil {
+		return nil, nil, err
+	}
+	return genRaw(rng, "silumulr", n, nt, fx, frac, bits, siluSpec, genTruncMul)
 }
 
-// SiLUMulRaw returns shares of SiLU(g/2^Frac)·(u/2^Frac) (2·Frac fractional bits, untruncated, as
-// SiLUMul) for shares g and u of untruncated linear outputs (2·Frac fractional bits, |·| <
-// 2^(bits−2)): SwiGLU from its projections in 2 rounds (both truncations and SiLU's lookup, then
-// SiLU's truncation with the product), where their truncation and SiLUMul take 3.
-func (p *Party) SiLUMulRaw(g, u []uint64, bits uint) ([]uint64, error) {
+// SiLUMulRaw returns shares of SiLU(g/2^frac)·(u/2^frac) (2·Frac fractional bits, untruncated, as
+// SiLUMul) for shares g and u of untruncated linear outputs (Frac + frac fractional bits, frac ≥
+// Frac as for GeLURaw, |·| < 2^(bits−2)): SwiGLU from its projections in 2 rounds (both
+// truncations and SiLU's lookup, then SiLU's truncation with the product), where their truncation
+// and SiLUMul take 3.
+func (p *Party) SiLUMulRaw(g, u []uint64, frac, bits uint) ([]uint64, error) {
 	n := len(g)
 	if len(u) != n {
 		return nil, fmt.Errorf("hss: silumulr: operands have %d and %d elements", n, len(u))
+	}
+	if err := checkRawFrac("silumulr", p.Fx, frac); err != nil {
+		return nil, err
 	}
 	s, err := siluSpec(p.Fx)
 	if err != nil {
@@ -415,7 +441,7 @@ func (p *Party) SiLUMulRaw(g, u []uint64, bits uint) ([]uint64, error) {
 	if err != nil {
 		return nil, wrapGate("silumulr", err)
 	}
-	if k.Frac != p.Fx.Frac || k.Bits != bits {
+	if k.Frac != frac || k.Bits != bits {
 		return nil, fmt.Errorf("hss: silumulr: material does not match the gate")
 	}
 	gu := make([]uint64, 0, 2*n)
@@ -428,8 +454,11 @@ func (p *Party) SiLUMulRaw(g, u []uint64, bits uint) ([]uint64, error) {
 }
 
 // CostSiLUMulRawStages is the cost of SiLUMulRaw (and GenSiLUMulRaw's keys) on n elements by stage.
-func CostSiLUMulRawStages(n int, fx Fixed, bits uint) ([]Stage, error) {
+func CostSiLUMulRawStages(n int, fx Fixed, frac, bits uint) ([]Stage, error) {
 	if err := checkLen("cost silumulr", n); err != nil {
+		return nil, err
+	}
+	if err := checkRawFrac("cost silumulr", fx, frac); err != nil {
 		return nil, err
 	}
 	nt, ok := mulLen(2, n)
@@ -440,6 +469,6 @@ func CostSiLUMulRawStages(n int, fx Fixed, bits uint) ([]Stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hss: cost silumulr: %w", err)
 	}
-	return seqStages("silumulr", part{kind: "tact", c: costTruncAct(n, nt, fx.Frac, bits, s.tab), label: "trunc+lut"},
+	return seqStages("silumulr", part{kind: "tact", c: costTruncAct(n, nt, frac, bits, s.tab), label: "trunc+lut"},
 		part{kind: "truncmul", c: costTruncMul(n, s.tab.fb, s.tab.tbits)}), nil
 }

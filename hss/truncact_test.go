@@ -5,19 +5,22 @@ import (
 	"testing"
 )
 
-// TestTruncActGates checks GeLURaw and SiLUMulRaw on untruncated inputs (2·Frac fractional bits)
-// against the float64 references, in 2 rounds at the cost their Cost*Stages count, with the error
-// bounds of GeLU and SiLU·u plus the truncation's unit.
+// TestTruncActGates checks GeLURaw and SiLUMulRaw on untruncated inputs against the float64
+// references, in 2 rounds at the cost their Cost*Stages count, with the error bounds of GeLU and
+// SiLU·u plus the truncation's unit: a linear layer's output (2·Frac fractional bits, truncated by
+// Frac at width 48) and one of a norm's raw output (Frac + NormRawFrac bits, truncated by
+// NormRawFrac at width 64).
 func TestTruncActGates(t *testing.T) {
-	const width = 48
-	for _, frac := range []uint{12, 14} {
+	for _, c := range []struct{ frac, shift, width uint }{{12, 12, 48}, {14, 14, 48}, {12, NormRawFrac(Fixed{Frac: 12}), 64}, {14, NormRawFrac(Fixed{Frac: 14}), 64}} {
+		frac, width := c.frac, c.width
 		fx := Fixed{Frac: frac}
+		tf := c.shift // the truncation's shift: the input has Frac + tf fractional bits
 		const n = 2000
-		gf, uf := swigluInputs(n, uint64(frac), 13)
-		raw := func(v []float64) []uint64 { // 2·Frac fractional bits, with sub-unit detail
+		gf, uf := swigluInputs(n, uint64(frac)+uint64(tf), 13)
+		raw := func(v []float64) []uint64 { // Frac + tf fractional bits, with sub-unit detail
 			out := make([]uint64, len(v))
 			for i, x := range v {
-				out[i] = uint64(int64(math.Round(math.Ldexp(x, 2*int(frac)))))
+				out[i] = uint64(int64(math.Round(math.Ldexp(x, int(frac+tf)))))
 			}
 			return out
 		}
@@ -28,14 +31,14 @@ func TestTruncActGates(t *testing.T) {
 			var st []Stage
 			var err error
 			if gate == "gelu" {
-				k0, k1, err = GenGeLURaw(newNLRNG(byte(frac)), n, fx, width)
+				k0, k1, err = GenGeLURaw(newNLRNG(byte(frac)), n, fx, tf, width)
 				if err == nil {
-					st, err = CostGeLURawStages(n, fx, width)
+					st, err = CostGeLURawStages(n, fx, tf, width)
 				}
 			} else {
-				k0, k1, err = GenSiLUMulRaw(newNLRNG(byte(frac)), n, fx, width)
+				k0, k1, err = GenSiLUMulRaw(newNLRNG(byte(frac)), n, fx, tf, width)
 				if err == nil {
-					st, err = CostSiLUMulRawStages(n, fx, width)
+					st, err = CostSiLUMulRawStages(n, fx, tf, width)
 				}
 			}
 			if err != nil {
@@ -43,16 +46,16 @@ func TestTruncActGates(t *testing.T) {
 			}
 			want := SumStages(st)
 			if got := KeyCost(k0, k1); got.Dealer != want.Dealer || got.Dealer0 != want.Dealer0 {
-				t.Fatalf("%s frac %d: keys %+v, counted %+v", gate, frac, got, want)
+				t.Fatalf("%s frac %d shift %d: keys %+v, counted %+v", gate, frac, tf, got, want)
 			}
 			got, s0, s1 := runRows(t, fx, [][]uint64{g, u}, k0, k1, func(p *Party, in [][]uint64) ([]uint64, error) {
 				if gate == "gelu" {
-					return p.GeLURaw(in[0], width)
+					return p.GeLURaw(in[0], tf, width)
 				}
-				return p.SiLUMulRaw(in[0], in[1], width)
+				return p.SiLUMulRaw(in[0], in[1], tf, width)
 			})
 			if s0.Rounds != 2 || s0.Rounds != want.Rounds || s0.BytesSent+s1.BytesSent != want.Online {
-				t.Fatalf("%s frac %d: %d rounds, %d bytes; counted %+v", gate, frac, s0.Rounds, s0.BytesSent+s1.BytesSent, want)
+				t.Fatalf("%s frac %d shift %d: %d rounds, %d bytes; counted %+v", gate, frac, tf, s0.Rounds, s0.BytesSent+s1.BytesSent, want)
 			}
 			var worst float64
 			for i := range got {
@@ -70,7 +73,7 @@ func TestTruncActGates(t *testing.T) {
 					t.Fatalf("%s frac %d element %d (g %g, u %g): got %g want %g", gate, frac, i, gf[i], uf[i], v, ref)
 				}
 			}
-			t.Logf("%s frac %d: worst error / bound %.3f", gate, frac, worst)
+			t.Logf("%s frac %d shift %d: worst error / bound %.3f", gate, frac, tf, worst)
 		}
 	}
 }

@@ -172,6 +172,51 @@ func TestNormResView(t *testing.T) {
 	}
 }
 
+// TestNormRawView records what party 1 receives during NormRaw (LayerNorm, and RMSNorm of a pending
+// residual: the norms' rounds without the output's truncation) on zero and on spread inputs and
+// checks every part's uniformity at its width.
+func TestNormRawView(t *testing.T) {
+	fx := hss.Fixed{Frac: 14}
+	rows, cols := 4, 512
+	n := rows * cols
+	pr := rand.New(rand.NewPCG(8, 8))
+	for _, gate := range []string{"layernormraw", "rmsnormresraw"} {
+		var res *hss.ResTrunc
+		if gate == "rmsnormresraw" {
+			res = &hss.ResTrunc{Frac: fx.Frac, Bits: 48}
+		}
+		for _, name := range []string{"zero", "spread"} {
+			xf, tf := make([]float64, n), make([]float64, n)
+			if name == "spread" {
+				for i := range xf {
+					xf[i], tf[i] = pr.NormFloat64()*10, pr.NormFloat64()*10*fx.Scale()
+				}
+			}
+			rng := hss.NewNLRNG(23)
+			k0, k1, err := hss.GenNormRaw(rng, rows, cols, fx, res == nil, res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sx, st := hss.ShareFor(t, fx.EncodeVec(xf), rng), hss.ShareFor(t, fx.EncodeVec(tf), rng)
+			msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+				var tv []uint64
+				if res != nil {
+					tv = st[p.ID]
+				}
+				_, _, e := p.NormRaw(sx[p.ID], tv, res, rows, cols, 1e-5, res == nil)
+				return e
+			})
+			want := 2 // the squares and the row product (and the residual's truncation)
+			if res != nil {
+				want = 3
+			}
+			if checked := checkView(t, gate+"/"+name, msgs, hss.ViewSchedule(gate, rows, cols, fx)); checked < want {
+				t.Fatalf("%s/%s: only %d parts checked", gate, name, checked)
+			}
+		}
+	}
+}
+
 // TestCacheMatMulTruncView records what party 1 receives in CacheMatMulTrunc (one opening: the
 // truncation of the queries, the new keys and v at width Frac + ScoreBits; then the scores' truncation at
 // ScoreBits) on zero and on spread inputs and checks every part's uniformity at its width.
@@ -375,9 +420,9 @@ func TestFusedActView(t *testing.T) {
 			var k0, k1 hss.Key
 			var err error
 			if gate == "gelu" {
-				k0, k1, err = hss.GenGeLURaw(rng, n, fx, width)
+				k0, k1, err = hss.GenGeLURaw(rng, n, fx, fx.Frac, width)
 			} else {
-				k0, k1, err = hss.GenSiLUMulRaw(rng, n, fx, width)
+				k0, k1, err = hss.GenSiLUMulRaw(rng, n, fx, fx.Frac, width)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -387,9 +432,9 @@ func TestFusedActView(t *testing.T) {
 				gi, ui := sg[p.ID], su[p.ID]
 				var e error
 				if gate == "gelu" {
-					_, e = p.GeLURaw(gi, width)
+					_, e = p.GeLURaw(gi, fx.Frac, width)
 				} else {
-					_, e = p.SiLUMulRaw(gi, ui, width)
+					_, e = p.SiLUMulRaw(gi, ui, fx.Frac, width)
 				}
 				return e
 			})

@@ -27,6 +27,21 @@ func (s *params) resTrunc(wide bool) hss.ResTrunc {
 	return hss.ResTrunc{Frac: s.prm.Frac, Bits: s.prm.Width}
 }
 
+// rawWidth is the width at which a raw-input activation (GeLURaw, SiLUMulRaw) truncates by frac: a
+// linear layer's output (frac = Frac) at the linear layers' width, a linear layer's of a norm's raw
+// output (NormRaw, frac = hss.NormRawFrac) at 64.
+func (s *params) rawWidth(frac uint) uint {
+	if frac == s.prm.Frac {
+		return s.prm.Width
+	}
+	return 64
+}
+
+// normRawOut is NormRaw's output tensor: untruncated, hss.NormRawFrac fractional bits.
+func (s *params) normRawOut(x Tensor, v []uint64) Tensor {
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: v, Raw: true, extra: hss.NormRawFrac(s.prm.Fixed()) - s.prm.Frac}
+}
+
 // scoreWidth is the width untruncated scores x are correct at: x.width
 // (AttendScoresTrunc's hss.ScoreBits) or Params.Width (AttendScores).
 func (s *params) scoreWidth(x Tensor) uint {
@@ -58,7 +73,7 @@ func (b *Party) Values() bool { return true }
 
 func (b *Party) Linear(x Tensor, w *EncLinear) (Tensor, error) {
 	if x.Raw {
-		y, err := b.P.LinearW32Raw(x.V, x.Rows, w.In, w.W, w.Out, w.B)
+		y, err := b.P.LinearW32Raw(x.V, x.Rows, w.In, w.W, w.Out, w.B, x.extraBits(b.prm.Frac))
 		return Tensor{Rows: x.Rows, Cols: w.Out, V: y}, err
 	}
 	y, err := b.P.LinearW32(x.V, x.Rows, w.In, w.W, w.Out, w.B, b.prm.Width)
@@ -98,9 +113,9 @@ func (b *Party) LinearsRaw(x Tensor, ws []*EncLinear) ([]Tensor, error) {
 			if len(w.B) != w.Out {
 				return nil, fmt.Errorf("secure: linears: bias of %d values for %d outputs", len(w.B), w.Out)
 			}
-			sh := b.prm.Frac // the bias at the output's scale: 2·Frac, or 3·Frac for a Raw x
+			sh := b.prm.Frac // the bias at the output's scale: 2·Frac, or more for a Raw x
 			if x.Raw {
-				sh *= 2
+				sh += x.extraBits(b.prm.Frac)
 			}
 			for r := range x.Rows {
 				row := y[r*w.Out : (r+1)*w.Out]
@@ -119,8 +134,8 @@ func (b *Party) Settle(x Tensor) (Tensor, error) {
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
-func (b *Party) TruncWide(x Tensor) (Tensor, error) {
-	y, err := b.P.Trunc(x.V, 2*b.prm.Frac, 64)
+func (b *Party) TruncWide(x Tensor, frac uint) (Tensor, error) {
+	y, err := b.P.Trunc(x.V, frac, 64)
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
@@ -272,6 +287,17 @@ func (b *Party) NormRes(x, t Tensor, wide bool, n *EncNorm, eps float64) (Tensor
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: z}, Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
+func (b *Party) NormRaw(x Tensor, t *Tensor, wide bool, eps float64, center bool) (Tensor, Tensor, error) {
+	var tv []uint64
+	var res *hss.ResTrunc
+	if t != nil {
+		r := b.resTrunc(wide)
+		tv, res = t.V, &r
+	}
+	in, z, err := b.P.NormRaw(x.V, tv, res, x.Rows, x.Cols, eps, center)
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: in}, b.normRawOut(x, z), err
+}
+
 func (b *Party) Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error) {
 	var y []uint64
 	var err error
@@ -299,13 +325,13 @@ func (b *Party) SiLUMul(g, u Tensor) (Tensor, error) {
 	return Tensor{Rows: g.Rows, Cols: g.Cols, V: z, Raw: true}, err
 }
 
-func (b *Party) GeLURaw(x Tensor) (Tensor, error) {
-	y, err := b.P.GeLURaw(x.V, b.prm.Width)
+func (b *Party) GeLURaw(x Tensor, frac uint) (Tensor, error) {
+	y, err := b.P.GeLURaw(x.V, frac, b.rawWidth(frac))
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
 
-func (b *Party) SiLUMulRaw(g, u Tensor) (Tensor, error) {
-	z, err := b.P.SiLUMulRaw(g.V, u.V, b.prm.Width)
+func (b *Party) SiLUMulRaw(g, u Tensor, frac uint) (Tensor, error) {
+	z, err := b.P.SiLUMulRaw(g.V, u.V, frac, b.rawWidth(frac))
 	return Tensor{Rows: g.Rows, Cols: g.Cols, V: z, Raw: true}, err
 }
 
@@ -345,7 +371,7 @@ func pair[K hss.Key](k0, k1 K, err error) (hss.Key, hss.Key, error) { return k0,
 func (d *Dealer) Linear(x Tensor, w *EncLinear) (Tensor, error) {
 	y := Tensor{Rows: x.Rows, Cols: w.Out}
 	if x.Raw {
-		return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, 2*d.prm.Frac, 64)))
+		return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, d.prm.Frac+x.extraBits(d.prm.Frac), 64)))
 	}
 	return y, d.push(pair(hss.GenLinear(d.Rand, x.Rows, w.Out, d.prm.Frac, d.prm.Width)))
 }
@@ -378,8 +404,8 @@ func (d *Dealer) Settle(x Tensor) (Tensor, error) {
 	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, d.prm.Frac, d.prm.Width)))
 }
 
-func (d *Dealer) TruncWide(x Tensor) (Tensor, error) {
-	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, 2*d.prm.Frac, 64)))
+func (d *Dealer) TruncWide(x Tensor, frac uint) (Tensor, error) {
+	return x, d.push(pair(hss.GenTrunc(d.Rand, x.Rows*x.Cols, frac, 64)))
 }
 
 func (d *Dealer) Trunc(x Tensor) (Tensor, error) {
@@ -470,6 +496,15 @@ func (d *Dealer) NormRes(x, _ Tensor, wide bool, _ *EncNorm, _ float64) (Tensor,
 	return x, x, d.push(hss.GenRMSNormRes(d.Rand, x.Rows, x.Cols, d.prm.Fixed(), d.resTrunc(wide)))
 }
 
+func (d *Dealer) NormRaw(x Tensor, t *Tensor, wide bool, _ float64, center bool) (Tensor, Tensor, error) {
+	var res *hss.ResTrunc
+	if t != nil {
+		r := d.resTrunc(wide)
+		res = &r
+	}
+	return x, d.normRawOut(x, nil), d.push(hss.GenNormRaw(d.Rand, x.Rows, x.Cols, d.prm.Fixed(), center, res))
+}
+
 func (d *Dealer) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {
 	if center {
 		return x, d.push(hss.GenLayerNorm(d.Rand, x.Rows, x.Cols, d.prm.Fixed()))
@@ -488,10 +523,10 @@ func (d *Dealer) SiLUMul(g, _ Tensor) (Tensor, error) {
 	return Tensor{Rows: g.Rows, Cols: g.Cols, Raw: true}, d.push(hss.GenSiLUMul(d.Rand, g.Rows*g.Cols, d.prm.Fixed()))
 }
 
-func (d *Dealer) GeLURaw(x Tensor) (Tensor, error) {
-	return Tensor{Rows: x.Rows, Cols: x.Cols}, d.push(hss.GenGeLURaw(d.Rand, x.Rows*x.Cols, d.prm.Fixed(), d.prm.Width))
+func (d *Dealer) GeLURaw(x Tensor, frac uint) (Tensor, error) {
+	return Tensor{Rows: x.Rows, Cols: x.Cols}, d.push(hss.GenGeLURaw(d.Rand, x.Rows*x.Cols, d.prm.Fixed(), frac, d.rawWidth(frac)))
 }
 
-func (d *Dealer) SiLUMulRaw(g, _ Tensor) (Tensor, error) {
-	return Tensor{Rows: g.Rows, Cols: g.Cols, Raw: true}, d.push(hss.GenSiLUMulRaw(d.Rand, g.Rows*g.Cols, d.prm.Fixed(), d.prm.Width))
+func (d *Dealer) SiLUMulRaw(g, _ Tensor, frac uint) (Tensor, error) {
+	return Tensor{Rows: g.Rows, Cols: g.Cols, Raw: true}, d.push(hss.GenSiLUMulRaw(d.Rand, g.Rows*g.Cols, d.prm.Fixed(), frac, d.rawWidth(frac)))
 }

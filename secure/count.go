@@ -156,7 +156,7 @@ func (c *Counter) countStages(op Op, st []hss.Stage, err error) error {
 func (c *Counter) Linear(x Tensor, w *EncLinear) (Tensor, error) {
 	frac, bits := c.prm.Frac, c.prm.Width
 	if x.Raw {
-		frac, bits = 2*c.prm.Frac, 64
+		frac, bits = c.prm.Frac+x.extraBits(c.prm.Frac), 64
 	}
 	cost, err := hss.CostLinear(x.Rows, w.Out, frac, bits)
 	c.last = one("trunc", cost)
@@ -184,9 +184,13 @@ func (c *Counter) Settle(x Tensor) (Tensor, error) {
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.count(OpLinear, cost, err)
 }
 
-// TruncWide is the fused truncation of the projections q, k, v and RoPE (OpRope).
-func (c *Counter) TruncWide(x Tensor) (Tensor, error) {
-	cost, err := hss.CostTrunc(x.Rows*x.Cols, 2*c.prm.Frac, 64)
+// TruncWide is the fused truncation of the projections q, k, v and RoPE (OpRope), or (frac other
+// than 2·Frac) the truncation of linear layers of a norm's raw output (OpLinear).
+func (c *Counter) TruncWide(x Tensor, frac uint) (Tensor, error) {
+	cost, err := hss.CostTrunc(x.Rows*x.Cols, frac, 64)
+	if frac != 2*c.prm.Frac {
+		return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpLinear, one("normraw.trunc", cost), err)
+	}
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpRope, one("qkv+rope.trunc", cost), err)
 }
 
@@ -301,6 +305,20 @@ func (c *Counter) NormRes(x, _ Tensor, wide bool, _ *EncNorm, _ float64) (Tensor
 	return y, y, c.countStages(OpNorm, prefix("rmsnorm", st), err)
 }
 
+func (c *Counter) NormRaw(x Tensor, t *Tensor, wide bool, _ float64, center bool) (Tensor, Tensor, error) {
+	var res *hss.ResTrunc
+	if t != nil {
+		r := c.resTrunc(wide)
+		res = &r
+	}
+	st, err := hss.CostNormRawStages(x.Rows, x.Cols, c.prm.Fixed(), center, res)
+	kind := "rmsnorm"
+	if center {
+		kind = "layernorm"
+	}
+	return x, c.normRawOut(x, nil), c.countStages(OpNorm, prefix(kind, st), err)
+}
+
 func (c *Counter) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {
 	st, err := hss.CostNormStages(x.Rows, x.Cols, c.prm.Fixed(), center)
 	kind := "rmsnorm"
@@ -324,13 +342,13 @@ func (c *Counter) SiLUMul(g, _ Tensor) (Tensor, error) {
 	return Tensor{Rows: g.Rows, Cols: g.Cols, Raw: true}, c.countStages(OpAct, prefix("silumul", st), err)
 }
 
-func (c *Counter) GeLURaw(x Tensor) (Tensor, error) {
-	st, err := hss.CostGeLURawStages(x.Rows*x.Cols, c.prm.Fixed(), c.prm.Width)
+func (c *Counter) GeLURaw(x Tensor, frac uint) (Tensor, error) {
+	st, err := hss.CostGeLURawStages(x.Rows*x.Cols, c.prm.Fixed(), frac, c.rawWidth(frac))
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpAct, prefix("gelur", st), err)
 }
 
-func (c *Counter) SiLUMulRaw(g, _ Tensor) (Tensor, error) {
-	st, err := hss.CostSiLUMulRawStages(g.Rows*g.Cols, c.prm.Fixed(), c.prm.Width)
+func (c *Counter) SiLUMulRaw(g, _ Tensor, frac uint) (Tensor, error) {
+	st, err := hss.CostSiLUMulRawStages(g.Rows*g.Cols, c.prm.Fixed(), frac, c.rawWidth(frac))
 	return Tensor{Rows: g.Rows, Cols: g.Cols, Raw: true}, c.countStages(OpAct, prefix("silumulr", st), err)
 }
 

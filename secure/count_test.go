@@ -160,7 +160,11 @@ func TestResidualToNorm(t *testing.T) {
 		if err != nil || last.res == nil || last.res.acc.Rows != 1 || last.res.t.Rows != 1 || ctr.Cost.Total.Rounds != 0 {
 			t.Fatalf("wide %v: rows: %v, %d rounds", wide, err, ctr.Cost.Total.Rounds)
 		}
-		if _, err := e.Norm(x, n, 3); err != nil || ctr.Cost.Ops[OpNorm].Rounds != 5 || ctr.Cost.Total.Rounds != 5 {
+		h, err := e.Norm(x, n, 3)
+		if err != nil || h.nrm == nil || ctr.Cost.Total.Rounds != 0 {
+			t.Fatalf("wide %v: norm: %v, pending %v, %d rounds", wide, err, h.nrm != nil, ctr.Cost.Total.Rounds)
+		}
+		if err := e.settle(&h); err != nil || ctr.Cost.Ops[OpNorm].Rounds != 5 || ctr.Cost.Total.Rounds != 5 {
 			t.Fatalf("wide %v: norm: %v, %d norm rounds, %d in all", wide, err, ctr.Cost.Ops[OpNorm].Rounds, ctr.Cost.Total.Rounds)
 		}
 		if x, err = e.AddInto(x, x); err != nil || x.res != nil || ctr.Cost.Total.Rounds != 5 {
@@ -169,6 +173,85 @@ func TestResidualToNorm(t *testing.T) {
 		// The rows taken before the norm are still pending: a step that is not RMSNorm settles them.
 		if _, err := e.Head(last, 1); err != nil || ctr.Cost.Total.Rounds != 7 {
 			t.Fatalf("wide %v: head: %v, %d rounds", wide, err, ctr.Cost.Total.Rounds)
+		}
+	}
+}
+
+// TestNormRawConsumers: Norm waits for its consumer. The FFN's up projections (SwiGLU's two, GPT-2's
+// one) and the LM head read its raw output (hss.NormRaw, 4 rounds) and the activation (or the head)
+// takes the truncation: SiLUMulRaw or GeLURaw in their 2 rounds, the head in its one, no round of
+// the norm's output truncation and none of a linear layer's. Q, K and V (three layers) get the norm
+// as before (5 rounds); a raw projection used otherwise is truncated once (OpLinear).
+func TestNormRawConsumers(t *testing.T) {
+	for _, name := range []string{"stories15M", "gpt2-124m"} {
+		cfg, _ := model.PresetConfig(name)
+		ctr := &Counter{}
+		e, err := NewExec(cfg, hss.DefaultParams(), nil, ctr, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		D, H, KV := cfg.Dim, cfg.HiddenDim, cfg.KVDim()
+		n := &model.Norm{}
+		x := Tensor{Rows: 2, Cols: D}
+		lin := func(out int) *model.Linear { return &model.Linear{Out: out, In: D} }
+		h, err := e.Norm(x, n, 2)
+		if err != nil || h.nrm == nil || ctr.Cost.Total.Rounds != 0 {
+			t.Fatalf("%s: norm: %v, %d rounds", name, err, ctr.Cost.Total.Rounds)
+		}
+		var out Tensor
+		if cfg.Arch == model.ArchLlama {
+			gu, err := e.Linears(h, [3]*model.Linear{lin(H), lin(H)}, 2)
+			if err != nil || ctr.Cost.Total.Rounds != 4 || gu[0].grp == nil || gu[0].grp.shift != hss.NormRawFrac(e.fx) {
+				t.Fatalf("%s: linears: %v, %d rounds", name, err, ctr.Cost.Total.Rounds)
+			}
+			a, err := e.Act(gu[0], 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err = e.Mul(a, gu[1], 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			y, err := e.Linear(h, lin(H), 2)
+			if err != nil || ctr.Cost.Total.Rounds != 4 || !y.Raw {
+				t.Fatalf("%s: linear: %v, %d rounds", name, err, ctr.Cost.Total.Rounds)
+			}
+			if out, err = e.Act(y, 2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out.Rows != 2 || out.Cols != H || ctr.Cost.Ops[OpNorm].Rounds != 4 || ctr.Cost.Ops[OpAct].Rounds != 2 || ctr.Cost.Ops[OpLinear].Rounds != 0 || ctr.Cost.Total.Rounds != 6 {
+			t.Fatalf("%s: ffn: %d norm rounds, %d act, %d linear, %d in all", name, ctr.Cost.Ops[OpNorm].Rounds, ctr.Cost.Ops[OpAct].Rounds, ctr.Cost.Ops[OpLinear].Rounds, ctr.Cost.Total.Rounds)
+		}
+		// The head: NormRaw and the head's own truncation.
+		before := ctr.Cost.Total.Rounds
+		if h, err = e.Norm(x, n, 2); err != nil {
+			t.Fatal(err)
+		}
+		if y, err := e.Head(h, 2); err != nil || y.Cols != cfg.VocabSize || ctr.Cost.Total.Rounds != before+5 {
+			t.Fatalf("%s: head: %v, %d rounds", name, err, ctr.Cost.Total.Rounds-before)
+		}
+		// Q, K, V: the norm with its output truncation, then local layers.
+		before = ctr.Cost.Total.Rounds
+		if h, err = e.Norm(x, n, 2); err != nil {
+			t.Fatal(err)
+		}
+		if qkv, err := e.Linears(h, [3]*model.Linear{lin(D), lin(KV), lin(KV)}, 2); err != nil || qkv[0].grp.shift != 0 || ctr.Cost.Total.Rounds != before+5 {
+			t.Fatalf("%s: qkv: %v, %d rounds", name, err, ctr.Cost.Total.Rounds-before)
+		}
+		// A raw up projection used otherwise: one truncation by NormRawFrac, booked as a linear layer's.
+		if h, err = e.Norm(x, n, 2); err != nil {
+			t.Fatal(err)
+		}
+		gu, err := e.Linears(h, [3]*model.Linear{lin(H)}, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, lr := ctr.Cost.Total.Rounds, ctr.Cost.Ops[OpLinear].Rounds
+		g := gu[0]
+		if err := e.settle(&g); err != nil || g.Raw || ctr.Cost.Total.Rounds != before+1 || ctr.Cost.Ops[OpLinear].Rounds != lr+1 {
+			t.Fatalf("%s: settled projection: %v, %d rounds", name, err, ctr.Cost.Total.Rounds-before)
 		}
 	}
 }

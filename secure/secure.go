@@ -26,9 +26,12 @@
 // truncation (hss.CacheMatMulTrunc); the causal softmax of all heads at
 // once with its product with the value caches (rows masked once when
 // appended), normalised after the product (hss.SoftmaxValues); Linear O
-// (local, its truncation pending for the next RMSNorm); RMSNorm; Linear W1, W3 (local); SiLU(W1)·W3
-// with both projections' truncations in SiLU's lookup round
-// (hss.SiLUMulRaw); Linear W2 (local, pending likewise). 1/√HeadDim is
+// (local, its truncation pending for the next RMSNorm); RMSNorm without
+// its gain and output truncation (hss.NormRaw, pendingNorm); Linear W1, W3
+// (local, the norm's gain folded into their weights); SiLU(W1)·W3 with
+// both projections' truncations in SiLU's lookup round (hss.SiLUMulRaw);
+// Linear W2 (local, pending likewise). The final norm reads the head the
+// same way: the head's truncation is the norm's. 1/√HeadDim is
 // folded into the encoded Wq. See the hss gates for each step's error
 // bound and cost.
 package secure
@@ -80,6 +83,36 @@ type Tensor struct {
 	// width is, for untruncated attention scores, the width they are
 	// correct at (0: Params.Width).
 	width uint
+	// extra is, for a Raw tensor, its fractional bits beyond Frac (0:
+	// Frac, a product's); a norm's raw output (hss.NormRaw) has more.
+	extra uint
+	// nrm is set on Norm's output while it waits for its consumer (V
+	// nil): see pendingNorm.
+	nrm *pendingNorm
+}
+
+// extraBits is x's fractional bits beyond Frac when x is Raw (see Tensor.extra).
+func (x Tensor) extraBits(frac uint) uint {
+	if x.extra != 0 {
+		return x.extra
+	}
+	return frac
+}
+
+// pendingNorm is a Norm whose output waits for its consumer. The FFN's
+// up projections (a Linears call of HiddenDim outputs) and the LM head
+// read the norm's raw output d·r (hss.NormRaw: 4 rounds, no output
+// truncation) through weights with the norm's gain folded in (W·diag(γ),
+// bias b + W·β: Weights.folded), so their outputs carry 3·Frac +
+// hss.NormRawExtra fractional bits and their one truncation (by
+// hss.NormRawFrac, at width 64) is the activation's lookup round
+// (GeLURaw, SiLUMulRaw) or the head's own: the norm's output truncation
+// round is gone. Any other step computes the norm as before (settle).
+type pendingNorm struct {
+	x    Tensor // the norm's input: shares, or a pending residual
+	n    *model.Norm
+	raw  *Tensor // NormRaw's output, once computed
+	done *Tensor // the norm's output, once computed
 }
 
 // ropeOut is Rope's untruncated output for one Linears group of q, k and
@@ -118,6 +151,7 @@ type residual struct {
 // went through Rope's fused truncation (only v may be used after it).
 type rawGroup struct {
 	ts      []Tensor
+	shift   uint // the truncation that brings ts to Frac bits: 0 for Frac at Params.Width, else by shift at width 64
 	done    []Tensor
 	rotated bool
 	rope    *ropeOut // set with rotated: the truncation of v waits with q's and k's
@@ -144,7 +178,8 @@ type Backend interface {
 	// Values reports whether tensors carry values (false for the dealer).
 	Values() bool
 	// Linear is x·Wᵀ + b with public encoded weights, truncated back to
-	// Frac bits.
+	// Frac bits (by Frac at Params.Width; a Raw x by Frac + its extra bits
+	// at 64).
 	Linear(x Tensor, w *EncLinear) (Tensor, error)
 	// Linears is Linear for several layers of the same input, truncated in
 	// one round.
@@ -158,12 +193,14 @@ type Backend interface {
 	// fractional bits) by Frac at the linear layers' width (Params.Width): the round and
 	// material of Linears's truncation.
 	Settle(x Tensor) (Tensor, error)
-	// TruncWide divides x (3·Frac fractional bits, |x| < 2^(62−3·Frac) in
-	// real units) by 2^(2·Frac) at width 64: RoPE's rotation of the
-	// untruncated q and k, with v, in one round when they do not go to
-	// Attend; and a pending wide residual's addend when no RMSNorm takes it
-	// (the Counter books both under OpRope).
-	TruncWide(x Tensor) (Tensor, error)
+	// TruncWide divides x (Frac + frac fractional bits, |x| < 2^(62−Frac−frac)
+	// in real units) by 2^frac at width 64: with frac = 2·Frac, RoPE's
+	// rotation of the untruncated q and k, with v, in one round when they do
+	// not go to Attend, and a pending wide residual's addend when no RMSNorm
+	// takes it (the Counter books both under OpRope); with frac =
+	// hss.NormRawFrac, linear layers of a norm's raw output that no
+	// activation takes (OpLinear).
+	TruncWide(x Tensor, frac uint) (Tensor, error)
 	// Mul is the elementwise product, untruncated: a Raw tensor with
 	// 2·Frac fractional bits, correct mod 2^64 (one round). Linear given a
 	// Raw input truncates x·Wᵀ + b by 2·Frac at width 64 (the
@@ -193,13 +230,15 @@ type Backend interface {
 	// 2·Frac fractional bits): SwiGLU's activation and product in the
 	// rounds of the activation alone (hss.SiLUMul).
 	SiLUMul(g, u Tensor) (Tensor, error)
-	// GeLURaw is tanh-GeLU of an untruncated linear output (2·Frac
-	// fractional bits) with its truncation in the lookup's round
+	// GeLURaw is tanh-GeLU of an untruncated linear output (Frac + frac
+	// fractional bits: frac = Frac, or hss.NormRawFrac for a linear layer of
+	// a norm's raw output) with its truncation by frac in the lookup's round
 	// (hss.GeLURaw).
-	GeLURaw(x Tensor) (Tensor, error)
-	// SiLUMulRaw is SiLUMul of untruncated gate and up projections, their
-	// truncations in SiLU's lookup round (hss.SiLUMulRaw).
-	SiLUMulRaw(g, u Tensor) (Tensor, error)
+	GeLURaw(x Tensor, frac uint) (Tensor, error)
+	// SiLUMulRaw is SiLUMul of untruncated gate and up projections (as
+	// GeLURaw's x), their truncations in SiLU's lookup round
+	// (hss.SiLUMulRaw).
+	SiLUMulRaw(g, u Tensor, frac uint) (Tensor, error)
 	// SoftmaxValues is the causal softmax of each row of heads stacked
 	// score matrices x [heads·rows × pos0+rows] (row i of each sees its
 	// first pos0+i+1 columns) and its product with layer's value caches,
@@ -209,6 +248,12 @@ type Backend interface {
 	// fractional bits, x the heads' stacked scores (untruncated at their
 	// width for a decode step: hss.SoftmaxValues' rawBits).
 	SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tensor, group int) ([]Tensor, error)
+	// NormRaw is hss.NormRaw: the norm (LayerNorm if center) of x, or
+	// (t not nil, RMSNorm) of the residual x + Trunc(t) (wide as for
+	// NormRes), without gain, bias and output truncation; it returns the
+	// norm's input (the residual's sum) and its raw output d·r, a Raw tensor
+	// with hss.NormRawFrac fractional bits.
+	NormRaw(x Tensor, t *Tensor, wide bool, eps float64, center bool) (in, z Tensor, err error)
 	// NormRes is RMSNorm of the residual stream x + Trunc(t) (see
 	// residual; wide selects the truncation) with the truncation in the
 	// squares' round (hss.RMSNormRes): it returns the sum and its norm.
@@ -301,6 +346,13 @@ func (e *Exec) BeginLayer(int) error { return nil }
 // only product (SwiGLU's) straight to W2, so this never runs there.
 func (e *Exec) settle(xs ...*Tensor) error {
 	for _, x := range xs {
+		if p := x.nrm; p != nil {
+			if err := e.settleNorm(p); err != nil {
+				return err
+			}
+			*x = *p.done
+			continue
+		}
 		if r := x.res; r != nil {
 			if err := e.settleRes(r); err != nil {
 				return err
@@ -371,7 +423,7 @@ func (e *Exec) settle(xs ...*Tensor) error {
 // deferred activations to the caller's fusion rules.
 func (e *Exec) settlePending(xs ...*Tensor) error {
 	for _, x := range xs {
-		if x.lin != nil || x.res != nil || x.rope != nil {
+		if x.lin != nil || x.res != nil || x.rope != nil || x.nrm != nil {
 			if err := e.settle(x); err != nil {
 				return err
 			}
@@ -387,7 +439,7 @@ func (e *Exec) settleRes(r *residual) error {
 	}
 	trunc := e.b.Settle
 	if r.wide {
-		trunc = e.b.TruncWide
+		trunc = func(x Tensor) (Tensor, error) { return e.b.TruncWide(x, 2*e.fx.Frac) }
 	}
 	t, err := trunc(r.t)
 	if err != nil {
@@ -412,7 +464,7 @@ func (e *Exec) settleRope(r *ropeOut) error {
 	if r.used {
 		return errors.New("secure: q or k used after the attention took them")
 	}
-	t, err := e.b.TruncWide(r.y)
+	t, err := e.b.TruncWide(r.y, 2*e.fx.Frac)
 	if err != nil {
 		return err
 	}
@@ -447,7 +499,11 @@ func (e *Exec) settleGroup(g *rawGroup) error {
 			all.V = append(all.V, t.V...)
 		}
 	}
-	y, err := e.b.Settle(all)
+	trunc := e.b.Settle
+	if g.shift != 0 {
+		trunc = func(x Tensor) (Tensor, error) { return e.b.TruncWide(x, g.shift) }
+	}
+	y, err := trunc(all)
 	if err != nil {
 		return err
 	}
@@ -471,41 +527,113 @@ func (e *Exec) checkRows(op string, x Tensor, rows, cols int) error {
 	return nil
 }
 
+// Norm defers the norm to its consumer (pendingNorm).
 func (e *Exec) Norm(x Tensor, n *model.Norm, rows int) (Tensor, error) {
+	if x.Rows != rows || x.Cols != e.cfg.Dim {
+		return Tensor{}, fmt.Errorf("secure: norm: tensor %dx%d, want %dx%d", x.Rows, x.Cols, rows, e.cfg.Dim)
+	}
+	if n == nil {
+		return Tensor{}, errors.New("secure: norm: nil norm")
+	}
+	in := x
+	if e.vals && x.V != nil {
+		in.V = append([]uint64(nil), x.V...) // a later AddInto may write x in place
+	}
+	return Tensor{Rows: rows, Cols: e.cfg.Dim, nrm: &pendingNorm{x: in, n: n}}, nil
+}
+
+// normInput settles the norm's input unless it is a pending residual an RMSNorm takes (then t is its
+// addend, x its accumulator and r the residual, whose sum the caller records).
+func (e *Exec) normInput(p *pendingNorm) (x Tensor, r *residual, err error) {
 	center := e.cfg.Arch == model.ArchGPT2
-	r := x.res
+	x = p.x
+	r = x.res
 	if r == nil || r.done != nil || center {
 		if err := e.settle(&x); err != nil {
-			return Tensor{}, err
+			return Tensor{}, nil, err
 		}
-	}
-	if r != nil && r.done == nil {
+		r = nil
+	} else {
 		x = r.acc
 	}
-	if err := e.checkRows("norm", x, rows, e.cfg.Dim); err != nil {
-		return Tensor{}, err
+	if err := e.checkRows("norm", x, p.x.Rows, e.cfg.Dim); err != nil {
+		return Tensor{}, nil, err
+	}
+	return x, r, nil
+}
+
+// settleNorm computes a pending norm's output (its gain, bias and output truncation included), once.
+func (e *Exec) settleNorm(p *pendingNorm) error {
+	if p.done != nil {
+		return nil
+	}
+	x, r, err := e.normInput(p)
+	if err != nil {
+		return err
 	}
 	var en *EncNorm
 	if e.vals {
-		var err error
-		if en, err = e.w.norm(n); err != nil {
-			return Tensor{}, err
+		if en, err = e.w.norm(p.n); err != nil {
+			return err
 		}
 	}
-	if r != nil && r.done == nil {
+	var y Tensor
+	if r != nil {
 		// The residual's truncation rides on the squares' round.
-		z, y, err := e.b.NormRes(r.acc, r.t, r.wide, en, float64(e.cfg.NormEps))
-		if err != nil {
-			return Tensor{}, err
+		var z Tensor
+		if z, y, err = e.b.NormRes(r.acc, r.t, r.wide, en, float64(e.cfg.NormEps)); err != nil {
+			return err
 		}
 		r.done = &z
-		return y, nil
+	} else if y, err = e.b.Norm(x, en, float64(e.cfg.NormEps), e.cfg.Arch == model.ArchGPT2); err != nil {
+		return err
 	}
-	return e.b.Norm(x, en, float64(e.cfg.NormEps), center)
+	p.done = &y
+	return nil
+}
+
+// normRaw computes a pending norm's raw output (hss.NormRaw), once.
+func (e *Exec) normRaw(p *pendingNorm) (Tensor, error) {
+	if p.raw != nil {
+		return *p.raw, nil
+	}
+	x, r, err := e.normInput(p)
+	if err != nil {
+		return Tensor{}, err
+	}
+	var t *Tensor
+	if r != nil {
+		t = &r.t
+	}
+	in, z, err := e.b.NormRaw(x, t, r != nil && r.wide, float64(e.cfg.NormEps), e.cfg.Arch == model.ArchGPT2)
+	if err != nil {
+		return Tensor{}, err
+	}
+	if r != nil {
+		r.done = &in
+	}
+	p.raw = &z
+	return z, nil
+}
+
+// ffnUp reports whether ls are linear layers that read a norm's raw output: the FFN's up
+// projections, one or two layers Dim → HiddenDim (Q, K and V are three, to Dim or KVDim).
+func (e *Exec) ffnUp(ls [3]*model.Linear) bool {
+	n := 0
+	for _, l := range ls {
+		if l == nil {
+			continue
+		}
+		if l.Out != e.cfg.HiddenDim || l.In != e.cfg.Dim {
+			return false
+		}
+		n++
+	}
+	return n == 1 || n == 2
 }
 
 func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
-	if x.grp != nil || x.silu != nil || x.lin != nil || x.res != nil || x.rope != nil { // a Linears output: truncated with its group (a Mul's product goes in untruncated)
+	if x.grp != nil || x.silu != nil || x.lin != nil || x.res != nil || x.rope != nil || x.nrm != nil && !e.ffnUp([3]*model.Linear{l}) { // a Linears output: truncated with its group (a Mul's product goes in untruncated)
 		if err := e.settle(&x); err != nil {
 			return Tensor{}, err
 		}
@@ -535,7 +663,17 @@ func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
 // (local): the outputs are one raw group, truncated in one round for all by
 // the first step that needs one (or, for q, k and v, by Rope's).
 func (e *Exec) Linears(x Tensor, ls [3]*model.Linear, rows int) ([3]Tensor, error) {
-	if err := e.settle(&x); err != nil {
+	var shift uint
+	var fold *model.Norm
+	if p := x.nrm; p != nil && e.ffnUp(ls) {
+		// The norm's raw output, its gain folded into the layers: their
+		// truncation (by NormRawFrac) waits for the activation.
+		z, err := e.normRaw(p)
+		if err != nil {
+			return [3]Tensor{}, err
+		}
+		x, shift, fold = z, hss.NormRawFrac(e.fx), p.n
+	} else if err := e.settle(&x); err != nil {
 		return [3]Tensor{}, err
 	}
 	var out [3]Tensor
@@ -551,7 +689,12 @@ func (e *Exec) Linears(x Tensor, ls [3]*model.Linear, rows int) ([3]Tensor, erro
 		el := &EncLinear{Out: l.Out, In: l.In}
 		if e.vals {
 			var err error
-			if el, err = e.w.linear(l); err != nil {
+			if fold != nil {
+				el, err = e.w.folded(l, fold)
+			} else {
+				el, err = e.w.linear(l)
+			}
+			if err != nil {
 				return out, err
 			}
 		}
@@ -561,7 +704,7 @@ func (e *Exec) Linears(x Tensor, ls [3]*model.Linear, rows int) ([3]Tensor, erro
 	if err != nil {
 		return out, err
 	}
-	g := &rawGroup{ts: ys}
+	g := &rawGroup{ts: ys, shift: shift}
 	for j, i := range idx {
 		y := ys[j]
 		y.Raw, y.grp, y.idx = true, g, j
@@ -571,6 +714,24 @@ func (e *Exec) Linears(x Tensor, ls [3]*model.Linear, rows int) ([3]Tensor, erro
 }
 
 func (e *Exec) Head(x Tensor, rows int) (Tensor, error) {
+	if p := x.nrm; p != nil {
+		// The final norm's raw output, its gain folded into the head: the
+		// head's truncation (by NormRawFrac at width 64) is the norm's.
+		z, err := e.normRaw(p)
+		if err != nil {
+			return Tensor{}, err
+		}
+		if err := e.checkRows("head", z, rows, e.cfg.Dim); err != nil {
+			return Tensor{}, err
+		}
+		el := &EncLinear{Out: e.cfg.VocabSize, In: e.cfg.Dim}
+		if e.vals {
+			if el, err = e.w.foldedHead(p.n); err != nil {
+				return Tensor{}, err
+			}
+		}
+		return e.b.Linear(z, el)
+	}
 	if err := e.settle(&x); err != nil {
 		return Tensor{}, err
 	}
@@ -823,8 +984,8 @@ func (e *Exec) Act(x Tensor, rows int) (Tensor, error) {
 		return Tensor{}, err
 	}
 	if e.cfg.Arch == model.ArchGPT2 {
-		if fusable(x, 1) {
-			return e.b.GeLURaw(x)
+		if frac, ok := fusableAct(x, 1, e.fx.Frac); ok {
+			return e.b.GeLURaw(x, frac)
 		}
 		if err := e.settle(&x); err != nil {
 			return Tensor{}, err
@@ -842,8 +1003,21 @@ func (e *Exec) Act(x Tensor, rows int) (Tensor, error) {
 // of size outputs that nothing has truncated yet: a gate may then take its
 // truncation into its own first round.
 func fusable(x Tensor, size int) bool {
+	_, ok := fusableAct(x, size, 0)
+	return ok && x.grp.shift == 0
+}
+
+// fusableAct is fusable for the activations, which also take the truncation of a linear layer of a
+// norm's raw output (rawGroup.shift); it returns the truncation's shift.
+func fusableAct(x Tensor, size int, frac uint) (uint, bool) {
 	g := x.grp
-	return x.Raw && g != nil && g.done == nil && !g.rotated && !g.taken && len(g.ts) == size
+	if !x.Raw || g == nil || g.done != nil || g.rotated || g.taken || len(g.ts) != size {
+		return 0, false
+	}
+	if g.shift != 0 {
+		return g.shift, true
+	}
+	return frac, true
 }
 
 func (e *Exec) Mul(a, b Tensor, rows int) (Tensor, error) {
@@ -863,8 +1037,8 @@ func (e *Exec) Mul(a, b Tensor, rows int) (Tensor, error) {
 		}
 		// The gate and up projections of one Linears call, untruncated:
 		// their truncations ride on SiLU's lookup round.
-		if fusable(g, 2) && fusable(b, 2) && g.grp == b.grp && g.idx != b.idx {
-			return e.b.SiLUMulRaw(g, b)
+		if frac, ok := fusableAct(g, 2, e.fx.Frac); ok && g.grp == b.grp && g.idx != b.idx {
+			return e.b.SiLUMulRaw(g, b, frac)
 		}
 		if err := e.settle(&g, &b); err != nil {
 			return Tensor{}, err

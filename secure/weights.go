@@ -34,7 +34,16 @@ type Weights struct {
 	lin   map[*float32]*EncLinear
 	norms map[*float32]*EncNorm
 	head  *EncLinear
+	// fold holds the layers that read a norm's raw output (hss.NormRaw)
+	// with the norm folded in, by layer and norm: each layer's W1 and W3
+	// with its FFNNorm; headFold is the head with the final norm (whose
+	// gains start at finalNorm).
+	fold      map[foldKey]*EncLinear
+	headFold  *EncLinear
+	finalNorm *float32
 }
+
+type foldKey struct{ w, n *float32 }
 
 // EncodeWeights encodes every weight of m with prm's fixed-point encoding
 // (prm.Fixed(); the width plays no part, but prm is validated). Wq (and its bias) is
@@ -53,7 +62,7 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 		return nil, fmt.Errorf("secure: encode weights: %w", err)
 	}
 	fx := prm.Fixed()
-	w := &Weights{cfg: m.Config, fx: fx, lin: map[*float32]*EncLinear{}, norms: map[*float32]*EncNorm{}}
+	w := &Weights{cfg: m.Config, fx: fx, lin: map[*float32]*EncLinear{}, norms: map[*float32]*EncNorm{}, fold: map[foldKey]*EncLinear{}}
 	scale := 1 / math.Sqrt(float64(m.Config.HeadDim()))
 	enc := func(v []float32, s float64) []uint64 {
 		if v == nil {
@@ -102,6 +111,16 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 		}
 		addNorm(&L.AttnNorm)
 		addNorm(&L.FFNNorm)
+		for _, l := range []*model.Linear{&L.W1, &L.W3} {
+			if len(l.W) == 0 {
+				continue
+			}
+			el, err := foldNorm(fx, l.W, l.B, l.Out, l.In, &L.FFNNorm)
+			if err != nil {
+				return nil, fmt.Errorf("secure: encode weights: layer %d: %w", i, err)
+			}
+			w.fold[foldKey{&l.W[0], &L.FFNNorm.W[0]}] = el
+		}
 	}
 	addNorm(&m.FinalNorm)
 	head, err := enc32("lm head", m.LMHead, 1)
@@ -109,7 +128,70 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 		return nil, err
 	}
 	w.head = &EncLinear{Out: m.Config.VocabSize, In: m.Config.Dim, W: head}
+	fh, err := foldNorm(fx, m.LMHead, nil, m.Config.VocabSize, m.Config.Dim, &m.FinalNorm)
+	if err != nil {
+		return nil, fmt.Errorf("secure: encode weights: lm head: %w", err)
+	}
+	w.headFold, w.finalNorm = fh, &m.FinalNorm.W[0]
 	return w, nil
+}
+
+// foldNorm encodes the linear layer W [out][in], b that reads norm n's raw output (hss.NormRaw:
+// the normalised row over hss.NormRawGain): W·diag(γ·NormRawGain(in)) and b + W·β (β the norm's
+// bias, LayerNorm), Frac bits, W as int32 (it fails where a folded weight does not fit).
+func foldNorm(fx hss.Fixed, W, b []float32, out, in int, n *model.Norm) (*EncLinear, error) {
+	if len(n.W) != in || n.B != nil && len(n.B) != in || len(W) != out*in || b != nil && len(b) != out {
+		return nil, errors.New("norm and linear layer do not match")
+	}
+	g := hss.NormRawGain(in)
+	el := &EncLinear{Out: out, In: in, W: make([]int32, len(W))}
+	for i := range out {
+		row := W[i*in : (i+1)*in]
+		var bias float64
+		if b != nil {
+			bias = float64(b[i])
+		}
+		for j, v := range row {
+			e, err := fx.EncodeW32(float64(v) * float64(n.W[j]) * g)
+			if err != nil {
+				return nil, fmt.Errorf("folded weight %d: %w", i*in+j, err)
+			}
+			el.W[i*in+j] = e
+			if n.B != nil {
+				bias += float64(v) * float64(n.B[j])
+			}
+		}
+		if b != nil || n.B != nil {
+			if el.B == nil {
+				el.B = make([]uint64, out)
+			}
+			el.B[i] = fx.Encode(bias)
+		}
+	}
+	return el, nil
+}
+
+// folded is linear layer l with norm n folded in (see Weights.fold).
+func (w *Weights) folded(l *model.Linear, n *model.Norm) (*EncLinear, error) {
+	if len(l.W) == 0 || len(n.W) == 0 {
+		return nil, errors.New("secure: linear layer or norm without weights")
+	}
+	el, ok := w.fold[foldKey{&l.W[0], &n.W[0]}]
+	if !ok || el.Out != l.Out || el.In != l.In {
+		return nil, errors.New("secure: linear layer after a norm not among the encoded weights (only the FFN's W1 and W3 read their norm's raw output)")
+	}
+	return el, nil
+}
+
+// foldedHead is the LM head with norm n folded in: only the final norm's is encoded.
+func (w *Weights) foldedHead(n *model.Norm) (*EncLinear, error) {
+	if len(n.W) == 0 {
+		return nil, errors.New("secure: norm without gains")
+	}
+	if &n.W[0] != w.finalNorm {
+		return nil, errors.New("secure: LM head after a norm other than the final one")
+	}
+	return w.headFold, nil
 }
 
 func (w *Weights) linear(l *model.Linear) (*EncLinear, error) {

@@ -339,7 +339,12 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 	for i, v := range x {
 		enc[i] = h.fx.Encode(float64(v))
 	}
-	seed, x1, err := hss.Share(enc, h.rng)
+	var seed [32]byte
+	var x1 []uint64
+	err := secure.CenterInput(c, enc) // LayerNorm models run on a centred stream
+	if err == nil {
+		seed, x1, err = hss.Share(enc, h.rng)
+	}
 	if err != nil {
 		if h.deal != nil {
 			h.deal.Truncate(pos0)

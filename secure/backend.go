@@ -284,7 +284,18 @@ func (b *Party) SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tenso
 
 func (b *Party) NormRes(x, t Tensor, wide bool, n *EncNorm, eps float64) (Tensor, Tensor, error) {
 	z, y, err := b.P.RMSNormRes(x.V, t.V, b.resTrunc(wide), x.Rows, x.Cols, n.Gain, eps)
+	b.addBias(y, n)
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: z}, Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
+}
+
+// addBias adds a LayerNorm's bias to the RMSNorm of its centred input (party 0).
+func (b *Party) addBias(y []uint64, n *EncNorm) {
+	if n.Bias == nil || b.P.ID != 0 || len(y)%len(n.Bias) != 0 {
+		return
+	}
+	for i := range y {
+		y[i] += n.Bias[i%len(n.Bias)]
+	}
 }
 
 func (b *Party) NormRaw(x Tensor, t *Tensor, wide bool, eps float64, center bool) (Tensor, Tensor, error) {
@@ -305,6 +316,7 @@ func (b *Party) Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, er
 		y, err = b.P.LayerNorm(x.V, x.Rows, x.Cols, n.Gain, n.Bias, eps)
 	} else {
 		y, err = b.P.RMSNorm(x.V, x.Rows, x.Cols, n.Gain, eps)
+		b.addBias(y, n)
 	}
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }

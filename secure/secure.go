@@ -31,7 +31,22 @@
 // (local, the norm's gain folded into their weights); SiLU(W1)·W3 with
 // both projections' truncations in SiLU's lookup round (hss.SiLUMulRaw);
 // Linear W2 (local, pending likewise). The final norm reads the head the
-// same way: the head's truncation is the norm's. 1/√HeadDim is
+// same way: the head's truncation is the norm's.
+//
+// LayerNorm models (GPT-2) run on a centred residual stream: every row
+// of the input has mean zero (CenterInput: the client centres the
+// embeddings it shares) and the layers that write to the stream (Wo, W2)
+// are encoded with columns and bias of sum zero (EncodeWeights), so the
+// stream keeps mean zero up to the truncations' rounding, and each
+// LayerNorm is computed as the RMSNorm of its centred input with the
+// bias added (LayerNorm(x) = LayerNorm(x − mean(x)) exactly; the
+// centring of the writing weights of Nanda et al.'s TransformerLens).
+// The norms then take the residual's pending truncation into their
+// squares' round as RMSNorm does: GPT-2's layers, like LLaMA's, have no
+// linear truncation round of their own. The stream's mean drifts by at
+// most one unit of the last place per addition (2·NLayers units in all),
+// which enters a LayerNorm's output as γ·drift/σ, like the mean's
+// rounding in hss.LayerNorm. 1/√HeadDim is
 // folded into the encoded Wq. See the hss gates for each step's error
 // bound and cost.
 package secure
@@ -222,7 +237,8 @@ type Backend interface {
 	AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error)
 	// Truncate drops every cache's positions from pos on.
 	Truncate(pos int)
-	// Norm is RMSNorm (bias nil, center false) or LayerNorm of each row.
+	// Norm is RMSNorm (plus n's bias, if any: a LayerNorm's on a centred
+	// stream) or (center) LayerNorm of each row.
 	Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error)
 	// Act is SiLU or (gelu) tanh-GeLU, elementwise.
 	Act(x Tensor, gelu bool) (Tensor, error)
@@ -258,6 +274,42 @@ type Backend interface {
 	// residual; wide selects the truncation) with the truncation in the
 	// squares' round (hss.RMSNormRes): it returns the sum and its norm.
 	NormRes(x, t Tensor, wide bool, n *EncNorm, eps float64) (z, y Tensor, err error)
+}
+
+// CenterInput centres every row of x [rows × cfg.Dim] (fixed point, the
+// client's encoded input before sharing) for a LayerNorm model: each row
+// then sums to exactly zero (the row's mean subtracted, its remainder
+// spread one unit each over the first elements). Exec computes a
+// LayerNorm model's norms on a centred stream (see the package comment),
+// so the client must call it on the input it shares; for RMSNorm models
+// it does nothing.
+func CenterInput(cfg model.Config, x []uint64) error {
+	if cfg.Arch != model.ArchGPT2 {
+		return nil
+	}
+	D := cfg.Dim
+	if D <= 0 || len(x)%D != 0 {
+		return fmt.Errorf("secure: center input: %d values for rows of %d", len(x), D)
+	}
+	for r := 0; r < len(x); r += D {
+		row := x[r : r+D]
+		var sum int64
+		for _, v := range row {
+			sum += int64(v)
+		}
+		q := sum / int64(D)
+		rem := sum - q*int64(D)
+		if rem < 0 {
+			q, rem = q-1, rem+int64(D)
+		}
+		for j := range row {
+			row[j] -= uint64(q)
+			if int64(j) < rem {
+				row[j]--
+			}
+		}
+	}
+	return nil
 }
 
 // Exec is the secure executor of one model for one party or the dealer: a
@@ -545,10 +597,9 @@ func (e *Exec) Norm(x Tensor, n *model.Norm, rows int) (Tensor, error) {
 // normInput settles the norm's input unless it is a pending residual an RMSNorm takes (then t is its
 // addend, x its accumulator and r the residual, whose sum the caller records).
 func (e *Exec) normInput(p *pendingNorm) (x Tensor, r *residual, err error) {
-	center := e.cfg.Arch == model.ArchGPT2
 	x = p.x
 	r = x.res
-	if r == nil || r.done != nil || center {
+	if r == nil || r.done != nil {
 		if err := e.settle(&x); err != nil {
 			return Tensor{}, nil, err
 		}
@@ -585,7 +636,7 @@ func (e *Exec) settleNorm(p *pendingNorm) error {
 			return err
 		}
 		r.done = &z
-	} else if y, err = e.b.Norm(x, en, float64(e.cfg.NormEps), e.cfg.Arch == model.ArchGPT2); err != nil {
+	} else if y, err = e.b.Norm(x, en, float64(e.cfg.NormEps), false); err != nil {
 		return err
 	}
 	p.done = &y
@@ -605,7 +656,7 @@ func (e *Exec) normRaw(p *pendingNorm) (Tensor, error) {
 	if r != nil {
 		t = &r.t
 	}
-	in, z, err := e.b.NormRaw(x, t, r != nil && r.wide, float64(e.cfg.NormEps), e.cfg.Arch == model.ArchGPT2)
+	in, z, err := e.b.NormRaw(x, t, r != nil && r.wide, float64(e.cfg.NormEps), false)
 	if err != nil {
 		return Tensor{}, err
 	}
@@ -749,9 +800,10 @@ func (e *Exec) AddInto(acc, y Tensor) (Tensor, error) {
 	if err := e.settle(&acc); err != nil {
 		return Tensor{}, err
 	}
-	if e.cfg.Arch == model.ArchLlama && acc.Rows == y.Rows && acc.Cols == y.Cols {
-		// The residual stream's next consumer is RMSNorm, which takes the
-		// addend's truncation into its first round (residual).
+	if acc.Rows == y.Rows && acc.Cols == y.Cols {
+		// The residual stream's next consumer is a norm, which takes the
+		// addend's truncation into its first round (residual; LayerNorm
+		// too, on the centred stream: see CenterInput).
 		if fusable(y, 1) {
 			y.grp.taken = true // its truncation is the residual's now
 			return Tensor{Rows: acc.Rows, Cols: acc.Cols, res: &residual{acc: acc, t: y.grp.ts[0]}}, nil

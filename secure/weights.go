@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/model"
@@ -109,6 +110,15 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 				return nil, err
 			}
 		}
+		if m.Config.Arch == model.ArchGPT2 {
+			// The layers that write to the residual stream, centred (see
+			// CenterInput).
+			for _, l := range []*model.Linear{&L.Wo, &L.W2} {
+				if err := centreWriting(fx, w.lin[&l.W[0]], l); err != nil {
+					return nil, fmt.Errorf("secure: encode weights: layer %d: %w", i, err)
+				}
+			}
+		}
 		addNorm(&L.AttnNorm)
 		addNorm(&L.FFNNorm)
 		for _, l := range []*model.Linear{&L.W1, &L.W3} {
@@ -134,6 +144,83 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 	}
 	w.headFold, w.finalNorm = fh, &m.FinalNorm.W[0]
 	return w, nil
+}
+
+// centreWriting re-encodes el, the encoding of l, with every column and the bias of sum exactly
+// zero: l's weights minus their column means (and the bias minus its mean), rounded so that each
+// encoded value is within one unit of the exact one (the largest remainders take the carries). A
+// layer so encoded adds a row of mean zero to the residual stream before its truncation:
+// LayerNorm, which reads the stream only through x − mean(x), sees the same function.
+func centreWriting(fx hss.Fixed, el *EncLinear, l *model.Linear) error {
+	out, in := l.Out, l.In
+	if el == nil || len(el.W) != out*in || len(l.W) != out*in {
+		return errors.New("centre writing layer: no encoding")
+	}
+	sc := fx.Scale()
+	exact := make([]float64, out)
+	idx := make([]int, out)
+	for k := range in {
+		var mean float64
+		for j := range out {
+			mean += float64(l.W[j*in+k])
+		}
+		mean /= float64(out)
+		var sum int64
+		for j := range out {
+			exact[j] = (float64(l.W[j*in+k]) - mean) * sc
+			v := math.Round(exact[j])
+			if math.Abs(v) >= 1<<31 {
+				return fmt.Errorf("centred weight %d out of range", j*in+k)
+			}
+			el.W[j*in+k] = int32(v)
+			sum += int64(v)
+		}
+		if err := spreadCarry(sum, exact, idx, func(j int) int64 { return int64(el.W[j*in+k]) }, func(j int, d int64) { el.W[j*in+k] += int32(d) }); err != nil {
+			return err
+		}
+	}
+	if l.B == nil {
+		return nil
+	}
+	var mean float64
+	for _, v := range l.B {
+		mean += float64(v)
+	}
+	mean /= float64(out)
+	var sum int64
+	for j, v := range l.B {
+		exact[j] = (float64(v) - mean) * sc
+		el.B[j] = uint64(int64(math.Round(exact[j])))
+		sum += int64(el.B[j])
+	}
+	return spreadCarry(sum, exact, idx, func(j int) int64 { return int64(el.B[j]) }, func(j int, d int64) { el.B[j] += uint64(d) })
+}
+
+// spreadCarry makes values of sum sum add up to zero: it moves the |sum| values whose rounding went
+// furthest in sum's direction (got(j) − exact[j]) one unit back (idx is scratch of len(exact)).
+func spreadCarry(sum int64, exact []float64, idx []int, got func(int) int64, add func(int, int64)) error {
+	if sum == 0 {
+		return nil
+	}
+	if sum > int64(len(exact)) || -sum > int64(len(exact)) {
+		return errors.New("centring carry out of range")
+	}
+	for j := range idx {
+		idx[j] = j
+	}
+	sign := int64(1)
+	if sum < 0 {
+		sign, sum = -1, -sum
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		da := float64(got(idx[a])) - exact[idx[a]]
+		db := float64(got(idx[b])) - exact[idx[b]]
+		return da*float64(sign) > db*float64(sign)
+	})
+	for _, j := range idx[:sum] {
+		add(j, -sign)
+	}
+	return nil
 }
 
 // foldNorm encodes the linear layer W [out][in], b that reads norm n's raw output (hss.NormRaw:

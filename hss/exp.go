@@ -18,6 +18,16 @@ func buildExpSpec(fx Fixed) (*lutSpec, error) {
 	return polySpec(fx, math.Exp, false, wlo, 2, expRange+polyStep+1, -math.Ldexp(1, expRange), math.Ldexp(1, -8), 3)
 }
 
+// expSpecRaw is exp's lookup on an untruncated input (2·Frac fractional bits, correct mod
+// 2^ScoreBits: a prefill's scores minus their raw maximum, SoftmaxValues): the same tables read at
+// bits shifted by Frac; it opens ScoreBits bits.
+func expSpecRaw(fx Fixed) (*lutSpec, error) { return cachedSpec("expraw", fx, buildExpSpecRaw) }
+
+func buildExpSpecRaw(fx Fixed) (*lutSpec, error) {
+	wlo := int64(-expLow << polyStep)
+	return polySpecIn(fx, fx.Frac, math.Exp, false, wlo, 2, expRange+polyStep+1, -math.Ldexp(1, expRange), math.Ldexp(1, -8), 3)
+}
+
 func init() {
 	registerLUT("exp.lut")
 	registerSeq("exp", "exp.lut", "trunc")

@@ -11,6 +11,23 @@ var (
 	SMVViewSchedule    = smvViewSchedule
 )
 
+// PrefillMaxSchedule is what party 1 receives in the first rounds of SoftmaxValues on a prefill's
+// untruncated scores: the max tree's levels (heads·pairs differences at ScoreBits), then exp's
+// lookup on the nv shifted scores (untruncated, at ScoreBits).
+func PrefillMaxSchedule(heads, rows int, fx Fixed) [][][2]int {
+	var s [][][2]int
+	w := int(ScoreBits(fx))
+	for _, pairs := range maxLevels(causalLens(rows, rows, 0)) {
+		s = append(s, [][2]int{{heads * pairs, w}})
+	}
+	es, err := expSpecRaw(fx)
+	if err != nil {
+		panic(err)
+	}
+	nv := heads * rows * (rows + 1) / 2
+	return append(s, [][2]int{{nv, int(es.openBits())}})
+}
+
 // ExpOpenWidths returns the widths at which Exp opens its masked input and its truncation.
 // ActTruncWidth is the width at which GeLU's and SiLU's polynomial term is truncated.
 func ActTruncWidth(fx Fixed, gelu bool) uint {

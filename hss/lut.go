@@ -76,8 +76,11 @@ func (p *lutPart) leaf() uint { return min(p.m, polyLeaf) }
 // needed.
 type lutSpec struct {
 	parts    []lutPart
-	signTerm bool // output x·s (needs a 64-bit open)
-	signBit  bool // output s
+	signTerm bool // output x·s (needs a 64-bit open, or one at width)
+	// width, if set, is the width a sign-term gate opens at: its input (and so x·s) is needed only
+	// mod 2^width (untruncated scores, maxSpecRaw); its parts read bits below width.
+	width   uint
+	signBit bool // output s
 	// tag identifies the parameters the tables were built for (frac, widths); keys carry it and a
 	// gate refuses material whose tag differs (for example material generated for another Frac).
 	tag uint64
@@ -88,6 +91,9 @@ type lutSpec struct {
 
 func (s *lutSpec) openBits() uint {
 	if s.signTerm {
+		if s.width != 0 {
+			return s.width
+		}
 		return 64
 	}
 	var k uint

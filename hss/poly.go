@@ -149,16 +149,25 @@ func polyTag(gate uint64, fx Fixed) uint64 {
 // polySpec is the cubic lookup for target (sign: minus the ReLU part x·1{z ≥ 0}) on the index window
 // z ∈ [wlo, whi) of step 2^-polyStep and index width m, fitted on [xmin, xmax].
 func polySpec(fx Fixed, target func(float64) float64, sign bool, wlo, whi int64, m uint, xmin, xmax float64, gate uint64) (*lutSpec, error) {
+	return polySpecIn(fx, 0, target, sign, wlo, whi, m, xmin, xmax, gate)
+}
+
+// polySpecIn is polySpec on an untruncated input with Frac + in fractional bits (read at bits
+// shifted by in: the truncate-reduce of SIGMA, Gupta et al., PETS 2024); the output keeps Frac.
+func polySpecIn(fx Fixed, in uint, target func(float64) float64, sign bool, wlo, whi int64, m uint, xmin, xmax float64, gate uint64) (*lutSpec, error) {
 	if fx.Frac < actStepMin || fx.Frac > polyFrac {
 		return nil, fmt.Errorf("frac %d out of range [%d,%d]", fx.Frac, actStepMin, polyFrac)
 	}
-	k := fx.Frac - polyStep
+	if in > 0 && (sign || fx.Frac+in-polyStep+m > 64) {
+		return nil, fmt.Errorf("input with %d extra fractional bits out of range", in)
+	}
+	k := fx.Frac - polyStep + in
 	pf := min(fx.Frac, polyPF)
-	drop := fx.Frac - pf
+	drop := fx.Frac - pf + in
 	fb := polyDeg*pf - 2
-	tabs := polyTables(target, sign, polyDeg, k, fx.Frac, drop, fx.Frac, fb, wlo, whi, xmin, xmax)
+	tabs := polyTables(target, sign, polyDeg, k, fx.Frac+in, drop, fx.Frac, fb, wlo, whi, xmin, xmax)
 	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: wlo, tabs: tabs, deg: polyDeg, drop: drop}}, signTerm: sign,
-		tag: polyTag(gate, fx), fb: fb, tbits: fx.Frac + fb + 3}, nil
+		tag: polyTag(gate, fx) | uint64(in)<<32, fb: fb, tbits: fx.Frac + fb + 3}, nil
 }
 
 // actStepMin is the smallest Frac the lookups support (their index resolution is 2^-8 or coarser).

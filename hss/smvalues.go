@@ -90,9 +90,6 @@ func GenSoftmaxValues(rng io.Reader, heads, rows, pos0 int, fx Fixed, rawBits ui
 	if err := checkSMVCaches(op, func(i int) int { return caches[i].Rows }, len(caches), pos0); err != nil {
 		return nil, nil, err
 	}
-	if rawBits > 0 && !smCount(rows) {
-		return nil, nil, fmt.Errorf("hss: %s: untruncated scores need one row per head", op)
-	}
 	lens := headLens(heads, rows, cols, pos0)
 	nv, _ := sumLens(op, lens)
 	var p0, p1 []MarshalKey
@@ -104,7 +101,7 @@ func GenSoftmaxValues(rng io.Reader, heads, rows, pos0 int, fx Fixed, rawBits ui
 	if err := add(m0, m1, err); err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
-	e0, e1, err := GenExp(rng, nv, fx)
+	e0, e1, err := genPolyGate(rng, "exp", nv, fx, func(fx Fixed) (*lutSpec, error) { return softmaxExpSpec(fx, rows, rawBits) })
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
@@ -162,9 +159,6 @@ func (p *Party) SoftmaxValues(x []uint64, heads, rows, cols, pos0 int, rawBits u
 			return nil, fmt.Errorf("hss: %s: %d new values for cache %d, want %d", op, len(r), i, rows*ks[i])
 		}
 	}
-	if rawBits > 0 && !smCount(rows) {
-		return nil, fmt.Errorf("hss: %s: untruncated scores need one row per head", op)
-	}
 	q, err := p.sub(op, n)
 	if err != nil {
 		return nil, err
@@ -176,7 +170,11 @@ func (p *Party) SoftmaxValues(x []uint64, heads, rows, cols, pos0 int, rawBits u
 	}
 	// Exp's lookup; its truncation rides on the reciprocal's comparisons (rider 1), the products'
 	// opening on its lookup (rider 2, made once exp's truncation is open).
-	ex, err := q.expRide(d, lens)
+	es, err := softmaxExpSpec(q.Fx, rows, rawBits)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := q.expRide(d, lens, es)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +252,7 @@ func CostSoftmaxValuesStages(heads, rows, pos0 int, fx Fixed, rawBits uint, ks, 
 	}
 	lens := headLens(heads, rows, cols, pos0)
 	nv, _ := sumLens(op, lens)
-	es, err := expSpec(fx)
+	es, err := softmaxExpSpec(fx, rows, rawBits)
 	if err != nil {
 		return nil, err
 	}

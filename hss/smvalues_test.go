@@ -27,12 +27,15 @@ func TestSoftmaxValues(t *testing.T) {
 	for step, c := range []struct {
 		rows    int
 		rawBits uint
-	}{{3, 0}, {2, 0}, {1, 0}, {1, raw}} { // a prefill, a chunk of it, decode steps
+	}{{3, 0}, {2, raw}, {2, 0}, {1, 0}, {1, raw}, {3, raw}} { // prefills, chunks of them, decode steps; raw: untruncated scores
 		rows, cols := c.rows, pos0+c.rows
 		newRows := drawCacheRows(t, r, rng, &plain, rows*K, fx.EncodeVec, fx.DecodeVec)
 		xf := make([]float64, heads*rows*cols)
 		for i := range xf {
 			xf[i] = r.NormFloat64() * 2
+			if step == 5 && i%7 == 0 { // scores at the ends of the range (|x| < 2^6 − 2^-2)
+				xf[i] = 63.7 * float64(1-2*(i/7%2))
+			}
 		}
 		x := fx.EncodeVec(xf)
 		xf = fx.DecodeVec(x)

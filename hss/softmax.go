@@ -37,6 +37,20 @@ func maxSpec(fx Fixed) (spec *lutSpec, tol uint64) {
 		tag: 1<<62 | 0x6d<<24 | uint64(k)<<8 | uint64(bits)}, 1 << (k - 1)
 }
 
+// maxSpecRaw is maxSpec on untruncated scores (2·Frac fractional bits, correct mod 2^ScoreBits: a
+// prefill's, SoftmaxValues): the same comparison read at bits shifted by Frac (k = 2·Frac −
+// smMaxTol + 1, tolerance 2^-6 as before), opened at ScoreBits bits, so that x·s is correct mod
+// 2^ScoreBits, which is all the softmax reads. Its index needs no spare bit: for visible scores
+// |x| < 2^6 − 2^-2 (Softmax's range), the centred difference d' = a − b − 2^(k−1) lies in
+// (−2^7 + 2^-2, 2^7 − 2^-1), so the rounded index |z| ≤ 2^12 − 15 fits the part's m = 13 bits
+// (maxSpec's width keeps one more, for its general range |d| < 2^(bits−2)).
+func maxSpecRaw(fx Fixed) (spec *lutSpec, tol uint64) {
+	w := ScoreBits(fx)
+	k := 2*fx.Frac - smMaxTol + 1
+	return &lutSpec{parts: []lutPart{{k: k, m: w - k}}, signTerm: true, width: w,
+		tag: 1<<62 | 0x6e<<24 | uint64(k)<<8 | uint64(w)}, 1 << (k - 1)
+}
+
 // causalLens returns the number of visible columns of every row: row i sees min(cols, pos0+i+1).
 func causalLens(rows, cols, pos0 int) []int {
 	lens := make([]int, rows)
@@ -162,20 +176,38 @@ func genSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed, rawBi
 // (rowsPerHead rows per head): counting on untruncated scores (rawBits > 0), counting, or the tree.
 func genSoftmaxMax(rng io.Reader, lens []int, rowsPerHead int, fx Fixed, rawBits uint) (m0, m1 *seqKey, err error) {
 	switch {
-	case rawBits > 0:
+	case rawBits > 0 && smCount(rowsPerHead):
 		return genCountMaxRaw(rng, lens, softmaxCmax(fx), fx.Frac, rawBits)
 	case smCount(rowsPerHead):
 		return genCountMax(rng, lens, softmaxCmax(fx))
 	}
-	ms, _ := maxSpec(fx)
+	ms, _ := treeMaxSpec(fx, rawBits)
 	return genMaxRows(rng, lens, ms)
+}
+
+// treeMaxSpec is the max tree's comparison: on untruncated scores (rawBits > 0) maxSpecRaw, else
+// maxSpec.
+func treeMaxSpec(fx Fixed, rawBits uint) (*lutSpec, uint64) {
+	if rawBits > 0 {
+		return maxSpecRaw(fx)
+	}
+	return maxSpec(fx)
+}
+
+// softmaxExpSpec is the lookup of exp on the shifted scores: on untruncated ones (a prefill's raw
+// scores, whose max tree leaves them so) expSpecRaw, else expSpec.
+func softmaxExpSpec(fx Fixed, rowsPerHead int, rawBits uint) (*lutSpec, error) {
+	if rawBits > 0 && !smCount(rowsPerHead) {
+		return expSpecRaw(fx)
+	}
+	return expSpec(fx)
 }
 
 // softmaxMaxStages is the cost of genSoftmaxMax's material and its use by stage, with the kind of
 // its key.
 func softmaxMaxStages(heads, rows, cols, pos0 int, fx Fixed, rawBits uint) ([]Stage, string) {
 	switch {
-	case rawBits > 0:
+	case rawBits > 0 && smCount(rows):
 		return costCountMaxRaw(headLens(heads, rows, cols, pos0), softmaxCmax(fx), fx.Frac, rawBits), "cmaxr"
 	case smCount(rows):
 		return costCountMax(headLens(heads, rows, cols, pos0), softmaxCmax(fx)), "cmax"
@@ -185,7 +217,7 @@ func softmaxMaxStages(heads, rows, cols, pos0 int, fx Fixed, rawBits uint) ([]St
 	for i := range pairs {
 		pairs[i] *= heads
 	}
-	ms, _ := maxSpec(fx)
+	ms, _ := treeMaxSpec(fx, rawBits)
 	return maxStages(pairs, ms), "max"
 }
 
@@ -320,7 +352,8 @@ func checkSoftmaxCall(op string, x []uint64, heads, rows, cols, pos0 int, fx Fix
 
 // softmaxShift returns the visible scores of x (row r of the stacked matrices sees lens[r] of its
 // cols columns), row after row, each minus its row's maximum (the max trees over rowsPerHead rows per
-// head, or counting; with rawBits > 0 the scores are untruncated and countMaxRaw truncates them).
+// head, or counting; with rawBits > 0 the scores are untruncated: countMaxRaw truncates them, the
+// trees leave them so, for exp's lookup to read raw: softmaxExpSpec).
 func (q *Party) softmaxShift(x []uint64, lens []int, rowsPerHead, cols int, rawBits uint) ([]uint64, error) {
 	nv, _ := sumLens("softmax", lens)
 	d := make([]uint64, 0, nv)
@@ -329,10 +362,10 @@ func (q *Party) softmaxShift(x []uint64, lens []int, rowsPerHead, cols int, rawB
 	}
 	var m []uint64
 	var err error
-	if rawBits > 0 {
+	if rawBits > 0 && smCount(rowsPerHead) {
 		m, d, err = q.countMaxRaw(d, lens, softmaxCmax(q.Fx), q.Fx.Frac, rawBits)
 	} else {
-		m, err = q.rowMax(d, lens, rowsPerHead)
+		m, err = q.rowMax(d, lens, rowsPerHead, rawBits)
 	}
 	if err != nil {
 		return nil, wrapGate("softmax", err)
@@ -370,7 +403,11 @@ func (q *Party) expRecip(d []uint64, lens []int, rs octSpec) ([]uint64, error) {
 // polynomial term (rs.inFrac = Frac + fb; the sum of the untruncated terms, which the truncations
 // would round entry by entry), so exp's truncation opens in the reciprocal's first round (rider).
 func (q *Party) expRecipRide(d []uint64, lens []int, rs octSpec) ([]uint64, error) {
-	x, err := q.expRide(d, lens)
+	es, err := expSpec(q.Fx)
+	if err != nil {
+		return nil, err
+	}
+	x, err := q.expRide(d, lens, es)
 	if err != nil {
 		return nil, err
 	}
@@ -396,11 +433,7 @@ type expRider struct {
 }
 
 // expRide runs exp's lookup on d (rows of lens entries) and prepares its truncation (see expRider).
-func (q *Party) expRide(d []uint64, lens []int) (*expRider, error) {
-	es, err := expSpec(q.Fx)
-	if err != nil {
-		return nil, err
-	}
+func (q *Party) expRide(d []uint64, lens []int, es *lutSpec) (*expRider, error) {
 	eq, err := q.sub("exp", len(d))
 	if err != nil {
 		return nil, err
@@ -525,19 +558,14 @@ func costSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed, rawBits uint)
 // choice depends on the shape only, so the dealer and the parties make it alike.
 func smCount(rowsPerHead int) bool { return rowsPerHead == 1 }
 
-// SoftmaxTakesRawScores reports whether the softmax of rowsPerHead query rows per head takes its
-// scores untruncated (SoftmaxHeadsRaw, after CacheMatMulRaw): exactly when it counts (smCount). The
-// executors ask it so that the product and the softmax agree.
-func SoftmaxTakesRawScores(rowsPerHead int) bool { return smCount(rowsPerHead) }
-
 // rowMax returns shares of m'_r ≥ the maximum of every row (lens[r] entries after those of the rows
 // before it) and above it by at most 1 (counting) or ⌈log2 l_r⌉·2^-6 (tree), the shift that keeps
 // the inputs of Exp at or below 0 (see SoftmaxHeads).
-func (q *Party) rowMax(d []uint64, lens []int, rowsPerHead int) ([]uint64, error) {
+func (q *Party) rowMax(d []uint64, lens []int, rowsPerHead int, rawBits uint) ([]uint64, error) {
 	if smCount(rowsPerHead) {
 		return q.countMax(d, lens, softmaxCmax(q.Fx))
 	}
-	ms, tol := maxSpec(q.Fx)
+	ms, tol := treeMaxSpec(q.Fx, rawBits)
 	m, err := q.maxRows(d, lens, ms)
 	if err != nil {
 		return nil, err

@@ -323,6 +323,59 @@ func TestSoftmaxValuesView(t *testing.T) {
 	}
 }
 
+// TestPrefillRawView records what party 1 receives in SoftmaxValues on a prefill's untruncated
+// scores and checks the rounds this path changed — the max tree on the raw scores and exp's lookup
+// on the raw shifted scores, all opened at ScoreBits — for their layout and uniformity (the rounds
+// after them are those of the truncated path).
+func TestPrefillRawView(t *testing.T) {
+	fx := hss.Fixed{Frac: 14}
+	const heads, kv, k, rows = 8, 4, 16, 32
+	raw := hss.ScoreBits(fx)
+	pr := rand.New(rand.NewPCG(12, 12))
+	for _, name := range []string{"constant", "spread"} {
+		x := make([]uint64, heads*rows*rows)
+		for i := range x {
+			v := 1.0
+			if name == "spread" {
+				v = pr.NormFloat64() * 3
+			}
+			x[i] = uint64(int64(math.Round(math.Ldexp(v, int(2*fx.Frac))))) & hss.Mask(raw)
+		}
+		rng := hss.NewNLRNG(31)
+		dc := make([]*hss.DealerCache, kv)
+		var pc [2][]*hss.MaskedCache
+		for i := range dc {
+			dc[i] = &hss.DealerCache{K: k}
+			pc[0], pc[1] = append(pc[0], &hss.MaskedCache{K: k}), append(pc[1], &hss.MaskedCache{K: k})
+		}
+		k0, k1, err := hss.GenSoftmaxValues(rng, heads, rows, 0, fx, raw, dc, heads/kv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v [2][][]uint64
+		for range kv {
+			f := make([]float64, rows*k)
+			for i := range f {
+				f[i] = pr.Float64()*4 - 2
+			}
+			sh := hss.ShareFor(t, fx.EncodeVec(f), rng)
+			v[0], v[1] = append(v[0], sh[0]), append(v[1], sh[1])
+		}
+		sh := hss.ShareFor(t, x, rng)
+		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
+			_, err := p.SoftmaxValues(sh[p.ID], heads, rows, rows, 0, raw, pc[p.ID], v[p.ID], heads/kv)
+			return err
+		})
+		sched := hss.PrefillMaxSchedule(heads, rows, fx)
+		if len(msgs) < len(sched) {
+			t.Fatalf("%s: %d rounds", name, len(msgs))
+		}
+		if c := checkView(t, "smv prefill/"+name, msgs[:len(sched)], sched); c < 3 { // two tree levels and exp
+			t.Fatalf("%s: only %d parts checked", name, c)
+		}
+	}
+}
+
 // checkView checks every received message against its schedule (per round, the parts' counts and
 // widths) and the uniformity of every part of 1024 values or more; it returns how many parts it tested.
 func checkView(t *testing.T, name string, msgs [][]byte, sched [][][2]int) int {

@@ -162,12 +162,6 @@ func caches[C any](cs *[][]*C, layer, n int, mk func() *C) []*C {
 	return (*cs)[layer]
 }
 
-// rawScores reports whether an attention step's scores stay untruncated (CacheMatMulRaw,
-// CacheMatMulTrunc) for the softmax to truncate in its first round (hss.SoftmaxHeadsRaw,
-// hss.SoftmaxValues; hss decides by the rows per head, a decode step's one). Shape-only, so the
-// parties, the dealer and the counter decide alike.
-func rawScores(rows int) bool { return hss.SoftmaxTakesRawScores(rows) }
-
 // cacheProds checks one attention step's query heads qs against its new
 // keys (one tensor per KV head, heads = group·KV heads) and lists its score
 // products: query head h against key cache h/group.
@@ -196,17 +190,14 @@ func (b *Party) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor,
 	for i, x := range qs {
 		xv[i] = x.V
 	}
-	mm := b.P.CacheMatMul
-	if rawScores(qs[0].Rows) {
-		mm = b.P.CacheMatMulRaw
-	}
-	zv, err := mm(c, rows, xv, prods, b.prm.Width)
+	// Untruncated: the softmax reads the raw scores (hss.SoftmaxValues).
+	zv, err := b.P.CacheMatMulRaw(c, rows, xv, prods, b.prm.Width)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Tensor, len(qs))
 	for h, z := range zv {
-		out[h] = Tensor{Rows: qs[h].Rows, Cols: c[prods[h].Cache].Rows, V: z}
+		out[h] = Tensor{Rows: qs[h].Rows, Cols: c[prods[h].Cache].Rows, V: z, width: b.prm.Width}
 	}
 	return out, nil
 }
@@ -225,8 +216,8 @@ func (b *Party) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group 
 	for i, x := range qs {
 		xv[i] = x.V
 	}
-	raw, bits := rawScores(qs[0].Rows), hss.ScoreBits(b.prm.Fixed())
-	zv, vt, err := b.P.CacheMatMulTrunc(c, rows, xv, v.V, prods, frac, bits, raw)
+	bits := hss.ScoreBits(b.prm.Fixed())
+	zv, vt, err := b.P.CacheMatMulTrunc(c, rows, xv, v.V, prods, frac, bits, true)
 	if err != nil {
 		return nil, Tensor{}, err
 	}
@@ -247,17 +238,13 @@ func (b *Party) Truncate(pos int) {
 	}
 }
 
-// smvArgs checks a SoftmaxValues call and returns its rows per head and the scores' width
-// (untruncated decode scores) or 0.
+// smvArgs checks a SoftmaxValues call and returns its rows per head and the width its untruncated
+// scores are correct at.
 func (s *params) smvArgs(x Tensor, heads int, newV []Tensor) (rows int, rawBits uint, err error) {
 	if heads < 1 || x.Rows%heads != 0 || len(newV) == 0 {
 		return 0, 0, fmt.Errorf("secure: softmax: %d rows for %d heads, %d value caches", x.Rows, heads, len(newV))
 	}
-	rows = x.Rows / heads
-	if rawScores(rows) {
-		rawBits = s.scoreWidth(x)
-	}
-	return rows, rawBits, nil
+	return x.Rows / heads, s.scoreWidth(x), nil
 }
 
 func (b *Party) SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tensor, group int) ([]Tensor, error) {
@@ -436,25 +423,12 @@ func (d *Dealer) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor
 	}
 	k := newK[0].Cols
 	c := caches(&d.kc, layer, len(newK), func() *hss.DealerCache { return &hss.DealerCache{K: k} })
-	if rawScores(qs[0].Rows) {
-		if err := d.push(pair(hss.GenCacheMatMulRaw(d.Rand, c, newK[0].Rows, prods, d.prm.Width))); err != nil {
-			return nil, err
-		}
-	} else {
-		k0, k1, t0, t1, err := hss.GenCacheMatMul(d.Rand, c, newK[0].Rows, prods, d.prm.Frac, d.prm.Width)
-		if err != nil {
-			return nil, err
-		}
-		if err := d.Sink.Push(k0, k1); err != nil {
-			return nil, err
-		}
-		if err := d.Sink.Push(t0, t1); err != nil {
-			return nil, err
-		}
+	if err := d.push(pair(hss.GenCacheMatMulRaw(d.Rand, c, newK[0].Rows, prods, d.prm.Width))); err != nil {
+		return nil, err
 	}
 	out := make([]Tensor, len(qs))
 	for h, p := range prods {
-		out[h] = Tensor{Rows: qs[h].Rows, Cols: c[p.Cache].Rows}
+		out[h] = Tensor{Rows: qs[h].Rows, Cols: c[p.Cache].Rows, width: d.prm.Width}
 	}
 	return out, nil
 }
@@ -466,8 +440,8 @@ func (d *Dealer) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group
 	}
 	k := newK[0].Cols
 	c := caches(&d.kc, layer, len(newK), func() *hss.DealerCache { return &hss.DealerCache{K: k} })
-	raw, bits := rawScores(qs[0].Rows), hss.ScoreBits(d.prm.Fixed())
-	if err := d.push(hss.GenCacheMatMulTrunc(d.Rand, c, newK[0].Rows, prods, v.Rows*v.Cols, frac, bits, d.prm.Fixed(), raw)); err != nil {
+	bits := hss.ScoreBits(d.prm.Fixed())
+	if err := d.push(hss.GenCacheMatMulTrunc(d.Rand, c, newK[0].Rows, prods, v.Rows*v.Cols, frac, bits, d.prm.Fixed(), true)); err != nil {
 		return nil, Tensor{}, err
 	}
 	out := make([]Tensor, len(qs))

@@ -242,15 +242,11 @@ func (c *Counter) AttendScores(layer int, qs, newK []Tensor, group int) ([]Tenso
 	if err != nil {
 		return nil, err
 	}
-	cost := hss.CostCacheMatMulStages
-	if rawScores(qs[0].Rows) {
-		cost = hss.CostCacheMatMulRawStages
-	}
-	st, err := cost(sc.ks, sc.ts, sc.add, sc.prods, c.prm.Frac, c.prm.Width)
+	st, err := hss.CostCacheMatMulRawStages(sc.ks, sc.ts, sc.add, sc.prods, c.prm.Frac, c.prm.Width)
 	if err := c.countStages(OpAttn, prefix("qk", st), err); err != nil {
 		return nil, err
 	}
-	return c.scoreOutputs(layer, sc, qs, 0), nil
+	return c.scoreOutputs(layer, sc, qs, c.prm.Width), nil
 }
 
 func (c *Counter) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error) {
@@ -258,8 +254,8 @@ func (c *Counter) AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, grou
 	if err != nil {
 		return nil, Tensor{}, err
 	}
-	raw, bits := rawScores(qs[0].Rows), hss.ScoreBits(c.prm.Fixed())
-	st, err := hss.CostCacheMatMulTruncStages(sc.ks, sc.ts, sc.add, sc.prods, v.Rows*v.Cols, frac, bits, c.prm.Fixed(), raw)
+	bits := hss.ScoreBits(c.prm.Fixed())
+	st, err := hss.CostCacheMatMulTruncStages(sc.ks, sc.ts, sc.add, sc.prods, v.Rows*v.Cols, frac, bits, c.prm.Fixed(), true)
 	if err := c.countStages(OpAttn, prefix("qkv+qk", st), err); err != nil {
 		return nil, Tensor{}, err
 	}

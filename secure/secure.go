@@ -224,16 +224,17 @@ type Backend interface {
 	Mul(a, b Tensor) (Tensor, error)
 	// AttendScores appends the new keys (one tensor [rows × HeadDim] per KV
 	// head) to layer's key cache and returns every query head's scores
-	// qs[h]·K_gᵀ [rows × T], g = h/group, T the cache length after.
+	// qs[h]·K_gᵀ [rows × T], g = h/group, T the cache length after,
+	// untruncated (2·Frac fractional bits, correct mod 2^Params.Width: the
+	// softmax reads them raw, hss.SoftmaxValues).
 	AttendScores(layer int, qs, newK []Tensor, group int) ([]Tensor, error)
 	// AttendScoresTrunc is AttendScores on untruncated queries and new keys
 	// (frac extra fractional bits), with v: their truncation by frac (at
 	// width frac + hss.ScoreBits, so |q|, |k|, |v| < 2^(Frac+6) in real
 	// units) is the products' opening (hss.CacheMatMulTrunc); the key
 	// cache's rows are then correct mod 2^ScoreBits only, and AttendScores
-	// refuses it. It returns
-	// the scores — untruncated at width hss.ScoreBits for a decode step
-	// (rawScores), else truncated — and v truncated.
+	// refuses it. It returns the scores untruncated at width
+	// hss.ScoreBits and v truncated.
 	AttendScoresTrunc(layer int, qs, newK []Tensor, v Tensor, group int, frac uint) ([]Tensor, Tensor, error)
 	// Truncate drops every cache's positions from pos on.
 	Truncate(pos int)

@@ -248,15 +248,31 @@ func writeStages(w io.Writer, name string, r secure.CountResult, decode int) {
 		dec[s.Key()] = s
 	}
 	split := func(c hss.Cost) string { return stats.Size(c.Dealer0) + " / " + stats.Size(c.Dealer1) }
+	decRow := func(t secure.StageCost) string {
+		return fmt.Sprintf("| %d | %d | %.2f | %s | %s |", t.Rounds, t.Crit, float64(t.Rounds)/float64(L), stats.Size(t.Online), split(t.Cost))
+	}
 	var pc, dc int64
+	pre := map[string]bool{}
 	for _, s := range p.Stages {
+		pre[s.Key()] = true
 		row := "| – | – | – | – | – |"
 		if t, ok := dec[s.Key()]; ok && decode > 0 {
-			row = fmt.Sprintf("| %d | %d | %.2f | %s | %s |", t.Rounds, t.Crit, float64(t.Rounds)/float64(L), stats.Size(t.Online), split(t.Cost))
+			row = decRow(t)
 			dc += t.Crit
 		}
 		pc += s.Crit
 		fmt.Fprintf(w, "| %s | %s | %d | %d | %d | %s | %s %s\n", s.Op, s.Name, s.Calls, s.Rounds, s.Crit, stats.Size(s.Online), split(s.Cost), row)
+	}
+	// Stages only the decode steps run (a decode step's counting max: hist, zero, …) follow, in
+	// decode order, with "–" in the prefill columns.
+	if decode > 0 {
+		for _, t := range d.Stages {
+			if pre[t.Key()] {
+				continue
+			}
+			dc += t.Crit
+			fmt.Fprintf(w, "| %s | %s | – | – | – | – | – %s\n", t.Op, t.Name, decRow(t))
+		}
 	}
 	fmt.Fprintf(w, "| **total** | | | %d | %d | %s | %s | %d | %d | %.2f | %s | %s |\n\n", p.Total.Rounds, pc, stats.Size(p.Total.Online),
 		split(p.Total), d.Total.Rounds, dc, float64(d.Total.Rounds)/float64(L), stats.Size(d.Total.Online), split(d.Total))

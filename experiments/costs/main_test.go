@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -85,6 +86,45 @@ func TestRunBreakdown(t *testing.T) {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("breakdown lacks %q:\n%s", s, buf.String())
 		}
+	}
+	// The decode steps' counting max (hist, zero) has no prefill stage: its rows follow the prefill's
+	// with "–" in the prefill columns, and the decode critical total counts them, so it equals the
+	// decode rounds (here and in the JSON).
+	table := buf.String()[strings.Index(buf.String(), "by gate stage"):]
+	for _, s := range []string{"| softmax | max/hist | – | – | – | – | – |", "| softmax | max/zero | – | – | – | – | – |"} {
+		if !strings.Contains(table, s) {
+			t.Errorf("breakdown lacks the decode-only row %q:\n%s", s, table)
+		}
+	}
+	var total []string
+	for _, l := range strings.Split(table, "\n") {
+		if strings.HasPrefix(l, "| **total** |") {
+			total = strings.Split(l, "|")
+			break
+		}
+	}
+	// "", "**total**", "", "", prefill rounds, critical, online, dealer, decode rounds, critical, …
+	if len(total) != 14 {
+		t.Fatalf("breakdown total row %q", total)
+	}
+	pr, pcrit := strings.TrimSpace(total[4]), strings.TrimSpace(total[5])
+	dr, dcrit := strings.TrimSpace(total[8]), strings.TrimSpace(total[9])
+	if pcrit != pr || dcrit != dr {
+		t.Errorf("breakdown totals: prefill critical %s of %s rounds, decode critical %s of %s rounds", pcrit, pr, dcrit, dr)
+	}
+	buf.Reset()
+	if err := run(&buf, []string{"-config", "tinystories-656k", "-seq", "8", "-decode", "2", "-json"}); err != nil {
+		t.Fatal(err)
+	}
+	var tiny struct {
+		Rounds int64 `json:"rounds"`
+		Decode int64 `json:"decode_rounds"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &tiny); err != nil {
+		t.Fatal(err)
+	}
+	if pr != fmt.Sprint(tiny.Rounds) || dr != fmt.Sprint(tiny.Decode) || tiny.Decode == 0 {
+		t.Errorf("breakdown totals: rounds %s / %s, JSON %d / %d", pr, dr, tiny.Rounds, tiny.Decode)
 	}
 	buf.Reset()
 	if err := run(&buf, []string{"-config", "gpt2-124m", "-seq", "16", "-json"}); err != nil {

@@ -78,6 +78,9 @@
 //     and its product with the value caches, normalised after the product (riders on the reciprocal).
 //   - truncsq.go: TruncSqKey; a truncation and the square of x ± Trunc(t) in one round (the norms'
 //     first round: LayerNorm's mean, or RMSNormRes's pending residual).
+//   - spline.go: SplineKey; the octave spline: a power function of one value per row in one round
+//     (per-octave DCF keys with the octave's truncation in the payload, quadratic pieces), the norms'
+//     rsqrt for one-row calls.
 //   - norm.go: GenLayerNorm, LayerNorm, GenRMSNorm, RMSNorm, GenRMSNormRes, RMSNormRes (RMSNorm of
 //     x + Trunc(t), the residual's truncation in the squares' round), GenNormRaw, NormRaw (the
 //     norms without gain and output truncation, for a linear layer with the gain folded in:

@@ -74,12 +74,35 @@ func checkNorm(op string, rows, dim int, fx Fixed) (int, error) {
 }
 
 func init() {
-	registerSeq("layernorm", "truncsq", "rsqrt.lm", "trunc")
-	registerSeq("rmsnorm", "square", "rsqrt.lm", "trunc")
-	registerSeq("rmsnormres", "truncsq", "rsqrt.lm", "trunc")
-	registerSeq("layernormraw", "truncsq", "rsqrt.lm")
-	registerSeq("rmsnormraw", "square", "rsqrt.lm")
-	registerSeq("rmsnormresraw", "truncsq", "rsqrt.lm")
+	registerSeq("layernorm", "truncsq", "rsqrt.lm", "rsqrt.sm", "trunc")
+	registerSeq("rmsnorm", "square", "rsqrt.lm", "rsqrt.sm", "trunc")
+	registerSeq("rmsnormres", "truncsq", "rsqrt.lm", "rsqrt.sm", "trunc")
+	registerSeq("layernormraw", "truncsq", "rsqrt.lm", "rsqrt.sm")
+	registerSeq("rmsnormraw", "square", "rsqrt.lm", "rsqrt.sm")
+	registerSeq("rmsnormresraw", "truncsq", "rsqrt.lm", "rsqrt.sm")
+	registerSeq("rsqrt.lm", "rsqrt.cmp", "rsqrt.lut", "trowmul3")
+}
+
+// normSplineRows: a norm of at most this many rows (a decode step's) takes its rsqrt from the octave
+// spline (spline.go: one round, about 20× the CPU per row of the octave lookup); longer ones (a
+// prefill's) from the octave lookup (octave.go: two rounds). Shape-only, so the dealer, the parties
+// and the cost functions decide alike.
+const normSplineRows = 1
+
+// normRsqrtMul3 is the material of the norm's rsqrt with its row product for rows of lens.
+func genNormRsqrt(rng io.Reader, lens []int, rs octSpec) (*seqKey, *seqKey, error) {
+	if len(lens) <= normSplineRows {
+		return genSplineMul3(rng, "rsqrt", lens, rs, 64)
+	}
+	return genOctMul3(rng, "rsqrt", lens, rs, 64)
+}
+
+// normRsqrtPart is the cost of the norm's rsqrt with its row product (genNormRsqrt).
+func normRsqrtPart(lens []int, rs octSpec) (part, error) {
+	if len(lens) <= normSplineRows {
+		return splineMul3Part("rsqrt", lens, rs, 64)
+	}
+	return octMul3Part("rsqrt", lens, rs, 64)
 }
 
 // ResTrunc is the pending truncation of a residual stream z = x + Trunc(t, Frac, Bits) that
@@ -149,7 +172,7 @@ func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc,
 	for i := range lens {
 		lens[i] = dim
 	}
-	r0, r1, err := genOctMul3(rng, "rsqrt", lens, rs, 64)
+	r0, r1, err := genNormRsqrt(rng, lens, rs)
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
@@ -201,9 +224,11 @@ func GenNormRaw(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTru
 // scaled by 2^l: truncate-reduce, SIGMA and LLAMA, Gupta et al., PETS 2022; see normParams for why
 // sqBits suffices although S is correct only mod 2^sqBits), √ρ folded into the public gain; r = 1/√(ρ(σ²+eps))
 // (range [2^-16, 2^15)) is the octave lookup's mantissa L and octave factor O (comparisons, then the
-// mantissa's lookup: 2 rounds), and d·L·O one three-factor row product with L's truncation (1 round,
+// mantissa's lookup: 2 rounds; for one row, a decode step's, the octave spline of spline.go gives L
+// and O in 1 round for about 20× the CPU per row: normSplineRows), and d·L·O one three-factor row
+// product with L's truncation (1 round,
 // 64-bit: evalOctMul3); y = Trunc(γ√ρ ⊙ d·L·O) + β (1 round).
-// Rounds 5 (6 before the mean's truncation rode on the squares' round; 9 before the variance's
+// Rounds 5, 4 for one row (6 before the mean's truncation rode on the squares' round; 9 before the variance's
 // truncation was dropped and RowMul3 took the rsqrt's product). Online (both parties, per element): 14
 // (square) + 16 (row product) + 16 (trunc) bytes, plus ≈ 110 bytes per row. Dealer: ≈ 31.5 bytes per
 // element (party 1's square, m·M and truncation shares), ≈ 4.6 KB per row at dim 4096 and Frac 12 (party
@@ -222,7 +247,7 @@ func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps fl
 //
 // Range: mean(x²) + eps ∈ [2^-16, 2^14), dim as for LayerNorm, |γ_i·x_i/rms| < 2^(50−3·Frac). Construction as
 // LayerNorm without the mean (Zhang and Sennrich, 2019, for the function; SIGMA-style gates; the
-// rsqrt reads the untruncated sum of squares, RowMul3 takes d·L·O). Rounds 5 (7 before). Online (both parties, per
+// rsqrt reads the untruncated sum of squares, RowMul3 takes d·L·O). Rounds 5, 4 for one row (7 before). Online (both parties, per
 // element): 14 + 16 + 16 bytes, plus ≈ 94 bytes per row. Dealer: ≈ 27.5 bytes per element, ≈ 4.6 KB
 // per row at dim 4096. Error: |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac) on the whole range (before: from 2^-12 up).
 func (p *Party) RMSNorm(x []uint64, rows, dim int, gain []uint64, eps float64) ([]uint64, error) {
@@ -249,7 +274,8 @@ func (p *Party) RMSNormRes(x, t []uint64, res ResTrunc, rows, dim int, gain []ui
 // (ρ: NormRawGain). So γ ⊙ ŷ + β = γ·NormRawGain(dim) ⊙ z/2^NormRawFrac + β, and a linear layer W
 // that reads the norm's output can read z instead, with γ·NormRawGain folded into its weights and
 // W·β into its bias: one truncation of the layer's output (by NormRawFrac, which the next gate can
-// take in its own round: GeLURaw, SiLUMulRaw) replaces the norm's output truncation — 4 rounds.
+// take in its own round: GeLURaw, SiLUMulRaw) replaces the norm's output truncation — 4 rounds (3 for
+// one row: the octave spline).
 // Range as LayerNorm's and RMSNorm's; error as theirs without the output's truncation (the
 // rsqrt's mantissa keeps Frac + 2 bits).
 func (p *Party) NormRaw(x, t []uint64, res *ResTrunc, rows, dim int, eps float64, center bool) (in, z []uint64, err error) {
@@ -340,7 +366,12 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 	for i := range lens {
 		lens[i] = dim
 	}
-	z, err := q.evalOctMul3("rsqrt", rs, ss, func() ([]uint64, error) { return d, nil }, lens)
+	var z []uint64
+	if rows <= normSplineRows {
+		z, err = q.evalSplineMul3("rsqrt", rs, ss, d, lens)
+	} else {
+		z, err = q.evalOctMul3("rsqrt", rs, ss, func() ([]uint64, error) { return d, nil }, lens)
+	}
 	if err != nil {
 		return nil, nil, wrapGate(kind, err)
 	}
@@ -431,7 +462,7 @@ func costNormStages(rows, dim int, fx Fixed, center bool, res *ResTrunc, raw boo
 	for i := range lens {
 		lens[i] = dim
 	}
-	rsq, err := octMul3Part("rsqrt", lens, rs, 64)
+	rsq, err := normRsqrtPart(lens, rs)
 	if err != nil {
 		return nil, err
 	}

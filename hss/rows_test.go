@@ -213,6 +213,13 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 		first = [][2]int{{n, 48}, {n, int(sq)}} // the residual's truncation with the squares
 	}
 	s := [][][2]int{first, one(rows, 64), one(rows, int(rs.k()+rs.idxBits())), {{rows, int(rs.tbits())}, {n + rows, 64}}}
+	if rows <= normSplineRows { // the octave spline: one round for the comparisons and the mantissa
+		sp, err := rs.spline()
+		if err != nil {
+			panic(err)
+		}
+		s = [][][2]int{first, one(rows, 64), {{rows, int(sp.tb)}, {n + rows, 64}}}
+	}
 	if !raw {
 		s = append(s, one(n, 64))
 	}

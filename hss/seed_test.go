@@ -77,6 +77,9 @@ func allKeyGens() []keyGen {
 		{"rmsnormres (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) {
 			return GenRMSNormRes(r, n/64, 64, fx, ResTrunc{Frac: fx.Frac, Bits: 48})
 		}},
+		{"rmsnormres (one row: the octave spline)", func(r io.Reader, n int) (Key, Key, error) {
+			return GenRMSNormRes(r, 1, n, fx, ResTrunc{Frac: fx.Frac, Bits: 48})
+		}},
 		{"layernormraw (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) { return GenNormRaw(r, n/64, 64, fx, true, nil) }},
 		{"rmsnormraw (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) { return GenNormRaw(r, n/64, 64, fx, false, nil) }},
 		{"rmsnormresraw (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) {
@@ -119,6 +122,8 @@ func keyParts(t *testing.T, k Key, kinds map[string]bool) (fssBytes, public int)
 		public = PackedLen(len(k.Lens), 32)
 	case *DPFBatchKey:
 		fssBytes += k.D.Size()
+	case *SplineKey:
+		fssBytes += k.DCF.Size()
 	case *TruncActKey:
 		fssBytes += k.DCF.Size()
 		for _, d := range k.DPF {

@@ -115,7 +115,6 @@ func (k *TruncRowMul3Key) UnmarshalBinary(b []byte) error {
 func init() {
 	RegisterKey("trowmul3", func() MarshalKey { return new(TruncRowMul3Key) })
 	registerSeq("recip.lm", "recip.cmp", "recip.lut", "trowmul3")
-	registerSeq("rsqrt.lm", "rsqrt.cmp", "rsqrt.lut", "trowmul3")
 }
 
 // trowWords is the number of words party p expands from its seed.

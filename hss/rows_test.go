@@ -297,7 +297,7 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	a0, a1, _ := GenCacheMatMulTrunc(rng, []*DealerCache{{K: 2}}, 1, []CacheProd{{Cache: 0, M: 1}}, 2, 12, 32, fx, false)
 	ac0, ac1 := a0.(*seqKey).parts[1], a1.(*seqKey).parts[1]
 	v0, v1, _ := GenSoftmaxValues(rng, 2, 2, 0, fx, 0, []*DealerCache{{K: 2}}, 2)
-	nr0, nr1, _ := GenNormRaw(rng, 1, 2, fx, false, &ResTrunc{Frac: 12, Bits: 48})
+	nr0, nr1, _ := GenNormRaw(rng, 2, 2, fx, false, &ResTrunc{Frac: 12, Bits: 48}) // the octave lookup (n0: the spline)
 	lr0, lr1, _ := GenNormRaw(rng, 1, 2, fx, true, nil)
 	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}, {a0, a1}, {ac0, ac1}, {v0, v1}, {nr0, nr1}, {lr0, lr1}} {
 		for _, k := range k { // party 0's seed-compressed keys and party 1's

@@ -143,8 +143,13 @@ func recordRun(t *testing.T, fx hss.Fixed, m0, m1 *hss.Material, f func(p *hss.P
 // the squares, then RMSNorm's rounds) on zero and on spread inputs and checks every part's uniformity
 // at its width.
 func TestNormResView(t *testing.T) {
+	for _, shape := range [][2]int{{4, 512}, {1, 2048}} { // the octave lookup; one row: the octave spline
+		normResView(t, shape[0], shape[1])
+	}
+}
+
+func normResView(t *testing.T, rows, cols int) {
 	fx := hss.Fixed{Frac: 14}
-	rows, cols := 4, 512
 	n := rows * cols
 	res := hss.ResTrunc{Frac: fx.Frac, Bits: 48}
 	pr := rand.New(rand.NewPCG(7, 7))
@@ -167,7 +172,7 @@ func TestNormResView(t *testing.T) {
 			return e
 		})
 		if checked := checkView(t, "rmsnormres/"+name, msgs, hss.ViewSchedule("rmsnormres", rows, cols, fx)); checked < 4 {
-			t.Fatalf("rmsnormres/%s: only %d parts checked", name, checked)
+			t.Fatalf("rmsnormres/%s (%d rows): only %d parts checked", name, rows, checked)
 		}
 	}
 }

@@ -405,21 +405,7 @@ func (p *Party) evalSplineMul3(kind string, s octSpec, v []uint64, x []uint64, l
 		return nil, wrapGate(kind, err)
 	}
 	defer putWords(lin)
-	k, err := takeKey[*TruncRowMul3Key](q, "trowmul3", len(x))
-	if err != nil {
-		return nil, wrapGate(kind, err)
-	}
-	if k.Frac != sp.fb || k.TBits != sp.tb {
-		return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
-	}
-	z, err := q.truncRowMul3(k, x, lin, fac, lens)
-	if err != nil {
-		return nil, wrapGate(kind, err)
-	}
-	if err := finish(kind, q); err != nil {
-		return nil, err
-	}
-	return z, nil
+	return q.endMul3(kind, x, lin, fac, lens, sp.fb, sp.tb)
 }
 
 // splineMul3Part is the cost of evalSplineMul3 as one part of a composite, by stage (spline,
@@ -429,8 +415,7 @@ func splineMul3Part(kind string, lens []int, s octSpec, bits uint) (part, error)
 	if err != nil {
 		return part{}, fmt.Errorf("hss: cost %s: %w", kind, err)
 	}
-	rows := len(lens)
-	n, err := sumLens("cost "+kind, lens)
+	rows, n, err := mul3Shape(kind, lens)
 	if err != nil {
 		return part{}, err
 	}

@@ -294,14 +294,20 @@ func (p *Party) evalOctMul3(kind string, s octSpec, v []uint64, x func() ([]uint
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
-	k, err := takeKey[*TruncRowMul3Key](q, "trowmul3", len(xv))
+	return q.endMul3(kind, xv, lin, fac, lens, lut.fb, lut.tbits)
+}
+
+// endMul3 ends an octave lookup's or spline's composite q of kind: the mantissa lin's truncation (by
+// fb at width tb) with the row product x·L·fac (truncRowMul3), then the composite's end.
+func (q *Party) endMul3(kind string, x, lin, fac []uint64, lens []int, fb, tb uint) ([]uint64, error) {
+	k, err := takeKey[*TruncRowMul3Key](q, "trowmul3", len(x))
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
-	if k.Frac != lut.fb || k.TBits != lut.tbits {
+	if k.Frac != fb || k.TBits != tb {
 		return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 	}
-	z, err := q.truncRowMul3(k, xv, lin, fac, lens)
+	z, err := q.truncRowMul3(k, x, lin, fac, lens)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
@@ -311,14 +317,19 @@ func (p *Party) evalOctMul3(kind string, s octSpec, v []uint64, x func() ([]uint
 	return z, nil
 }
 
+// mul3Shape is the rows and elements of a row product over rows of lens (for its cost).
+func mul3Shape(kind string, lens []int) (rows, n int, err error) {
+	n, err = sumLens("cost "+kind, lens)
+	return len(lens), n, err
+}
+
 // octMul3Part is the cost of evalOctMul3 as one part of a composite, by stage (cmp, lut, trowmul3).
 func octMul3Part(kind string, lens []int, s octSpec, bits uint) (part, error) {
 	pr, err := s.prep()
 	if err != nil {
 		return part{}, fmt.Errorf("hss: cost %s: %w", kind, err)
 	}
-	rows := len(lens)
-	n, err := sumLens("cost "+kind, lens)
+	rows, n, err := mul3Shape(kind, lens)
 	if err != nil {
 		return part{}, err
 	}

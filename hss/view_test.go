@@ -2,6 +2,7 @@ package hss_test
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -148,6 +149,18 @@ func TestNormResView(t *testing.T) {
 	}
 }
 
+// normInputs draws a norm's n inputs and a pending residual's (Frac more fractional bits): zero, or
+// normal with σ 10 ("spread").
+func normInputs(name string, n int, fx hss.Fixed, pr *rand.Rand) (xf, tf []float64) {
+	xf, tf = make([]float64, n), make([]float64, n)
+	if name == "spread" {
+		for i := range xf {
+			xf[i], tf[i] = pr.NormFloat64()*10, pr.NormFloat64()*10*fx.Scale()
+		}
+	}
+	return xf, tf
+}
+
 func normResView(t *testing.T, rows, cols int) {
 	fx := hss.Fixed{Frac: 14}
 	n := rows * cols
@@ -155,12 +168,7 @@ func normResView(t *testing.T, rows, cols int) {
 	pr := rand.New(rand.NewPCG(7, 7))
 	gain := fx.EncodeVec(make([]float64, cols))
 	for _, name := range []string{"zero", "spread"} {
-		xf, tf := make([]float64, n), make([]float64, n)
-		if name == "spread" {
-			for i := range xf {
-				xf[i], tf[i] = pr.NormFloat64()*10, pr.NormFloat64()*10*fx.Scale()
-			}
-		}
+		xf, tf := normInputs(name, n, fx, pr)
 		rng := hss.NewNLRNG(19)
 		k0, k1, err := hss.GenRMSNormRes(rng, rows, cols, fx, res)
 		if err != nil {
@@ -191,12 +199,7 @@ func TestNormRawView(t *testing.T) {
 			res = &hss.ResTrunc{Frac: fx.Frac, Bits: 48}
 		}
 		for _, name := range []string{"zero", "spread"} {
-			xf, tf := make([]float64, n), make([]float64, n)
-			if name == "spread" {
-				for i := range xf {
-					xf[i], tf[i] = pr.NormFloat64()*10, pr.NormFloat64()*10*fx.Scale()
-				}
-			}
+			xf, tf := normInputs(name, n, fx, pr)
 			rng := hss.NewNLRNG(23)
 			k0, k1, err := hss.GenNormRaw(rng, rows, cols, fx, res == nil, res)
 			if err != nil {
@@ -270,40 +273,15 @@ func TestSoftmaxValuesView(t *testing.T) {
 	n := heads * cols
 	pr := rand.New(rand.NewPCG(11, 11))
 	for _, name := range []string{"constant", "spread"} {
-		x := make([]uint64, n)
-		for i := range x {
-			v := 1.0
-			if name == "spread" {
-				v = pr.NormFloat64() * 3
-			}
-			x[i] = uint64(int64(math.Round(math.Ldexp(v, int(2*fx.Frac))))) & hss.Mask(raw)
-		}
+		x := rawScores(name, n, fx, pr)
 		rng := hss.NewNLRNG(29)
-		dc := make([]*hss.DealerCache, kv)
-		var pc [2][]*hss.MaskedCache
-		for i := range dc {
-			dc[i] = &hss.DealerCache{K: k}
-			pc[0], pc[1] = append(pc[0], &hss.MaskedCache{K: k}), append(pc[1], &hss.MaskedCache{K: k})
-		}
+		dc, pc := smvCaches(kv, k)
 		// A cache of cols−1 rows first (its material and run are not recorded), then the step.
 		k0, k1, err := hss.GenSoftmaxValues(rng, heads, cols-1, 0, fx, 0, dc, heads/kv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		// values draws both parties' shares of rows new value rows per cache (before the run: the
-		// parties' goroutines must not share rng), uniform in [−2, 2).
-		values := func(rows int) [2][][]uint64 {
-			var v [2][][]uint64
-			for range kv {
-				f := make([]float64, rows*k)
-				for i := range f {
-					f[i] = pr.Float64()*4 - 2
-				}
-				sh := hss.ShareFor(t, fx.EncodeVec(f), rng)
-				v[0], v[1] = append(v[0], sh[0]), append(v[1], sh[1])
-			}
-			return v
-		}
+		values := func(rows int) [2][][]uint64 { return valueRows(t, kv, rows*k, fx, pr, rng) }
 		pre := func(p *hss.Party, x []uint64, v [2][][]uint64, rows, pos0 int, rawBits uint) error {
 			_, err := p.SoftmaxValues(x, heads, rows, pos0+rows, pos0, rawBits, pc[p.ID], v[p.ID], heads/kv)
 			return err
@@ -338,34 +316,14 @@ func TestPrefillRawView(t *testing.T) {
 	raw := hss.ScoreBits(fx)
 	pr := rand.New(rand.NewPCG(12, 12))
 	for _, name := range []string{"constant", "spread"} {
-		x := make([]uint64, heads*rows*rows)
-		for i := range x {
-			v := 1.0
-			if name == "spread" {
-				v = pr.NormFloat64() * 3
-			}
-			x[i] = uint64(int64(math.Round(math.Ldexp(v, int(2*fx.Frac))))) & hss.Mask(raw)
-		}
+		x := rawScores(name, heads*rows*rows, fx, pr)
 		rng := hss.NewNLRNG(31)
-		dc := make([]*hss.DealerCache, kv)
-		var pc [2][]*hss.MaskedCache
-		for i := range dc {
-			dc[i] = &hss.DealerCache{K: k}
-			pc[0], pc[1] = append(pc[0], &hss.MaskedCache{K: k}), append(pc[1], &hss.MaskedCache{K: k})
-		}
+		dc, pc := smvCaches(kv, k)
 		k0, k1, err := hss.GenSoftmaxValues(rng, heads, rows, 0, fx, raw, dc, heads/kv)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var v [2][][]uint64
-		for range kv {
-			f := make([]float64, rows*k)
-			for i := range f {
-				f[i] = pr.Float64()*4 - 2
-			}
-			sh := hss.ShareFor(t, fx.EncodeVec(f), rng)
-			v[0], v[1] = append(v[0], sh[0]), append(v[1], sh[1])
-		}
+		v := valueRows(t, kv, rows*k, fx, pr, rng)
 		sh := hss.ShareFor(t, x, rng)
 		msgs := recordRun(t, fx, hss.NewMaterial(k0), hss.NewMaterial(k1), func(p *hss.Party) error {
 			_, err := p.SoftmaxValues(sh[p.ID], heads, rows, rows, 0, raw, pc[p.ID], v[p.ID], heads/kv)
@@ -379,6 +337,46 @@ func TestPrefillRawView(t *testing.T) {
 			t.Fatalf("%s: only %d parts checked", name, c)
 		}
 	}
+}
+
+// rawScores draws n untruncated scores (2·Frac fractional bits, mod 2^ScoreBits): all 1 ("constant")
+// or normal with σ 3 ("spread").
+func rawScores(name string, n int, fx hss.Fixed, pr *rand.Rand) []uint64 {
+	x := make([]uint64, n)
+	for i := range x {
+		v := 1.0
+		if name == "spread" {
+			v = pr.NormFloat64() * 3
+		}
+		x[i] = uint64(int64(math.Round(math.Ldexp(v, int(2*fx.Frac))))) & hss.Mask(hss.ScoreBits(fx))
+	}
+	return x
+}
+
+// valueRows draws both parties' shares of n new values per cache for kv caches, uniform in [−2, 2)
+// (before a run: the parties' goroutines must not share rng).
+func valueRows(t *testing.T, kv, n int, fx hss.Fixed, pr *rand.Rand, rng io.Reader) [2][][]uint64 {
+	var v [2][][]uint64
+	for range kv {
+		f := make([]float64, n)
+		for i := range f {
+			f[i] = pr.Float64()*4 - 2
+		}
+		sh := hss.ShareFor(t, fx.EncodeVec(f), rng)
+		v[0], v[1] = append(v[0], sh[0]), append(v[1], sh[1])
+	}
+	return v
+}
+
+// smvCaches returns kv empty value caches of width k: the dealer's and both parties'.
+func smvCaches(kv, k int) ([]*hss.DealerCache, [2][]*hss.MaskedCache) {
+	dc := make([]*hss.DealerCache, kv)
+	var pc [2][]*hss.MaskedCache
+	for i := range dc {
+		dc[i] = &hss.DealerCache{K: k}
+		pc[0], pc[1] = append(pc[0], &hss.MaskedCache{K: k}), append(pc[1], &hss.MaskedCache{K: k})
+	}
+	return dc, pc
 }
 
 // checkView checks every received message against its schedule (per round, the parts' counts and

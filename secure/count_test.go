@@ -177,6 +177,21 @@ func TestResidualToNorm(t *testing.T) {
 	}
 }
 
+// countExec is an executor of preset name's config over a fresh Counter, for 8 positions.
+func countExec(t *testing.T, name string) (model.Config, *Exec, *Counter) {
+	t.Helper()
+	cfg, err := model.PresetConfig(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr := &Counter{}
+	e, err := NewExec(cfg, hss.DefaultParams(), nil, ctr, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, e, ctr
+}
+
 // TestNormRawConsumers: Norm waits for its consumer. The FFN's up projections (SwiGLU's two, GPT-2's
 // one) and the LM head read its raw output (hss.NormRaw, 4 rounds) and the activation (or the head)
 // takes the truncation: SiLUMulRaw or GeLURaw in their 2 rounds, the head in its one, no round of
@@ -184,12 +199,7 @@ func TestResidualToNorm(t *testing.T) {
 // as before (5 rounds); a raw projection used otherwise is truncated once (OpLinear).
 func TestNormRawConsumers(t *testing.T) {
 	for _, name := range []string{"stories15M", "gpt2-124m"} {
-		cfg, _ := model.PresetConfig(name)
-		ctr := &Counter{}
-		e, err := NewExec(cfg, hss.DefaultParams(), nil, ctr, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg, e, ctr := countExec(t, name)
 		D, H, KV := cfg.Dim, cfg.HiddenDim, cfg.KVDim()
 		n := &model.Norm{}
 		x := Tensor{Rows: 2, Cols: D}
@@ -262,12 +272,7 @@ func TestNormRawConsumers(t *testing.T) {
 // truncation round of their own, in a prefill as in a decode step.
 func TestAttendFused(t *testing.T) {
 	for _, name := range []string{"stories15M", "gpt2-124m"} {
-		cfg, _ := model.PresetConfig(name)
-		ctr := &Counter{}
-		e, err := NewExec(cfg, hss.DefaultParams(), nil, ctr, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg, e, ctr := countExec(t, name)
 		D, KV := cfg.Dim, cfg.KVDim()
 		lin := func(out int) *model.Linear { return &model.Linear{Out: out, In: D} }
 		for pos, rows := range []int{3, 1} {

@@ -84,14 +84,26 @@ func init() {
 }
 
 // normSplineRows: a norm of at most this many rows (a decode step's) takes its rsqrt from the octave
-// spline (spline.go: one round, about 20× the CPU per row of the octave lookup); longer ones (a
-// prefill's) from the octave lookup (octave.go: two rounds). Shape-only, so the dealer, the parties
-// and the cost functions decide alike.
+// spline (spline.go: one round, about 20× the CPU per row of the octave lookup and ~155 KB of
+// material per row for both parties, which a 768-wide row's other material is far below); longer
+// ones (a prefill's) from the octave lookup (octave.go: two rounds). Shape-only, so the dealer, the
+// parties and the cost functions decide alike (normSpline).
 const normSplineRows = 1
 
-// normRsqrtMul3 is the material of the norm's rsqrt with its row product for rows of lens.
+// normSpline reports whether a norm of rows rows with rsqrt spec rs takes the octave spline: at most
+// normSplineRows rows, where the spline applies (a small Frac·dim leaves its lowest octave too few
+// input bits: spline.go). Shape-only.
+func normSpline(rows int, rs octSpec) bool {
+	if rows > normSplineRows {
+		return false
+	}
+	_, err := rs.spline()
+	return err == nil
+}
+
+// genNormRsqrt is the material of the norm's rsqrt with its row product for rows of lens.
 func genNormRsqrt(rng io.Reader, lens []int, rs octSpec) (*seqKey, *seqKey, error) {
-	if len(lens) <= normSplineRows {
+	if normSpline(len(lens), rs) {
 		return genSplineMul3(rng, "rsqrt", lens, rs, 64)
 	}
 	return genOctMul3(rng, "rsqrt", lens, rs, 64)
@@ -99,7 +111,7 @@ func genNormRsqrt(rng io.Reader, lens []int, rs octSpec) (*seqKey, *seqKey, erro
 
 // normRsqrtPart is the cost of the norm's rsqrt with its row product (genNormRsqrt).
 func normRsqrtPart(lens []int, rs octSpec) (part, error) {
-	if len(lens) <= normSplineRows {
+	if normSpline(len(lens), rs) {
 		return splineMul3Part("rsqrt", lens, rs, 64)
 	}
 	return octMul3Part("rsqrt", lens, rs, 64)
@@ -232,7 +244,8 @@ func GenNormRaw(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTru
 // truncation was dropped and RowMul3 took the rsqrt's product). Online (both parties, per element): 14
 // (square) + 16 (row product) + 16 (trunc) bytes, plus ≈ 110 bytes per row. Dealer: ≈ 31.5 bytes per
 // element (party 1's square, m·M and truncation shares), ≈ 4.6 KB per row at dim 4096 and Frac 12 (party
-// 0: 2.3 KB; the comparison's DCF key grows with ⌊log2 dim⌋: 3.4 KB per row before). Error: |y −
+// 0: 2.3 KB; the comparison's DCF key grows with ⌊log2 dim⌋: 3.4 KB per row before), ≈ 155 KB for a
+// one-row call (the octave spline's 31 DCF keys per party). Error: |y −
 // y_ref| ≤ |γ|·(2^-9·|ŷ| + 2^-Frac/σ) + 2^(1−Frac), ŷ the normalised value (the second term is the
 // mean's rounding; the variance is no longer rounded, so the bound now holds down to σ²+eps = 2^-16,
 // where it held from 2^-12 before), measured in TestNorms and at the range's ends in
@@ -249,7 +262,7 @@ func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps fl
 // LayerNorm without the mean (Zhang and Sennrich, 2019, for the function; SIGMA-style gates; the
 // rsqrt reads the untruncated sum of squares, RowMul3 takes d·L·O). Rounds 5, 4 for one row (7 before). Online (both parties, per
 // element): 14 + 16 + 16 bytes, plus ≈ 94 bytes per row. Dealer: ≈ 27.5 bytes per element, ≈ 4.6 KB
-// per row at dim 4096. Error: |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac) on the whole range (before: from 2^-12 up).
+// per row at dim 4096 (≈ 155 KB for a one-row call: the octave spline). Error: |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac) on the whole range (before: from 2^-12 up).
 func (p *Party) RMSNorm(x []uint64, rows, dim int, gain []uint64, eps float64) ([]uint64, error) {
 	_, y, err := p.norm(x, nil, nil, rows, dim, gain, nil, eps, false, false)
 	return y, err
@@ -367,7 +380,7 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 		lens[i] = dim
 	}
 	var z []uint64
-	if rows <= normSplineRows {
+	if normSpline(rows, rs) {
 		z, err = q.evalSplineMul3("rsqrt", rs, ss, d, lens)
 	} else {
 		z, err = q.evalOctMul3("rsqrt", rs, ss, func() ([]uint64, error) { return d, nil }, lens)

@@ -218,7 +218,7 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 		if err != nil {
 			panic(err)
 		}
-		s = [][][2]int{first, one(rows, 64), {{rows, int(sp.tb)}, {n + rows, 64}}}
+		s = [][][2]int{first, one(rows, int(sp.m)), {{rows, int(sp.tb)}, {n + rows, 64}}}
 	}
 	if !raw {
 		s = append(s, one(n, 64))

@@ -30,6 +30,20 @@ func smvSpec(fx Fixed) (rs octSpec, ok bool) {
 	return rs, rs.validate() == nil
 }
 
+// checkRawBits checks the width of untruncated scores: a decode step's (one row per head: the
+// counting max truncates them) at least Frac + the histogram's bits, as countMaxRaw checks; a
+// prefill's (the max tree and exp read them raw, maxSpecRaw and expSpecRaw at ScoreBits) at least
+// ScoreBits, at most 64.
+func checkRawBits(op string, rows int, rawBits uint, fx Fixed) error {
+	if rawBits == 0 || smCount(rows) {
+		return nil
+	}
+	if rawBits < ScoreBits(fx) || rawBits > 64 {
+		return fmt.Errorf("hss: %s: untruncated scores at width %d, need [%d, 64]", op, rawBits, ScoreBits(fx))
+	}
+	return nil
+}
+
 func init() { registerSeq("smv", "max", "cmax", "cmaxr", "exp", "recip.lm", "cachemm", "trunc") }
 
 // smvShape checks a SoftmaxValues call: heads score matrices [rows × cols] (cols = pos0 + rows), value
@@ -71,8 +85,8 @@ func checkSMVCaches(op string, rowsOf func(i int) int, n, pos0 int) error {
 }
 
 // GenSoftmaxValues appends rows new rows to each dealer value cache and generates material for
-// SoftmaxValues on heads score matrices [rows × pos0+rows] (untruncated at width rawBits for one
-// query row per head when rawBits > 0, as SoftmaxHeadsRaw).
+// SoftmaxValues on heads score matrices [rows × pos0+rows] (untruncated, correct mod 2^rawBits, when
+// rawBits > 0: checkRawBits).
 func GenSoftmaxValues(rng io.Reader, heads, rows, pos0 int, fx Fixed, rawBits uint, caches []*DealerCache, group int) (k0, k1 Key, err error) {
 	const op = "gen smv"
 	ks := make([]int, len(caches))
@@ -88,6 +102,9 @@ func GenSoftmaxValues(rng io.Reader, heads, rows, pos0 int, fx Fixed, rawBits ui
 		return nil, nil, err
 	}
 	if err := checkSMVCaches(op, func(i int) int { return caches[i].Rows }, len(caches), pos0); err != nil {
+		return nil, nil, err
+	}
+	if err := checkRawBits(op, rows, rawBits, fx); err != nil {
 		return nil, nil, err
 	}
 	lens := headLens(heads, rows, cols, pos0)
@@ -125,7 +142,8 @@ func GenSoftmaxValues(rng io.Reader, heads, rows, pos0 int, fx Fixed, rawBits ui
 }
 
 // SoftmaxValues returns, for heads stacked score matrices x [heads·rows × cols] (causal at pos0, cols
-// = pos0+rows; untruncated at width rawBits for one query row per head when rawBits > 0), every
+// = pos0+rows; untruncated with 2·Frac fractional bits, correct mod 2^rawBits, when rawBits > 0: a
+// decode step's counting max truncates them, a prefill's max tree and exp read them raw), every
 // head's softmax(x_h)·V_{h/group} [rows × K] (Frac fractional bits), appending newRows[g] (rows × K
 // shares) to value cache g first (see the top of this file). Rounds: the max's (tree or counting),
 // exp's lookup, then 4. Error: Softmax's relative errors on each output (the reciprocal at 2^-11
@@ -158,6 +176,9 @@ func (p *Party) SoftmaxValues(x []uint64, heads, rows, cols, pos0 int, rawBits u
 		if len(r) != rows*ks[i] {
 			return nil, fmt.Errorf("hss: %s: %d new values for cache %d, want %d", op, len(r), i, rows*ks[i])
 		}
+	}
+	if err := checkRawBits(op, rows, rawBits, p.Fx); err != nil {
+		return nil, err
 	}
 	q, err := p.sub(op, n)
 	if err != nil {
@@ -249,6 +270,9 @@ func CostSoftmaxValuesStages(heads, rows, pos0 int, fx Fixed, rawBits uint, ks, 
 	}
 	if len(cacheRows) != len(ks) {
 		return nil, fmt.Errorf("hss: %s: %d lengths for %d caches", op, len(cacheRows), len(ks))
+	}
+	if err := checkRawBits(op, rows, rawBits, fx); err != nil {
+		return nil, err
 	}
 	lens := headLens(heads, rows, cols, pos0)
 	nv, _ := sumLens(op, lens)

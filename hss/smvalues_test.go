@@ -129,4 +129,19 @@ func TestSoftmaxValuesErrors(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
+	// A prefill's untruncated scores narrower than ScoreBits: the max tree would read wrapped values.
+	narrow := ScoreBits(fx) - 1
+	if _, _, err := GenSoftmaxValues(testRNG(1), 2, 2, 0, fx, narrow, []*DealerCache{{K: 4}}, 2); err == nil {
+		t.Fatal("dealer: raw prefill scores at a narrow width: no error")
+	}
+	if _, err := CostSoftmaxValuesStages(2, 2, 0, fx, narrow, []int{4}, []int{0}, 2); err == nil {
+		t.Fatal("cost: raw prefill scores at a narrow width: no error")
+	}
+	_, _, err = RunPair(fx, NewMaterial(k0), NewMaterial(k1), func(p *Party) error {
+		_, err := p.SoftmaxValues(make([]uint64, 2*2*2), 2, 2, 2, 0, narrow, []*MaskedCache{{K: 4}}, [][]uint64{make([]uint64, 8)}, 2)
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "width") {
+		t.Fatalf("party: raw prefill scores at a narrow width: %v", err)
+	}
 }

@@ -15,30 +15,34 @@ import (
 // 2021, §5: a piecewise polynomial from interval containment, the payloads carrying what the pieces
 // need), with the octave normalisation of SIGMA (Gupta et al., PETS 2024) done by the payloads:
 //
-//  1. Open x̂ = x + r (64 bits, r uniform). For every octave j (X ∈ [2^(lo+j), 2^(lo+j+1)), raw
-//     exponent e_j = lo + j + inFrac) one DCF key per row, all at the same point α (r's bits), is
-//     evaluated at the K+1 public points x̂ − T_{j,i}, T_{j,i} = 2^e_j·(1 + i/K), i = 0 … K (T_{j,K}
-//     = T_{j+1,0}). By the MSB rule (Boyle et al., §4) each evaluation gives shares of s_{j,i} =
-//     1{x ≥ T_{j,i}}; the comparisons read x̂ − T at a common resolution 2^k0 (K·64 steps of the
-//     lowest octave; the dropped bits' carry is the same at every threshold, which are multiples of
-//     2^k0, so the s are monotone in the threshold and every row lies in exactly one piece).
-//  2. The same opening is the truncation of x by k_j = e_j − splinePM for every octave j, at the
-//     comparisons' width m (Trunc's y = A_j(x̂) − R_j + g_j(x̂)·M, R_j = (r mod 2^m) >> k_j, M its top
-//     bit, as in trunc.go: exact although x is correct only mod 2^m), and the payload of
-//     key j is (1 − 2μ)·(1, R_j, M), μ the mask bit of the MSB rule: it gives s·R_j and s·M, so
-//     s_{j,i}·Σ'_j, Σ'_j = Trunc(x, k_j), is local. In octave j, Σ'_j is the mantissa m ∈ [1, 2) at
-//     splinePM fractional bits.
-//  3. With b_{j,i} = s_{j,i} − s_{j,i+1} (one-hot over the pieces), L = Σ b_{j,i}·(A0 + A1·Σ'_j) is the
-//     piece's line through t_c at two Chebyshev nodes (c the octave's class, as in octave.go: t(X) =
-//     t_c(m)·2^(−sh_j)), untruncated with splineExtra bits beyond lutFrac, and O = Σ_j (s_{j,0} −
-//     s_{j,K})·2^(G−sh_j) the octave factor. L's truncation and the row product x·L·O then take one
-//     round (truncRowMul3), so t(X)·x takes 2 rounds where the octave lookup's takes 3.
+//  1. Open x̂ = x + r mod 2^m (r uniform, m = cmpBits). For every octave j (X ∈ [2^(lo+j),
+//     2^(lo+j+1)), raw exponent e_j = lo + j + inFrac) one DCF key per row, all at the same point α
+//     (r's bits), is evaluated at the K+1 public points x̂ − T_{j,i}, T_{j,i} = 2^e_j·(1 + i/K), i = 0
+//     … K (T_{j,K} = T_{j+1,0}). By the MSB rule (Boyle et al., §4) each evaluation gives shares of
+//     s_{j,i} = 1{x ≥ T_{j,i}}; the comparisons read x̂ − T at a common resolution 2^k0 (1/256 of a
+//     piece of the lowest octave; the dropped bits' carry is the same at every threshold, all
+//     multiples of 2^k0, so the s are monotone in the threshold and every row lies in exactly one
+//     piece; within 2^k0 of a threshold a row may take either neighbouring piece, both valid there).
+//  2. The same opening is the truncation of x by k_j = e_j − pm_j (pm_j = min(splinePM, e_j)) for
+//     every octave j, at width m (Trunc's y = A_j(x̂) − R_j + g_j(x̂)·M, R_j = (r mod 2^m) >> k_j, M its
+//     top bit, as in trunc.go: exact although x is correct only mod 2^m). Key j's payload is (1 −
+//     2μ)·(1, R_j, M, R_j², R_j·M), μ the mask bit of the MSB rule: it gives s·R_j, s·M, s·R_j² and
+//     s·R_j·M, so s_{j,i}·Σ'_j and s_{j,i}·Σ'_j², Σ'_j = Trunc(x, k_j) = A − R + g·M (M² = M), are
+//     local. In octave j, Σ'_j is the mantissa m ∈ [1, 2) at pm_j fractional bits.
+//  3. With b_{j,i} = s_{j,i} − s_{j,i+1} (one-hot over the pieces), L = Σ b_{j,i}·(A0 + A1·Σ'_j +
+//     A2·Σ'_j²) is the piece's parabola through t_c at its three Chebyshev nodes (c the octave's class,
+//     as in octave.go: t(X) = t_c(m)·2^(−sh_j)), untruncated at splineF fractional bits, and O = Σ_j
+//     (s_{j,0} − s_{j,K})·2^(G−sh_j) the octave factor. L's truncation and the row product x·L·O then
+//     take one round (truncRowMul3), so t(X)·x takes 2 rounds where the octave lookup's takes 3.
 //
-// Error: the lines' fit over pieces of 1/K of the mantissa (h²·max|t_c''|/16: 2^-14.4 relative for
-// 1/√X), the mantissa's truncation (2^-splinePM), L's truncation (2^-lutFrac); inputs below 2^lo and
-// at or above 2^hi give 0. The view is x̂ alone, uniform. Material per row and party: one DCF key per
-// octave (cmpBits − k0 − 1 levels, payload 3), 2·nb + 4 words for party 1; the evaluation costs nb·(K+1)
-// DCF walks per row, which is why this serves the norms (a row per token) and not the softmax.
+// Error: the parabolas' fit over pieces of 1/K of the mantissa (h³·max|t_c‴|/192 ≈ 2^-15.7 relative
+// for 1/√X), the mantissa's truncation (2^-pm), L's truncation (2^-lutFrac); measured 2^-14.3 to
+// 2^-15 relative, as the octave lookup (TestSpline). Inputs below 2^lo give 0, and so do inputs from
+// 2^hi up to 2^(m−2) (outside the range; within 2^k0 of 2^lo or 2^hi either may happen). The view is
+// x̂ alone, uniform. Material per row and party: one DCF key per octave (m − k0 − 1 levels, payload
+// 5: ~77 KB per row and party for the norms' 31 octaves), 6·nb + 4 words for party 1; the evaluation
+// costs nb·(K+1) DCF walks per row (~20× the octave lookup's CPU), which is why only one-row norms
+// use it.
 
 const (
 	splineKBits = 3 // K = 8 quadratic pieces per octave
@@ -52,7 +56,7 @@ const (
 type splinePrep struct {
 	nb       int
 	m, k0    uint       // comparisons of x − T mod 2^m at resolution 2^k0: DCFs on m − k0 − 1 bits
-	ks       []uint     // the octaves' truncations: k_j = e_j − pm_j, pm_j = min(splinePM, e_j − 1)
+	ks       []uint     // the octaves' truncations: k_j = e_j − pm_j, pm_j = min(splinePM, e_j)
 	ts       [][]uint64 // [nb][K+1]
 	factor   []uint64
 	a0, a1   [][]uint64 // [nb][K]
@@ -94,7 +98,7 @@ func (s octSpec) spline() (*splinePrep, error) {
 	for j := range nb {
 		e := uint(e0 + j)
 		c, sh := s.octave(j)
-		pm := min(splinePM, e-1)
+		pm := min(splinePM, e) // k_j = 0 where the input has at most splinePM bits there (Trunc by 0 is exact)
 		p.ks[j], p.factor[j] = e-pm, 1<<uint(g-sh)
 		p.ts[j] = make([]uint64, K+1)
 		for i := range K + 1 {
@@ -296,7 +300,7 @@ func (q *Party) evalSpline(k *SplineKey, p *splinePrep, x []uint64) (lin, fac []
 	for i := range x {
 		masked[i] = x[i] + w[i*nw]
 	}
-	xh, err := q.OpenBits(masked, 64)
+	xh, err := q.OpenBits(masked, p.m) // everything below reads x̂ mod 2^m
 	if err != nil {
 		return nil, nil, fmt.Errorf("hss: ospl: %w", err)
 	}
@@ -362,7 +366,7 @@ func costSpline(n int, p *splinePrep) Cost {
 	d := &fss.DCFKeys{Bits: p.dcfBits, P: splineP, N: n * p.nb}
 	k0 := &SplineKey{Party: 0, N: n, NB: p.nb, DCF: d}
 	k1 := &SplineKey{Party: 1, N: n, NB: p.nb, DCF: d}
-	return open(n, 64).Add(keyCost(k0.Size(), k1.Size()))
+	return open(n, p.m).Add(keyCost(k0.Size(), k1.Size()))
 }
 
 // genSplineMul3 generates material for evalSplineMul3: the spline (kind.sm's ospl) on one value per row

@@ -14,10 +14,13 @@ func TestSpline(t *testing.T) {
 	for _, c := range []struct {
 		frac uint
 		raw  bool
-	}{{14, false}, {14, true}, {12, false}} {
+		dim  int
+		tol  float64 // the relative bound, below 2^-13.5 where the input has the bits for it
+	}{{14, false, 128, 0.71}, {14, true, 128, 0.71}, {12, false, 128, 0.71},
+		{8, false, 8, 2}, {10, false, 16, 1}} { // few input bits in the lowest octaves: pm_j = e_j, no truncation
 		fx := Fixed{Frac: c.frac}
 		raw := c.raw
-		_, _, rs := normParams(fx, 128, raw)
+		_, _, rs := normParams(fx, c.dim, raw)
 		n := 2000
 		xs := make([]uint64, n)
 		Xs := make([]float64, n)
@@ -47,7 +50,7 @@ func TestSpline(t *testing.T) {
 			t.Fatal(err)
 		}
 		if m := (Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: s0.Rounds}).Add(KeyCost(k0, k1)); m != pt.c || s0.Rounds != 2 {
-			t.Fatalf("frac %d raw %v: measured %+v, counted %+v", c.frac, raw, m, pt.c)
+			t.Fatalf("frac %d raw %v dim %d: measured %+v, counted %+v", c.frac, raw, c.dim, m, pt.c)
 		}
 		if got[n] != 0 || got[n+1] != 0 {
 			t.Fatalf("frac %d raw %v: out of range gave %d, %d", c.frac, raw, int64(got[n]), int64(got[n+1]))
@@ -61,10 +64,10 @@ func TestSpline(t *testing.T) {
 			sum += e
 			worst = math.Max(worst, math.Abs(e))
 		}
-		if worst > math.Ldexp(1, -13)*0.71 {
+		if worst > math.Ldexp(1, -13)*c.tol {
 			t.Errorf("frac %d raw %v: worst relative error %.3g", c.frac, raw, worst)
 		}
-		t.Logf("frac %d raw %v: spline worst rel %.3g (2^%.1f), mean %.3g", c.frac, raw, worst, math.Log2(worst), sum/float64(n))
+		t.Logf("frac %d raw %v dim %d: spline worst rel %.3g (2^%.1f), mean %.3g", c.frac, raw, c.dim, worst, math.Log2(worst), sum/float64(n))
 		// the octave lookup for comparison
 		c0, c1, err := genOctMul3(newNLRNG(3), "rsqrt", lens, rs, 64)
 		if err != nil {

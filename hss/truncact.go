@@ -163,13 +163,8 @@ func tactWords(party, n, nt int) int {
 // genTruncAct generates material for truncAct: nt ≥ n elements truncated by frac at width bits, the
 // lookup spec (with a sign term and polynomial parts) on the first n.
 func genTruncAct(rng io.Reader, n, nt int, frac, bits uint, spec *lutSpec) (k0, k1 *TruncActKey, err error) {
-	if n < 0 || nt < n || nt > MaxKeyLen || bits < 2 || bits > 64 || frac+2 > bits || !spec.signTerm {
-		return nil, nil, fmt.Errorf("hss: gen tact: lengths %d/%d, frac %d, width %d out of range", n, nt, frac, bits)
-	}
-	for _, p := range spec.parts {
-		if p.k+p.m > bits-frac {
-			return nil, nil, fmt.Errorf("hss: gen tact: lookup reads %d bits, above the truncation's %d", p.k+p.m, bits-frac)
-		}
+	if err := checkTruncAct("gen tact", n, nt, frac, bits, spec); err != nil {
+		return nil, nil, err
 	}
 	s0, s1, b0, b1, release, err := seedStreams(rng, "gen tact", tactWords(0, n, nt), tactWords(1, n, nt))
 	if err != nil {
@@ -234,6 +229,20 @@ func genTruncAct(rng io.Reader, n, nt int, frac, bits uint, spec *lutSpec) (k0, 
 	}
 	k0.DCF, k1.DCF = d0, d1
 	return k0, k1, nil
+}
+
+// checkTruncAct checks truncAct's shape: nt ≥ n elements, the truncation by frac at width bits, and a
+// lookup that reads no bit above the truncation's output.
+func checkTruncAct(op string, n, nt int, frac, bits uint, spec *lutSpec) error {
+	if n < 0 || nt < n || nt > MaxKeyLen || bits < 2 || bits > 64 || frac+2 > bits || !spec.signTerm {
+		return fmt.Errorf("hss: %s: lengths %d/%d, frac %d, width %d out of range", op, n, nt, frac, bits)
+	}
+	for _, p := range spec.parts {
+		if p.k+p.m > bits-frac {
+			return fmt.Errorf("hss: %s: lookup reads %d bits, above the truncation's %d", op, p.k+p.m, bits-frac)
+		}
+	}
+	return nil
 }
 
 // truncAct truncates x (nt elements, |x| < 2^(bits−2)) by frac and runs the lookup spec on the first
@@ -400,6 +409,9 @@ func CostGeLURawStages(n int, fx Fixed, frac, bits uint) ([]Stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hss: cost gelur: %w", err)
 	}
+	if err := checkTruncAct("cost gelur", n, n, frac, bits, s.tab); err != nil {
+		return nil, err
+	}
 	return seqStages("gelur", part{kind: "tact", c: costTruncAct(n, n, frac, bits, s.tab), label: "trunc+lut"},
 		part{kind: "trunc", c: costTrunc(n, s.tab.fb, s.tab.tbits)}), nil
 }
@@ -468,6 +480,9 @@ func CostSiLUMulRawStages(n int, fx Fixed, frac, bits uint) ([]Stage, error) {
 	s, err := siluSpec(fx)
 	if err != nil {
 		return nil, fmt.Errorf("hss: cost silumulr: %w", err)
+	}
+	if err := checkTruncAct("cost silumulr", n, nt, frac, bits, s.tab); err != nil {
+		return nil, err
 	}
 	return seqStages("silumulr", part{kind: "tact", c: costTruncAct(n, nt, frac, bits, s.tab), label: "trunc+lut"},
 		part{kind: "truncmul", c: costTruncMul(n, s.tab.fb, s.tab.tbits)}), nil

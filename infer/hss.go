@@ -335,13 +335,9 @@ func (h *HSS) Forward(ids []int) ([]float32, error) {
 	cost := Costs{DealerBytes: mt.bytes, DealerBytes0: mt.bytes01[0], DealerBytes1: mt.bytes01[1], Offline: mt.took}
 
 	// The client shares its input.
-	enc := make([]uint64, len(x))
-	for i, v := range x {
-		enc[i] = h.fx.Encode(float64(v))
-	}
 	var seed [32]byte
 	var x1 []uint64
-	err := secure.CenterInput(c, enc) // LayerNorm models run on a centred stream
+	enc, err := secure.EncodeInput(c, h.prm, x) // LayerNorm models run on a centred stream
 	if err == nil {
 		seed, x1, err = hss.Share(enc, h.rng)
 	}

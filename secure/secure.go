@@ -30,8 +30,8 @@
 // its gain and output truncation (hss.NormRaw, pendingNorm); Linear W1, W3
 // (local, the norm's gain folded into their weights); SiLU(W1)·W3 with
 // both projections' truncations in SiLU's lookup round (hss.SiLUMulRaw);
-// Linear W2 (local, pending likewise). The final norm reads the head the
-// same way: the head's truncation is the norm's.
+// Linear W2 (local, pending likewise). The head reads the final norm's
+// raw output the same way: the head's truncation is the norm's.
 //
 // LayerNorm models (GPT-2) run on a centred residual stream: every row
 // of the input has mean zero (CenterInput: the client centres the
@@ -86,11 +86,11 @@ type Tensor struct {
 	silu *Tensor
 	// lin is set on the output of a Linear of an untruncated product
 	// (x Raw): the layer is deferred (V nil) so that AddInto can leave its
-	// truncation to the next RMSNorm; any other step computes it as
+	// truncation to the next norm; any other step computes it as
 	// Backend.Linear does (settle).
 	lin *rawLinear
 	// res is set on AddInto's output when the addend's truncation waits
-	// for the next RMSNorm (V nil): see residual.
+	// for the next norm (V nil): see residual.
 	res *residual
 	// rope is set on Rope's q and k (idx 0, 1) when their truncation waits
 	// for Attend (V nil): see ropeOut.
@@ -116,13 +116,17 @@ func (x Tensor) extraBits(frac uint) uint {
 
 // pendingNorm is a Norm whose output waits for its consumer. The FFN's
 // up projections (a Linears call of HiddenDim outputs) and the LM head
-// read the norm's raw output d·r (hss.NormRaw: 4 rounds, no output
+// read the norm's raw output d·r (hss.NormRaw: 4 rounds, 3 for one row, no output
 // truncation) through weights with the norm's gain folded in (W·diag(γ),
 // bias b + W·β: Weights.folded), so their outputs carry 3·Frac +
 // hss.NormRawExtra fractional bits and their one truncation (by
 // hss.NormRawFrac, at width 64) is the activation's lookup round
 // (GeLURaw, SiLUMulRaw) or the head's own: the norm's output truncation
 // round is gone. Any other step computes the norm as before (settle).
+// Folding γ into the int32 weights rounds W·γ to 2^-Frac: where the gains
+// are small (tinystories-656k's FFN gains average 0.18 and 0.34) the
+// pre-activations' rounding grows by 1/γ against a separate gain (that
+// model's first-step |Δlogit| went from 0.0121 to 0.0133, bound 0.02).
 type pendingNorm struct {
 	x    Tensor // the norm's input: shares, or a pending residual
 	n    *model.Norm
@@ -152,8 +156,9 @@ type rawLinear struct {
 // residual is a residual stream whose last addition waits for its
 // truncation: acc + Trunc(t), t untruncated — a linear layer's output
 // (by Frac at Params.Width), or, wide, a linear layer's of an untruncated
-// product (3·Frac fractional bits, by 2·Frac at width 64). RMSNorm takes
-// the truncation into its squares' round (Backend.NormRes) and records the
+// product (3·Frac fractional bits, by 2·Frac at width 64). The next norm
+// takes the truncation into its squares' round (Backend.NormRes or
+// NormRaw; GPT-2's LayerNorm too, on the centred stream) and records the
 // sum in done; any other step truncates and adds first (settle).
 type residual struct {
 	acc, t Tensor
@@ -262,8 +267,8 @@ type Backend interface {
 	// normalised after the product (hss.SoftmaxValues): appends newV (one tensor
 	// [rows × HeadDim] per KV head) to layer's value caches and returns
 	// every head's softmax(x_h)·V_{h/group} [rows × HeadDim] with Frac
-	// fractional bits, x the heads' stacked scores (untruncated at their
-	// width for a decode step: hss.SoftmaxValues' rawBits).
+	// fractional bits, x the heads' stacked scores (untruncated, correct
+	// mod 2^x.width: hss.SoftmaxValues' rawBits).
 	SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tensor, group int) ([]Tensor, error)
 	// NormRaw is hss.NormRaw: the norm (LayerNorm if center) of x, or
 	// (t not nil, RMSNorm) of the residual x + Trunc(t) (wide as for
@@ -282,8 +287,10 @@ type Backend interface {
 // then sums to exactly zero (the row's mean subtracted, its remainder
 // spread one unit each over the first elements). Exec computes a
 // LayerNorm model's norms on a centred stream (see the package comment),
-// so the client must call it on the input it shares; for RMSNorm models
-// it does nothing.
+// so the input it is given must be centred — the parties cannot check it
+// on shares, and an uncentred input gives wrong outputs silently. Use
+// EncodeInput, which encodes and centres; for RMSNorm models CenterInput
+// does nothing.
 func CenterInput(cfg model.Config, x []uint64) error {
 	if cfg.Arch != model.ArchGPT2 {
 		return nil
@@ -313,6 +320,22 @@ func CenterInput(cfg model.Config, x []uint64) error {
 	return nil
 }
 
+// EncodeInput encodes the input activations x [rows × cfg.Dim] (the
+// embeddings the client shares) at prm's fixed point and centres them for
+// a LayerNorm model (CenterInput): the plaintext Exec expects, before
+// sharing.
+func EncodeInput(cfg model.Config, prm hss.Params, x []float32) ([]uint64, error) {
+	fx := prm.Fixed()
+	enc := make([]uint64, len(x))
+	for i, v := range x {
+		enc[i] = fx.Encode(float64(v))
+	}
+	if err := CenterInput(cfg, enc); err != nil {
+		return nil, err
+	}
+	return enc, nil
+}
+
 // Exec is the secure executor of one model for one party or the dealer: a
 // model.Executor[Tensor]. It keeps the key/value cache (as shares, or
 // shapes in the dealer) and the RoPE tables. Not safe for concurrent use.
@@ -334,7 +357,8 @@ type Exec struct {
 // handed to the backend, which runs at it from then on (a backend serves
 // one executor, or several at the same parameters). w holds the encoded
 // weights; it is needed (and checked against cfg and prm) only when the
-// backend carries values.
+// backend carries values. The input activations it is run on must come
+// from EncodeInput (for a LayerNorm model, centred rows).
 func NewExec(cfg model.Config, prm hss.Params, w *Weights, b Backend, maxSeq int) (*Exec, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("secure: %w", err)
@@ -588,11 +612,8 @@ func (e *Exec) Norm(x Tensor, n *model.Norm, rows int) (Tensor, error) {
 	if n == nil {
 		return Tensor{}, errors.New("secure: norm: nil norm")
 	}
-	in := x
-	if e.vals && x.V != nil {
-		in.V = append([]uint64(nil), x.V...) // a later AddInto may write x in place
-	}
-	return Tensor{Rows: rows, Cols: e.cfg.Dim, nrm: &pendingNorm{x: in, n: n}}, nil
+	// x is not written in place by any step (AddInto makes a fresh sum), so the norm may read it later.
+	return Tensor{Rows: rows, Cols: e.cfg.Dim, nrm: &pendingNorm{x: x, n: n}}, nil
 }
 
 // normInput settles the norm's input unless it is a pending residual an RMSNorm takes (then t is its
@@ -707,7 +728,7 @@ func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
 			return Tensor{}, err
 		}
 	}
-	// Deferred: AddInto may leave its truncation to the next RMSNorm.
+	// Deferred: AddInto may leave its truncation to the next norm.
 	return Tensor{Rows: rows, Cols: l.Out, Raw: true, lin: &rawLinear{x: x, w: el}}, nil
 }
 
@@ -717,9 +738,19 @@ func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
 func (e *Exec) Linears(x Tensor, ls [3]*model.Linear, rows int) ([3]Tensor, error) {
 	var shift uint
 	var fold *model.Norm
-	if p := x.nrm; p != nil && e.ffnUp(ls) {
+	if p := x.nrm; p != nil && e.ffnUp(ls) && (p.done == nil || p.raw != nil) {
 		// The norm's raw output, its gain folded into the layers: their
-		// truncation (by NormRawFrac) waits for the activation.
+		// truncation (by NormRawFrac) waits for the activation. (A norm
+		// already settled by another consumer is read as it is.)
+		if e.vals {
+			for _, l := range ls {
+				if l != nil {
+					if _, err := e.w.folded(l, p.n); err != nil {
+						return [3]Tensor{}, err
+					}
+				}
+			}
+		}
 		z, err := e.normRaw(p)
 		if err != nil {
 			return [3]Tensor{}, err
@@ -766,21 +797,22 @@ func (e *Exec) Linears(x Tensor, ls [3]*model.Linear, rows int) ([3]Tensor, erro
 }
 
 func (e *Exec) Head(x Tensor, rows int) (Tensor, error) {
-	if p := x.nrm; p != nil {
+	if p := x.nrm; p != nil && (p.done == nil || p.raw != nil) {
 		// The final norm's raw output, its gain folded into the head: the
 		// head's truncation (by NormRawFrac at width 64) is the norm's.
+		el := &EncLinear{Out: e.cfg.VocabSize, In: e.cfg.Dim}
+		if e.vals {
+			var err error
+			if el, err = e.w.foldedHead(p.n); err != nil { // before the norm spends material
+				return Tensor{}, err
+			}
+		}
 		z, err := e.normRaw(p)
 		if err != nil {
 			return Tensor{}, err
 		}
 		if err := e.checkRows("head", z, rows, e.cfg.Dim); err != nil {
 			return Tensor{}, err
-		}
-		el := &EncLinear{Out: e.cfg.VocabSize, In: e.cfg.Dim}
-		if e.vals {
-			if el, err = e.w.foldedHead(p.n); err != nil {
-				return Tensor{}, err
-			}
 		}
 		return e.b.Linear(z, el)
 	}
@@ -792,7 +824,10 @@ func (e *Exec) Head(x Tensor, rows int) (Tensor, error) {
 	}
 	el := &EncLinear{Out: e.cfg.VocabSize, In: e.cfg.Dim}
 	if e.vals {
-		el = e.w.head
+		var err error
+		if el, err = e.w.unfoldedHead(); err != nil {
+			return Tensor{}, err
+		}
 	}
 	return e.b.Linear(x, el)
 }
@@ -823,10 +858,16 @@ func (e *Exec) AddInto(acc, y Tensor) (Tensor, error) {
 	if acc.Rows != y.Rows || acc.Cols != y.Cols || len(acc.V) != len(y.V) {
 		return Tensor{}, fmt.Errorf("secure: add: shapes %dx%d and %dx%d", acc.Rows, acc.Cols, y.Rows, y.Cols)
 	}
-	for i, v := range y.V {
-		acc.V[i] += v
+	// A fresh sum: acc may be the input of a norm that waits for its
+	// consumer (pendingNorm), or a residual's recorded sum.
+	sum := Tensor{Rows: acc.Rows, Cols: acc.Cols}
+	if e.vals {
+		sum.V = make([]uint64, len(acc.V))
+		for i, v := range y.V {
+			sum.V[i] = acc.V[i] + v
+		}
 	}
-	return acc, nil
+	return sum, nil
 }
 
 // Rope multiplies each RoPE pair of q and k by the public rotation of its

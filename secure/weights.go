@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 
 	"github.com/hssee/hssee/hss"
 	"github.com/hssee/hssee/model"
@@ -42,6 +43,13 @@ type Weights struct {
 	fold      map[foldKey]*EncLinear
 	headFold  *EncLinear
 	finalNorm *float32
+	// The layers model.Forward reads only through their folded encodings
+	// (each layer's W1 and W3, the head) are encoded on first use by another
+	// path (mu guards lin, lazy and head): keeping both would add ~46% to
+	// a LLaMA's encoded weights.
+	mu     sync.Mutex
+	lazy   map[*float32]*model.Linear
+	lmHead []float32
 }
 
 type foldKey struct{ w, n *float32 }
@@ -63,50 +71,46 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 		return nil, fmt.Errorf("secure: encode weights: %w", err)
 	}
 	fx := prm.Fixed()
-	w := &Weights{cfg: m.Config, fx: fx, lin: map[*float32]*EncLinear{}, norms: map[*float32]*EncNorm{}, fold: map[foldKey]*EncLinear{}}
+	w := &Weights{cfg: m.Config, fx: fx, lin: map[*float32]*EncLinear{}, norms: map[*float32]*EncNorm{}, fold: map[foldKey]*EncLinear{},
+		lazy: map[*float32]*model.Linear{}}
 	scale := 1 / math.Sqrt(float64(m.Config.HeadDim()))
-	enc := func(v []float32, s float64) []uint64 {
-		if v == nil {
-			return nil
-		}
-		out := make([]uint64, len(v))
-		for i, x := range v {
-			out[i] = fx.Encode(float64(x) * s)
-		}
-		return out
-	}
-	enc32 := func(name string, v []float32, s float64) ([]int32, error) {
-		out := make([]int32, len(v))
-		for i, x := range v {
-			e, err := fx.EncodeW32(float64(x) * s)
-			if err != nil {
-				return nil, fmt.Errorf("secure: encode weights: %s weight %d: %w", name, i, err)
-			}
-			out[i] = e
-		}
-		return out, nil
-	}
 	addLin := func(name string, l *model.Linear, s float64) error {
 		if len(l.W) == 0 {
 			return nil
 		}
-		ew, err := enc32(name, l.W, s)
+		ew, err := encode32(fx, name, l.W, s, true)
 		if err != nil {
 			return err
 		}
-		w.lin[&l.W[0]] = &EncLinear{Out: l.Out, In: l.In, W: ew, B: enc(l.B, s)}
+		w.lin[&l.W[0]] = &EncLinear{Out: l.Out, In: l.In, W: ew, B: encodeVec(fx, l.B, s)}
+		return nil
+	}
+	// W1 and W3: checked now, encoded on first use (lazy).
+	addLazy := func(name string, l *model.Linear) error {
+		if len(l.W) == 0 {
+			return nil
+		}
+		if _, err := encode32(fx, name, l.W, 1, false); err != nil {
+			return err
+		}
+		w.lazy[&l.W[0]] = l
 		return nil
 	}
 	addNorm := func(n *model.Norm) {
-		w.norms[&n.W[0]] = &EncNorm{Gain: enc(n.W, 1), Bias: enc(n.B, 1)}
+		w.norms[&n.W[0]] = &EncNorm{Gain: encodeVec(fx, n.W, 1), Bias: encodeVec(fx, n.B, 1)}
 	}
 	for i := range m.Layers {
 		L := &m.Layers[i]
 		if err := addLin(fmt.Sprintf("layer %d wq", i), &L.Wq, scale); err != nil {
 			return nil, err
 		}
-		for j, l := range []*model.Linear{&L.Wk, &L.Wv, &L.Wo, &L.W1, &L.W2, &L.W3} {
-			if err := addLin(fmt.Sprintf("layer %d %s", i, [...]string{"wk", "wv", "wo", "w1", "w2", "w3"}[j]), l, 1); err != nil {
+		for j, l := range []*model.Linear{&L.Wk, &L.Wv, &L.Wo, &L.W2} {
+			if err := addLin(fmt.Sprintf("layer %d %s", i, [...]string{"wk", "wv", "wo", "w2"}[j]), l, 1); err != nil {
+				return nil, err
+			}
+		}
+		for j, l := range []*model.Linear{&L.W1, &L.W3} {
+			if err := addLazy(fmt.Sprintf("layer %d %s", i, [...]string{"w1", "w3"}[j]), l); err != nil {
 				return nil, err
 			}
 		}
@@ -133,11 +137,10 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 		}
 	}
 	addNorm(&m.FinalNorm)
-	head, err := enc32("lm head", m.LMHead, 1)
-	if err != nil {
+	if _, err := encode32(fx, "lm head", m.LMHead, 1, false); err != nil {
 		return nil, err
 	}
-	w.head = &EncLinear{Out: m.Config.VocabSize, In: m.Config.Dim, W: head}
+	w.lmHead = m.LMHead // encoded on first use (unfoldedHead)
 	fh, err := foldNorm(fx, m.LMHead, nil, m.Config.VocabSize, m.Config.Dim, &m.FinalNorm)
 	if err != nil {
 		return nil, fmt.Errorf("secure: encode weights: lm head: %w", err)
@@ -212,10 +215,13 @@ func spreadCarry(sum int64, exact []float64, idx []int, got func(int) int64, add
 	if sum < 0 {
 		sign, sum = -1, -sum
 	}
-	sort.Slice(idx, func(a, b int) bool {
+	sort.Slice(idx, func(a, b int) bool { // ties by index: both parties' encodings must agree
 		da := float64(got(idx[a])) - exact[idx[a]]
 		db := float64(got(idx[b])) - exact[idx[b]]
-		return da*float64(sign) > db*float64(sign)
+		if da != db {
+			return da*float64(sign) > db*float64(sign)
+		}
+		return idx[a] < idx[b]
 	})
 	for _, j := range idx[:sum] {
 		add(j, -sign)
@@ -281,9 +287,63 @@ func (w *Weights) foldedHead(n *model.Norm) (*EncLinear, error) {
 	return w.headFold, nil
 }
 
+// encode32 encodes v·s as int32 (EncodeW32); with keep false it only checks that it can.
+func encode32(fx hss.Fixed, name string, v []float32, s float64, keep bool) ([]int32, error) {
+	var out []int32
+	if keep {
+		out = make([]int32, len(v))
+	}
+	for i, x := range v {
+		e, err := fx.EncodeW32(float64(x) * s)
+		if err != nil {
+			return nil, fmt.Errorf("secure: encode weights: %s weight %d: %w", name, i, err)
+		}
+		if keep {
+			out[i] = e
+		}
+	}
+	return out, nil
+}
+
+// encodeVec encodes v·s as ring elements (nil for nil).
+func encodeVec(fx hss.Fixed, v []float32, s float64) []uint64 {
+	if v == nil {
+		return nil
+	}
+	out := make([]uint64, len(v))
+	for i, x := range v {
+		out[i] = fx.Encode(float64(x) * s)
+	}
+	return out
+}
+
+// unfoldedHead is the LM head's plain encoding, made on first use.
+func (w *Weights) unfoldedHead() (*EncLinear, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.head == nil {
+		hw, err := encode32(w.fx, "lm head", w.lmHead, 1, true)
+		if err != nil {
+			return nil, err
+		}
+		w.head = &EncLinear{Out: w.cfg.VocabSize, In: w.cfg.Dim, W: hw}
+	}
+	return w.head, nil
+}
+
 func (w *Weights) linear(l *model.Linear) (*EncLinear, error) {
 	if len(l.W) == 0 {
 		return nil, errors.New("secure: linear layer without weights")
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if src, ok := w.lazy[&l.W[0]]; ok {
+		ew, err := encode32(w.fx, "w1/w3", src.W, 1, true)
+		if err != nil {
+			return nil, err
+		}
+		w.lin[&l.W[0]] = &EncLinear{Out: src.Out, In: src.In, W: ew, B: encodeVec(w.fx, src.B, 1)}
+		delete(w.lazy, &l.W[0])
 	}
 	el, ok := w.lin[&l.W[0]]
 	if !ok || el.Out != l.Out || el.In != l.In {

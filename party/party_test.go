@@ -134,8 +134,15 @@ func TestRemoteMatchesLocal(t *testing.T) {
 	}
 	want := steps(t, local)
 	c := openClient(t, p, m)
-	var progress bool
-	c.OnProgress = func(Progress) { progress = true }
+	// Progress arrives every 500 ms of a pass (party/run.go), so a fast run may report none; what does
+	// arrive must be sane.
+	var mu sync.Mutex
+	var seen []Progress
+	c.OnProgress = func(p Progress) {
+		mu.Lock()
+		seen = append(seen, p)
+		mu.Unlock()
+	}
 	remote, err := infer.NewHSSWith(m, prm, testSeq, hss.NewPRG(seed), c)
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +157,13 @@ func TestRemoteMatchesLocal(t *testing.T) {
 	if lt.OnlineBytes != rt.OnlineBytes || lt.Rounds != rt.Rounds || rt.Rounds == 0 {
 		t.Fatalf("costs: local %d B %d rounds, remote %d B %d rounds", lt.OnlineBytes, lt.Rounds, rt.OnlineBytes, rt.Rounds)
 	}
-	_ = progress
+	mu.Lock()
+	for _, pr := range seen {
+		if pr.Rounds < 0 || pr.Rounds > rt.Rounds || pr.Elapsed < 0 {
+			t.Errorf("progress %+v beyond the run's %d rounds", pr, rt.Rounds)
+		}
+	}
+	mu.Unlock()
 	if n := p.srv[0].Sessions() + p.srv[1].Sessions(); n != 2 {
 		t.Fatalf("%d sessions open, want 2", n)
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hssee/hssee/experiments/internal/stats"
@@ -130,7 +131,7 @@ func reportLatency(m *md, r *results, dir string) error {
 	m.p("")
 	var models []string
 	for _, p := range l.Points {
-		if !contains(models, p.Model) {
+		if !slices.Contains(models, p.Model) {
 			models = append(models, p.Model)
 		}
 	}
@@ -187,15 +188,6 @@ func pick(phase string, a, b float64) float64 {
 	return b
 }
 
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 func reportNetwork(m *md, r *results, dir string) error {
 	n := r.Network
 	if n == nil {
@@ -209,7 +201,7 @@ func reportNetwork(m *md, r *results, dir string) error {
 	m.p("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 	var labels []string
 	for _, row := range n.Rows {
-		if !contains(labels, row.Label) {
+		if !slices.Contains(labels, row.Label) {
 			labels = append(labels, row.Label)
 		}
 		x := row.Result

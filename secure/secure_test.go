@@ -2,6 +2,7 @@ package secure_test
 
 import (
 	"crypto/rand"
+	"math"
 	"strings"
 	"testing"
 
@@ -159,4 +160,92 @@ func TestExecErrors(t *testing.T) {
 	if _, err := model.Forward[secure.Tensor](e, m, secure.Tensor{Rows: 2, Cols: c.Dim}, 2, 1, true); err == nil {
 		t.Error("a pass at the wrong position accepted")
 	}
+}
+
+// TestNormWaitsOnItsInput: a norm waits for its consumer (the FFN's up projections read its raw
+// output); an AddInto on the norm's input in between must not change what the norm reads. Both
+// parties and the dealer walk Norm(x), AddInto(x, z), Linears(W1, W3) and read W1's output, which
+// must be W1·RMSNorm(x) within the norms' and the truncations' error, not W1·RMSNorm(x + z).
+func TestNormWaitsOnItsInput(t *testing.T) {
+	m := tiny(t)
+	c := m.Config
+	L := &m.Layers[0]
+	const rows = 2
+	walk := func(e *secure.Exec, x, z secure.Tensor) (secure.Tensor, error) {
+		h, err := e.Norm(x, &L.FFNNorm, rows)
+		if err != nil {
+			return secure.Tensor{}, err
+		}
+		if _, err := e.AddInto(x, z); err != nil {
+			return secure.Tensor{}, err
+		}
+		gu, err := e.Linears(h, [3]*model.Linear{&L.W1, &L.W3}, rows)
+		if err != nil {
+			return secure.Tensor{}, err
+		}
+		return e.Rows(gu[0], 0, rows, c.HiddenDim)
+	}
+	d := dealer.New(rand.Reader)
+	de, err := secure.NewExec(c, prm, nil, &secure.Dealer{Rand: rand.Reader, Sink: d}, c.MaxSeqLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := secure.Tensor{Rows: rows, Cols: c.Dim}
+	if _, err := walk(de, shape, shape); err != nil {
+		t.Fatal(err)
+	}
+	m0, m1 := d.Material()
+	w, err := secure.EncodeWeights(m, prm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := prm.Fixed()
+	xf, zf := make([]float64, rows*c.Dim), make([]float64, rows*c.Dim)
+	for i := range xf {
+		xf[i], zf[i] = math.Sin(float64(i)), 3*math.Cos(float64(7*i))
+	}
+	xs, zs := shareVec(fx.EncodeVec(xf)), shareVec(fx.EncodeVec(zf))
+	var outs [2][]uint64
+	if _, _, err := hss.RunPair(fx, m0, m1, func(p *hss.Party) error {
+		e, err := secure.NewExec(c, prm, w, &secure.Party{P: p}, c.MaxSeqLen)
+		if err != nil {
+			return err
+		}
+		y, err := walk(e, secure.Tensor{Rows: rows, Cols: c.Dim, V: xs[p.ID]}, secure.Tensor{Rows: rows, Cols: c.Dim, V: zs[p.ID]})
+		outs[p.ID] = y.V
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := fx.DecodeVec(hss.Reconstruct(outs[0], outs[1]))
+	var worst float64
+	for r := range rows {
+		row := xf[r*c.Dim : (r+1)*c.Dim]
+		var ms float64
+		for _, v := range row {
+			ms += v * v
+		}
+		inv := 1 / math.Sqrt(ms/float64(c.Dim)+float64(c.NormEps))
+		for o := range c.HiddenDim {
+			var want float64
+			for j, v := range row {
+				want += float64(L.W1.W[o*c.Dim+j]) * float64(L.FFNNorm.W[j]) * v * inv
+			}
+			worst = max(worst, math.Abs(got[r*c.HiddenDim+o]-want))
+		}
+	}
+	if worst > 0.01 {
+		t.Fatalf("W1 of the norm: max error %g (the norm read its input after the addition?)", worst)
+	}
+}
+
+// shareVec splits x into two additive shares.
+func shareVec(x []uint64) [2][]uint64 {
+	var s [2][]uint64
+	s[0], s[1] = make([]uint64, len(x)), make([]uint64, len(x))
+	for i, v := range x {
+		r := uint64(i)*0x9e3779b97f4a7c15 + 12345
+		s[0][i], s[1][i] = r, v-r
+	}
+	return s
 }

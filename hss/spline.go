@@ -19,7 +19,7 @@ import (
 //     2^(lo+j+1)), raw exponent e_j = lo + j + inFrac) one DCF key per row, all at the same point α
 //     (r's bits), is evaluated at the K+1 public points x̂ − T_{j,i}, T_{j,i} = 2^e_j·(1 + i/K), i = 0
 //     … K (T_{j,K} = T_{j+1,0}). By the MSB rule (Boyle et al., §4) each evaluation gives shares of
-//     s_{j,i} = 1{x ≥ T_{j,i}}; the comparisons read x̂ − T at a common resolution 2^k0 (1/256 of a
+//     s_{j,i} = 1{x ≥ T_{j,i}}; the comparisons read x̂ − T at a common resolution 2^k0 (1/8 of a
 //     piece of the lowest octave; the dropped bits' carry is the same at every threshold, all
 //     multiples of 2^k0, so the s are monotone in the threshold and every row lies in exactly one
 //     piece; within 2^k0 of a threshold a row may take either neighbouring piece, both valid there).
@@ -88,7 +88,7 @@ func (s octSpec) spline() (*splinePrep, error) {
 	if lf+1 > F {
 		return nil, fmt.Errorf("output frac %d too large for a spline", s.outFrac)
 	}
-	p := &splinePrep{nb: nb, m: s.cmpBits(), k0: uint(max(0, e0-splineKBits-8)), F: F, fb: F - lf, tb: F + 3,
+	p := &splinePrep{nb: nb, m: s.cmpBits(), k0: uint(max(0, e0-splineKBits-3)), F: F, fb: F - lf, tb: F + 3,
 		ks: make([]uint, nb), ts: make([][]uint64, nb), factor: make([]uint64, nb),
 		a0: make([][]uint64, nb), a1: make([][]uint64, nb), a2: make([][]uint64, nb)}
 	p.dcfBits = p.m - p.k0 - 1

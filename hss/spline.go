@@ -309,17 +309,18 @@ func (q *Party) evalSpline(k *SplineKey, p *splinePrep, x []uint64) (lin, fac []
 	K := 1 << splineKBits
 	top := p.m - 1
 	np := K + 1 // points per octave
-	fss.ParallelFor(n, func(wk *fss.Worker, lo, hi int) {
-		in, keys, c := make([]uint64, nb*np), make([]int, nb*np), make([]uint64, splineP*nb*np)
+	// One task per value and octave (a decode step's one row spreads its octaves over the workers);
+	// each leaves its octave's part of L and O, summed per value below.
+	pl, po := make([]uint64, n*nb), make([]uint64, n*nb)
+	fss.ParallelForGrain(n*nb, 4, func(wk *fss.Worker, lo, hi int) {
+		in, keys, c := make([]uint64, np), make([]int, np), make([]uint64, splineP*np)
 		sv, y1, y2 := make([]uint64, np), make([]uint64, np), make([]uint64, np)
-		for i := lo; i < hi; i++ {
+		for task := lo; task < hi; task++ {
+			i, j := task/nb, task%nb
 			v := w[i*nw : (i+1)*nw]
-			// Every octave's key at its K+1 thresholds, in one lockstep walk.
-			for j := range nb {
-				for t, th := range p.ts[j] {
-					in[j*np+t] = ((xh[i] - th) >> p.k0) & Mask(p.dcfBits)
-					keys[j*np+t] = i*nb + j
-				}
+			for t, th := range p.ts[j] {
+				in[t] = ((xh[i] - th) >> p.k0) & Mask(p.dcfBits)
+				keys[t] = task // the batch's key i·nb + j
 			}
 			wk.EvalMulti(k.DCF, keys, in, c)
 			mu, M, muM := v[1], v[2], v[3]
@@ -327,37 +328,41 @@ func (q *Party) evalSpline(k *SplineKey, p *splinePrep, x []uint64) (lin, fac []
 			// correct mod 2^m only (the norms' squares), and x < 2^(m−2).
 			ch := (xh[i] + 1<<(p.m-2)) & Mask(p.m)
 			gm := (ch>>(p.m-1))&1 ^ 1
-			var L, O uint64
-			for j := range nb {
-				kj := p.ks[j]
-				A := ch>>kj - 1<<(p.m-2-kj)
-				g := gm << (p.m - kj)
-				o := v[4+6*j : 10+6*j]
-				R, muR, R2, muR2, RM, muRM := o[0], o[1], o[2], o[3], o[4], o[5]
-				for t, th := range p.ts[j] {
-					pb := 1 ^ ((xh[i]-th)>>top)&1
-					f := 1 - 2*pb
-					cc := c[splineP*(j*np+t) : splineP*(j*np+t+1)]
-					// Shares of s and of s times R, M, R², R·M (the MSB rule, as signStep).
-					s := own*pb + f*(mu+cc[0])
-					sR := pb*R + f*(muR+cc[1])
-					sM := pb*M + f*(muM+cc[2])
-					sR2 := pb*R2 + f*(muR2+cc[3])
-					sRM := pb*RM + f*(muRM+cc[4])
-					// s·Σ' and s·Σ'² for Σ' = A − R + g·M (M² = M).
-					sv[t] = s
-					y1[t] = s*A - sR + g*sM
-					y2[t] = s*(A*A) + sR2 + (g*g+2*A*g)*sM - 2*A*sR - 2*g*sRM
-				}
-				a0, a1, a2 := p.a0[j], p.a1[j], p.a2[j]
-				for t := range K {
-					L += a0[t]*(sv[t]-sv[t+1]) + a1[t]*(y1[t]-y1[t+1]) + a2[t]*(y2[t]-y2[t+1])
-				}
-				O += (sv[0] - sv[K]) * p.factor[j]
+			kj := p.ks[j]
+			A := ch>>kj - 1<<(p.m-2-kj)
+			g := gm << (p.m - kj)
+			o := v[4+6*j : 10+6*j]
+			R, muR, R2, muR2, RM, muRM := o[0], o[1], o[2], o[3], o[4], o[5]
+			for t, th := range p.ts[j] {
+				pb := 1 ^ ((xh[i]-th)>>top)&1
+				f := 1 - 2*pb
+				cc := c[splineP*t : splineP*(t+1)]
+				// Shares of s and of s times R, M, R², R·M (the MSB rule, as signStep).
+				s := own*pb + f*(mu+cc[0])
+				sR := pb*R + f*(muR+cc[1])
+				sM := pb*M + f*(muM+cc[2])
+				sR2 := pb*R2 + f*(muR2+cc[3])
+				sRM := pb*RM + f*(muRM+cc[4])
+				// s·Σ' and s·Σ'² for Σ' = A − R + g·M (M² = M).
+				sv[t] = s
+				y1[t] = s*A - sR + g*sM
+				y2[t] = s*(A*A) + sR2 + (g*g+2*A*g)*sM - 2*A*sR - 2*g*sRM
 			}
-			lin[i], fac[i] = L, O
+			a0, a1, a2 := p.a0[j], p.a1[j], p.a2[j]
+			var L uint64
+			for t := range K {
+				L += a0[t]*(sv[t]-sv[t+1]) + a1[t]*(y1[t]-y1[t+1]) + a2[t]*(y2[t]-y2[t+1])
+			}
+			pl[task], po[task] = L, (sv[0]-sv[K])*p.factor[j]
 		}
 	})
+	for i := range n {
+		var L, O uint64
+		for j := range nb {
+			L, O = L+pl[i*nb+j], O+po[i*nb+j]
+		}
+		lin[i], fac[i] = L, O
+	}
 	return lin, fac, nil
 }
 

@@ -60,12 +60,17 @@ const minChunk = 64
 
 // ParallelFor splits [0, n) into contiguous chunks and runs f on each with its own Worker, using up
 // to GOMAXPROCS goroutines. It returns when all chunks are done.
-func ParallelFor(n int, f func(w *Worker, lo, hi int)) {
+func ParallelFor(n int, f func(w *Worker, lo, hi int)) { ParallelForGrain(n, minChunk, f) }
+
+// ParallelForGrain is ParallelFor with chunks of at least grain elements (for elements that each cost
+// much, such as a whole row of DCF walks).
+func ParallelForGrain(n, grain int, f func(w *Worker, lo, hi int)) {
 	if n <= 0 {
 		return
 	}
+	grain = max(grain, 1)
 	g := runtime.GOMAXPROCS(0)
-	if c := (n + minChunk - 1) / minChunk; c < g {
+	if c := (n + grain - 1) / grain; c < g {
 		g = c
 	}
 	if g <= 1 {

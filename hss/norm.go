@@ -84,7 +84,7 @@ func init() {
 }
 
 // normSplineRows: a norm of at most this many rows (a decode step's) takes its rsqrt from the octave
-// spline (spline.go: one round, about 20× the CPU per row of the octave lookup and ~155 KB of
+// spline (spline.go: one round, about 20× the CPU per row of the octave lookup and ~138 KB of
 // material per row for both parties, which a 768-wide row's other material is far below); longer
 // ones (a prefill's) from the octave lookup (octave.go: two rounds). Shape-only, so the dealer, the
 // parties and the cost functions decide alike (normSpline).
@@ -244,7 +244,7 @@ func GenNormRaw(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTru
 // truncation was dropped and RowMul3 took the rsqrt's product). Online (both parties, per element): 14
 // (square) + 16 (row product) + 16 (trunc) bytes, plus ≈ 110 bytes per row. Dealer: ≈ 31.5 bytes per
 // element (party 1's square, m·M and truncation shares), ≈ 4.6 KB per row at dim 4096 and Frac 12 (party
-// 0: 2.3 KB; the comparison's DCF key grows with ⌊log2 dim⌋: 3.4 KB per row before), ≈ 155 KB for a
+// 0: 2.3 KB; the comparison's DCF key grows with ⌊log2 dim⌋: 3.4 KB per row before), ≈ 138 KB for a
 // one-row call (the octave spline's 31 DCF keys per party). Error: |y −
 // y_ref| ≤ |γ|·(2^-9·|ŷ| + 2^-Frac/σ) + 2^(1−Frac), ŷ the normalised value (the second term is the
 // mean's rounding; the variance is no longer rounded, so the bound now holds down to σ²+eps = 2^-16,
@@ -262,7 +262,7 @@ func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps fl
 // LayerNorm without the mean (Zhang and Sennrich, 2019, for the function; SIGMA-style gates; the
 // rsqrt reads the untruncated sum of squares, RowMul3 takes d·L·O). Rounds 5, 4 for one row (7 before). Online (both parties, per
 // element): 14 + 16 + 16 bytes, plus ≈ 94 bytes per row. Dealer: ≈ 27.5 bytes per element, ≈ 4.6 KB
-// per row at dim 4096 (≈ 155 KB for a one-row call: the octave spline). Error: |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac) on the whole range (before: from 2^-12 up).
+// per row at dim 4096 (≈ 138 KB for a one-row call: the octave spline). Error: |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac) on the whole range (before: from 2^-12 up).
 func (p *Party) RMSNorm(x []uint64, rows, dim int, gain []uint64, eps float64) ([]uint64, error) {
 	_, y, err := p.norm(x, nil, nil, rows, dim, gain, nil, eps, false, false)
 	return y, err

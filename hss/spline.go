@@ -22,7 +22,8 @@ import (
 //     s_{j,i} = 1{x ≥ T_{j,i}}; the comparisons read x̂ − T at a common resolution 2^k0 (1/8 of a
 //     piece of the lowest octave; the dropped bits' carry is the same at every threshold, all
 //     multiples of 2^k0, so the s are monotone in the threshold and every row lies in exactly one
-//     piece; within 2^k0 of a threshold a row may take either neighbouring piece, both valid there).
+//     piece; a row less than 2^k0 below a threshold may take the piece above it, whose parabola
+//     holds there to 2^-14.2).
 //  2. The same opening is the truncation of x by k_j = e_j − pm_j (pm_j = min(splinePM, e_j)) for
 //     every octave j, at width m (Trunc's y = A_j(x̂) − R_j + g_j(x̂)·M, R_j = (r mod 2^m) >> k_j, M its
 //     top bit, as in trunc.go: exact although x is correct only mod 2^m). Key j's payload is (1 −
@@ -37,10 +38,11 @@ import (
 //
 // Error: the parabolas' fit over pieces of 1/K of the mantissa (h³·max|t_c‴|/192 ≈ 2^-15.7 relative
 // for 1/√X), the mantissa's truncation (2^-pm), L's truncation (2^-lutFrac); measured 2^-14.3 to
-// 2^-15 relative, as the octave lookup (TestSpline). Inputs below 2^lo give 0, and so do inputs from
-// 2^hi up to 2^(m−2) (outside the range; within 2^k0 of 2^lo or 2^hi either may happen). The view is
-// x̂ alone, uniform. Material per row and party: one DCF key per octave (m − k0 − 1 levels, payload
-// 5: ~77 KB per row and party for the norms' 31 octaves), 6·nb + 4 words for party 1; the evaluation
+// 2^-15 relative, as the octave lookup (TestSpline), 2^-14.2 within 2^k0 below a threshold. Inputs
+// below 2^lo give 0, and so do inputs from 2^hi up to 2^(hi+1) (2^(m−1) raw; outside the range;
+// within 2^k0 of 2^lo or 2^hi either may happen). The view is x̂ alone, uniform. Material per row and
+// party: one DCF key per octave (m − k0 − 1 levels, 38 for the norms; payload 5: ~68 KB per row and
+// party for the norms' 31 octaves), 6·nb + 4 words for party 1; the evaluation
 // costs nb·(K+1) DCF walks per row (~20× the octave lookup's CPU), which is why only one-row norms
 // use it.
 
@@ -49,6 +51,9 @@ const (
 	splinePM    = 16
 	splineF     = 2*splinePM + 17 // L's fractional bits before its truncation (A2 keeps 17 bits)
 	splineP     = 5               // DCF payload: (1 − 2μ)·(1, R_j, M, R_j², R_j·M)
+	// splineVersion is in the keys' tag: material of an earlier layout (its truncations, opening width
+	// and comparison resolution) is refused rather than misread.
+	splineVersion = 1
 )
 
 // splinePrep is the public data of an octave spline: per octave its thresholds, truncation shift and
@@ -124,7 +129,7 @@ func (s octSpec) spline() (*splinePrep, error) {
 			p.a2[j][i] = uint64(int64(math.Round(math.Ldexp(a2, int(F)-2*int(pm)))))
 		}
 	}
-	p.tag = s.tag() ^ 1<<62 | uint64(splineKBits)<<52 | uint64(splinePM)<<56
+	p.tag = s.tag() ^ 1<<62 | uint64(splineKBits)<<52 | uint64(splinePM)<<56 | splineVersion<<60
 	v, _ := splineCache.LoadOrStore(s, p)
 	return v.(*splinePrep), nil
 }

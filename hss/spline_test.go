@@ -6,7 +6,8 @@ import (
 )
 
 // TestSpline checks the octave spline's rsqrt (evalSplineMul3, one value per row times 1) against
-// 1/√X over the norms' range [2^-16, 2^15), for the norms' and NormRaw's specs at Frac 12 and 14,
+// 1/√X over the norms' range [2^-16, 2^15) and just below the low octaves' thresholds, for the
+// norms' and NormRaw's specs at Frac 12 and 14,
 // beside the octave lookup it replaces for one-row norms: its relative error stays below 2^-13.5
 // (both measure about 2^-14.3 to 2^-15), it costs 2 rounds at the counted bytes, and it gives 0 below 2^lo and
 // from 2^hi on.
@@ -17,7 +18,7 @@ func TestSpline(t *testing.T) {
 		dim  int
 		tol  float64 // the relative bound, below 2^-13.5 where the input has the bits for it
 	}{{14, false, 128, 0.71}, {14, true, 128, 0.71}, {12, false, 128, 0.71},
-		{8, false, 8, 2}, {10, false, 16, 1}} { // few input bits in the lowest octaves: pm_j = e_j, no truncation
+		{8, false, 8, 2.5}, {10, false, 16, 1}} { // few input bits in the lowest octaves: pm_j = e_j, no truncation (both lookups ~2^-12 at Frac 8)
 		fx := Fixed{Frac: c.frac}
 		raw := c.raw
 		_, _, rs := normParams(fx, c.dim, raw)
@@ -35,6 +36,21 @@ func TestSpline(t *testing.T) {
 			lens[i] = 1
 			ones[i] = 1 << 14
 		}
+		// Values just below the thresholds of the lowest octaves (by 7/8 of the comparisons'
+		// resolution), where a row may take the piece above: random sampling rarely lands there.
+		sp, err := rs.spline()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range 3 {
+			for _, th := range sp.ts[j][1:] {
+				x := th - 7<<sp.k0/8
+				xs = append(xs, x)
+				Xs = append(Xs, math.Ldexp(float64(x), -int(rs.inFrac)))
+				lens, ones = append(lens, 1), append(ones, 1<<14)
+			}
+		}
+		n = len(xs)
 		// Two values outside the range: below 2^lo and at 2^hi.
 		xs = append(xs, 1<<(uint(rs.lo+int(rs.inFrac))-1), 1<<(uint(rs.hi)+rs.inFrac))
 		lens, ones = append(lens, 1, 1), append(ones, 1<<14, 1<<14)

@@ -29,7 +29,8 @@ type EncNorm struct {
 
 // Weights are a model's public weights encoded for the parties, found by
 // the address of each tensor's first element (the model must not be
-// changed afterwards).
+// changed afterwards). Safe for concurrent use by several executors (a
+// party server's sessions).
 type Weights struct {
 	cfg   model.Config
 	fx    hss.Fixed // the encoding of prm.Frac
@@ -54,12 +55,14 @@ type Weights struct {
 
 type foldKey struct{ w, n *float32 }
 
-// EncodeWeights encodes every weight of m with prm's fixed-point encoding
+// EncodeWeights encodes the weights of m with prm's fixed-point encoding
 // (prm.Fixed(); the width plays no part, but prm is validated). Wq (and its bias) is
 // scaled by 1/√HeadDim, the attention scale, so scores need no extra
 // rescaling. Linear weights are stored as int32: it fails if one of them
 // is not finite or |w·2^Frac| does not fit (|w| < 2^(31−Frac), 131072 at
-// Frac 14).
+// Frac 14). The plain encodings of W1, W3 and the head, which model.Forward
+// does not read (it reads them with their norm folded in), are only checked
+// here and made on first use by another path.
 func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 	if m == nil {
 		return nil, errors.New("secure: encode weights: nil model")
@@ -317,15 +320,22 @@ func encodeVec(fx hss.Fixed, v []float32, s float64) []uint64 {
 	return out
 }
 
-// unfoldedHead is the LM head's plain encoding, made on first use.
+// unfoldedHead is the LM head's plain encoding, made on first use (outside the lock: other sessions'
+// lookups go on meanwhile).
 func (w *Weights) unfoldedHead() (*EncLinear, error) {
+	w.mu.Lock()
+	h := w.head
+	w.mu.Unlock()
+	if h != nil {
+		return h, nil
+	}
+	hw, err := encode32(w.fx, "lm head", w.lmHead, 1, true)
+	if err != nil {
+		return nil, err
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.head == nil {
-		hw, err := encode32(w.fx, "lm head", w.lmHead, 1, true)
-		if err != nil {
-			return nil, err
-		}
 		w.head = &EncLinear{Out: w.cfg.VocabSize, In: w.cfg.Dim, W: hw}
 	}
 	return w.head, nil
@@ -335,17 +345,26 @@ func (w *Weights) linear(l *model.Linear) (*EncLinear, error) {
 	if len(l.W) == 0 {
 		return nil, errors.New("secure: linear layer without weights")
 	}
+	key := &l.W[0]
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if src, ok := w.lazy[&l.W[0]]; ok {
+	el, ok := w.lin[key]
+	src := w.lazy[key]
+	w.mu.Unlock()
+	if !ok && src != nil {
+		// A plain W1 or W3 on first use, encoded outside the lock.
 		ew, err := encode32(w.fx, "w1/w3", src.W, 1, true)
 		if err != nil {
 			return nil, err
 		}
-		w.lin[&l.W[0]] = &EncLinear{Out: src.Out, In: src.In, W: ew, B: encodeVec(w.fx, src.B, 1)}
-		delete(w.lazy, &l.W[0])
+		built := &EncLinear{Out: src.Out, In: src.In, W: ew, B: encodeVec(w.fx, src.B, 1)}
+		w.mu.Lock()
+		if el, ok = w.lin[key]; !ok {
+			el, ok = built, true
+			w.lin[key] = built
+			delete(w.lazy, key)
+		}
+		w.mu.Unlock()
 	}
-	el, ok := w.lin[&l.W[0]]
 	if !ok || el.Out != l.Out || el.In != l.In {
 		return nil, errors.New("secure: linear layer not among the encoded weights")
 	}

@@ -62,8 +62,8 @@ const minChunk = 64
 // to GOMAXPROCS goroutines. It returns when all chunks are done.
 func ParallelFor(n int, f func(w *Worker, lo, hi int)) { ParallelForGrain(n, minChunk, f) }
 
-// ParallelForGrain is ParallelFor with chunks of at least grain elements (for elements that each cost
-// much, such as a whole row of DCF walks).
+// ParallelForGrain is ParallelFor with at most ⌈n/grain⌉ chunks (a smaller grain for elements that
+// each cost much, such as a whole row of DCF walks).
 func ParallelForGrain(n, grain int, f func(w *Worker, lo, hi int)) {
 	if n <= 0 {
 		return

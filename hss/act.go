@@ -34,6 +34,10 @@ func actPoly(fx Fixed, target func(float64) float64, window float64, gate uint64
 	if err != nil {
 		return nil, err
 	}
+	// The polynomial term is read only by its truncation (at tbits): its DPF outputs are needed mod
+	// 2^tbits, so their final correction words are stored at tbits bits (−52 bytes per element and
+	// party at Frac 14).
+	tab.payW = tab.tbits
 	return &actSpecs{tab: tab}, nil
 }
 

@@ -87,6 +87,10 @@ type lutSpec struct {
 	// fb and tbits: a gate with polynomial parts truncates their sum by fb bits at width tbits
 	// (truncPoly).
 	fb, tbits uint
+	// payW, when set, is the width the polynomial parts' DPF outputs are needed at (their sum is read
+	// only by its truncation at tbits): the DPF batches are narrowed to it (fss.DPFKeys.SetWidth), their
+	// final correction words stored at payW bits. 0: 64 (exp's sums also feed the softmax's reciprocal).
+	payW uint
 }
 
 func (s *lutSpec) openBits() uint {
@@ -404,6 +408,9 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 			gen = fss.GenDPFTopSeeded
 		}
 		d0, d1, err := gen(rng, p.m, p.leaf(), p.top(), p.payload(), pts, betas)
+		if err == nil {
+			err = narrowDPF(spec.payW, d0, d1)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
 		}
@@ -475,7 +482,7 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 	for j, d := range k.dpf {
 		pt := &spec.parts[j]
 		if d.N != n || d.Bits != pt.m || d.Party != p.ID || d.Bits > fss.MaxWindowBits || d.P != pt.payload() ||
-			d.Leaf != pt.leaf() || d.Top != pt.top() {
+			d.Leaf != pt.leaf() || d.Top != pt.top() || d.Width != spec.payW {
 			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 		}
 	}
@@ -530,6 +537,17 @@ func polyTerms(dpf []*fss.DPFKeys, spec *lutSpec, xh []uint64) []uint64 {
 		evalPoly(dpf[j], &part, xh, lin)
 	}
 	return lin
+}
+
+// narrowDPF narrows both parties' DPF batches to width w (0: none; see lutSpec.payW).
+func narrowDPF(w uint, d0, d1 *fss.DPFKeys) error {
+	if w == 0 {
+		return nil
+	}
+	if err := d0.SetWidth(w); err != nil {
+		return err
+	}
+	return d1.SetWidth(w)
 }
 
 // evalSignDCF evaluates the sign DCF d of the lookup's first part on the opened x̂ (its input: the
@@ -611,8 +629,8 @@ func costLUT(n int, spec *lutSpec) Cost {
 			continue
 		}
 		// genLUT: party 0's level-Top nodes come from a seed.
-		dpf0 = append(dpf0, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Seeded: p.top() > 0})
-		dpf1 = append(dpf1, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n})
+		dpf0 = append(dpf0, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Seeded: p.top() > 0, Width: spec.payW})
+		dpf1 = append(dpf1, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Width: spec.payW})
 	}
 	ob := spec.openBits()
 	return open(n, ob).Add(keyCost(lutKeySize(0, n, ob, dcf, dpf0), lutKeySize(1, n, ob, dcf, dpf1)))

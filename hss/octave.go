@@ -182,7 +182,7 @@ func (s octSpec) prep() (*octPrep, error) {
 	tabs := polyTablesZ(fz, polyDeg, k, e, e-pf, s.lutFrac(), s.fb(), wlo, whi)
 	p.cmp = &lutSpec{parts: []lutPart{{k: 0, m: s.cmpBits()}}, signTerm: true, tag: s.tag()}
 	p.lut = &lutSpec{parts: []lutPart{{k: k, m: s.idxBits(), wlo: wlo, tabs: tabs, deg: polyDeg, drop: e - pf}},
-		tag: s.tag(), fb: s.fb(), tbits: s.tbits()}
+		tag: s.tag(), fb: s.fb(), tbits: s.tbits(), payW: s.tbits()} // its sum is read by its truncation only
 	v, _ := octCache.LoadOrStore(s, p)
 	return v.(*octPrep), nil
 }

@@ -206,6 +206,9 @@ func genTruncAct(rng io.Reader, n, nt int, frac, bits uint, spec *lutSpec) (k0, 
 			gen = fss.GenDPFTopSeeded
 		}
 		d0, d1, err := gen(rng, p.m, p.leaf(), p.top(), np, pts, betas)
+		if err == nil {
+			err = narrowDPF(spec.payW, d0, d1)
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("hss: gen tact: %w", err)
 		}
@@ -257,7 +260,7 @@ func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (y []
 	}
 	for j, d := range k.DPF {
 		pt := &spec.parts[j]
-		if d.N != n || d.Bits != pt.m || d.Party != p.ID || d.P != pt.payload() || d.Leaf != pt.leaf() || d.Top != pt.top() {
+		if d.N != n || d.Bits != pt.m || d.Party != p.ID || d.P != pt.payload() || d.Leaf != pt.leaf() || d.Top != pt.top() || d.Width != spec.payW {
 			return nil, nil, fmt.Errorf("hss: tact: material does not match the gate")
 		}
 	}
@@ -323,8 +326,8 @@ func costTruncAct(n, nt int, frac, bits uint, spec *lutSpec) Cost {
 		if len(p.tabs) == 0 {
 			continue
 		}
-		k0.DPF = append(k0.DPF, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Seeded: p.top() > 0})
-		k1.DPF = append(k1.DPF, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n})
+		k0.DPF = append(k0.DPF, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Seeded: p.top() > 0, Width: spec.payW})
+		k1.DPF = append(k1.DPF, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Width: spec.payW})
 	}
 	return open(nt, bits).Add(keyCost(k0.Size(), k1.Size()))
 }

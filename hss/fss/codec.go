@@ -153,6 +153,9 @@ func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 	if k.Seeded && (k.Party != 0 || k.Top == 0 || k.topRK == nil) {
 		return nil, errors.New("fss: dpf marshal: malformed seeded keys")
 	}
+	if k.Width > 64 {
+		return nil, errors.New("fss: dpf marshal: width above 64")
+	}
 	b := make([]byte, 0, headerLen+k.Size())
 	switch {
 	case k.Seeded:
@@ -163,6 +166,11 @@ func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 		b = putHeader(b, "DPF1", k.Party, k.Bits, k.P, k.N)
 	default:
 		b = putHeader(b, "DPF2", k.Party, k.Bits, k.P|int(k.Leaf)<<4, k.N)
+	}
+	if k.narrow() {
+		// The width: flagged in the header's bits byte, then one byte after the header.
+		b[5] |= 0x80
+		b = append(b, byte(k.Width))
 	}
 	switch {
 	case k.Seeded:
@@ -175,12 +183,25 @@ func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 	}
 	b = appendBlocks(b, k.scw)
 	b = appendTCW(b, k.tcw)
+	if k.narrow() {
+		return appendPacked(b, k.fin, k.Width), nil
+	}
 	return appendU64s(b, k.fin), nil
 }
 
 // UnmarshalBinary decodes a batch written by MarshalBinary, replacing k's contents.
 func (k *DPFKeys) UnmarshalBinary(b []byte) error {
-	var leaf, top uint
+	var leaf, top, width uint
+	if len(b) > headerLen && b[5]&0x80 != 0 {
+		// A narrow batch (SetWidth): the width byte follows the header.
+		width = uint(b[headerLen])
+		if width < 1 || width > 63 {
+			return fmt.Errorf("fss: dpf unmarshal: width %d out of range [1,63]", width)
+		}
+		c := append([]byte(nil), b[:headerLen]...)
+		c[5] &^= 0x80
+		b = append(c, b[headerLen+1:]...)
+	}
 	magic := "DPF1"
 	seeded := len(b) >= headerLen && string(b[:4]) == "DPF4"
 	if len(b) >= headerLen && (string(b[:4]) == "DPF2" || string(b[:4]) == "DPF3" || seeded) {
@@ -214,8 +235,12 @@ func (k *DPFKeys) UnmarshalBinary(b []byte) error {
 	if seeded && party != 0 {
 		return errors.New("fss: dpf unmarshal: DPF4 batch of party 1")
 	}
-	probe := DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf, Top: top, Seeded: seeded}
-	if len(rest) != probe.Size() {
+	probe := DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf, Top: top, Seeded: seeded, Width: width}
+	extra := 0
+	if probe.narrow() {
+		extra = 1 // the width byte, already taken from rest
+	}
+	if len(rest) != probe.Size()-extra {
 		return fmt.Errorf("fss: dpf unmarshal: %w", errTruncated)
 	}
 	var nk *DPFKeys
@@ -241,12 +266,60 @@ func (k *DPFKeys) UnmarshalBinary(b []byte) error {
 	if rest, err = readTCW(nk.tcw, rest); err != nil {
 		return fmt.Errorf("fss: dpf unmarshal: %w", err)
 	}
-	readU64s(nk.fin, rest)
+	if width > 0 {
+		if _, err := readPacked(nk.fin, rest, width); err != nil {
+			return fmt.Errorf("fss: dpf unmarshal: %w", err)
+		}
+		nk.Width = width
+	} else {
+		readU64s(nk.fin, rest)
+	}
 	if err := checkSeedBits(nk.seeds, nk.scw); err != nil {
 		return fmt.Errorf("fss: dpf unmarshal: %w", err)
 	}
 	*k = *nk
 	return nil
+}
+
+// appendPacked packs values of w bits (1 ≤ w ≤ 63; higher bits are dropped), low bits first, the
+// last byte padded with zero bits.
+func appendPacked(b []byte, v []uint64, w uint) []byte {
+	start := len(b)
+	b = append(b, make([]byte, (len(v)*int(w)+7)/8)...)
+	out := b[start:]
+	for i, x := range v {
+		o := uint(i) * w
+		for k := uint(0); k < w; {
+			at, off := (o+k)>>3, (o+k)&7
+			take := min(8-off, w-k)
+			out[at] |= byte(x>>k&(1<<take-1)) << off
+			k += take
+		}
+	}
+	return b
+}
+
+// readPacked unpacks len(dst) values written by appendPacked at w bits; padding bits must be zero.
+func readPacked(dst []uint64, b []byte, w uint) ([]byte, error) {
+	nb := (len(dst)*int(w) + 7) / 8
+	if len(b) < nb {
+		return nil, errTruncated
+	}
+	for i := range dst {
+		o := uint(i) * w
+		var x uint64
+		for k := uint(0); k < w; {
+			byteIdx, off := (o+k)>>3, (o+k)&7
+			take := min(8-off, w-k)
+			x |= uint64(b[byteIdx]>>off&(1<<take-1)) << k
+			k += take
+		}
+		dst[i] = x
+	}
+	if pad := uint(len(dst)) * w & 7; pad != 0 && b[nb-1]>>pad != 0 {
+		return nil, errors.New("non-zero padding bits")
+	}
+	return b[nb:], nil
 }
 
 // appendBits packs 0/1 values, eight to a byte, low bit first.

@@ -39,6 +39,10 @@ type DPFKeys struct {
 	// Seeded (party 0, Top > 0; GenDPFTopSeeded): the level-Top nodes are not stored but expanded
 	// from one 16-byte seed for the whole batch (topInput).
 	Seeded bool
+	// Width, when in [1, 63], is the width the batch's outputs are correct at (SetWidth): its final
+	// correction words are reduced mod 2^Width and stored packed, for a consumer that reads the
+	// outputs mod 2^Width only. 0: 64.
+	Width uint
 
 	seeds []block // N·2^Top level-Top seeds (none when Seeded)
 	tops  []uint8 // N·2^Top level-Top control bits (Top > 0; the root's is the party)
@@ -142,7 +146,10 @@ func (k *DPFKeys) Size() int {
 		return 0
 	}
 	nb := k.N * k.levels()
-	s := 16*nb + (2*nb+7)/8 + 8*k.N*k.leafVals()
+	s := 16*nb + (2*nb+7)/8 + finBytes(k.N*k.leafVals(), k.Width)
+	if k.narrow() {
+		s++ // the width byte
+	}
 	switch {
 	case k.Seeded:
 		s += 16
@@ -152,6 +159,35 @@ func (k *DPFKeys) Size() int {
 		s += 16 * k.N
 	}
 	return s
+}
+
+// narrow reports whether the batch's final correction words are stored at Width bits.
+func (k *DPFKeys) narrow() bool { return k.Width > 0 && k.Width < 64 }
+
+// finBytes is the size of n final correction words at width w (0 or ≥ 64: 8 bytes each).
+func finBytes(n int, w uint) int {
+	if w == 0 || w >= 64 {
+		return 8 * n
+	}
+	return (n*int(w) + 7) / 8
+}
+
+// SetWidth makes the batch's outputs correct mod 2^w only (w in [1, 63]; 0 or 64: all 64 bits): its
+// final correction words are reduced mod 2^w, so both parties' outputs still differ by the payload
+// mod 2^w, and they are stored packed at w bits. Both parties' batches must get the same width.
+func (k *DPFKeys) SetWidth(w uint) error {
+	if w > 64 {
+		return fmt.Errorf("fss: dpf: width %d above 64", w)
+	}
+	if w == 0 || w == 64 {
+		k.Width = 0
+		return nil
+	}
+	for i := range k.fin {
+		k.fin[i] &= 1<<w - 1
+	}
+	k.Width = w
+	return nil
 }
 
 // GenDPFTop is GenDPFLeaf with the first top levels of every key expanded (top ≤ min(bits−leaf,

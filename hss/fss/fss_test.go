@@ -409,6 +409,9 @@ func FuzzDPFUnmarshal(f *testing.F) {
 	addEncoding(f, t0)
 	s0, _, _ := GenDPFTopSeeded(rng, 8, 3, 3, 4, []uint64{3, 100}, make([]uint64, 8))
 	addEncoding(f, s0)
+	n0, _, _ := GenDPFTopSeeded(rng, 8, 3, 3, 4, []uint64{3, 100}, make([]uint64, 8))
+	_ = n0.SetWidth(51) // a narrow batch (the width byte, packed final words)
+	addEncoding(f, n0)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var k DPFKeys
 		if !decodesCanonically(t, &k, data) {

@@ -10,6 +10,9 @@ import (
 //
 //	magic[4] ("DCF1" or "DPF1") | party u8 | bits u8 | P u8 | N u32 |
 //	seeds 16·N | scw 16·N·bits | tcw 2 bits per level, packed, ⌈2·N·bits/8⌉ | [DCF: vcw 8·N·bits·P] | fin 8·N·P
+//
+// A narrow DPF batch (DPFKeys.SetWidth) sets bit 7 of the bits byte, follows the header with its width
+// (one byte, 1..63) and stores fin packed at that width.
 const headerLen = 11
 
 // maxKeys bounds N in a decoded batch (2^28 keys) to refuse absurd allocations early.
@@ -193,12 +196,14 @@ func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 func (k *DPFKeys) UnmarshalBinary(b []byte) error {
 	var leaf, top, width uint
 	if len(b) > headerLen && b[5]&0x80 != 0 {
-		// A narrow batch (SetWidth): the width byte follows the header.
+		// A narrow batch (SetWidth): the width byte follows the header; the batch is rebuilt without
+		// it (a transient copy, as the DPF2–4 headers below make).
 		width = uint(b[headerLen])
 		if width < 1 || width > 63 {
 			return fmt.Errorf("fss: dpf unmarshal: width %d out of range [1,63]", width)
 		}
-		c := append([]byte(nil), b[:headerLen]...)
+		c := make([]byte, headerLen, len(b)-1)
+		copy(c, b[:headerLen])
 		c[5] &^= 0x80
 		b = append(c, b[headerLen+1:]...)
 	}

@@ -139,8 +139,8 @@ func newDPFKeysLower(party int, bits, leaf, top uint, p, n int) *DPFKeys {
 		scw: make([]block, n*d), tcw: make([]uint8, n*d), fin: make([]uint64, n*(p<<leaf))}
 }
 
-// Size returns the serialised size in bytes of the batch (header excluded). Only the shape fields
-// (N, Bits, P, Leaf, Top, Seeded) are read.
+// Size returns the serialised size in bytes of the batch (header excluded; a narrow batch's width
+// byte included). Only the shape fields (N, Bits, P, Leaf, Top, Seeded, Width) are read.
 func (k *DPFKeys) Size() int {
 	if k == nil {
 		return 0
@@ -178,6 +178,9 @@ func finBytes(n int, w uint) int {
 func (k *DPFKeys) SetWidth(w uint) error {
 	if w > 64 {
 		return fmt.Errorf("fss: dpf: width %d above 64", w)
+	}
+	if k.narrow() && (w == 0 || w == 64 || w > k.Width) {
+		return fmt.Errorf("fss: dpf: a batch narrowed to %d bits cannot widen to %d", k.Width, w)
 	}
 	if w == 0 || w == 64 {
 		k.Width = 0
@@ -308,7 +311,8 @@ func (k *DPFKeys) withTop(top uint) *DPFKeys {
 // (no early termination).
 func DPFKeySize(bits uint, p int) int { return DPFLeafKeySize(bits, 0, p) }
 
-// DPFLeafKeySize is the per-key size in bytes of a DPF with leaf early-terminated levels.
+// DPFLeafKeySize is the per-key size in bytes of a DPF with leaf early-terminated levels (full-width
+// final words; see Size for a narrow batch).
 func DPFLeafKeySize(bits, leaf uint, p int) int {
 	d := int(bits - leaf)
 	return 16 + 16*d + (2*d+7)/8 + 8*(p<<leaf)

@@ -93,6 +93,15 @@ type lutSpec struct {
 	payW uint
 }
 
+// dcfWidth is the width of the sign DCF's outputs: a sign-term gate opened at width reads s and x·s
+// mod 2^width only (fss.DCFKeys.SetWidth); 0 for 64.
+func (s *lutSpec) dcfWidth() uint {
+	if s.signTerm && s.width > 0 && s.width < 64 {
+		return s.width
+	}
+	return 0
+}
+
 func (s *lutSpec) openBits() uint {
 	if s.signTerm {
 		if s.width != 0 {
@@ -428,6 +437,11 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 			mr[i], mrr[i] = m, m*r[i]
 		}
 		d0, d1, err := fss.GenDCF(rng, p.m-1, 2, alphas, betas)
+		if w := spec.dcfWidth(); err == nil && w > 0 { // s and x·s are read mod 2^width
+			if err = d0.SetWidth(w); err == nil {
+				err = d1.SetWidth(w)
+			}
+		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
 		}
@@ -501,7 +515,7 @@ func (p *Party) evalLUTWith(k *lutKey, spec *lutSpec, x []uint64) (*lutOut, erro
 	out := &lutOut{lin: polyTerms(k.dpf, spec, xh)} // lin: the caller's, to hand back (putWords) once truncated
 	if k.dcf != nil {
 		part := spec.parts[0]
-		if k.dcf.N != n || k.dcf.Bits != part.m-1 || k.dcf.P != 2 {
+		if k.dcf.N != n || k.dcf.Bits != part.m-1 || k.dcf.P != 2 || k.dcf.Width != spec.dcfWidth() {
 			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 		}
 		c, err := evalSignDCF(p.ID, k.dcf, &part, xh)
@@ -621,7 +635,7 @@ func evalPoly(d *fss.DPFKeys, part *lutPart, xh, lin []uint64) {
 func costLUT(n int, spec *lutSpec) Cost {
 	var dcf *fss.DCFKeys
 	if spec.signTerm || spec.signBit {
-		dcf = &fss.DCFKeys{Bits: spec.parts[0].m - 1, P: 2, N: n}
+		dcf = &fss.DCFKeys{Bits: spec.parts[0].m - 1, P: 2, N: n, Width: spec.dcfWidth()}
 	}
 	var dpf0, dpf1 []*fss.DPFKeys
 	for _, p := range spec.parts {

@@ -329,7 +329,7 @@ func (p *Party) evalThresholds(k *lutKey, spec *lutSpec, x []uint64, ts []uint64
 	n := len(x)
 	m := spec.parts[0].m
 	if k.party != p.ID || k.tag != spec.tag || k.dcf == nil || len(k.dpf) != 0 || k.n != n || k.rbits != spec.openBits() ||
-		!k.shapeOK() || k.dcf.N != n || k.dcf.Bits != m-1 || k.dcf.P != 2 || k.dcf.Party != p.ID {
+		!k.shapeOK() || k.dcf.N != n || k.dcf.Bits != m-1 || k.dcf.P != 2 || k.dcf.Party != p.ID || k.dcf.Width != 0 {
 		return nil, nil, fmt.Errorf("hss: %s: material does not match the gate", k.kind)
 	}
 	r, mr, mrr, release := k.masks()

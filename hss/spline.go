@@ -292,7 +292,7 @@ func genSpline(rng io.Reader, n int, s octSpec) (k0, k1 *SplineKey, err error) {
 func (q *Party) evalSpline(k *SplineKey, p *splinePrep, x []uint64) (lin, fac []uint64, err error) {
 	n, nb, nw := len(x), p.nb, splineWords(p.nb)
 	if int(k.Party) != q.ID || k.N != n || k.NB != nb || k.Tag != p.tag || k.DCF == nil || !k.shapeOK() ||
-		k.DCF.N != n*nb || k.DCF.Bits != p.dcfBits || k.DCF.P != splineP || k.DCF.Party != q.ID {
+		k.DCF.N != n*nb || k.DCF.Bits != p.dcfBits || k.DCF.P != splineP || k.DCF.Party != q.ID || k.DCF.Width != 0 {
 		return nil, nil, fmt.Errorf("hss: ospl: material does not match the gate")
 	}
 	w := k.W

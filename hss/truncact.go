@@ -255,7 +255,7 @@ func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (y []
 	nt := len(x)
 	frac, bits := k.Frac, k.Bits
 	if int(k.Party) != p.ID || k.NT != nt || k.N != n || k.Tag != spec.tag || len(k.DPF) != spec.nlookups() ||
-		!k.shapeOK() || k.DCF == nil || k.DCF.N != n || k.DCF.P != 3 || k.DCF.Bits != spec.parts[0].m-1 {
+		!k.shapeOK() || k.DCF == nil || k.DCF.N != n || k.DCF.P != 3 || k.DCF.Bits != spec.parts[0].m-1 || k.DCF.Width != 0 {
 		return nil, nil, fmt.Errorf("hss: tact: material does not match the gate")
 	}
 	for j, d := range k.DPF {

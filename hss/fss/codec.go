@@ -11,8 +11,9 @@ import (
 //	magic[4] ("DCF1" or "DPF1") | party u8 | bits u8 | P u8 | N u32 |
 //	seeds 16·N | scw 16·N·bits | tcw 2 bits per level, packed, ⌈2·N·bits/8⌉ | [DCF: vcw 8·N·bits·P] | fin 8·N·P
 //
-// A narrow DPF batch (DPFKeys.SetWidth) sets bit 7 of the bits byte, follows the header with its width
-// (one byte, 1..63) and stores fin packed at that width.
+// A narrow batch (DPFKeys.SetWidth, DCFKeys.SetWidth) sets bit 7 of the bits byte, follows the header
+// with its width (one byte, 1..63) and stores its value words (DCF: vcw and fin; DPF: fin) packed at
+// that width.
 const headerLen = 11
 
 // maxKeys bounds N in a decoded batch (2^28 keys) to refuse absurd allocations early.
@@ -84,23 +85,50 @@ func (k *DCFKeys) MarshalBinary() ([]byte, error) {
 	if k == nil {
 		return nil, errors.New("fss: dcf marshal: nil keys")
 	}
+	if k.Width > 64 {
+		return nil, errors.New("fss: dcf marshal: width above 64")
+	}
 	b := make([]byte, 0, headerLen+k.Size())
 	b = putHeader(b, "DCF1", k.Party, k.Bits, k.P, k.N)
+	if k.narrow() { // as DPFKeys: the width flagged in the bits byte, then one byte
+		b[5] |= 0x80
+		b = append(b, byte(k.Width))
+	}
 	b = appendBlocks(b, k.seeds)
 	b = appendBlocks(b, k.scw)
 	b = appendTCW(b, k.tcw)
+	if k.narrow() {
+		b = appendPacked(b, k.vcw, k.Width)
+		return appendPacked(b, k.fin, k.Width), nil
+	}
 	b = appendU64s(b, k.vcw)
 	return appendU64s(b, k.fin), nil
 }
 
 // UnmarshalBinary decodes a batch written by MarshalBinary, replacing k's contents.
 func (k *DCFKeys) UnmarshalBinary(b []byte) error {
+	var width uint
+	if len(b) > headerLen && b[5]&0x80 != 0 {
+		width = uint(b[headerLen])
+		if width < 1 || width > 63 {
+			return fmt.Errorf("fss: dcf unmarshal: width %d out of range [1,63]", width)
+		}
+		c := make([]byte, headerLen, len(b)-1)
+		copy(c, b[:headerLen])
+		c[5] &^= 0x80
+		b = append(c, b[headerLen+1:]...)
+	}
 	party, bits, p, n, rest, err := parseHeader(b, "DCF1")
 	if err != nil {
 		return fmt.Errorf("fss: dcf unmarshal: %w", err)
 	}
 	nk := newDCFKeysSized(party, bits, p, n)
-	if len(rest) != nk.Size() {
+	nk.Width = width
+	extra := 0
+	if nk.narrow() {
+		extra = 1 // the width byte, already taken
+	}
+	if len(rest) != nk.Size()-extra {
 		return fmt.Errorf("fss: dcf unmarshal: %w", errTruncated)
 	}
 	nk.alloc()
@@ -109,8 +137,17 @@ func (k *DCFKeys) UnmarshalBinary(b []byte) error {
 	if rest, err = readTCW(nk.tcw, rest); err != nil {
 		return fmt.Errorf("fss: dcf unmarshal: %w", err)
 	}
-	rest = readU64s(nk.vcw, rest)
-	readU64s(nk.fin, rest)
+	if width > 0 {
+		if rest, err = readPacked(nk.vcw, rest, width); err != nil {
+			return fmt.Errorf("fss: dcf unmarshal: %w", err)
+		}
+		if _, err = readPacked(nk.fin, rest, width); err != nil {
+			return fmt.Errorf("fss: dcf unmarshal: %w", err)
+		}
+	} else {
+		rest = readU64s(nk.vcw, rest)
+		readU64s(nk.fin, rest)
+	}
 	if err := nk.checkSeeds(); err != nil {
 		return fmt.Errorf("fss: dcf unmarshal: %w", err)
 	}
@@ -123,7 +160,9 @@ func newDCFKeysSized(party int, bits uint, p, n int) *DCFKeys {
 }
 
 func (k *DCFKeys) alloc() {
+	w := k.Width
 	*k = *newDCFKeys(k.Party, k.Bits, k.P, k.N)
+	k.Width = w
 }
 
 func (k *DCFKeys) checkSeeds() error { return checkSeedBits(k.seeds, k.scw) }

@@ -21,6 +21,9 @@ type DCFKeys struct {
 	Bits  uint // input width n, 1..64
 	P     int  // payload length, 1..MaxPayload
 	N     int  // number of keys
+	// Width, when in [1, 63], is the width the batch's outputs are correct at (SetWidth): its value
+	// correction words are reduced mod 2^Width and stored packed. 0: 64.
+	Width uint
 
 	seeds []block  // N root seeds
 	scw   []block  // N*Bits seed correction words
@@ -52,7 +55,38 @@ func (k *DCFKeys) Size() int {
 		return 0
 	}
 	nb := k.N * int(k.Bits)
-	return 16*k.N + 16*nb + (2*nb+7)/8 + 8*nb*k.P + 8*k.N*k.P
+	s := 16*k.N + 16*nb + (2*nb+7)/8 + finBytes(nb*k.P, k.Width) + finBytes(k.N*k.P, k.Width)
+	if k.narrow() {
+		s++ // the width byte
+	}
+	return s
+}
+
+// narrow reports whether the batch's value correction words are stored at Width bits.
+func (k *DCFKeys) narrow() bool { return k.Width > 0 && k.Width < 64 }
+
+// SetWidth makes the batch's outputs correct mod 2^w only (w in [1, 63]; 0 or 64: all 64 bits), as
+// DPFKeys.SetWidth: its value correction words are reduced mod 2^w and stored packed. A narrowed batch
+// cannot widen again. Both parties' batches must get the same width.
+func (k *DCFKeys) SetWidth(w uint) error {
+	if w > 64 {
+		return fmt.Errorf("fss: dcf: width %d above 64", w)
+	}
+	if k.narrow() && (w == 0 || w == 64 || w > k.Width) {
+		return fmt.Errorf("fss: dcf: a batch narrowed to %d bits cannot widen to %d", k.Width, w)
+	}
+	if w == 0 || w == 64 {
+		k.Width = 0
+		return nil
+	}
+	for i := range k.vcw {
+		k.vcw[i] &= 1<<w - 1
+	}
+	for i := range k.fin {
+		k.fin[i] &= 1<<w - 1
+	}
+	k.Width = w
+	return nil
 }
 
 // KeySize is the per-key size in bytes of a DCF with the given input width and payload length.

@@ -384,6 +384,9 @@ func FuzzDCFUnmarshal(f *testing.F) {
 	rng := newRNG(7)
 	k0, _, _ := GenDCF(rng, 9, 2, []uint64{3, 100}, make([]uint64, 4))
 	addEncoding(f, k0)
+	n0, _, _ := GenDCF(rng, 9, 2, []uint64{3, 100}, []uint64{1, 2, 3, 4})
+	_ = n0.SetWidth(36) // a narrow batch (the width byte, packed value words)
+	addEncoding(f, n0)
 	f.Add([]byte("DCF1"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -87,3 +87,70 @@ func TestDPFWidth(t *testing.T) {
 		}
 	}
 }
+
+// TestDCFWidth: a DCF batch made narrow evaluates, party against party, to β·1{x < α} mod 2^Width,
+// round-trips through its encoding byte for byte and is smaller by the packed words.
+func TestDCFWidth(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 7))
+	const n, bits, p, w = 12, 7, 3, 36
+	alphas, betas := make([]uint64, n), make([]uint64, n*p)
+	for i := range alphas {
+		alphas[i] = r.Uint64() & (1<<bits - 1)
+	}
+	for i := range betas {
+		betas[i] = r.Uint64()
+	}
+	k0, k1, err := GenDCF(newRNG(3), bits, p, alphas, betas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := k0.Size()
+	for _, k := range []*DCFKeys{k0, k1} {
+		if err := k.SetWidth(w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k0.SetWidth(64) == nil {
+		t.Fatal("a narrowed batch widened")
+	}
+	nb := n * bits
+	if got, want := full-k0.Size(), 8*(nb*p+n*p)-(nb*p*w+7)/8-(n*p*w+7)/8-1; got != want {
+		t.Fatalf("%d bytes saved, want %d", got, want)
+	}
+	for _, k := range []*DCFKeys{k0, k1} {
+		b, err := k.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != headerLen+k.Size() {
+			t.Fatalf("encoding of %d bytes, Size %d", len(b), headerLen+k.Size())
+		}
+		var d DCFKeys
+		if err := d.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if d.Width != w {
+			t.Fatalf("width %d after decoding", d.Width)
+		}
+		if b2, _ := d.MarshalBinary(); !bytes.Equal(b, b2) {
+			t.Fatal("re-encoding differs")
+		}
+	}
+	wk := NewWorker()
+	for i := range n {
+		for x := uint64(0); x < 1<<bits; x++ {
+			o0, o1 := make([]uint64, p), make([]uint64, p)
+			wk.EvalMulti(k0, []int{i}, []uint64{x}, o0)
+			wk.EvalMulti(k1, []int{i}, []uint64{x}, o1)
+			for j := range p {
+				want := uint64(0)
+				if x < alphas[i] {
+					want = betas[i*p+j]
+				}
+				if (o0[j]+o1[j]-want)&(1<<w-1) != 0 {
+					t.Fatalf("key %d at %d payload %d wrong mod 2^%d", i, x, j, w)
+				}
+			}
+		}
+	}
+}

@@ -62,6 +62,22 @@ func readU64s(dst []uint64, b []byte) []byte {
 // readTCW unpacks len(dst) control corrections written by appendTCW; the padding bits must be zero.
 func readTCW(dst []uint8, b []byte) ([]byte, error) { return readFields(dst, b, 2) }
 
+// stripWidth returns a narrow batch's encoding without its width (the flag in the bits byte, the byte
+// after the header: a transient copy) and the width, or b and 0 for a full-width batch.
+func stripWidth(b []byte) ([]byte, uint, error) {
+	if len(b) <= headerLen || b[5]&0x80 == 0 {
+		return b, 0, nil
+	}
+	w := uint(b[headerLen])
+	if w < 1 || w > 63 {
+		return nil, 0, fmt.Errorf("width %d out of range [1,63]", w)
+	}
+	c := make([]byte, headerLen, len(b)-1)
+	copy(c, b[:headerLen])
+	c[5] &^= 0x80
+	return append(c, b[headerLen+1:]...), w, nil
+}
+
 func parseHeader(b []byte, magic string) (party int, bits uint, p, n int, rest []byte, err error) {
 	if len(b) < headerLen || string(b[:4]) != magic {
 		return 0, 0, 0, 0, nil, errors.New("bad header")
@@ -107,16 +123,9 @@ func (k *DCFKeys) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary decodes a batch written by MarshalBinary, replacing k's contents.
 func (k *DCFKeys) UnmarshalBinary(b []byte) error {
-	var width uint
-	if len(b) > headerLen && b[5]&0x80 != 0 {
-		width = uint(b[headerLen])
-		if width < 1 || width > 63 {
-			return fmt.Errorf("fss: dcf unmarshal: width %d out of range [1,63]", width)
-		}
-		c := make([]byte, headerLen, len(b)-1)
-		copy(c, b[:headerLen])
-		c[5] &^= 0x80
-		b = append(c, b[headerLen+1:]...)
+	b, width, err := stripWidth(b)
+	if err != nil {
+		return fmt.Errorf("fss: dcf unmarshal: %w", err)
 	}
 	party, bits, p, n, rest, err := parseHeader(b, "DCF1")
 	if err != nil {
@@ -233,18 +242,10 @@ func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary decodes a batch written by MarshalBinary, replacing k's contents.
 func (k *DPFKeys) UnmarshalBinary(b []byte) error {
-	var leaf, top, width uint
-	if len(b) > headerLen && b[5]&0x80 != 0 {
-		// A narrow batch (SetWidth): the width byte follows the header; the batch is rebuilt without
-		// it (a transient copy, as the DPF2–4 headers below make).
-		width = uint(b[headerLen])
-		if width < 1 || width > 63 {
-			return fmt.Errorf("fss: dpf unmarshal: width %d out of range [1,63]", width)
-		}
-		c := make([]byte, headerLen, len(b)-1)
-		copy(c, b[:headerLen])
-		c[5] &^= 0x80
-		b = append(c, b[headerLen+1:]...)
+	var leaf, top uint
+	b, width, err := stripWidth(b)
+	if err != nil {
+		return fmt.Errorf("fss: dpf unmarshal: %w", err)
 	}
 	magic := "DPF1"
 	seeded := len(b) >= headerLen && string(b[:4]) == "DPF4"

@@ -69,23 +69,11 @@ func (k *DCFKeys) narrow() bool { return k.Width > 0 && k.Width < 64 }
 // DPFKeys.SetWidth: its value correction words are reduced mod 2^w and stored packed. A narrowed batch
 // cannot widen again. Both parties' batches must get the same width.
 func (k *DCFKeys) SetWidth(w uint) error {
-	if w > 64 {
-		return fmt.Errorf("fss: dcf: width %d above 64", w)
+	nw, err := narrowTo(k.Width, w, k.vcw, k.fin)
+	if err != nil {
+		return fmt.Errorf("fss: dcf: %w", err)
 	}
-	if k.narrow() && (w == 0 || w == 64 || w > k.Width) {
-		return fmt.Errorf("fss: dcf: a batch narrowed to %d bits cannot widen to %d", k.Width, w)
-	}
-	if w == 0 || w == 64 {
-		k.Width = 0
-		return nil
-	}
-	for i := range k.vcw {
-		k.vcw[i] &= 1<<w - 1
-	}
-	for i := range k.fin {
-		k.fin[i] &= 1<<w - 1
-	}
-	k.Width = w
+	k.Width = nw
 	return nil
 }
 

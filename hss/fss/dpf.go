@@ -176,21 +176,33 @@ func finBytes(n int, w uint) int {
 // final correction words are reduced mod 2^w, so both parties' outputs still differ by the payload
 // mod 2^w, and they are stored packed at w bits. Both parties' batches must get the same width.
 func (k *DPFKeys) SetWidth(w uint) error {
-	if w > 64 {
-		return fmt.Errorf("fss: dpf: width %d above 64", w)
+	nw, err := narrowTo(k.Width, w, k.fin)
+	if err != nil {
+		return fmt.Errorf("fss: dpf: %w", err)
 	}
-	if k.narrow() && (w == 0 || w == 64 || w > k.Width) {
-		return fmt.Errorf("fss: dpf: a batch narrowed to %d bits cannot widen to %d", k.Width, w)
+	k.Width = nw
+	return nil
+}
+
+// narrowTo reduces the words mod 2^w for a batch now at width cur (0: 64) and returns the new width
+// (0 for 64). A batch narrowed once cannot widen again.
+func narrowTo(cur, w uint, words ...[]uint64) (uint, error) {
+	if w > 64 {
+		return 0, fmt.Errorf("width %d above 64", w)
+	}
+	narrow := cur > 0 && cur < 64
+	if narrow && (w == 0 || w == 64 || w > cur) {
+		return 0, fmt.Errorf("a batch narrowed to %d bits cannot widen to %d", cur, w)
 	}
 	if w == 0 || w == 64 {
-		k.Width = 0
-		return nil
+		return 0, nil
 	}
-	for i := range k.fin {
-		k.fin[i] &= 1<<w - 1
+	for _, ws := range words {
+		for i := range ws {
+			ws[i] &= 1<<w - 1
+		}
 	}
-	k.Width = w
-	return nil
+	return w, nil
 }
 
 // GenDPFTop is GenDPFLeaf with the first top levels of every key expanded (top ≤ min(bits−leaf,

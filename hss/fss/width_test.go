@@ -2,6 +2,7 @@ package fss
 
 import (
 	"bytes"
+	"encoding"
 	"math/rand/v2"
 	"testing"
 )
@@ -42,23 +43,10 @@ func TestDPFWidth(t *testing.T) {
 			t.Fatalf("leaf %d top %d: %d bytes saved, want %d", c.leaf, c.top, got, want)
 		}
 		for _, k := range []*DPFKeys{k0, k1} {
-			b, err := k.MarshalBinary()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(b) != headerLen+k.Size() {
-				t.Fatalf("encoding of %d bytes, Size %d", len(b), headerLen+k.Size())
-			}
 			var d DPFKeys
-			if err := d.UnmarshalBinary(b); err != nil {
-				t.Fatalf("leaf %d top %d seeded %v: %v", c.leaf, c.top, c.seeded, err)
-			}
+			b := narrowRoundTrip(t, k, &d, k.Size())
 			if d.Width != w {
 				t.Fatalf("width %d after decoding", d.Width)
-			}
-			b2, _ := d.MarshalBinary()
-			if !bytes.Equal(b, b2) {
-				t.Fatal("re-encoding differs")
 			}
 			bad := append([]byte(nil), b...)
 			bad[headerLen] = 64
@@ -118,22 +106,10 @@ func TestDCFWidth(t *testing.T) {
 		t.Fatalf("%d bytes saved, want %d", got, want)
 	}
 	for _, k := range []*DCFKeys{k0, k1} {
-		b, err := k.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(b) != headerLen+k.Size() {
-			t.Fatalf("encoding of %d bytes, Size %d", len(b), headerLen+k.Size())
-		}
 		var d DCFKeys
-		if err := d.UnmarshalBinary(b); err != nil {
-			t.Fatal(err)
-		}
+		narrowRoundTrip(t, k, &d, k.Size())
 		if d.Width != w {
 			t.Fatalf("width %d after decoding", d.Width)
-		}
-		if b2, _ := d.MarshalBinary(); !bytes.Equal(b, b2) {
-			t.Fatal("re-encoding differs")
 		}
 	}
 	wk := NewWorker()
@@ -153,4 +129,27 @@ func TestDCFWidth(t *testing.T) {
 			}
 		}
 	}
+}
+
+// narrowRoundTrip encodes k (of Size size), decodes it into d, checks the length and that d re-encodes
+// byte for byte, and returns the encoding.
+func narrowRoundTrip(t *testing.T, k encoding.BinaryMarshaler, d interface {
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}, size int) []byte {
+	t.Helper()
+	b, err := k.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != headerLen+size {
+		t.Fatalf("encoding of %d bytes, Size %d", len(b), headerLen+size)
+	}
+	if err := d.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if b2, _ := d.MarshalBinary(); !bytes.Equal(b, b2) {
+		t.Fatal("re-encoding differs")
+	}
+	return b
 }

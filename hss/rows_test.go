@@ -253,8 +253,7 @@ func smvViewSchedule(heads, cols, k, kv int, fx Fixed, rawBits uint) [][][2]int 
 	return [][][2]int{one(n, int(rawBits)), one(heads*s.thresholds(), int(zeroBits(cols))), one(n, int(es.openBits())),
 		{{heads, 64}, {n, int(es.tbits)}},
 		{{heads, int(rs.k() + rs.idxBits())}, {n + kv*k, 64}},
-		{{heads, int(rs.tbits())}, {heads*k + heads, 64}},
-		one(heads*k, 64)}
+		{{heads, int(rs.tbits())}, {heads * k, 64}, {heads, 64}}} // e·V's truncation with the row product: no output truncation
 }
 
 // expRecipSchedule is what party 1 receives in the softmax after the max, for nv visible scores in
@@ -282,7 +281,7 @@ func expRecipSchedule(fx Fixed, nv, rows int) [][][2]int {
 func FuzzRowKeyUnmarshal(f *testing.F) {
 	fx := Fixed{Frac: 12}
 	rng := newNLRNG(51)
-	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax", "rmsnormres", "truncsq", "cachemmt", "cachemmt.c", "smv", "rmsnormresraw", "layernormraw"}
+	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax", "rmsnormres", "truncsq", "cachemmt", "cachemmt.c", "smv", "rmsnormresraw", "layernormraw", "trowmul3x"}
 	s0, s1, _ := GenSoftmax(rng, 2, 3, 1, fx)
 	l0, l1, _ := GenLayerNorm(rng, 1, 2, fx)
 	r0, r1, _ := GenReciprocal(rng, 1, fx)
@@ -291,6 +290,7 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	m0, m1, _ := GenMax(rng, 1, 3, 16)
 	t0, t1, _ := GenRowMul3(rng, []int{1, 2}, 30)
 	u0, u1, _ := genTruncRowMul3(rng, []int{1, 2}, 20, 40, 30)
+	x0, x1, _ := genTruncRowMul3X(rng, []int{1, 2}, 20, 40, 64, 30)
 	c0, c1, _ := genCountMax(rng, []int{1, 2}, softmaxCmax(fx))
 	n0, n1, _ := GenRMSNormRes(rng, 1, 2, fx, ResTrunc{Frac: 12, Bits: 48})
 	q0, q1, _ := genTruncSquare(rng, 4, 2, 12, 48, 40, true)
@@ -299,7 +299,7 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	v0, v1, _ := GenSoftmaxValues(rng, 2, 2, 0, fx, 0, []*DealerCache{{K: 2}}, 2)
 	nr0, nr1, _ := GenNormRaw(rng, 2, 2, fx, false, &ResTrunc{Frac: 12, Bits: 48}) // the octave lookup (n0: the spline)
 	lr0, lr1, _ := GenNormRaw(rng, 1, 2, fx, true, nil)
-	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}, {a0, a1}, {ac0, ac1}, {v0, v1}, {nr0, nr1}, {lr0, lr1}} {
+	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}, {a0, a1}, {ac0, ac1}, {v0, v1}, {nr0, nr1}, {lr0, lr1}, {x0, x1}} {
 		for _, k := range k { // party 0's seed-compressed keys and party 1's
 			b, _ := k.(MarshalKey).MarshalBinary()
 			f.Add(uint8(i), b)

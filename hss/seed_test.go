@@ -120,6 +120,8 @@ func keyParts(t *testing.T, k Key, kinds map[string]bool) (fssBytes, public int)
 		public = PackedLen(len(k.Lens), 32)
 	case *TruncRowMul3Key:
 		public = PackedLen(len(k.Lens), 32)
+	case *TruncRowMul3XKey:
+		public = PackedLen(len(k.Lens), 32)
 	case *DPFBatchKey:
 		fssBytes += k.D.Size()
 	case *SplineKey:

@@ -44,7 +44,18 @@ func checkRawBits(op string, rows int, rawBits uint, fx Fixed) error {
 	return nil
 }
 
-func init() { registerSeq("smv", "max", "cmax", "cmaxr", "exp", "recip.lm", "cachemm", "trunc") }
+func init() { registerSeq("smv", "max", "cmax", "cmaxr", "exp", "recip.lmx", "cachemm") }
+
+// smvXFrac is the truncation of e·V (2·Frac fractional bits) in SoftmaxValues' row product: by Frac,
+// so the product z = Trunc(e·V)·L·O has SMVFrac fractional bits.
+func smvXFrac(fx Fixed) uint { return fx.Frac }
+
+// SMVFrac is the number of fractional bits of SoftmaxValues' untruncated outputs: Frac (e·V
+// truncated) plus the reciprocal's outFrac (G + 12).
+func SMVFrac(fx Fixed) uint {
+	rs, _ := smvSpec(fx)
+	return 2*fx.Frac - smvXFrac(fx) + rs.outFrac
+}
 
 // smvShape checks a SoftmaxValues call: heads score matrices [rows × cols] (cols = pos0 + rows), value
 // caches of widths ks (one per KV head, heads = group·len(ks)), and returns the products (head h
@@ -122,20 +133,12 @@ func GenSoftmaxValues(rng io.Reader, heads, rows, pos0 int, fx Fixed, rawBits ui
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
-	r0, r1, err := genOctMul3(rng, "recip", lensK, rs, rs.mulBits)
+	r0, r1, err := genOctMul3(rng, "recip", lensK, rs, rs.mulBits, smvXFrac(fx))
 	if err := add(e0.(*seqKey), e1.(*seqKey), nil); err != nil || add(r0, r1, err) != nil {
 		return nil, nil, wrapGate(op, err)
 	}
 	c0, c1, err := GenCacheMatMulRaw(rng, caches, rows, prods, 64)
 	if err := add(c0, c1, err); err != nil {
-		return nil, nil, wrapGate(op, err)
-	}
-	nOut := 0
-	for _, k := range lensK {
-		nOut += k
-	}
-	t0, t1, err := GenTrunc(rng, nOut, fx.Frac+rs.outFrac, 64)
-	if err := add(t0, t1, err); err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
 	return newSeqKey("smv", heads*rows*cols, p0...), newSeqKey("smv", heads*rows*cols, p1...), nil
@@ -144,11 +147,12 @@ func GenSoftmaxValues(rng io.Reader, heads, rows, pos0 int, fx Fixed, rawBits ui
 // SoftmaxValues returns, for heads stacked score matrices x [heads·rows × cols] (causal at pos0, cols
 // = pos0+rows; untruncated with 2·Frac fractional bits, correct mod 2^rawBits, when rawBits > 0: a
 // decode step's counting max truncates them, a prefill's max tree and exp read them raw), every
-// head's softmax(x_h)·V_{h/group} [rows × K] (Frac fractional bits), appending newRows[g] (rows × K
-// shares) to value cache g first (see the top of this file). Rounds: the max's (tree or counting),
-// exp's lookup, then 4. Error: Softmax's relative errors on each output (the reciprocal at 2^-11
-// relative) plus the truncation's unit; the value rows must keep the outputs below
-// 2^(50 − 2·Frac − G) (2^11 at Frac 14).
+// head's softmax(x_h)·V_{h/group} [rows × K] (untruncated, SMVFrac fractional bits), appending
+// newRows[g] (rows × K shares) to value cache g first (see the top of this file). Rounds: the max's
+// (tree or counting), exp's lookup, then 3. Error: Softmax's relative errors on each output (the
+// reciprocal at 2^-11 relative) plus e·V's truncation, one unit of 2^-Frac before the division by the
+// row sum (≥ 1); the next linear layer's outputs must stay below 2^(62 − Frac − SMVFrac) (see the top
+// of this file).
 func (p *Party) SoftmaxValues(x []uint64, heads, rows, cols, pos0 int, rawBits uint, caches []*MaskedCache, newRows [][]uint64, group int) ([][]uint64, error) {
 	const op = "smv"
 	n, err := checkSoftmaxCall(op, x, heads, rows, cols, pos0, p.Fx)
@@ -236,18 +240,14 @@ func (p *Party) SoftmaxValues(x []uint64, heads, rows, cols, pos0 int, rawBits u
 			x = append(x, v...)
 		}
 		return x, nil
-	}, lensK)
-	if err != nil {
-		return nil, wrapGate(op, err)
-	}
-	y, err := q.Trunc(prod, p.Fx.Frac+rs.outFrac, 64)
+	}, lensK, smvXFrac(p.Fx))
 	if err != nil {
 		return nil, wrapGate(op, err)
 	}
 	if err := finish(op, q); err != nil {
 		return nil, err
 	}
-	return splitLens(y, lensPerHead(heads, rows, ks, group)), nil
+	return splitLens(prod, lensPerHead(heads, rows, ks, group)), nil
 }
 
 // lensPerHead is every head's output length, rows·K of its cache.
@@ -283,7 +283,7 @@ func CostSoftmaxValuesStages(heads, rows, pos0 int, fx Fixed, rawBits uint, ks, 
 	mx, mk := softmaxMaxStages(heads, rows, cols, pos0, fx, rawBits)
 	ex := polyStages("exp", nv, es)
 	ex[1].Rounds, ex[1].Crit = 0, 0 // rides on the reciprocal's comparisons
-	recip, err := octMul3Part("recip", lensK, rs, rs.mulBits)
+	recip, err := octMul3Part("recip", lensK, rs, rs.mulBits, smvXFrac(fx))
 	if err != nil {
 		return nil, err
 	}
@@ -293,15 +293,10 @@ func CostSoftmaxValuesStages(heads, rows, pos0 int, fx Fixed, rawBits uint, ks, 
 	}
 	cmc := cm[0].Cost
 	cmc.Rounds = 0 // rides on the reciprocal's lookup
-	nOut := 0
-	for _, k := range lensK {
-		nOut += k
-	}
 	return seqStages("smv",
 		part{kind: mk, label: "max", c: SumStages(mx), sub: mx},
 		part{kind: "exp", c: SumStages(ex), sub: ex},
 		recip,
 		part{kind: "cachemm", c: cmc, label: "ev"},
-		part{kind: "trunc", c: costTrunc(nOut, fx.Frac+rs.outFrac, 64)},
 	), nil
 }

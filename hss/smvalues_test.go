@@ -67,16 +67,17 @@ func TestSoftmaxValues(t *testing.T) {
 		if m := (Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: s0.Rounds}).Add(KeyCost(k0, k1)); m != SumStages(st) {
 			t.Fatalf("step %d: measured %+v, counted %+v", step, m, SumStages(st))
 		}
-		wantR := int64(smMaxRounds(rows, cols)) + 5
+		wantR := int64(smMaxRounds(rows, cols)) + 4
 		if rows == 1 {
-			wantR = 2 + 5
+			wantR = 2 + 4
 		}
 		if s0.Rounds != wantR {
 			t.Fatalf("step %d: %d rounds, want %d", step, s0.Rounds, wantR)
 		}
 		var worst float64
 		for h := range heads {
-			got := fx.DecodeVec(Reconstruct(outs[0][h], outs[1][h]))
+			// Untruncated outputs: SMVFrac fractional bits.
+			got := Fixed{Frac: SMVFrac(fx)}.DecodeVec(Reconstruct(outs[0][h], outs[1][h]))
 			v := plain[h/group]
 			for i := range rows {
 				l := pos0 + i + 1

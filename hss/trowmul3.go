@@ -254,7 +254,8 @@ func costTruncRowMul3(rows, n int, frac, tbits, bits uint) Cost {
 
 // genOctMul3 generates material for evalOctMul3: the octave lookup of kind (cmp, lut) on one value
 // per row and the fused truncation and row product (kind.lm).
-func genOctMul3(rng io.Reader, kind string, lens []int, s octSpec, bits uint) (*seqKey, *seqKey, error) {
+// With xfrac > 0 the row product's x is itself truncated by xfrac (truncRowMul3X, kind.lmx).
+func genOctMul3(rng io.Reader, kind string, lens []int, s octSpec, bits, xfrac uint) (*seqKey, *seqKey, error) {
 	pr, err := s.prep()
 	if err != nil {
 		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
@@ -268,6 +269,13 @@ func genOctMul3(rng io.Reader, kind string, lens []int, s octSpec, bits uint) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	if xfrac > 0 {
+		t0, t1, err := genTruncRowMul3X(rng, lens, pr.lut.fb, pr.lut.tbits, bits, xfrac)
+		if err != nil {
+			return nil, nil, err
+		}
+		return newSeqKey(kind+".lmx", rows, c0, l0, t0), newSeqKey(kind+".lmx", rows, c1, l1, t1), nil
+	}
 	t0, t1, err := genTruncRowMul3(rng, lens, pr.lut.fb, pr.lut.tbits, bits)
 	if err != nil {
 		return nil, nil, err
@@ -279,9 +287,14 @@ func genOctMul3(rng io.Reader, kind string, lens []int, s octSpec, bits uint) (*
 // v_i (one value per row; e.g. 1/v or 1/√v): 3 rounds (the comparisons, the mantissa's lookup, then
 // its truncation with the row product), where the lookup, its truncation and RowMul3 took 4.
 //
-// x is called once the lookup's rounds are done (a caller may finish x in them: expRecipRide).
-func (p *Party) evalOctMul3(kind string, s octSpec, v []uint64, x func() ([]uint64, error), lens []int) ([]uint64, error) {
-	q, err := p.sub(kind+".lm", len(v))
+// x is called once the lookup's rounds are done (a caller may finish x in them: expRecipRide). With
+// xfrac > 0 the product reads Trunc(x, xfrac) (truncRowMul3X) in the same round.
+func (p *Party) evalOctMul3(kind string, s octSpec, v []uint64, x func() ([]uint64, error), lens []int, xfrac uint) ([]uint64, error) {
+	seq := kind + ".lm"
+	if xfrac > 0 {
+		seq += "x"
+	}
+	q, err := p.sub(seq, len(v))
 	if err != nil {
 		return nil, err
 	}
@@ -294,20 +307,34 @@ func (p *Party) evalOctMul3(kind string, s octSpec, v []uint64, x func() ([]uint
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
-	return q.endMul3(kind, xv, lin, fac, lens, lut.fb, lut.tbits)
+	return q.endMul3(kind, xv, lin, fac, lens, lut.fb, lut.tbits, xfrac)
 }
 
 // endMul3 ends an octave lookup's or spline's composite q of kind: the mantissa lin's truncation (by
-// fb at width tb) with the row product x·L·fac (truncRowMul3), then the composite's end.
-func (q *Party) endMul3(kind string, x, lin, fac []uint64, lens []int, fb, tb uint) ([]uint64, error) {
-	k, err := takeKey[*TruncRowMul3Key](q, "trowmul3", len(x))
-	if err != nil {
-		return nil, wrapGate(kind, err)
+// fb at width tb) with the row product x·L·fac (truncRowMul3; with xfrac > 0, Trunc(x, xfrac)·L·fac:
+// truncRowMul3X), then the composite's end.
+func (q *Party) endMul3(kind string, x, lin, fac []uint64, lens []int, fb, tb, xfrac uint) ([]uint64, error) {
+	var z []uint64
+	var err error
+	if xfrac > 0 {
+		var k *TruncRowMul3XKey
+		if k, err = takeKey[*TruncRowMul3XKey](q, "trowmul3x", len(x)); err != nil {
+			return nil, wrapGate(kind, err)
+		}
+		if k.Frac != fb || k.TBits != tb || k.XFrac != xfrac {
+			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
+		}
+		z, err = q.truncRowMul3X(k, x, lin, fac, lens)
+	} else {
+		var k *TruncRowMul3Key
+		if k, err = takeKey[*TruncRowMul3Key](q, "trowmul3", len(x)); err != nil {
+			return nil, wrapGate(kind, err)
+		}
+		if k.Frac != fb || k.TBits != tb {
+			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
+		}
+		z, err = q.truncRowMul3(k, x, lin, fac, lens)
 	}
-	if k.Frac != fb || k.TBits != tb {
-		return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
-	}
-	z, err := q.truncRowMul3(k, x, lin, fac, lens)
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
@@ -323,8 +350,9 @@ func mul3Shape(kind string, lens []int) (rows, n int, err error) {
 	return len(lens), n, err
 }
 
-// octMul3Part is the cost of evalOctMul3 as one part of a composite, by stage (cmp, lut, trowmul3).
-func octMul3Part(kind string, lens []int, s octSpec, bits uint) (part, error) {
+// octMul3Part is the cost of evalOctMul3 as one part of a composite, by stage (cmp, lut, trowmul3 or,
+// xfrac > 0, trowmul3x).
+func octMul3Part(kind string, lens []int, s octSpec, bits, xfrac uint) (part, error) {
 	pr, err := s.prep()
 	if err != nil {
 		return part{}, fmt.Errorf("hss: cost %s: %w", kind, err)
@@ -335,7 +363,10 @@ func octMul3Part(kind string, lens []int, s octSpec, bits uint) (part, error) {
 	}
 	cmp := costLUT(rows, pr.cmp)
 	cmp.Online, cmp.Rounds = open(rows, 64).Online, 1 // evalThresholds opens at 64 bits
-	st := seqStages(kind, part{kind: kind + ".cmp", c: cmp, label: "cmp"}, part{kind: kind + ".lut", c: costLUT(rows, pr.lut), label: "lut"},
-		part{kind: "trowmul3", c: costTruncRowMul3(rows, n, pr.lut.fb, pr.lut.tbits, bits)})
-	return part{kind: kind + ".lm", label: kind, c: SumStages(st), sub: st}, nil
+	prod, seq := part{kind: "trowmul3", c: costTruncRowMul3(rows, n, pr.lut.fb, pr.lut.tbits, bits)}, kind+".lm"
+	if xfrac > 0 {
+		prod, seq = part{kind: "trowmul3x", c: costTruncRowMul3X(rows, n, pr.lut.fb, pr.lut.tbits, bits, xfrac)}, kind+".lmx"
+	}
+	st := seqStages(kind, part{kind: kind + ".cmp", c: cmp, label: "cmp"}, part{kind: kind + ".lut", c: costLUT(rows, pr.lut), label: "lut"}, prod)
+	return part{kind: seq, label: kind, c: SumStages(st), sub: st}, nil
 }

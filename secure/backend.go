@@ -19,10 +19,11 @@ type params struct {
 }
 
 // resTrunc is a pending residual's truncation (see residual): a linear
-// layer's, or (wide) a linear layer's of an untruncated product.
-func (s *params) resTrunc(wide bool) hss.ResTrunc {
-	if wide {
-		return hss.ResTrunc{Frac: 2 * s.prm.Frac, Bits: 64}
+// layer's (shift 0), or by shift at width 64, a linear layer's of an
+// untruncated input.
+func (s *params) resTrunc(shift uint) hss.ResTrunc {
+	if shift != 0 {
+		return hss.ResTrunc{Frac: shift, Bits: 64}
 	}
 	return hss.ResTrunc{Frac: s.prm.Frac, Bits: s.prm.Width}
 }
@@ -269,8 +270,8 @@ func (b *Party) SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tenso
 	return out, nil
 }
 
-func (b *Party) NormRes(x, t Tensor, wide bool, n *EncNorm, eps float64) (Tensor, Tensor, error) {
-	z, y, err := b.P.RMSNormRes(x.V, t.V, b.resTrunc(wide), x.Rows, x.Cols, n.Gain, eps)
+func (b *Party) NormRes(x, t Tensor, shift uint, n *EncNorm, eps float64) (Tensor, Tensor, error) {
+	z, y, err := b.P.RMSNormRes(x.V, t.V, b.resTrunc(shift), x.Rows, x.Cols, n.Gain, eps)
 	b.addBias(y, n)
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: z}, Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, err
 }
@@ -285,11 +286,11 @@ func (b *Party) addBias(y []uint64, n *EncNorm) {
 	}
 }
 
-func (b *Party) NormRaw(x Tensor, t *Tensor, wide bool, eps float64, center bool) (Tensor, Tensor, error) {
+func (b *Party) NormRaw(x Tensor, t *Tensor, shift uint, eps float64, center bool) (Tensor, Tensor, error) {
 	var tv []uint64
 	var res *hss.ResTrunc
 	if t != nil {
-		r := b.resTrunc(wide)
+		r := b.resTrunc(shift)
 		tv, res = t.V, &r
 	}
 	in, z, err := b.P.NormRaw(x.V, tv, res, x.Rows, x.Cols, eps, center)
@@ -478,14 +479,14 @@ func (d *Dealer) SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tens
 	return out, nil
 }
 
-func (d *Dealer) NormRes(x, _ Tensor, wide bool, _ *EncNorm, _ float64) (Tensor, Tensor, error) {
-	return x, x, d.push(hss.GenRMSNormRes(d.Rand, x.Rows, x.Cols, d.prm.Fixed(), d.resTrunc(wide)))
+func (d *Dealer) NormRes(x, _ Tensor, shift uint, _ *EncNorm, _ float64) (Tensor, Tensor, error) {
+	return x, x, d.push(hss.GenRMSNormRes(d.Rand, x.Rows, x.Cols, d.prm.Fixed(), d.resTrunc(shift)))
 }
 
-func (d *Dealer) NormRaw(x Tensor, t *Tensor, wide bool, _ float64, center bool) (Tensor, Tensor, error) {
+func (d *Dealer) NormRaw(x Tensor, t *Tensor, shift uint, _ float64, center bool) (Tensor, Tensor, error) {
 	var res *hss.ResTrunc
 	if t != nil {
-		r := d.resTrunc(wide)
+		r := d.resTrunc(shift)
 		res = &r
 	}
 	return x, d.normRawOut(x, nil), d.push(hss.GenNormRaw(d.Rand, x.Rows, x.Cols, d.prm.Fixed(), center, res))

@@ -295,16 +295,16 @@ func (c *Counter) SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Ten
 	return out, nil
 }
 
-func (c *Counter) NormRes(x, _ Tensor, wide bool, _ *EncNorm, _ float64) (Tensor, Tensor, error) {
-	st, err := hss.CostRMSNormResStages(x.Rows, x.Cols, c.prm.Fixed(), c.resTrunc(wide))
+func (c *Counter) NormRes(x, _ Tensor, shift uint, _ *EncNorm, _ float64) (Tensor, Tensor, error) {
+	st, err := hss.CostRMSNormResStages(x.Rows, x.Cols, c.prm.Fixed(), c.resTrunc(shift))
 	y := Tensor{Rows: x.Rows, Cols: x.Cols}
 	return y, y, c.countStages(OpNorm, prefix("rmsnorm", st), err)
 }
 
-func (c *Counter) NormRaw(x Tensor, t *Tensor, wide bool, _ float64, center bool) (Tensor, Tensor, error) {
+func (c *Counter) NormRaw(x Tensor, t *Tensor, shift uint, _ float64, center bool) (Tensor, Tensor, error) {
 	var res *hss.ResTrunc
 	if t != nil {
-		r := c.resTrunc(wide)
+		r := c.resTrunc(shift)
 		res = &r
 	}
 	st, err := hss.CostNormRawStages(x.Rows, x.Cols, c.prm.Fixed(), center, res)

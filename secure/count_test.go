@@ -153,7 +153,7 @@ func TestResidualToNorm(t *testing.T) {
 			t.Fatal(err)
 		}
 		x, err = e.AddInto(x, y)
-		if err != nil || x.res == nil || x.res.wide != wide || ctr.Cost.Total.Rounds != 0 {
+		if err != nil || x.res == nil || (x.res.shift != 0) != wide || ctr.Cost.Total.Rounds != 0 {
 			t.Fatalf("wide %v: add: %v, pending %v, %d rounds", wide, err, x.res != nil, ctr.Cost.Total.Rounds)
 		}
 		last, err := e.Rows(x, 2, 1, cfg.Dim)

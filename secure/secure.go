@@ -25,8 +25,9 @@
 // untruncated); the scores Q·Kᵀ, whose opening is q's, k's and v's
 // truncation (hss.CacheMatMulTrunc); the causal softmax of all heads at
 // once with its product with the value caches (rows masked once when
-// appended), normalised after the product (hss.SoftmaxValues); Linear O
-// (local, its truncation pending for the next RMSNorm); RMSNorm without
+// appended), normalised after the product (hss.SoftmaxValues), its output
+// left untruncated (hss.SMVFrac fractional bits); Linear O (local, reading
+// that output raw, its truncation pending for the next RMSNorm); RMSNorm without
 // its gain and output truncation (hss.NormRaw, pendingNorm); Linear W1, W3
 // (local, the norm's gain folded into their weights); SiLU(W1)·W3 with
 // both projections' truncations in SiLU's lookup round (hss.SiLUMulRaw);
@@ -155,14 +156,15 @@ type rawLinear struct {
 
 // residual is a residual stream whose last addition waits for its
 // truncation: acc + Trunc(t), t untruncated — a linear layer's output
-// (by Frac at Params.Width), or, wide, a linear layer's of an untruncated
-// product (3·Frac fractional bits, by 2·Frac at width 64). The next norm
+// (shift 0: by Frac at Params.Width), or a linear layer's of an
+// untruncated input x (by shift = Frac + x's extra bits at width 64: 2·Frac
+// for SwiGLU's product, hss.SMVFrac for the attention's output). The next norm
 // takes the truncation into its squares' round (Backend.NormRes or
 // NormRaw; GPT-2's LayerNorm too, on the centred stream) and records the
 // sum in done; any other step truncates and adds first (settle).
 type residual struct {
 	acc, t Tensor
-	wide   bool
+	shift  uint
 	done   *Tensor
 }
 
@@ -266,20 +268,20 @@ type Backend interface {
 	// first pos0+i+1 columns) and its product with layer's value caches,
 	// normalised after the product (hss.SoftmaxValues): appends newV (one tensor
 	// [rows × HeadDim] per KV head) to layer's value caches and returns
-	// every head's softmax(x_h)·V_{h/group} [rows × HeadDim] with Frac
+	// every head's softmax(x_h)·V_{h/group} [rows × HeadDim] untruncated, with hss.SMVFrac
 	// fractional bits, x the heads' stacked scores (untruncated, correct
 	// mod 2^x.width: hss.SoftmaxValues' rawBits).
 	SoftmaxValues(layer int, x Tensor, heads, pos0 int, newV []Tensor, group int) ([]Tensor, error)
 	// NormRaw is hss.NormRaw: the norm (LayerNorm if center) of x, or
-	// (t not nil, RMSNorm) of the residual x + Trunc(t) (wide as for
+	// (t not nil, RMSNorm) of the residual x + Trunc(t) (shift as for
 	// NormRes), without gain, bias and output truncation; it returns the
 	// norm's input (the residual's sum) and its raw output d·r, a Raw tensor
 	// with hss.NormRawFrac fractional bits.
-	NormRaw(x Tensor, t *Tensor, wide bool, eps float64, center bool) (in, z Tensor, err error)
+	NormRaw(x Tensor, t *Tensor, shift uint, eps float64, center bool) (in, z Tensor, err error)
 	// NormRes is RMSNorm of the residual stream x + Trunc(t) (see
-	// residual; wide selects the truncation) with the truncation in the
+	// residual; shift selects the truncation) with the truncation in the
 	// squares' round (hss.RMSNormRes): it returns the sum and its norm.
-	NormRes(x, t Tensor, wide bool, n *EncNorm, eps float64) (z, y Tensor, err error)
+	NormRes(x, t Tensor, shift uint, n *EncNorm, eps float64) (z, y Tensor, err error)
 }
 
 // CenterInput centres every row of x [rows × cfg.Dim] (fixed point, the
@@ -485,11 +487,16 @@ func (e *Exec) settle(xs ...*Tensor) error {
 			*x = g.done[x.idx]
 			continue
 		}
-		t, err := e.b.Trunc(*x)
+		trunc := e.b.Trunc
+		if x.extra != 0 { // more fractional bits than a product's: by them, at width 64
+			extra := x.extra
+			trunc = func(x Tensor) (Tensor, error) { return e.b.TruncWide(x, extra) }
+		}
+		t, err := trunc(*x)
 		if err != nil {
 			return err
 		}
-		t.Raw = false
+		t.Raw, t.extra = false, 0
 		*x = t
 	}
 	return nil
@@ -515,8 +522,8 @@ func (e *Exec) settleRes(r *residual) error {
 		return nil
 	}
 	trunc := e.b.Settle
-	if r.wide {
-		trunc = func(x Tensor) (Tensor, error) { return e.b.TruncWide(x, 2*e.fx.Frac) }
+	if r.shift != 0 {
+		trunc = func(x Tensor) (Tensor, error) { return e.b.TruncWide(x, r.shift) }
 	}
 	t, err := trunc(r.t)
 	if err != nil {
@@ -654,7 +661,7 @@ func (e *Exec) settleNorm(p *pendingNorm) error {
 	if r != nil {
 		// The residual's truncation rides on the squares' round.
 		var z Tensor
-		if z, y, err = e.b.NormRes(r.acc, r.t, r.wide, en, float64(e.cfg.NormEps)); err != nil {
+		if z, y, err = e.b.NormRes(r.acc, r.t, r.shift, en, float64(e.cfg.NormEps)); err != nil {
 			return err
 		}
 		r.done = &z
@@ -675,10 +682,11 @@ func (e *Exec) normRaw(p *pendingNorm) (Tensor, error) {
 		return Tensor{}, err
 	}
 	var t *Tensor
+	var shift uint
 	if r != nil {
-		t = &r.t
+		t, shift = &r.t, r.shift
 	}
-	in, z, err := e.b.NormRaw(x, t, r != nil && r.wide, float64(e.cfg.NormEps), false)
+	in, z, err := e.b.NormRaw(x, t, shift, float64(e.cfg.NormEps), false)
 	if err != nil {
 		return Tensor{}, err
 	}
@@ -849,7 +857,7 @@ func (e *Exec) AddInto(acc, y Tensor) (Tensor, error) {
 			if err != nil {
 				return Tensor{}, err
 			}
-			return Tensor{Rows: acc.Rows, Cols: acc.Cols, res: &residual{acc: acc, t: ts[0], wide: true}}, nil
+			return Tensor{Rows: acc.Rows, Cols: acc.Cols, res: &residual{acc: acc, t: ts[0], shift: e.fx.Frac + l.x.extraBits(e.fx.Frac)}}, nil
 		}
 	}
 	if err := e.settle(&y); err != nil {
@@ -1043,12 +1051,16 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 		}
 	}
 	// The softmax with its product with the values, normalised after the
-	// product (hss.SoftmaxValues): the attention's output at Frac bits.
+	// product (hss.SoftmaxValues): the attention's output untruncated, with
+	// hss.SMVFrac fractional bits. Linear O reads it raw, and its
+	// truncation is the residual's (AddInto, then the next norm's squares'
+	// round).
 	heads, err := e.b.SoftmaxValues(layer, stacked, c.NHeads, pos0, vs, group)
 	if err != nil {
 		return Tensor{}, fmt.Errorf("softmax and values: %w", err)
 	}
 	out := shape(rows, D, e.vals)
+	out.Raw, out.extra = true, hss.SMVFrac(e.fx)-e.fx.Frac
 	if e.vals {
 		for h, o := range heads {
 			for i := range rows {
@@ -1159,7 +1171,7 @@ func (e *Exec) Rows(x Tensor, from, n, cols int) (Tensor, error) {
 			return Tensor{}, fmt.Errorf("secure: rows %d…%d of a %dx%d tensor", from, from+n, x.Rows, x.Cols)
 		}
 		acc, t := e.rows(r.acc, from, n), e.rows(r.t, from, n)
-		return Tensor{Rows: n, Cols: cols, res: &residual{acc: acc, t: t, wide: r.wide}}, nil
+		return Tensor{Rows: n, Cols: cols, res: &residual{acc: acc, t: t, shift: r.shift}}, nil
 	}
 	if err := e.settle(&x); err != nil {
 		return Tensor{}, err

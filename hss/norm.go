@@ -26,8 +26,9 @@ const (
 // and dim ≤ 2^16 (and Σ < 2^(normHi+1+2f+l) ≤ 2^(sqBits−2) on the range). (It was 2f + max(32, …)
 // before: 5 bits more per opened and dealt square at dim 768.)
 //
-// raw selects NormRaw's rsqrt: Frac + NormRawExtra output bits instead of Frac + RecipExtra.
-func normParams(fx Fixed, dim int, raw bool) (sqBits uint, l uint, rs octSpec) {
+// mode selects the rsqrt's output bits: Frac + RecipExtra (normOut), Frac + NormRawExtra
+// (normRaw: NormRaw's), Frac + NormScaleExtra (normScale: NormScale's).
+func normParams(fx Fixed, dim int, mode normMode) (sqBits uint, l uint, rs octSpec) {
 	l = uint(bits.Len(uint(dim)) - 1)
 	sqBits = min(64, 2*fx.Frac+normHi+l+3)
 	// The rsqrt's error scales every output of the row (the final norm's
@@ -36,11 +37,24 @@ func normParams(fx Fixed, dim int, raw bool) (sqBits uint, l uint, rs octSpec) {
 	// cubic mantissa pieces (octave.go) are at 2^-14.
 	rs = octSpec{target: octRsqrt, lo: normLo, hi: normHi, inFrac: 2*fx.Frac + l,
 		outFrac: fx.Frac + RecipExtra, mulBits: 64}
-	if raw {
+	switch mode {
+	case normRaw:
 		rs.outFrac = fx.Frac + NormRawExtra
+	case normScale:
+		rs.outFrac = fx.Frac + NormScaleExtra(fx)
 	}
 	return
 }
+
+// normMode is what a norm returns: its output (normOut: gain, bias and output truncation applied),
+// its raw output d·r (normRaw: NormRaw), or only its row factor r (normScale: NormScale).
+type normMode uint8
+
+const (
+	normOut normMode = iota
+	normRaw
+	normScale
+)
 
 // NormRawExtra is the number of fractional bits NormRaw's rsqrt has beyond Frac: its output
 // d·r has NormRawFrac = 2·Frac + NormRawExtra fractional bits, so a linear layer of it has
@@ -74,6 +88,9 @@ func checkNorm(op string, rows, dim int, fx Fixed) (int, error) {
 }
 
 func init() {
+	registerSeq("layernormscale", "truncsq", "rsqrt.cmp", "rsqrt.lut", "ospl")
+	registerSeq("rmsnormscale", "square", "rsqrt.cmp", "rsqrt.lut", "ospl")
+	registerSeq("rmsnormresscale", "truncsq", "rsqrt.cmp", "rsqrt.lut", "ospl")
 	registerSeq("layernorm", "truncsq", "rsqrt.lm", "rsqrt.sm", "trunc")
 	registerSeq("rmsnorm", "square", "rsqrt.lm", "rsqrt.sm", "trunc")
 	registerSeq("rmsnormres", "truncsq", "rsqrt.lm", "rsqrt.sm", "trunc")
@@ -129,8 +146,8 @@ func (r ResTrunc) check(op string) error {
 }
 
 // normKind is the key kind of a norm: LayerNorm (center), RMSNorm, or RMSNorm of a pending residual;
-// raw for NormRaw's.
-func normKind(center bool, res *ResTrunc, raw bool) string {
+// raw for NormRaw's, scale for NormScale's.
+func normKind(center bool, res *ResTrunc, mode normMode) string {
 	k := "rmsnorm"
 	switch {
 	case center:
@@ -138,14 +155,17 @@ func normKind(center bool, res *ResTrunc, raw bool) string {
 	case res != nil:
 		k = "rmsnormres"
 	}
-	if raw {
+	switch mode {
+	case normRaw:
 		k += "raw"
+	case normScale:
+		k += "scale"
 	}
 	return k
 }
 
-func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc, raw bool) (k0, k1 Key, err error) {
-	kind := normKind(center, res, raw)
+func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc, mode normMode) (k0, k1 Key, err error) {
+	kind := normKind(center, res, mode)
 	op := "gen " + kind
 	n, err := checkNorm(op, rows, dim, fx)
 	if err != nil {
@@ -154,7 +174,7 @@ func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc,
 	if center && res != nil {
 		return nil, nil, fmt.Errorf("hss: %s: LayerNorm of a pending residual", op)
 	}
-	sqBits, _, rs := normParams(fx, dim, raw)
+	sqBits, _, rs := normParams(fx, dim, mode)
 	var p0, p1 []MarshalKey
 	add := func(a, b MarshalKey) { p0, p1 = append(p0, a), append(p1, b) }
 	switch {
@@ -184,12 +204,30 @@ func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc,
 	for i := range lens {
 		lens[i] = dim
 	}
+	if mode == normScale {
+		// The rsqrt alone; its row product is ScaleRows' (GenScaleRows).
+		if normSpline(rows, rs) {
+			s0, s1, err := genSpline(rng, rows, rs)
+			if err != nil {
+				return nil, nil, wrapGate(op, err)
+			}
+			add(s0, s1)
+		} else {
+			c0, c1, l0, l1, err := genOctLO(rng, "rsqrt", rows, rs)
+			if err != nil {
+				return nil, nil, wrapGate(op, err)
+			}
+			add(c0, c1)
+			add(l0, l1)
+		}
+		return newSeqKey(kind, n, p0...), newSeqKey(kind, n, p1...), nil
+	}
 	r0, r1, err := genNormRsqrt(rng, lens, rs)
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
 	add(r0, r1)
-	if !raw {
+	if mode == normOut {
 		u0, u1, err := GenTrunc(rng, n, fx.Frac+rs.outFrac, 64)
 		if err != nil {
 			return nil, nil, wrapGate(op, err)
@@ -201,24 +239,24 @@ func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc,
 
 // GenLayerNorm generates material for LayerNorm over rows×dim elements.
 func GenLayerNorm(rng io.Reader, rows, dim int, fx Fixed) (k0, k1 Key, err error) {
-	return genNorm(rng, rows, dim, fx, true, nil, false)
+	return genNorm(rng, rows, dim, fx, true, nil, normOut)
 }
 
 // GenRMSNorm generates material for RMSNorm over rows×dim elements.
 func GenRMSNorm(rng io.Reader, rows, dim int, fx Fixed) (k0, k1 Key, err error) {
-	return genNorm(rng, rows, dim, fx, false, nil, false)
+	return genNorm(rng, rows, dim, fx, false, nil, normOut)
 }
 
 // GenRMSNormRes generates material for RMSNormRes over rows×dim elements with the residual's
 // truncation res.
 func GenRMSNormRes(rng io.Reader, rows, dim int, fx Fixed, res ResTrunc) (k0, k1 Key, err error) {
-	return genNorm(rng, rows, dim, fx, false, &res, false)
+	return genNorm(rng, rows, dim, fx, false, &res, normOut)
 }
 
 // GenNormRaw generates material for NormRaw over rows×dim elements: LayerNorm (center) or
 // RMSNorm, of a pending residual with truncation res (RMSNorm only; nil for none).
 func GenNormRaw(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc) (k0, k1 Key, err error) {
-	return genNorm(rng, rows, dim, fx, center, res, true)
+	return genNorm(rng, rows, dim, fx, center, res, normRaw)
 }
 
 // LayerNorm returns shares of γ ⊙ (x − μ)/√(σ² + eps) + β for every row of x [rows × dim] (Frac
@@ -251,7 +289,7 @@ func GenNormRaw(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTru
 // where it held from 2^-12 before), measured in TestNorms and at the range's ends in
 // TestNormRangeEdges.
 func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps float64) ([]uint64, error) {
-	_, y, err := p.norm(x, nil, nil, rows, dim, gain, bias, eps, true, false)
+	_, y, _, err := p.norm(x, nil, nil, rows, dim, gain, bias, eps, true, normOut)
 	return y, err
 }
 
@@ -264,7 +302,7 @@ func (p *Party) LayerNorm(x []uint64, rows, dim int, gain, bias []uint64, eps fl
 // element): 14 + 16 + 16 bytes, plus ≈ 94 bytes per row. Dealer: ≈ 27.5 bytes per element, ≈ 4.6 KB
 // per row at dim 4096 (≈ 138 KB for a one-row call: the octave spline). Error: |y − y_ref| ≤ 2^-9·|γ·ŷ| + 2^(1−Frac) on the whole range (before: from 2^-12 up).
 func (p *Party) RMSNorm(x []uint64, rows, dim int, gain []uint64, eps float64) ([]uint64, error) {
-	_, y, err := p.norm(x, nil, nil, rows, dim, gain, nil, eps, false, false)
+	_, y, _, err := p.norm(x, nil, nil, rows, dim, gain, nil, eps, false, normOut)
 	return y, err
 }
 
@@ -277,7 +315,8 @@ func (p *Party) RMSNormRes(x, t []uint64, res ResTrunc, rows, dim int, gain []ui
 	if len(t) != len(x) {
 		return nil, nil, fmt.Errorf("hss: rmsnormres: %d residual and %d pending elements", len(x), len(t))
 	}
-	return p.norm(x, t, &res, rows, dim, gain, nil, eps, false, false)
+	z, y, _, err = p.norm(x, t, &res, rows, dim, gain, nil, eps, false, normOut)
+	return z, y, err
 }
 
 // NormRaw is the norm (LayerNorm if center, else RMSNorm; of the residual x + Trunc(t, res) if res
@@ -299,37 +338,39 @@ func (p *Party) NormRaw(x, t []uint64, res *ResTrunc, rows, dim int, eps float64
 		return nil, nil, errors.New("hss: normraw: LayerNorm of a pending residual")
 	}
 	gain := make([]uint64, dim) // unused: the caller folds the gain
-	return p.norm(x, t, res, rows, dim, gain, nil, eps, center, true)
+	in, z, _, err = p.norm(x, t, res, rows, dim, gain, nil, eps, center, normRaw)
+	return in, z, err
 }
 
 // norm is LayerNorm (center), RMSNorm, or (res) RMSNorm of x + Trunc(t); it returns the norm's input
-// (x, or for res the residual x + Trunc(t)) and its output, or (raw) NormRaw's.
-func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []uint64, eps float64, center, raw bool) ([]uint64, []uint64, error) {
-	kind := normKind(center, res, raw)
+// (x, or for res the residual x + Trunc(t)) and its output, or NormRaw's, or (normScale) its d and
+// row factor.
+func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []uint64, eps float64, center bool, mode normMode) (in, out []uint64, sc *RowScale, err error) {
+	kind := normKind(center, res, mode)
 	n, err := checkNorm(kind, rows, dim, p.Fx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if len(x) != n {
-		return nil, nil, fmt.Errorf("hss: %s: %d elements for shape %dx%d", kind, len(x), rows, dim)
+		return nil, nil, nil, fmt.Errorf("hss: %s: %d elements for shape %dx%d", kind, len(x), rows, dim)
 	}
 	if len(gain) != dim || (bias != nil && len(bias) != dim) {
-		return nil, nil, fmt.Errorf("hss: %s: gain/bias of %d/%d elements for dimension %d", kind, len(gain), len(bias), dim)
+		return nil, nil, nil, fmt.Errorf("hss: %s: gain/bias of %d/%d elements for dimension %d", kind, len(gain), len(bias), dim)
 	}
 	if !(eps >= 0 && eps < 1) {
-		return nil, nil, fmt.Errorf("hss: %s: eps %v out of range [0,1)", kind, eps)
+		return nil, nil, nil, fmt.Errorf("hss: %s: eps %v out of range [0,1)", kind, eps)
 	}
 	if res != nil {
 		if err := res.check(kind); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	q, err := p.sub(kind, n)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	f := p.Fx.Frac
-	sqBits, l, rs := normParams(p.Fx, dim, raw)
+	sqBits, l, rs := normParams(p.Fx, dim, mode)
 	own := uint64(1 - p.ID)
 	in, d := x, x
 	var sq []uint64
@@ -346,23 +387,23 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 		}
 		k, err := takeKey[*TruncSqKey](q, "truncsq", n)
 		if err != nil {
-			return nil, nil, wrapGate(kind, err)
+			return nil, nil, nil, wrapGate(kind, err)
 		}
 		if d, sq, err = q.truncSquare(k, x, sums, normMeanShift, 64, sqBits, true); err != nil {
-			return nil, nil, wrapGate(kind, err)
+			return nil, nil, nil, wrapGate(kind, err)
 		}
 	case res != nil:
 		k, err := takeKey[*TruncSqKey](q, "truncsq", n)
 		if err != nil {
-			return nil, nil, wrapGate(kind, err)
+			return nil, nil, nil, wrapGate(kind, err)
 		}
 		if d, sq, err = q.truncSquare(k, x, t, res.Frac, res.Bits, sqBits, false); err != nil {
-			return nil, nil, wrapGate(kind, err)
+			return nil, nil, nil, wrapGate(kind, err)
 		}
 		in = d
 	default:
 		if sq, err = q.Square(d, sqBits); err != nil {
-			return nil, nil, wrapGate(kind, err)
+			return nil, nil, nil, wrapGate(kind, err)
 		}
 	}
 	epsRaw := own * uint64(math.Round(math.Ldexp(eps*float64(dim), int(2*f))))
@@ -379,6 +420,35 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 	for i := range lens {
 		lens[i] = dim
 	}
+	if mode == normScale {
+		// The row factor alone: its product is ScaleRows'.
+		sc := &RowScale{rows: rows}
+		if normSpline(rows, rs) {
+			sp, err := rs.spline()
+			if err != nil {
+				return nil, nil, nil, wrapGate(kind, err)
+			}
+			sk, err := takeKey[*SplineKey](q, "ospl", rows)
+			if err != nil {
+				return nil, nil, nil, wrapGate(kind, err)
+			}
+			if sc.lin, sc.fac, err = q.evalSpline(sk, sp, ss); err != nil {
+				return nil, nil, nil, wrapGate(kind, err)
+			}
+			sc.fb, sc.tb = sp.fb, sp.tb
+		} else {
+			lin, fac, lut, err := q.octLORaw("rsqrt", rs, ss)
+			if err != nil {
+				return nil, nil, nil, wrapGate(kind, err)
+			}
+			sc.lin, sc.fac, sc.fb, sc.tb = append([]uint64(nil), lin...), fac, lut.fb, lut.tbits
+			putWords(lin)
+		}
+		if err := finish(kind, q); err != nil {
+			return nil, nil, nil, err
+		}
+		return in, d, sc, nil
+	}
 	var z []uint64
 	if normSpline(rows, rs) {
 		z, err = q.evalSplineMul3("rsqrt", rs, ss, d, lens)
@@ -386,13 +456,13 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 		z, err = q.evalOctMul3("rsqrt", rs, ss, func() ([]uint64, error) { return d, nil }, lens, 0)
 	}
 	if err != nil {
-		return nil, nil, wrapGate(kind, err)
+		return nil, nil, nil, wrapGate(kind, err)
 	}
-	if raw {
+	if mode == normRaw {
 		if err := finish(kind, q); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return in, z, nil
+		return in, z, nil, nil
 	}
 	sr := math.Sqrt(float64(dim) / math.Ldexp(1, int(l)))
 	g := make([]uint64, dim)
@@ -406,7 +476,7 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 	}
 	y, err := q.Trunc(z, f+rs.outFrac, 64)
 	if err != nil {
-		return nil, nil, wrapGate(kind, err)
+		return nil, nil, nil, wrapGate(kind, err)
 	}
 	if bias != nil && p.ID == 0 {
 		for r := range rows {
@@ -416,9 +486,9 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 		}
 	}
 	if err := finish(kind, q); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return in, y, nil
+	return in, y, nil, nil
 }
 
 // CostNorm is the cost of LayerNorm (center) or RMSNorm on rows×dim elements.
@@ -433,7 +503,7 @@ func CostRMSNormResStages(rows, dim int, fx Fixed, res ResTrunc) ([]Stage, error
 	if err := res.check("cost rmsnormres"); err != nil {
 		return nil, err
 	}
-	return costNormStages(rows, dim, fx, false, &res, false)
+	return costNormStages(rows, dim, fx, false, &res, normOut)
 }
 
 // CostNormRawStages is the cost of NormRaw (and GenNormRaw's keys) by stage: CostNormStages (or
@@ -447,21 +517,21 @@ func CostNormRawStages(rows, dim int, fx Fixed, center bool, res *ResTrunc) ([]S
 			return nil, errors.New("hss: cost normraw: LayerNorm of a pending residual")
 		}
 	}
-	return costNormStages(rows, dim, fx, center, res, true)
+	return costNormStages(rows, dim, fx, center, res, normRaw)
 }
 
 // CostNormStages is CostNorm by stage: the mean's truncation (LayerNorm), the squares, the rsqrt's
 // stages (on the untruncated sum of squares), the row product and the output's truncation.
 func CostNormStages(rows, dim int, fx Fixed, center bool) ([]Stage, error) {
-	return costNormStages(rows, dim, fx, center, nil, false)
+	return costNormStages(rows, dim, fx, center, nil, normOut)
 }
 
-func costNormStages(rows, dim int, fx Fixed, center bool, res *ResTrunc, raw bool) ([]Stage, error) {
+func costNormStages(rows, dim int, fx Fixed, center bool, res *ResTrunc, mode normMode) ([]Stage, error) {
 	n, err := checkNorm("cost norm", rows, dim, fx)
 	if err != nil {
 		return nil, err
 	}
-	sqBits, _, rs := normParams(fx, dim, raw)
+	sqBits, _, rs := normParams(fx, dim, mode)
 	var first part
 	switch {
 	case center:
@@ -475,13 +545,20 @@ func costNormStages(rows, dim int, fx Fixed, center bool, res *ResTrunc, raw boo
 	for i := range lens {
 		lens[i] = dim
 	}
+	if mode == normScale {
+		sc, err := normScaleParts(rows, rs)
+		if err != nil {
+			return nil, err
+		}
+		return seqStages(normKind(center, res, mode), append([]part{first}, sc...)...), nil
+	}
 	rsq, err := normRsqrtPart(lens, rs)
 	if err != nil {
 		return nil, err
 	}
 	parts := []part{first, rsq}
-	if !raw {
+	if mode == normOut {
 		parts = append(parts, part{kind: "trunc", c: costTrunc(n, fx.Frac+rs.outFrac, 64), label: "out.trunc"})
 	}
-	return seqStages(normKind(center, res, raw), parts...), nil
+	return seqStages(normKind(center, res, mode), parts...), nil
 }

@@ -207,7 +207,11 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 		return append(s, expRecipSchedule(fx, nv, rows)...)
 	}
 	raw := strings.HasSuffix(gate, "raw") // NormRaw: no output truncation
-	sq, _, rs := normParams(fx, cols, raw)
+	mode := normOut
+	if raw {
+		mode = normRaw
+	}
+	sq, _, rs := normParams(fx, cols, mode)
 	first := [][2]int{{rows, 64}, {n, int(sq)}} // the mean's truncation with the squares
 	if strings.HasPrefix(gate, "rmsnormres") {
 		first = [][2]int{{n, 48}, {n, int(sq)}} // the residual's truncation with the squares
@@ -281,7 +285,7 @@ func expRecipSchedule(fx Fixed, nv, rows int) [][][2]int {
 func FuzzRowKeyUnmarshal(f *testing.F) {
 	fx := Fixed{Frac: 12}
 	rng := newNLRNG(51)
-	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax", "rmsnormres", "truncsq", "cachemmt", "cachemmt.c", "smv", "rmsnormresraw", "layernormraw", "trowmul3x"}
+	kinds := []string{"softmax", "layernorm", "recip", "rowmul", "exp", "max", "rowmul3", "trowmul3", "cmax", "rmsnormres", "truncsq", "cachemmt", "cachemmt.c", "smv", "rmsnormresraw", "layernormraw", "trowmul3x", "rmsnormresscale", "rmsnormscale", "layernormscale"}
 	s0, s1, _ := GenSoftmax(rng, 2, 3, 1, fx)
 	l0, l1, _ := GenLayerNorm(rng, 1, 2, fx)
 	r0, r1, _ := GenReciprocal(rng, 1, fx)
@@ -291,6 +295,9 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	t0, t1, _ := GenRowMul3(rng, []int{1, 2}, 30)
 	u0, u1, _ := genTruncRowMul3(rng, []int{1, 2}, 20, 40, 30)
 	x0, x1, _ := genTruncRowMul3X(rng, []int{1, 2}, 20, 40, 64, 30)
+	ns0, ns1, _ := GenNormScale(rng, 2, 4, fx, false, &ResTrunc{Frac: 30, Bits: 64}) // the octave lookup
+	nsp0, nsp1, _ := GenNormScale(rng, 1, 4, fx, false, nil)                         // the spline
+	nsc0, nsc1, _ := GenNormScale(rng, 2, 4, fx, true, nil)
 	c0, c1, _ := genCountMax(rng, []int{1, 2}, softmaxCmax(fx))
 	n0, n1, _ := GenRMSNormRes(rng, 1, 2, fx, ResTrunc{Frac: 12, Bits: 48})
 	q0, q1, _ := genTruncSquare(rng, 4, 2, 12, 48, 40, true)
@@ -299,7 +306,7 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	v0, v1, _ := GenSoftmaxValues(rng, 2, 2, 0, fx, 0, []*DealerCache{{K: 2}}, 2)
 	nr0, nr1, _ := GenNormRaw(rng, 2, 2, fx, false, &ResTrunc{Frac: 12, Bits: 48}) // the octave lookup (n0: the spline)
 	lr0, lr1, _ := GenNormRaw(rng, 1, 2, fx, true, nil)
-	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}, {a0, a1}, {ac0, ac1}, {v0, v1}, {nr0, nr1}, {lr0, lr1}, {x0, x1}} {
+	for i, k := range [][2]Key{{s0, s1}, {l0, l1}, {r0, r1}, {w0, w1}, {e0, e1}, {m0, m1}, {t0, t1}, {u0, u1}, {c0, c1}, {n0, n1}, {q0, q1}, {a0, a1}, {ac0, ac1}, {v0, v1}, {nr0, nr1}, {lr0, lr1}, {x0, x1}, {ns0, ns1}, {nsp0, nsp1}, {nsc0, nsc1}} {
 		for _, k := range k { // party 0's seed-compressed keys and party 1's
 			b, _ := k.(MarshalKey).MarshalBinary()
 			f.Add(uint8(i), b)

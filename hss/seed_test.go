@@ -85,6 +85,18 @@ func allKeyGens() []keyGen {
 		{"rmsnormresraw (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) {
 			return GenNormRaw(r, n/64, 64, fx, false, &ResTrunc{Frac: fx.Frac, Bits: 48})
 		}},
+		{"layernormscale (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) { return GenNormScale(r, n/64, 64, fx, true, nil) }},
+		{"rmsnormscale (one row: the octave spline)", func(r io.Reader, n int) (Key, Key, error) { return GenNormScale(r, 1, n, fx, false, nil) }},
+		{"rmsnormresscale (dim 64, per element)", func(r io.Reader, n int) (Key, Key, error) {
+			return GenNormScale(r, n/64, 64, fx, false, &ResTrunc{Frac: 37, Bits: 64})
+		}},
+		{"scalerows (rows of 64, per element)", func(r io.Reader, n int) (Key, Key, error) {
+			lens := make([]int, n/64)
+			for i := range lens {
+				lens[i] = 64
+			}
+			return GenScaleRows(r, lens, 256, fx)
+		}},
 	}
 }
 

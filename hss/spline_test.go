@@ -21,7 +21,11 @@ func TestSpline(t *testing.T) {
 		{8, false, 8, 2.5}, {10, false, 16, 1}} { // few input bits in the lowest octaves: pm_j = e_j, no truncation (both lookups ~2^-12 at Frac 8)
 		fx := Fixed{Frac: c.frac}
 		raw := c.raw
-		_, _, rs := normParams(fx, c.dim, raw)
+		mode := normOut
+		if raw {
+			mode = normRaw
+		}
+		_, _, rs := normParams(fx, c.dim, mode)
 		n := 2000
 		xs := make([]uint64, n)
 		Xs := make([]float64, n)
@@ -108,7 +112,7 @@ func TestSpline(t *testing.T) {
 // (material and both parties' evaluation): the spline's round costs CPU per row.
 func BenchmarkNormRsqrt(b *testing.B) {
 	fx := Fixed{Frac: 14}
-	_, _, rs := normParams(fx, 288, false)
+	_, _, rs := normParams(fx, 288, normOut)
 	n := 256
 	xs := make([]uint64, n)
 	for i := range xs {

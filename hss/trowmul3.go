@@ -261,11 +261,7 @@ func genOctMul3(rng io.Reader, kind string, lens []int, s octSpec, bits, xfrac u
 		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
 	}
 	rows := len(lens)
-	c0, c1, err := genLUT(rng, kind+".cmp", rows, pr.cmp)
-	if err != nil {
-		return nil, nil, err
-	}
-	l0, l1, err := genLUT(rng, kind+".lut", rows, pr.lut)
+	c0, c1, l0, l1, err := genOctLOPrep(rng, kind, rows, pr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -344,6 +340,32 @@ func (q *Party) endMul3(kind string, x, lin, fac []uint64, lens []int, fb, tb, x
 	return z, nil
 }
 
+// genOctLO generates the octave lookup's material alone (kind.cmp, kind.lut) for rows values.
+func genOctLO(rng io.Reader, kind string, rows int, s octSpec) (c0, c1, l0, l1 *lutKey, err error) {
+	pr, err := s.prep()
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
+	}
+	return genOctLOPrep(rng, kind, rows, pr)
+}
+
+func genOctLOPrep(rng io.Reader, kind string, rows int, pr *octPrep) (c0, c1, l0, l1 *lutKey, err error) {
+	if c0, c1, err = genLUT(rng, kind+".cmp", rows, pr.cmp); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if l0, l1, err = genLUT(rng, kind+".lut", rows, pr.lut); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return c0, c1, l0, l1, nil
+}
+
+// octLOParts is the cost of the octave lookup on rows values by stage (cmp, lut).
+func octLOParts(kind string, rows int, pr *octPrep) []part {
+	cmp := costLUT(rows, pr.cmp)
+	cmp.Online, cmp.Rounds = open(rows, 64).Online, 1 // evalThresholds opens at 64 bits
+	return []part{{kind: kind + ".cmp", c: cmp, label: "cmp"}, {kind: kind + ".lut", c: costLUT(rows, pr.lut), label: "lut"}}
+}
+
 // mul3Shape is the rows and elements of a row product over rows of lens (for its cost).
 func mul3Shape(kind string, lens []int) (rows, n int, err error) {
 	n, err = sumLens("cost "+kind, lens)
@@ -361,12 +383,11 @@ func octMul3Part(kind string, lens []int, s octSpec, bits, xfrac uint) (part, er
 	if err != nil {
 		return part{}, err
 	}
-	cmp := costLUT(rows, pr.cmp)
-	cmp.Online, cmp.Rounds = open(rows, 64).Online, 1 // evalThresholds opens at 64 bits
+	lo := octLOParts(kind, rows, pr)
 	prod, seq := part{kind: "trowmul3", c: costTruncRowMul3(rows, n, pr.lut.fb, pr.lut.tbits, bits)}, kind+".lm"
 	if xfrac > 0 {
 		prod, seq = part{kind: "trowmul3x", c: costTruncRowMul3X(rows, n, pr.lut.fb, pr.lut.tbits, bits, xfrac)}, kind+".lmx"
 	}
-	st := seqStages(kind, part{kind: kind + ".cmp", c: cmp, label: "cmp"}, part{kind: kind + ".lut", c: costLUT(rows, pr.lut), label: "lut"}, prod)
+	st := seqStages(kind, append(lo, prod)...)
 	return part{kind: seq, label: kind, c: SumStages(st), sub: st}, nil
 }

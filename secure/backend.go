@@ -297,6 +297,50 @@ func (b *Party) NormRaw(x Tensor, t *Tensor, shift uint, eps float64, center boo
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: in}, b.normRawOut(x, z), err
 }
 
+func (b *Party) NormScale(x Tensor, t *Tensor, shift uint, eps float64) (Tensor, *Scale, error) {
+	var tv []uint64
+	var res *hss.ResTrunc
+	if t != nil {
+		r := b.resTrunc(shift)
+		tv, res = t.V, &r
+	}
+	in, _, s, err := b.P.NormScale(x.V, tv, res, x.Rows, x.Cols, eps, false)
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: in}, &Scale{Rows: x.Rows, Dim: x.Cols, v: s}, err
+}
+
+func (b *Party) ScaleRows(x Tensor, s *Scale, add []uint64) (Tensor, error) {
+	if s == nil || x.Rows != s.Rows || len(x.V) != x.Rows*x.Cols || add != nil && len(add) != len(x.V) {
+		return Tensor{}, fmt.Errorf("secure: scale rows: a %dx%d tensor for the factor of %d rows", x.Rows, x.Cols, scaleRows(s))
+	}
+	y, err := b.P.ScaleRows(s.v, x.V, rowLens(x.Rows, x.Cols))
+	if err != nil {
+		return Tensor{}, err
+	}
+	if b.P.ID == 0 {
+		for i, v := range add {
+			y[i] += v
+		}
+	}
+	return Tensor{Rows: x.Rows, Cols: x.Cols, V: y}, nil
+}
+
+// scaleRows is the rows of a row factor (0 for none).
+func scaleRows(s *Scale) int {
+	if s == nil {
+		return 0
+	}
+	return s.Rows
+}
+
+// rowLens is rows lengths of cols.
+func rowLens(rows, cols int) []int {
+	l := make([]int, rows)
+	for i := range l {
+		l[i] = cols
+	}
+	return l
+}
+
 func (b *Party) Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error) {
 	var y []uint64
 	var err error
@@ -490,6 +534,22 @@ func (d *Dealer) NormRaw(x Tensor, t *Tensor, shift uint, _ float64, center bool
 		res = &r
 	}
 	return x, d.normRawOut(x, nil), d.push(hss.GenNormRaw(d.Rand, x.Rows, x.Cols, d.prm.Fixed(), center, res))
+}
+
+func (d *Dealer) NormScale(x Tensor, t *Tensor, shift uint, _ float64) (Tensor, *Scale, error) {
+	var res *hss.ResTrunc
+	if t != nil {
+		r := d.resTrunc(shift)
+		res = &r
+	}
+	return x, &Scale{Rows: x.Rows, Dim: x.Cols}, d.push(hss.GenNormScale(d.Rand, x.Rows, x.Cols, d.prm.Fixed(), false, res))
+}
+
+func (d *Dealer) ScaleRows(x Tensor, s *Scale, _ []uint64) (Tensor, error) {
+	if s == nil || x.Rows != s.Rows {
+		return Tensor{}, fmt.Errorf("secure: scale rows: %d rows for the factor of %d rows", x.Rows, scaleRows(s))
+	}
+	return x, d.push(hss.GenScaleRows(d.Rand, rowLens(x.Rows, x.Cols), s.Dim, d.prm.Fixed()))
 }
 
 func (d *Dealer) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {

@@ -315,6 +315,24 @@ func (c *Counter) NormRaw(x Tensor, t *Tensor, shift uint, _ float64, center boo
 	return x, c.normRawOut(x, nil), c.countStages(OpNorm, prefix(kind, st), err)
 }
 
+func (c *Counter) NormScale(x Tensor, t *Tensor, shift uint, _ float64) (Tensor, *Scale, error) {
+	var res *hss.ResTrunc
+	if t != nil {
+		r := c.resTrunc(shift)
+		res = &r
+	}
+	st, err := hss.CostNormScaleStages(x.Rows, x.Cols, c.prm.Fixed(), false, res)
+	return x, &Scale{Rows: x.Rows, Dim: x.Cols}, c.countStages(OpNorm, prefix("rmsnorm", st), err)
+}
+
+func (c *Counter) ScaleRows(x Tensor, s *Scale, _ []uint64) (Tensor, error) {
+	if s == nil || x.Rows != s.Rows {
+		return Tensor{}, fmt.Errorf("secure: scale rows: %d rows for the factor of %d rows", x.Rows, scaleRows(s))
+	}
+	cost, err := hss.CostScaleRows(rowLens(x.Rows, x.Cols), s.Dim, c.prm.Fixed())
+	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpNorm, one("rmsnorm/scale", cost), err)
+}
+
 func (c *Counter) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {
 	st, err := hss.CostNormStages(x.Rows, x.Cols, c.prm.Fixed(), center)
 	kind := "rmsnorm"

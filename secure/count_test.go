@@ -242,13 +242,18 @@ func TestNormRawConsumers(t *testing.T) {
 		if y, err := e.Head(h, 2); err != nil || y.Cols != cfg.VocabSize || ctr.Cost.Total.Rounds != before+5 {
 			t.Fatalf("%s: head: %v, %d rounds", name, err, ctr.Cost.Total.Rounds-before)
 		}
-		// Q, K, V: the norm with its output truncation, then local layers.
+		// Q, K, V: the norm up to its row factor (no output truncation), then local layers on its
+		// input; used other than by Attend, the factor with their truncation, then a truncation.
 		before = ctr.Cost.Total.Rounds
 		if h, err = e.Norm(x, n, 2); err != nil {
 			t.Fatal(err)
 		}
-		if qkv, err := e.Linears(h, [3]*model.Linear{lin(D), lin(KV), lin(KV)}, 2); err != nil || qkv[0].grp.shift != 0 || ctr.Cost.Total.Rounds != before+5 {
+		qkv, err := e.Linears(h, [3]*model.Linear{lin(D), lin(KV), lin(KV)}, 2)
+		if err != nil || qkv[0].grp.shift != 0 || qkv[0].grp.scale == nil || ctr.Cost.Total.Rounds != before+3 {
 			t.Fatalf("%s: qkv: %v, %d rounds", name, err, ctr.Cost.Total.Rounds-before)
+		}
+		if q := qkv[0]; e.settle(&q) != nil || q.Raw || ctr.Cost.Total.Rounds != before+5 || q.Rows != 2 || q.Cols != D {
+			t.Fatalf("%s: settled qkv: %d rounds", name, ctr.Cost.Total.Rounds-before)
 		}
 		// A raw up projection used otherwise: one truncation by NormRawFrac, booked as a linear layer's.
 		if h, err = e.Norm(x, n, 2); err != nil {

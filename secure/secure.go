@@ -143,6 +143,7 @@ type pendingNorm struct {
 type ropeOut struct {
 	y           Tensor
 	rows, d, kv int
+	pos0        int
 	g           *rawGroup
 	done        []Tensor // q, k once truncated
 	used        bool     // Attend took them
@@ -178,6 +179,21 @@ type rawGroup struct {
 	rotated bool
 	rope    *ropeOut // set with rotated: the truncation of v waits with q's and k's
 	taken   bool     // AddInto (a group of one) or Attend (q, k, v) took the outputs
+	// scale is set on the attention's projections of a norm's input whose
+	// row factor waits (see pendingScale).
+	scale *pendingScale
+}
+
+// pendingScale is the row factor r of the norm whose input d the
+// attention's projections read (hss.NormScale: W·(γ ⊙ d·r) = r·(W·diag(γ)·d)),
+// with the layers' folded biases (b + W·β, Frac bits; nil for none), which
+// come after it. The projections run on d untruncated (2·Frac fractional
+// bits, RoPE's 3·Frac); whatever truncates them first multiplies them by r
+// in the same round (Backend.ScaleRows, scaleQKV): the norm's output
+// truncation round is gone.
+type pendingScale struct {
+	s    *Scale
+	bias [][]uint64
 }
 
 // shape returns an empty tensor of the given shape, with values when vals.
@@ -282,6 +298,23 @@ type Backend interface {
 	// residual; shift selects the truncation) with the truncation in the
 	// squares' round (hss.RMSNormRes): it returns the sum and its norm.
 	NormRes(x, t Tensor, shift uint, n *EncNorm, eps float64) (z, y Tensor, err error)
+	// NormScale is hss.NormScale: RMSNorm of x, or of the residual x +
+	// Trunc(t) (t not nil; shift as for NormRes), up to its row factor r:
+	// it returns the norm's input (the residual's sum) and r, for
+	// ScaleRows.
+	NormScale(x Tensor, t *Tensor, shift uint, eps float64) (in Tensor, s *Scale, err error)
+	// ScaleRows is hss.ScaleRows: every row of x (s.Rows rows, 3·Frac
+	// fractional bits) truncated by hss.ScaleXFrac and multiplied by r, plus
+	// add (public, party 0's; nil for none), untruncated with
+	// hss.ScaledFrac fractional bits (one round).
+	ScaleRows(x Tensor, s *Scale, add []uint64) (Tensor, error)
+}
+
+// Scale is NormScale's row factor: its shape, and in the parties its
+// shares.
+type Scale struct {
+	Rows, Dim int
+	v         *hss.RowScale
 }
 
 // CenterInput centres every row of x [rows × cfg.Dim] (fixed point, the
@@ -548,7 +581,16 @@ func (e *Exec) settleRope(r *ropeOut) error {
 	if r.used {
 		return errors.New("secure: q or k used after the attention took them")
 	}
-	t, err := e.b.TruncWide(r.y, 2*e.fx.Frac)
+	y, frac := r.y, 2*e.fx.Frac
+	if ps := r.g.scale; ps != nil {
+		q, k, v := e.ropeParts(r)
+		q, k, v, err := e.scaleQKV(ps, q, k, v, true, r.pos0)
+		if err != nil {
+			return err
+		}
+		y, frac = e.ropeJoin(q, k, v), hss.ScaledFrac(e.fx)-e.fx.Frac
+	}
+	t, err := e.b.TruncWide(y, frac)
 	if err != nil {
 		return err
 	}
@@ -572,20 +614,31 @@ func (e *Exec) settleGroup(g *rawGroup) error {
 	if g.done != nil {
 		return nil
 	}
+	ts := g.ts
+	trunc := e.b.Settle
+	if g.shift != 0 {
+		trunc = func(x Tensor) (Tensor, error) { return e.b.TruncWide(x, g.shift) }
+	}
+	if ps := g.scale; ps != nil {
+		// Shifted to 3·Frac bits, times the norm's factor, then truncated.
+		q, k, v, err := e.scaleQKV(ps, e.shiftUp(ts[0]), e.shiftUp(ts[1]), e.shiftUp(ts[2]), false, 0)
+		if err != nil {
+			return err
+		}
+		ts = []Tensor{q, k, v}
+		frac := hss.ScaledFrac(e.fx) - e.fx.Frac
+		trunc = func(x Tensor) (Tensor, error) { return e.b.TruncWide(x, frac) }
+	}
 	total := 0
-	for _, t := range g.ts {
+	for _, t := range ts {
 		total += t.Rows * t.Cols
 	}
 	all := Tensor{Rows: 1, Cols: total}
 	if e.vals {
 		all.V = make([]uint64, 0, total)
-		for _, t := range g.ts {
+		for _, t := range ts {
 			all.V = append(all.V, t.V...)
 		}
-	}
-	trunc := e.b.Settle
-	if g.shift != 0 {
-		trunc = func(x Tensor) (Tensor, error) { return e.b.TruncWide(x, g.shift) }
 	}
 	y, err := trunc(all)
 	if err != nil {
@@ -744,6 +797,9 @@ func (e *Exec) Linear(x Tensor, l *model.Linear, rows int) (Tensor, error) {
 // (local): the outputs are one raw group, truncated in one round for all by
 // the first step that needs one (or, for q, k and v, by Rope's).
 func (e *Exec) Linears(x Tensor, ls [3]*model.Linear, rows int) ([3]Tensor, error) {
+	if p := x.nrm; p != nil && p.done == nil && p.raw == nil && e.qkvScale(ls) {
+		return e.linearsScaled(p, ls, rows)
+	}
 	var shift uint
 	var fold *model.Norm
 	if p := x.nrm; p != nil && e.ffnUp(ls) && (p.done == nil || p.raw != nil) {
@@ -930,7 +986,7 @@ func (e *Exec) Rope(q, k Tensor, rows, pos0 int) (Tensor, Tensor, error) {
 	}
 	if fused {
 		// Untruncated: Attend truncates q, k and v in its scores' round.
-		r := &ropeOut{y: y, rows: rows, d: D, kv: KV, g: g}
+		r := &ropeOut{y: y, rows: rows, d: D, kv: KV, pos0: pos0, g: g}
 		g.rotated, g.rope = true, r
 		return Tensor{Rows: rows, Cols: D, Raw: true, rope: r, idx: 0}, Tensor{Rows: rows, Cols: KV, Raw: true, rope: r, idx: 1}, nil
 	}
@@ -985,17 +1041,25 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 	case r != nil && k.rope == r && r.done == nil && !r.used && v.grp == r.g && v.idx == 2 && r.rows == rows:
 		frac = 2 * e.fx.Frac
 		r.used, r.g.taken = true, true
-		q, k, v = Tensor{Rows: rows, Cols: D}, Tensor{Rows: rows, Cols: KV}, Tensor{Rows: rows, Cols: KV}
-		if e.vals {
-			q.V, k.V, v.V = make([]uint64, rows*D), make([]uint64, rows*KV), r.y.V[rows*(D+KV):]
-			for i := range rows {
-				copy(q.V[i*D:(i+1)*D], r.y.V[i*(D+KV):i*(D+KV)+D])
-				copy(k.V[i*KV:(i+1)*KV], r.y.V[i*(D+KV)+D:(i+1)*(D+KV)])
+		q, k, v = e.ropeParts(r)
+		if ps := r.g.scale; ps != nil {
+			// The norm's row factor with the projections' truncation.
+			var err error
+			if q, k, v, err = e.scaleQKV(ps, q, k, v, true, r.pos0); err != nil {
+				return Tensor{}, err
 			}
+			frac = hss.ScaledFrac(e.fx) - e.fx.Frac
 		}
 	case fusable(q, 3) && k.grp == q.grp && v.grp == q.grp && q.idx == 0 && k.idx == 1 && v.idx == 2:
 		frac = e.fx.Frac
 		q.grp.taken = true
+		if ps := q.grp.scale; ps != nil {
+			var err error
+			if q, k, v, err = e.scaleQKV(ps, e.shiftUp(q), e.shiftUp(k), e.shiftUp(v), false, 0); err != nil {
+				return Tensor{}, err
+			}
+			frac = hss.ScaledFrac(e.fx) - e.fx.Frac
+		}
 		q.Raw, k.Raw, v.Raw, q.grp, k.grp, v.grp = false, false, false, nil, nil, nil
 	default:
 		if err := e.settle(&q, &k, &v); err != nil {

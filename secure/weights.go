@@ -37,23 +37,30 @@ type Weights struct {
 	lin   map[*float32]*EncLinear
 	norms map[*float32]*EncNorm
 	head  *EncLinear
-	// fold holds the layers that read a norm's raw output (hss.NormRaw)
-	// with the norm folded in, by layer and norm: each layer's W1 and W3
-	// with its FFNNorm; headFold is the head with the final norm (whose
-	// gains start at finalNorm).
+	// fold holds the layers that read a norm's raw output (hss.NormRaw) or
+	// its input scaled after them (hss.NormScale) with the norm folded in,
+	// by layer and norm: each layer's W1 and W3 with its FFNNorm, Wq, Wk
+	// and Wv with its AttnNorm; headFold is the head with the final norm
+	// (whose gains start at finalNorm).
 	fold      map[foldKey]*EncLinear
 	headFold  *EncLinear
 	finalNorm *float32
 	// The layers model.Forward reads only through their folded encodings
-	// (each layer's W1 and W3, the head) are encoded on first use by another
-	// path (mu guards lin, lazy and head): keeping both would add ~46% to
-	// a LLaMA's encoded weights.
+	// (each layer's Wq, Wk, Wv, W1 and W3, the head) are encoded on first
+	// use by another path (mu guards lin, lazy and head): keeping both would
+	// add ~70% to a LLaMA's encoded weights.
 	mu     sync.Mutex
-	lazy   map[*float32]*model.Linear
+	lazy   map[*float32]lazyLinear
 	lmHead []float32
 }
 
 type foldKey struct{ w, n *float32 }
+
+// lazyLinear is a linear layer encoded on first use, with its scale.
+type lazyLinear struct {
+	l *model.Linear
+	s float64
+}
 
 // EncodeWeights encodes the weights of m with prm's fixed-point encoding
 // (prm.Fixed(); the width plays no part, but prm is validated). Wq (and its bias) is
@@ -75,7 +82,7 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 	}
 	fx := prm.Fixed()
 	w := &Weights{cfg: m.Config, fx: fx, lin: map[*float32]*EncLinear{}, norms: map[*float32]*EncNorm{}, fold: map[foldKey]*EncLinear{},
-		lazy: map[*float32]*model.Linear{}}
+		lazy: map[*float32]lazyLinear{}}
 	scale := 1 / math.Sqrt(float64(m.Config.HeadDim()))
 	addLin := func(name string, l *model.Linear, s float64) error {
 		if len(l.W) == 0 {
@@ -88,15 +95,27 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 		w.lin[&l.W[0]] = &EncLinear{Out: l.Out, In: l.In, W: ew, B: encodeVec(fx, l.B, s)}
 		return nil
 	}
-	// W1 and W3: checked now, encoded on first use (lazy).
-	addLazy := func(name string, l *model.Linear) error {
+	// Wq, Wk, Wv, W1 and W3: checked now, encoded on first use (lazy).
+	addLazy := func(name string, l *model.Linear, s float64) error {
 		if len(l.W) == 0 {
 			return nil
 		}
-		if _, err := encode32(fx, name, l.W, 1, false); err != nil {
+		if _, err := encode32(fx, name, l.W, s, false); err != nil {
 			return err
 		}
-		w.lazy[&l.W[0]] = l
+		w.lazy[&l.W[0]] = lazyLinear{l, s}
+		return nil
+	}
+	// A layer with its norm folded in, keyed by both.
+	addFold := func(i int, l *model.Linear, n *model.Norm, s float64) error {
+		if len(l.W) == 0 {
+			return nil
+		}
+		el, err := foldNorm(fx, l.W, l.B, l.Out, l.In, n, s)
+		if err != nil {
+			return fmt.Errorf("secure: encode weights: layer %d: %w", i, err)
+		}
+		w.fold[foldKey{&l.W[0], &n.W[0]}] = el
 		return nil
 	}
 	addNorm := func(n *model.Norm) {
@@ -104,16 +123,17 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 	}
 	for i := range m.Layers {
 		L := &m.Layers[i]
-		if err := addLin(fmt.Sprintf("layer %d wq", i), &L.Wq, scale); err != nil {
-			return nil, err
-		}
-		for j, l := range []*model.Linear{&L.Wk, &L.Wv, &L.Wo, &L.W2} {
-			if err := addLin(fmt.Sprintf("layer %d %s", i, [...]string{"wk", "wv", "wo", "w2"}[j]), l, 1); err != nil {
+		for j, l := range []*model.Linear{&L.Wo, &L.W2} {
+			if err := addLin(fmt.Sprintf("layer %d %s", i, [...]string{"wo", "w2"}[j]), l, 1); err != nil {
 				return nil, err
 			}
 		}
-		for j, l := range []*model.Linear{&L.W1, &L.W3} {
-			if err := addLazy(fmt.Sprintf("layer %d %s", i, [...]string{"w1", "w3"}[j]), l); err != nil {
+		for j, l := range []*model.Linear{&L.Wq, &L.Wk, &L.Wv, &L.W1, &L.W3} {
+			s := 1.0
+			if j == 0 {
+				s = scale
+			}
+			if err := addLazy(fmt.Sprintf("layer %d %s", i, [...]string{"wq", "wk", "wv", "w1", "w3"}[j]), l, s); err != nil {
 				return nil, err
 			}
 		}
@@ -128,15 +148,19 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 		}
 		addNorm(&L.AttnNorm)
 		addNorm(&L.FFNNorm)
+		for j, l := range []*model.Linear{&L.Wq, &L.Wk, &L.Wv} {
+			s := 1.0
+			if j == 0 {
+				s = scale
+			}
+			if err := addFold(i, l, &L.AttnNorm, s); err != nil {
+				return nil, err
+			}
+		}
 		for _, l := range []*model.Linear{&L.W1, &L.W3} {
-			if len(l.W) == 0 {
-				continue
+			if err := addFold(i, l, &L.FFNNorm, 1); err != nil {
+				return nil, err
 			}
-			el, err := foldNorm(fx, l.W, l.B, l.Out, l.In, &L.FFNNorm)
-			if err != nil {
-				return nil, fmt.Errorf("secure: encode weights: layer %d: %w", i, err)
-			}
-			w.fold[foldKey{&l.W[0], &L.FFNNorm.W[0]}] = el
 		}
 	}
 	addNorm(&m.FinalNorm)
@@ -144,7 +168,7 @@ func EncodeWeights(m *model.Model, prm hss.Params) (*Weights, error) {
 		return nil, err
 	}
 	w.lmHead = m.LMHead // encoded on first use (unfoldedHead)
-	fh, err := foldNorm(fx, m.LMHead, nil, m.Config.VocabSize, m.Config.Dim, &m.FinalNorm)
+	fh, err := foldNorm(fx, m.LMHead, nil, m.Config.VocabSize, m.Config.Dim, &m.FinalNorm, 1)
 	if err != nil {
 		return nil, fmt.Errorf("secure: encode weights: lm head: %w", err)
 	}
@@ -232,10 +256,11 @@ func spreadCarry(sum int64, exact []float64, idx []int, got func(int) int64, add
 	return nil
 }
 
-// foldNorm encodes the linear layer W [out][in], b that reads norm n's raw output (hss.NormRaw:
-// the normalised row over hss.NormRawGain): W·diag(γ·NormRawGain(in)) and b + W·β (β the norm's
-// bias, LayerNorm), Frac bits, W as int32 (it fails where a folded weight does not fit).
-func foldNorm(fx hss.Fixed, W, b []float32, out, in int, n *model.Norm) (*EncLinear, error) {
+// foldNorm encodes the linear layer s·W [out][in], s·b that reads norm n's raw output (hss.NormRaw:
+// the normalised row over hss.NormRawGain; or hss.NormScale's input, scaled after the layer):
+// s·W·diag(γ·NormRawGain(in)) and s·(b + W·β) (β the norm's bias, LayerNorm), Frac bits, W as
+// int32 (it fails where a folded weight does not fit).
+func foldNorm(fx hss.Fixed, W, b []float32, out, in int, n *model.Norm, s float64) (*EncLinear, error) {
 	if len(n.W) != in || n.B != nil && len(n.B) != in || len(W) != out*in || b != nil && len(b) != out {
 		return nil, errors.New("norm and linear layer do not match")
 	}
@@ -248,7 +273,7 @@ func foldNorm(fx hss.Fixed, W, b []float32, out, in int, n *model.Norm) (*EncLin
 			bias = float64(b[i])
 		}
 		for j, v := range row {
-			e, err := fx.EncodeW32(float64(v) * float64(n.W[j]) * g)
+			e, err := fx.EncodeW32(float64(v) * float64(n.W[j]) * g * s)
 			if err != nil {
 				return nil, fmt.Errorf("folded weight %d: %w", i*in+j, err)
 			}
@@ -261,7 +286,7 @@ func foldNorm(fx hss.Fixed, W, b []float32, out, in int, n *model.Norm) (*EncLin
 			if el.B == nil {
 				el.B = make([]uint64, out)
 			}
-			el.B[i] = fx.Encode(bias)
+			el.B[i] = fx.Encode(bias * s)
 		}
 	}
 	return el, nil
@@ -274,7 +299,7 @@ func (w *Weights) folded(l *model.Linear, n *model.Norm) (*EncLinear, error) {
 	}
 	el, ok := w.fold[foldKey{&l.W[0], &n.W[0]}]
 	if !ok || el.Out != l.Out || el.In != l.In {
-		return nil, errors.New("secure: linear layer after a norm not among the encoded weights (only the FFN's W1 and W3 read their norm's raw output)")
+		return nil, errors.New("secure: linear layer after a norm not among the encoded weights (only Wq, Wk, Wv, W1 and W3 read their norm folded in)")
 	}
 	return el, nil
 }
@@ -350,13 +375,13 @@ func (w *Weights) linear(l *model.Linear) (*EncLinear, error) {
 	el, ok := w.lin[key]
 	src := w.lazy[key]
 	w.mu.Unlock()
-	if !ok && src != nil {
-		// A plain W1 or W3 on first use, encoded outside the lock.
-		ew, err := encode32(w.fx, "w1/w3", src.W, 1, true)
+	if !ok && src.l != nil {
+		// A plain Wq, Wk, Wv, W1 or W3 on first use, encoded outside the lock.
+		ew, err := encode32(w.fx, "lazy layer", src.l.W, src.s, true)
 		if err != nil {
 			return nil, err
 		}
-		built := &EncLinear{Out: src.Out, In: src.In, W: ew, B: encodeVec(w.fx, src.B, 1)}
+		built := &EncLinear{Out: src.l.Out, In: src.l.In, W: ew, B: encodeVec(w.fx, src.l.B, src.s)}
 		w.mu.Lock()
 		if el, ok = w.lin[key]; !ok {
 			el, ok = built, true

@@ -33,8 +33,8 @@ func scaleBudget(fx Fixed) uint {
 	return 64 - ScoreBits(fx) - fx.Frac
 }
 
-// ScaleXFrac is the truncation of ScaleRows' inputs (3·Frac fractional bits: the projections of the
-// norm's input after RoPE, or shifted to match) before the row product: they keep Frac + s bits.
+// ScaleXFrac is the truncation of ScaleRows' inputs with 3·Frac fractional bits (the projections of
+// the norm's input after RoPE) before the row product: they keep Frac + s bits.
 func ScaleXFrac(fx Fixed) uint {
 	s := min(2*fx.Frac-1, scaleBudget(fx)-NormScaleExtra(fx))
 	return 2*fx.Frac - s
@@ -42,6 +42,22 @@ func ScaleXFrac(fx Fixed) uint {
 
 // ScaledFrac is the number of fractional bits of ScaleRows' outputs.
 func ScaledFrac(fx Fixed) uint { return 4*fx.Frac + NormScaleExtra(fx) - ScaleXFrac(fx) }
+
+// scaleRange bounds ScaleRows' inputs in real units, |x| < 2^scaleRange: the projections of the
+// norm's input before its factor r (without their biases), whose products with r the scores' range
+// keeps below 2^6, and 1/r < 2^8 on the norm's range (σ² + eps < 2^15, ρ < 2).
+const scaleRange = 14
+
+// ScaleIn returns ScaleRows' truncation of inputs with inFrac fractional bits (2·Frac: a linear
+// layer's output; 3·Frac: RoPE's) and the width it opens them at (inFrac + scaleRange + 2: they
+// must stay below 2^scaleRange in real units); ok is false where the inputs have too few fractional
+// bits for ScaledFrac (2·Frac at Frac 8) or inFrac is neither.
+func ScaleIn(fx Fixed, inFrac uint) (xfrac, xbits uint, ok bool) {
+	if checkScale("scale", fx) != nil || inFrac != 2*fx.Frac && inFrac != 3*fx.Frac || inFrac+ScaleXFrac(fx) <= 3*fx.Frac {
+		return 0, 0, false
+	}
+	return inFrac + ScaleXFrac(fx) - 3*fx.Frac, inFrac + scaleRange + 2, true
+}
 
 func checkScale(op string, fx Fixed) error {
 	if fx.Frac < 8 || fx.Frac > 14 {
@@ -137,21 +153,34 @@ func scaleMant(op string, rows, dim int, fx Fixed) (fb, tb uint, err error) {
 	return pr.lut.fb, pr.lut.tbits, nil
 }
 
-// GenScaleRows generates material for ScaleRows on rows of lens, by the factor of a NormScale of
-// len(lens) rows of dim.
-func GenScaleRows(rng io.Reader, lens []int, dim int, fx Fixed) (k0, k1 Key, err error) {
-	fb, tb, err := scaleMant("gen scalerows", len(lens), dim, fx)
+// GenScaleRows generates material for ScaleRows on rows of lens with inFrac fractional bits
+// (ScaleIn), by the factor of a NormScale of len(lens) rows of dim.
+func GenScaleRows(rng io.Reader, lens []int, dim int, fx Fixed, inFrac uint) (k0, k1 Key, err error) {
+	fb, tb, xfrac, xbits, err := scaleShape("gen scalerows", len(lens), dim, fx, inFrac)
 	if err != nil {
 		return nil, nil, err
 	}
-	return genTruncRowMul3X(rng, lens, fb, tb, 64, ScaleXFrac(fx))
+	return genTruncRowMul3X(rng, lens, fb, tb, 64, xfrac, xbits)
 }
 
-// ScaleRows returns shares of Trunc(x_ij, ScaleXFrac)·r_i (x: rows of lens, row after row, 3·Frac
-// fractional bits, |x| < 2^(62 − 3·Frac) in real units; r NormScale's), untruncated with ScaledFrac
-// fractional bits, correct mod 2^64: one round (truncRowMul3X). Error: x's truncation, one unit of
-// 2^-(3·Frac − ScaleXFrac) times r, and r's relative error.
-func (p *Party) ScaleRows(s *RowScale, x []uint64, lens []int) ([]uint64, error) {
+// scaleShape is ScaleRows' truncations: the factor's mantissa (scaleMant) and the inputs' (ScaleIn).
+func scaleShape(op string, rows, dim int, fx Fixed, inFrac uint) (fb, tb, xfrac, xbits uint, err error) {
+	if fb, tb, err = scaleMant(op, rows, dim, fx); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	xfrac, xbits, ok := ScaleIn(fx, inFrac)
+	if !ok {
+		return 0, 0, 0, 0, fmt.Errorf("hss: %s: inputs with %d fractional bits at frac %d", op, inFrac, fx.Frac)
+	}
+	return fb, tb, xfrac, xbits, nil
+}
+
+// ScaleRows returns shares of Trunc(x_ij, xfrac)·r_i (x: rows of lens, row after row, inFrac
+// fractional bits, |x| < 2^scaleRange in real units; r NormScale's; xfrac from ScaleIn), untruncated
+// with ScaledFrac fractional bits, correct mod 2^64: one round (truncRowMul3X), x opened at inFrac +
+// scaleRange + 2 bits. Error: x's truncation, one unit of 2^-(ScaledFrac − Frac − NormScaleExtra)
+// times r, and r's relative error.
+func (p *Party) ScaleRows(s *RowScale, x []uint64, lens []int, inFrac uint) ([]uint64, error) {
 	n, err := sumLens("scalerows", lens)
 	if err != nil {
 		return nil, err
@@ -159,11 +188,15 @@ func (p *Party) ScaleRows(s *RowScale, x []uint64, lens []int) ([]uint64, error)
 	if s == nil || len(lens) != s.rows || len(x) != n {
 		return nil, fmt.Errorf("hss: scalerows: %d rows of %d elements for a factor of %d rows", len(lens), len(x), rowsOf(s))
 	}
+	xfrac, xbits, ok := ScaleIn(p.Fx, inFrac)
+	if !ok {
+		return nil, fmt.Errorf("hss: scalerows: inputs with %d fractional bits at frac %d", inFrac, p.Fx.Frac)
+	}
 	k, err := takeKey[*TruncRowMul3XKey](p, "trowmul3x", n)
 	if err != nil {
 		return nil, err
 	}
-	if k.Frac != s.fb || k.TBits != s.tb || k.XFrac != ScaleXFrac(p.Fx) || k.Bits != 64 {
+	if k.Frac != s.fb || k.TBits != s.tb || k.XFrac != xfrac || k.XBits != xbits || k.Bits != 64 {
 		return nil, fmt.Errorf("hss: scalerows: material does not match the gate")
 	}
 	return p.truncRowMul3X(k, x, s.lin, s.fac, lens)
@@ -177,8 +210,8 @@ func rowsOf(s *RowScale) int {
 }
 
 // CostScaleRows is the cost of ScaleRows (and GenScaleRows's keys).
-func CostScaleRows(lens []int, dim int, fx Fixed) (Cost, error) {
-	fb, tb, err := scaleMant("cost scalerows", len(lens), dim, fx)
+func CostScaleRows(lens []int, dim int, fx Fixed, inFrac uint) (Cost, error) {
+	fb, tb, xfrac, xbits, err := scaleShape("cost scalerows", len(lens), dim, fx, inFrac)
 	if err != nil {
 		return Cost{}, err
 	}
@@ -186,5 +219,5 @@ func CostScaleRows(lens []int, dim int, fx Fixed) (Cost, error) {
 	if err != nil {
 		return Cost{}, err
 	}
-	return costTruncRowMul3X(len(lens), n, fb, tb, 64, ScaleXFrac(fx)), nil
+	return costTruncRowMul3X(len(lens), n, fb, tb, 64, xfrac, xbits), nil
 }

@@ -17,10 +17,11 @@ func TestNormScale(t *testing.T) {
 		rows, dim, m int
 		center       bool
 		res          *ResTrunc
+		in2          bool // inputs with 2·Frac fractional bits (a linear layer's), else 3·Frac (RoPE's)
 	}{
-		{14, 4, 96, 40, false, nil}, {14, 3, 256, 24, false, &ResTrunc{Frac: 37, Bits: 64}},
-		{14, 1, 288, 30, false, &ResTrunc{Frac: 14, Bits: 48}}, {12, 1, 96, 20, false, nil},
-		{12, 3, 96, 16, true, nil}, {8, 2, 64, 12, false, nil},
+		{14, 4, 96, 40, false, nil, false}, {14, 3, 256, 24, false, &ResTrunc{Frac: 37, Bits: 64}, true},
+		{14, 1, 288, 30, false, &ResTrunc{Frac: 14, Bits: 48}, false}, {12, 1, 96, 20, false, nil, true},
+		{12, 3, 96, 16, true, nil, false}, {8, 2, 64, 12, false, nil, false},
 	}
 	for ci, c := range cases {
 		fx := Fixed{Frac: c.frac}
@@ -54,12 +55,16 @@ func TestNormScale(t *testing.T) {
 		for i := range lens {
 			lens[i] = c.m
 		}
+		inFrac, up := 3*fx.Frac, fx.Frac
+		if c.in2 {
+			inFrac, up = 2*fx.Frac, 0
+		}
 		rng := newNLRNG(byte(120 + ci))
 		a0, a1, err := GenNormScale(rng, c.rows, c.dim, fx, c.center, c.res)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b0, b1, err := GenScaleRows(rng, lens, c.dim, fx)
+		b0, b1, err := GenScaleRows(rng, lens, c.dim, fx, inFrac)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +72,7 @@ func TestNormScale(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sr, err := CostScaleRows(lens, c.dim, fx)
+		sr, err := CostScaleRows(lens, c.dim, fx, inFrac)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,17 +99,17 @@ func TestNormScale(t *testing.T) {
 				return err
 			}
 			ds[p.ID] = d
-			y := make([]uint64, c.rows*c.m) // W·d << Frac: 3·Frac fractional bits
+			y := make([]uint64, c.rows*c.m) // W·d (<< Frac: 3·Frac fractional bits)
 			for r := range c.rows {
 				for i := range c.m {
 					var acc uint64
 					for j := range c.dim {
 						acc += w[i*c.dim+j] * d[r*c.dim+j]
 					}
-					y[r*c.m+i] = acc << fx.Frac
+					y[r*c.m+i] = acc << up
 				}
 			}
-			outs[p.ID], err = p.ScaleRows(s, y, lens)
+			outs[p.ID], err = p.ScaleRows(s, y, lens, inFrac)
 			return err
 		})
 		if err != nil {

@@ -294,7 +294,7 @@ func FuzzRowKeyUnmarshal(f *testing.F) {
 	m0, m1, _ := GenMax(rng, 1, 3, 16)
 	t0, t1, _ := GenRowMul3(rng, []int{1, 2}, 30)
 	u0, u1, _ := genTruncRowMul3(rng, []int{1, 2}, 20, 40, 30)
-	x0, x1, _ := genTruncRowMul3X(rng, []int{1, 2}, 20, 40, 64, 30)
+	x0, x1, _ := genTruncRowMul3X(rng, []int{1, 2}, 20, 40, 64, 30, 50)
 	ns0, ns1, _ := GenNormScale(rng, 2, 4, fx, false, &ResTrunc{Frac: 30, Bits: 64}) // the octave lookup
 	nsp0, nsp1, _ := GenNormScale(rng, 1, 4, fx, false, nil)                         // the spline
 	nsc0, nsc1, _ := GenNormScale(rng, 2, 4, fx, true, nil)

@@ -95,7 +95,7 @@ func allKeyGens() []keyGen {
 			for i := range lens {
 				lens[i] = 64
 			}
-			return GenScaleRows(r, lens, 256, fx)
+			return GenScaleRows(r, lens, 256, fx, 2*fx.Frac)
 		}},
 	}
 }

@@ -266,7 +266,7 @@ func genOctMul3(rng io.Reader, kind string, lens []int, s octSpec, bits, xfrac u
 		return nil, nil, err
 	}
 	if xfrac > 0 {
-		t0, t1, err := genTruncRowMul3X(rng, lens, pr.lut.fb, pr.lut.tbits, bits, xfrac)
+		t0, t1, err := genTruncRowMul3X(rng, lens, pr.lut.fb, pr.lut.tbits, bits, xfrac, 64)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -317,7 +317,7 @@ func (q *Party) endMul3(kind string, x, lin, fac []uint64, lens []int, fb, tb, x
 		if k, err = takeKey[*TruncRowMul3XKey](q, "trowmul3x", len(x)); err != nil {
 			return nil, wrapGate(kind, err)
 		}
-		if k.Frac != fb || k.TBits != tb || k.XFrac != xfrac {
+		if k.Frac != fb || k.TBits != tb || k.XFrac != xfrac || k.XBits != 64 {
 			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 		}
 		z, err = q.truncRowMul3X(k, x, lin, fac, lens)
@@ -386,7 +386,7 @@ func octMul3Part(kind string, lens []int, s octSpec, bits, xfrac uint) (part, er
 	lo := octLOParts(kind, rows, pr)
 	prod, seq := part{kind: "trowmul3", c: costTruncRowMul3(rows, n, pr.lut.fb, pr.lut.tbits, bits)}, kind+".lm"
 	if xfrac > 0 {
-		prod, seq = part{kind: "trowmul3x", c: costTruncRowMul3X(rows, n, pr.lut.fb, pr.lut.tbits, bits, xfrac)}, kind+".lmx"
+		prod, seq = part{kind: "trowmul3x", c: costTruncRowMul3X(rows, n, pr.lut.fb, pr.lut.tbits, bits, xfrac, 64)}, kind+".lmx"
 	}
 	st := seqStages(kind, append(lo, prod)...)
 	return part{kind: seq, label: kind, c: SumStages(st), sub: st}, nil

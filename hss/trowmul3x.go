@@ -5,35 +5,35 @@ import (
 	"io"
 )
 
-// TruncRowMul3X: truncRowMul3 whose x is itself a truncation, z_ij = Trunc(s_ij, XFrac, 64) ·
+// TruncRowMul3X: truncRowMul3 whose x is itself a truncation, z_ij = Trunc(s_ij, XFrac, XBits) ·
 // Trunc(t_i, Frac, TBits) · w_i, in one round: the truncation of an untruncated product (e·V in
 // SoftmaxValues) joins the mantissa's truncation and the row product, so the product's output
 // needs fewer fractional bits and can go to the next linear layer untruncated (its truncation is
 // then the residual's, in the next norm's squares round).
 //
-// As for the mantissa (trowmul3.go), x = A_x − R_x + g_x·M_x with c_x = s + r_x + 2^62 opened at 64
-// bits, A_x = (c_x >> XFrac) − 2^(62−XFrac) and g_x ∈ {0, 2^(64−XFrac)} public, R_x = r_x >> XFrac
-// and M_x = msb(r_x) shared. So x is in ABY2.0's masked form (Patra et al., USENIX Security 2021)
+// As for the mantissa (trowmul3.go), x = A_x − R_x + g_x·M_x with c_x = s + r_x + 2^(ℓ−2) opened at
+// ℓ = XBits bits (|s| < 2^(ℓ−2)), A_x = (c_x >> XFrac) − 2^(ℓ−2−XFrac) and g_x ∈ {0, 2^(ℓ−XFrac)}
+// public, R_x = r_x >> XFrac and M_x = msb(r_x) (r_x uniform on ℓ bits) shared. So x is in ABY2.0's masked form (Patra et al., USENIX Security 2021)
 // with the public part A_x taking the place of truncRowMul3's Beaver opening e = x − a, and the
 // mask −R_x + g_x·M_x the place of a:
 //
 //	X = x·w = A_x·ω + A_x·c_w − ω·R_x − R_x·c_w + g_x·(ω·M_x + M_x·c_w)
 //
 // and z = A·X − R·X + g·M·X as in truncRowMul3, the dealer sharing R_x·{1, c_w}·{1, R, M} and
-// M_x·{1, c_w}·{1, R, M} per element. Terms with g_x matter only mod 2^(Bits − 64 + XFrac), those
-// with g·g_x mod 2^(Bits − 64 + XFrac − TBits + Frac) (packed at those widths, or dropped).
+// M_x·{1, c_w}·{1, R, M} per element. Terms with g_x matter only mod 2^(Bits − ℓ + XFrac), those
+// with g·g_x mod 2^(Bits − ℓ + XFrac − TBits + Frac) (packed at those widths, or dropped).
 
-// TruncRowMul3XKey is one party's material for truncRowMul3X (the fields of TruncRowMul3Key, and
-// XFrac). Party 0 expands everything from Seed (per row r, R, M, c, Rc, Mc; per element r_x and the
+// TruncRowMul3XKey is one party's material for truncRowMul3X (the fields of TruncRowMul3Key, XFrac
+// and XBits). Party 0 expands everything from Seed (per row r, R, M, c, Rc, Mc; per element r_x and the
 // 12 products below); party 1 expands r, c (per row) and r_x (per element), and holds C = R ‖ Rc
 // [rows] ‖ R_x ‖ R_x c ‖ R R_x ‖ R R_x c [N each] at Bits bits, CM = M ‖ Mc [rows] ‖ M R_x ‖ M R_x c
-// [N each] at Bits − TBits + Frac bits, CX = M_x ‖ M_x c ‖ R M_x ‖ R M_x c [N each] at Bits − 64 +
-// XFrac bits and CXM = M M_x ‖ M M_x c [N each] at Bits − 64 + XFrac − TBits + Frac bits (each
+// [N each] at Bits − TBits + Frac bits, CX = M_x ‖ M_x c ‖ R M_x ‖ R M_x c [N each] at Bits − XBits
+// + XFrac bits and CXM = M M_x ‖ M M_x c [N each] at Bits − XBits + XFrac − TBits + Frac bits (each
 // absent where its width is 0).
 type TruncRowMul3XKey struct {
 	Consumable
-	Party                    uint8
-	Frac, TBits, Bits, XFrac uint
+	Party                           uint8
+	Frac, TBits, Bits, XFrac, XBits uint
 	Lens                     []int
 	N                        int
 	Seed                     [32]byte
@@ -47,42 +47,42 @@ func (k *TruncRowMul3XKey) Len() int     { return k.N }
 func (k *TruncRowMul3XKey) PartyID() int { return int(k.Party) }
 
 // trowXWidths returns the widths of CM, CX and CXM (0: absent).
-func trowXWidths(frac, tbits, bits, xfrac uint) (mw, xw, xmw uint) {
+func trowXWidths(frac, tbits, bits, xfrac, xbits uint) (mw, xw, xmw uint) {
 	sub := func(a, b uint) uint {
 		if a <= b {
 			return 0
 		}
 		return a - b
 	}
-	return sub(bits+frac, tbits), sub(bits+xfrac, 64), sub(bits+xfrac+frac, 64+tbits)
+	return sub(bits+frac, tbits), sub(bits+xfrac, xbits), sub(bits+xfrac+frac, xbits+tbits)
 }
 
 // trowXLens returns the lengths of C, CM, CX and CXM.
 func trowXLens(rows, n int) (c, cm, cx, cxm int) { return 2*rows + 4*n, 2*rows + 2*n, 4 * n, 2 * n }
 
 func (k *TruncRowMul3XKey) Size() int {
-	return trowXKeySize(int(k.Party), len(k.Lens), k.N, k.Frac, k.TBits, k.Bits, k.XFrac)
+	return trowXKeySize(int(k.Party), len(k.Lens), k.N, k.Frac, k.TBits, k.Bits, k.XFrac, k.XBits)
 }
 
-func trowXKeySize(party, rows, n int, frac, tbits, bits, xfrac uint) int {
-	s := 2 + 4 + PackedLen(rows, 32) + 32 + 3
+func trowXKeySize(party, rows, n int, frac, tbits, bits, xfrac, xbits uint) int {
+	s := 2 + 4 + PackedLen(rows, 32) + 32 + 4
 	if party == 1 {
 		c, cm, cx, cxm := trowXLens(rows, n)
-		mw, xw, xmw := trowXWidths(frac, tbits, bits, xfrac)
+		mw, xw, xmw := trowXWidths(frac, tbits, bits, xfrac, xbits)
 		s += PackedLen(c, bits) + PackedLen(cm, mw) + PackedLen(cx, xw) + PackedLen(cxm, xmw)
 	}
 	return s
 }
 
 // validTrowX reports whether the widths are those truncRowMul3X can use.
-func validTrowX(frac, tbits, bits, xfrac uint) bool {
-	return bits >= 1 && bits <= 64 && tbits >= 2 && tbits <= 64 && frac+2 <= tbits && xfrac >= 1 && xfrac <= 62
+func validTrowX(frac, tbits, bits, xfrac, xbits uint) bool {
+	return bits >= 1 && bits <= 64 && tbits >= 2 && tbits <= 64 && frac+2 <= tbits && xbits <= 64 && xfrac >= 1 && xfrac+2 <= xbits
 }
 
 func (k *TruncRowMul3XKey) MarshalBinary() ([]byte, error) {
 	rows := len(k.Lens)
 	c, cm, cx, cxm := trowXLens(rows, k.N)
-	if k.Party > 1 || !validTrowX(k.Frac, k.TBits, k.Bits, k.XFrac) ||
+	if k.Party > 1 || !validTrowX(k.Frac, k.TBits, k.Bits, k.XFrac, k.XBits) ||
 		k.Party == 1 && (len(k.C) != c || len(k.CM) != cm || len(k.CX) != cx || len(k.CXM) != cxm) {
 		return nil, fmt.Errorf("hss: trowmul3x key: marshal: %w", errKey)
 	}
@@ -91,8 +91,9 @@ func (k *TruncRowMul3XKey) MarshalBinary() ([]byte, error) {
 	e.U8(uint8(k.Frac))
 	e.U8(uint8(k.TBits))
 	e.U8(uint8(k.XFrac))
+	e.U8(uint8(k.XBits))
 	if k.Party == 1 {
-		mw, xw, xmw := trowXWidths(k.Frac, k.TBits, k.Bits, k.XFrac)
+		mw, xw, xmw := trowXWidths(k.Frac, k.TBits, k.Bits, k.XFrac, k.XBits)
 		e.Packed(k.C, k.Bits)
 		for _, p := range []struct {
 			v []uint64
@@ -109,14 +110,14 @@ func (k *TruncRowMul3XKey) MarshalBinary() ([]byte, error) {
 func (k *TruncRowMul3XKey) UnmarshalBinary(b []byte) error {
 	d := NewDec(b)
 	party, bits, lens, n, seed := decodeRowHeader(d)
-	frac, tbits, xfrac := uint(d.U8()), uint(d.U8()), uint(d.U8())
-	if d.Err() == nil && !validTrowX(frac, tbits, bits, xfrac) {
-		d.Fail(fmt.Errorf("fracs %d/%d, widths %d/%d: %w", frac, xfrac, tbits, bits, errKey))
+	frac, tbits, xfrac, xbits := uint(d.U8()), uint(d.U8()), uint(d.U8()), uint(d.U8())
+	if d.Err() == nil && !validTrowX(frac, tbits, bits, xfrac, xbits) {
+		d.Fail(fmt.Errorf("fracs %d/%d, widths %d/%d/%d: %w", frac, xfrac, tbits, bits, xbits, errKey))
 	}
 	var vs [4][]uint64
 	if party == 1 && d.Err() == nil {
 		c, cm, cx, cxm := trowXLens(len(lens), n)
-		mw, xw, xmw := trowXWidths(frac, tbits, bits, xfrac)
+		mw, xw, xmw := trowXWidths(frac, tbits, bits, xfrac, xbits)
 		for i, p := range []struct {
 			l int
 			w uint
@@ -132,7 +133,7 @@ func (k *TruncRowMul3XKey) UnmarshalBinary(b []byte) error {
 		*k = TruncRowMul3XKey{}
 		return fmt.Errorf("hss: trowmul3x key: %w", err)
 	}
-	*k = TruncRowMul3XKey{Party: party, Frac: frac, TBits: tbits, Bits: bits, XFrac: xfrac, Lens: lens, N: n, Seed: seed,
+	*k = TruncRowMul3XKey{Party: party, Frac: frac, TBits: tbits, Bits: bits, XFrac: xfrac, XBits: xbits, Lens: lens, N: n, Seed: seed,
 		C: vs[0], CM: vs[1], CX: vs[2], CXM: vs[3]}
 	return nil
 }
@@ -151,14 +152,14 @@ func trowXWords(party, rows, n int) int {
 }
 
 // genTruncRowMul3X generates material for truncRowMul3X.
-func genTruncRowMul3X(rng io.Reader, lens []int, frac, tbits, bits, xfrac uint) (k0, k1 *TruncRowMul3XKey, err error) {
+func genTruncRowMul3X(rng io.Reader, lens []int, frac, tbits, bits, xfrac, xbits uint) (k0, k1 *TruncRowMul3XKey, err error) {
 	bits = normBits(bits)
 	n, err := sumLens("gen trowmul3x", lens)
 	if err != nil {
 		return nil, nil, err
 	}
 	rows := len(lens)
-	if !validTrowX(frac, tbits, bits, xfrac) || rows > MaxKeyLen || 2*rows+4*n > MaxKeyLen {
+	if !validTrowX(frac, tbits, bits, xfrac, xbits) || rows > MaxKeyLen || 2*rows+4*n > MaxKeyLen {
 		return nil, nil, fmt.Errorf("hss: gen trowmul3x: widths %d/%d, fracs %d/%d or %d rows of %d elements out of range", tbits, bits, frac, xfrac, rows, n)
 	}
 	s0, s1, b0, b1, release, err := seedStreams(rng, "gen trowmul3x", trowXWords(0, rows, n), trowXWords(1, rows, n))
@@ -167,11 +168,11 @@ func genTruncRowMul3X(rng io.Reader, lens []int, frac, tbits, bits, xfrac uint) 
 	}
 	defer release()
 	lc, lcm, lcx, lcxm := trowXLens(rows, n)
-	k0 = &TruncRowMul3XKey{Party: 0, Frac: frac, TBits: tbits, Bits: bits, XFrac: xfrac, Lens: append([]int(nil), lens...), N: n, Seed: s0}
-	k1 = &TruncRowMul3XKey{Party: 1, Frac: frac, TBits: tbits, Bits: bits, XFrac: xfrac, Lens: append([]int(nil), lens...), N: n, Seed: s1,
+	k0 = &TruncRowMul3XKey{Party: 0, Frac: frac, TBits: tbits, Bits: bits, XFrac: xfrac, XBits: xbits, Lens: append([]int(nil), lens...), N: n, Seed: s0}
+	k1 = &TruncRowMul3XKey{Party: 1, Frac: frac, TBits: tbits, Bits: bits, XFrac: xfrac, XBits: xbits, Lens: append([]int(nil), lens...), N: n, Seed: s1,
 		C: make([]uint64, lc), CM: make([]uint64, lcm), CX: make([]uint64, lcx), CXM: make([]uint64, lcxm)}
-	mw, xw, xmw := trowXWidths(frac, tbits, bits, xfrac)
-	m, mM, mX, mXM, tm := Mask(bits), Mask(mw), Mask(xw), Mask(xmw), Mask(tbits)
+	mw, xw, xmw := trowXWidths(frac, tbits, bits, xfrac, xbits)
+	m, mM, mX, mXM, tm, xm := Mask(bits), Mask(mw), Mask(xw), Mask(xmw), Mask(tbits), Mask(xbits)
 	rv0 := b0[:6*rows] // r, R, M, c, Rc, Mc
 	ev0 := b0[6*rows:] // r_x, then the 12 products (13 blocks of n)
 	blk := func(j, i int) uint64 { return ev0[j*n+i] }
@@ -185,8 +186,8 @@ func genTruncRowMul3X(rng io.Reader, lens []int, frac, tbits, bits, xfrac uint) 
 		k1.CM[row] = (M - rv0[2*rows+row]) & mM
 		k1.CM[rows+row] = (M*cw - rv0[5*rows+row]) & mM
 		for range l {
-			rx := blk(0, i) + b1[2*rows+i]
-			Rx, Mx := rx>>xfrac, rx>>63
+			rx := (blk(0, i) + b1[2*rows+i]) & xm
+			Rx, Mx := rx>>xfrac, rx>>(xbits-1)
 			for j, v := range [4]uint64{Rx, Rx * cw, R * Rx, R * Rx * cw} {
 				k1.C[2*rows+j*n+i] = (v - blk(1+j, i)) & m
 			}
@@ -205,16 +206,16 @@ func genTruncRowMul3X(rng io.Reader, lens []int, frac, tbits, bits, xfrac uint) 
 	return k0, k1, nil
 }
 
-// truncRowMul3X returns shares of Trunc(s_ij, XFrac, 64) · Trunc(t_i, Frac, TBits) · w_i mod 2^Bits
-// (s: Σ lens elements, row after row, |s| < 2^62; t, w: one per row, |t| < 2^(TBits−2)) in one round
-// (see the top of this file): online per party TBits and Bits bits per row, 64 per element.
+// truncRowMul3X returns shares of Trunc(s_ij, XFrac, XBits) · Trunc(t_i, Frac, TBits) · w_i mod 2^Bits
+// (s: Σ lens elements, row after row, |s| < 2^(XBits−2); t, w: one per row, |t| < 2^(TBits−2)) in one
+// round (see the top of this file): online per party TBits and Bits bits per row, XBits per element.
 func (p *Party) truncRowMul3X(k *TruncRowMul3XKey, s, t, w []uint64, lens []int) ([]uint64, error) {
 	n, err := sumLens("trowmul3x", lens)
 	if err != nil {
 		return nil, err
 	}
 	rows := len(lens)
-	frac, tbits, bits, xfrac := k.Frac, k.TBits, k.Bits, k.XFrac
+	frac, tbits, bits, xfrac, xbits := k.Frac, k.TBits, k.Bits, k.XFrac, k.XBits
 	lc, lcm, lcx, lcxm := trowXLens(rows, n)
 	if int(k.Party) != p.ID || k.N != n || len(k.Lens) != rows || len(s) != n || len(t) != rows || len(w) != rows ||
 		p.ID == 1 && (len(k.C) != lc || len(k.CM) != lcm || len(k.CX) != lcx || len(k.CXM) != lcxm) {
@@ -250,7 +251,7 @@ func (p *Party) truncRowMul3X(k *TruncRowMul3XKey, s, t, w []uint64, lens []int)
 	}
 	var shift, xshift uint64
 	if p.ID == 0 {
-		shift, xshift = 1<<(tbits-2), 1<<62
+		shift, xshift = 1<<(tbits-2), 1<<(xbits-2)
 	}
 	o := getWords(2*rows + n)
 	defer putWords(o)
@@ -262,11 +263,11 @@ func (p *Party) truncRowMul3X(k *TruncRowMul3XKey, s, t, w []uint64, lens []int)
 	for i := range n {
 		cx[i] = s[i] + rx[i] + xshift
 	}
-	if err := p.openParts([][]uint64{c, cx, om}, []uint{tbits, 64, bits}); err != nil {
+	if err := p.openParts([][]uint64{c, cx, om}, []uint{tbits, xbits, bits}); err != nil {
 		return nil, wrapGate("trowmul3x", err)
 	}
-	top, wsh, xwsh := tbits-1, tbits-frac, 64-xfrac
-	off, xoff := uint64(1)<<(tbits-2-frac), uint64(1)<<(62-xfrac)
+	top, wsh, xtop, xwsh := tbits-1, tbits-frac, xbits-1, xbits-xfrac
+	off, xoff := uint64(1)<<(tbits-2-frac), uint64(1)<<(xbits-2-xfrac)
 	own := uint64(1 - p.ID) // party 0 adds the public terms
 	m := Mask(bits)
 	Rx, Rxc, RRx, RRxc, MRx, MRxc := ev[0], ev[1], ev[2], ev[3], ev[4], ev[5]
@@ -281,7 +282,7 @@ func (p *Party) truncRowMul3X(k *TruncRowMul3XKey, s, t, w []uint64, lens []int)
 		cwr, Rr, Rcr, Mr, Mcr := cw[row], R[row], Rc[row], M[row], Mc[row]
 		for range l {
 			e := cx[i]>>xfrac - xoff
-			gx := ((cx[i]>>63)&1 ^ 1) << xwsh
+			gx := ((cx[i]>>xtop)&1 ^ 1) << xwsh
 			ew := e * w
 			X := own*ew + e*cwr - w*Rx[i] - Rxc[i] + gx*(w*Mx[i]+Mxc[i])
 			RX := ew*Rr + e*Rcr - w*RRx[i] - RRxc[i] + gx*(w*RMx[i]+RMxc[i])
@@ -295,8 +296,8 @@ func (p *Party) truncRowMul3X(k *TruncRowMul3XKey, s, t, w []uint64, lens []int)
 
 // costTruncRowMul3X is the cost of truncRowMul3X (and genTruncRowMul3X's keys) on rows rows of n
 // elements in all.
-func costTruncRowMul3X(rows, n int, frac, tbits, bits, xfrac uint) Cost {
+func costTruncRowMul3X(rows, n int, frac, tbits, bits, xfrac, xbits uint) Cost {
 	bits = normBits(bits)
-	return openPartsCost([]int{rows, n, rows}, []uint{tbits, 64, bits}).
-		Add(keyCost(trowXKeySize(0, rows, n, frac, tbits, bits, xfrac), trowXKeySize(1, rows, n, frac, tbits, bits, xfrac)))
+	return openPartsCost([]int{rows, n, rows}, []uint{tbits, xbits, bits}).
+		Add(keyCost(trowXKeySize(0, rows, n, frac, tbits, bits, xfrac, xbits), trowXKeySize(1, rows, n, frac, tbits, bits, xfrac, xbits)))
 }

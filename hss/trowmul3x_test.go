@@ -10,7 +10,7 @@ import (
 // operands near their ranges, ragged rows (an empty one included), in one round; the widths cover a
 // dropped and a kept g·g_x block (CXM).
 func TestTruncRowMul3X(t *testing.T) {
-	for _, c := range []struct{ frac, tbits, bits, xfrac uint }{{20, 40, 64, 30}, {12, 48, 64, 14}, {20, 40, 60, 28}} {
+	for _, c := range []struct{ frac, tbits, bits, xfrac, xbits uint }{{20, 40, 64, 30, 64}, {12, 48, 64, 14, 40}, {20, 40, 60, 28, 50}} {
 		lens := []int{3, 0, 5, 1, 17}
 		pr := rand.New(rand.NewPCG(uint64(c.xfrac), uint64(c.bits)))
 		n, _ := sumLens("test", lens)
@@ -24,7 +24,7 @@ func TestTruncRowMul3X(t *testing.T) {
 			tt[r] = uint64(pr.Int64N(1<<(c.frac+13)) - 1<<(c.frac+12))
 			w[r] = uint64(pr.Int64N(1<<9) - 1<<8)
 		}
-		k0, k1, err := genTruncRowMul3X(newNLRNG(byte(c.xfrac)), lens, c.frac, c.tbits, c.bits, c.xfrac)
+		k0, k1, err := genTruncRowMul3X(newNLRNG(byte(c.xfrac)), lens, c.frac, c.tbits, c.bits, c.xfrac, c.xbits)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,17 +50,20 @@ func TestTruncRowMul3X(t *testing.T) {
 				i++
 			}
 		}
-		if s0.Rounds != 1 || s1.Rounds != 1 || s0.BytesSent != int64(PackedLen(rows, c.tbits)+PackedLen(n, 64)+PackedLen(rows, c.bits)) {
+		if s0.Rounds != 1 || s1.Rounds != 1 || s0.BytesSent != int64(PackedLen(rows, c.tbits)+PackedLen(n, c.xbits)+PackedLen(rows, c.bits)) {
 			t.Fatalf("%+v: rounds %d/%d, %d bytes sent", c, s0.Rounds, s1.Rounds, s0.BytesSent)
 		}
-		if m, want := (Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: 1}).Add(KeyCost(k0, k1)), costTruncRowMul3X(rows, n, c.frac, c.tbits, c.bits, c.xfrac); m != want {
+		if m, want := (Cost{Online: s0.BytesSent + s1.BytesSent, Rounds: 1}).Add(KeyCost(k0, k1)), costTruncRowMul3X(rows, n, c.frac, c.tbits, c.bits, c.xfrac, c.xbits); m != want {
 			t.Fatalf("%+v: measured %+v, counted %+v", c, m, want)
 		}
 	}
-	if _, _, err := genTruncRowMul3X(newNLRNG(1), []int{2}, 20, 40, 64, 0); err == nil {
+	if _, _, err := genTruncRowMul3X(newNLRNG(1), []int{2}, 20, 40, 64, 0, 64); err == nil {
 		t.Error("xfrac 0: no error")
 	}
-	k0, k1, _ := genTruncRowMul3X(newNLRNG(2), []int{2}, 20, 40, 64, 14)
+	if _, _, err := genTruncRowMul3X(newNLRNG(1), []int{2}, 20, 40, 64, 30, 31); err == nil {
+		t.Error("xfrac 30 at width 31: no error")
+	}
+	k0, k1, _ := genTruncRowMul3X(newNLRNG(2), []int{2}, 20, 40, 64, 14, 64)
 	if _, _, err := RunPair(Fixed{Frac: 12}, NewMaterial(k0), NewMaterial(k1), func(p *Party) error {
 		k, err := takeKey[*TruncRowMul3XKey](p, "trowmul3x", 3)
 		if err != nil {

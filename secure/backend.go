@@ -308,11 +308,11 @@ func (b *Party) NormScale(x Tensor, t *Tensor, shift uint, eps float64) (Tensor,
 	return Tensor{Rows: x.Rows, Cols: x.Cols, V: in}, &Scale{Rows: x.Rows, Dim: x.Cols, v: s}, err
 }
 
-func (b *Party) ScaleRows(x Tensor, s *Scale, add []uint64) (Tensor, error) {
+func (b *Party) ScaleRows(x Tensor, s *Scale, add []uint64, inFrac uint) (Tensor, error) {
 	if s == nil || x.Rows != s.Rows || len(x.V) != x.Rows*x.Cols || add != nil && len(add) != len(x.V) {
 		return Tensor{}, fmt.Errorf("secure: scale rows: a %dx%d tensor for the factor of %d rows", x.Rows, x.Cols, scaleRows(s))
 	}
-	y, err := b.P.ScaleRows(s.v, x.V, rowLens(x.Rows, x.Cols))
+	y, err := b.P.ScaleRows(s.v, x.V, rowLens(x.Rows, x.Cols), inFrac)
 	if err != nil {
 		return Tensor{}, err
 	}
@@ -545,11 +545,11 @@ func (d *Dealer) NormScale(x Tensor, t *Tensor, shift uint, _ float64) (Tensor, 
 	return x, &Scale{Rows: x.Rows, Dim: x.Cols}, d.push(hss.GenNormScale(d.Rand, x.Rows, x.Cols, d.prm.Fixed(), false, res))
 }
 
-func (d *Dealer) ScaleRows(x Tensor, s *Scale, _ []uint64) (Tensor, error) {
+func (d *Dealer) ScaleRows(x Tensor, s *Scale, _ []uint64, inFrac uint) (Tensor, error) {
 	if s == nil || x.Rows != s.Rows {
 		return Tensor{}, fmt.Errorf("secure: scale rows: %d rows for the factor of %d rows", x.Rows, scaleRows(s))
 	}
-	return x, d.push(hss.GenScaleRows(d.Rand, rowLens(x.Rows, x.Cols), s.Dim, d.prm.Fixed()))
+	return x, d.push(hss.GenScaleRows(d.Rand, rowLens(x.Rows, x.Cols), s.Dim, d.prm.Fixed(), inFrac))
 }
 
 func (d *Dealer) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {

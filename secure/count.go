@@ -325,11 +325,11 @@ func (c *Counter) NormScale(x Tensor, t *Tensor, shift uint, _ float64) (Tensor,
 	return x, &Scale{Rows: x.Rows, Dim: x.Cols}, c.countStages(OpNorm, prefix("rmsnorm", st), err)
 }
 
-func (c *Counter) ScaleRows(x Tensor, s *Scale, _ []uint64) (Tensor, error) {
+func (c *Counter) ScaleRows(x Tensor, s *Scale, _ []uint64, inFrac uint) (Tensor, error) {
 	if s == nil || x.Rows != s.Rows {
 		return Tensor{}, fmt.Errorf("secure: scale rows: %d rows for the factor of %d rows", x.Rows, scaleRows(s))
 	}
-	cost, err := hss.CostScaleRows(rowLens(x.Rows, x.Cols), s.Dim, c.prm.Fixed())
+	cost, err := hss.CostScaleRows(rowLens(x.Rows, x.Cols), s.Dim, c.prm.Fixed(), inFrac)
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpNorm, one("rmsnorm/scale", cost), err)
 }
 

@@ -80,6 +80,15 @@ func (e *Exec) shiftUp(x Tensor) Tensor {
 	return y
 }
 
+// scaleLinears is scaleQKV on the projections as Linears left them (2·Frac fractional bits, not
+// rotated): read as they are where hss.ScaleIn takes 2·Frac bits, else shifted to 3·Frac.
+func (e *Exec) scaleLinears(ps *pendingScale, q, k, v Tensor) (Tensor, Tensor, Tensor, error) {
+	if _, _, ok := hss.ScaleIn(e.fx, 2*e.fx.Frac); ok {
+		return e.scaleQKV(ps, q, k, v, false, 0, 2*e.fx.Frac)
+	}
+	return e.scaleQKV(ps, e.shiftUp(q), e.shiftUp(k), e.shiftUp(v), false, 0, 3*e.fx.Frac)
+}
+
 // ropeParts splits Rope's pending output into q, k and v.
 func (e *Exec) ropeParts(r *ropeOut) (q, k, v Tensor) {
 	rows, D, KV := r.rows, r.d, r.kv
@@ -109,11 +118,11 @@ func (e *Exec) ropeJoin(q, k, v Tensor) Tensor {
 	return y
 }
 
-// scaleQKV multiplies the attention's projections q, k and v (3·Frac fractional bits; q and k rotated
-// at pos0 when rot) by their norm's row factor with their truncation, in one round
+// scaleQKV multiplies the attention's projections q, k and v (inFrac fractional bits; q and k
+// rotated at pos0 when rot) by their norm's row factor with their truncation, in one round
 // (Backend.ScaleRows on rows of q, k and v), and adds the folded biases (rotated like q and k):
 // q, k and v with hss.ScaledFrac fractional bits.
-func (e *Exec) scaleQKV(ps *pendingScale, q, k, v Tensor, rot bool, pos0 int) (Tensor, Tensor, Tensor, error) {
+func (e *Exec) scaleQKV(ps *pendingScale, q, k, v Tensor, rot bool, pos0 int, inFrac uint) (Tensor, Tensor, Tensor, error) {
 	rows, D, KV := q.Rows, q.Cols, k.Cols
 	if k.Rows != rows || v.Rows != rows || v.Cols != KV || ps.s == nil || ps.s.Rows != rows {
 		return Tensor{}, Tensor{}, Tensor{}, fmt.Errorf("secure: scale: q %dx%d, k %dx%d, v %dx%d for a factor of %d rows",
@@ -131,7 +140,7 @@ func (e *Exec) scaleQKV(ps *pendingScale, q, k, v Tensor, rot bool, pos0 int) (T
 		}
 		add = e.scaleBias(ps, rows, D, KV, rot, pos0)
 	}
-	y, err := e.b.ScaleRows(x, ps.s, add)
+	y, err := e.b.ScaleRows(x, ps.s, add, inFrac)
 	if err != nil {
 		return Tensor{}, Tensor{}, Tensor{}, err
 	}

@@ -303,11 +303,11 @@ type Backend interface {
 	// it returns the norm's input (the residual's sum) and r, for
 	// ScaleRows.
 	NormScale(x Tensor, t *Tensor, shift uint, eps float64) (in Tensor, s *Scale, err error)
-	// ScaleRows is hss.ScaleRows: every row of x (s.Rows rows, 3·Frac
-	// fractional bits) truncated by hss.ScaleXFrac and multiplied by r, plus
+	// ScaleRows is hss.ScaleRows: every row of x (s.Rows rows, inFrac
+	// fractional bits: hss.ScaleIn) truncated and multiplied by r, plus
 	// add (public, party 0's; nil for none), untruncated with
 	// hss.ScaledFrac fractional bits (one round).
-	ScaleRows(x Tensor, s *Scale, add []uint64) (Tensor, error)
+	ScaleRows(x Tensor, s *Scale, add []uint64, inFrac uint) (Tensor, error)
 }
 
 // Scale is NormScale's row factor: its shape, and in the parties its
@@ -584,7 +584,7 @@ func (e *Exec) settleRope(r *ropeOut) error {
 	y, frac := r.y, 2*e.fx.Frac
 	if ps := r.g.scale; ps != nil {
 		q, k, v := e.ropeParts(r)
-		q, k, v, err := e.scaleQKV(ps, q, k, v, true, r.pos0)
+		q, k, v, err := e.scaleQKV(ps, q, k, v, true, r.pos0, 3*e.fx.Frac)
 		if err != nil {
 			return err
 		}
@@ -620,8 +620,8 @@ func (e *Exec) settleGroup(g *rawGroup) error {
 		trunc = func(x Tensor) (Tensor, error) { return e.b.TruncWide(x, g.shift) }
 	}
 	if ps := g.scale; ps != nil {
-		// Shifted to 3·Frac bits, times the norm's factor, then truncated.
-		q, k, v, err := e.scaleQKV(ps, e.shiftUp(ts[0]), e.shiftUp(ts[1]), e.shiftUp(ts[2]), false, 0)
+		// Times the norm's factor, then truncated.
+		q, k, v, err := e.scaleLinears(ps, ts[0], ts[1], ts[2])
 		if err != nil {
 			return err
 		}
@@ -1045,7 +1045,7 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 		if ps := r.g.scale; ps != nil {
 			// The norm's row factor with the projections' truncation.
 			var err error
-			if q, k, v, err = e.scaleQKV(ps, q, k, v, true, r.pos0); err != nil {
+			if q, k, v, err = e.scaleQKV(ps, q, k, v, true, r.pos0, 3*e.fx.Frac); err != nil {
 				return Tensor{}, err
 			}
 			frac = hss.ScaledFrac(e.fx) - e.fx.Frac
@@ -1055,7 +1055,7 @@ func (e *Exec) Attend(layer int, q, k, v Tensor, rows, pos0 int) (Tensor, error)
 		q.grp.taken = true
 		if ps := q.grp.scale; ps != nil {
 			var err error
-			if q, k, v, err = e.scaleQKV(ps, e.shiftUp(q), e.shiftUp(k), e.shiftUp(v), false, 0); err != nil {
+			if q, k, v, err = e.scaleLinears(ps, q, k, v); err != nil {
 				return Tensor{}, err
 			}
 			frac = hss.ScaledFrac(e.fx) - e.fx.Frac

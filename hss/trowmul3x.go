@@ -34,10 +34,10 @@ type TruncRowMul3XKey struct {
 	Consumable
 	Party                           uint8
 	Frac, TBits, Bits, XFrac, XBits uint
-	Lens                     []int
-	N                        int
-	Seed                     [32]byte
-	C, CM, CX, CXM           []uint64 // party 1 only
+	Lens                            []int
+	N                               int
+	Seed                            [32]byte
+	C, CM, CX, CXM                  []uint64 // party 1 only
 }
 
 func (k *TruncRowMul3XKey) Kind() string { return "trowmul3x" }

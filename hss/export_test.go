@@ -9,6 +9,7 @@ var (
 	ViewSchedule       = viewSchedule
 	DecodeViewSchedule = decodeViewSchedule
 	SMVViewSchedule    = smvViewSchedule
+	ScaleViewSchedule  = scaleViewSchedule
 )
 
 // PrefillMaxSchedule is what party 1 receives in the first rounds of SoftmaxValues on a prefill's

@@ -230,6 +230,32 @@ func viewSchedule(gate string, rows, cols int, fx Fixed) [][][2]int {
 	return s
 }
 
+// scaleViewSchedule is what party 1 receives in NormScale (RMSNorm of a pending residual by 37 at
+// width 64) on rows×cols then ScaleRows on rows of m inputs with inFrac fractional bits: the residual's
+// truncation with the squares, the rsqrt's rounds (the octave lookup's two, or the spline's one),
+// then the mantissa's truncation, the inputs' (at ScaleIn's width) and the octave factor's opening.
+func scaleViewSchedule(rows, cols, m int, fx Fixed, inFrac uint) [][][2]int {
+	n := rows * cols
+	one := func(cnt, bits int) [][2]int { return [][2]int{{cnt, bits}} }
+	sq, _, rs := normParams(fx, cols, normScale)
+	_, xbits, ok := ScaleIn(fx, inFrac)
+	if !ok {
+		panic("scale view: inFrac")
+	}
+	s := [][][2]int{{{n, 64}, {n, int(sq)}}}
+	tb := rs.tbits()
+	if rows <= normSplineRows {
+		sp, err := rs.spline()
+		if err != nil {
+			panic(err)
+		}
+		s, tb = append(s, one(rows, int(sp.m))), sp.tb
+	} else {
+		s = append(s, one(rows, 64), one(rows, int(rs.k()+rs.idxBits())))
+	}
+	return append(s, [][2]int{{rows, int(tb)}, {rows * m, int(xbits)}, {rows, 64}})
+}
+
 // decodeViewSchedule is what party 1 receives in SoftmaxHeadsRaw over heads rows of cols scores
 // (one query row per head, all visible), per round: the scores' truncation at width 48, the zero
 // tests, then expRecipSchedule.

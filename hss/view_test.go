@@ -225,6 +225,59 @@ func TestNormRawView(t *testing.T) {
 	}
 }
 
+// TestNormScaleView records what party 1 receives in NormScale (RMSNorm of a pending residual, the
+// octave lookup and the one-row spline) and ScaleRows (inputs with 2·Frac and 3·Frac fractional
+// bits) on zero and on spread inputs and checks every part's layout and uniformity at its width.
+func TestNormScaleView(t *testing.T) {
+	fx := hss.Fixed{Frac: 14}
+	res := hss.ResTrunc{Frac: 37, Bits: 64}
+	pr := rand.New(rand.NewPCG(9, 9))
+	for _, c := range []struct{ rows, cols, m int }{{4, 512, 768}, {1, 2048, 1536}} {
+		n := c.rows * c.cols
+		lens := make([]int, c.rows)
+		for i := range lens {
+			lens[i] = c.m
+		}
+		for _, inFrac := range []uint{2 * fx.Frac, 3 * fx.Frac} {
+			for _, name := range []string{"zero", "spread"} {
+				xf, tf := normInputs(name, n, fx, pr)
+				for i := range tf {
+					tf[i] *= math.Ldexp(1, int(res.Frac-fx.Frac)) // the addend: Frac + res.Frac bits
+				}
+				yf := make([]float64, c.rows*c.m)
+				if name == "spread" {
+					for i := range yf {
+						yf[i] = pr.NormFloat64() * 100
+					}
+				}
+				rng := hss.NewNLRNG(37)
+				a0, a1, err := hss.GenNormScale(rng, c.rows, c.cols, fx, false, &res)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b0, b1, err := hss.GenScaleRows(rng, lens, c.cols, fx, inFrac)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sx, st := hss.ShareFor(t, fx.EncodeVec(xf), rng), hss.ShareFor(t, fx.EncodeVec(tf), rng)
+				sy := hss.ShareFor(t, hss.Fixed{Frac: inFrac}.EncodeVec(yf), rng)
+				msgs := recordRun(t, fx, hss.NewMaterial(a0, b0), hss.NewMaterial(a1, b1), func(p *hss.Party) error {
+					_, _, s, err := p.NormScale(sx[p.ID], st[p.ID], &res, c.rows, c.cols, 1e-5, false)
+					if err != nil {
+						return err
+					}
+					_, err = p.ScaleRows(s, sy[p.ID], lens, inFrac)
+					return err
+				})
+				label := fmt.Sprintf("normscale/%d rows/in %d/%s", c.rows, inFrac, name)
+				if checked := checkView(t, label, msgs, hss.ScaleViewSchedule(c.rows, c.cols, c.m, fx, inFrac)); checked < 3 {
+					t.Fatalf("%s: only %d parts checked", label, checked)
+				}
+			}
+		}
+	}
+}
+
 // TestCacheMatMulTruncView records what party 1 receives in CacheMatMulTrunc (one opening: the
 // truncation of the queries, the new keys and v at width Frac + ScoreBits; then the scores' truncation at
 // ScoreBits) on zero and on spread inputs and checks every part's uniformity at its width.

@@ -64,6 +64,10 @@
 //     parts the norms and softmax compose (octIndex, octLORaw).
 //   - trowmul3.go: TruncRowMul3Key; the mantissa's truncation and the row product x·L·O in one
 //     round, and the octave lookup composed with it (genOctMul3, evalOctMul3, octMul3Part).
+//   - trowmul3x.go: TruncRowMul3XKey; truncRowMul3 whose x is a truncation too (its opening is the
+//     Beaver opening: SoftmaxValues' e·V, ScaleRows' projections).
+//   - normscale.go: GenNormScale, NormScale (a norm up to its row factor), GenScaleRows, ScaleRows
+//     (the factor times its consumers' outputs, with their truncation), their costs, ScaledFrac.
 //   - max.go: GenMax, Max, the ragged max trees softmax uses (maxRows), CostMax.
 //   - maxcount.go: the counting row max of the softmax's decode steps (genCountMax, countMax,
 //     costCountMax: a histogram from one DPF window per score, one DPF zero test per threshold).

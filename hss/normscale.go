@@ -74,9 +74,6 @@ type RowScale struct {
 	fb, tb   uint
 }
 
-// Rows returns the number of rows the factor scales.
-func (s *RowScale) Rows() int { return s.rows }
-
 // GenNormScale generates material for NormScale over rows×dim elements: LayerNorm (center) or
 // RMSNorm, of a pending residual with truncation res (RMSNorm only; nil for none).
 func GenNormScale(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc) (k0, k1 Key, err error) {

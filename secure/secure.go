@@ -20,10 +20,12 @@
 //
 // Protocol per layer (LLaMA; GPT-2 replaces RMSNorm by LayerNorm, SiLU·up
 // by GeLU and has no RoPE), with each truncation in the round of the gate
-// after it: RMSNorm, whose first round also truncates the residual
-// stream's pending addend (hss.RMSNormRes); Linear Q, K, V and RoPE (local,
-// untruncated); the scores Q·Kᵀ, whose opening is q's, k's and v's
-// truncation (hss.CacheMatMulTrunc); the causal softmax of all heads at
+// after it: RMSNorm up to its row factor r, whose first round also
+// truncates the residual stream's pending addend (hss.NormScale); Linear
+// Q, K, V (the norm's gain folded in) and RoPE on the norm's input (local,
+// untruncated), then q, k, v times r with their truncation in one round
+// (hss.ScaleRows, pendingScale); the scores Q·Kᵀ, whose opening is q's,
+// k's and v's truncation (hss.CacheMatMulTrunc); the causal softmax of all heads at
 // once with its product with the value caches (rows masked once when
 // appended), normalised after the product (hss.SoftmaxValues), its output
 // left untruncated (hss.SMVFrac fractional bits); Linear O (local, reading

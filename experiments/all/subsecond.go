@@ -102,8 +102,7 @@ func runSubSecond(o *options, all *results) (*subSecondResults, error) {
 		fmt.Sprintf("Compute (extrapolated from this machine's measured passes by the fit %s): %.0f s on this 2-core CPU, one step.", fit.Formula, c/1000),
 		fmt.Sprintf("On the LAN profile (0.5 ms, 10 Gbit/s) the network takes %.0f ms, leaving %.0f ms for compute: %.0f× faster than this CPU (extrapolated).",
 			lan.NetworkMS, lan.ComputeBudget, lan.SpeedupNeeded),
-		fmt.Sprintf("Same-region cross-cloud (2 ms, 1 Gbit/s): the network alone takes %.0f ms — no compute makes it sub-second; nor does WAN (%.0f ms).",
-			res.Links[1].NetworkMS, res.Links[2].NetworkMS),
+		sameRegion(res.Links[1], res.Links[2]),
 		fmt.Sprintf("With GPU-class compute of 100 ms per step at 10 Gbit/s, the RTT must be under %.2f ms.", res.MaxRTTGPUms),
 		fmt.Sprintf("Offline: at one token per second the dealer must deliver %.1f Gbit/s of key material (or have made it ahead of time).", res.DealerGbitPerS),
 	}
@@ -111,6 +110,17 @@ func runSubSecond(o *options, all *results) (*subSecondResults, error) {
 		o.progress("  %s", s)
 	}
 	return res, nil
+}
+
+// sameRegion is the statement for the same-region link (and the WAN one after it): the compute
+// budget it leaves, or that it leaves none.
+func sameRegion(l, wan linkNeed) string {
+	if l.ComputeBudget > 0 {
+		return fmt.Sprintf("Same-region cross-cloud (2 ms, 1 Gbit/s): the network takes %.0f ms, leaving %.0f ms for compute: %.0f× faster than this CPU (extrapolated); WAN's network alone takes %.0f ms.",
+			l.NetworkMS, l.ComputeBudget, l.SpeedupNeeded, wan.NetworkMS)
+	}
+	return fmt.Sprintf("Same-region cross-cloud (2 ms, 1 Gbit/s): the network alone takes %.0f ms — no compute makes it sub-second; nor does WAN (%.0f ms).",
+		l.NetworkMS, wan.NetworkMS)
 }
 
 // rttCurve is the modelled step time over RTT for a compute time.

@@ -3,6 +3,7 @@ package hss
 import (
 	"fmt"
 	"io"
+	"slices"
 )
 
 // TruncRowMul3: the row product z_ij = x_ij · y_i · w_i of RowMul3 where y_i = Trunc(t_i) is the
@@ -146,16 +147,10 @@ func genTruncRowMul3(rng io.Reader, lens []int, frac, tbits, bits uint) (k0, k1 
 		C: make([]uint64, 2*rows+3*n), CM: make([]uint64, 2*rows+2*n)}
 	rv0 := b0[:6*rows] // r, R, M, c, Rc, Mc
 	ev0 := b0[6*rows:] // a, ac, Ra, Rac, Ma, Mac
-	m, mw, tm := Mask(bits), Mask(k1.msbWidth()), Mask(tbits)
+	m, mw := Mask(bits), Mask(k1.msbWidth())
 	i := 0
 	for row, l := range lens {
-		r := (rv0[row] + b1[row]) & tm
-		cw := rv0[3*rows+row] + b1[rows+row]
-		R, M := r>>frac, r>>(tbits-1)
-		k1.C[row] = (R - rv0[rows+row]) & m
-		k1.C[rows+row] = (R*cw - rv0[4*rows+row]) & m
-		k1.CM[row] = (M - rv0[2*rows+row]) & mw
-		k1.CM[rows+row] = (M*cw - rv0[5*rows+row]) & mw
+		R, M, cw := genTrowRow(k1.C, k1.CM, rv0, b1, rows, row, frac, tbits, m, mw)
 		for range l {
 			a := ev0[i] + b1[2*rows+i]
 			k1.C[2*rows+i] = (a*cw - ev0[n+i]) & m
@@ -183,52 +178,40 @@ func (p *Party) truncRowMul3(k *TruncRowMul3Key, x, t, w []uint64, lens []int) (
 		p.ID == 1 && (len(k.C) != 2*rows+3*n || len(k.CM) != 2*rows+2*n) {
 		return nil, fmt.Errorf("hss: trowmul3: material does not match the gate")
 	}
-	for i, l := range lens {
-		if k.Lens[i] != l {
-			return nil, fmt.Errorf("hss: trowmul3: material does not match the gate")
-		}
+	if !slices.Equal(k.Lens, lens) {
+		return nil, fmt.Errorf("hss: trowmul3: material does not match the gate")
 	}
 	buf := streamScratch(k.Seed, trowWords(p.ID, rows, n))
 	defer putWords(buf)
-	var r, R, M, cw, Rc, Mc, a, ac, Ra, Rac, Ma, Mac []uint64
+	rv := trowRows(p.ID, rows, buf, k.C, k.CM)
+	var a, ac, Ra, Rac, Ma, Mac []uint64
 	if p.ID == 0 {
-		rv, ev := buf[:6*rows], buf[6*rows:]
-		r, R, M, cw, Rc, Mc = rv[:rows], rv[rows:2*rows], rv[2*rows:3*rows], rv[3*rows:4*rows], rv[4*rows:5*rows], rv[5*rows:]
+		ev := buf[6*rows:]
 		a, ac, Ra, Rac, Ma, Mac = ev[:n], ev[n:2*n], ev[2*n:3*n], ev[3*n:4*n], ev[4*n:5*n], ev[5*n:]
 	} else {
-		r, cw, a = buf[:rows], buf[rows:2*rows], buf[2*rows:]
-		R, Rc, ac, Ra, Rac = k.C[:rows], k.C[rows:2*rows], k.C[2*rows:2*rows+n], k.C[2*rows+n:2*rows+2*n], k.C[2*rows+2*n:]
-		M, Mc, Ma, Mac = k.CM[:rows], k.CM[rows:2*rows], k.CM[2*rows:2*rows+n], k.CM[2*rows+n:]
-	}
-	var shift uint64
-	if p.ID == 0 {
-		shift = 1 << (tbits - 2)
+		a = buf[2*rows:]
+		ac, Ra, Rac = k.C[2*rows:2*rows+n], k.C[2*rows+n:2*rows+2*n], k.C[2*rows+2*n:]
+		Ma, Mac = k.CM[2*rows:2*rows+n], k.CM[2*rows+n:]
 	}
 	o := getWords(2*rows + n)
 	defer putWords(o)
 	c, eo := o[:rows], o[rows:]
-	for i := range rows {
-		c[i] = t[i] + r[i] + shift
-		eo[n+i] = w[i] - cw[i]
-	}
+	rv.mask(p.ID, c, eo[n:], t, w, tbits)
 	for i := range n {
 		eo[i] = x[i] - a[i]
 	}
 	if err := p.openParts([][]uint64{c, eo}, []uint{tbits, bits}); err != nil {
 		return nil, wrapGate("trowmul3", err)
 	}
-	top, wsh := tbits-1, tbits-frac
-	off := uint64(1) << (tbits - 2 - frac)
+	tp := newTruncPub(frac, tbits)
 	own := uint64(1 - p.ID) // party 0 adds the public terms
 	m := Mask(bits)
 	z := make([]uint64, n)
 	i := 0
 	for row, l := range lens {
-		cr := c[row]
-		A := cr>>frac - off
-		g := ((cr>>top)&1 ^ 1) << wsh
+		A, g := tp.at(c[row])
 		om := eo[n+row]
-		cwr, Rr, Rcr, Mr, Mcr := cw[row], R[row], Rc[row], M[row], Mc[row]
+		cwr, Rr, Rcr, Mr, Mcr := rv.cw[row], rv.R[row], rv.Rc[row], rv.M[row], rv.Mc[row]
 		for range l {
 			e := eo[i]
 			eom := e * om
@@ -241,6 +224,63 @@ func (p *Party) truncRowMul3(k *TruncRowMul3Key, x, t, w []uint64, lens []int) (
 	}
 	return z, nil
 }
+
+// trowRowVals is a row product's per-row material (truncRowMul3, truncRowMul3X): the mantissa
+// truncation's mask r with R = r >> frac and M = msb(r), the octave factor's mask c_w, and R·c_w,
+// M·c_w.
+type trowRowVals struct{ r, R, M, cw, Rc, Mc []uint64 }
+
+// trowRows splits the per-row material: party 0 expands all six (the first 6·rows words of its
+// stream buf); party 1 expands r and c_w (its first 2·rows words) and reads R, R·c_w from the first
+// 2·rows words of c and M, M·c_w from those of cm.
+func trowRows(party, rows int, buf, c, cm []uint64) trowRowVals {
+	if party == 0 {
+		rv := buf[:6*rows]
+		return trowRowVals{r: rv[:rows], R: rv[rows : 2*rows], M: rv[2*rows : 3*rows], cw: rv[3*rows : 4*rows], Rc: rv[4*rows : 5*rows], Mc: rv[5*rows:]}
+	}
+	return trowRowVals{r: buf[:rows], cw: buf[rows : 2*rows], R: c[:rows], Rc: c[rows : 2*rows], M: cm[:rows], Mc: cm[rows : 2*rows]}
+}
+
+// mask writes the row product's per-row openings: the mantissa's truncation c = t + r (+ 2^(tbits−2),
+// party 0) and ω = w − c_w.
+func (rv trowRowVals) mask(party int, c, om, t, w []uint64, tbits uint) {
+	var shift uint64
+	if party == 0 {
+		shift = 1 << (tbits - 2)
+	}
+	for i := range c {
+		c[i] = t[i] + rv.r[i] + shift
+		om[i] = w[i] - rv.cw[i]
+	}
+}
+
+// genTrowRow sets party 1's per-row material of row (see trowRows: R, R·c_w in c, M, M·c_w in cm, at
+// masks m and mw) from both parties' streams (party 0's rv0: r, R, M, c_w, Rc, Mc; party 1's b1: r,
+// c_w) and returns R, M and c_w.
+func genTrowRow(c, cm, rv0, b1 []uint64, rows, row int, frac, tbits uint, m, mw uint64) (R, M, cw uint64) {
+	r := (rv0[row] + b1[row]) & Mask(tbits)
+	cw = rv0[3*rows+row] + b1[rows+row]
+	R, M = r>>frac, r>>(tbits-1)
+	c[row] = (R - rv0[rows+row]) & m
+	c[rows+row] = (R*cw - rv0[4*rows+row]) & m
+	cm[row] = (M - rv0[2*rows+row]) & mw
+	cm[rows+row] = (M*cw - rv0[5*rows+row]) & mw
+	return R, M, cw
+}
+
+// truncPub reads a truncation's public parts from its opening c (Trunc by frac at width bits: y =
+// A(c) − R + g(c)·M, trunc.go).
+type truncPub struct {
+	frac, top, wsh uint
+	off            uint64
+}
+
+func newTruncPub(frac, bits uint) truncPub {
+	return truncPub{frac: frac, top: bits - 1, wsh: bits - frac, off: 1 << (bits - 2 - frac)}
+}
+
+// at returns A(c) and g(c).
+func (t truncPub) at(c uint64) (A, g uint64) { return c>>t.frac - t.off, ((c>>t.top)&1 ^ 1) << t.wsh }
 
 // costTruncRowMul3 is the cost of truncRowMul3 (and genTruncRowMul3's keys) on rows rows of n
 // elements in all.

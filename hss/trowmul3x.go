@@ -3,6 +3,7 @@ package hss
 import (
 	"fmt"
 	"io"
+	"slices"
 )
 
 // TruncRowMul3X: truncRowMul3 whose x is itself a truncation, z_ij = Trunc(s_ij, XFrac, XBits) ·
@@ -172,19 +173,13 @@ func genTruncRowMul3X(rng io.Reader, lens []int, frac, tbits, bits, xfrac, xbits
 	k1 = &TruncRowMul3XKey{Party: 1, Frac: frac, TBits: tbits, Bits: bits, XFrac: xfrac, XBits: xbits, Lens: append([]int(nil), lens...), N: n, Seed: s1,
 		C: make([]uint64, lc), CM: make([]uint64, lcm), CX: make([]uint64, lcx), CXM: make([]uint64, lcxm)}
 	mw, xw, xmw := trowXWidths(frac, tbits, bits, xfrac, xbits)
-	m, mM, mX, mXM, tm, xm := Mask(bits), Mask(mw), Mask(xw), Mask(xmw), Mask(tbits), Mask(xbits)
+	m, mM, mX, mXM, xm := Mask(bits), Mask(mw), Mask(xw), Mask(xmw), Mask(xbits)
 	rv0 := b0[:6*rows] // r, R, M, c, Rc, Mc
 	ev0 := b0[6*rows:] // r_x, then the 12 products (13 blocks of n)
 	blk := func(j, i int) uint64 { return ev0[j*n+i] }
 	i := 0
 	for row, l := range lens {
-		r := (rv0[row] + b1[row]) & tm
-		cw := rv0[3*rows+row] + b1[rows+row]
-		R, M := r>>frac, r>>(tbits-1)
-		k1.C[row] = (R - rv0[rows+row]) & m
-		k1.C[rows+row] = (R*cw - rv0[4*rows+row]) & m
-		k1.CM[row] = (M - rv0[2*rows+row]) & mM
-		k1.CM[rows+row] = (M*cw - rv0[5*rows+row]) & mM
+		R, M, cw := genTrowRow(k1.C, k1.CM, rv0, b1, rows, row, frac, tbits, m, mM)
 		for range l {
 			rx := (blk(0, i) + b1[2*rows+i]) & xm
 			Rx, Mx := rx>>xfrac, rx>>(xbits-1)
@@ -221,25 +216,22 @@ func (p *Party) truncRowMul3X(k *TruncRowMul3XKey, s, t, w []uint64, lens []int)
 		p.ID == 1 && (len(k.C) != lc || len(k.CM) != lcm || len(k.CX) != lcx || len(k.CXM) != lcxm) {
 		return nil, fmt.Errorf("hss: trowmul3x: material does not match the gate")
 	}
-	for i, l := range lens {
-		if k.Lens[i] != l {
-			return nil, fmt.Errorf("hss: trowmul3x: material does not match the gate")
-		}
+	if !slices.Equal(k.Lens, lens) {
+		return nil, fmt.Errorf("hss: trowmul3x: material does not match the gate")
 	}
 	buf := streamScratch(k.Seed, trowXWords(p.ID, rows, n))
 	defer putWords(buf)
-	var r, R, M, cw, Rc, Mc, rx []uint64
+	rv := trowRows(p.ID, rows, buf, k.C, k.CM)
+	var rx []uint64
 	var ev [12][]uint64 // R_x, R_x c, R R_x, R R_x c, M R_x, M R_x c, M_x, M_x c, R M_x, R M_x c, M M_x, M M_x c
 	if p.ID == 0 {
-		rv, e := buf[:6*rows], buf[6*rows:]
-		r, R, M, cw, Rc, Mc = rv[:rows], rv[rows:2*rows], rv[2*rows:3*rows], rv[3*rows:4*rows], rv[4*rows:5*rows], rv[5*rows:]
+		e := buf[6*rows:]
 		rx = e[:n]
 		for j := range ev {
 			ev[j] = e[(1+j)*n : (2+j)*n]
 		}
 	} else {
-		r, cw, rx = buf[:rows], buf[rows:2*rows], buf[2*rows:]
-		R, Rc, M, Mc = k.C[:rows], k.C[rows:2*rows], k.CM[:rows], k.CM[rows:2*rows]
+		rx = buf[2*rows:]
 		for j := range 4 {
 			ev[j] = k.C[2*rows+j*n : 2*rows+(j+1)*n]
 			ev[6+j] = k.CX[j*n : (j+1)*n]
@@ -249,25 +241,21 @@ func (p *Party) truncRowMul3X(k *TruncRowMul3XKey, s, t, w []uint64, lens []int)
 			ev[10+j] = k.CXM[j*n : (j+1)*n]
 		}
 	}
-	var shift, xshift uint64
+	var xshift uint64
 	if p.ID == 0 {
-		shift, xshift = 1<<(tbits-2), 1<<(xbits-2)
+		xshift = 1 << (xbits - 2)
 	}
 	o := getWords(2*rows + n)
 	defer putWords(o)
 	c, cx, om := o[:rows], o[rows:rows+n], o[rows+n:]
-	for i := range rows {
-		c[i] = t[i] + r[i] + shift
-		om[i] = w[i] - cw[i]
-	}
+	rv.mask(p.ID, c, om, t, w, tbits)
 	for i := range n {
 		cx[i] = s[i] + rx[i] + xshift
 	}
 	if err := p.openParts([][]uint64{c, cx, om}, []uint{tbits, xbits, bits}); err != nil {
 		return nil, wrapGate("trowmul3x", err)
 	}
-	top, wsh, xtop, xwsh := tbits-1, tbits-frac, xbits-1, xbits-xfrac
-	off, xoff := uint64(1)<<(tbits-2-frac), uint64(1)<<(xbits-2-xfrac)
+	tp, xp := newTruncPub(frac, tbits), newTruncPub(xfrac, xbits)
 	own := uint64(1 - p.ID) // party 0 adds the public terms
 	m := Mask(bits)
 	Rx, Rxc, RRx, RRxc, MRx, MRxc := ev[0], ev[1], ev[2], ev[3], ev[4], ev[5]
@@ -275,14 +263,11 @@ func (p *Party) truncRowMul3X(k *TruncRowMul3XKey, s, t, w []uint64, lens []int)
 	z := make([]uint64, n)
 	i := 0
 	for row, l := range lens {
-		cr := c[row]
-		A := cr>>frac - off
-		g := ((cr>>top)&1 ^ 1) << wsh
+		A, g := tp.at(c[row])
 		w := om[row]
-		cwr, Rr, Rcr, Mr, Mcr := cw[row], R[row], Rc[row], M[row], Mc[row]
+		cwr, Rr, Rcr, Mr, Mcr := rv.cw[row], rv.R[row], rv.Rc[row], rv.M[row], rv.Mc[row]
 		for range l {
-			e := cx[i]>>xfrac - xoff
-			gx := ((cx[i]>>xtop)&1 ^ 1) << xwsh
+			e, gx := xp.at(cx[i])
 			ew := e * w
 			X := own*ew + e*cwr - w*Rx[i] - Rxc[i] + gx*(w*Mx[i]+Mxc[i])
 			RX := ew*Rr + e*Rcr - w*RRx[i] - RRxc[i] + gx*(w*RMx[i]+RMxc[i])

@@ -123,7 +123,7 @@ func genNormRsqrt(rng io.Reader, lens []int, rs octSpec) (*seqKey, *seqKey, erro
 	if normSpline(len(lens), rs) {
 		return genSplineMul3(rng, "rsqrt", lens, rs, 64)
 	}
-	return genOctMul3(rng, "rsqrt", lens, rs, 64, 0)
+	return genOctMul3(rng, "rsqrt", lens, rs, 64, xTrunc{})
 }
 
 // normRsqrtPart is the cost of the norm's rsqrt with its row product (genNormRsqrt).
@@ -131,7 +131,7 @@ func normRsqrtPart(lens []int, rs octSpec) (part, error) {
 	if normSpline(len(lens), rs) {
 		return splineMul3Part("rsqrt", lens, rs, 64)
 	}
-	return octMul3Part("rsqrt", lens, rs, 64, 0)
+	return octMul3Part("rsqrt", lens, rs, 64, xTrunc{})
 }
 
 // ResTrunc is the pending truncation of a residual stream z = x + Trunc(t, Frac, Bits) that
@@ -453,7 +453,7 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 	if normSpline(rows, rs) {
 		z, err = q.evalSplineMul3("rsqrt", rs, ss, d, lens)
 	} else {
-		z, err = q.evalOctMul3("rsqrt", rs, ss, func() ([]uint64, error) { return d, nil }, lens, 0)
+		z, err = q.evalOctMul3("rsqrt", rs, ss, func() ([]uint64, error) { return d, nil }, lens, xTrunc{})
 	}
 	if err != nil {
 		return nil, nil, nil, wrapGate(kind, err)

@@ -283,7 +283,7 @@ func smvViewSchedule(heads, cols, k, kv int, fx Fixed, rawBits uint) [][][2]int 
 	return [][][2]int{one(n, int(rawBits)), one(heads*s.thresholds(), int(zeroBits(cols))), one(n, int(es.openBits())),
 		{{heads, 64}, {n, int(es.tbits)}},
 		{{heads, int(rs.k() + rs.idxBits())}, {n + kv*k, 64}},
-		{{heads, int(rs.tbits())}, {heads * k, 64}, {heads, 64}}} // e·V's truncation with the row product: no output truncation
+		{{heads, int(rs.tbits())}, {heads * k, int(smvX(fx).bits)}, {heads, 64}}} // e·V's truncation with the row product: no output truncation
 }
 
 // expRecipSchedule is what party 1 receives in the softmax after the max, for nv visible scores in

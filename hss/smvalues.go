@@ -46,15 +46,17 @@ func checkRawBits(op string, rows int, rawBits uint, fx Fixed) error {
 
 func init() { registerSeq("smv", "max", "cmax", "cmaxr", "exp", "recip.lmx", "cachemm") }
 
-// smvXFrac is the truncation of e·V (2·Frac fractional bits) in SoftmaxValues' row product: by Frac,
-// so the product z = Trunc(e·V)·L·O has SMVFrac fractional bits.
-func smvXFrac(fx Fixed) uint { return fx.Frac }
+// smvX is the truncation of e·V (2·Frac fractional bits) in SoftmaxValues' row product: by Frac, so
+// the product z = Trunc(e·V)·L·O has SMVFrac fractional bits, opened at 2·Frac + 20 bits: |e·V| ≤
+// Σe·max|v| < 2^12·2^6 in real units (rows of at most 4096 columns, e ≤ 1, the value rows' range
+// |v| < 2^6 of CacheMatMulTrunc).
+func smvX(fx Fixed) xTrunc { return xTrunc{frac: fx.Frac, bits: 2*fx.Frac + smRange + 14} }
 
 // SMVFrac is the number of fractional bits of SoftmaxValues' untruncated outputs: Frac (e·V
 // truncated) plus the reciprocal's outFrac (G + 12).
 func SMVFrac(fx Fixed) uint {
 	rs, _ := smvSpec(fx)
-	return 2*fx.Frac - smvXFrac(fx) + rs.outFrac
+	return 2*fx.Frac - smvX(fx).frac + rs.outFrac
 }
 
 // smvShape checks a SoftmaxValues call: heads score matrices [rows × cols] (cols = pos0 + rows), value
@@ -133,7 +135,7 @@ func GenSoftmaxValues(rng io.Reader, heads, rows, pos0 int, fx Fixed, rawBits ui
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
-	r0, r1, err := genOctMul3(rng, "recip", lensK, rs, rs.mulBits, smvXFrac(fx))
+	r0, r1, err := genOctMul3(rng, "recip", lensK, rs, rs.mulBits, smvX(fx))
 	if err := add(e0.(*seqKey), e1.(*seqKey), nil); err != nil || add(r0, r1, err) != nil {
 		return nil, nil, wrapGate(op, err)
 	}
@@ -240,7 +242,7 @@ func (p *Party) SoftmaxValues(x []uint64, heads, rows, cols, pos0 int, rawBits u
 			x = append(x, v...)
 		}
 		return x, nil
-	}, lensK, smvXFrac(p.Fx))
+	}, lensK, smvX(p.Fx))
 	if err != nil {
 		return nil, wrapGate(op, err)
 	}
@@ -283,7 +285,7 @@ func CostSoftmaxValuesStages(heads, rows, pos0 int, fx Fixed, rawBits uint, ks, 
 	mx, mk := softmaxMaxStages(heads, rows, cols, pos0, fx, rawBits)
 	ex := polyStages("exp", nv, es)
 	ex[1].Rounds, ex[1].Crit = 0, 0 // rides on the reciprocal's comparisons
-	recip, err := octMul3Part("recip", lensK, rs, rs.mulBits, smvXFrac(fx))
+	recip, err := octMul3Part("recip", lensK, rs, rs.mulBits, smvX(fx))
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,7 @@ func genSoftmaxHeads(rng io.Reader, heads, rows, cols, pos0 int, fx Fixed, rawBi
 		return nil, nil, wrapGate("gen softmax", err)
 	}
 	add(e0.(*seqKey), e1.(*seqKey))
-	r0, r1, err := genOctMul3(rng, "recip", lens, rs, mulBits, 0)
+	r0, r1, err := genOctMul3(rng, "recip", lens, rs, mulBits, xTrunc{})
 	if err != nil {
 		return nil, nil, wrapGate("gen softmax", err)
 	}
@@ -396,7 +396,7 @@ func (q *Party) expRecip(d []uint64, lens []int, rs octSpec) ([]uint64, error) {
 		}
 	}
 	// 1/Σe = L·O (mantissa and octave factor), and e·L·O in one round.
-	return q.evalOctMul3("recip", rs, sums, func() ([]uint64, error) { return e, nil }, lens, 0)
+	return q.evalOctMul3("recip", rs, sums, func() ([]uint64, error) { return e, nil }, lens, xTrunc{})
 }
 
 // expRecipRide is expRecip in 4 rounds: the reciprocal reads the row sums of exp's untruncated
@@ -416,7 +416,7 @@ func (q *Party) expRecipRide(d []uint64, lens []int, rs octSpec) ([]uint64, erro
 	return rq.evalOctMul3("recip", rs, x.sums, func() ([]uint64, error) {
 		// After the reciprocal's comparisons, which carried exp's truncation.
 		return x.open(rd)
-	}, lens, 0)
+	}, lens, xTrunc{})
 }
 
 // expRider is exp's lookup on a softmax's shifted scores with its truncation made ready to ride on a
@@ -531,7 +531,7 @@ func costSoftmaxHeadsStages(heads, rows, cols, pos0 int, fx Fixed, rawBits uint)
 	if err != nil {
 		return nil, fmt.Errorf("hss: cost softmax: %w", err)
 	}
-	recip, err := octMul3Part("recip", headLens(heads, rows, cols, pos0), rs, mulBits, 0)
+	recip, err := octMul3Part("recip", headLens(heads, rows, cols, pos0), rs, mulBits, xTrunc{})
 	if err != nil {
 		return nil, err
 	}

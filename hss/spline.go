@@ -419,7 +419,7 @@ func (p *Party) evalSplineMul3(kind string, s octSpec, v []uint64, x []uint64, l
 		return nil, wrapGate(kind, err)
 	}
 	defer putWords(lin)
-	return q.endMul3(kind, x, lin, fac, lens, sp.fb, sp.tb, 0)
+	return q.endMul3(kind, x, lin, fac, lens, sp.fb, sp.tb, xTrunc{})
 }
 
 // splineMul3Part is the cost of evalSplineMul3 as one part of a composite, by stage (spline,

@@ -89,12 +89,12 @@ func TestSpline(t *testing.T) {
 		}
 		t.Logf("frac %d raw %v dim %d: spline worst rel %.3g (2^%.1f), mean %.3g", c.frac, raw, c.dim, worst, math.Log2(worst), sum/float64(n))
 		// the octave lookup for comparison
-		c0, c1, err := genOctMul3(newNLRNG(3), "rsqrt", lens, rs, 64, 0)
+		c0, c1, err := genOctMul3(newNLRNG(3), "rsqrt", lens, rs, 64, xTrunc{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, _, _ = runRows(t, fx, [][]uint64{xs, ones}, c0, c1, func(p *Party, in [][]uint64) ([]uint64, error) {
-			return p.evalOctMul3("rsqrt", rs, in[0], func() ([]uint64, error) { return in[1], nil }, lens, 0)
+			return p.evalOctMul3("rsqrt", rs, in[0], func() ([]uint64, error) { return in[1], nil }, lens, xTrunc{})
 		})
 		worst, sum = 0, 0
 		for i := range got[:n] {
@@ -132,7 +132,7 @@ func BenchmarkNormRsqrt(b *testing.B) {
 				if name == "spline" {
 					k0, k1, err = genSplineMul3(newNLRNG(3), "rsqrt", lens, rs, 64)
 				} else {
-					k0, k1, err = genOctMul3(newNLRNG(3), "rsqrt", lens, rs, 64, 0)
+					k0, k1, err = genOctMul3(newNLRNG(3), "rsqrt", lens, rs, 64, xTrunc{})
 				}
 				if err != nil {
 					b.Fatal(err)
@@ -147,7 +147,7 @@ func BenchmarkNormRsqrt(b *testing.B) {
 						_, err := p.evalSplineMul3("rsqrt", rs, sh, o, lens)
 						return err
 					}
-					_, err := p.evalOctMul3("rsqrt", rs, sh, func() ([]uint64, error) { return o, nil }, lens, 0)
+					_, err := p.evalOctMul3("rsqrt", rs, sh, func() ([]uint64, error) { return o, nil }, lens, xTrunc{})
 					return err
 				})
 				if err != nil {

@@ -294,8 +294,8 @@ func costTruncRowMul3(rows, n int, frac, tbits, bits uint) Cost {
 
 // genOctMul3 generates material for evalOctMul3: the octave lookup of kind (cmp, lut) on one value
 // per row and the fused truncation and row product (kind.lm).
-// With xfrac > 0 the row product's x is itself truncated by xfrac (truncRowMul3X, kind.lmx).
-func genOctMul3(rng io.Reader, kind string, lens []int, s octSpec, bits, xfrac uint) (*seqKey, *seqKey, error) {
+// With xt set the row product's x is itself truncated (truncRowMul3X, kind.lmx).
+func genOctMul3(rng io.Reader, kind string, lens []int, s octSpec, bits uint, xt xTrunc) (*seqKey, *seqKey, error) {
 	pr, err := s.prep()
 	if err != nil {
 		return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
@@ -305,8 +305,8 @@ func genOctMul3(rng io.Reader, kind string, lens []int, s octSpec, bits, xfrac u
 	if err != nil {
 		return nil, nil, err
 	}
-	if xfrac > 0 {
-		t0, t1, err := genTruncRowMul3X(rng, lens, pr.lut.fb, pr.lut.tbits, bits, xfrac, 64)
+	if xt.frac > 0 {
+		t0, t1, err := genTruncRowMul3X(rng, lens, pr.lut.fb, pr.lut.tbits, bits, xt.frac, xt.bits)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -324,10 +324,10 @@ func genOctMul3(rng io.Reader, kind string, lens []int, s octSpec, bits, xfrac u
 // its truncation with the row product), where the lookup, its truncation and RowMul3 took 4.
 //
 // x is called once the lookup's rounds are done (a caller may finish x in them: expRecipRide). With
-// xfrac > 0 the product reads Trunc(x, xfrac) (truncRowMul3X) in the same round.
-func (p *Party) evalOctMul3(kind string, s octSpec, v []uint64, x func() ([]uint64, error), lens []int, xfrac uint) ([]uint64, error) {
+// xt set the product reads x truncated (truncRowMul3X) in the same round.
+func (p *Party) evalOctMul3(kind string, s octSpec, v []uint64, x func() ([]uint64, error), lens []int, xt xTrunc) ([]uint64, error) {
 	seq := kind + ".lm"
-	if xfrac > 0 {
+	if xt.frac > 0 {
 		seq += "x"
 	}
 	q, err := p.sub(seq, len(v))
@@ -343,21 +343,21 @@ func (p *Party) evalOctMul3(kind string, s octSpec, v []uint64, x func() ([]uint
 	if err != nil {
 		return nil, wrapGate(kind, err)
 	}
-	return q.endMul3(kind, xv, lin, fac, lens, lut.fb, lut.tbits, xfrac)
+	return q.endMul3(kind, xv, lin, fac, lens, lut.fb, lut.tbits, xt)
 }
 
 // endMul3 ends an octave lookup's or spline's composite q of kind: the mantissa lin's truncation (by
-// fb at width tb) with the row product x·L·fac (truncRowMul3; with xfrac > 0, Trunc(x, xfrac)·L·fac:
-// truncRowMul3X), then the composite's end.
-func (q *Party) endMul3(kind string, x, lin, fac []uint64, lens []int, fb, tb, xfrac uint) ([]uint64, error) {
+// fb at width tb) with the row product x·L·fac (truncRowMul3; with xt set, Trunc(x, xt.frac,
+// xt.bits)·L·fac: truncRowMul3X), then the composite's end.
+func (q *Party) endMul3(kind string, x, lin, fac []uint64, lens []int, fb, tb uint, xt xTrunc) ([]uint64, error) {
 	var z []uint64
 	var err error
-	if xfrac > 0 {
+	if xt.frac > 0 {
 		var k *TruncRowMul3XKey
 		if k, err = takeKey[*TruncRowMul3XKey](q, "trowmul3x", len(x)); err != nil {
 			return nil, wrapGate(kind, err)
 		}
-		if k.Frac != fb || k.TBits != tb || k.XFrac != xfrac || k.XBits != 64 {
+		if k.Frac != fb || k.TBits != tb || k.XFrac != xt.frac || k.XBits != xt.bits {
 			return nil, fmt.Errorf("hss: %s: material does not match the gate", kind)
 		}
 		z, err = q.truncRowMul3X(k, x, lin, fac, lens)
@@ -413,8 +413,8 @@ func mul3Shape(kind string, lens []int) (rows, n int, err error) {
 }
 
 // octMul3Part is the cost of evalOctMul3 as one part of a composite, by stage (cmp, lut, trowmul3 or,
-// xfrac > 0, trowmul3x).
-func octMul3Part(kind string, lens []int, s octSpec, bits, xfrac uint) (part, error) {
+// xt set, trowmul3x).
+func octMul3Part(kind string, lens []int, s octSpec, bits uint, xt xTrunc) (part, error) {
 	pr, err := s.prep()
 	if err != nil {
 		return part{}, fmt.Errorf("hss: cost %s: %w", kind, err)
@@ -425,8 +425,8 @@ func octMul3Part(kind string, lens []int, s octSpec, bits, xfrac uint) (part, er
 	}
 	lo := octLOParts(kind, rows, pr)
 	prod, seq := part{kind: "trowmul3", c: costTruncRowMul3(rows, n, pr.lut.fb, pr.lut.tbits, bits)}, kind+".lm"
-	if xfrac > 0 {
-		prod, seq = part{kind: "trowmul3x", c: costTruncRowMul3X(rows, n, pr.lut.fb, pr.lut.tbits, bits, xfrac, 64)}, kind+".lmx"
+	if xt.frac > 0 {
+		prod, seq = part{kind: "trowmul3x", c: costTruncRowMul3X(rows, n, pr.lut.fb, pr.lut.tbits, bits, xt.frac, xt.bits)}, kind+".lmx"
 	}
 	st := seqStages(kind, append(lo, prod)...)
 	return part{kind: seq, label: kind, c: SumStages(st), sub: st}, nil

@@ -144,6 +144,10 @@ func init() {
 	registerSeq("recip.lmx", "recip.cmp", "recip.lut", "trowmul3x")
 }
 
+// xTrunc is a row product's truncation of x (truncRowMul3X): by frac at width bits; the zero value
+// for none (truncRowMul3).
+type xTrunc struct{ frac, bits uint }
+
 // trowXWords is the number of words party p expands from its seed.
 func trowXWords(party, rows, n int) int {
 	if party == 0 {

@@ -17,10 +17,11 @@ import (
 //
 // The budget: the scores' truncation needs its input's fractional bits F ≤ 64 − ScoreBits + Frac
 // (its width holds the dropped bits and ScoreBits). ScaleRows' output has F = (Frac + s) + (Frac +
-// E): the projections truncated to Frac + s bits, r with Frac + E. So s + E = 56 − 3·Frac (14 at
-// Frac 14), split evenly (E = NormScaleExtra, at most RecipExtra): at Frac 14, r with 21 fractional
-// bits (a mantissa of at least 14 bits over the norm's range) and the projections with 21, where the
-// norm's output had 14.
+// E): the projections truncated to Frac + s bits, r with Frac + E. So s + E ≤ 56 − 3·Frac (14 at
+// Frac 14), split evenly (E = NormScaleExtra, at most RecipExtra; s at most 2·Frac − 1, which caps
+// it at Frac 8 and 9): at Frac 14, r with 21 fractional bits (a mantissa of at least 14 bits over
+// the norm's range) and the projections with 21, where the norm's output had 14. The inputs must
+// stay within scaleRange (AttnRange).
 
 // NormScaleExtra is the number of fractional bits beyond Frac of NormScale's row factor.
 func NormScaleExtra(fx Fixed) uint { return min(RecipExtra, scaleBudget(fx)/2) }
@@ -43,15 +44,23 @@ func ScaleXFrac(fx Fixed) uint {
 // ScaledFrac is the number of fractional bits of ScaleRows' outputs.
 func ScaledFrac(fx Fixed) uint { return 4*fx.Frac + NormScaleExtra(fx) - ScaleXFrac(fx) }
 
+// AttnRange bounds the attention's projections in real units: W·x̂ (the normalised row's
+// projection, without the bias) and the bias are each below 2^AttnRange, so |q|, |k|, |v| <
+// 2^(AttnRange+1). The opened widths of ScaleRows (scaleRange) and of e·V's truncation in
+// SoftmaxValues (smvX) rest on it; beyond it they wrap and give garbage, not a rounding error. (The
+// scores' opening alone allowed 2^(Frac+6), 2^20 at Frac 14, before those gates; real projections
+// stay within a few units.)
+const AttnRange = 10
+
 // scaleRange bounds ScaleRows' inputs in real units, |x| < 2^scaleRange: the projections of the
-// norm's input before its factor r (without their biases), whose products with r the scores' range
-// keeps below 2^6, and 1/r < 2^8 on the norm's range (σ² + eps < 2^15, ρ < 2).
-const scaleRange = 14
+// norm's input before its factor r and without their biases, below 2^AttnRange times 1/r < 2^8 on
+// the norm's range (σ² + eps < 2^15, ρ < 2).
+const scaleRange = AttnRange + 8
 
 // ScaleIn returns ScaleRows' truncation of inputs with inFrac fractional bits (2·Frac: a linear
 // layer's output; 3·Frac: RoPE's) and the width it opens them at (inFrac + scaleRange + 2: they
 // must stay below 2^scaleRange in real units); ok is false where the inputs have too few fractional
-// bits for ScaledFrac (2·Frac at Frac 8) or inFrac is neither.
+// bits for ScaledFrac (2·Frac below Frac 12: the caller shifts them to 3·Frac) or inFrac is neither.
 func ScaleIn(fx Fixed, inFrac uint) (xfrac, xbits uint, ok bool) {
 	if checkScale("scale", fx) != nil || inFrac != 2*fx.Frac && inFrac != 3*fx.Frac || inFrac+ScaleXFrac(fx) <= 3*fx.Frac {
 		return 0, 0, false

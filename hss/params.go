@@ -14,11 +14,12 @@ type Params struct {
 	// Width is the ring width (bits) at which the linear layers' truncations open their masked
 	// values. The gates are exact for values |v| < 2^(Width−2) in units of their fractional
 	// precision, so a product (2·Frac fractional bits) may reach 2^(Width−2−2·Frac) in real units: at
-	// Width 48 and Frac 14, 2^18, far beyond what norms, projections and attention produce, and each
-	// opened value costs Width bits instead of 64. The attention's q, k and v are truncated at their
-	// own width, Frac + ScoreBits with Frac fractional bits to drop (GPT-2) or 2·Frac (LLaMA's rotated
-	// values), which holds |q|, |k|, |v| < 2^(Frac+6) in real units (2^20 at Frac 14); the scores are
-	// computed at ScoreBits.
+	// Width 48 and Frac 14, 2^18, far beyond what norms and projections produce (the attention
+	// block's output, which Wo reads untruncated, is held to 2^(62 − Frac − SMVFrac), 2^11 at Frac
+	// 14), and each opened value costs Width bits instead of 64. The attention's q, k and v are
+	// truncated at their own width, Frac + ScoreBits with ScaledFrac − Frac fractional bits to drop,
+	// after ScaleRows opened them at its own: they must stay below 2^AttnRange in real units; the
+	// scores are computed at ScoreBits.
 	Width uint `json:"width"`
 }
 

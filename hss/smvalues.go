@@ -10,13 +10,16 @@ import (
 // Dao et al., NeurIPS 2022). The products e·V need only e, so their Beaver opening (a CacheMatMul
 // against the value caches) rides on the reciprocal's mantissa lookup (rider), and the normalisation
 // is the reciprocal's own row product on e·V (evalOctMul3, K values per row instead of the row's
-// visible scores) followed by one truncation: after exp's lookup, 4 rounds (exp's truncation with the
-// reciprocal's comparisons, the lookup with the products' opening, the row product, the truncation)
-// where Softmax then the values' product take 5.
-//
-// The reciprocal here keeps 12 mantissa bits (outFrac = G + 12, G its largest octave shift), so e·V·L·O
-// has 2·Frac + G + 12 fractional bits at width 64: the outputs (convex combinations of the value
-// rows) must stay below 2^(50 − 2·Frac − G) in real units: 2^11 at Frac 14.
+// visible scores) with e·V's truncation by Frac in the same round (truncRowMul3X, opened at smvX's
+// width: the value rows within AttnRange): after exp's lookup, 3 rounds (exp's truncation with the
+// reciprocal's comparisons, the lookup with the products' opening, the row product with both
+// truncations) where Softmax then the values' product take 5. The outputs stay untruncated, with
+// SMVFrac = Frac + G + 12 fractional bits (the reciprocal keeps 12 mantissa bits, outFrac = G + 12, G
+// its largest octave shift): the next linear layer (the attention's output projection) reads them
+// raw, and its truncation, by SMVFrac at width 64, is the residual stream's (in the next norm's
+// squares round). That layer's outputs (W_o·y + b) must therefore stay below 2^(62 − Frac − SMVFrac)
+// in real units: 2^11 at Frac 14, 2^15 at Frac 12. (Before, e·V·L·O with 2·Frac + G + 12 fractional
+// bits was truncated in a round of its own, which limited the outputs themselves to 2^11 at Frac 14.)
 
 // smvSpec is SoftmaxValues' reciprocal: the softmax's (reading exp's untruncated row sums) with 12
 // mantissa bits and its product at width 64; ok is false where the softmax cannot read the sums
@@ -47,10 +50,10 @@ func checkRawBits(op string, rows int, rawBits uint, fx Fixed) error {
 func init() { registerSeq("smv", "max", "cmax", "cmaxr", "exp", "recip.lmx", "cachemm") }
 
 // smvX is the truncation of e·V (2·Frac fractional bits) in SoftmaxValues' row product: by Frac, so
-// the product z = Trunc(e·V)·L·O has SMVFrac fractional bits, opened at 2·Frac + 20 bits: |e·V| ≤
-// Σe·max|v| < 2^12·2^6 in real units (rows of at most 4096 columns, e ≤ 1, the value rows' range
-// |v| < 2^6 of CacheMatMulTrunc).
-func smvX(fx Fixed) xTrunc { return xTrunc{frac: fx.Frac, bits: 2*fx.Frac + smRange + 14} }
+// the product z = Trunc(e·V)·L·O has SMVFrac fractional bits, opened at 2·Frac + AttnRange + 15 bits:
+// |e·V| ≤ Σe·max|v| < 2^12·2^(AttnRange+1) in real units (rows of at most 4096 columns, the
+// softmax's limit; e ≤ 1; the value rows within AttnRange, bias included).
+func smvX(fx Fixed) xTrunc { return xTrunc{frac: fx.Frac, bits: 2*fx.Frac + AttnRange + 15} }
 
 // SMVFrac is the number of fractional bits of SoftmaxValues' untruncated outputs: Frac (e·V
 // truncated) plus the reciprocal's outFrac (G + 12).

@@ -10,7 +10,7 @@ import (
 // TestSoftmaxValues runs the softmax with its product with the values over four steps (a causal
 // 3-row prefill and a 2-row chunk after it with the max tree, then single rows with counting, on
 // truncated and on untruncated scores) against float64 softmax(x)·V with grouped value caches, and checks the rounds (the max's,
-// then 5) and that the counted cost is what the parties send and hold.
+// then 4) and that the counted cost is what the parties send and hold.
 func TestSoftmaxValues(t *testing.T) {
 	fx := Fixed{Frac: 14}
 	const heads, group, K = 4, 2, 8

@@ -99,15 +99,16 @@ func (k *TruncRowMul3Key) UnmarshalBinary(b []byte) error {
 	var c, cm []uint64
 	if party == 1 && d.Err() == nil {
 		c = d.Packed(2*rows+3*n, bits)
-		if w := trowMsbWidth(frac, tbits, bits); w > 0 {
+		if w := trowMsbWidth(frac, tbits, bits); w > 0 && d.Err() == nil {
 			cm = d.Packed(2*rows+2*n, w)
-		} else {
-			cm = make([]uint64, 2*rows+2*n)
 		}
 	}
 	if err := d.Finish(); err != nil {
 		*k = TruncRowMul3Key{}
 		return fmt.Errorf("hss: trowmul3 key: %w", err)
+	}
+	if party == 1 && cm == nil { // width 0: all zero, made only once the key decoded
+		cm = make([]uint64, 2*rows+2*n)
 	}
 	*k = TruncRowMul3Key{Party: party, Frac: frac, TBits: tbits, Bits: bits, Lens: lens, N: n, Seed: seed, C: c, CM: cm}
 	return nil

@@ -116,23 +116,27 @@ func (k *TruncRowMul3XKey) UnmarshalBinary(b []byte) error {
 		d.Fail(fmt.Errorf("fracs %d/%d, widths %d/%d/%d: %w", frac, xfrac, tbits, bits, xbits, errKey))
 	}
 	var vs [4][]uint64
+	var lens4 [4]int
 	if party == 1 && d.Err() == nil {
 		c, cm, cx, cxm := trowXLens(len(lens), n)
 		mw, xw, xmw := trowXWidths(frac, tbits, bits, xfrac, xbits)
-		for i, p := range []struct {
-			l int
-			w uint
-		}{{c, bits}, {cm, mw}, {cx, xw}, {cxm, xmw}} {
-			if p.w > 0 {
-				vs[i] = d.Packed(p.l, p.w)
-			} else {
-				vs[i] = make([]uint64, p.l)
+		lens4 = [4]int{c, cm, cx, cxm}
+		for i, w := range []uint{bits, mw, xw, xmw} {
+			if w > 0 && d.Err() == nil {
+				vs[i] = d.Packed(lens4[i], w)
 			}
 		}
 	}
 	if err := d.Finish(); err != nil {
 		*k = TruncRowMul3XKey{}
 		return fmt.Errorf("hss: trowmul3x key: %w", err)
+	}
+	if party == 1 {
+		for i := range vs { // blocks of width 0 (all zero), made only once the key decoded
+			if vs[i] == nil {
+				vs[i] = make([]uint64, lens4[i])
+			}
+		}
 	}
 	*k = TruncRowMul3XKey{Party: party, Frac: frac, TBits: tbits, Bits: bits, XFrac: xfrac, XBits: xbits, Lens: lens, N: n, Seed: seed,
 		C: vs[0], CM: vs[1], CX: vs[2], CXM: vs[3]}

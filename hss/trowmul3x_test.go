@@ -2,6 +2,7 @@ package hss
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -81,4 +82,34 @@ func abs64(v int64) int64 {
 		return -v
 	}
 	return v
+}
+
+// TestRowMul3KeyDecodeAlloc: a short party-1 frame claiming MaxKeyLen elements at width 1 (its
+// narrow blocks of width 0) is refused without allocating for the elements it claims (before,
+// trowmul3x allocated 16 GiB and trowmul3 4 GiB for the zero blocks before refusing).
+func TestRowMul3KeyDecodeAlloc(t *testing.T) {
+	for _, kind := range []string{"trowmul3", "trowmul3x"} {
+		e := Enc{}
+		encodeRowHeader(&e, 1, 1, []int{MaxKeyLen}, [32]byte{})
+		e.U8(0) // frac
+		e.U8(2) // tbits
+		if kind == "trowmul3x" {
+			e.U8(1) // xfrac
+			e.U8(3) // xbits
+		}
+		b := e.Bytes()
+		k, err := NewKey(kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := k.UnmarshalBinary(b); err == nil {
+			t.Fatalf("%s: a %d-byte frame for %d elements decoded", kind, len(b), MaxKeyLen)
+		}
+		runtime.ReadMemStats(&after)
+		if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+			t.Fatalf("%s: refusing a %d-byte frame allocated %d bytes", kind, len(b), d)
+		}
+	}
 }

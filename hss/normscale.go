@@ -45,8 +45,8 @@ func ScaleXFrac(fx Fixed) uint {
 func ScaledFrac(fx Fixed) uint { return 4*fx.Frac + NormScaleExtra(fx) - ScaleXFrac(fx) }
 
 // AttnRange bounds the attention's projections in real units: W·x̂ (the normalised row's
-// projection, without the bias) and the bias are each below 2^AttnRange, so |q|, |k|, |v| <
-// 2^(AttnRange+1). The opened widths of ScaleRows (scaleRange) and of e·V's truncation in
+// projection, without the bias; for q and k after RoPE, whose rotation can grow a component by √2)
+// and the bias are each below 2^AttnRange, so |q|, |k|, |v| < 2^(AttnRange+1). The opened widths of ScaleRows (scaleRange) and of e·V's truncation in
 // SoftmaxValues (smvX) rest on it; beyond it they wrap and give garbage, not a rounding error. (The
 // scores' opening alone allowed 2^(Frac+6), 2^20 at Frac 14, before those gates; real projections
 // stay within a few units.)

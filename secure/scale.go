@@ -22,7 +22,8 @@ func (e *Exec) qkvScale(ls [3]*model.Linear) bool {
 // linearsScaled runs the norm p up to its row factor (Backend.NormScale; a pending residual's
 // truncation in its squares' round) and the projections ls on its input with the norm's gain folded
 // into their weights, untruncated and without their biases: a raw group whose factor waits
-// (pendingScale).
+// (pendingScale). The norm's own output is not recorded: another consumer of it (none in
+// model.Forward) computes it again from the recorded residual, at the cost of its material.
 func (e *Exec) linearsScaled(p *pendingNorm, ls [3]*model.Linear, rows int) ([3]Tensor, error) {
 	var out [3]Tensor
 	ws := make([]*EncLinear, len(ls))

@@ -179,7 +179,7 @@ func (s octSpec) prep() (*octPrep, error) {
 		return func(v float64) float64 { return s.f(math.Ldexp(1+v-base, c)) }, base, base + 1
 	}
 	pf := s.pf()
-	tabs := polyTablesZ(fz, polyDeg, k, e, e-pf, s.lutFrac(), s.fb(), wlo, whi)
+	tabs, _ := polyTablesZ(fz, polyDeg, k, e, e-pf, s.lutFrac(), s.fb(), wlo, whi)
 	p.cmp = &lutSpec{parts: []lutPart{{k: 0, m: s.cmpBits()}}, signTerm: true, tag: s.tag()}
 	p.lut = &lutSpec{parts: []lutPart{{k: k, m: s.idxBits(), wlo: wlo, tabs: tabs, deg: polyDeg, drop: e - pf}},
 		tag: s.tag(), fb: s.fb(), tbits: s.tbits(), payW: s.tbits()} // its sum is read by its truncation only

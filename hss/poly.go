@@ -21,7 +21,7 @@ import (
 // set to the midpoint of the range of g minus the encoded higher terms over the interval, so the
 // error is half the oscillation of the residual (the fit's error, measured in the tests, plus the
 // rounding of the higher coefficients).
-func polyTables(target func(float64) float64, sign bool, deg int, k, inFrac, drop, outFrac, fb uint, wlo, whi int64, xmin, xmax float64) [][]uint64 {
+func polyTables(target func(float64) float64, sign bool, deg int, k, inFrac, drop, outFrac, fb uint, wlo, whi int64, xmin, xmax float64) ([][]uint64, float64) {
 	return polyTablesZ(func(z int64) (func(float64) float64, float64, float64) {
 		if !sign || z < 0 {
 			return target, xmin, xmax
@@ -31,8 +31,10 @@ func polyTables(target func(float64) float64, sign bool, deg int, k, inFrac, dro
 }
 
 // polyTablesZ is polyTables with the target and its input range [xmin, xmax] chosen per index z
-// (the octave lookups fit each class's mantissa function on its own range).
-func polyTablesZ(fz func(z int64) (g func(float64) float64, xmin, xmax float64), deg int, k, inFrac, drop, outFrac, fb uint, wlo, whi int64) [][]uint64 {
+// (the octave lookups fit each class's mantissa function on its own range). It also returns the
+// tables' peak: the largest |g| at the fitted points plus the largest fit error, which bounds what
+// the pieces evaluate to in real units.
+func polyTablesZ(fz func(z int64) (g func(float64) float64, xmin, xmax float64), deg int, k, inFrac, drop, outFrac, fb uint, wlo, whi int64) ([][]uint64, float64) {
 	h := math.Ldexp(1, int(k)-int(inFrac))
 	e := math.Ldexp(1, int(drop)-int(inFrac))
 	pf := int(inFrac - drop)
@@ -42,6 +44,7 @@ func polyTablesZ(fz func(z int64) (g func(float64) float64, xmin, xmax float64),
 		tabs[j] = make([]uint64, whi-wlo)
 	}
 	const samples = 256
+	var peak float64
 	for z := wlo; z < whi; z++ {
 		g, xmin, xmax := fz(z)
 		c := float64(z) * h
@@ -69,13 +72,15 @@ func polyTablesZ(fz func(z int64) (g func(float64) float64, xmin, xmax float64),
 			}
 			r := g(x) - v
 			lo, hi = math.Min(lo, r), math.Max(hi, r)
+			peak = math.Max(peak, math.Abs(g(x)))
 		}
 		raw[0] = math.Round(math.Ldexp((lo+hi)/2, f))
+		peak = math.Max(peak, math.Abs(hi-lo)/2)
 		for j := range tabs {
 			tabs[j][z-wlo] = uint64(int64(raw[j]))
 		}
 	}
-	return tabs
+	return tabs, peak
 }
 
 // chebFit returns the coefficients (powers of x − mid) of the degree-deg polynomial interpolating g
@@ -165,9 +170,18 @@ func polySpecIn(fx Fixed, in uint, target func(float64) float64, sign bool, wlo,
 	pf := min(fx.Frac, polyPF)
 	drop := fx.Frac - pf + in
 	fb := polyDeg*pf - 2
-	tabs := polyTables(target, sign, polyDeg, k, fx.Frac+in, drop, fx.Frac, fb, wlo, whi, xmin, xmax)
+	tabs, peak := polyTables(target, sign, polyDeg, k, fx.Frac+in, drop, fx.Frac, fb, wlo, whi, xmin, xmax)
 	return &lutSpec{parts: []lutPart{{k: k, m: m, wlo: wlo, tabs: tabs, deg: polyDeg, drop: drop}}, signTerm: sign,
-		tag: polyTag(gate, fx) | uint64(in)<<32, fb: fb, tbits: fx.Frac + fb + 3}, nil
+		tag: polyTag(gate, fx) | uint64(in)<<32, fb: fb, tbits: fx.Frac + fb + peakBits(peak)}, nil
+}
+
+// peakBits is the truncation's headroom above Frac + fb for a polynomial term of peak |T| (real
+// units; polyTablesZ): Trunc needs |t| < 2^(tbits−2), so 2 + ⌈log2 peak⌉ (with a 2^-10 relative
+// margin for the evaluation's rounding), at least 1. Exp (peak e^(2^-8)) keeps 3; GeLU's and SiLU's
+// corrections (peaks about 0.35 and 0.31: T = f − x·s within half an index step of the sign
+// change) take 1, two bits fewer per opened term and per DPF payload word.
+func peakBits(peak float64) uint {
+	return uint(max(1, 2+int(math.Ceil(math.Log2(peak*(1+1.0/1024))))))
 }
 
 // actStepMin is the smallest Frac the lookups support (their index resolution is 2^-8 or coarser).

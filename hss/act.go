@@ -109,7 +109,8 @@ func GenGeLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // there). (Before, the table read |x| from a second opening, y = x·(2s−1), to halve the window: 3
 // rounds.)
 //
-// Rounds: 2. Online: 16 + 2·(Frac+37)/8 bytes (28.25 at Frac 12). Dealer: a DCF key on 7 bits with
+// Rounds: 2. Online: 16 + 2·(Frac+35)/8 bytes (27.75 at Frac 12: the term opens at Frac + fb + 1
+// bits, peakBits). Dealer: a DCF key on 7 bits with
 // payload 2, a DPF key on 8 bits with payload 4 and 3 early-terminated levels (Boyle et al., CCS
 // 2016) and a Trunc key, ≈ 1.26 KB for both parties (party 0: its DCF key and correction words; its
 // masks, its DPF's top nodes and its truncation shares come from seeds).
@@ -125,7 +126,7 @@ func GenSiLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 }
 
 // SiLU returns shares of SiLU(x) = x·σ(x) with the construction of GeLU and the window z ∈ [−21,
-// 20], i.e. |x| ≤ 10 (|SiLU − ReLU| < 2^-11 beyond). Rounds 2; online as GeLU (28.25 bytes at Frac
+// 20], i.e. |x| ≤ 10 (|SiLU − ReLU| < 2^-11 beyond). Rounds 2; online as GeLU (27.75 bytes at Frac
 // 12); dealer ≈ 1.26 KB; error: fit 2^-12.6, plus slope · 2^-12 and 2^-Frac (measured 2^-11.2 at
 // Frac 12, tails included); input range |x| < 2^6 − 2^-1. Eval cost: a 7-bit DCF path, a window of 42
 // positions and a truncation (about 10% more time than the 3-round form, whose table read |x| from a

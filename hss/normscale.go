@@ -46,7 +46,8 @@ func ScaledFrac(fx Fixed) uint { return 4*fx.Frac + NormScaleExtra(fx) - ScaleXF
 
 // AttnRange bounds the attention's projections in real units: W·x̂ (the normalised row's
 // projection, without the bias; for q and k after RoPE, whose rotation can grow a component by √2)
-// and the bias are each below 2^AttnRange, so |q|, |k|, |v| < 2^(AttnRange+1). The opened widths of ScaleRows (scaleRange) and of e·V's truncation in
+// and the bias are each below 2^AttnRange, so |v| < 2^(AttnRange+1) (and |q|, |k| < 2^(AttnRange+1.5):
+// RoPE rotates the bias too). The opened widths of ScaleRows (scaleRange) and of e·V's truncation in
 // SoftmaxValues (smvX) rest on it; beyond it they wrap and give garbage, not a rounding error. (The
 // scores' opening alone allowed 2^(Frac+6), 2^20 at Frac 14, before those gates; real projections
 // stay within a few units.)
@@ -54,7 +55,7 @@ const AttnRange = 10
 
 // scaleRange bounds ScaleRows' inputs in real units, |x| < 2^scaleRange: the projections of the
 // norm's input before its factor r and without their biases, below 2^AttnRange times 1/r < 2^8 on
-// the norm's range (σ² + eps < 2^15, ρ < 2).
+// the norm's range (σ² + eps < 2^15, ρ < 2). Both are strict, so the bound holds without margin.
 const scaleRange = AttnRange + 8
 
 // ScaleIn returns ScaleRows' truncation of inputs with inFrac fractional bits (2·Frac: a linear

@@ -62,7 +62,7 @@ func polyTablesZ(fz func(z int64) (g func(float64) float64, xmin, xmax float64),
 		for j := 1; j <= deg; j++ {
 			raw[j] = math.Round(math.Ldexp(coef[j], f-j*pf))
 		}
-		lo, hi := math.Inf(1), math.Inf(-1)
+		lo, hi, gmax := math.Inf(1), math.Inf(-1), 0.0
 		for q := 0; q <= samples; q++ {
 			x := a + (b-a)*float64(q)/samples
 			t := (x - c) * math.Ldexp(1, pf) // d' in its units
@@ -72,10 +72,10 @@ func polyTablesZ(fz func(z int64) (g func(float64) float64, xmin, xmax float64),
 			}
 			r := g(x) - v
 			lo, hi = math.Min(lo, r), math.Max(hi, r)
-			peak = math.Max(peak, math.Abs(g(x)))
+			gmax = math.Max(gmax, math.Abs(g(x)))
 		}
 		raw[0] = math.Round(math.Ldexp((lo+hi)/2, f))
-		peak = math.Max(peak, math.Abs(hi-lo)/2)
+		peak = math.Max(peak, gmax+math.Abs(hi-lo)/2) // this piece's values within its fit error
 		for j := range tabs {
 			tabs[j][z-wlo] = uint64(int64(raw[j]))
 		}

@@ -50,10 +50,14 @@ func checkRawBits(op string, rows int, rawBits uint, fx Fixed) error {
 func init() { registerSeq("smv", "max", "cmax", "cmaxr", "exp", "recip.lmx", "cachemm") }
 
 // smvX is the truncation of e·V (2·Frac fractional bits) in SoftmaxValues' row product: by Frac, so
-// the product z = Trunc(e·V)·L·O has SMVFrac fractional bits, opened at 2·Frac + AttnRange + 15 bits:
-// |e·V| ≤ Σe·max|v| < 2^12·2^(AttnRange+1) in real units (rows of at most 4096 columns, the
-// softmax's limit; e ≤ 1; the value rows within AttnRange, bias included).
-func smvX(fx Fixed) xTrunc { return xTrunc{frac: fx.Frac, bits: 2*fx.Frac + AttnRange + 15} }
+// the product z = Trunc(e·V)·L·O has SMVFrac fractional bits, opened at 2·Frac + AttnRange + 16 bits:
+// |e·V| ≤ Σe·max|v| < 2^12·2^(AttnRange+1) in real units (rows of at most smMaxCols = 4096 columns,
+// which smvShape checks; e ≤ e^(2^-8) with its rounding, hence one bit of margin; the value rows
+// within AttnRange, bias included).
+func smvX(fx Fixed) xTrunc { return xTrunc{frac: fx.Frac, bits: 2*fx.Frac + AttnRange + 16} }
+
+// smMaxCols is the most columns (visible keys) a SoftmaxValues row may have: smvX's width rests on it.
+const smMaxCols = 4096
 
 // SMVFrac is the number of fractional bits of SoftmaxValues' untruncated outputs: Frac (e·V
 // truncated) plus the reciprocal's outFrac (G + 12).
@@ -72,6 +76,9 @@ func smvShape(op string, heads, rows, cols, pos0 int, fx Fixed, ks []int, group 
 	}
 	if _, err := checkSoftmax(op, heads*rows, cols, pos0, fx); err != nil {
 		return nil, nil, rs, err
+	}
+	if cols > smMaxCols {
+		return nil, nil, rs, fmt.Errorf("hss: %s: %d columns, at most %d", op, cols, smMaxCols)
 	}
 	if len(ks) == 0 || group < 1 || heads != group*len(ks) || cols != pos0+rows {
 		return nil, nil, rs, fmt.Errorf("hss: %s: %d heads for %d value caches of group %d, %d columns at %d+%d", op, heads, len(ks), group, cols, pos0, rows)

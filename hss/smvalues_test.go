@@ -110,12 +110,19 @@ func TestSoftmaxValues(t *testing.T) {
 	}
 }
 
-// TestSoftmaxValuesErrors: value caches that do not hold pos0 rows, or new rows of the wrong length,
-// are refused before anything is opened.
+// TestSoftmaxValuesErrors: value caches that do not hold pos0 rows, new rows of the wrong length, or
+// rows of more than smMaxCols columns (smvX's width rests on it) are refused before anything is
+// opened.
 func TestSoftmaxValuesErrors(t *testing.T) {
 	fx := Fixed{Frac: 14}
 	if _, _, err := GenSoftmaxValues(testRNG(1), 2, 1, 3, fx, 0, []*DealerCache{{K: 4}}, 2); err == nil {
 		t.Fatal("dealer: empty cache at position 3: no error")
+	}
+	if _, err := CostSoftmaxValuesStages(2, 1, smMaxCols, fx, 0, []int{4}, []int{smMaxCols}, 2); err == nil {
+		t.Fatalf("%d columns: no error", smMaxCols+1)
+	}
+	if _, err := CostSoftmaxValuesStages(2, 1, smMaxCols-1, fx, 0, []int{4}, []int{smMaxCols - 1}, 2); err != nil {
+		t.Fatalf("%d columns: %v", smMaxCols, err)
 	}
 	k0, k1, err := GenSoftmaxValues(testRNG(1), 2, 2, 0, fx, 0, []*DealerCache{{K: 4}}, 2)
 	if err != nil {

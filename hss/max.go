@@ -37,7 +37,8 @@ func maxLevels(lens []int) []int {
 // winner of the row goes through at most.
 func maxDepth(l int) int { return bits.Len(uint(l - 1)) }
 
-func uniformLens(rows, cols int) []int {
+// UniformLens is rows row lengths of cols each (the lens of the row gates for a rows×cols matrix).
+func UniformLens(rows, cols int) []int {
 	lens := make([]int, rows)
 	for i := range lens {
 		lens[i] = cols
@@ -78,7 +79,7 @@ func GenMax(rng io.Reader, rows, cols int, bits uint) (k0, k1 Key, err error) {
 	if err := checkCmpBits(bits); err != nil {
 		return nil, nil, fmt.Errorf("hss: gen max: %w", err)
 	}
-	a, b, err := genMaxRows(rng, uniformLens(rows, cols), reluSpec(bits, true))
+	a, b, err := genMaxRows(rng, UniformLens(rows, cols), reluSpec(bits, true))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,7 +124,7 @@ func (p *Party) Max(x []uint64, rows, cols int, bits uint) ([]uint64, error) {
 	if err := checkCmpBits(bits); err != nil {
 		return nil, fmt.Errorf("hss: max: %w", err)
 	}
-	return p.maxRows(x, uniformLens(rows, cols), reluSpec(bits, true))
+	return p.maxRows(x, UniformLens(rows, cols), reluSpec(bits, true))
 }
 
 // maxRows is Max over ragged rows: x holds row r's lens[r] ≥ 1 entries after those of the rows

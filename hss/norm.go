@@ -200,10 +200,6 @@ func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc,
 		}
 		add(s0, s1)
 	}
-	lens := make([]int, rows)
-	for i := range lens {
-		lens[i] = dim
-	}
 	if mode == normScale {
 		// The rsqrt alone; its row product is ScaleRows' (GenScaleRows).
 		if normSpline(rows, rs) {
@@ -222,7 +218,7 @@ func genNorm(rng io.Reader, rows, dim int, fx Fixed, center bool, res *ResTrunc,
 		}
 		return newSeqKey(kind, n, p0...), newSeqKey(kind, n, p1...), nil
 	}
-	r0, r1, err := genNormRsqrt(rng, lens, rs)
+	r0, r1, err := genNormRsqrt(rng, UniformLens(rows, dim), rs)
 	if err != nil {
 		return nil, nil, wrapGate(op, err)
 	}
@@ -416,10 +412,7 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 	}
 	// r = 1/√ = L·O (mantissa and octave factor; Σ read untruncated: see normParams), and d·L·O
 	// with L's truncation in one round (evalOctMul3).
-	lens := make([]int, rows)
-	for i := range lens {
-		lens[i] = dim
-	}
+	lens := UniformLens(rows, dim)
 	if mode == normScale {
 		// The row factor alone: its product is ScaleRows'.
 		sc := &RowScale{rows: rows}
@@ -441,8 +434,7 @@ func (p *Party) norm(x, t []uint64, res *ResTrunc, rows, dim int, gain, bias []u
 			if err != nil {
 				return nil, nil, nil, wrapGate(kind, err)
 			}
-			sc.lin, sc.fac, sc.fb, sc.tb = append([]uint64(nil), lin...), fac, lut.fb, lut.tbits
-			putWords(lin)
+			sc.lin, sc.fac, sc.fb, sc.tb = lin, fac, lut.fb, lut.tbits // kept, not returned to the pool
 		}
 		if err := finish(kind, q); err != nil {
 			return nil, nil, nil, err
@@ -541,10 +533,6 @@ func costNormStages(rows, dim int, fx Fixed, center bool, res *ResTrunc, mode no
 	default:
 		first = part{kind: "square", c: costSquare(n, sqBits)}
 	}
-	lens := make([]int, rows)
-	for i := range lens {
-		lens[i] = dim
-	}
 	if mode == normScale {
 		sc, err := normScaleParts(rows, rs)
 		if err != nil {
@@ -552,7 +540,7 @@ func costNormStages(rows, dim int, fx Fixed, center bool, res *ResTrunc, mode no
 		}
 		return seqStages(normKind(center, res, mode), append([]part{first}, sc...)...), nil
 	}
-	rsq, err := normRsqrtPart(lens, rs)
+	rsq, err := normRsqrtPart(UniformLens(rows, dim), rs)
 	if err != nil {
 		return nil, err
 	}

@@ -310,13 +310,7 @@ func TestNormRaw(t *testing.T) {
 			ins[p.ID] = a
 			return z, err
 		})
-		wantR := int64(4)
-		if c.rows <= normSplineRows {
-			wantR = 3
-		}
-		if s0.Rounds != wantR || s1.Rounds != wantR || s0.BytesSent+s1.BytesSent != want.Online || want.Rounds != wantR {
-			t.Fatalf("case %d: %d/%d rounds, %d bytes; counted %+v", ci, s0.Rounds, s1.Rounds, s0.BytesSent+s1.BytesSent, want)
-		}
+		checkNormRun(t, ci, c.rows, s0, s1, want)
 		zin := make([]float64, n) // the norm's input as the parties hold it
 		for i := range zin {
 			zin[i] = fx.Decode(ins[0][i] + ins[1][i])
@@ -344,5 +338,18 @@ func TestNormRaw(t *testing.T) {
 			}
 		}
 		t.Logf("case %d (frac %d, %dx%d, center %v, res %v): err/bound %.3f", ci, c.frac, c.rows, c.dim, c.center, c.res != nil, worst)
+	}
+}
+
+// checkNormRun checks a raw or scaled norm's run (either ending in its consumer's product) against
+// its counted cost: 3 rounds with the spline, 4 with the octave lookup, and the counted bytes.
+func checkNormRun(t *testing.T, ci, rows int, s0, s1 Stats, want Cost) {
+	t.Helper()
+	wantR := int64(4)
+	if rows <= normSplineRows {
+		wantR = 3
+	}
+	if s0.Rounds != wantR || s1.Rounds != wantR || s0.BytesSent+s1.BytesSent != want.Online || want.Rounds != wantR {
+		t.Fatalf("case %d: %d/%d rounds, %d bytes; counted %+v", ci, s0.Rounds, s1.Rounds, s0.BytesSent+s1.BytesSent, want)
 	}
 }

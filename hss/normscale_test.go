@@ -115,13 +115,7 @@ func TestNormScale(t *testing.T) {
 		if err != nil {
 			t.Fatalf("case %d: %v", ci, err)
 		}
-		wantR := int64(4)
-		if c.rows <= normSplineRows {
-			wantR = 3
-		}
-		if s0.Rounds != wantR || s1.Rounds != wantR || s0.BytesSent+s1.BytesSent != want.Online || want.Rounds != wantR {
-			t.Fatalf("case %d: %d/%d rounds, %d bytes; counted %+v", ci, s0.Rounds, s1.Rounds, s0.BytesSent+s1.BytesSent, want)
-		}
+		checkNormRun(t, ci, c.rows, s0, s1, want)
 		din := make([]float64, n) // the norm's d as the parties hold it
 		for i := range din {
 			din[i] = fx.Decode(ds[0][i] + ds[1][i])

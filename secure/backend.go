@@ -312,7 +312,7 @@ func (b *Party) ScaleRows(x Tensor, s *Scale, add []uint64, inFrac uint) (Tensor
 	if s == nil || x.Rows != s.Rows || len(x.V) != x.Rows*x.Cols || add != nil && len(add) != len(x.V) {
 		return Tensor{}, fmt.Errorf("secure: scale rows: a %dx%d tensor for the factor of %d rows", x.Rows, x.Cols, scaleRows(s))
 	}
-	y, err := b.P.ScaleRows(s.v, x.V, rowLens(x.Rows, x.Cols), inFrac)
+	y, err := b.P.ScaleRows(s.v, x.V, hss.UniformLens(x.Rows, x.Cols), inFrac)
 	if err != nil {
 		return Tensor{}, err
 	}
@@ -330,15 +330,6 @@ func scaleRows(s *Scale) int {
 		return 0
 	}
 	return s.Rows
-}
-
-// rowLens is rows lengths of cols.
-func rowLens(rows, cols int) []int {
-	l := make([]int, rows)
-	for i := range l {
-		l[i] = cols
-	}
-	return l
 }
 
 func (b *Party) Norm(x Tensor, n *EncNorm, eps float64, center bool) (Tensor, error) {
@@ -549,7 +540,7 @@ func (d *Dealer) ScaleRows(x Tensor, s *Scale, _ []uint64, inFrac uint) (Tensor,
 	if s == nil || x.Rows != s.Rows {
 		return Tensor{}, fmt.Errorf("secure: scale rows: %d rows for the factor of %d rows", x.Rows, scaleRows(s))
 	}
-	return x, d.push(hss.GenScaleRows(d.Rand, rowLens(x.Rows, x.Cols), s.Dim, d.prm.Fixed(), inFrac))
+	return x, d.push(hss.GenScaleRows(d.Rand, hss.UniformLens(x.Rows, x.Cols), s.Dim, d.prm.Fixed(), inFrac))
 }
 
 func (d *Dealer) Norm(x Tensor, _ *EncNorm, _ float64, center bool) (Tensor, error) {

@@ -329,7 +329,7 @@ func (c *Counter) ScaleRows(x Tensor, s *Scale, _ []uint64, inFrac uint) (Tensor
 	if s == nil || x.Rows != s.Rows {
 		return Tensor{}, fmt.Errorf("secure: scale rows: %d rows for the factor of %d rows", x.Rows, scaleRows(s))
 	}
-	cost, err := hss.CostScaleRows(rowLens(x.Rows, x.Cols), s.Dim, c.prm.Fixed(), inFrac)
+	cost, err := hss.CostScaleRows(hss.UniformLens(x.Rows, x.Cols), s.Dim, c.prm.Fixed(), inFrac)
 	return Tensor{Rows: x.Rows, Cols: x.Cols}, c.countStages(OpNorm, one("rmsnorm/scale", cost), err)
 }
 

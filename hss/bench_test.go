@@ -10,6 +10,11 @@ import (
 // see where the time goes.
 
 func benchGate(b *testing.B, gen func(io.Reader, int, Fixed) (Key, Key, error), eval func(*Party, []uint64) ([]uint64, error), lo, hi float64) {
+	benchGateIn(b, Fixed{Frac: 14}, gen, eval, lo, hi)
+}
+
+// benchGateIn is benchGate with the inputs encoded at in's fractional bits (the gates run at Frac 14).
+func benchGateIn(b *testing.B, in Fixed, gen func(io.Reader, int, Fixed) (Key, Key, error), eval func(*Party, []uint64) ([]uint64, error), lo, hi float64) {
 	const n = 1 << 15 // a layer's activations are ~10^5 elements: per-call overheads stay small
 	fx := Fixed{Frac: 14}
 	rng := NewPRG([32]byte{9})
@@ -17,7 +22,7 @@ func benchGate(b *testing.B, gen func(io.Reader, int, Fixed) (Key, Key, error), 
 	for i := range x {
 		x[i] = lo + (hi-lo)*float64(i)/n
 	}
-	sh := shareFor(b, fx.EncodeVec(x), rng)
+	sh := shareFor(b, in.EncodeVec(x), rng)
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
@@ -36,7 +41,16 @@ func benchGate(b *testing.B, gen func(io.Reader, int, Fixed) (Key, Key, error), 
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/elem")
 }
 
-func BenchmarkGeLU(b *testing.B)  { benchGate(b, GenGeLU, (*Party).GeLU, -8, 8) }
+func BenchmarkGeLU(b *testing.B) { benchGate(b, GenGeLU, (*Party).GeLU, -8, 8) }
+
+// BenchmarkGeLURaw is GeLU on untruncated linear outputs (2·Frac fractional bits, 48-bit openings), as
+// GPT-2's FFN runs it: the truncation with the lookup, then the lookup's truncation.
+func BenchmarkGeLURaw(b *testing.B) {
+	fx := Fixed{Frac: 14}
+	gen := func(r io.Reader, n int, fx Fixed) (Key, Key, error) { return GenGeLURaw(r, n, fx, fx.Frac, 48) }
+	eval := func(p *Party, x []uint64) ([]uint64, error) { return p.GeLURaw(x, fx.Frac, 48) }
+	benchGateIn(b, Fixed{Frac: 2 * fx.Frac}, gen, eval, -8, 8)
+}
 func BenchmarkSiLU(b *testing.B)  { benchGate(b, GenSiLU, (*Party).SiLU, -8, 8) }
 func BenchmarkExp(b *testing.B)   { benchGate(b, GenExp, (*Party).Exp, -16, 0) }
 func BenchmarkRecip(b *testing.B) { benchGate(b, GenReciprocal, (*Party).Reciprocal, 1, 4096) }

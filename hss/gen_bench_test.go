@@ -19,7 +19,10 @@ func benchGen(b *testing.B, gen func(io.Reader, int, Fixed) (Key, Key, error)) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/elem")
 }
 
-func BenchmarkGenGeLU(b *testing.B)  { benchGen(b, GenGeLU) }
+func BenchmarkGenGeLU(b *testing.B) { benchGen(b, GenGeLU) }
+func BenchmarkGenGeLURaw(b *testing.B) {
+	benchGen(b, func(r io.Reader, n int, fx Fixed) (Key, Key, error) { return GenGeLURaw(r, n, fx, fx.Frac, 48) })
+}
 func BenchmarkGenSiLU(b *testing.B)  { benchGen(b, GenSiLU) }
 func BenchmarkGenExp(b *testing.B)   { benchGen(b, GenExp) }
 func BenchmarkGenRecip(b *testing.B) { benchGen(b, GenReciprocal) }

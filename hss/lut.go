@@ -362,10 +362,12 @@ func (p *lutPart) top() uint {
 const polyTop = 3
 
 // polyLeaf is the number of early-terminated levels of a polynomial part's DPF: with payload 4 each
-// leaf seed yields 8 positions from 16 blocks, in the shape of fss's AVX-512 inner products. Its
-// windows are short and the tree walk costs more per node than hashing does per block, so 3 levels
-// (measured ~10% faster than 2) for 128 more key bytes per element and party.
-const polyLeaf = 3
+// leaf seed yields 4 positions from 8 blocks, whole leaves for fss's padded inner products. Each
+// level fewer doubles the leaves' final words (16 more per element and party, at the payload's
+// width) and saves one correction word (16.25 bytes): 2 levels rather than 3 save 82 bytes per
+// element and party for GeLU (49-bit words), 112 for exp (64-bit), and the walk was no slower on
+// this host (BenchmarkEvalWindowPolyBatch: 605–700 vs 658–700 ns per element on GeLU's window).
+const polyLeaf = 2
 
 // genLUT generates lookup material for n elements.
 func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, err error) {

@@ -56,18 +56,18 @@ func TestEvalWindowPoly(t *testing.T) {
 	}
 }
 
-// TestEvalWindowPolyBatch pins the batched walk to EvalWindowPoly, bit for bit (portable and,
-// where the CPU has it, AVX-512 inner products), over wrapping windows, whole domains and batches
-// longer than winBatch.
+// TestEvalWindowPolyBatch pins the batched walk to EvalWindowPoly, bit for bit (portable, the
+// padded-leaves path with Go inner products, and where the CPU has it the AVX-512 ones), over
+// wrapping windows, whole domains and batches longer than winBatch.
 func TestEvalWindowPolyBatch(t *testing.T) {
 	avx := useDotAVX
-	defer func() { useDotAVX = avx }()
-	for _, on := range []bool{false, true} {
-		if on && !avx {
+	defer func() { useDotAVX, padLeaves = avx, true }()
+	for _, mode := range []string{"go", "padded-go", "avx512"} {
+		if mode == "avx512" && !avx {
 			continue
 		}
-		useDotAVX = on
-		t.Run(map[bool]string{false: "go", true: "avx512"}[on], testEvalWindowPolyBatch)
+		useDotAVX, padLeaves = mode == "avx512", mode != "go"
+		t.Run(mode, testEvalWindowPolyBatch)
 	}
 }
 

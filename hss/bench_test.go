@@ -51,6 +51,15 @@ func BenchmarkGeLURaw(b *testing.B) {
 	eval := func(p *Party, x []uint64) ([]uint64, error) { return p.GeLURaw(x, fx.Frac, 48) }
 	benchGateIn(b, Fixed{Frac: 2 * fx.Frac}, gen, eval, -8, 8)
 }
+
+// BenchmarkSiLUMulRaw is SwiGLU's SiLU(g)·u on untruncated linear outputs as LLaMA's FFN runs it
+// (here u = g).
+func BenchmarkSiLUMulRaw(b *testing.B) {
+	fx := Fixed{Frac: 14}
+	gen := func(r io.Reader, n int, fx Fixed) (Key, Key, error) { return GenSiLUMulRaw(r, n, fx, fx.Frac, 48) }
+	eval := func(p *Party, x []uint64) ([]uint64, error) { return p.SiLUMulRaw(x, x, fx.Frac, 48) }
+	benchGateIn(b, Fixed{Frac: 2 * fx.Frac}, gen, eval, -8, 8)
+}
 func BenchmarkSiLU(b *testing.B)  { benchGate(b, GenSiLU, (*Party).SiLU, -8, 8) }
 func BenchmarkExp(b *testing.B)   { benchGate(b, GenExp, (*Party).Exp, -16, 0) }
 func BenchmarkRecip(b *testing.B) { benchGate(b, GenReciprocal, (*Party).Reciprocal, 1, 4096) }

@@ -476,7 +476,7 @@ func newLUTPair(rng io.Reader, kind string, n int, tag uint64, ob uint) (k0, k1 
 // Σ_j C_j,z·d'^j over the polynomial parts).
 type lutOut struct {
 	xs, s, lin []uint64
-	sign       *pendingSign // truncAct with a SignDPF key: xs once s ⊕ ρ is open
+	sign       *pendingSign // truncAct: x·s once s ⊕ ρ is open
 }
 
 // evalLUT runs the lookup gate (one round) on shares x.

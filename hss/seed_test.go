@@ -139,7 +139,6 @@ func keyParts(t *testing.T, k Key, kinds map[string]bool) (fssBytes, public int)
 	case *SplineKey:
 		fssBytes += k.DCF.Size()
 	case *TruncActKey:
-		fssBytes += k.DCF.Size()
 		for _, d := range k.DPF {
 			if k.Party == 0 && d.Top > 0 && !d.Seeded {
 				t.Errorf("tact: party 0's DPF batch stores its level-Top nodes")

@@ -15,24 +15,26 @@ import (
 // Trunc opens c = x + r (+ 2^(ℓ−2)) at ℓ bits and returns y = A(c) − R + g(c)·M (see actmul.go),
 // with g(c) a multiple of 2^(ℓ−f). If the lookup's mask is R itself, its masked input is
 // y + R = A(c) + g(c)·M, which equals the public A(c) modulo 2^(ℓ−f): every index the lookup reads
-// (its DPF windows and its DCF sign, at most k+m ≤ ℓ − f bits) is public after the truncation's
-// round. Its sign term x·s = s·A − s·r' with r' = R − g·M needs s·R and s·M: the DCF carries the
-// payload (1 − 2μ, (1 − 2μ)·R, (1 − 2μ)·M), μ the sign bit of the mask's index, and the dealer
-// shares μ, μ·R and μ·M (the lookup gate of lut.go, with its mask correlated with the truncation's:
-// ABY2.0-style preprocessing, Patra et al., USENIX Security 2021). That is SiLUMulRaw's sign, which
-// its product needs in the second round. GeLURaw's sign needs no DCF: it is opened masked, s ⊕ ρ, in
-// the second round (SignDPF keys; see GeLURaw).
+// (its DPF windows, at most k+m ≤ ℓ − f bits) is public after the truncation's round (the lookup
+// gate of lut.go with its mask correlated with the truncation's: ABY2.0-style preprocessing, Patra
+// et al., USENIX Security 2021).
+//
+// The sign term x·s has no DCF. The MSB rule (Boyle et al., Eurocrypt 2021, §4) gives s = 1 ⊕
+// msb(I) ⊕ μ ⊕ 1{I mod 2^(m−1) < α mod 2^(m−1)} for the lookup's index I, its DPF's point α and μ =
+// msb(α); the comparison is read off that DPF's own tree (fss.EvalLowLessBatch: the prefix parity
+// of Grotto, Storrier et al., CCS 2023) as XOR shares, which with the dealer's XOR shares of μ ⊕ ρ,
+// ρ a fresh bit, give XOR shares of s ⊕ ρ. The parties open it in the gate's second round, with the
+// polynomial term's truncation, one bit per element each, and then s·x = s·A − s·R + g·s·M from
+// s = ŝ + (1 − 2ŝ)·ρ and shares of ρ, ρ·R and ρ·M (pendingSign; SiLUMulRaw's product, truncprod.go).
+// A DCF for the sign (7 levels, payload 3 at 64 bits) took 644 bytes per element for both parties:
+// more than the rest of the activation's material.
 
 // TruncActKey is one party's material for truncAct: the truncation of NT elements (frac Frac, width
-// Bits) and the lookup (spec tag Tag) on the first N of them, with mask R = r >> Frac. Party 0 holds
-// only Seed (r0, R0, M0 for NT elements, μ0, (μR)0, (μM)0 for N) and the FSS batches; party 1
-// expands r1 from Seed and holds R1, μ1, (μR)1 at 64 bits and M1 [NT], (μM)1 [N] at 64 − Bits + Frac
-// bits.
-//
-// A key with SignDPF set has no DCF: the sign comes from the first DPF's tree (truncActSign) as XOR
-// shares of s ⊕ ρ for a fresh random bit ρ, opened in the gate's second round. Mu, MuR and MuM then
-// share ρ, ρ·R and ρ·M, and Flip (party 1 only, one bit per element; party 0's from Seed) XOR-shares
-// μ ⊕ ρ.
+// Bits) and the lookup (spec tag Tag, at least one DPF part, the first with a tree level above its
+// leaves) on the first N of them, with mask R = r >> Frac. Party 0 holds only Seed (r0, R0, M0 for NT
+// elements, ρ0, (ρR)0, (ρM)0 and its Flip bits for N) and the DPF batches; party 1 expands r1 from
+// Seed and holds R1, ρ1, (ρR)1 at 64 bits, M1 [NT] and (ρM)1 [N] at 64 − Bits + Frac bits, and Flip,
+// its XOR share of μ ⊕ ρ, at 1 bit [N].
 type TruncActKey struct {
 	Consumable
 	Party      uint8
@@ -40,12 +42,9 @@ type TruncActKey struct {
 	N, NT      int
 	Tag        uint64
 	Seed       [32]byte
-	SignDPF    bool
 	R, M       []uint64 // party 1 only: [NT]
-	Mu, MuR    []uint64 // party 1 only: [N]
-	MuM        []uint64 // party 1 only: [N]
-	Flip       []uint64 // party 1 with SignDPF only: [N], bits
-	DCF        *fss.DCFKeys
+	Rho, RhoR  []uint64 // party 1 only: [N]
+	RhoM, Flip []uint64 // party 1 only: [N]
 	DPF        []*fss.DPFKeys
 }
 
@@ -58,15 +57,9 @@ func (k *TruncActKey) PartyID() int { return int(k.Party) }
 func (k *TruncActKey) msbWidth() uint { return 64 - k.Bits + k.Frac }
 
 func (k *TruncActKey) Size() int {
-	s := 3 + 8 + 8 + 32 + 1 + 1
+	s := 3 + 8 + 8 + 32 + 1
 	if k.Party == 1 {
-		s += PackedLen(k.NT, 64) + PackedLen(2*k.N, 64) + PackedLen(k.NT+k.N, k.msbWidth())
-		if k.SignDPF {
-			s += PackedLen(k.N, 1)
-		}
-	}
-	if k.DCF != nil {
-		s += 4 + fssHeaderLen + k.DCF.Size()
+		s += PackedLen(k.NT, 64) + PackedLen(2*k.N, 64) + PackedLen(k.NT+k.N, k.msbWidth()) + PackedLen(k.N, 1)
 	}
 	for _, d := range k.DPF {
 		s += 4 + fssHeaderLen + d.Size()
@@ -75,18 +68,18 @@ func (k *TruncActKey) Size() int {
 }
 
 func (k *TruncActKey) shapeOK() bool {
-	if k.SignDPF == (k.DCF != nil) || k.SignDPF && len(k.DPF) == 0 {
+	if len(k.DPF) == 0 || len(k.DPF) > maxLUTParts {
 		return false
 	}
 	if k.Party == 0 {
-		return k.R == nil && k.M == nil && k.Mu == nil && k.MuR == nil && k.MuM == nil && k.Flip == nil
+		return k.R == nil && k.M == nil && k.Rho == nil && k.RhoR == nil && k.RhoM == nil && k.Flip == nil
 	}
-	return len(k.R) == k.NT && len(k.M) == k.NT && len(k.Mu) == k.N && len(k.MuR) == k.N && len(k.MuM) == k.N &&
-		len(k.Flip) == k.N == k.SignDPF
+	return len(k.R) == k.NT && len(k.M) == k.NT && len(k.Rho) == k.N && len(k.RhoR) == k.N && len(k.RhoM) == k.N &&
+		len(k.Flip) == k.N
 }
 
 func (k *TruncActKey) MarshalBinary() ([]byte, error) {
-	if k.Party > 1 || len(k.DPF) > maxLUTParts || !k.shapeOK() {
+	if k.Party > 1 || !k.shapeOK() {
 		return nil, fmt.Errorf("hss: tact key: marshal: %w", errKey)
 	}
 	e := Enc{b: make([]byte, 0, k.Size())}
@@ -98,27 +91,16 @@ func (k *TruncActKey) MarshalBinary() ([]byte, error) {
 	e.U64(k.Tag)
 	e.Seed(k.Seed)
 	e.U8(uint8(len(k.DPF)))
-	var sd uint8
-	if k.SignDPF {
-		sd = 1
-	}
-	e.U8(sd)
 	if k.Party == 1 {
 		e.Packed(k.R, 64)
-		e.Packed(k.Mu, 64)
-		e.Packed(k.MuR, 64)
+		e.Packed(k.Rho, 64)
+		e.Packed(k.RhoR, 64)
 		e.Packed(k.M, k.msbWidth())
-		e.Packed(k.MuM, k.msbWidth())
-		if k.SignDPF {
-			e.Packed(k.Flip, 1)
-		}
+		e.Packed(k.RhoM, k.msbWidth())
+		e.Packed(k.Flip, 1)
 	}
-	ms := dpfMarshalers(k.DPF)
-	if k.DCF != nil {
-		ms = append([]interface{ MarshalBinary() ([]byte, error) }{k.DCF}, ms...)
-	}
-	for _, m := range ms {
-		b, err := m.MarshalBinary()
+	for _, d := range k.DPF {
+		b, err := d.MarshalBinary()
 		if err != nil {
 			return nil, fmt.Errorf("hss: tact key: marshal: %w", err)
 		}
@@ -126,14 +108,6 @@ func (k *TruncActKey) MarshalBinary() ([]byte, error) {
 		e.b = append(e.b, b...)
 	}
 	return e.Bytes(), nil
-}
-
-func dpfMarshalers(ds []*fss.DPFKeys) []interface{ MarshalBinary() ([]byte, error) } {
-	out := make([]interface{ MarshalBinary() ([]byte, error) }, len(ds))
-	for i, d := range ds {
-		out[i] = d
-	}
-	return out
 }
 
 func (k *TruncActKey) UnmarshalBinary(b []byte) error {
@@ -144,35 +118,20 @@ func (k *TruncActKey) UnmarshalBinary(b []byte) error {
 	tag := d.U64()
 	seed := d.Seed()
 	ndpf := int(d.U8())
-	sd := d.U8()
-	sdpf := sd == 1
-	if d.Err() == nil && (sd > 1 || party > 1 || bits < 2 || bits > 64 || frac+2 > bits || nt > MaxKeyLen || n > nt || ndpf > maxLUTParts || sdpf && ndpf == 0) {
+	if d.Err() == nil && (party > 1 || bits < 2 || bits > 64 || frac+2 > bits || nt > MaxKeyLen || n > nt || ndpf < 1 || ndpf > maxLUTParts) {
 		d.Fail(fmt.Errorf("party %d, frac %d, width %d, lengths %d/%d, %d parts: %w", party, frac, bits, n, nt, ndpf, errKey))
 	}
-	out := &TruncActKey{Party: party, Frac: frac, Bits: bits, N: n, NT: nt, Tag: tag, Seed: seed, SignDPF: sdpf}
+	out := &TruncActKey{Party: party, Frac: frac, Bits: bits, N: n, NT: nt, Tag: tag, Seed: seed}
 	if d.Err() == nil && party == 1 {
 		w := out.msbWidth()
-		out.R, out.Mu, out.MuR = d.Packed(nt, 64), d.Packed(n, 64), d.Packed(n, 64)
-		out.M, out.MuM = d.Packed(nt, w), d.Packed(n, w)
-		if sdpf {
-			out.Flip = d.Packed(n, 1)
-		}
-	}
-	if d.Err() == nil && !sdpf {
-		raw := d.take(int(d.U32()))
-		if d.Err() == nil {
-			out.DCF = new(fss.DCFKeys)
-			if err := out.DCF.UnmarshalBinary(raw); err != nil {
-				d.Fail(err)
-			} else if out.DCF.N != n || out.DCF.Party != int(party) || out.DCF.P != 3 || out.DCF.Bits < 1 || out.DCF.Bits > 62 {
-				d.Fail(fmt.Errorf("comparison keys do not match: %w", errKey))
-			}
-		}
+		out.R, out.Rho, out.RhoR = d.Packed(nt, 64), d.Packed(n, 64), d.Packed(n, 64)
+		out.M, out.RhoM = d.Packed(nt, w), d.Packed(n, w)
+		out.Flip = d.Packed(n, 1)
 	}
 	if d.Err() == nil {
 		out.DPF = decodeDPFBatches(d, ndpf, n, int(party))
 	}
-	if d.Err() == nil && sdpf && (out.DPF[0].Leaf >= out.DPF[0].Bits || out.DPF[0].Bits < 2) {
+	if d.Err() == nil && (out.DPF[0].Leaf >= out.DPF[0].Bits || out.DPF[0].Bits < 2) {
 		d.Fail(fmt.Errorf("sign lookup without a tree level: %w", errKey))
 	}
 	if err := d.Finish(); err != nil {
@@ -180,44 +139,41 @@ func (k *TruncActKey) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("hss: tact key: %w", err)
 	}
 	k.Party, k.Frac, k.Bits, k.N, k.NT, k.Tag, k.Seed = out.Party, out.Frac, out.Bits, out.N, out.NT, out.Tag, out.Seed
-	k.SignDPF, k.Flip = out.SignDPF, out.Flip
-	k.R, k.M, k.Mu, k.MuR, k.MuM, k.DCF, k.DPF = out.R, out.M, out.Mu, out.MuR, out.MuM, out.DCF, out.DPF
+	k.R, k.M, k.Rho, k.RhoR, k.RhoM, k.Flip, k.DPF = out.R, out.M, out.Rho, out.RhoR, out.RhoM, out.Flip, out.DPF
 	return nil
 }
 
 func init() {
 	RegisterKey("tact", func() MarshalKey { return new(TruncActKey) })
 	registerSeq("gelur", "tact", "trunc")
-	registerSeq("silumulr", "tact", "truncmul")
+	registerSeq("silumulr", "tact", "tprod")
 }
 
-// tactWords is the number of words a party expands from its seed: party 0 r0, R0, M0, its sign shares
-// (μ0, (μR)0, (μM)0 or, with signDPF, those of ρ) and with signDPF its Flip bits; party 1 r1.
-func tactWords(party, n, nt int, signDPF bool) int {
+// tactWords is the number of words a party expands from its seed: party 0 r0, R0, M0 [nt] and ρ0,
+// (ρR)0, (ρM)0 and its Flip bits [n]; party 1 r1 [nt].
+func tactWords(party, n, nt int) int {
 	if party == 1 {
 		return nt
 	}
-	if signDPF {
-		return 3*nt + 4*n
-	}
-	return 3*nt + 3*n
+	return 3*nt + 4*n
 }
 
 // genTruncAct generates material for truncAct: nt ≥ n elements truncated by frac at width bits, the
-// lookup spec (with a sign term and polynomial parts) on the first n; with signDPF the sign comes
-// from the first part's DPF (truncActSign) instead of a DCF.
-func genTruncAct(rng io.Reader, n, nt int, frac, bits uint, spec *lutSpec, signDPF bool) (k0, k1 *TruncActKey, err error) {
-	if err := checkTruncAct("gen tact", n, nt, frac, bits, spec, signDPF); err != nil {
-		return nil, nil, err
+// lookup spec (with a sign term and polynomial parts, the first with a tree) on the first n. It also
+// returns the masks the keys were made with, for material correlated with them (genTruncProd).
+func genTruncAct(rng io.Reader, n, nt int, frac, bits uint, spec *lutSpec) (k0, k1 *TruncActKey, masks *tactMasks, err error) {
+	if err := checkTruncAct("gen tact", n, nt, frac, bits, spec); err != nil {
+		return nil, nil, nil, err
 	}
-	s0, s1, b0, b1, release, err := seedStreams(rng, "gen tact", tactWords(0, n, nt, signDPF), tactWords(1, n, nt, signDPF))
+	s0, s1, b0, b1, release, err := seedStreams(rng, "gen tact", tactWords(0, n, nt), tactWords(1, n, nt))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer release()
-	k0 = &TruncActKey{Party: 0, Frac: frac, Bits: bits, N: n, NT: nt, Tag: spec.tag, Seed: s0, SignDPF: signDPF}
-	k1 = &TruncActKey{Party: 1, Frac: frac, Bits: bits, N: n, NT: nt, Tag: spec.tag, Seed: s1, SignDPF: signDPF,
-		R: make([]uint64, nt), M: make([]uint64, nt), Mu: make([]uint64, n), MuR: make([]uint64, n), MuM: make([]uint64, n)}
+	k0 = &TruncActKey{Party: 0, Frac: frac, Bits: bits, N: n, NT: nt, Tag: spec.tag, Seed: s0}
+	k1 = &TruncActKey{Party: 1, Frac: frac, Bits: bits, N: n, NT: nt, Tag: spec.tag, Seed: s1,
+		R: make([]uint64, nt), M: make([]uint64, nt), Rho: make([]uint64, n), RhoR: make([]uint64, n), RhoM: make([]uint64, n),
+		Flip: make([]uint64, n)}
 	mw := Mask(k1.msbWidth())
 	R, M := make([]uint64, nt), make([]uint64, nt)
 	for i := range nt {
@@ -226,13 +182,12 @@ func genTruncAct(rng io.Reader, n, nt int, frac, bits uint, spec *lutSpec, signD
 		k1.R[i] = R[i] - b0[nt+i]
 		k1.M[i] = (M[i] - b0[2*nt+i]) & mw
 	}
-	R, M = R[:n], M[:n]
 	for _, p := range spec.parts {
 		if len(p.tabs) == 0 {
 			continue
 		}
 		if p.m > fss.MaxWindowBits || !p.poly() || len(p.tabs) != p.deg+1 {
-			return nil, nil, fmt.Errorf("hss: gen tact: malformed lookup part")
+			return nil, nil, nil, fmt.Errorf("hss: gen tact: malformed lookup part")
 		}
 		pts := make([]uint64, n)
 		np := p.payload()
@@ -241,7 +196,7 @@ func genTruncAct(rng io.Reader, n, nt int, frac, bits uint, spec *lutSpec, signD
 			pts[i] = (R[i] >> p.k) & Mask(p.m)
 			rho, v := (R[i]&Mask(p.k))>>p.drop, uint64(1)
 			for c := range np {
-				betas[np*i+c] = v
+				betas[np*i+c] = v // first 1: the sign's comparison reads it (fss.EvalLowLessBatch)
 				v *= rho
 			}
 		}
@@ -254,56 +209,38 @@ func genTruncAct(rng io.Reader, n, nt int, frac, bits uint, spec *lutSpec, signD
 			err = narrowDPF(spec.payW, d0, d1)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("hss: gen tact: %w", err)
+			return nil, nil, nil, fmt.Errorf("hss: gen tact: %w", err)
 		}
 		k0.DPF, k1.DPF = append(k0.DPF, d0), append(k1.DPF, d1)
 	}
-	p := spec.parts[0]
-	mu0, mur0, mum0 := b0[3*nt:3*nt+n], b0[3*nt+n:3*nt+2*n], b0[3*nt+2*n:3*nt+3*n]
-	if signDPF {
-		// A fresh bit ρ per element, the dealer's own: the parties open s ⊕ ρ.
-		rho, err := randU64s(rng, n)
-		if err != nil {
-			return nil, nil, fmt.Errorf("hss: gen tact: %w", err)
-		}
-		flip0 := b0[3*nt+3*n:]
-		k1.Flip = make([]uint64, n)
-		for i := range n {
-			rb := rho[i] & 1
-			mu := (R[i] >> (p.k + p.m - 1)) & 1
-			k1.Mu[i] = rb - mu0[i]
-			k1.MuR[i] = rb*R[i] - mur0[i]
-			k1.MuM[i] = (rb*M[i] - mum0[i]) & mw
-			k1.Flip[i] = (mu ^ rb ^ flip0[i]) & 1
-		}
-		return k0, k1, nil
-	}
-	alphas, betas := make([]uint64, n), make([]uint64, 3*n)
-	for i := range n {
-		rj := (R[i] >> p.k) & Mask(p.m)
-		mu := rj >> (p.m - 1)
-		alphas[i] = rj & Mask(p.m-1)
-		betas[3*i], betas[3*i+1], betas[3*i+2] = 1-2*mu, (1-2*mu)*R[i], (1-2*mu)*M[i]
-		k1.Mu[i] = mu - mu0[i]
-		k1.MuR[i] = mu*R[i] - mur0[i]
-		k1.MuM[i] = (mu*M[i] - mum0[i]) & mw
-	}
-	d0, d1, err := fss.GenDCF(rng, p.m-1, 3, alphas, betas)
+	// A fresh bit ρ per element, the dealer's own: the parties open s ⊕ ρ.
+	rho, err := randU64s(rng, n)
 	if err != nil {
-		return nil, nil, fmt.Errorf("hss: gen tact: %w", err)
+		return nil, nil, nil, fmt.Errorf("hss: gen tact: %w", err)
 	}
-	k0.DCF, k1.DCF = d0, d1
-	return k0, k1, nil
+	p := spec.parts[0]
+	rho0, rhoR0, rhoM0, flip0 := b0[3*nt:3*nt+n], b0[3*nt+n:3*nt+2*n], b0[3*nt+2*n:3*nt+3*n], b0[3*nt+3*n:]
+	for i := range n {
+		rb := rho[i] & 1
+		mu := (R[i] >> (p.k + p.m - 1)) & 1 // msb of the DPF's point
+		k1.Rho[i] = rb - rho0[i]
+		k1.RhoR[i] = rb*R[i] - rhoR0[i]
+		k1.RhoM[i] = (rb*M[i] - rhoM0[i]) & mw
+		k1.Flip[i] = (mu ^ rb ^ flip0[i]) & 1
+		rho[i] = rb
+	}
+	return k0, k1, &tactMasks{R: R, M: M, Rho: rho}, nil
 }
 
 // checkTruncAct checks truncAct's shape: nt ≥ n elements, the truncation by frac at width bits, and a
-// lookup that reads no bit above the truncation's output.
-func checkTruncAct(op string, n, nt int, frac, bits uint, spec *lutSpec, signDPF bool) error {
+// lookup that reads no bit above the truncation's output and whose first part has a DPF with a tree
+// level above its leaves (the sign's comparison reads it).
+func checkTruncAct(op string, n, nt int, frac, bits uint, spec *lutSpec) error {
 	if n < 0 || nt < n || nt > MaxKeyLen || bits < 2 || bits > 64 || frac+2 > bits || !spec.signTerm {
 		return fmt.Errorf("hss: %s: lengths %d/%d, frac %d, width %d out of range", op, n, nt, frac, bits)
 	}
-	if signDPF && (spec.nlookups() == 0 || !spec.parts[0].poly() || spec.parts[0].leaf() >= spec.parts[0].m) {
-		return fmt.Errorf("hss: %s: a sign from the lookup needs a first part with a tree", op)
+	if spec.nlookups() == 0 || !spec.parts[0].poly() || spec.parts[0].leaf() >= spec.parts[0].m {
+		return fmt.Errorf("hss: %s: the sign needs a first lookup part with a tree", op)
 	}
 	for _, p := range spec.parts {
 		if p.k+p.m > bits-frac {
@@ -314,16 +251,13 @@ func checkTruncAct(op string, n, nt int, frac, bits uint, spec *lutSpec, signDPF
 }
 
 // truncAct truncates x (nt elements, |x| < 2^(bits−2)) by frac and runs the lookup spec on the first
-// n of the results, in one round: it returns the truncations y and the lookup's outputs (xs = y·s
-// and the untruncated polynomial term lin, in a pooled buffer) for y[:n]. With a SignDPF key xs is
-// not ready: o.sign holds the party's share of s ⊕ ρ, to open in the next round (pendingSign).
+// n of the results, in one round: it returns the truncations y and the lookup's outputs: the
+// untruncated polynomial term o.lin (in a pooled buffer) and the pending sign term o.sign (the
+// party's share bits of s ⊕ ρ, to open in the next round; pendingSign).
 func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (y []uint64, o *lutOut, err error) {
 	nt := len(x)
 	frac, bits := k.Frac, k.Bits
 	if int(k.Party) != p.ID || k.NT != nt || k.N != n || k.Tag != spec.tag || len(k.DPF) != spec.nlookups() || !k.shapeOK() {
-		return nil, nil, fmt.Errorf("hss: tact: material does not match the gate")
-	}
-	if !k.SignDPF && (k.DCF.N != n || k.DCF.P != 3 || k.DCF.Bits != spec.parts[0].m-1 || k.DCF.Width != 0) {
 		return nil, nil, fmt.Errorf("hss: tact: material does not match the gate")
 	}
 	for j, d := range k.DPF {
@@ -332,21 +266,18 @@ func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (y []
 			return nil, nil, fmt.Errorf("hss: tact: material does not match the gate")
 		}
 	}
-	buf := streamScratch(k.Seed, tactWords(p.ID, n, nt, k.SignDPF))
-	keep := false // a pending sign keeps buf until it is finished
+	buf := streamScratch(k.Seed, tactWords(p.ID, n, nt))
+	keep := false // the pending sign keeps buf until it is finished
 	defer func() {
 		if !keep {
 			putWords(buf)
 		}
 	}()
 	r := buf[:nt]
-	R, M, mu, muR, muM, flip := k.R, k.M, k.Mu, k.MuR, k.MuM, k.Flip
+	R, M, rho, rhoR, rhoM, flip := k.R, k.M, k.Rho, k.RhoR, k.RhoM, k.Flip
 	if p.ID == 0 {
 		R, M = buf[nt:2*nt], buf[2*nt:3*nt]
-		mu, muR, muM = buf[3*nt:3*nt+n], buf[3*nt+n:3*nt+2*n], buf[3*nt+2*n:3*nt+3*n]
-		if k.SignDPF {
-			flip = buf[3*nt+3*n:]
-		}
+		rho, rhoR, rhoM, flip = buf[3*nt:3*nt+n], buf[3*nt+n:3*nt+2*n], buf[3*nt+2*n:3*nt+3*n], buf[3*nt+3*n:]
 	}
 	var shift uint64
 	own := uint64(1 - p.ID)
@@ -363,7 +294,7 @@ func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (y []
 	top, wsh := bits-1, bits-frac
 	off := uint64(1) << (bits - 2 - frac)
 	y = make([]uint64, nt)
-	xh, g := getWords(n), getWords(n)
+	xh, g := getWords(nt), getWords(nt) // every input's public parts A and G (the pending sign keeps them)
 	defer func() {
 		if !keep {
 			putWords(xh)
@@ -375,37 +306,18 @@ func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (y []
 		A := ci>>frac - off
 		gi := ((ci>>top)&1 ^ 1) << wsh
 		y[i] = own*A - R[i] + gi*M[i]
-		if i < n {
-			xh[i], g[i] = A, gi
-		}
+		xh[i], g[i] = A, gi
 	}
-	o = &lutOut{lin: polyTerms(k.DPF, spec, xh)}
+	o = &lutOut{lin: polyTerms(k.DPF, spec, xh[:n])}
 	part := spec.parts[0]
-	if k.SignDPF {
-		sb, err := truncActSign(p.ID, k.DPF[0], &part, xh, flip)
-		if err != nil {
-			putWords(o.lin)
-			return nil, nil, fmt.Errorf("hss: tact: %w", err)
-		}
-		keep = true
-		o.sign = &pendingSign{bits: sb, own: own, a: xh[:n], g: g[:n], r: R[:n], m: M[:n], rho: mu[:n], rhoR: muR[:n], rhoM: muM[:n],
-			release: func() { putWords(buf); putWords(xh); putWords(g) }}
-		return y, o, nil
-	}
-	cs, err := evalSignDCF(p.ID, k.DCF, &part, xh)
+	sb, err := truncActSign(p.ID, k.DPF[0], &part, xh[:n], flip)
 	if err != nil {
-		if o.lin != nil {
-			putWords(o.lin)
-		}
+		putWords(o.lin)
 		return nil, nil, fmt.Errorf("hss: tact: %w", err)
 	}
-	defer putWords(cs)
-	o.xs = make([]uint64, n)
-	for i := range n {
-		// As evalLUTWith with the mask r' = R − g·M of y = A − r'.
-		ur := muR[i] + cs[3*i+1] - g[i]*(muM[i]+cs[3*i+2])
-		_, o.xs[i] = signStep(own, signBit(&part, xh[i]), mu[i]+cs[3*i], ur, R[i]-g[i]*M[i], xh[i])
-	}
+	keep = true
+	o.sign = &pendingSign{bits: sb, own: own, a: xh[:nt], g: g[:nt], r: R[:nt], m: M[:nt], rho: rho[:n], rhoR: rhoR[:n], rhoM: rhoM[:n],
+		release: func() { putWords(buf); putWords(xh); putWords(g) }}
 	return y, o, nil
 }
 
@@ -440,8 +352,9 @@ func truncActSign(id int, d *fss.DPFKeys, part *lutPart, xh, flip []uint64) ([]u
 }
 
 // pendingSign is a truncAct's sign term y·s waiting for s ⊕ ρ to be opened: the party's share bits of
-// it, the public parts a = A and g of y = A − R + g·M, and the party's shares of R, M, ρ, ρ·R and ρ·M
-// (release hands their pooled buffers back once finished).
+// it, the public parts a = A and g of y = A − R + g·M and the party's shares of R and M (for all the
+// truncated inputs, the lookup's first), and its shares of ρ, ρ·R and ρ·M (release hands their
+// pooled buffers back once finished).
 type pendingSign struct {
 	bits            []uint64
 	own             uint64
@@ -476,12 +389,9 @@ func (ps *pendingSign) done() {
 }
 
 // costTruncAct is the cost of truncAct (and genTruncAct's keys).
-func costTruncAct(n, nt int, frac, bits uint, spec *lutSpec, signDPF bool) Cost {
-	k0 := &TruncActKey{Party: 0, Frac: frac, Bits: bits, N: n, NT: nt, SignDPF: signDPF}
-	if !signDPF {
-		k0.DCF = &fss.DCFKeys{Bits: spec.parts[0].m - 1, P: 3, N: n}
-	}
-	k1 := &TruncActKey{Party: 1, Frac: frac, Bits: bits, N: n, NT: nt, DCF: k0.DCF, SignDPF: signDPF}
+func costTruncAct(n, nt int, frac, bits uint, spec *lutSpec) Cost {
+	k0 := &TruncActKey{Party: 0, Frac: frac, Bits: bits, N: n, NT: nt}
+	k1 := &TruncActKey{Party: 1, Frac: frac, Bits: bits, N: n, NT: nt}
 	for _, p := range spec.parts {
 		if len(p.tabs) == 0 {
 			continue
@@ -497,7 +407,10 @@ func GenGeLURaw(rng io.Reader, n int, fx Fixed, frac, bits uint) (k0, k1 Key, er
 	if err := checkRawFrac("gen gelur", fx, frac); err != nil {
 		return nil, nil, err
 	}
-	return genRaw(rng, "gelur", n, n, fx, frac, bits, geluSpec, true, GenTrunc)
+	return genStaged(rng, "gelur", n, fx, actTable(geluSpec), func(s *lutSpec) (MarshalKey, MarshalKey, error) {
+		k0, k1, _, err := genTruncAct(rng, n, n, frac, bits, s)
+		return k0, k1, err
+	}, GenTrunc)
 }
 
 // checkRawFrac checks the truncation of a raw-input gate: by at least Frac (its input has
@@ -509,27 +422,15 @@ func checkRawFrac(op string, fx Fixed, frac uint) error {
 	return nil
 }
 
-// genRaw generates the material of the raw-input gate kind on n elements: the fused truncation (nt
-// elements, by frac at width bits) and lookup of the activation spec (its sign from the lookup's DPF
-// when signDPF), then trunc's keys for the lookup's truncation.
-func genRaw[T MarshalKey](rng io.Reader, kind string, n, nt int, fx Fixed, frac, bits uint, spec func(Fixed) (*actSpecs, error), signDPF bool, trunc func(io.Reader, int, uint, uint) (T, T, error)) (Key, Key, error) {
-	return genStaged(rng, kind, n, fx, actTable(spec), func(s *lutSpec) (MarshalKey, MarshalKey, error) {
-		return genTruncAct(rng, n, nt, frac, bits, s, signDPF)
-	}, trunc)
-}
-
 // GeLURaw returns shares of GeLU(x/2^frac) (Frac fractional bits) for shares x of an untruncated
 // linear output (Frac + frac fractional bits, frac ≥ Frac: 2·Frac for a linear layer of a truncated
 // input, more for one of a norm's untruncated output, NormRaw; |x| < 2^(bits−2)): the truncation
 // and GeLU's lookup in one round, then the lookup's truncation: 2 rounds where Trunc and GeLU take
 // 3. Error: GeLU's plus the truncation's unit.
 //
-// Its sign s has no DCF: the comparison the MSB rule needs is read off the lookup's own DPF
-// (fss.EvalLowLessBatch, Grotto's prefix parity) as XOR shares, and the parties open s ⊕ ρ for a
-// fresh dealer bit ρ with the second round's truncation (one bit more per element and party), then
-// s·y = s·A − s·R + g·s·M from shares of ρ, ρ·R and ρ·M (pendingSign). Against the DCF (7 levels,
-// payload 3 at 64 bits: 322 bytes per element and party) the keys are 2.5 times smaller: ≈ 630
-// bytes per element for both parties at Frac 14, of which the DPF is ≈ 585.
+// Its sign s has no DCF (see the top of this file): s ⊕ ρ is opened with the second round's
+// truncation, one bit more per element and party. Material at Frac 14 and width 48: 468 bytes per
+// element for both parties (1276 with a sign DCF and 3-level leaves); online 24.5 bytes.
 func (p *Party) GeLURaw(x []uint64, frac, bits uint) ([]uint64, error) {
 	if err := checkRawFrac("gelur", p.Fx, frac); err != nil {
 		return nil, err
@@ -546,7 +447,7 @@ func (p *Party) GeLURaw(x []uint64, frac, bits uint) ([]uint64, error) {
 	if err != nil {
 		return nil, wrapGate("gelur", err)
 	}
-	if k.Frac != frac || k.Bits != bits || !k.SignDPF {
+	if k.Frac != frac || k.Bits != bits {
 		return nil, fmt.Errorf("hss: gelur: material does not match the gate")
 	}
 	_, o, err := q.truncAct(k, s.tab, x, len(x))
@@ -583,10 +484,10 @@ func CostGeLURawStages(n int, fx Fixed, frac, bits uint) ([]Stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hss: cost gelur: %w", err)
 	}
-	if err := checkTruncAct("cost gelur", n, n, frac, bits, s.tab, true); err != nil {
+	if err := checkTruncAct("cost gelur", n, n, frac, bits, s.tab); err != nil {
 		return nil, err
 	}
-	return seqStages("gelur", part{kind: "tact", c: costTruncAct(n, n, frac, bits, s.tab, true), label: "trunc+lut"},
+	return seqStages("gelur", part{kind: "tact", c: costTruncAct(n, n, frac, bits, s.tab), label: "trunc+lut"},
 		part{kind: "trunc", c: costTrunc(n, s.tab.fb, s.tab.tbits).Add(Cost{Online: 2 * int64(PackedLen(n, 1))})}), nil
 }
 
@@ -599,14 +500,28 @@ func GenSiLUMulRaw(rng io.Reader, n int, fx Fixed, frac, bits uint) (k0, k1 Key,
 	if err := checkRawFrac("gen silumulr", fx, frac); err != nil {
 		return nil, nil, err
 	}
-	return genRaw(rng, "silumulr", n, nt, fx, frac, bits, siluSpec, false, genTruncMul)
+	s, err := siluSpec(fx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hss: gen silumulr: %w", err)
+	}
+	a0, a1, m, err := genTruncAct(rng, n, nt, frac, bits, s.tab)
+	if err != nil {
+		return nil, nil, err
+	}
+	t0, t1, err := genTruncProd(rng, n, s.tab.fb, s.tab.tbits, frac, bits, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newSeqKey("silumulr", n, a0, t0), newSeqKey("silumulr", n, a1, t1), nil
 }
 
 // SiLUMulRaw returns shares of SiLU(g/2^frac)·(u/2^frac) (2·Frac fractional bits, untruncated, as
 // SiLUMul) for shares g and u of untruncated linear outputs (Frac + frac fractional bits, frac ≥
 // Frac as for GeLURaw, |·| < 2^(bits−2)): SwiGLU from its projections in 2 rounds (both
-// truncations and SiLU's lookup, then SiLU's truncation with the product), where their truncation
-// and SiLUMul take 3.
+// truncations and SiLU's lookup, then SiLU's truncation with the opening of s ⊕ ρ, the product
+// local: truncProd), where their truncation and SiLUMul take 3. Material at Frac 14 and width 48:
+// 543 bytes per element for both parties (1146 with a sign DCF, a Beaver product and 3-level
+// leaves); online 36.5 bytes (68.25 with the product's openings).
 func (p *Party) SiLUMulRaw(g, u []uint64, frac, bits uint) ([]uint64, error) {
 	n := len(g)
 	if len(u) != n {
@@ -632,11 +547,27 @@ func (p *Party) SiLUMulRaw(g, u []uint64, frac, bits uint) ([]uint64, error) {
 	}
 	gu := make([]uint64, 0, 2*n)
 	gu = append(append(gu, g...), u...)
-	y, o, err := q.truncAct(k, s.tab, gu, n)
+	_, o, err := q.truncAct(k, s.tab, gu, n)
 	if err != nil {
 		return nil, wrapGate("silumulr", err)
 	}
-	return q.siluTimes("silumulr", o, y[n:], s.tab)
+	defer o.sign.done()
+	defer putWords(o.lin)
+	kp, err := takeKey[*TruncProdKey](q, "tprod", n)
+	if err != nil {
+		return nil, wrapGate("silumulr", err)
+	}
+	if kp.Frac != s.tab.fb || kp.Bits != s.tab.tbits || kp.UFrac != frac || kp.UBits != bits {
+		return nil, fmt.Errorf("hss: silumulr: material does not match the gate")
+	}
+	z, err := q.truncProd(kp, o.lin, o.sign)
+	if err != nil {
+		return nil, wrapGate("silumulr", err)
+	}
+	if err := finish("silumulr", q); err != nil {
+		return nil, err
+	}
+	return z, nil
 }
 
 // CostSiLUMulRawStages is the cost of SiLUMulRaw (and GenSiLUMulRaw's keys) on n elements by stage.
@@ -655,9 +586,9 @@ func CostSiLUMulRawStages(n int, fx Fixed, frac, bits uint) ([]Stage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hss: cost silumulr: %w", err)
 	}
-	if err := checkTruncAct("cost silumulr", n, nt, frac, bits, s.tab, false); err != nil {
+	if err := checkTruncAct("cost silumulr", n, nt, frac, bits, s.tab); err != nil {
 		return nil, err
 	}
-	return seqStages("silumulr", part{kind: "tact", c: costTruncAct(n, nt, frac, bits, s.tab, false), label: "trunc+lut"},
-		part{kind: "truncmul", c: costTruncMul(n, s.tab.fb, s.tab.tbits)}), nil
+	return seqStages("silumulr", part{kind: "tact", c: costTruncAct(n, nt, frac, bits, s.tab), label: "trunc+lut"},
+		part{kind: "tprod", c: costTruncProd(n, s.tab.fb, s.tab.tbits, frac, bits)}), nil
 }

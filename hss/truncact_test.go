@@ -11,7 +11,8 @@ import (
 // Frac at width 48) and one of a norm's raw output (Frac + NormRawFrac bits, truncated by
 // NormRawFrac at width 64).
 func TestTruncActGates(t *testing.T) {
-	for _, c := range []struct{ frac, shift, width uint }{{12, 12, 48}, {14, 14, 48}, {12, NormRawFrac(Fixed{Frac: 12}), 64}, {14, NormRawFrac(Fixed{Frac: 14}), 64}} {
+	// {12, 20, 48} keeps the products of two truncations' MSB terms (2·(48 − 20) < 64: prodWidths).
+	for _, c := range []struct{ frac, shift, width uint }{{12, 12, 48}, {14, 14, 48}, {12, 20, 48}, {12, NormRawFrac(Fixed{Frac: 12}), 64}, {14, NormRawFrac(Fixed{Frac: 14}), 64}} {
 		frac, width := c.frac, c.width
 		fx := Fixed{Frac: frac}
 		tf := c.shift // the truncation's shift: the input has Frac + tf fractional bits

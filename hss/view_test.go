@@ -509,7 +509,7 @@ func TestDecodeSoftmaxView(t *testing.T) {
 // TestFusedActView records what party 1 receives in the fused activations on untruncated linear
 // outputs (GeLURaw: the input's truncation with the lookup, then the lookup's truncation with the
 // sign's masked bit s ⊕ ρ;
-// SiLUMulRaw: both inputs' truncations with the lookup, then SiLU's truncation with the product) on
+// SiLUMulRaw: both inputs' truncations with the lookup, then SiLU's truncation with s ⊕ ρ) on
 // constant and on spread inputs, and checks every part's uniformity at its width.
 func TestFusedActView(t *testing.T) {
 	fx := hss.Fixed{Frac: 14}
@@ -551,7 +551,7 @@ func TestFusedActView(t *testing.T) {
 			tb := int(hss.ActTruncWidth(fx, gate == "gelu"))
 			sched := [][][2]int{{{n, width}}, {{n, tb}, {n, 1}}} // GeLU's second round opens s ⊕ ρ too
 			if gate == "silumul" {
-				sched = [][][2]int{{{2 * n, width}}, {{n, tb}, {2 * n, 64}}}
+				sched = [][][2]int{{{2 * n, width}}, {{n, tb}, {n, 1}}}
 			}
 			if c := checkView(t, gate+"/"+name, msgs, sched); c < 2 {
 				t.Fatalf("%s/%s: only %d parts checked", gate, name, c)

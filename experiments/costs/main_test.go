@@ -81,7 +81,7 @@ func TestRunBreakdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"by gate stage", "| norm | rmsnorm/square |", "| norm | rmsnorm/rsqrt/cmp |", "| softmax | max/relu |",
-		"| act | silumulr/trunc+lut |", "| act | silumulr/truncmul |", "| attention | qkv+qk/trunc+product |", "| norm | rmsnorm/res+square |",
+		"| act | silumulr/trunc+lut |", "| act | silumulr/tprod |", "| attention | qkv+qk/trunc+product |", "| norm | rmsnorm/res+square |",
 		"| head | trunc | 1 |"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("breakdown lacks %q:\n%s", s, buf.String())

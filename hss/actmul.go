@@ -217,7 +217,7 @@ func (p *Party) SiLUMul(g, u []uint64) ([]uint64, error) {
 	return q.siluTimes("silumul", o, u, s.tab)
 }
 
-// siluTimes ends SwiGLU (SiLUMul, SiLUMulRaw) on SiLU's lookup o of the gate: SiLU's truncation and
+// siluTimes ends SiLUMul on SiLU's lookup o of the gate: SiLU's truncation and
 // the product with u in one round (truncMul, the composite's last part), and hands o's polynomial
 // term back to the pool.
 func (q *Party) siluTimes(kind string, o *lutOut, u []uint64, tab *lutSpec) ([]uint64, error) {

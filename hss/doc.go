@@ -58,7 +58,10 @@
 //     in two rounds (SiLU's lookup, then its truncation and the Beaver product with u in one opening).
 //   - truncact.go: TruncActKey; GenGeLURaw, GeLURaw, GenSiLUMulRaw, SiLUMulRaw and their Cost*Stages:
 //     a linear layer's truncation (by Frac, or by NormRawFrac for a layer of NormRaw's output) and the
-//     activation's lookup in one round (the lookup's mask is R).
+//     activation's lookup in one round (the lookup's mask is R); the activation's sign read off the
+//     lookup's DPF (fss.EvalLowLessBatch) and opened masked in the second round (pendingSign).
+//   - truncprod.go: TruncProdKey; SiLUMulRaw's second round: SiLU's truncation, the sign's opening
+//     and the product with u, local from masked forms and the dealer's mask products (truncProd).
 //   - exp.go: GenExp, Exp, CostExp.
 //   - octave.go: the octave lookups; GenReciprocal, Reciprocal, GenRsqrt, Rsqrt, and the octave
 //     parts the norms and softmax compose (octIndex, octLORaw).

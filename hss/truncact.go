@@ -59,7 +59,8 @@ func (k *TruncActKey) msbWidth() uint { return 64 - k.Bits + k.Frac }
 func (k *TruncActKey) Size() int {
 	s := 3 + 8 + 8 + 32 + 1
 	if k.Party == 1 {
-		s += PackedLen(k.NT, 64) + PackedLen(2*k.N, 64) + PackedLen(k.NT+k.N, k.msbWidth()) + PackedLen(k.N, 1)
+		s += PackedLen(k.NT, 64) + PackedLen(k.N, 64) + PackedLen(k.N, 64) + PackedLen(k.NT, k.msbWidth()) +
+			PackedLen(k.N, k.msbWidth()) + PackedLen(k.N, 1)
 	}
 	for _, d := range k.DPF {
 		s += 4 + fssHeaderLen + d.Size()
@@ -251,19 +252,20 @@ func checkTruncAct(op string, n, nt int, frac, bits uint, spec *lutSpec) error {
 }
 
 // truncAct truncates x (nt elements, |x| < 2^(bits−2)) by frac and runs the lookup spec on the first
-// n of the results, in one round: it returns the truncations y and the lookup's outputs: the
-// untruncated polynomial term o.lin (in a pooled buffer) and the pending sign term o.sign (the
-// party's share bits of s ⊕ ρ, to open in the next round; pendingSign).
-func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (y []uint64, o *lutOut, err error) {
+// n of the results, in one round. It returns the lookup's outputs: the untruncated polynomial term
+// o.lin (in a pooled buffer) and the pending sign term o.sign (the party's share bits of s ⊕ ρ, to
+// open in the next round, and every truncation's masked form y = A − R + G·M, which is all its
+// consumers read: pendingSign).
+func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (*lutOut, error) {
 	nt := len(x)
 	frac, bits := k.Frac, k.Bits
 	if int(k.Party) != p.ID || k.NT != nt || k.N != n || k.Tag != spec.tag || len(k.DPF) != spec.nlookups() || !k.shapeOK() {
-		return nil, nil, fmt.Errorf("hss: tact: material does not match the gate")
+		return nil, fmt.Errorf("hss: tact: material does not match the gate")
 	}
 	for j, d := range k.DPF {
 		pt := &spec.parts[j]
 		if d.N != n || d.Bits != pt.m || d.Party != p.ID || d.P != pt.payload() || d.Leaf != pt.leaf() || d.Top != pt.top() || d.Width != spec.payW {
-			return nil, nil, fmt.Errorf("hss: tact: material does not match the gate")
+			return nil, fmt.Errorf("hss: tact: material does not match the gate")
 		}
 	}
 	buf := streamScratch(k.Seed, tactWords(p.ID, n, nt))
@@ -289,11 +291,10 @@ func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (y []
 		c[i] = x[i] + r[i] + shift
 	}
 	if err := p.openInto(c, c, bits); err != nil {
-		return nil, nil, wrapGate("tact", err)
+		return nil, wrapGate("tact", err)
 	}
 	top, wsh := bits-1, bits-frac
 	off := uint64(1) << (bits - 2 - frac)
-	y = make([]uint64, nt)
 	xh, g := getWords(nt), getWords(nt) // every input's public parts A and G (the pending sign keeps them)
 	defer func() {
 		if !keep {
@@ -305,20 +306,19 @@ func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (y []
 		ci := c[i] & Mask(bits)
 		A := ci>>frac - off
 		gi := ((ci>>top)&1 ^ 1) << wsh
-		y[i] = own*A - R[i] + gi*M[i]
 		xh[i], g[i] = A, gi
 	}
-	o = &lutOut{lin: polyTerms(k.DPF, spec, xh[:n])}
+	o := &lutOut{lin: polyTerms(k.DPF, spec, xh[:n])}
 	part := spec.parts[0]
 	sb, err := truncActSign(p.ID, k.DPF[0], &part, xh[:n], flip)
 	if err != nil {
 		putWords(o.lin)
-		return nil, nil, fmt.Errorf("hss: tact: %w", err)
+		return nil, fmt.Errorf("hss: tact: %w", err)
 	}
 	keep = true
 	o.sign = &pendingSign{bits: sb, own: own, a: xh[:nt], g: g[:nt], r: R[:nt], m: M[:nt], rho: rho[:n], rhoR: rhoR[:n], rhoM: rhoM[:n],
 		release: func() { putWords(buf); putWords(xh); putWords(g) }}
-	return y, o, nil
+	return o, nil
 }
 
 // truncActSign returns the party's XOR shares (0 or 1 in a word per element) of s ⊕ ρ for the
@@ -450,7 +450,7 @@ func (p *Party) GeLURaw(x []uint64, frac, bits uint) ([]uint64, error) {
 	if k.Frac != frac || k.Bits != bits {
 		return nil, fmt.Errorf("hss: gelur: material does not match the gate")
 	}
-	_, o, err := q.truncAct(k, s.tab, x, len(x))
+	o, err := q.truncAct(k, s.tab, x, len(x))
 	if err != nil {
 		return nil, wrapGate("gelur", err)
 	}
@@ -520,8 +520,8 @@ func GenSiLUMulRaw(rng io.Reader, n int, fx Fixed, frac, bits uint) (k0, k1 Key,
 // Frac as for GeLURaw, |·| < 2^(bits−2)): SwiGLU from its projections in 2 rounds (both
 // truncations and SiLU's lookup, then SiLU's truncation with the opening of s ⊕ ρ, the product
 // local: truncProd), where their truncation and SiLUMul take 3. Material at Frac 14 and width 48:
-// 543 bytes per element for both parties (1146 with a sign DCF, a Beaver product and 3-level
-// leaves); online 36.5 bytes (68.25 with the product's openings).
+// 543 bytes per element for both parties (1309 with a sign DCF, a Beaver product and 3-level
+// leaves, 1146 with 2-level ones); online 36.5 bytes (68.25 with the product's openings).
 func (p *Party) SiLUMulRaw(g, u []uint64, frac, bits uint) ([]uint64, error) {
 	n := len(g)
 	if len(u) != n {
@@ -547,7 +547,7 @@ func (p *Party) SiLUMulRaw(g, u []uint64, frac, bits uint) ([]uint64, error) {
 	}
 	gu := make([]uint64, 0, 2*n)
 	gu = append(append(gu, g...), u...)
-	_, o, err := q.truncAct(k, s.tab, gu, n)
+	o, err := q.truncAct(k, s.tab, gu, n)
 	if err != nil {
 		return nil, wrapGate("silumulr", err)
 	}

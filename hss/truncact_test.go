@@ -78,3 +78,26 @@ func TestTruncActGates(t *testing.T) {
 		}
 	}
 }
+
+// TestTruncActKeyCodec checks the fused activations' keys (TruncActKey, TruncProdKey and the
+// truncation) round-trip at their Size for lengths whose packed parts end inside a byte.
+func TestTruncActKeyCodec(t *testing.T) {
+	fx := Fixed{Frac: 14}
+	for _, n := range []int{1, 3, 129} {
+		for _, w := range []struct{ frac, bits uint }{{14, 48}, {NormRawFrac(fx), 64}} {
+			g0, g1, err := GenGeLURaw(newNLRNG(byte(n)), n, fx, w.frac, w.bits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s0, s1, err := GenSiLUMulRaw(newNLRNG(byte(n)), n, fx, w.frac, w.bits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []Key{g0, g1, s0, s1} {
+				for _, p := range k.(*seqKey).parts {
+					checkKeyCodec(t, p.(MarshalKey), false)
+				}
+			}
+		}
+	}
+}

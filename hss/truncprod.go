@@ -22,8 +22,8 @@ import (
 // r'_c·r'_u, each expanded over R and M (R_g·R_u, R_g·M_u, M_g·R_u, M_g·M_u, …; ρ, ρ·R_g and ρ·M_g
 // are the lookup key's). Where there was a DCF (7 levels, payload 3: 644 bytes per element for
 // both parties) and a Beaver product that opened ε = x·s − a and δ = u − b at 64 bits each, there
-// are 16 correlated words (party 1's corrections, ≈ 70 bytes packed at their widths) and one bit per
-// element and party online.
+// are 16 correlated words (party 1's corrections, ≈ 77 bytes packed at their widths at Frac 14) and
+// one bit per element and party online.
 
 // prodWords is the number of correlated words per element of a TruncProdKey, in this order: R_c,
 // M_c; ρR_u, ρM_u; R_gR_u, R_gM_u, M_gR_u, M_gM_u; ρR_gR_u, ρR_gM_u, ρM_gR_u, ρM_gM_u; R_cR_u,

@@ -26,8 +26,9 @@ import "fmt"
 // key's payload must have an odd first component (β[0] = 1 for the lookups' (1, ρ, ρ², …)); the key
 // must have at least one level above its leaves (Leaf < Bits), and Bits ≥ 2.
 //
-// Cost per element: both halves' walks from level Top (2 blocks per level each), the 2^Top level-Top
-// nodes of a Seeded batch, and the 2^Leaf blocks of two leaves that hold the first components.
+// Cost per element: both halves' walks from level Top (2 blocks per level each), up to 2^Top − 2
+// level-Top nodes of a Seeded batch, and, in each half's leaf, the blocks holding the first
+// components of the positions after x's (up to 2^Leaf − 1).
 func (w *Worker) EvalLowLessBatch(k *DPFKeys, i0 int, xs, out []uint64) error {
 	n := len(xs)
 	if len(out) < n || i0 < 0 || i0+n > k.N {

@@ -167,11 +167,12 @@ type kernels[W uint64 | int32] struct {
 	gemv1x4 func(x *uint64, w *W, ldw int, k int, dst *uint64)                   // AVX-512
 	dot     func(x *uint64, w *W, k int) uint64                                  // AVX-512
 	gemm2x2 func(x *uint64, ldx int, w *W, ldw int, k int, dst *[4]uint64)       // AVX2
+	gemv4   func(x *uint64, w *W, ldw int, k int, dst *[4]uint64)                // AVX2; nil: the Go dot
 }
 
 var (
-	kernels64 = &kernels[uint64]{gemm4x4AVX512, gemv1x4AVX512, dotAVX512, gemm2x2AVX2}
-	kernels32 = &kernels[int32]{gemm4x4W32AVX512, gemv1x4W32AVX512, dotW32AVX512, gemm2x2W32AVX2}
+	kernels64 = &kernels[uint64]{gemm4x4AVX512, gemv1x4AVX512, dotAVX512, gemm2x2AVX2, nil}
+	kernels32 = &kernels[int32]{gemm4x4W32AVX512, gemv1x4W32AVX512, dotW32AVX512, gemm2x2W32AVX2, gemv1x4W32AVX2}
 )
 
 // block computes dst rows [i0,i1) × columns [j0,j1) with the best micro-kernel the CPU runs (ks:
@@ -181,7 +182,7 @@ func block[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int, k
 	case use512:
 		block512(dst, x, w, k, n, i0, i1, j0, j1, ks)
 	case useAVX2:
-		blockAVX2(dst, x, w, k, n, i0, i1, j0, j1, ks.gemm2x2)
+		blockAVX2(dst, x, w, k, n, i0, i1, j0, j1, ks.gemm2x2, ks.gemv4)
 	default:
 		blockGo(dst, x, w, k, n, i0, i1, j0, j1)
 	}
@@ -222,7 +223,7 @@ func block512[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int
 // and the Go 1×1 path over the last m%2 rows and n%2 columns, for either weight type (int32 weights
 // are sign-extended: the kernel loads them with VPMOVSXDQ, Go converts them).
 func blockAVX2[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int,
-	gemm func(x *uint64, ldx int, w *W, ldw int, k int, dst *[4]uint64)) {
+	gemm func(x *uint64, ldx int, w *W, ldw int, k int, dst *[4]uint64), gemv func(x *uint64, w *W, ldw int, k int, dst *[4]uint64)) {
 	k4 := k &^ 3
 	i := i0
 	for ; i+2 <= i1; i += 2 {
@@ -249,7 +250,22 @@ func blockAVX2[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 in
 	}
 	for ; i < i1; i++ {
 		xi := x[i*k : (i+1)*k]
-		for j := j0; j < j1; j++ {
+		j := j0
+		if gemv != nil && k4 > 0 {
+			for ; j+4 <= j1; j += 4 {
+				wj := w[j*k : (j+4)*k]
+				var s [4]uint64
+				gemv(&xi[0], &wj[0], k, k4, &s)
+				for c := range 4 {
+					wc := wj[c*k : (c+1)*k]
+					for l := k4; l < k; l++ {
+						s[c] += xi[l] * uint64(wc[l])
+					}
+				}
+				copy(dst[i*n+j:i*n+j+4], s[:])
+			}
+		}
+		for ; j < j1; j++ {
 			dst[i*n+j] = dot(xi, w[j*k:(j+1)*k])
 		}
 	}

@@ -40,6 +40,12 @@ func gemm4x4W32AVX512(x *uint64, ldx int, w *int32, ldw int, k int, dst *uint64,
 //go:noescape
 func gemm2x2W32AVX2(x *uint64, ldx int, w *int32, ldw int, k int, dst *[4]uint64)
 
+// gemv1x4W32AVX2 sets dst[j] = Σ_l x[l]·int64(w[j*ldw+l]) mod 2^64 for j < 4, l < k&^3: one row of x
+// against four weight rows (a decode step's matrix-vector products).
+//
+//go:noescape
+func gemv1x4W32AVX2(x *uint64, w *int32, ldw int, k int, dst *[4]uint64)
+
 // dotW32AVX512 returns Σ_l x[l]·int64(w[l]) mod 2^64 for l < k; k ≥ 0.
 //
 //go:noescape

@@ -921,3 +921,90 @@ gv4w_next:
 	GV4_STORE
 	VZEROUPPER
 	RET
+
+// func gemv1x4W32AVX2(x *uint64, w *int32, ldw int, k int, dst *[4]uint64)
+// dst[j] = Σ_l x[l]·int64(w[j*ldw+l]) mod 2^64 for j < 4, l < k&^3: gemm2x2W32AVX2's products for one
+// row of x against four weight rows (the decode shapes), x loaded and split once for all four.
+// Y0..Y3 sum the low products x_lo·w_lo of columns 0..3, Y4..Y7 the cross products x_hi·w_lo +
+// x_lo·w_hi (w_hi the sign extension's upper half), shifted up by 32 at the end.
+TEXT ·gemv1x4W32AVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ w+8(FP), DI
+	MOVQ ldw+16(FP), DX
+	SHLQ $2, DX
+	MOVQ k+24(FP), CX
+	MOVQ dst+32(FP), AX
+	LEAQ (DI)(DX*2), R8  // column 2
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+
+gv4w_loop4:
+	CMPQ CX, $4
+	JLT  gv4w_reduce
+	VMOVDQU (SI), Y8
+	VPSRLQ  $32, Y8, Y10
+	VPMOVSXDQ (DI), Y12
+	VPSRLQ  $32, Y12, Y13
+	VPMULUDQ Y12, Y8, Y14
+	VPADDQ   Y14, Y0, Y0
+	VPMULUDQ Y12, Y10, Y14
+	VPMULUDQ Y13, Y8, Y15
+	VPADDQ   Y14, Y4, Y4
+	VPADDQ   Y15, Y4, Y4
+	VPMOVSXDQ (DI)(DX*1), Y12
+	VPSRLQ  $32, Y12, Y13
+	VPMULUDQ Y12, Y8, Y14
+	VPADDQ   Y14, Y1, Y1
+	VPMULUDQ Y12, Y10, Y14
+	VPMULUDQ Y13, Y8, Y15
+	VPADDQ   Y14, Y5, Y5
+	VPADDQ   Y15, Y5, Y5
+	VPMOVSXDQ (R8), Y12
+	VPSRLQ  $32, Y12, Y13
+	VPMULUDQ Y12, Y8, Y14
+	VPADDQ   Y14, Y2, Y2
+	VPMULUDQ Y12, Y10, Y14
+	VPMULUDQ Y13, Y8, Y15
+	VPADDQ   Y14, Y6, Y6
+	VPADDQ   Y15, Y6, Y6
+	VPMOVSXDQ (R8)(DX*1), Y12
+	VPSRLQ  $32, Y12, Y13
+	VPMULUDQ Y12, Y8, Y14
+	VPADDQ   Y14, Y3, Y3
+	VPMULUDQ Y12, Y10, Y14
+	VPMULUDQ Y13, Y8, Y15
+	VPADDQ   Y14, Y7, Y7
+	VPADDQ   Y15, Y7, Y7
+	ADDQ $32, SI
+	ADDQ $16, DI
+	ADDQ $16, R8
+	SUBQ $4, CX
+	JMP  gv4w_loop4
+
+gv4w_reduce:
+	VPSLLQ $32, Y4, Y4
+	VPADDQ Y4, Y0, Y0
+	VPSLLQ $32, Y5, Y5
+	VPADDQ Y5, Y1, Y1
+	VPSLLQ $32, Y6, Y6
+	VPADDQ Y6, Y2, Y2
+	VPSLLQ $32, Y7, Y7
+	VPADDQ Y7, Y3, Y3
+	VPUNPCKLQDQ Y1, Y0, Y8
+	VPUNPCKHQDQ Y1, Y0, Y9
+	VPADDQ      Y9, Y8, Y8
+	VPUNPCKLQDQ Y3, Y2, Y9
+	VPUNPCKHQDQ Y3, Y2, Y10
+	VPADDQ      Y10, Y9, Y9
+	VPERM2I128  $0x20, Y9, Y8, Y10
+	VPERM2I128  $0x31, Y9, Y8, Y11
+	VPADDQ      Y11, Y10, Y10
+	VMOVDQU     Y10, (AX)
+	VZEROUPPER
+	RET

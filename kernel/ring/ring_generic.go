@@ -32,6 +32,10 @@ func gemm2x2W32AVX2(x *uint64, ldx int, w *int32, ldw int, k int, dst *[4]uint64
 
 func dotW32AVX512(x *uint64, w *int32, k int) uint64 { panic("ring: no assembly kernels") }
 
+func gemv1x4W32AVX2(x *uint64, w *int32, ldw int, k int, dst *[4]uint64) {
+	panic("ring: no assembly kernels")
+}
+
 func gemv1x4AVX512(x *uint64, w *uint64, ldw int, k int, dst *uint64) {
 	panic("ring: no assembly kernels")
 }

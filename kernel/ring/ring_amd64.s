@@ -283,6 +283,29 @@ dot_reduce:
 	VZEROUPPER
 	RET
 
+// AVX2_REDUCE4_STORE ends the AVX2 kernels: it adds the cross-product sums Y4..Y7, shifted up by 32,
+// to the low-product sums Y0..Y3 (four lanes each, outputs 0..3) and stores the four outputs' lane
+// sums at (AX), output 0 first.
+#define AVX2_REDUCE4_STORE \
+	VPSLLQ $32, Y4, Y4; \
+	VPADDQ Y4, Y0, Y0; \
+	VPSLLQ $32, Y5, Y5; \
+	VPADDQ Y5, Y1, Y1; \
+	VPSLLQ $32, Y6, Y6; \
+	VPADDQ Y6, Y2, Y2; \
+	VPSLLQ $32, Y7, Y7; \
+	VPADDQ Y7, Y3, Y3; \
+	VPUNPCKLQDQ Y1, Y0, Y8; \
+	VPUNPCKHQDQ Y1, Y0, Y9; \
+	VPADDQ Y9, Y8, Y8; \
+	VPUNPCKLQDQ Y3, Y2, Y9; \
+	VPUNPCKHQDQ Y3, Y2, Y10; \
+	VPADDQ Y10, Y9, Y9; \
+	VPERM2I128 $0x20, Y9, Y8, Y10; \
+	VPERM2I128 $0x31, Y9, Y8, Y11; \
+	VPADDQ Y11, Y10, Y10; \
+	VMOVDQU Y10, (AX)
+
 // func gemm2x2AVX2(x *uint64, ldx int, w *uint64, ldw int, k int, dst *[4]uint64)
 //
 // dst = [s00, s01, s10, s11], s_ij = Σ_l x[i*ldx+l]·w[j*ldw+l] mod 2^64 for l < k&^3 (the caller
@@ -349,24 +372,7 @@ g22_loop4:
 	JMP  g22_loop4
 
 g22_reduce:
-	VPSLLQ $32, Y4, Y4
-	VPADDQ Y4, Y0, Y0
-	VPSLLQ $32, Y5, Y5
-	VPADDQ Y5, Y1, Y1
-	VPSLLQ $32, Y6, Y6
-	VPADDQ Y6, Y2, Y2
-	VPSLLQ $32, Y7, Y7
-	VPADDQ Y7, Y3, Y3
-	VPUNPCKLQDQ Y1, Y0, Y8
-	VPUNPCKHQDQ Y1, Y0, Y9
-	VPADDQ      Y9, Y8, Y8
-	VPUNPCKLQDQ Y3, Y2, Y9
-	VPUNPCKHQDQ Y3, Y2, Y10
-	VPADDQ      Y10, Y9, Y9
-	VPERM2I128  $0x20, Y9, Y8, Y10
-	VPERM2I128  $0x31, Y9, Y8, Y11
-	VPADDQ      Y11, Y10, Y10
-	VMOVDQU     Y10, (AX)
+	AVX2_REDUCE4_STORE
 	VZEROUPPER
 	RET
 
@@ -716,24 +722,7 @@ g22w_loop4:
 	JMP  g22w_loop4
 
 g22w_reduce:
-	VPSLLQ $32, Y4, Y4
-	VPADDQ Y4, Y0, Y0
-	VPSLLQ $32, Y5, Y5
-	VPADDQ Y5, Y1, Y1
-	VPSLLQ $32, Y6, Y6
-	VPADDQ Y6, Y2, Y2
-	VPSLLQ $32, Y7, Y7
-	VPADDQ Y7, Y3, Y3
-	VPUNPCKLQDQ Y1, Y0, Y8
-	VPUNPCKHQDQ Y1, Y0, Y9
-	VPADDQ      Y9, Y8, Y8
-	VPUNPCKLQDQ Y3, Y2, Y9
-	VPUNPCKHQDQ Y3, Y2, Y10
-	VPADDQ      Y10, Y9, Y9
-	VPERM2I128  $0x20, Y9, Y8, Y10
-	VPERM2I128  $0x31, Y9, Y8, Y11
-	VPADDQ      Y11, Y10, Y10
-	VMOVDQU     Y10, (AX)
+	AVX2_REDUCE4_STORE
 	VZEROUPPER
 	RET
 
@@ -988,23 +977,6 @@ gv4w_loop4:
 	JMP  gv4w_loop4
 
 gv4w_reduce:
-	VPSLLQ $32, Y4, Y4
-	VPADDQ Y4, Y0, Y0
-	VPSLLQ $32, Y5, Y5
-	VPADDQ Y5, Y1, Y1
-	VPSLLQ $32, Y6, Y6
-	VPADDQ Y6, Y2, Y2
-	VPSLLQ $32, Y7, Y7
-	VPADDQ Y7, Y3, Y3
-	VPUNPCKLQDQ Y1, Y0, Y8
-	VPUNPCKHQDQ Y1, Y0, Y9
-	VPADDQ      Y9, Y8, Y8
-	VPUNPCKLQDQ Y3, Y2, Y9
-	VPUNPCKHQDQ Y3, Y2, Y10
-	VPADDQ      Y10, Y9, Y9
-	VPERM2I128  $0x20, Y9, Y8, Y10
-	VPERM2I128  $0x31, Y9, Y8, Y11
-	VPADDQ      Y11, Y10, Y10
-	VMOVDQU     Y10, (AX)
+	AVX2_REDUCE4_STORE
 	VZEROUPPER
 	RET

@@ -67,7 +67,8 @@ func Widen(w []int32) []uint64 {
 }
 
 // CPU is the CPU backend: output tiles are distributed over worker goroutines, and each tile is
-// computed by a register-blocked micro-kernel (AVX-512 4×4, AVX2 2×2 or pure-Go 2×2; see block).
+// computed by a register-blocked micro-kernel (AVX-512 4×4, AVX2 2×2 with a 1×4 for single rows of
+// int32 weights, or pure-Go 2×2; see block).
 type CPU struct {
 	// Workers is the number of goroutines (0: GOMAXPROCS).
 	Workers int
@@ -219,9 +220,11 @@ func block512[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int
 	}
 }
 
-// blockAVX2 runs the AVX2 2×2 kernel over full 2×2 sub-blocks (adding the last k%4 products in Go)
-// and the Go 1×1 path over the last m%2 rows and n%2 columns, for either weight type (int32 weights
-// are sign-extended: the kernel loads them with VPMOVSXDQ, Go converts them).
+// blockAVX2 runs the AVX2 2×2 kernel over full 2×2 sub-blocks (adding the last k%4 products in Go),
+// the Go 1×1 path over the last n%2 columns of those rows, and over the last m%2 rows the AVX2 1×4
+// kernel gemv on groups of 4 columns (int32 weights; nil for uint64) and the Go 1×1 path on the
+// rest, for either weight type (int32 weights are sign-extended: the kernels load them with
+// VPMOVSXDQ, Go converts them).
 func blockAVX2[W uint64 | int32](dst, x []uint64, w []W, k, n, i0, i1, j0, j1 int,
 	gemm func(x *uint64, ldx int, w *W, ldw int, k int, dst *[4]uint64), gemv func(x *uint64, w *W, ldw int, k int, dst *[4]uint64)) {
 	k4 := k &^ 3

@@ -110,10 +110,10 @@ func GenGeLU(rng io.Reader, n int, fx Fixed) (k0, k1 Key, err error) {
 // rounds.)
 //
 // Rounds: 2. Online: 16 + 2·(Frac+35)/8 bytes (27.75 at Frac 12: the term opens at Frac + fb + 1
-// bits, peakBits). Dealer: a DCF key on 7 bits with
-// payload 2, a DPF key on 8 bits with payload 4 and 3 early-terminated levels (Boyle et al., CCS
-// 2016) and a Trunc key, ≈ 1.26 KB for both parties (party 0: its DCF key and correction words; its
-// masks, its DPF's top nodes and its truncation shares come from seeds).
+// bits, peakBits). Dealer: a DCF key on 7 bits with payload 2, a DPF key on 8 bits with payload 4
+// and 2 early-terminated levels (Boyle et al., CCS 2016) and a Trunc key, ≈ 970 bytes for both
+// parties at Frac 12 (party 0: its DCF key, correction words and the DPF's level-Top nodes; its
+// masks and truncation shares come from seeds, as party 1's DPF top nodes do).
 // Error: the cubic's fit over the two index steps z can stand for (2^-11.0, Chebyshev
 // interpolation), the coarsened offset (slope · 2^-12) and the truncation < 2^-Frac: measured
 // 2^-10.7 at Frac 12 (2^-10.4 with the two lookups). Input range |x| < 2^6 − 2^-1 (larger inputs

@@ -361,6 +361,39 @@ func (p *lutPart) top() uint {
 
 const polyTop = 3
 
+// lookupSeeded is the party whose lookup DPF batches hold their level-Top nodes as one seed
+// (fss.GenDPFTopSeededParty); the other party stores them, 16·2^polyTop + 2^polyTop/8 bytes per
+// element. Party 1 holds every other correction (party 0's shares come from seeds), so the nodes
+// go to party 0 and the two parties' material comes closer: gpt2-124m@128 1.26 / 2.62 GiB → 1.98 /
+// 1.90 GiB (party 0 / party 1), the same in total. A deployment streams each party its own share
+// over its own link, so the larger share bounds a cold prefill.
+const lookupSeeded = 1
+
+// genLookupDPF generates the DPF batches of a polynomial lookup part on n points with the payloads
+// betas (narrowed to payW), the level-Top nodes seeded for lookupSeeded.
+func genLookupDPF(rng io.Reader, p *lutPart, payW uint, pts, betas []uint64) (d0, d1 *fss.DPFKeys, err error) {
+	if p.top() > 0 {
+		d0, d1, err = fss.GenDPFTopSeededParty(rng, lookupSeeded, p.m, p.leaf(), p.top(), p.payload(), pts, betas)
+	} else {
+		d0, d1, err = fss.GenDPFTop(rng, p.m, p.leaf(), 0, p.payload(), pts, betas)
+	}
+	if err == nil {
+		err = narrowDPF(payW, d0, d1)
+	}
+	return d0, d1, err
+}
+
+// lookupDPFShapes returns shape-only batches (for Size) of a polynomial lookup part's DPFs on n
+// points, as genLookupDPF makes them.
+func lookupDPFShapes(p *lutPart, payW uint, n int) (d0, d1 *fss.DPFKeys) {
+	d0 = &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Width: payW}
+	d1 = &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Width: payW}
+	if p.top() > 0 {
+		d0.Seeded, d1.Seeded = lookupSeeded == 0, lookupSeeded == 1
+	}
+	return d0, d1
+}
+
 // polyLeaf is the number of early-terminated levels of a polynomial part's DPF: with payload 4 each
 // leaf seed yields 4 positions from 8 blocks, whole leaves for fss's padded inner products. Each
 // level fewer doubles the leaves' final words (16 more per element and party, at the payload's
@@ -414,14 +447,7 @@ func genLUT(rng io.Reader, kind string, n int, spec *lutSpec) (k0, k1 *lutKey, e
 				v *= rho
 			}
 		}
-		gen := fss.GenDPFTop
-		if p.top() > 0 { // party 0's level-Top nodes from a seed
-			gen = fss.GenDPFTopSeeded
-		}
-		d0, d1, err := gen(rng, p.m, p.leaf(), p.top(), p.payload(), pts, betas)
-		if err == nil {
-			err = narrowDPF(spec.payW, d0, d1)
-		}
+		d0, d1, err := genLookupDPF(rng, &p, spec.payW, pts, betas)
 		if err != nil {
 			return nil, nil, fmt.Errorf("hss: gen %s: %w", kind, err)
 		}
@@ -645,9 +671,8 @@ func costLUT(n int, spec *lutSpec) Cost {
 		if len(p.tabs) == 0 {
 			continue
 		}
-		// genLUT: party 0's level-Top nodes come from a seed.
-		dpf0 = append(dpf0, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Seeded: p.top() > 0, Width: spec.payW})
-		dpf1 = append(dpf1, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Width: spec.payW})
+		d0, d1 := lookupDPFShapes(&p, spec.payW, n)
+		dpf0, dpf1 = append(dpf0, d0), append(dpf1, d1)
 	}
 	ob := spec.openBits()
 	return open(n, ob).Add(keyCost(lutKeySize(0, n, ob, dcf, dpf0), lutKeySize(1, n, ob, dcf, dpf1)))

@@ -201,14 +201,7 @@ func genTruncAct(rng io.Reader, n, nt int, frac, bits uint, spec *lutSpec) (k0, 
 				v *= rho
 			}
 		}
-		gen := fss.GenDPFTop
-		if p.top() > 0 {
-			gen = fss.GenDPFTopSeeded
-		}
-		d0, d1, err := gen(rng, p.m, p.leaf(), p.top(), np, pts, betas)
-		if err == nil {
-			err = narrowDPF(spec.payW, d0, d1)
-		}
+		d0, d1, err := genLookupDPF(rng, &p, spec.payW, pts, betas)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("hss: gen tact: %w", err)
 		}
@@ -396,8 +389,8 @@ func costTruncAct(n, nt int, frac, bits uint, spec *lutSpec) Cost {
 		if len(p.tabs) == 0 {
 			continue
 		}
-		k0.DPF = append(k0.DPF, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Seeded: p.top() > 0, Width: spec.payW})
-		k1.DPF = append(k1.DPF, &fss.DPFKeys{Bits: p.m, Leaf: p.leaf(), Top: p.top(), P: p.payload(), N: n, Width: spec.payW})
+		d0, d1 := lookupDPFShapes(&p, spec.payW, n)
+		k0.DPF, k1.DPF = append(k0.DPF, d0), append(k1.DPF, d1)
 	}
 	return open(nt, bits).Add(keyCost(k0.Size(), k1.Size()))
 }

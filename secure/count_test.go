@@ -48,7 +48,8 @@ func TestCountLarge(t *testing.T) {
 			if Op(o) == OpLinear && c == (hss.Cost{}) {
 				continue // Wo's and W2's truncations ride on the next RMSNorm's squares (hss.RMSNormRes)
 			}
-			if c.Rounds <= 0 || c.Online <= 0 || c.Dealer <= 0 || c.Dealer0+c.Dealer1 != c.Dealer || c.Dealer0 > c.Dealer1 {
+			// Party 0 may hold more than party 1 (the lookups' level-Top nodes: hss's lookupSeeded).
+			if c.Rounds <= 0 || c.Online <= 0 || c.Dealer <= 0 || c.Dealer0 <= 0 || c.Dealer1 <= 0 || c.Dealer0+c.Dealer1 != c.Dealer {
 				t.Errorf("%v: %+v", Op(o), c)
 			}
 			sum = sum.Add(c)

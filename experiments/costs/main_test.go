@@ -49,10 +49,11 @@ func TestRunJSON(t *testing.T) {
 			}
 		}
 		// The parties' dealer bytes add up to the total (one decode step: no rounding of the mean),
-		// and party 0's seed-compressed keys are the smaller part.
+		// and both are positive (party 0's keys are seed-compressed but hold the lookups' level-Top
+		// nodes, so either may be the larger).
 		for _, pre := range []string{"", "decode_"} {
 			d, d0, d1 := m[pre+"dealer_bytes"].(float64), m[pre+"dealer_bytes_party0"].(float64), m[pre+"dealer_bytes_party1"].(float64)
-			if d0+d1 != d || d0 <= 0 || d0 >= d1 {
+			if d0+d1 != d || d0 <= 0 || d1 <= 0 {
 				t.Errorf("%s: %sdealer bytes %v = %v + %v?", m["config"], pre, d, d0, d1)
 			}
 		}

@@ -196,12 +196,12 @@ func checkSeedBits(seeds, scw []block) error {
 // others are written as "DPF2", whose P byte carries Leaf in its high nibble (P | Leaf<<4), or, with
 // precomputed top levels, "DPF3", whose party byte also carries Top in its high nibble and whose
 // seeds (2^Top per key) are followed by their control bits, packed, or, Seeded, "DPF4": the header
-// of DPF3 (party 0 only), then the 16-byte seed in place of the level-Top seeds and bits.
+// of DPF3, then the 16-byte seed in place of the level-Top seeds and bits.
 func (k *DPFKeys) MarshalBinary() ([]byte, error) {
 	if k == nil {
 		return nil, errors.New("fss: dpf marshal: nil keys")
 	}
-	if k.Seeded && (k.Party != 0 || k.Top == 0 || k.topRK == nil) {
+	if k.Seeded && (k.Party > 1 || k.Top == 0 || k.topRK == nil) {
 		return nil, errors.New("fss: dpf marshal: malformed seeded keys")
 	}
 	if k.Width > 64 {
@@ -276,9 +276,6 @@ func (k *DPFKeys) UnmarshalBinary(b []byte) error {
 	}
 	if top > MaxTop || top > bits-leaf {
 		return fmt.Errorf("fss: dpf unmarshal: %d precomputed levels for width %d", top, bits)
-	}
-	if seeded && party != 0 {
-		return errors.New("fss: dpf unmarshal: DPF4 batch of party 1")
 	}
 	probe := DPFKeys{Party: party, Bits: bits, P: p, N: n, Leaf: leaf, Top: top, Seeded: seeded, Width: width}
 	extra := 0

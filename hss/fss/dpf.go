@@ -36,8 +36,8 @@ type DPFKeys struct {
 	N     int
 	Leaf  uint // early-terminated levels, 0..min(Bits, MaxLeaf)
 	Top   uint // precomputed top levels, 0..min(Bits−Leaf, MaxTop)
-	// Seeded (party 0, Top > 0; GenDPFTopSeeded): the level-Top nodes are not stored but expanded
-	// from one 16-byte seed for the whole batch (topInput).
+	// Seeded (Top > 0; GenDPFTopSeeded, GenDPFTopSeededParty): the level-Top nodes are not stored
+	// but expanded from one 16-byte seed for the whole batch (topInput).
 	Seeded bool
 	// Width, when in [1, 63], is the width the batch's outputs are correct at (SetWidth): its final
 	// correction words are reduced mod 2^Width and stored packed, for a consumer that reads the
@@ -280,6 +280,31 @@ func GenDPFTopSeeded(rng io.Reader, bits, leaf, top uint, p int, alphas, betas [
 		}
 	})
 	return k0, k1, nil
+}
+
+// GenDPFTopSeededParty is GenDPFTopSeeded with the seed-compressed batch given to party seeded (0 or
+// 1). For party 1 the batches are generated for −β with party 0's seeded and then trade places: the
+// construction is symmetric but for the sign of party 1's outputs (f = y_0 − y_1 before party 1's
+// negation), so the traded batches share β. A dealer that gives party 1 every other correction can
+// give party 0 the explicit level-Top nodes, balancing the two parties' material.
+func GenDPFTopSeededParty(rng io.Reader, seeded int, bits, leaf, top uint, p int, alphas, betas []uint64) (k0, k1 *DPFKeys, err error) {
+	switch seeded {
+	case 0:
+		return GenDPFTopSeeded(rng, bits, leaf, top, p, alphas, betas)
+	case 1:
+	default:
+		return nil, nil, fmt.Errorf("fss: dpf gen: seeded party %d", seeded)
+	}
+	neg := make([]uint64, len(betas))
+	for i, b := range betas {
+		neg[i] = -b
+	}
+	a, b, err := GenDPFTopSeeded(rng, bits, leaf, top, p, alphas, neg)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.Party, b.Party = 1, 0
+	return b, a, nil
 }
 
 // withTop returns the batch with its first top levels expanded (k has Top = 0).

@@ -45,7 +45,8 @@ func TestDPFLowLess(t *testing.T) {
 		var err error
 		switch {
 		case sh.seeded:
-			k0, k1, err = GenDPFTopSeeded(rng, sh.bits, sh.leaf, sh.top, sh.p, alphas, betas)
+			// Either party seeded (GenDPFTopSeededParty trades the batches and negates β: −β[0] is odd too).
+			k0, k1, err = GenDPFTopSeededParty(rng, si%2, sh.bits, sh.leaf, sh.top, sh.p, alphas, betas)
 		default:
 			k0, k1, err = GenDPFTop(rng, sh.bits, sh.leaf, sh.top, sh.p, alphas, betas)
 		}

@@ -223,17 +223,19 @@ func TestDPFTop(t *testing.T) {
 	}
 }
 
-// TestDPFTopSeeded checks seed-compressed batches against the definition: the shares of party 0's
-// Seeded batch and party 1's (ordinary level-Top) batch add up to β_i at α_i and to 0 elsewhere, in
+// TestDPFTopSeeded checks seed-compressed batches against the definition: the shares of one party's
+// Seeded batch and the other's (ordinary level-Top) batch add up to β_i at α_i and to 0 elsewhere, in
 // EvalPoint, EvalWindow (wrapping windows included) and the batched polynomial walk (against the
-// reference walk), before and after a codec round trip; party 0's batch is 16 bytes plus its
-// correction words, party 1's the size of GenDPFTop's; malformed DPF4 encodings are refused.
+// reference walk), before and after a codec round trip, with either party seeded
+// (GenDPFTopSeededParty); the seeded batch is 16 bytes plus its correction words, the other the size
+// of GenDPFTop's; malformed DPF4 encodings are refused.
 func TestDPFTopSeeded(t *testing.T) {
 	pr := rand.New(rand.NewPCG(71, 72))
 	for _, tc := range topCases {
-		for _, n := range []int{0, 1, 150} {
+		for _, c := range []struct{ n, sp int }{{0, 0}, {0, 1}, {1, 0}, {1, 1}, {150, 0}, {150, 1}} {
+			n, sp := c.n, c.sp // sp: the seeded party
 			alphas, betas := randPoints(pr, n, tc.bits, tc.p)
-			g0, g1, err := GenDPFTopSeeded(newRNG(73), tc.bits, tc.leaf, tc.top, tc.p, alphas, betas)
+			g0, g1, err := GenDPFTopSeededParty(newRNG(73), sp, tc.bits, tc.leaf, tc.top, tc.p, alphas, betas)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,15 +243,19 @@ func TestDPFTopSeeded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !g0.Seeded || g1.Seeded || g0.Size() != r0.Size()-16*(n<<tc.top)-(n<<tc.top+7)/8+16 || g1.Size() != r1.Size() {
-				t.Fatalf("%+v n=%d: sizes %d/%d, unseeded %d/%d", tc, n, g0.Size(), g1.Size(), r0.Size(), r1.Size())
+			gs, gu := g0, g1 // the seeded batch and the other
+			if sp == 1 {
+				gs, gu = g1, g0
+			}
+			if g0.Party != 0 || g1.Party != 1 || !gs.Seeded || gu.Seeded || gs.Size() != r0.Size()-16*(n<<tc.top)-(n<<tc.top+7)/8+16 || gu.Size() != r1.Size() {
+				t.Fatalf("%+v n=%d seeded %d: sizes %d/%d, unseeded %d/%d", tc, n, sp, g0.Size(), g1.Size(), r0.Size(), r1.Size())
 			}
 			var d0, d1 DPFKeys
 			for _, c := range []struct {
 				k   *DPFKeys
 				d   *DPFKeys
 				tag string
-			}{{g0, &d0, "DPF4"}, {g1, &d1, "DPF3"}} {
+			}{{gs, &d0, "DPF4"}, {gu, &d1, "DPF3"}} {
 				enc, err := c.k.MarshalBinary()
 				if err != nil || len(enc) != headerLen+c.k.Size() || string(enc[:4]) != c.tag {
 					t.Fatalf("marshal: %v (%d bytes, size %d)", err, len(enc), c.k.Size())
@@ -264,11 +270,11 @@ func TestDPFTopSeeded(t *testing.T) {
 					t.Fatal("truncated batch accepted")
 				}
 			}
-			enc, _ := g0.MarshalBinary()
+			enc, _ := gs.MarshalBinary()
 			bad := append([]byte(nil), enc...)
-			bad[4] |= 1 // party 1
+			bad[4] = enc[4]&0xf0 | 2 // party 2
 			if new(DPFKeys).UnmarshalBinary(bad) == nil {
-				t.Fatal("DPF4 batch of party 1 accepted")
+				t.Fatal("DPF4 batch of party 2 accepted")
 			}
 			bad[4] = enc[4] & 0x0f // no top levels
 			if new(DPFKeys).UnmarshalBinary(bad) == nil {
@@ -276,7 +282,11 @@ func TestDPFTopSeeded(t *testing.T) {
 			}
 			w := NewWorker()
 			count := min(1<<tc.bits, 23)
-			for _, pair := range [][2]*DPFKeys{{g0, g1}, {&d0, &d1}} {
+			dd0, dd1 := &d0, &d1 // decoded, in party order
+			if sp == 1 {
+				dd0, dd1 = &d1, &d0
+			}
+			for _, pair := range [][2]*DPFKeys{{g0, g1}, {dd0, dd1}} {
 				a, b := pair[0], pair[1]
 				for i := range n {
 					want := func(x uint64, c int) uint64 {

@@ -210,48 +210,23 @@ func (p *Party) truncPub(k *TruncKey, x []uint64, frac, bits uint, pub []uint64)
 }
 
 // truncBits is Trunc that also opens, in the same round, the XOR of the parties' bits b (one per
-// element, 0 or 1; each party sends one bit per element more): it returns the shares of x / 2^frac
-// and the opened bits.
+// element, 0 or 1; each party sends one bit per element more, riding on the truncation's message):
+// it returns the shares of x / 2^frac and the opened bits.
 func (p *Party) truncBits(x []uint64, frac, bits uint, b []uint64) ([]uint64, []uint64, error) {
-	bits = normBits(bits)
-	if err := p.check("trunc"); err != nil {
-		return nil, nil, err
-	}
-	k, err := takeKey[*TruncKey](p, "trunc", len(x))
+	q, r := p.riding(0, func() ([]byte, error) { return PackBits(nil, b, 1), nil })
+	y, err := q.Trunc(x, frac, bits)
 	if err != nil {
 		return nil, nil, err
 	}
-	u, release, err := p.truncMask(k, x, frac, bits)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer release()
-	nu, nb := PackedLen(len(u), bits), PackedLen(len(b), 1)
-	msg := PackBits(PackBits(getBytes(nu + nb)[:0], u, bits), b, 1)
-	recv, taken, err := handOff(p.T, msg)
-	if !taken {
-		putBytes(msg)
-	}
-	if err != nil {
-		return nil, nil, wrapGate("trunc", wrapGate("open", wrapGate("exchange", err)))
-	}
-	defer putBytes(recv)
-	if len(recv) != nu+nb {
-		return nil, nil, fmt.Errorf("hss: trunc: peer message of %d bytes, want %d", len(recv), nu+nb)
-	}
-	if err := checkPacked(recv[:nu], len(u), bits); err != nil {
+	if err := checkPacked(r.got, len(b), 1); err != nil {
 		return nil, nil, fmt.Errorf("hss: trunc: peer message: %w", err)
 	}
-	if err := checkPacked(recv[nu:], len(b), 1); err != nil {
-		return nil, nil, fmt.Errorf("hss: trunc: peer message: %w", err)
-	}
-	out := p.truncOpen(k, u, recv[:nu], frac, bits, nil)
 	ob := make([]uint64, len(b))
-	unpackInto(ob, recv[nu:], 1)
+	unpackInto(ob, r.got, 1)
 	for i := range ob {
 		ob[i] ^= b[i] & 1
 	}
-	return out, ob, nil
+	return y, ob, nil
 }
 
 // truncMask checks a truncation's material and returns the party's masked inputs u = x + r (+

@@ -3,7 +3,6 @@ package hss
 import (
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/hssee/hssee/hss/fss"
 )
@@ -303,11 +302,7 @@ func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (*lut
 	}
 	o := &lutOut{lin: polyTerms(k.DPF, spec, xh[:n])}
 	part := spec.parts[0]
-	sb, err := truncActSign(p.ID, k.DPF[0], &part, xh[:n], flip)
-	if err != nil {
-		putWords(o.lin)
-		return nil, fmt.Errorf("hss: tact: %w", err)
-	}
+	sb := truncActSign(p.ID, k.DPF[0], &part, xh[:n], flip)
 	keep = true
 	o.sign = &pendingSign{bits: sb, own: own, a: xh[:nt], g: g[:nt], r: R[:nt], m: M[:nt], rho: rho[:n], rhoR: rhoR[:n], rhoM: rhoM[:n],
 		release: func() { putWords(buf); putWords(xh); putWords(g) }}
@@ -318,30 +313,23 @@ func (p *Party) truncAct(k *TruncActKey, spec *lutSpec, x []uint64, n int) (*lut
 // sign s = 1 ⊕ msb(I) ⊕ μ ⊕ 1{I mod 2^(m−1) < α mod 2^(m−1)} of the first part's index I (the MSB
 // rule, Boyle et al., Eurocrypt 2021, §4), α = r_j the part's DPF point and μ its MSB: the
 // comparison from the DPF's tree (fss.EvalLowLessBatch), flip the party's share of μ ⊕ ρ.
-func truncActSign(id int, d *fss.DPFKeys, part *lutPart, xh, flip []uint64) ([]uint64, error) {
+func truncActSign(id int, d *fss.DPFKeys, part *lutPart, xh, flip []uint64) []uint64 {
 	n := len(xh)
 	in, out := getWords(n), make([]uint64, n)
 	defer putWords(in)
 	for i := range in {
 		in[i] = (xh[i] >> part.k) & Mask(part.m)
 	}
-	var ferr error
-	var mu sync.Mutex
 	fss.ParallelFor(n, func(w *fss.Worker, lo, hi int) {
-		if err := w.EvalLowLessBatch(d, lo, in[lo:hi], out[lo:hi]); err != nil {
-			mu.Lock()
-			ferr = err
-			mu.Unlock()
-		}
+		// Cannot fail: the batch's length and tree (Leaf < Bits, checked by the decoder and the
+		// generator) were checked against the gate.
+		_ = w.EvalLowLessBatch(d, lo, in[lo:hi], out[lo:hi])
 	})
-	if ferr != nil {
-		return nil, ferr
-	}
 	own := uint64(1 - id)
 	for i := range out {
 		out[i] ^= (flip[i] ^ own&signBit(part, xh[i])) & 1
 	}
-	return out, nil
+	return out
 }
 
 // pendingSign is a truncAct's sign term y·s waiting for s ⊕ ρ to be opened: the party's share bits of
@@ -362,12 +350,10 @@ type pendingSign struct {
 func (ps *pendingSign) finish(sr []uint64) []uint64 {
 	xs := make([]uint64, len(ps.bits))
 	for i := range xs {
-		b := sr[i] & 1
-		f := 1 - 2*b
-		s := ps.own*b + f*ps.rho[i]
-		sR := b*ps.r[i] + f*ps.rhoR[i]
-		sM := b*ps.m[i] + f*ps.rhoM[i]
-		xs[i] = s*ps.a[i] - sR + ps.g[i]*sM
+		// The sign rule with the masked bit's complement: signStep with pb = ŝ and the masks'
+		// shares taken through y's mask r' = R − g·M.
+		g := ps.g[i]
+		_, xs[i] = signStep(ps.own, sr[i]&1, ps.rho[i], ps.rhoR[i]-g*ps.rhoM[i], ps.r[i]-g*ps.m[i], ps.a[i])
 	}
 	ps.done()
 	return xs

@@ -214,13 +214,18 @@ func (p *Party) truncProd(k *TruncProdKey, t []uint64, ps *pendingSign) ([]uint6
 	buf := streamScratch(k.Seed, nw*n)
 	defer putWords(buf)
 	var w [prodWords][]uint64
+	var zero []uint64 // party 1's words that vanish at their width (width 0)
 	for j := range w {
-		if p.ID == 0 {
+		switch {
+		case p.ID == 0:
 			w[j] = buf[(1+j)*n : (2+j)*n]
-		} else if k.W[j] != nil {
+		case k.W[j] != nil:
 			w[j] = k.W[j]
-		} else {
-			w[j] = make([]uint64, n) // a word that vanishes at its width
+		default:
+			if zero == nil {
+				zero = make([]uint64, n)
+			}
+			w[j] = zero
 		}
 	}
 	var shift uint64

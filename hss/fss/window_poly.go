@@ -231,12 +231,7 @@ func (w *Worker) polyLeavesPadded(k *DPFKeys, i0 int, ws []winState, cur []block
 	if nb == 16 {
 		leafBlocks16(lb, cur[:tot])
 	} else {
-		for u, sd := range cur[:tot] {
-			for j := range nb {
-				lb[u*nb+j] = block{sd.lo ^ (tweakLeaf + 2*uint64(j)), sd.hi}
-			}
-		}
-		mmoBlocks(lb, lb)
+		leafHashes(lb, cur[:tot], nb)
 	}
 	for e := range ws {
 		base := int(ws[e].lo) & (npos - 1)
